@@ -1,0 +1,91 @@
+"""The domain model. Importing this package registers every table on SQLModel.metadata."""
+
+from crm.models.audit import AuditAction, AuditEvent
+from crm.models.base import (
+    CLOSED_STAGES,
+    FUNNEL_STAGES,
+    Channel,
+    ConsentScope,
+    EnquiryChannel,
+    ReasonKind,
+    Role,
+    Stage,
+)
+from crm.models.carers import Carer, CarerStatus, FosteringType, Placement, Specialism
+from crm.models.households import Applicant, Consent, Household
+from crm.models.messages import (
+    ChatChannel,
+    ChatConversation,
+    ChatMessage,
+    CheckIn,
+    OutboxMessage,
+    OutboxStatus,
+    TelegramChatLink,
+)
+from crm.models.organisation import (
+    Area,
+    AreaPostcodeDistrict,
+    Campaign,
+    Hub,
+    Reason,
+    Source,
+    StaffArea,
+    StaffUser,
+)
+from crm.models.pipeline import StageEvent
+from crm.models.timeline import Activity, ActivityKind, CallOutcome, Task, TaskKind, TaskPriority
+from crm.models.visits import (
+    Appointment,
+    AppointmentKind,
+    AppointmentStatus,
+    AvailabilityException,
+    AvailabilityPattern,
+)
+
+__all__ = [
+    "CLOSED_STAGES",
+    "FUNNEL_STAGES",
+    "Activity",
+    "ActivityKind",
+    "Applicant",
+    "Appointment",
+    "AppointmentKind",
+    "AppointmentStatus",
+    "Area",
+    "AreaPostcodeDistrict",
+    "AuditAction",
+    "AuditEvent",
+    "AvailabilityException",
+    "AvailabilityPattern",
+    "CallOutcome",
+    "Campaign",
+    "Carer",
+    "CarerStatus",
+    "Channel",
+    "ChatChannel",
+    "ChatConversation",
+    "ChatMessage",
+    "CheckIn",
+    "Consent",
+    "ConsentScope",
+    "EnquiryChannel",
+    "FosteringType",
+    "Household",
+    "Hub",
+    "OutboxMessage",
+    "OutboxStatus",
+    "Placement",
+    "Reason",
+    "ReasonKind",
+    "Role",
+    "Source",
+    "Specialism",
+    "StaffArea",
+    "StaffUser",
+    "Stage",
+    "StageEvent",
+    "Task",
+    "TaskKind",
+    "TaskPriority",
+    "TelegramChatLink",
+]

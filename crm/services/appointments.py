@@ -1,0 +1,421 @@
+"""One way to book, move and cancel a visit, and to find free slots.
+
+Free slots come from each member of staff's weekly availability, minus exceptions (leave,
+training), bank holidays and what is already booked. The database has the last word: a partial
+unique index refuses a second live booking of the same staff member's slot, so when two people
+pick the same slot at the same moment one gets it and the other is told to choose again.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from crm import clock
+from crm.db import transaction
+from crm.models import (
+    Appointment,
+    AppointmentKind,
+    AppointmentStatus,
+    AuditAction,
+    AvailabilityException,
+    AvailabilityPattern,
+    Carer,
+    Household,
+    Role,
+    StaffArea,
+    StaffUser,
+)
+from crm.services import audit
+from crm.services.actors import Actor
+from crm.services.errors import InvalidInput, NotAllowed, NotFound, SlotTaken
+from crm.settings import Settings
+from crm.workdays import add_working_days_to_date, is_bank_holiday
+
+DEFAULT_SLOT_MINUTES = 90
+# Who can be booked for which kind of appointment.
+ROLES_FOR_KIND = {
+    AppointmentKind.INITIAL_VISIT: {Role.RECRUITMENT_OFFICER, Role.ASSESSING_SOCIAL_WORKER},
+    AppointmentKind.INFORMATION_SESSION: {Role.RECRUITMENT_OFFICER},
+    AppointmentKind.ASSESSMENT_SESSION: {Role.ASSESSING_SOCIAL_WORKER},
+    AppointmentKind.SUPERVISION_VISIT: {Role.SUPERVISING_SOCIAL_WORKER},
+    AppointmentKind.ANNUAL_REVIEW: {Role.SUPERVISING_SOCIAL_WORKER, Role.MANAGER},
+}
+
+
+@dataclass(frozen=True, order=True)
+class Slot:
+    starts_at: datetime
+    ends_at: datetime
+    staff_id: int
+
+
+def _windows_for_day(
+    day: date,
+    patterns: list[AvailabilityPattern],
+    exceptions: list[AvailabilityException],
+) -> list[tuple[time, time, int]]:
+    """(start, end, slot minutes) windows a person can be booked in on `day`."""
+    if is_bank_holiday(day):
+        windows: list[tuple[time, time, int]] = []
+    else:
+        windows = [
+            (p.start_time, p.end_time, p.slot_minutes)
+            for p in patterns
+            if p.weekday == day.weekday()
+            and (p.valid_from is None or p.valid_from <= day)
+            and (p.valid_until is None or day <= p.valid_until)
+        ]
+    for exc in exceptions:
+        if exc.on_date != day:
+            continue
+        if exc.available and exc.start_time and exc.end_time:
+            windows.append((exc.start_time, exc.end_time, DEFAULT_SLOT_MINUTES))
+        elif not exc.available:
+            if exc.start_time is None or exc.end_time is None:
+                return []
+            windows = [w for w in windows if w[1] <= exc.start_time or w[0] >= exc.end_time]
+    return windows
+
+
+def free_slots(
+    session: Session,
+    settings: Settings,
+    staff_ids: list[int],
+    first_day: date,
+    last_day: date,
+) -> list[Slot]:
+    """Every bookable slot for these staff between two local dates, earliest first."""
+    if not staff_ids:
+        return []
+    tz = settings.tz
+    patterns: dict[int, list[AvailabilityPattern]] = defaultdict(list)
+    for pattern in session.exec(
+        select(AvailabilityPattern).where(AvailabilityPattern.staff_id.in_(staff_ids))
+    ):
+        patterns[pattern.staff_id].append(pattern)
+    exceptions: dict[int, list[AvailabilityException]] = defaultdict(list)
+    for exc in session.exec(
+        select(AvailabilityException).where(
+            AvailabilityException.staff_id.in_(staff_ids),
+            AvailabilityException.on_date.between(first_day, last_day),
+        )
+    ):
+        exceptions[exc.staff_id].append(exc)
+    range_start = datetime.combine(first_day, time.min, tz)
+    range_end = datetime.combine(last_day + timedelta(days=1), time.min, tz)
+    booked: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for staff_id, starts_at, ends_at in session.exec(
+        select(Appointment.staff_id, Appointment.starts_at, Appointment.ends_at).where(
+            Appointment.staff_id.in_(staff_ids),
+            Appointment.status == AppointmentStatus.BOOKED,
+            Appointment.starts_at < range_end,
+            Appointment.ends_at > range_start,
+        )
+    ):
+        booked[staff_id].append((starts_at, ends_at))
+
+    now = clock.now()
+    slots: list[Slot] = []
+    day = first_day
+    while day <= last_day:
+        for staff_id in staff_ids:
+            for start, end, minutes in _windows_for_day(
+                day, patterns[staff_id], exceptions[staff_id]
+            ):
+                cursor = datetime.combine(day, start, tz)
+                window_end = datetime.combine(day, end, tz)
+                step = timedelta(minutes=minutes)
+                while cursor + step <= window_end:
+                    slot_start, slot_end = cursor, cursor + step
+                    cursor += step
+                    if slot_start <= now:
+                        continue
+                    if any(b0 < slot_end and slot_start < b1 for b0, b1 in booked[staff_id]):
+                        continue
+                    slots.append(Slot(slot_start, slot_end, staff_id))
+        day += timedelta(days=1)
+    return sorted(slots)
+
+
+def bookable_staff(session: Session, area_id: int | None, kind: AppointmentKind) -> list[int]:
+    """Active staff who do this kind of appointment in the area (hub-wide when no area)."""
+    query = select(StaffUser.id).where(
+        StaffUser.active.is_(True), StaffUser.role.in_(ROLES_FOR_KIND[kind])
+    )
+    if area_id is not None:
+        query = query.join(StaffArea, StaffArea.staff_id == StaffUser.id).where(
+            StaffArea.area_id == area_id
+        )
+    return list(session.exec(query.order_by(StaffUser.id)).all())
+
+
+def slots_for_area(
+    session: Session,
+    settings: Settings,
+    area_id: int | None,
+    kind: AppointmentKind = AppointmentKind.INITIAL_VISIT,
+    working_days: int = 10,
+) -> list[Slot]:
+    """Free slots in an area from tomorrow over the next `working_days` working days."""
+    today = clock.now().astimezone(settings.tz).date()
+    last_day = add_working_days_to_date(today, working_days)
+    staff = bookable_staff(session, area_id, kind)
+    return free_slots(session, settings, staff, today, last_day)
+
+
+def _parse_kind(kind: str | AppointmentKind) -> AppointmentKind:
+    try:
+        return AppointmentKind(kind)
+    except ValueError:
+        raise InvalidInput(f"Unknown kind of appointment {kind!r}", "kind") from None
+
+
+def _check_booking(
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    *,
+    staff_id: int,
+    kind: AppointmentKind,
+    starts_at: datetime,
+    ends_at: datetime | None,
+    household_id: int | None,
+    carer_id: int | None,
+    check_availability: bool,
+    ignore_appointment_id: int | None = None,
+) -> datetime:
+    """Validate a booking; return its end time."""
+    if starts_at.tzinfo is None:
+        raise InvalidInput("The start time must be timezone-aware", "starts_at")
+    if starts_at <= clock.now():
+        raise InvalidInput("Choose a time in the future", "starts_at")
+    if (household_id is None) == (carer_id is None):
+        raise InvalidInput("An appointment is with one household or one carer", "household_id")
+    area_id = None
+    if household_id is not None:
+        household = session.get(Household, household_id)
+        if household is None or household.anonymised_at is not None:
+            raise NotFound(f"No household with id {household_id}")
+        area_id = household.area_id
+    else:
+        carer = session.get(Carer, carer_id)
+        if carer is None:
+            raise NotFound(f"No carer with id {carer_id}")
+        area_id = session.get(Household, carer.household_id).area_id
+    if not actor.may_work_on(area_id):
+        raise NotAllowed("This household is in an area you do not work in")
+    staff = session.get(StaffUser, staff_id)
+    if staff is None or not staff.active:
+        raise InvalidInput("Choose a member of staff who is working", "staff_id")
+
+    if check_availability:
+        local_day = starts_at.astimezone(settings.tz).date()
+        slot = next(
+            (
+                s
+                for s in free_slots(session, settings, [staff_id], local_day, local_day)
+                if s.starts_at == starts_at
+            ),
+            None,
+        )
+        if slot is None:
+            raise SlotTaken("That time is not free. Please choose one of the free slots.")
+        ends_at = ends_at or slot.ends_at
+    ends_at = ends_at or starts_at + timedelta(minutes=DEFAULT_SLOT_MINUTES)
+    if ends_at <= starts_at:
+        raise InvalidInput("The appointment must end after it starts", "ends_at")
+    clash = session.exec(
+        select(Appointment.id).where(
+            Appointment.staff_id == staff_id,
+            Appointment.status == AppointmentStatus.BOOKED,
+            Appointment.starts_at < ends_at,
+            Appointment.ends_at > starts_at,
+            Appointment.id != (ignore_appointment_id or -1),
+        )
+    ).first()
+    if clash is not None:
+        raise SlotTaken()
+    return ends_at
+
+
+def _insert(session: Session, appointment: Appointment) -> None:
+    session.add(appointment)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        message = str(exc.orig)
+        if "uq_appointment_staff_slot_booked" in message or "appointment.staff_id" in message:
+            raise SlotTaken() from None
+        raise
+
+
+def book_appointment(
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    *,
+    staff_id: int,
+    kind: str | AppointmentKind,
+    starts_at: datetime,
+    household_id: int | None = None,
+    carer_id: int | None = None,
+    ends_at: datetime | None = None,
+    location: str | None = None,
+    notes: str | None = None,
+    check_availability: bool = True,
+) -> Appointment:
+    """Book a visit. With `check_availability` (the default, and always for the public) the
+    time must be one of the staff member's free slots."""
+    kind = _parse_kind(kind)
+    ends_at = _check_booking(
+        session,
+        actor,
+        settings,
+        staff_id=staff_id,
+        kind=kind,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        household_id=household_id,
+        carer_id=carer_id,
+        check_availability=check_availability,
+    )
+    appointment = Appointment(
+        kind=kind,
+        staff_id=staff_id,
+        household_id=household_id,
+        carer_id=carer_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        location=location,
+        notes=notes,
+        booked_by_id=actor.user_id,
+        booked_by_label=actor.label,
+    )
+    with transaction(session):
+        _insert(session, appointment)
+        audit.record(
+            session, actor, AuditAction.CREATE, "appointment", appointment.id, kind=kind.value
+        )
+    session.refresh(appointment)
+    return appointment
+
+
+def _live_appointment(session: Session, actor: Actor, appointment_id: int) -> Appointment:
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None:
+        raise NotFound(f"No appointment with id {appointment_id}")
+    if appointment.status != AppointmentStatus.BOOKED:
+        raise InvalidInput(
+            f"This appointment is {AppointmentStatus(appointment.status).value}, not booked",
+            "appointment",
+        )
+    return appointment
+
+
+def move_appointment(
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    appointment_id: int,
+    *,
+    starts_at: datetime,
+    staff_id: int | None = None,
+    check_availability: bool = True,
+) -> Appointment:
+    """Move a visit to a new time (and perhaps person). The old booking is kept as `moved`
+    and points at the new one, so the timeline shows what happened."""
+    old = _live_appointment(session, actor, appointment_id)
+    staff_id = staff_id or old.staff_id
+    duration = old.ends_at - old.starts_at
+    ends_at = _check_booking(
+        session,
+        actor,
+        settings,
+        staff_id=staff_id,
+        kind=AppointmentKind(old.kind),
+        starts_at=starts_at,
+        ends_at=None if check_availability else starts_at + duration,
+        household_id=old.household_id,
+        carer_id=old.carer_id,
+        check_availability=check_availability,
+        ignore_appointment_id=old.id,
+    )
+    new = Appointment(
+        kind=old.kind,
+        staff_id=staff_id,
+        household_id=old.household_id,
+        carer_id=old.carer_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        location=old.location,
+        notes=old.notes,
+        booked_by_id=actor.user_id,
+        booked_by_label=actor.label,
+    )
+    with transaction(session):
+        # Free the old slot first: the unique index only counts live bookings.
+        old.status = AppointmentStatus.MOVED
+        session.add(old)
+        session.flush()
+        _insert(session, new)
+        old.moved_to_id = new.id
+        session.add(old)
+        audit.record(session, actor, AuditAction.UPDATE, "appointment", old.id, moved_to=new.id)
+    session.refresh(new)
+    return new
+
+
+def cancel_appointment(
+    session: Session, actor: Actor, appointment_id: int, *, reason: str
+) -> Appointment:
+    appointment = _live_appointment(session, actor, appointment_id)
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InvalidInput("Say why the appointment is cancelled", "reason")
+    area_id = None
+    if appointment.household_id is not None:
+        area_id = session.get(Household, appointment.household_id).area_id
+    if not actor.may_work_on(area_id):
+        raise NotAllowed("This household is in an area you do not work in")
+    with transaction(session):
+        appointment.status = AppointmentStatus.CANCELLED
+        appointment.cancelled_at = clock.now()
+        appointment.cancel_reason = reason[:500]
+        session.add(appointment)
+        audit.record(
+            session, actor, AuditAction.UPDATE, "appointment", appointment.id, cancelled=True
+        )
+    session.refresh(appointment)
+    return appointment
+
+
+def upcoming_for_household(session: Session, household_id: int) -> list[Appointment]:
+    return list(
+        session.exec(
+            select(Appointment)
+            .where(
+                Appointment.household_id == household_id,
+                Appointment.status == AppointmentStatus.BOOKED,
+                Appointment.starts_at > clock.now(),
+            )
+            .order_by(Appointment.starts_at)
+        ).all()
+    )
+
+
+__all__ = [
+    "Slot",
+    "book_appointment",
+    "bookable_staff",
+    "cancel_appointment",
+    "free_slots",
+    "move_appointment",
+    "slots_for_area",
+    "upcoming_for_household",
+]

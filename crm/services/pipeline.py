@@ -1,0 +1,275 @@
+"""One way to move a household's stage.
+
+Rules, in the words of a fostering team:
+- a household moves forward through the funnel, and may skip stages (a connected person can go
+  straight to assessment); it has still "reached" every stage before the one it got to;
+- it may leave at any point before approval: `withdrawn` (their choice) or `not_progressed`
+  (ours), always with a reason from the configured list;
+- `on_hold` pauses the clock and resumes at the stage it paused from (or later);
+- going backwards, or bringing back a closed household, is a *reopen*: it must be asked for
+  explicitly and say why;
+- an approved household leaves by `deregistered`, with a reason.
+The stage event, the household's current stage and the audit entry land in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from dateutil.relativedelta import relativedelta
+from sqlmodel import Session, select
+
+from crm import clock
+from crm.db import transaction
+from crm.models import (
+    CLOSED_STAGES,
+    AuditAction,
+    Carer,
+    CarerStatus,
+    Household,
+    Reason,
+    ReasonKind,
+    Stage,
+    StageEvent,
+)
+from crm.models.base import STAGES_NEEDING_REASON
+from crm.services import audit
+from crm.services.actors import Actor
+from crm.services.errors import InvalidInput, NotAllowed, NotFound
+
+REASON_LISTS = {
+    Stage.WITHDRAWN: ReasonKind.WITHDRAWN,
+    Stage.NOT_PROGRESSED: ReasonKind.NOT_PROGRESSED,
+    Stage.DEREGISTERED: ReasonKind.DEREGISTERED,
+    Stage.ON_HOLD: ReasonKind.ON_HOLD,
+}
+
+
+@dataclass(frozen=True)
+class Move:
+    to_stage: Stage
+    needs_reopen: bool
+
+
+def parse_stage(value: str | Stage) -> Stage:
+    try:
+        return Stage(value)
+    except ValueError:
+        known = ", ".join(s.value for s in Stage)
+        raise InvalidInput(f"Unknown stage {value!r}. Stages are: {known}", "to_stage") from None
+
+
+def _funnel_position(stage: Stage) -> int:
+    index = stage.funnel_index
+    assert index is not None
+    return index
+
+
+def _last_event(session: Session, household_id: int) -> StageEvent | None:
+    return session.exec(
+        select(StageEvent)
+        .where(StageEvent.household_id == household_id)
+        .order_by(StageEvent.occurred_at.desc(), StageEvent.id.desc())
+    ).first()
+
+
+def _left_from(session: Session, household: Household) -> Stage:
+    """The funnel stage a closed household was at when it left."""
+    event = _last_event(session, household.id)
+    if event is not None and event.from_stage is not None:
+        if event.from_stage == Stage.ON_HOLD:
+            return household.held_from_stage or Stage.ENQUIRY
+        return event.from_stage
+    return Stage.ENQUIRY
+
+
+def classify_move(session: Session, household: Household, to_stage: Stage) -> Move:
+    """Is this move allowed at all, and does it need an explicit reopen? Raises if impossible."""
+    current = Stage(household.stage)
+    if to_stage == current:
+        raise InvalidInput(f"The household is already at {current.label.lower()}", "to_stage")
+
+    if current in CLOSED_STAGES:
+        if to_stage.funnel_index is None:
+            raise InvalidInput(
+                f"A {current.label.lower()} household can only be reopened to a funnel stage",
+                "to_stage",
+            )
+        if _funnel_position(to_stage) > _funnel_position(_left_from(session, household)):
+            raise InvalidInput(
+                "A reopened household goes back to the stage it left from or an earlier one",
+                "to_stage",
+            )
+        return Move(to_stage, needs_reopen=True)
+
+    # Where the household really is in the funnel, looking through a pause.
+    position_stage = household.held_from_stage if current == Stage.ON_HOLD else current
+    assert position_stage is not None
+    position = _funnel_position(position_stage)
+
+    if to_stage == Stage.DEREGISTERED:
+        if position_stage != Stage.APPROVED:
+            raise InvalidInput("Only an approved household can be deregistered", "to_stage")
+        return Move(to_stage, needs_reopen=False)
+    if to_stage in (Stage.WITHDRAWN, Stage.NOT_PROGRESSED):
+        if position_stage == Stage.APPROVED:
+            raise InvalidInput(
+                "An approved household leaves by deregistration, not withdrawal", "to_stage"
+            )
+        return Move(to_stage, needs_reopen=False)
+    if to_stage == Stage.ON_HOLD:
+        if position_stage == Stage.APPROVED:
+            raise InvalidInput(
+                "An approved carer takes a break on their carer record, not on hold", "to_stage"
+            )
+        return Move(to_stage, needs_reopen=False)
+    # A funnel stage: forward (skips allowed) or, with a reopen, backward.
+    if current == Stage.ON_HOLD and to_stage == position_stage:
+        return Move(to_stage, needs_reopen=False)
+    return Move(to_stage, needs_reopen=_funnel_position(to_stage) < position)
+
+
+def _check_reason(session: Session, to_stage: Stage, reason_code: str | None) -> str | None:
+    kind = REASON_LISTS.get(to_stage)
+    if reason_code is None or not reason_code.strip():
+        if to_stage in STAGES_NEEDING_REASON:
+            raise InvalidInput(
+                f"Choose a reason for moving to {to_stage.label.lower()}", "reason_code"
+            )
+        return None
+    if kind is None:
+        raise InvalidInput(
+            f"A move to {to_stage.label.lower()} does not take a reason from a list",
+            "reason_code",
+        )
+    reason = session.exec(
+        select(Reason).where(
+            Reason.kind == kind, Reason.code == reason_code.strip(), Reason.active.is_(True)
+        )
+    ).first()
+    if reason is None:
+        raise InvalidInput(f"Unknown reason {reason_code!r} for {kind.value}", "reason_code")
+    return reason.code
+
+
+def move_stage(
+    session: Session,
+    actor: Actor,
+    household_id: int,
+    to_stage: str | Stage,
+    *,
+    reason_code: str | None = None,
+    reason_text: str | None = None,
+    reopen: bool = False,
+    occurred_at: datetime | None = None,
+) -> StageEvent:
+    """Move a household to `to_stage`; raises InvalidInput / NotAllowed and changes nothing
+    when the move is not right."""
+    target = parse_stage(to_stage)
+    household = session.get(Household, household_id)
+    if household is None or household.anonymised_at is not None:
+        raise NotFound(f"No household with id {household_id}")
+    if not actor.may_work_on(household.area_id):
+        raise NotAllowed("This household is in an area you do not work in")
+
+    move = classify_move(session, household, target)
+    reason_text = " ".join(reason_text.split()) if reason_text else None
+    if move.needs_reopen and not reopen:
+        raise InvalidInput(
+            f"Moving from {Stage(household.stage).label.lower()} back to "
+            f"{target.label.lower()} is a reopen: confirm the reopen and say why",
+            "reopen",
+        )
+    if move.needs_reopen and not reason_text:
+        raise InvalidInput("Say why the household is being reopened", "reason_text")
+    code = _check_reason(session, target, reason_code)
+
+    now = clock.now()
+    when = occurred_at or now
+    if when.tzinfo is None:
+        raise InvalidInput("The time of the move must be timezone-aware", "occurred_at")
+    if when > now:
+        raise InvalidInput("A stage move cannot be in the future", "occurred_at")
+    last = _last_event(session, household.id)
+    if last is not None and when < last.occurred_at:
+        raise InvalidInput(
+            "A stage move cannot be earlier than the household's last move", "occurred_at"
+        )
+
+    current = Stage(household.stage)
+    event = StageEvent(
+        household_id=household.id,
+        from_stage=current,
+        to_stage=target,
+        occurred_at=when,
+        actor_id=actor.user_id,
+        actor_label=actor.label,
+        reason_code=code,
+        reason_text=reason_text,
+    )
+    with transaction(session):
+        session.add(event)
+        if target == Stage.ON_HOLD:
+            household.held_from_stage = current
+        elif current == Stage.ON_HOLD and target not in CLOSED_STAGES:
+            household.held_from_stage = None
+        household.stage = target
+        household.stage_entered_at = when
+        household.updated_at = now
+        session.add(household)
+        _update_carer_record(session, household, target, when, code, reason_text)
+        audit.record(
+            session,
+            actor,
+            AuditAction.UPDATE,
+            "household",
+            household.id,
+            stage_from=current.value,
+            stage_to=target.value,
+            reopen=move.needs_reopen,
+        )
+    session.refresh(event)
+    return event
+
+
+def _update_carer_record(
+    session: Session,
+    household: Household,
+    target: Stage,
+    when: datetime,
+    reason_code: str | None,
+    reason_text: str | None,
+) -> None:
+    """Approval opens the carer record; deregistration closes it."""
+    carer = session.exec(select(Carer).where(Carer.household_id == household.id)).first()
+    if target == Stage.APPROVED:
+        approved_on = when.date()
+        if carer is None:
+            carer = new_carer_record(household, approved_on)
+        else:
+            carer.status = CarerStatus.ACTIVE
+            carer.deregistered_on = None
+        carer.status_changed_at = when
+        session.add(carer)
+    elif target == Stage.DEREGISTERED and carer is not None:
+        carer.status = CarerStatus.DEREGISTERED
+        carer.status_changed_at = when
+        carer.deregistered_on = when.date()
+        carer.deregistration_reason_code = reason_code
+        carer.deregistration_reason_text = reason_text
+        session.add(carer)
+
+
+def new_carer_record(household: Household, approved_on: date) -> Carer:
+    # First annual review within 12 months of approval; TSD standards within 12 months
+    # (18 for family and friends carers).
+    tsd_months = 18 if household.is_kinship else 12
+    return Carer(
+        household_id=household.id,
+        approved_on=approved_on,
+        is_family_and_friends=household.is_kinship,
+        annual_review_due=approved_on + relativedelta(years=1),
+        tsd_due=approved_on + relativedelta(months=tsd_months),
+        status=CarerStatus.ACTIVE,
+    )

@@ -1,0 +1,252 @@
+"""The one pytest plugin every test suite of Fostercrm uses.
+
+Databases are real: each test gets a SQLite file migrated by Alembic and, where the test asks
+for both backends, the same against PostgreSQL (FOSTERCRM_TEST_POSTGRES_URL). A missing service
+skips with a reason on a developer's machine, and fails the run in CI (CI=true).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel
+
+import crm.models as m
+from crm import clock as clock_module
+from crm.db import make_engine, normalise_url
+from crm.migrate import upgrade
+from crm.services.actors import Actor
+from crm.services.reference import ensure_reference_data
+from crm.services.staff import hash_password
+from crm.settings import Settings, load_settings
+
+SERVICE_SKIP_PREFIX = "[needs-service]"
+POSTGRES_ENV = "FOSTERCRM_TEST_POSTGRES_URL"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# A Tuesday in winter (GMT), away from bank holidays: the default "now" of tests.
+DEFAULT_NOW = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
+
+
+def need_service(reason: str) -> None:
+    """Skip for want of a real service; in CI that is a failure, never a skip."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI must run this test)", pytrace=False)
+    pytest.skip(f"{SERVICE_SKIP_PREFIX} {reason}")
+
+
+def postgres_url(schema: str) -> str:
+    """The test PostgreSQL URL with its own schema, so suites do not trip over each other."""
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        need_service(f"PostgreSQL not configured: set {POSTGRES_ENV}=postgresql://...")
+    base = normalise_url(base)
+    engine = sa.create_engine(base)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    except sa.exc.OperationalError as exc:
+        need_service(f"PostgreSQL at {POSTGRES_ENV} not reachable: {exc.orig}")
+    finally:
+        engine.dispose()
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
+
+
+def make_test_settings(database_url: str = "sqlite://") -> Settings:
+    """Settings from the real defaults file, untouched by the developer's environment."""
+    return load_settings(environ={}, database={"url": database_url})
+
+
+# -- pytest hooks -------------------------------------------------------------------------
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not IN_CI:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    missing = [r for r in skipped if SERVICE_SKIP_PREFIX in str(r.longrepr)]
+    if missing:
+        reporter.write_line(
+            f"CI: {len(missing)} test(s) needing PostgreSQL or Chromium were skipped", red=True
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# -- databases ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_session_url() -> str:
+    url = postgres_url("fostercrm_test")
+    upgrade(url)
+    return url
+
+
+def _truncate_all(engine: sa.Engine) -> None:
+    names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Run the test once on SQLite and once on PostgreSQL."""
+    return request.param
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        path = tmp_path / "fostercrm.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    url = request.getfixturevalue("postgres_session_url")
+    yield url
+    engine = make_engine(url)
+    _truncate_all(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """For tests that only need SQLite."""
+    path = tmp_path / "fostercrm.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_test_settings(database_url)
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: sa.Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+# -- time ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock() -> Iterator[type]:
+    """Every test starts at DEFAULT_NOW; move it with clock.set_now / clock.advance."""
+    clock_module.set_now(DEFAULT_NOW)
+    yield clock_module
+    clock_module.set_now(None)
+
+
+# -- an organisation to work in -----------------------------------------------------------
+
+
+@dataclass
+class Organisation:
+    hub: m.Hub
+    north: m.Area
+    south: m.Area
+    admin: m.StaffUser
+    manager: m.StaffUser
+    officer_north: m.StaffUser
+    officer_south: m.StaffUser
+    assessor_north: m.StaffUser
+    supervisor_north: m.StaffUser
+
+    def actor(self, session: Session, user: m.StaffUser) -> Actor:
+        return Actor.for_staff(session, user)
+
+
+TEST_PASSWORD = "correct horse battery staple"
+
+
+def make_organisation(session: Session) -> Organisation:
+    """A hub with two areas, staff in each role, and weekday availability."""
+    ensure_reference_data(session)
+    hub = m.Hub(name="Test Hub")
+    session.add(hub)
+    session.flush()
+    north = m.Area(hub_id=hub.id, name="Northshire")
+    south = m.Area(hub_id=hub.id, name="Southshire")
+    session.add_all([north, south])
+    session.flush()
+    for district in ("LE1", "LE2", "LE3"):
+        session.add(m.AreaPostcodeDistrict(district=district, area_id=north.id))
+    for district in ("NG1", "NG2"):
+        session.add(m.AreaPostcodeDistrict(district=district, area_id=south.id))
+    password_hash = hash_password(TEST_PASSWORD)
+
+    def user(email: str, role: m.Role, areas: list[m.Area]) -> m.StaffUser:
+        staff = m.StaffUser(
+            email=email, name=email.split("@")[0].title(), role=role, password_hash=password_hash
+        )
+        session.add(staff)
+        session.flush()
+        for area in areas:
+            session.add(m.StaffArea(staff_id=staff.id, area_id=area.id))
+        return staff
+
+    org = Organisation(
+        hub=hub,
+        north=north,
+        south=south,
+        admin=user("admin@test.example", m.Role.ADMIN, []),
+        manager=user("manager@test.example", m.Role.MANAGER, [north, south]),
+        officer_north=user("officer.north@test.example", m.Role.RECRUITMENT_OFFICER, [north]),
+        officer_south=user("officer.south@test.example", m.Role.RECRUITMENT_OFFICER, [south]),
+        assessor_north=user("assessor.north@test.example", m.Role.ASSESSING_SOCIAL_WORKER, [north]),
+        supervisor_north=user(
+            "supervisor.north@test.example", m.Role.SUPERVISING_SOCIAL_WORKER, [north]
+        ),
+    )
+    for staff in (org.officer_north, org.officer_south, org.assessor_north):
+        for weekday in range(5):
+            session.add(
+                m.AvailabilityPattern(
+                    staff_id=staff.id,
+                    weekday=weekday,
+                    start_time=time(9, 30),
+                    end_time=time(15, 30),
+                    slot_minutes=90,
+                )
+            )
+    session.add(m.Campaign(name="Spring radio 2026", source_key="radio_tv", cost_pence=500_000))
+    session.commit()
+    return org
+
+
+@pytest.fixture
+def org(session: Session) -> Organisation:
+    return make_organisation(session)
+
+
+@pytest.fixture
+def system_actor() -> Actor:
+    return Actor.system("test")
