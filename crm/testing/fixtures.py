@@ -93,11 +93,21 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def drop_postgres_schema(schema: str) -> None:
+    engine = sa.create_engine(normalise_url(os.environ[POSTGRES_ENV]))
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
-def postgres_session_url() -> str:
-    url = postgres_url("fostercrm_test")
+def postgres_session_url() -> Iterator[str]:
+    # One schema per test run, so runs side by side on one server never meet.
+    schema = f"fostercrm_test_{os.getpid()}"
+    url = postgres_url(schema)
     upgrade(url)
-    return url
+    yield url
+    drop_postgres_schema(schema)
 
 
 def _truncate_all(engine: sa.Engine) -> None:

@@ -1,0 +1,296 @@
+"""The `fostercrm` command: a Click group that knows the Flask app.
+
+Bad input or a bad setting ends a command with one readable line and a non-zero exit.
+Later parts of the product add their commands through `COMMAND_MODULES` (each exports
+`COMMANDS`) and their background parts of `fostercrm up` through `UP_COMPONENTS`.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import secrets
+import sys
+from collections.abc import Callable
+
+import click
+import sqlalchemy as sa
+from flask.cli import ScriptInfo, routes_command, shell_command
+from sqlmodel import Session, select
+
+from crm.settings import Settings, SettingsError, load_settings
+
+# Modules exporting COMMANDS (a list of Click commands), added when present.
+COMMAND_MODULES = ["funnel.cli", "bot.cli", "crm.scheduler.cli"]
+# Functions `start(settings, engine) -> stop callable | None` run beside the web by `up`.
+UP_COMPONENTS = ["crm.scheduler.runner:start_for_up", "bot.telegram:start_for_up"]
+DEMO_HOUSEHOLDS = 2000
+
+
+def friendly_errors(func: Callable) -> Callable:
+    """Turn our errors into one line on stderr and exit status 1."""
+    from crm.services.errors import ServiceError
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except (SettingsError, ServiceError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+def cli_settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def safe_url(url: str) -> str:
+    return sa.make_url(url).render_as_string(hide_password=True)
+
+
+def _create_app_for_cli():
+    from crm.web import create_app
+
+    # Commands such as `routes` and `shell` never sign a cookie, so a throwaway key will do.
+    settings = cli_settings()
+    return create_app(settings, secret_key=settings.secret_key or secrets.token_urlsafe(32))
+
+
+@click.group(context_settings={"obj": ScriptInfo(create_app=_create_app_for_cli)})
+def main() -> None:
+    """Fostercrm: recruitment and retention of foster carers."""
+
+
+main.add_command(routes_command)
+main.add_command(shell_command)
+
+
+# -- database -----------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database commands."""
+
+
+def upgrade_database(settings: Settings) -> str:
+    from crm.db import make_engine
+    from crm.migrate import upgrade
+    from crm.services.reference import ensure_reference_data
+
+    upgrade(settings.database.url)
+    engine = make_engine(settings.database.url)
+    try:
+        with Session(engine) as session:
+            ensure_reference_data(session)
+            version = session.exec(sa.text("SELECT version_num FROM alembic_version")).one()[0]
+    finally:
+        engine.dispose()
+    return version
+
+
+@db.command("upgrade")
+@friendly_errors
+def db_upgrade() -> None:
+    """Create or migrate the database to the newest schema."""
+    settings = cli_settings()
+    try:
+        version = upgrade_database(settings)
+    except sa.exc.OperationalError as exc:
+        raise click.ClickException(
+            f"database {safe_url(settings.database.url)}: cannot connect ({exc.orig})"
+        ) from None
+    click.echo(f"Database {safe_url(settings.database.url)} is at revision {version}.")
+
+
+# -- demo data ----------------------------------------------------------------------------
+
+
+@main.command("demo-data")
+@click.option(
+    "--households",
+    type=click.IntRange(1, 2_000_000),
+    default=DEMO_HOUSEHOLDS,
+    show_default=True,
+    help="How many households to create.",
+)
+@click.option(
+    "--seed", type=int, default=1, show_default=True, help="Same seed and date, same data."
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="The day the demo histories run up to (default: today).",
+)
+@friendly_errors
+def demo_data(households: int, seed: int, as_of) -> None:  # noqa: ANN001
+    """Fill the database with realistic, made-up demo data (never for live use)."""
+    from crm.db import make_engine
+    from crm.services.demo_data import generate_demo_data
+
+    settings = cli_settings()
+    upgrade_database(settings)
+    engine = make_engine(settings.database.url)
+    try:
+        summary = generate_demo_data(
+            engine,
+            settings,
+            households=households,
+            seed=seed,
+            as_of=as_of.date() if as_of else None,
+            progress=True,
+        )
+    finally:
+        engine.dispose()
+    click.echo(summary.describe())
+
+
+# -- users --------------------------------------------------------------------------------
+
+
+@main.group()
+def user() -> None:
+    """Staff accounts."""
+
+
+@user.command("create")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option(
+    "--role",
+    required=True,
+    help="admin, manager, recruitment_officer, "
+    "assessing_social_worker or supervising_social_worker",
+)
+@click.option("--area", "areas", multiple=True, help="An area they work in (repeat for more).")
+@click.password_option(help="At least 12 characters; asked for when not given.")
+@friendly_errors
+def user_create(email: str, name: str, role: str, areas: tuple[str, ...], password: str) -> None:
+    """Create a member of staff who can sign in."""
+    from crm.db import make_engine
+    from crm.services.actors import Actor
+    from crm.services.staff import create_staff_user
+
+    settings = cli_settings()
+    engine = make_engine(settings.database.url)
+    try:
+        with Session(engine) as session:
+            staff = create_staff_user(
+                session,
+                Actor.system("cli"),
+                email=email,
+                name=name,
+                role=role,
+                password=password,
+                area_names=list(areas),
+            )
+            click.echo(f"Created {staff.role} {staff.email} (id {staff.id}).")
+    finally:
+        engine.dispose()
+
+
+# -- everything in one process ------------------------------------------------------------
+
+
+def _load(path: str):
+    """Import `module:attribute`, or None while that part of the product is not there yet."""
+    module_name, _, attribute = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            return None
+        raise
+    return getattr(module, attribute) if attribute else module
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Load demo data into an empty database first.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--households",
+    type=click.IntRange(1, 2_000_000),
+    default=DEMO_HOUSEHOLDS,
+    show_default=True,
+    help="With --demo: how many demo households.",
+)
+@friendly_errors
+def up(demo: bool, host: str, port: int, households: int) -> None:
+    """Run Fostercrm: database, web app and background parts in one process."""
+    import waitress
+
+    from crm.db import make_engine
+    from crm.models import Hub
+    from crm.web import create_app
+
+    settings = cli_settings()
+    secret_key = settings.secret_key
+    if not secret_key:
+        if not demo:
+            raise click.ClickException(
+                "FOSTERCRM_SECRET_KEY: not set (a long random string is needed)"
+            )
+        # Demo only: a throwaway key, so sign-ins last until the process stops.
+        secret_key = secrets.token_urlsafe(32)
+        click.echo(
+            "Demo mode: using a temporary secret key (set FOSTERCRM_SECRET_KEY to keep "
+            "sign-ins across restarts)."
+        )
+    click.echo(f"Database: {safe_url(settings.database.url)}")
+    upgrade_database(settings)
+    engine = make_engine(settings.database.url)
+    if demo:
+        with Session(engine) as session:
+            empty = session.exec(select(Hub.id)).first() is None
+        if empty:
+            from crm.services.demo_data import generate_demo_data
+
+            click.echo(f"Loading demo data ({households} households)...")
+            click.echo(
+                generate_demo_data(
+                    engine, settings, households=households, seed=1, progress=True
+                ).describe()
+            )
+        from crm.services.demo_data import DEMO_LOGINS, DEMO_PASSWORD
+
+        click.echo(f"Demo sign-ins (password for all: {DEMO_PASSWORD}):")
+        for email, role in DEMO_LOGINS:
+            click.echo(f"  {role:<28} {email}")
+
+    stoppers = []
+    for path in UP_COMPONENTS:
+        start = _load(path)
+        if start is not None:
+            stop = start(settings, engine)
+            if stop is not None:
+                stoppers.append(stop)
+    app = create_app(settings, engine=engine, secret_key=secret_key)
+    click.echo(f"Fostercrm is running at http://{host}:{port}/ (Ctrl+C to stop)")
+    try:
+        waitress.serve(app, host=host, port=port, threads=8, _quiet=True)
+    finally:
+        for stop in reversed(stoppers):
+            stop()
+        engine.dispose()
+
+
+for _module_name in COMMAND_MODULES:
+    _module = _load(_module_name)
+    for _command in getattr(_module, "COMMANDS", []):
+        main.add_command(_command)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    main(prog_name="fostercrm")
+
+
+if __name__ == "__main__":
+    sys.exit(run())
