@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 from crm.settings import Settings, SettingsError, load_settings
 
 # Modules exporting COMMANDS (a list of Click commands), added when present.
-COMMAND_MODULES = ["funnel.cli", "bot.cli", "crm.scheduler.cli"]
+COMMAND_MODULES = ["funnel.cli", "bot.cli", "crm.scheduler.cli", "crm.web.cli"]
 # Functions `start(settings, engine) -> stop callable | None` run beside the web by `up`.
 UP_COMPONENTS = ["crm.scheduler.runner:start_for_up", "bot.telegram:start_for_up"]
 DEMO_HOUSEHOLDS = 2000

@@ -21,6 +21,7 @@ from crm.models import (
     Activity,
     ActivityKind,
     Applicant,
+    Area,
     AreaPostcodeDistrict,
     AuditAction,
     Campaign,
@@ -71,6 +72,8 @@ class EnquiryInput:
     enquiry_channel: EnquiryChannel
     second_applicant: ApplicantDetails | None = None
     postcode: str | None = None
+    # Normally the postcode decides the area; imports and staff may name it instead.
+    area_name: str | None = None
     address_line_1: str | None = None
     address_line_2: str | None = None
     town: str | None = None
@@ -149,7 +152,17 @@ def validate_enquiry(session: Session, data: EnquiryInput) -> tuple[EnquiryInput
         except ValueError as exc:
             errors["postcode"] = str(exc)
 
-    resolved: dict = {"source_key": None, "campaign_id": None, "referrer_id": None}
+    resolved: dict = {
+        "source_key": None,
+        "campaign_id": None,
+        "referrer_id": None,
+        "area_id": None,
+    }
+    if data.area_name and data.area_name.strip():
+        area_id = session.exec(select(Area.id).where(Area.name == data.area_name.strip())).first()
+        if area_id is None:
+            errors["area_name"] = f"Unknown area {data.area_name.strip()!r}"
+        resolved["area_id"] = area_id
     if data.source_key:
         source = session.get(Source, data.source_key)
         if source is None or not source.active:
@@ -200,6 +213,7 @@ def validate_enquiry(session: Session, data: EnquiryInput) -> tuple[EnquiryInput
         second_applicant=second,
         enquiry_channel=EnquiryChannel(data.enquiry_channel),
         postcode=postcode,
+        area_name=data.area_name,
         address_line_1=_clean(data.address_line_1, 200),
         address_line_2=_clean(data.address_line_2, 200),
         town=_clean(data.town, 100),
@@ -341,7 +355,7 @@ def create_enquiry(
         ):
             raise InvalidInput("A household with that reference already exists", "reference")
 
-        area_id = area_for_postcode(session, data.postcode)
+        area_id = resolved["area_id"] or area_for_postcode(session, data.postcode)
         officer_id = least_busy_officer(session, area_id)
         household = Household(
             reference=data.reference or new_reference(session),
