@@ -79,8 +79,8 @@ def _left_from(session: Session, household: Household) -> Stage:
     event = _last_event(session, household.id)
     if event is not None and event.from_stage is not None:
         if event.from_stage == Stage.ON_HOLD:
-            return household.held_from_stage or Stage.ENQUIRY
-        return event.from_stage
+            return Stage(household.held_from_stage or Stage.ENQUIRY)
+        return Stage(event.from_stage)
     return Stage.ENQUIRY
 
 
@@ -104,8 +104,7 @@ def classify_move(session: Session, household: Household, to_stage: Stage) -> Mo
         return Move(to_stage, needs_reopen=True)
 
     # Where the household really is in the funnel, looking through a pause.
-    position_stage = household.held_from_stage if current == Stage.ON_HOLD else current
-    assert position_stage is not None
+    position_stage = Stage(household.held_from_stage) if current == Stage.ON_HOLD else current
     position = _funnel_position(position_stage)
 
     if to_stage == Stage.DEREGISTERED:

@@ -1,0 +1,263 @@
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+from sqlmodel import Session, func, select
+
+import crm.models as m
+from crm import clock
+from crm.services.actors import Actor
+from crm.services.appointments import (
+    book_appointment,
+    cancel_appointment,
+    free_slots,
+    move_appointment,
+    slots_for_area,
+)
+from crm.services.enquiries import ApplicantDetails, EnquiryInput, create_enquiry
+from crm.services.errors import InvalidInput, NotAllowed, SlotTaken
+
+LONDON_SLOT_TIMES = [time(9, 30), time(11, 0), time(12, 30), time(14, 0)]
+
+
+@pytest.fixture
+def household(session, org, settings, system_actor) -> m.Household:
+    data = EnquiryInput(
+        applicant=ApplicantDetails("Ade", "Okafor", phone="07700 900123"),
+        enquiry_channel=m.EnquiryChannel.WEB_FORM,
+        postcode="LE3 9QQ",
+    )
+    return create_enquiry(session, system_actor, data, settings).household
+
+
+def live_bookings(session) -> int:
+    return session.exec(
+        select(func.count())
+        .select_from(m.Appointment)
+        .where(m.Appointment.status == m.AppointmentStatus.BOOKED)
+    ).one()
+
+
+def test_free_slots_follow_the_weekly_pattern_in_london_time(session, org, settings):
+    slots = free_slots(
+        session, settings, [org.officer_north.id], date(2026, 3, 11), date(2026, 3, 11)
+    )
+    assert [s.starts_at.astimezone(settings.tz).time() for s in slots] == LONDON_SLOT_TIMES
+    assert all(s.ends_at - s.starts_at == timedelta(minutes=90) for s in slots)
+
+
+def test_summer_time_slots_are_still_at_local_times(session, org, settings):
+    clock.set_now(datetime(2026, 3, 27, 9, 0, tzinfo=UTC))
+    # Monday 30 March 2026 is the first weekday of British Summer Time.
+    slots = free_slots(
+        session, settings, [org.officer_north.id], date(2026, 3, 30), date(2026, 3, 30)
+    )
+    assert slots[0].starts_at == datetime(2026, 3, 30, 8, 30, tzinfo=UTC)
+
+
+def test_no_slots_on_bank_holidays_weekends_leave_or_in_the_past(session, org, settings):
+    staff = [org.officer_north.id]
+    # Good Friday 3 April 2026 and the weekend after.
+    clock.set_now(datetime(2026, 4, 1, 9, 0, tzinfo=UTC))
+    assert free_slots(session, settings, staff, date(2026, 4, 3), date(2026, 4, 6)) == []
+    session.add(m.AvailabilityException(staff_id=org.officer_north.id, on_date=date(2026, 4, 7)))
+    session.add(
+        m.AvailabilityException(
+            staff_id=org.officer_north.id,
+            on_date=date(2026, 4, 8),
+            start_time=time(9, 0),
+            end_time=time(12, 0),
+        )
+    )
+    session.commit()
+    assert free_slots(session, settings, staff, date(2026, 4, 7), date(2026, 4, 7)) == []
+    # A morning away removes the whole 09:30-15:30 window that overlaps it.
+    assert free_slots(session, settings, staff, date(2026, 4, 8), date(2026, 4, 8)) == []
+    # Today (Tue 10 Mar at 10:00 UTC) only later slots are left.
+    clock.set_now(datetime(2026, 3, 10, 10, 0, tzinfo=UTC))
+    today = free_slots(session, settings, staff, date(2026, 3, 10), date(2026, 3, 10))
+    assert [s.starts_at.time() for s in today] == [time(11, 0), time(12, 30), time(14, 0)]
+
+
+def test_slots_for_area_offers_only_that_areas_visiting_staff(session, org, settings):
+    slots = slots_for_area(session, settings, org.north.id)
+    assert {s.staff_id for s in slots} == {org.officer_north.id, org.assessor_north.id}
+    assert slots == sorted(slots)
+    last = max(s.starts_at for s in slots).astimezone(settings.tz).date()
+    assert last == date(2026, 3, 24)  # ten working days after Tue 10 March
+
+
+def test_book_a_free_slot_then_it_is_no_longer_offered(
+    session, org, settings, household, system_actor
+):
+    slot = slots_for_area(session, settings, household.area_id)[0]
+    appointment = book_appointment(
+        session,
+        system_actor,
+        settings,
+        staff_id=slot.staff_id,
+        kind="initial_visit",
+        starts_at=slot.starts_at,
+        household_id=household.id,
+    )
+    assert appointment.ends_at == slot.ends_at
+    assert appointment.status == m.AppointmentStatus.BOOKED
+    assert slot not in slots_for_area(session, settings, household.area_id)
+    with pytest.raises(SlotTaken):
+        book_appointment(
+            session,
+            system_actor,
+            settings,
+            staff_id=slot.staff_id,
+            kind="initial_visit",
+            starts_at=slot.starts_at,
+            household_id=household.id,
+        )
+    assert live_bookings(session) == 1
+
+
+def test_a_time_outside_availability_is_refused(session, org, settings, household, system_actor):
+    with pytest.raises(SlotTaken, match="not free"):
+        book_appointment(
+            session,
+            system_actor,
+            settings,
+            staff_id=org.officer_north.id,
+            kind="initial_visit",
+            starts_at=datetime(2026, 3, 11, 19, 0, tzinfo=UTC),
+            household_id=household.id,
+        )
+    assert live_bookings(session) == 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"kind": "picnic"}, "kind"),
+        ({"starts_at": datetime(2026, 3, 1, 9, 30, tzinfo=UTC)}, "starts_at"),
+        ({"starts_at": datetime(2026, 3, 11, 9, 30)}, "starts_at"),  # noqa: DTZ001
+        ({"household_id": None}, "household_id"),
+    ],
+)
+def test_bad_bookings_change_nothing(
+    session, org, settings, household, system_actor, changes, field
+):
+    values = dict(
+        staff_id=org.officer_north.id,
+        kind="initial_visit",
+        starts_at=datetime(2026, 3, 11, 9, 30, tzinfo=UTC),
+        household_id=household.id,
+    )
+    values.update(changes)
+    with pytest.raises(InvalidInput) as caught:
+        book_appointment(session, system_actor, settings, **values)
+    assert field in caught.value.errors
+    assert live_bookings(session) == 0
+
+
+def test_the_database_refuses_a_double_booking_even_past_the_service(session, org, household):
+    starts = datetime(2026, 3, 11, 9, 30, tzinfo=UTC)
+    for _ in range(2):
+        session.add(
+            m.Appointment(
+                kind="initial_visit",
+                staff_id=org.officer_north.id,
+                household_id=household.id,
+                starts_at=starts,
+                ends_at=starts + timedelta(minutes=90),
+                booked_by_label="t",
+            )
+        )
+    with pytest.raises(Exception, match="(?i)unique|duplicate"):
+        session.commit()
+    session.rollback()
+    assert live_bookings(session) == 0
+
+
+def test_two_people_choosing_one_slot_at_once_one_gets_it(
+    engine, session, org, settings, household, system_actor
+):
+    slot = slots_for_area(session, settings, household.area_id)[0]
+    results = []
+    with Session(engine) as first, Session(engine) as second:
+        # Both have checked the slot is free before either writes.
+        for s in (first, second):
+            assert slot in slots_for_area(s, settings, household.area_id)
+        for s in (first, second):
+            try:
+                book_appointment(
+                    s,
+                    system_actor,
+                    settings,
+                    staff_id=slot.staff_id,
+                    kind="initial_visit",
+                    starts_at=slot.starts_at,
+                    household_id=household.id,
+                )
+                results.append("booked")
+            except SlotTaken:
+                results.append("taken")
+    assert sorted(results) == ["booked", "taken"]
+    assert live_bookings(session) == 1
+
+
+def test_move_keeps_the_old_booking_and_frees_its_slot(
+    session, org, settings, household, system_actor
+):
+    first, second = slots_for_area(session, settings, household.area_id)[:2]
+    old = book_appointment(
+        session,
+        system_actor,
+        settings,
+        staff_id=first.staff_id,
+        kind="initial_visit",
+        starts_at=first.starts_at,
+        household_id=household.id,
+    )
+    new = move_appointment(
+        session,
+        system_actor,
+        settings,
+        old.id,
+        starts_at=second.starts_at,
+        staff_id=second.staff_id,
+    )
+    session.refresh(old)
+    assert old.status == m.AppointmentStatus.MOVED
+    assert old.moved_to_id == new.id
+    assert new.starts_at == second.starts_at
+    assert first in slots_for_area(session, settings, household.area_id)
+    with pytest.raises(InvalidInput, match="moved"):
+        cancel_appointment(session, system_actor, old.id, reason="x")
+
+
+def test_cancel_needs_a_reason_and_frees_the_slot(session, org, settings, household, system_actor):
+    slot = slots_for_area(session, settings, household.area_id)[0]
+    booked = book_appointment(
+        session,
+        system_actor,
+        settings,
+        staff_id=slot.staff_id,
+        kind="initial_visit",
+        starts_at=slot.starts_at,
+        household_id=household.id,
+    )
+    with pytest.raises(InvalidInput):
+        cancel_appointment(session, system_actor, booked.id, reason="  ")
+    cancelled = cancel_appointment(session, system_actor, booked.id, reason="Family illness")
+    assert cancelled.status == m.AppointmentStatus.CANCELLED
+    assert cancelled.cancelled_at == clock.now()
+    assert slot in slots_for_area(session, settings, household.area_id)
+
+
+def test_staff_from_another_area_cannot_book_for_this_household(session, org, settings, household):
+    south = Actor.for_staff(session, org.officer_south)
+    with pytest.raises(NotAllowed):
+        book_appointment(
+            session,
+            south,
+            settings,
+            staff_id=org.officer_north.id,
+            kind="initial_visit",
+            starts_at=datetime(2026, 3, 11, 9, 30, tzinfo=UTC),
+            household_id=household.id,
+        )

@@ -1,0 +1,245 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import func, select
+
+import crm.models as m
+from crm import clock
+from crm.services.actors import Actor
+from crm.services.enquiries import ApplicantDetails, EnquiryInput, create_enquiry
+from crm.services.errors import InvalidInput, NotAllowed
+from crm.services.pipeline import move_stage
+
+
+@pytest.fixture
+def household(session, org, settings, system_actor) -> m.Household:
+    data = EnquiryInput(
+        applicant=ApplicantDetails("Kim", "Lee", email="kim@example.com"),
+        enquiry_channel=m.EnquiryChannel.STAFF,
+        postcode="LE2 1AA",
+    )
+    return create_enquiry(session, system_actor, data, settings).household
+
+
+@pytest.fixture
+def officer(session, org) -> Actor:
+    return Actor.for_staff(session, org.officer_north)
+
+
+def stages(session, household) -> list[tuple]:
+    events = session.exec(
+        select(m.StageEvent)
+        .where(m.StageEvent.household_id == household.id)
+        .order_by(m.StageEvent.id)
+    ).all()
+    return [(e.from_stage, e.to_stage) for e in events]
+
+
+def counts(session) -> tuple[int, int]:
+    return (
+        session.exec(select(func.count()).select_from(m.StageEvent)).one(),
+        session.exec(select(func.count()).select_from(m.AuditEvent)).one(),
+    )
+
+
+def step(minutes: int = 60) -> None:
+    clock.advance(timedelta(minutes=minutes))
+
+
+def test_forward_move_writes_event_stage_and_audit(session, household, officer, org):
+    step()
+    event = move_stage(session, officer, household.id, "initial_visit")
+    session.refresh(household)
+    assert household.stage == m.Stage.INITIAL_VISIT
+    assert household.stage_entered_at == event.occurred_at == clock.now()
+    assert event.actor_id == org.officer_north.id
+    assert stages(session, household) == [
+        (None, m.Stage.ENQUIRY),
+        (m.Stage.ENQUIRY, m.Stage.INITIAL_VISIT),
+    ]
+    audit = session.exec(select(m.AuditEvent).order_by(m.AuditEvent.id.desc())).first()
+    assert audit.detail == {"stage_from": "enquiry", "stage_to": "initial_visit", "reopen": False}
+
+
+def test_skipping_stages_forward_is_allowed(session, household, officer):
+    step()
+    move_stage(session, officer, household.id, m.Stage.STAGE_ONE)
+    session.refresh(household)
+    assert household.stage == m.Stage.STAGE_ONE
+
+
+def test_unknown_stage_is_refused(session, household, officer):
+    before = counts(session)
+    with pytest.raises(InvalidInput, match="Unknown stage 'interview'"):
+        move_stage(session, officer, household.id, "interview")
+    assert counts(session) == before
+
+
+def test_withdrawn_needs_a_reason_from_the_list(session, household, officer):
+    before = counts(session)
+    with pytest.raises(InvalidInput) as caught:
+        move_stage(session, officer, household.id, "withdrawn")
+    assert "reason_code" in caught.value.errors
+    with pytest.raises(InvalidInput, match="Unknown reason"):
+        move_stage(session, officer, household.id, "withdrawn", reason_code="bored")
+    assert counts(session) == before
+    session.refresh(household)
+    assert household.stage == m.Stage.ENQUIRY
+
+    step()
+    event = move_stage(
+        session, officer, household.id, "withdrawn", reason_code="timing", reason_text="New job"
+    )
+    assert (event.reason_code, event.reason_text) == ("timing", "New job")
+
+
+def test_not_progressed_needs_a_reason(session, household, officer):
+    with pytest.raises(InvalidInput):
+        move_stage(session, officer, household.id, "not_progressed")
+    step()
+    move_stage(session, officer, household.id, "not_progressed", reason_code="checks")
+
+
+def test_backwards_needs_a_reopen_with_a_reason(session, household, officer):
+    step()
+    move_stage(session, officer, household.id, "application")
+    before = counts(session)
+    with pytest.raises(InvalidInput) as caught:
+        move_stage(session, officer, household.id, "initial_visit")
+    assert "reopen" in caught.value.errors
+    with pytest.raises(InvalidInput) as caught:
+        move_stage(session, officer, household.id, "initial_visit", reopen=True)
+    assert "reason_text" in caught.value.errors
+    assert counts(session) == before
+
+    step()
+    move_stage(
+        session,
+        officer,
+        household.id,
+        "initial_visit",
+        reopen=True,
+        reason_text="Application was logged by mistake",
+    )
+    session.refresh(household)
+    assert household.stage == m.Stage.INITIAL_VISIT
+
+
+def test_closed_household_reopens_only_explicitly_and_not_beyond_where_it_left(
+    session, household, officer
+):
+    step()
+    move_stage(session, officer, household.id, "initial_visit")
+    step()
+    move_stage(session, officer, household.id, "withdrawn", reason_code="timing")
+    with pytest.raises(InvalidInput, match="reopen"):
+        move_stage(session, officer, household.id, "initial_visit")
+    with pytest.raises(InvalidInput, match="left from"):
+        move_stage(
+            session, officer, household.id, "application", reopen=True, reason_text="Back in touch"
+        )
+    step()
+    move_stage(
+        session,
+        officer,
+        household.id,
+        "initial_visit",
+        reopen=True,
+        reason_text="Back in touch after moving house",
+    )
+    session.refresh(household)
+    assert household.stage == m.Stage.INITIAL_VISIT
+
+
+def test_on_hold_resumes_where_it_paused(session, household, officer):
+    step()
+    move_stage(session, officer, household.id, "application")
+    step()
+    move_stage(session, officer, household.id, "on_hold", reason_code="house_move")
+    session.refresh(household)
+    assert (household.stage, household.held_from_stage) == (m.Stage.ON_HOLD, m.Stage.APPLICATION)
+    # Resuming at an earlier stage would be going backwards.
+    with pytest.raises(InvalidInput, match="reopen"):
+        move_stage(session, officer, household.id, "enquiry")
+    step()
+    move_stage(session, officer, household.id, "application")
+    session.refresh(household)
+    assert (household.stage, household.held_from_stage) == (m.Stage.APPLICATION, None)
+
+
+def test_on_hold_can_end_in_withdrawal_and_reopen_to_the_held_stage(session, household, officer):
+    step()
+    move_stage(session, officer, household.id, "stage_one")
+    step()
+    move_stage(session, officer, household.id, "on_hold")
+    step()
+    move_stage(session, officer, household.id, "withdrawn", reason_code="finances")
+    step()
+    move_stage(session, officer, household.id, "stage_one", reopen=True, reason_text="Resumed")
+    session.refresh(household)
+    assert household.stage == m.Stage.STAGE_ONE
+
+
+def test_approval_opens_a_carer_record_and_deregistration_closes_it(session, household, officer):
+    step()
+    move_stage(session, officer, household.id, "panel")
+    step()
+    move_stage(session, officer, household.id, "approved")
+    carer = session.exec(select(m.Carer).where(m.Carer.household_id == household.id)).one()
+    assert carer.status == m.CarerStatus.ACTIVE
+    assert carer.approved_on.isoformat() == "2026-03-10"
+    assert carer.annual_review_due.isoformat() == "2027-03-10"
+    assert carer.tsd_due.isoformat() == "2027-03-10"
+
+    with pytest.raises(InvalidInput, match="deregistration"):
+        move_stage(session, officer, household.id, "withdrawn", reason_code="timing")
+    with pytest.raises(InvalidInput):
+        move_stage(session, officer, household.id, "deregistered")
+    step()
+    move_stage(session, officer, household.id, "deregistered", reason_code="retirement")
+    session.refresh(carer)
+    assert carer.status == m.CarerStatus.DEREGISTERED
+    assert carer.deregistration_reason_code == "retirement"
+
+
+def test_only_approved_households_deregister(session, household, officer):
+    with pytest.raises(InvalidInput, match="Only an approved"):
+        move_stage(session, officer, household.id, "deregistered", reason_code="retirement")
+
+
+def test_same_stage_future_and_out_of_order_times_are_refused(session, household, officer):
+    with pytest.raises(InvalidInput, match="already"):
+        move_stage(session, officer, household.id, "enquiry")
+    with pytest.raises(InvalidInput, match="future"):
+        move_stage(
+            session,
+            officer,
+            household.id,
+            "initial_visit",
+            occurred_at=clock.now() + timedelta(days=1),
+        )
+    with pytest.raises(InvalidInput, match="earlier"):
+        move_stage(
+            session,
+            officer,
+            household.id,
+            "initial_visit",
+            occurred_at=datetime(2020, 1, 1, tzinfo=UTC),
+        )
+
+
+def test_officer_of_another_area_is_not_allowed(session, household, org):
+    other = Actor.for_staff(session, org.officer_south)
+    before = counts(session)
+    with pytest.raises(NotAllowed):
+        move_stage(session, other, household.id, "initial_visit")
+    assert counts(session) == before
+
+
+def test_stage_events_cannot_be_edited(session, household):
+    event = session.exec(select(m.StageEvent)).first()
+    event.reason_text = "rewriting history"
+    session.add(event)
+    with pytest.raises(ValueError, match="append-only"):
+        session.commit()
+    session.rollback()

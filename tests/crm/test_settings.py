@@ -1,0 +1,99 @@
+from datetime import time
+
+import pytest
+
+from crm.settings import PROJECT_ROOT, TELEGRAM_DEFAULT_BASE_URL, SettingsError, load_settings
+
+
+def test_defaults_come_from_the_file():
+    settings = load_settings(environ={})
+    assert settings.service.timezone == "Europe/London"
+    assert settings.database.url == f"sqlite:///{PROJECT_ROOT / 'var' / 'fostercrm.db'}"
+    assert settings.response.target_working_days == 1
+    assert settings.quiet_hours.start == time(21, 0)
+    assert settings.stage_target_days.enquiry == 5
+    assert settings.telegram_api_base_url == TELEGRAM_DEFAULT_BASE_URL
+    assert settings.secret_key is None
+
+
+def test_environment_overrides_any_setting():
+    settings = load_settings(
+        environ={
+            "FOSTERCRM_DATABASE_URL": "postgresql://db.example/fostering",
+            "FOSTERCRM_RESPONSE_TARGET_WORKING_DAYS": "2",
+            "FOSTERCRM_QUIET_HOURS_START": "20:30",
+            "FOSTERCRM_REPORT_RECIPIENTS": "a@example.org, b@example.org",
+            "FOSTERCRM_SMTP_USE_TLS": "yes",
+            "FOSTERCRM_REMINDERS_ANNUAL_REVIEW_WARN_DAYS": "[90, 30]",
+        }
+    )
+    assert settings.database.url == "postgresql://db.example/fostering"
+    assert settings.response.target_working_days == 2
+    assert settings.quiet_hours.start == time(20, 30)
+    assert settings.report.recipients == ["a@example.org", "b@example.org"]
+    assert settings.smtp.use_tls is True
+    assert settings.reminders.annual_review_warn_days == [90, 30]
+
+
+def test_secrets_come_only_from_the_environment():
+    settings = load_settings(
+        environ={
+            "FOSTERCRM_SECRET_KEY": "s" * 40,
+            "FOSTERCRM_SMTP_PASSWORD": "hunter2",
+            "TELEGRAM_BOT_TOKEN": "123:abc",
+            "TELEGRAM_API_BASE_URL": "http://127.0.0.1:8081/bot",
+        }
+    )
+    assert settings.require_secret_key() == "s" * 40
+    assert settings.smtp_password == "hunter2"
+    assert settings.telegram_bot_token == "123:abc"
+    assert settings.telegram_api_base_url == "http://127.0.0.1:8081/bot"
+
+
+def test_a_secret_in_the_file_is_refused(tmp_path):
+    text = (PROJECT_ROOT / "config" / "settings.toml").read_text()
+    path = tmp_path / "settings.toml"
+    path.write_text(text.replace("[smtp]\n", "[smtp]\npassword = 'oops'\n"))
+    with pytest.raises(SettingsError, match=r"^setting smtp\.password: "):
+        load_settings(environ={}, path=path)
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        (
+            {"FOSTERCRM_DATABASE_URL": "mysql://x"},
+            "setting database.url (from FOSTERCRM_DATABASE_URL): must start with",
+        ),
+        ({"FOSTERCRM_RESPONSE_TARGET_WORKING_DAYS": "soon"}, "response.target_working_days"),
+        ({"FOSTERCRM_RESPONSE_TARGET_WORKING_DAYS": "0"}, "greater than or equal to 1"),
+        ({"FOSTERCRM_SERVICE_TIMEZONE": "Mars/Olympus"}, "unknown timezone 'Mars/Olympus'"),
+        ({"FOSTERCRM_QUIET_HOURS_END": "8am"}, "expected a time as HH:MM"),
+        ({"FOSTERCRM_SMTP_PORT": "99999"}, "smtp.port"),
+        ({"FOSTERCRM_SMTP_USE_TLS": "perhaps"}, "FOSTERCRM_SMTP_USE_TLS: expected true or false"),
+        ({"FOSTERCRM_DATBASE_URL": "sqlite://"}, "FOSTERCRM_DATBASE_URL: not a known setting"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_it(environ, message):
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ=environ)
+    text = str(caught.value)
+    assert message in text
+    assert "\n" not in text
+
+
+def test_missing_setting_and_missing_file(tmp_path):
+    text = (PROJECT_ROOT / "config" / "settings.toml").read_text()
+    path = tmp_path / "settings.toml"
+    path.write_text(text.replace('timezone = "Europe/London"\n', ""))
+    with pytest.raises(SettingsError, match="setting service.timezone: missing from"):
+        load_settings(environ={}, path=path)
+    with pytest.raises(SettingsError, match="not found"):
+        load_settings(environ={}, path=tmp_path / "nope.toml")
+
+
+def test_secret_key_must_be_set_and_long():
+    with pytest.raises(SettingsError, match="FOSTERCRM_SECRET_KEY: not set"):
+        load_settings(environ={}).require_secret_key()
+    with pytest.raises(SettingsError, match="too short"):
+        load_settings(environ={"FOSTERCRM_SECRET_KEY": "short"}).require_secret_key()
