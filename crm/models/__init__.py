@@ -33,6 +33,7 @@ from crm.models.organisation import (
     StaffUser,
 )
 from crm.models.pipeline import StageEvent
+from crm.models.scheduling import SchedulerJob, SchedulerJobRun, SchedulerLease
 from crm.models.timeline import Activity, ActivityKind, CallOutcome, Task, TaskKind, TaskPriority
 from crm.models.visits import (
     Appointment,
@@ -78,6 +79,9 @@ __all__ = [
     "Reason",
     "ReasonKind",
     "Role",
+    "SchedulerJob",
+    "SchedulerJobRun",
+    "SchedulerLease",
     "Source",
     "Specialism",
     "StaffArea",
