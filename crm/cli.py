@@ -11,7 +11,8 @@ import functools
 import importlib
 import secrets
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import click
 import sqlalchemy as sa
@@ -77,20 +78,25 @@ def db() -> None:
     """Database commands."""
 
 
-def upgrade_database(settings: Settings) -> str:
+@contextmanager
+def cli_engine(settings: Settings) -> Iterator[sa.Engine]:
     from crm.db import make_engine
+
+    engine = make_engine(settings.database.url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def upgrade_database(settings: Settings) -> str:
     from crm.migrate import upgrade
     from crm.services.reference import ensure_reference_data
 
     upgrade(settings.database.url)
-    engine = make_engine(settings.database.url)
-    try:
-        with Session(engine) as session:
-            ensure_reference_data(session)
-            version = session.exec(sa.text("SELECT version_num FROM alembic_version")).one()[0]
-    finally:
-        engine.dispose()
-    return version
+    with cli_engine(settings) as engine, Session(engine) as session:
+        ensure_reference_data(session)
+        return session.exec(sa.text("SELECT version_num FROM alembic_version")).one()[0]
 
 
 @db.command("upgrade")
@@ -131,13 +137,11 @@ def db_upgrade() -> None:
 @friendly_errors
 def demo_data(households: int, seed: int, as_of) -> None:  # noqa: ANN001
     """Fill the database with realistic, made-up demo data (never for live use)."""
-    from crm.db import make_engine
     from crm.services.demo_data import generate_demo_data
 
     settings = cli_settings()
     upgrade_database(settings)
-    engine = make_engine(settings.database.url)
-    try:
+    with cli_engine(settings) as engine:
         summary = generate_demo_data(
             engine,
             settings,
@@ -146,8 +150,6 @@ def demo_data(households: int, seed: int, as_of) -> None:  # noqa: ANN001
             as_of=as_of.date() if as_of else None,
             progress=True,
         )
-    finally:
-        engine.dispose()
     click.echo(summary.describe())
 
 
@@ -173,26 +175,20 @@ def user() -> None:
 @friendly_errors
 def user_create(email: str, name: str, role: str, areas: tuple[str, ...], password: str) -> None:
     """Create a member of staff who can sign in."""
-    from crm.db import make_engine
     from crm.services.actors import Actor
     from crm.services.staff import create_staff_user
 
-    settings = cli_settings()
-    engine = make_engine(settings.database.url)
-    try:
-        with Session(engine) as session:
-            staff = create_staff_user(
-                session,
-                Actor.system("cli"),
-                email=email,
-                name=name,
-                role=role,
-                password=password,
-                area_names=list(areas),
-            )
-            click.echo(f"Created {staff.role} {staff.email} (id {staff.id}).")
-    finally:
-        engine.dispose()
+    with cli_engine(cli_settings()) as engine, Session(engine) as session:
+        staff = create_staff_user(
+            session,
+            Actor.system("cli"),
+            email=email,
+            name=name,
+            role=role,
+            password=password,
+            area_names=list(areas),
+        )
+        click.echo(f"Created {staff.role} {staff.email} (id {staff.id}).")
 
 
 # -- everything in one process ------------------------------------------------------------

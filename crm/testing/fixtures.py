@@ -252,6 +252,29 @@ def make_organisation(session: Session) -> Organisation:
     return org
 
 
+def new_household(
+    session: Session,
+    settings: Settings,
+    *,
+    first_name: str = "Kim",
+    last_name: str = "Lee",
+    email: str | None = "kim.lee@example.com",
+    phone: str | None = None,
+    postcode: str | None = "LE2 1AA",
+    channel: m.EnquiryChannel = m.EnquiryChannel.STAFF,
+) -> m.Household:
+    """A household at `enquiry`, created the one real way (create_enquiry)."""
+    from crm.services.enquiries import ApplicantDetails, EnquiryInput, create_enquiry
+
+    data = EnquiryInput(
+        applicant=ApplicantDetails(first_name, last_name, email=email, phone=phone),
+        enquiry_channel=channel,
+        postcode=postcode,
+        consents={m.ConsentScope.STORE_DETAILS: "You may keep my details to help me foster."},
+    )
+    return create_enquiry(session, Actor.system("test"), data, settings).household
+
+
 @pytest.fixture
 def org(session: Session) -> Organisation:
     return make_organisation(session)

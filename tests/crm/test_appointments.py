@@ -13,20 +13,27 @@ from crm.services.appointments import (
     move_appointment,
     slots_for_area,
 )
-from crm.services.enquiries import ApplicantDetails, EnquiryInput, create_enquiry
 from crm.services.errors import InvalidInput, NotAllowed, SlotTaken
+from crm.testing.fixtures import new_household
 
 LONDON_SLOT_TIMES = [time(9, 30), time(11, 0), time(12, 30), time(14, 0)]
 
 
 @pytest.fixture
-def household(session, org, settings, system_actor) -> m.Household:
-    data = EnquiryInput(
-        applicant=ApplicantDetails("Ade", "Okafor", phone="07700 900123"),
-        enquiry_channel=m.EnquiryChannel.WEB_FORM,
-        postcode="LE3 9QQ",
+def household(session, org, settings) -> m.Household:
+    return new_household(session, settings, email=None, phone="07700 900123", postcode="LE3 9QQ")
+
+
+def book(session, actor, settings, slot, household) -> m.Appointment:
+    return book_appointment(
+        session,
+        actor,
+        settings,
+        staff_id=slot.staff_id,
+        kind="initial_visit",
+        starts_at=slot.starts_at,
+        household_id=household.id,
     )
-    return create_enquiry(session, system_actor, data, settings).household
 
 
 def live_bookings(session) -> int:
@@ -90,28 +97,12 @@ def test_book_a_free_slot_then_it_is_no_longer_offered(
     session, org, settings, household, system_actor
 ):
     slot = slots_for_area(session, settings, household.area_id)[0]
-    appointment = book_appointment(
-        session,
-        system_actor,
-        settings,
-        staff_id=slot.staff_id,
-        kind="initial_visit",
-        starts_at=slot.starts_at,
-        household_id=household.id,
-    )
+    appointment = book(session, system_actor, settings, slot, household)
     assert appointment.ends_at == slot.ends_at
     assert appointment.status == m.AppointmentStatus.BOOKED
     assert slot not in slots_for_area(session, settings, household.area_id)
     with pytest.raises(SlotTaken):
-        book_appointment(
-            session,
-            system_actor,
-            settings,
-            staff_id=slot.staff_id,
-            kind="initial_visit",
-            starts_at=slot.starts_at,
-            household_id=household.id,
-        )
+        book(session, system_actor, settings, slot, household)
     assert live_bookings(session) == 1
 
 
@@ -184,15 +175,7 @@ def test_two_people_choosing_one_slot_at_once_one_gets_it(
             assert slot in slots_for_area(s, settings, household.area_id)
         for s in (first, second):
             try:
-                book_appointment(
-                    s,
-                    system_actor,
-                    settings,
-                    staff_id=slot.staff_id,
-                    kind="initial_visit",
-                    starts_at=slot.starts_at,
-                    household_id=household.id,
-                )
+                book(s, system_actor, settings, slot, household)
                 results.append("booked")
             except SlotTaken:
                 results.append("taken")
@@ -204,15 +187,7 @@ def test_move_keeps_the_old_booking_and_frees_its_slot(
     session, org, settings, household, system_actor
 ):
     first, second = slots_for_area(session, settings, household.area_id)[:2]
-    old = book_appointment(
-        session,
-        system_actor,
-        settings,
-        staff_id=first.staff_id,
-        kind="initial_visit",
-        starts_at=first.starts_at,
-        household_id=household.id,
-    )
+    old = book(session, system_actor, settings, first, household)
     new = move_appointment(
         session,
         system_actor,
@@ -232,15 +207,7 @@ def test_move_keeps_the_old_booking_and_frees_its_slot(
 
 def test_cancel_needs_a_reason_and_frees_the_slot(session, org, settings, household, system_actor):
     slot = slots_for_area(session, settings, household.area_id)[0]
-    booked = book_appointment(
-        session,
-        system_actor,
-        settings,
-        staff_id=slot.staff_id,
-        kind="initial_visit",
-        starts_at=slot.starts_at,
-        household_id=household.id,
-    )
+    booked = book(session, system_actor, settings, slot, household)
     with pytest.raises(InvalidInput):
         cancel_appointment(session, system_actor, booked.id, reason="  ")
     cancelled = cancel_appointment(session, system_actor, booked.id, reason="Family illness")

@@ -6,19 +6,14 @@ from sqlmodel import func, select
 import crm.models as m
 from crm import clock
 from crm.services.actors import Actor
-from crm.services.enquiries import ApplicantDetails, EnquiryInput, create_enquiry
 from crm.services.errors import InvalidInput, NotAllowed
 from crm.services.pipeline import move_stage
+from crm.testing.fixtures import new_household
 
 
 @pytest.fixture
-def household(session, org, settings, system_actor) -> m.Household:
-    data = EnquiryInput(
-        applicant=ApplicantDetails("Kim", "Lee", email="kim@example.com"),
-        enquiry_channel=m.EnquiryChannel.STAFF,
-        postcode="LE2 1AA",
-    )
-    return create_enquiry(session, system_actor, data, settings).household
+def household(session, org, settings) -> m.Household:
+    return new_household(session, settings)
 
 
 @pytest.fixture
