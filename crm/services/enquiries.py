@@ -51,6 +51,11 @@ from crm.services.validation import (
 from crm.settings import Settings
 from crm.workdays import add_office_days
 
+# Doors the public uses themselves: they must agree to us keeping their details first. (Staff
+# record consent from a call; imports carry history from before this system.)
+PUBLIC_CHANNELS = frozenset(
+    {EnquiryChannel.WEB_FORM, EnquiryChannel.TELEGRAM, EnquiryChannel.WEBCHAT}
+)
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread on the phone
 
 
@@ -201,6 +206,11 @@ def validate_enquiry(session: Session, data: EnquiryInput) -> tuple[EnquiryInput
         errors["first_contact_at"] = "First contact cannot be before the enquiry"
     if data.reference is not None and not (1 <= len(data.reference.strip()) <= 40):
         errors["reference"] = "A reference must be 1 to 40 characters"
+    if (
+        EnquiryChannel(data.enquiry_channel) in PUBLIC_CHANNELS
+        and ConsentScope.STORE_DETAILS not in data.consents
+    ):
+        errors["consent"] = "We need your agreement to keep your details to take your enquiry"
     for scope, wording in data.consents.items():
         if not wording or not wording.strip():
             errors[f"consent_{scope}"] = "Consent must record the wording the person agreed to"

@@ -126,6 +126,17 @@ def test_bad_input_changes_nothing(session, org, settings, system_actor, overrid
         assert count(session, model) == 0
 
 
+def test_the_public_must_agree_to_us_keeping_their_details(session, org, settings, system_actor):
+    no_consent = enquiry(consents={m.ConsentScope.EMAIL: "You may email me."})
+    with pytest.raises(InvalidInput) as caught:
+        create_enquiry(session, system_actor, no_consent, settings)
+    assert "consent" in caught.value.errors
+    assert count(session, m.Household) == 0
+    # A phone call typed in by staff records consent separately.
+    staff_entered = enquiry(consents={}, enquiry_channel=m.EnquiryChannel.STAFF)
+    assert create_enquiry(session, system_actor, staff_entered, settings).created
+
+
 def test_every_problem_is_reported_at_once(session, org, settings, system_actor):
     bad = enquiry(applicant=ApplicantDetails("", "", email="nope"), postcode="nope")
     with pytest.raises(InvalidInput) as caught:
