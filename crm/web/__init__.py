@@ -1,12 +1,22 @@
 """The Flask app factory. Nothing global: settings and the engine are passed in or built here,
-so tests make an app per database. Never start the scheduler here (see crm.scheduler)."""
+so tests make an app per database. Never start the scheduler here (see crm.scheduler).
+
+Other packages add pages by providing a blueprint listed in OPTIONAL_BLUEPRINTS; their
+templates extend "base.html" (signed-in staff) or "public_base.html" (the public), and use
+`crm.web.auth.login_required` / `roles_required` / `current_actor`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from govuk_frontend_wtf.main import WTFormsHelpers
+from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 from sqlmodel import Session
 
 from crm.db import make_engine
@@ -15,11 +25,44 @@ from crm.settings import Settings, load_settings
 # Blueprints from other packages, registered when the package providing them is present.
 OPTIONAL_BLUEPRINTS: list[str] = ["crm.checkins.views:bp", "bot.webchat:bp"]
 
+# Our own pages, in the order their blueprints are registered.
+_OWN_BLUEPRINTS = [
+    "crm.web.auth:bp",
+    "crm.web.home:bp",
+    "crm.web.public:bp",
+    "crm.web.board:bp",
+    "crm.web.households:bp",
+    "crm.web.visits:bp",
+    "crm.web.carers:bp",
+    "crm.web.admin:bp",
+    "crm.web.data_protection:bp",
+]
+
+# No inline script or style anywhere: every script and stylesheet is a file we serve.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+csrf = CSRFProtect()
+
 
 @dataclass
 class WebState:
     settings: Settings
     engine: sa.Engine
+    # Shared by the app's threads; see crm.web.ratelimit.
+    limiters: dict = field(default_factory=dict)
 
 
 def create_app(
@@ -29,24 +72,48 @@ def create_app(
     secret_key: str | None = None,
 ) -> Flask:
     settings = settings or load_settings()
-    app = Flask(__name__)
+    app = Flask(__name__, static_url_path="/assets")
     app.config.update(
         SECRET_KEY=secret_key or settings.require_secret_key(),
+        SESSION_COOKIE_NAME="fostercrm_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.service.public_base_url.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=10),
         MAX_CONTENT_LENGTH=5 * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=10 * 3600,
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
     app.extensions["fostercrm"] = WebState(
         settings=settings, engine=engine or make_engine(settings.database.url)
     )
     app.teardown_appcontext(_close_db_session)
+    app.jinja_loader = ChoiceLoader(
+        [
+            FileSystemLoader(str(app.root_path) + "/templates"),
+            PrefixLoader(
+                {
+                    "govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja"),
+                    "govuk_frontend_wtf": PackageLoader("govuk_frontend_wtf"),
+                }
+            ),
+        ]
+    )
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    csrf.init_app(app)
+    WTFormsHelpers(app)
 
-    from crm.web import home
+    from crm.web import filters
 
-    app.register_blueprint(home.bp)
+    filters.register(app)
+    app.after_request(_security_headers)
+    _register_error_pages(app)
+
     from crm.cli import _load
 
+    for path in _OWN_BLUEPRINTS:
+        app.register_blueprint(_load(path))
     for path in OPTIONAL_BLUEPRINTS:
         blueprint = _load(path)
         if blueprint is not None:
@@ -69,3 +136,46 @@ def _close_db_session(_exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
         session.close()
+
+
+def _security_headers(response):  # noqa: ANN001, ANN202
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.url.startswith("https://"):
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    # Pages with families' data must not linger in shared browsers' caches.
+    if not request.path.startswith("/assets/"):
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _register_error_pages(app: Flask) -> None:
+    from crm.services.errors import NotAllowed, NotFound
+
+    @app.errorhandler(403)
+    @app.errorhandler(NotAllowed)
+    def forbidden(_exc):  # noqa: ANN001, ANN202
+        return render_template("errors/403.html"), 403
+
+    @app.errorhandler(404)
+    @app.errorhandler(NotFound)
+    def not_found(_exc):  # noqa: ANN001, ANN202
+        return render_template("errors/404.html"), 404
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):  # noqa: ANN001, ANN202
+        return render_template("errors/400.html", reason=exc.description), 400
+
+    @app.errorhandler(429)
+    def too_many(_exc):  # noqa: ANN001, ANN202
+        return render_template("errors/429.html"), 429
+
+    @app.errorhandler(500)
+    def server_error(_exc):  # noqa: ANN001, ANN202
+        # A reference people can quote to support, without showing them the error.
+        return render_template("errors/500.html", ref=secrets.token_hex(4)), 500

@@ -1,27 +1,29 @@
-"""A page that proves the database is live (the web CRM issue replaces it with the real home)."""
+"""The signed-in user's home page, and a health check for load balancers."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
-from sqlmodel import func, select
+from flask import Blueprint, redirect, render_template, url_for
+from sqlmodel import select
 
-from crm.models import FUNNEL_STAGES, Household, Stage
+from crm.services.households import home_lists
 from crm.web import db, state
+from crm.web.auth import current_actor, current_user, login_required
 
 bp = Blueprint("home", __name__)
 
 
 @bp.get("/")
+def root():
+    if current_user() is None:
+        return redirect(url_for("auth.sign_in"))
+    return redirect(url_for("home.index"))
+
+
+@bp.get("/home")
+@login_required
 def index():
-    rows = db().exec(select(Household.stage, func.count()).group_by(Household.stage)).all()
-    counts = {Stage(stage): total for stage, total in rows}
-    return render_template(
-        "status.html",
-        service_name=state().settings.service.name,
-        stages=[(stage, counts.get(stage, 0)) for stage in Stage],
-        funnel=FUNNEL_STAGES,
-        total=sum(counts.values()),
-    )
+    lists = home_lists(db(), current_actor(), state().settings)
+    return render_template("home.html", lists=lists, user=current_user())
 
 
 @bp.get("/healthz")

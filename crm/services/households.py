@@ -1,0 +1,749 @@
+"""Reading households for staff: who may see which, search and lists, the pipeline board, the
+household page with its timeline, and the home page's lists.
+
+Who sees what (least privilege, on top of areas in crm.services.actors):
+- admins: every household;
+- managers and recruitment officers: households in their areas, and the hub's triage queue
+  (no area yet);
+- assessing social workers: in their areas, households in assessment (application to panel,
+  or on hold from one of those), and any household assigned to them;
+- supervising social workers work with carers (crm.services.carers), not this pipeline.
+Opening a household's page records an audit `view` event.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+from sqlmodel import Session, select
+
+from crm import clock
+from crm.db import transaction
+from crm.models import (
+    CLOSED_STAGES,
+    FUNNEL_STAGES,
+    Activity,
+    ActivityKind,
+    Applicant,
+    Appointment,
+    AppointmentStatus,
+    AuditAction,
+    Campaign,
+    Carer,
+    ChatConversation,
+    ChatMessage,
+    Consent,
+    Household,
+    OutboxMessage,
+    Reason,
+    Role,
+    Source,
+    StaffUser,
+    Stage,
+    StageEvent,
+    Task,
+)
+from crm.services import audit
+from crm.services.actors import ALL_AREAS_ROLES, Actor
+from crm.services.errors import InvalidInput, NotAllowed, NotFound
+from crm.services.pipeline import REASON_LISTS, classify_move
+from crm.services.validation import normalise_email, normalise_phone
+from crm.settings import Settings
+
+ASSESSMENT_STAGES = (Stage.APPLICATION, Stage.STAGE_ONE, Stage.STAGE_TWO, Stage.PANEL)
+BOARD_STAGES: tuple[Stage, ...] = (*FUNNEL_STAGES, Stage.ON_HOLD)
+BOARD_CARDS_PER_STAGE = 30
+PAGE_SIZE = 25
+SORTS = {
+    "enquired_desc": (Household.enquired_at.desc(), Household.id.desc()),
+    "enquired_asc": (Household.enquired_at.asc(), Household.id.asc()),
+    "stage_time_asc": (Household.stage_entered_at.asc(), Household.id.asc()),
+    "updated_desc": (Household.updated_at.desc(), Household.id.desc()),
+    "reference": (Household.reference.asc(),),
+}
+_REFERENCE = re.compile(r"^FC-?[A-Z0-9]{0,4}-?[A-Z0-9]{0,4}$", re.IGNORECASE)
+_POSTCODE_START = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?( ?[0-9][A-Z]{0,2})?$", re.IGNORECASE)
+
+
+# -- who may see what ---------------------------------------------------------------------
+
+
+def visibility(actor: Actor) -> sa.ColumnElement[bool]:
+    """A WHERE clause limiting households to those the actor may see."""
+    if actor.is_system or actor.role in ALL_AREAS_ROLES:
+        return sa.true()
+    in_areas = sa.or_(Household.area_id.in_(sorted(actor.area_ids)), Household.area_id.is_(None))
+    if actor.role in (Role.MANAGER, Role.RECRUITMENT_OFFICER):
+        return in_areas
+    if actor.role == Role.ASSESSING_SOCIAL_WORKER:
+        in_assessment = sa.or_(
+            Household.stage.in_(ASSESSMENT_STAGES),
+            sa.and_(
+                Household.stage == Stage.ON_HOLD, Household.held_from_stage.in_(ASSESSMENT_STAGES)
+            ),
+            Household.assigned_officer_id == actor.user_id,
+        )
+        return sa.and_(in_areas, in_assessment)
+    return sa.false()
+
+
+def may_view(actor: Actor, household: Household) -> bool:
+    if actor.is_system or actor.role in ALL_AREAS_ROLES:
+        return True
+    if not actor.may_work_on(household.area_id):
+        return False
+    if actor.role in (Role.MANAGER, Role.RECRUITMENT_OFFICER):
+        return True
+    if actor.role == Role.ASSESSING_SOCIAL_WORKER:
+        stage = Stage(household.stage)
+        return (
+            stage in ASSESSMENT_STAGES
+            or (stage == Stage.ON_HOLD and household.held_from_stage in ASSESSMENT_STAGES)
+            or household.assigned_officer_id == actor.user_id
+        )
+    return False
+
+
+def get_household(
+    session: Session, actor: Actor, household_id: int, *, record_view: bool = False
+) -> Household:
+    """The household if the actor may see it (NotFound / NotAllowed otherwise)."""
+    household = session.get(Household, household_id)
+    if household is None:
+        raise NotFound(f"No household with id {household_id}")
+    if not may_view(actor, household):
+        raise NotAllowed("This household is not in your areas or your work")
+    if record_view:
+        with transaction(session):
+            audit.record(session, actor, AuditAction.VIEW, "household", household.id)
+    return household
+
+
+# -- list and search ----------------------------------------------------------------------
+
+
+@dataclass
+class HouseholdQuery:
+    q: str = ""
+    stage: str = ""
+    area_id: int | None = None
+    officer_id: int | None = None
+    source_key: str = ""
+    campaign_id: int | None = None
+    include_closed: bool = True
+    sort: str = "enquired_desc"
+    page: int = 1
+    per_page: int = PAGE_SIZE
+
+
+@dataclass
+class HouseholdPage:
+    rows: list[Household]
+    total: int
+    page: int
+    per_page: int
+    officers: dict[int, str] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    areas: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+
+def _prefix_range(column: Any, prefix: str) -> sa.ColumnElement[bool]:
+    """lower(column) starts with `prefix`, written as a range so an index on lower(column)
+    serves it on SQLite and PostgreSQL alike; LIKE keeps it exact."""
+    prefix = prefix.lower()
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    lowered = sa.func.lower(column)
+    return sa.and_(lowered >= prefix, lowered < upper, lowered.like(escaped + "%", escape="\\"))
+
+
+def search_clause(q: str) -> sa.ColumnElement[bool] | None:
+    """Turn what staff type into a condition: a reference, an email, a phone number, a
+    postcode, or a name (first, last, or "first last")."""
+    q = " ".join((q or "").split())
+    if not q:
+        return None
+    applicant_match = None
+    if "@" in q:
+        try:
+            email = normalise_email(q)
+            applicant_match = Applicant.email == email
+        except ValueError:
+            applicant_match = _prefix_range(Applicant.email, q)
+    elif sum(ch.isdigit() for ch in q) >= 6 and not _REFERENCE.match(q):
+        try:
+            applicant_match = Applicant.phone == normalise_phone(q)
+        except ValueError:
+            return sa.false()
+    elif _REFERENCE.match(q) and q.upper().startswith("FC"):
+        return _prefix_range(Household.reference, q.upper())
+    elif _POSTCODE_START.match(q) and any(ch.isdigit() for ch in q):
+        compact = q.upper().replace(" ", "")
+        spaced = f"{compact[:-3]} {compact[-3:]}" if len(compact) >= 5 else compact
+        return _prefix_range(Household.postcode, spaced)
+    else:
+        words = q.split(" ")
+        if len(words) >= 2:
+            applicant_match = sa.and_(
+                _prefix_range(Applicant.first_name, words[0]),
+                _prefix_range(Applicant.last_name, " ".join(words[1:])),
+            )
+        else:
+            applicant_match = sa.or_(
+                _prefix_range(Applicant.last_name, q), _prefix_range(Applicant.first_name, q)
+            )
+    return Household.id.in_(select(Applicant.household_id).where(applicant_match))
+
+
+def _filtered(actor: Actor, query: HouseholdQuery) -> list[sa.ColumnElement[bool]]:
+    conditions = [visibility(actor), Household.anonymised_at.is_(None)]
+    match = search_clause(query.q)
+    if match is not None:
+        conditions.append(match)
+    if query.stage:
+        conditions.append(Household.stage == query.stage)
+    elif not query.include_closed:
+        conditions.append(Household.stage.not_in(list(CLOSED_STAGES)))
+    if query.area_id:
+        conditions.append(Household.area_id == query.area_id)
+    if query.officer_id:
+        conditions.append(Household.assigned_officer_id == query.officer_id)
+    if query.source_key:
+        conditions.append(Household.source_key == query.source_key)
+    if query.campaign_id:
+        conditions.append(Household.campaign_id == query.campaign_id)
+    return conditions
+
+
+def lookups(session: Session) -> dict[str, dict]:
+    """Names for ids shown in lists: officers, sources, areas, campaigns."""
+    from crm.models import Area
+
+    return {
+        "officers": dict(session.exec(select(StaffUser.id, StaffUser.name)).all()),
+        "sources": dict(session.exec(select(Source.key, Source.label)).all()),
+        "areas": dict(session.exec(select(Area.id, Area.name)).all()),
+        "campaigns": dict(session.exec(select(Campaign.id, Campaign.name)).all()),
+    }
+
+
+def search_households(session: Session, actor: Actor, query: HouseholdQuery) -> HouseholdPage:
+    conditions = _filtered(actor, query)
+    total = session.exec(select(sa.func.count(Household.id)).where(*conditions)).one()
+    per_page = max(1, min(query.per_page, 200))
+    page = max(1, min(query.page, max(1, math.ceil(total / per_page))))
+    order = SORTS.get(query.sort, SORTS["enquired_desc"])
+    rows = session.exec(
+        select(Household)
+        .where(*conditions)
+        .order_by(*order)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+        .options(selectinload(Household.applicants))
+    ).all()
+    names = lookups(session)
+    return HouseholdPage(
+        rows=list(rows),
+        total=total,
+        page=page,
+        per_page=per_page,
+        officers=names["officers"],
+        sources=names["sources"],
+        areas=names["areas"],
+    )
+
+
+def export_rows(
+    session: Session, actor: Actor, query: HouseholdQuery, limit: int = 100_000
+) -> tuple[list[str], list[list[Any]]]:
+    """The household list as rows for a CSV or Excel download; records an audit `export`."""
+    conditions = _filtered(actor, query)
+    households = session.exec(
+        select(Household)
+        .where(*conditions)
+        .order_by(*SORTS.get(query.sort, SORTS["enquired_desc"]))
+        .limit(limit)
+        .options(selectinload(Household.applicants))
+    ).all()
+    names = lookups(session)
+    header = [
+        "Reference", "Names", "Email", "Phone", "Postcode", "Area", "Stage",
+        "Enquired", "Source", "Campaign", "Officer",
+    ]  # fmt: skip
+    rows = []
+    for h in households:
+        first = h.applicants[0] if h.applicants else None
+        rows.append(
+            [
+                h.reference,
+                h.display_name,
+                first.email if first else "",
+                first.phone if first else "",
+                h.postcode or "",
+                names["areas"].get(h.area_id, "Triage (no area)"),
+                Stage(h.stage).label,
+                h.enquired_at.date().isoformat(),
+                names["sources"].get(h.source_key, ""),
+                names["campaigns"].get(h.campaign_id, ""),
+                names["officers"].get(h.assigned_officer_id, ""),
+            ]
+        )
+    with transaction(session):
+        audit.record(
+            session, actor, AuditAction.EXPORT, "household_list", None,
+            rows=len(rows), filters=_describe_query(query),
+        )  # fmt: skip
+    return header, rows
+
+
+def _describe_query(query: HouseholdQuery) -> dict[str, Any]:
+    # The audit log names the filters used, never the search text (it may be a name).
+    described: dict[str, Any] = {"searched": bool(query.q)}
+    for name in ("stage", "area_id", "officer_id", "source_key", "campaign_id"):
+        value = getattr(query, name)
+        if value:
+            described[name] = value
+    return described
+
+
+# -- the pipeline board -------------------------------------------------------------------
+
+
+@dataclass
+class BoardCard:
+    household: Household
+    days_in_stage: int
+    target_days: int | None
+    source: str
+    officer: str
+    moves: list[Stage]
+
+    @property
+    def over_target(self) -> bool:
+        return self.target_days is not None and self.days_in_stage > self.target_days
+
+
+@dataclass
+class BoardColumn:
+    stage: Stage
+    count: int
+    over_target: int
+    target_days: int | None
+    cards: list[BoardCard]
+
+
+def target_days(settings: Settings, stage: Stage) -> int | None:
+    return getattr(settings.stage_target_days, stage.value, None)
+
+
+def allowed_moves(session: Session, household: Household) -> list[Stage]:
+    """Stages the household may move to without a reopen (for the board's quick move)."""
+    moves = []
+    for stage in Stage:
+        try:
+            move = classify_move(session, household, stage)
+        except InvalidInput:
+            continue
+        if not move.needs_reopen:
+            moves.append(stage)
+    return moves
+
+
+def board(
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    *,
+    area_id: int | None = None,
+    officer_id: int | None = None,
+    source_key: str = "",
+    campaign_id: int | None = None,
+    cards_per_stage: int = BOARD_CARDS_PER_STAGE,
+) -> list[BoardColumn]:
+    """A column per stage with its count and the households waiting longest first."""
+    query = HouseholdQuery(
+        area_id=area_id, officer_id=officer_id, source_key=source_key, campaign_id=campaign_id
+    )
+    conditions = _filtered(actor, query)
+    now = clock.now()
+    counts = dict(
+        session.exec(
+            select(Household.stage, sa.func.count(Household.id))
+            .where(*conditions, Household.stage.in_(BOARD_STAGES))
+            .group_by(Household.stage)
+        ).all()
+    )
+    names = lookups(session)
+    columns = []
+    for stage in BOARD_STAGES:
+        target = target_days(settings, stage)
+        over = 0
+        if target is not None and counts.get(stage):
+            over = session.exec(
+                select(sa.func.count(Household.id)).where(
+                    *conditions,
+                    Household.stage == stage,
+                    Household.stage_entered_at < now - timedelta(days=target),
+                )
+            ).one()
+        # Approved households are carers now: newest first; elsewhere, longest waiting first.
+        order = (
+            Household.stage_entered_at.desc()
+            if stage == Stage.APPROVED
+            else Household.stage_entered_at.asc()
+        )
+        households = session.exec(
+            select(Household)
+            .where(*conditions, Household.stage == stage)
+            .order_by(order, Household.id)
+            .limit(cards_per_stage)
+            .options(selectinload(Household.applicants))
+        ).all()
+        cards = [
+            BoardCard(
+                household=h,
+                days_in_stage=(now - h.stage_entered_at).days,
+                target_days=target,
+                source=names["sources"].get(h.source_key, "Not recorded"),
+                officer=names["officers"].get(h.assigned_officer_id, "Unassigned"),
+                moves=allowed_moves(session, h),
+            )
+            for h in households
+        ]
+        columns.append(BoardColumn(stage, counts.get(stage, 0), over, target, cards))
+    return columns
+
+
+# -- the household page -------------------------------------------------------------------
+
+
+@dataclass
+class TimelineEntry:
+    at: datetime
+    kind: str  # stage, note, call, message, chat, visit, task, ...
+    title: str
+    by: str = ""
+    body: str | None = None
+    badge: str | None = None
+    lines: list[tuple[str, Any]] = field(default_factory=list)
+
+
+def actor_names(session: Session) -> dict[str, str]:
+    return {f"staff:{i}": name for i, name in session.exec(select(StaffUser.id, StaffUser.name))}
+
+
+def _who(label: str | None, names: dict[str, str]) -> str:
+    if not label:
+        return ""
+    return names.get(label, label)
+
+
+def timeline(session: Session, household: Household) -> list[TimelineEntry]:
+    """Everything that happened with a household, newest first."""
+    names = actor_names(session)
+    reasons = {(r.kind, r.code): r.label for r in session.exec(select(Reason))}
+    entries: list[TimelineEntry] = []
+    for e in session.exec(select(StageEvent).where(StageEvent.household_id == household.id)):
+        to_stage = Stage(e.to_stage)
+        title = (
+            f"Moved from {Stage(e.from_stage).label} to {to_stage.label}"
+            if e.from_stage
+            else f"Enquiry received ({to_stage.label})"
+        )
+        body = None
+        if e.reason_code:
+            kind = REASON_LISTS.get(to_stage)
+            body = reasons.get((kind, e.reason_code), e.reason_code)
+        if e.reason_text:
+            body = f"{body}: {e.reason_text}" if body else e.reason_text
+        entries.append(
+            TimelineEntry(e.occurred_at, "stage", title, _who(e.actor_label, names), body, "Stage")
+        )
+    for a in session.exec(select(Activity).where(Activity.household_id == household.id)):
+        kind = ActivityKind(a.kind)
+        title = a.summary
+        badge = kind.value.replace("_", " ").capitalize()
+        lines = []
+        if a.call_outcome:
+            lines.append(("Outcome", str(a.call_outcome).replace("_", " ").capitalize()))
+        entries.append(
+            TimelineEntry(
+                a.occurred_at, kind.value, title, _who(a.actor_label, names), a.body, badge, lines
+            )
+        )
+    for m in session.exec(select(OutboxMessage).where(OutboxMessage.household_id == household.id)):
+        lines = [("Channel", str(m.channel).capitalize()), ("Status", str(m.status).capitalize())]
+        if m.sent_at:
+            lines.append(("Sent", m.sent_at))
+        if m.error:
+            lines.append(("Error", m.error))
+        entries.append(
+            TimelineEntry(
+                m.created_at, "message", f"Message: {m.template.replace('_', ' ')}",
+                "Outbox", None, f"Message {m.status}", lines,
+            )
+        )  # fmt: skip
+    conversations = session.exec(
+        select(ChatConversation).where(
+            ChatConversation.household_id == household.id,
+            ChatConversation.consent_given_at.is_not(None),
+            ChatConversation.erased_at.is_(None),
+        )
+    ).all()
+    for c in conversations:
+        messages = session.exec(
+            select(ChatMessage).where(ChatMessage.conversation_id == c.id).order_by(ChatMessage.id)
+        ).all()
+        transcript = "\n".join(
+            f"{'Them' if msg.from_person else 'Assistant'}: {msg.text}" for msg in messages
+        )
+        entries.append(
+            TimelineEntry(
+                c.started_at, "chat", f"Chat with the assistant ({str(c.channel)})",
+                "Assistant", transcript, "Chat",
+            )
+        )  # fmt: skip
+    for ap in session.exec(select(Appointment).where(Appointment.household_id == household.id)):
+        status = AppointmentStatus(ap.status)
+        lines = [("When", ap.starts_at), ("With", names.get(f"staff:{ap.staff_id}", ""))]
+        if ap.cancel_reason:
+            lines.append(("Reason", ap.cancel_reason))
+        entries.append(
+            TimelineEntry(
+                ap.created_at, "visit", f"{ap.kind.replace('_', ' ').capitalize()} {status.value}",
+                _who(ap.booked_by_label, names), ap.notes, "Visit", lines,
+            )
+        )  # fmt: skip
+    for t in session.exec(select(Task).where(Task.household_id == household.id)):
+        state = "done" if t.done_at else "open"
+        lines = [("Due", t.due_at)]
+        if t.owner_id:
+            lines.append(("Owner", names.get(f"staff:{t.owner_id}", "")))
+        entries.append(
+            TimelineEntry(
+                t.created_at, "task", f"Task: {t.title}",
+                names.get(f"staff:{t.created_by_id}", "System") if t.created_by_id else "System",
+                t.detail, f"Task {state}", lines,
+            )
+        )  # fmt: skip
+    entries.sort(key=lambda entry: entry.at, reverse=True)
+    return entries
+
+
+@dataclass
+class HouseholdView:
+    household: Household
+    consents: list[Consent]
+    source: str
+    campaign: str
+    area: str
+    officer: str
+    open_tasks: list[Task]
+    upcoming: list[Appointment]
+    timeline: list[TimelineEntry]
+    carer: Carer | None
+    moves: list[Stage]
+    reopen_moves: list[Stage]
+    days_in_stage: int
+    target_days: int | None
+
+
+def household_view(
+    session: Session, actor: Actor, settings: Settings, household_id: int
+) -> HouseholdView:
+    """Everything on the household page. Records that the actor viewed the record."""
+    household = get_household(session, actor, household_id, record_view=True)
+    names = lookups(session)
+    consents = session.exec(
+        select(Consent).where(Consent.household_id == household.id).order_by(Consent.id.desc())
+    ).all()
+    tasks = session.exec(
+        select(Task)
+        .where(Task.household_id == household.id, Task.done_at.is_(None))
+        .order_by(Task.due_at)
+    ).all()
+    upcoming = session.exec(
+        select(Appointment)
+        .where(
+            Appointment.household_id == household.id,
+            Appointment.status == AppointmentStatus.BOOKED,
+            Appointment.starts_at > clock.now(),
+        )
+        .order_by(Appointment.starts_at)
+    ).all()
+    carer = session.exec(select(Carer).where(Carer.household_id == household.id)).first()
+    moves, reopen = [], []
+    if household.anonymised_at is None:
+        for stage in Stage:
+            try:
+                move = classify_move(session, household, stage)
+            except InvalidInput:
+                continue
+            (reopen if move.needs_reopen else moves).append(stage)
+    return HouseholdView(
+        household=household,
+        consents=list(consents),
+        source=names["sources"].get(household.source_key, "Not recorded"),
+        campaign=names["campaigns"].get(household.campaign_id, ""),
+        area=names["areas"].get(household.area_id, "Triage (no area yet)"),
+        officer=names["officers"].get(household.assigned_officer_id, "Unassigned"),
+        open_tasks=list(tasks),
+        upcoming=list(upcoming),
+        timeline=timeline(session, household),
+        carer=carer,
+        moves=moves,
+        reopen_moves=reopen,
+        days_in_stage=(clock.now() - household.stage_entered_at).days,
+        target_days=target_days(settings, Stage(household.stage)),
+    )
+
+
+def assign_officer(
+    session: Session, actor: Actor, household_id: int, officer_id: int | None
+) -> Household:
+    """Give the household to a member of staff who works in its area (or to nobody)."""
+    household = get_household(session, actor, household_id)
+    if household.anonymised_at is not None:
+        raise NotFound(f"No household with id {household_id}")
+    if not actor.may_work_on(household.area_id):
+        raise NotAllowed("This household is in an area you do not work in")
+    if officer_id is not None:
+        officer = session.get(StaffUser, officer_id)
+        if officer is None or not officer.active:
+            raise InvalidInput("Choose a member of staff who is working", "officer_id")
+        if household.area_id is not None and officer.role != Role.ADMIN:
+            officer_actor = Actor.for_staff(session, officer)
+            if not officer_actor.may_work_on(household.area_id):
+                raise InvalidInput(
+                    f"{officer.name} does not work in this household's area", "officer_id"
+                )
+    with transaction(session):
+        household.assigned_officer_id = officer_id
+        household.updated_at = clock.now()
+        session.add(household)
+        audit.record(
+            session, actor, AuditAction.UPDATE, "household", household.id, assigned_officer=True
+        )
+    session.refresh(household)
+    return household
+
+
+def staff_for_area(session: Session, area_id: int | None) -> list[StaffUser]:
+    """Active staff who work in the area (everyone active, for the triage queue)."""
+    from crm.models import StaffArea
+
+    query = select(StaffUser).where(StaffUser.active.is_(True), StaffUser.role != Role.ADMIN)
+    if area_id is not None:
+        query = query.join(StaffArea, StaffArea.staff_id == StaffUser.id).where(
+            StaffArea.area_id == area_id
+        )
+    return list(session.exec(query.order_by(StaffUser.name)).all())
+
+
+# -- the home page ------------------------------------------------------------------------
+
+
+@dataclass
+class HomeLists:
+    tasks_due: list[Task]
+    late_enquiries: list[tuple[Household, Task]]
+    visits: list[Appointment]
+    at_risk_carers: list[tuple[Carer, Household]]
+    households: dict[int, Household]
+
+
+def week_bounds(settings: Settings, day: date) -> tuple[datetime, datetime]:
+    """Monday 00:00 to the next Monday 00:00 (London time) of the week containing `day`."""
+    monday = day - timedelta(days=day.weekday())
+    start = datetime.combine(monday, time.min, settings.tz)
+    return start, start + timedelta(days=7)
+
+
+def home_lists(session: Session, actor: Actor, settings: Settings) -> HomeLists:
+    now = clock.now()
+    today = now.astimezone(settings.tz).date()
+    end_of_today = datetime.combine(today + timedelta(days=1), time.min, settings.tz)
+    tasks_due = session.exec(
+        select(Task)
+        .where(Task.owner_id == actor.user_id, Task.done_at.is_(None), Task.due_at < end_of_today)
+        .order_by(Task.due_at)
+        .limit(100)
+    ).all()
+
+    # Enquiries past the response target: nobody has spoken to them and the call-back is late.
+    from crm.models import TaskKind
+
+    late_query = (
+        select(Household, Task)
+        .join(Task, Task.household_id == Household.id)
+        .where(
+            visibility(actor),
+            Household.stage == Stage.ENQUIRY,
+            Household.first_contact_at.is_(None),
+            Household.anonymised_at.is_(None),
+            Task.kind.in_([TaskKind.RESPOND_TO_ENQUIRY, TaskKind.SECOND_ATTEMPT]),
+            Task.done_at.is_(None),
+            Task.due_at < now,
+        )
+        .order_by(Task.due_at)
+        .limit(100)
+    )
+    if actor.role == Role.RECRUITMENT_OFFICER:
+        late_query = late_query.where(
+            sa.or_(
+                Household.assigned_officer_id == actor.user_id,
+                Household.assigned_officer_id.is_(None),
+            )
+        )
+    late = (
+        list(session.exec(late_query).all()) if actor.role != Role.SUPERVISING_SOCIAL_WORKER else []
+    )
+
+    week_start, week_end = week_bounds(settings, today)
+    visits = session.exec(
+        select(Appointment)
+        .where(
+            Appointment.staff_id == actor.user_id,
+            Appointment.status == AppointmentStatus.BOOKED,
+            Appointment.starts_at >= week_start,
+            Appointment.starts_at < week_end,
+        )
+        .order_by(Appointment.starts_at)
+    ).all()
+
+    carer_query = (
+        select(Carer, Household)
+        .join(Household, Household.id == Carer.household_id)
+        .where(Carer.at_risk.is_(True), Carer.status != "deregistered")
+    )
+    if actor.role == Role.SUPERVISING_SOCIAL_WORKER:
+        carer_query = carer_query.where(Carer.supervising_social_worker_id == actor.user_id)
+    elif actor.role == Role.MANAGER:
+        carer_query = carer_query.where(Household.area_id.in_(sorted(actor.area_ids)))
+    elif actor.role != Role.ADMIN:
+        carer_query = carer_query.where(sa.false())
+    at_risk = list(session.exec(carer_query.limit(100)).all())
+
+    ids = {t.household_id for t in tasks_due if t.household_id}
+    ids |= {v.household_id for v in visits if v.household_id}
+    households = {}
+    if ids:
+        households = {
+            h.id: h
+            for h in session.exec(
+                select(Household)
+                .where(Household.id.in_(ids))
+                .options(selectinload(Household.applicants))
+            )
+        }
+    return HomeLists(list(tasks_due), late, list(visits), at_risk, households)

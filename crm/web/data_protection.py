@@ -1,0 +1,3 @@
+from flask import Blueprint
+
+bp = Blueprint("data_protection", __name__)

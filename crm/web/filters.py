@@ -1,0 +1,128 @@
+"""What every template can use: London-time formatting, labels, the navigation for the role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask import Flask, current_app, request, url_for
+from markupsafe import Markup
+
+from crm import clock
+from crm.models import Role, Stage
+from crm.services.validation import format_phone
+from crm.web import state
+
+
+@dataclass(frozen=True)
+class NavItem:
+    endpoint: str
+    label: str
+    roles: frozenset[Role]
+    # URL prefix that marks the item as the current section.
+    prefix: str
+
+
+_ALL = frozenset(Role)
+_RECRUITMENT = frozenset(
+    {Role.ADMIN, Role.MANAGER, Role.RECRUITMENT_OFFICER, Role.ASSESSING_SOCIAL_WORKER}
+)
+_CARERS = frozenset({Role.ADMIN, Role.MANAGER, Role.SUPERVISING_SOCIAL_WORKER})
+_OVERSIGHT = frozenset({Role.ADMIN, Role.MANAGER})
+
+# The service navigation. Another package may append a NavItem (shown only when its endpoint
+# is registered in the app), e.g. the funnel reports.
+NAVIGATION: list[NavItem] = [
+    NavItem("home.index", "Home", _ALL, "/home"),
+    NavItem("board.board", "Pipeline", _RECRUITMENT, "/pipeline"),
+    NavItem("households.index", "Households", _RECRUITMENT, "/households"),
+    NavItem("visits.week", "Visits", _ALL, "/visits"),
+    NavItem("carers.index", "Carers", _CARERS, "/carers"),
+    NavItem("funnel.report", "Reports", _OVERSIGHT, "/reports"),
+    NavItem("admin.audit_log", "Audit log", _OVERSIGHT, "/audit"),
+    NavItem("admin.index", "Admin", frozenset({Role.ADMIN}), "/admin"),
+]
+
+
+def local_time(value: datetime | None, fmt: str = "%-d %b %Y %H:%M") -> str:
+    if value is None:
+        return ""
+    return value.astimezone(state().settings.tz).strftime(fmt)
+
+
+def local_date(value: date | datetime | None, fmt: str = "%-d %b %Y") -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(state().settings.tz)
+    return value.strftime(fmt)
+
+
+def phone(value: str | None) -> str:
+    if not value:
+        return ""
+    try:
+        return format_phone(value)
+    except Exception:  # noqa: BLE001 - an odd stored number is still shown as stored
+        return value
+
+
+def stage_label(value: str | Stage | None) -> str:
+    if not value:
+        return ""
+    try:
+        return Stage(value).label
+    except ValueError:
+        return str(value)
+
+
+def display(value: object) -> str:
+    """A timeline value: datetimes in London time, the rest as text."""
+    if isinstance(value, datetime):
+        return local_time(value)
+    if isinstance(value, date):
+        return local_date(value)
+    return "" if value is None else str(value)
+
+
+def humanise(value: str | None) -> str:
+    return (value or "").replace("_", " ").capitalize()
+
+
+def navigation() -> list[dict]:
+    from crm.web.auth import current_user
+
+    user = current_user()
+    if user is None:
+        return []
+    items = []
+    for item in NAVIGATION:
+        if Role(user.role) not in item.roles or item.endpoint not in current_app.view_functions:
+            continue
+        href = url_for(item.endpoint)
+        current = request.path == href or (
+            item.prefix != "/home" and request.path.startswith(item.prefix)
+        )
+        items.append({"href": href, "text": item.label, "active": current})
+    return items
+
+
+def register(app: Flask) -> None:
+    app.add_template_filter(local_time, "local_time")
+    app.add_template_filter(local_date, "local_date")
+    app.add_template_filter(phone, "phone")
+    app.add_template_filter(stage_label, "stage_label")
+    app.add_template_filter(humanise, "humanise")
+    app.add_template_filter(display, "display")
+
+    @app.context_processor
+    def _globals() -> dict:
+        from crm.web.auth import current_user
+
+        return {
+            "service_name": state().settings.service.name,
+            "current_user": current_user,
+            "navigation": navigation,
+            "now": clock.now,
+            "Markup": Markup,
+        }
