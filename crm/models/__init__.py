@@ -13,6 +13,7 @@ from crm.models.base import (
 )
 from crm.models.carers import Carer, CarerStatus, FosteringType, Placement, Specialism
 from crm.models.households import Applicant, Consent, Household
+from crm.models.knowledge import KnowledgeEdit
 from crm.models.messages import (
     ChatChannel,
     ChatConversation,
@@ -73,6 +74,7 @@ __all__ = [
     "FosteringType",
     "Household",
     "Hub",
+    "KnowledgeEdit",
     "OutboxMessage",
     "OutboxStatus",
     "Placement",
