@@ -1,3 +1,47 @@
-from flask import Blueprint
+"""Subject access downloads and erasure of a household (managers and admins)."""
 
-bp = Blueprint("data_protection", __name__)
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, redirect, render_template, url_for
+
+from crm.services import data_protection as service
+from crm.services.errors import InvalidInput
+from crm.web import db
+from crm.web.auth import OVERSIGHT_ROLES, current_actor, roles_required
+from crm.web.forms import ConfirmForm, attach_errors
+
+bp = Blueprint("data_protection", __name__, url_prefix="/households")
+
+
+@bp.get("/<int:household_id>/subject-access.json")
+@roles_required(*OVERSIGHT_ROLES)
+def export_household(household_id: int):
+    document = service.subject_access_json(db(), current_actor(), household_id)
+    return Response(
+        document,
+        mimetype="application/json",
+        headers={"Content-Disposition": f"attachment; filename=subject-access-{household_id}.json"},
+    )
+
+
+@bp.route("/<int:household_id>/erase", methods=["GET", "POST"])
+@roles_required(*OVERSIGHT_ROLES)
+def erase(household_id: int):
+    from crm.services.households import get_household
+
+    household = get_household(db(), current_actor(), household_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        if not form.confirm.data:
+            form.confirm.errors = ["Tick the box to confirm the erasure"]
+        else:
+            try:
+                service.anonymise_household(
+                    db(), current_actor(), household.id, reason=form.reason.data or ""
+                )
+            except InvalidInput as exc:
+                attach_errors(form, exc.errors, "reason")
+            else:
+                flash("Personal data erased. The anonymous stage history is kept.")
+                return redirect(url_for("households.show", household_id=household.id))
+    return render_template("data_protection/erase.html", form=form, h=household)

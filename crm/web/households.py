@@ -1,3 +1,461 @@
-from flask import Blueprint
+"""Households: the searchable list (with CSV/Excel export), the household page with its
+timeline, and the actions on it (note, call, move stage, visits, assign, task)."""
 
-bp = Blueprint("households", __name__)
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, time
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlmodel import select
+
+from crm.models import (
+    Appointment,
+    AppointmentKind,
+    AppointmentStatus,
+    Area,
+    Campaign,
+    Reason,
+    Source,
+    StaffUser,
+    Stage,
+    TaskKind,
+)
+from crm.services import appointments as appointment_service
+from crm.services import households as service
+from crm.services.errors import InvalidInput
+from crm.services.pipeline import REASON_LISTS, move_stage
+from crm.services.tasks import complete_task, create_task
+from crm.services.timeline import log_activity
+from crm.web import db, state
+from crm.web.auth import RECRUITMENT_ROLES, current_actor, roles_required
+from crm.web.forms import (
+    AssignForm,
+    CallForm,
+    CancelForm,
+    MoveForm,
+    NoteForm,
+    SlotChoiceForm,
+    TaskForm,
+    attach_errors,
+)
+
+bp = Blueprint("households", __name__, url_prefix="/households")
+VISIT_KINDS = (
+    AppointmentKind.INITIAL_VISIT,
+    AppointmentKind.INFORMATION_SESSION,
+    AppointmentKind.ASSESSMENT_SESSION,
+)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def query_from_args(args) -> service.HouseholdQuery:  # noqa: ANN001
+    return service.HouseholdQuery(
+        q=args.get("q", "")[:200],
+        stage=args.get("stage", "") if args.get("stage", "") in Stage._value2member_map_ else "",
+        area_id=_int(args.get("area")),
+        officer_id=_int(args.get("officer")),
+        source_key=args.get("source", "")[:40],
+        campaign_id=_int(args.get("campaign")),
+        sort=args.get("sort", "enquired_desc"),
+        page=_int(args.get("page")) or 1,
+    )
+
+
+def filter_choices() -> dict:
+    session = db()
+    actor = current_actor()
+    areas = session.exec(select(Area).where(Area.active.is_(True)).order_by(Area.name)).all()
+    if actor.role != "admin":
+        areas = [a for a in areas if a.id in actor.area_ids]
+    officers = session.exec(
+        select(StaffUser).where(StaffUser.active.is_(True)).order_by(StaffUser.name)
+    ).all()
+    return {
+        "areas": [(a.id, a.name) for a in areas],
+        "officers": [(o.id, o.name) for o in officers if o.role != "admin"],
+        "sources": [(s.key, s.label) for s in session.exec(select(Source).order_by(Source.label))],
+        "campaigns": [
+            (c.id, c.name) for c in session.exec(select(Campaign).order_by(Campaign.name))
+        ],
+        "stages": [(s.value, s.label) for s in Stage],
+    }
+
+
+@bp.get("")
+@roles_required(*RECRUITMENT_ROLES)
+def index():
+    query = query_from_args(request.args)
+    fmt = request.args.get("format")
+    if fmt in ("csv", "xlsx"):
+        return _export(query, fmt)
+    page = service.search_households(db(), current_actor(), query)
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    template = "households/_results.html" if request.headers.get("HX-Request") else None
+    return render_template(
+        template or "households/index.html",
+        page=page,
+        query=query,
+        args=args,
+        choices=filter_choices(),
+        sorts=[
+            ("enquired_desc", "Newest enquiry first"),
+            ("enquired_asc", "Oldest enquiry first"),
+            ("stage_time_asc", "Longest in stage first"),
+            ("updated_desc", "Recently updated first"),
+            ("reference", "Reference"),
+        ],
+    )
+
+
+def _export(query: service.HouseholdQuery, fmt: str) -> Response:
+    header, rows = service.export_rows(db(), current_actor(), query)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M")  # noqa: DTZ005 - a file name only
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        # Cells starting with = + - @ would run as formulas in a spreadsheet: neutralise them.
+        writer.writerows([[_safe_cell(c) for c in row] for row in rows])
+        return Response(
+            buffer.getvalue(),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f"attachment; filename=households-{stamp}.csv"},
+        )
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Households")
+    sheet.append(header)
+    for row in rows:
+        sheet.append([_safe_cell(c) for c in row])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return Response(
+        buffer.getvalue(),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f"attachment; filename=households-{stamp}.xlsx"},
+    )
+
+
+def _safe_cell(value):  # noqa: ANN001, ANN202
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _household(household_id: int):  # noqa: ANN202
+    household = service.get_household(db(), current_actor(), household_id)
+    if household.anonymised_at is not None:
+        abort(404)
+    return household
+
+
+@bp.get("/<int:household_id>")
+@roles_required(*RECRUITMENT_ROLES)
+def show(household_id: int):
+    view = service.household_view(db(), current_actor(), state().settings, household_id)
+    return render_template("households/show.html", view=view, h=view.household)
+
+
+# -- actions ------------------------------------------------------------------------------
+
+
+@bp.route("/<int:household_id>/note", methods=["GET", "POST"])
+@roles_required(*RECRUITMENT_ROLES)
+def note(household_id: int):
+    household = _household(household_id)
+    form = NoteForm()
+    if form.validate_on_submit():
+        try:
+            log_activity(
+                db(), current_actor(), household.id, "note",
+                summary=form.summary.data, body=form.body.data or None,
+            )  # fmt: skip
+        except InvalidInput as exc:
+            attach_errors(form, exc.errors, "summary")
+        else:
+            flash("Note added")
+            return redirect(url_for("households.show", household_id=household.id))
+    return render_template("households/action.html", form=form, h=household, heading="Add a note")
+
+
+@bp.route("/<int:household_id>/call", methods=["GET", "POST"])
+@roles_required(*RECRUITMENT_ROLES)
+def call(household_id: int):
+    household = _household(household_id)
+    form = CallForm()
+    if form.validate_on_submit():
+        try:
+            log_activity(
+                db(), current_actor(), household.id, "call",
+                summary=form.summary.data, body=form.body.data or None,
+                call_outcome=form.call_outcome.data,
+            )  # fmt: skip
+        except InvalidInput as exc:
+            attach_errors(form, exc.errors, "summary")
+        else:
+            flash("Call logged")
+            return redirect(url_for("households.show", household_id=household.id))
+    return render_template("households/action.html", form=form, h=household, heading="Log a call")
+
+
+def _move_choices(form: MoveForm, household) -> None:  # noqa: ANN001
+    view_moves, reopen_moves = [], []
+    from crm.services.pipeline import classify_move
+
+    for stage in Stage:
+        try:
+            move = classify_move(db(), household, stage)
+        except InvalidInput:
+            continue
+        (reopen_moves if move.needs_reopen else view_moves).append(stage)
+    form.to_stage.choices = [("", "Choose a stage")] + [
+        (s.value, s.label) for s in view_moves
+    ] + [(s.value, f"{s.label} (reopen)") for s in reopen_moves]  # fmt: skip
+    reasons = (
+        db()
+        .exec(select(Reason).where(Reason.active.is_(True)).order_by(Reason.kind, Reason.label))
+        .all()
+    )
+    kind_label = {
+        "withdrawn": "Withdrawn",
+        "not_progressed": "Not progressed",
+        "deregistered": "Deregistered",
+        "on_hold": "On hold",
+    }
+    form.reason_code.choices = [("", "No reason (only for moves that do not need one)")] + [
+        (r.code, f"{kind_label.get(r.kind, r.kind)}: {r.label}")
+        for r in reasons
+        if _reason_fits(r.kind, form.to_stage.data)
+    ]
+
+
+def _reason_fits(kind: str, to_stage: str | None) -> bool:
+    if not to_stage or to_stage not in Stage._value2member_map_:
+        return True
+    return REASON_LISTS.get(Stage(to_stage)) == kind
+
+
+@bp.route("/<int:household_id>/move", methods=["GET", "POST"])
+@roles_required(*RECRUITMENT_ROLES)
+def move(household_id: int):
+    household = _household(household_id)
+    form = MoveForm()
+    if request.method == "GET" and request.args.get("to"):
+        form.to_stage.data = request.args["to"]
+    _move_choices(form, household)
+    if form.validate_on_submit():
+        try:
+            move_stage(
+                db(), current_actor(), household.id, form.to_stage.data,
+                reason_code=form.reason_code.data or None,
+                reason_text=form.reason_text.data or None,
+                reopen=bool(form.reopen.data),
+            )  # fmt: skip
+        except InvalidInput as exc:
+            attach_errors(form, exc.errors, "to_stage")
+        else:
+            flash(f"Moved to {Stage(form.to_stage.data).label}")
+            return redirect(_back_to(household.id))
+    needs_reason = form.to_stage.data in {s.value for s in REASON_LISTS}
+    return render_template(
+        "households/move.html", form=form, h=household, needs_reason=needs_reason,
+        back=request.args.get("back", ""),
+    )  # fmt: skip
+
+
+def _back_to(household_id: int) -> str:
+    back = request.args.get("back", "")
+    if back.startswith("/pipeline") and not back.startswith("//"):
+        return back
+    return url_for("households.show", household_id=household_id)
+
+
+@bp.route("/<int:household_id>/assign", methods=["GET", "POST"])
+@roles_required(*RECRUITMENT_ROLES)
+def assign(household_id: int):
+    household = _household(household_id)
+    form = AssignForm()
+    staff = service.staff_for_area(db(), household.area_id)
+    form.officer_id.choices = [("", "Nobody (team queue)")] + [
+        (str(s.id), f"{s.name} ({s.role.replace('_', ' ')})") for s in staff
+    ]
+    if request.method == "GET":
+        form.officer_id.data = str(household.assigned_officer_id or "")
+    if form.validate_on_submit():
+        try:
+            service.assign_officer(db(), current_actor(), household.id, _int(form.officer_id.data))
+        except InvalidInput as exc:
+            attach_errors(form, exc.errors, "officer_id")
+        else:
+            flash("Assignment saved")
+            return redirect(url_for("households.show", household_id=household.id))
+    return render_template("households/action.html", form=form, h=household, heading="Assign")
+
+
+@bp.route("/<int:household_id>/task", methods=["GET", "POST"])
+@roles_required(*RECRUITMENT_ROLES)
+def task(household_id: int):
+    household = _household(household_id)
+    form = TaskForm()
+    staff = service.staff_for_area(db(), household.area_id)
+    form.owner_id.choices = [("", "The team (no one person)")] + [
+        (str(s.id), s.name) for s in staff
+    ]
+    if request.method == "GET":
+        form.owner_id.data = str(current_actor().user_id)
+    if form.validate_on_submit():
+        due_at = datetime.combine(form.due_on.data, time(17, 0), state().settings.tz)
+        try:
+            create_task(
+                db(), current_actor(), kind=TaskKind.GENERAL, title=form.title.data,
+                detail=form.detail.data or None, due_at=due_at, household_id=household.id,
+                owner_id=_int(form.owner_id.data), priority=form.priority.data,
+            )  # fmt: skip
+        except InvalidInput as exc:
+            attach_errors(form, exc.errors, "title")
+        else:
+            flash("Task created")
+            return redirect(url_for("households.show", household_id=household.id))
+    return render_template(
+        "households/action.html", form=form, h=household, heading="Create a task"
+    )
+
+
+@bp.post("/<int:household_id>/tasks/<int:task_id>/done")
+@roles_required(*RECRUITMENT_ROLES)
+def task_done(household_id: int, task_id: int):
+    household = _household(household_id)
+    try:
+        complete_task(db(), current_actor(), task_id)
+        flash("Task marked as done")
+    except InvalidInput as exc:
+        flash(next(iter(exc.errors.values())))
+    return redirect(url_for("households.show", household_id=household.id))
+
+
+# -- visits -------------------------------------------------------------------------------
+
+
+def _slot_choices(form: SlotChoiceForm, household, kind: AppointmentKind) -> dict:  # noqa: ANN001
+    slots = appointment_service.slots_for_area(
+        db(), state().settings, household.area_id, kind=kind, working_days=10
+    )
+    names = dict(db().exec(select(StaffUser.id, StaffUser.name)).all())
+    tz = state().settings.tz
+    offered = {}
+    for slot in slots:
+        key = f"{slot.staff_id}|{slot.starts_at.isoformat()}"
+        offered[key] = slot
+    form.slot.choices = [
+        (key, f"{s.starts_at.astimezone(tz).strftime('%a %-d %b %H:%M')}–"
+              f"{s.ends_at.astimezone(tz).strftime('%H:%M')} with {names.get(s.staff_id, '')}")
+        for key, s in offered.items()
+    ]  # fmt: skip
+    return offered
+
+
+@bp.route("/<int:household_id>/visits/book", methods=["GET", "POST"])
+@roles_required(*RECRUITMENT_ROLES)
+def book_visit(household_id: int):
+    household = _household(household_id)
+    kind_value = request.args.get("kind", AppointmentKind.INITIAL_VISIT.value)
+    if kind_value not in {k.value for k in VISIT_KINDS}:
+        abort(404)
+    kind = AppointmentKind(kind_value)
+    form = SlotChoiceForm()
+    offered = _slot_choices(form, household, kind)
+    if form.validate_on_submit():
+        slot = offered[form.slot.data]
+        try:
+            appointment_service.book_appointment(
+                db(), current_actor(), state().settings, staff_id=slot.staff_id, kind=kind,
+                starts_at=slot.starts_at, household_id=household.id,
+                location=form.location.data or None,
+            )  # fmt: skip
+        except InvalidInput as exc:
+            attach_errors(form, exc.errors, "slot")
+            offered = _slot_choices(form, household, kind)
+        else:
+            flash(f"{kind.label} booked")
+            return redirect(url_for("households.show", household_id=household.id))
+    return render_template(
+        "households/book.html", form=form, h=household, kind=kind, kinds=VISIT_KINDS
+    )
+
+
+def _appointment(household, appointment_id: int) -> Appointment:  # noqa: ANN001
+    appointment = db().get(Appointment, appointment_id)
+    if appointment is None or appointment.household_id != household.id:
+        abort(404)
+    if appointment.status != AppointmentStatus.BOOKED:
+        abort(404)
+    return appointment
+
+
+@bp.route("/<int:household_id>/visits/<int:appointment_id>/move", methods=["GET", "POST"])
+@roles_required(*RECRUITMENT_ROLES)
+def move_visit(household_id: int, appointment_id: int):
+    household = _household(household_id)
+    appointment = _appointment(household, appointment_id)
+    kind = AppointmentKind(appointment.kind)
+    form = SlotChoiceForm()
+    offered = _slot_choices(form, household, kind)
+    if form.validate_on_submit():
+        slot = offered[form.slot.data]
+        try:
+            appointment_service.move_appointment(
+                db(), current_actor(), state().settings, appointment.id,
+                starts_at=slot.starts_at, staff_id=slot.staff_id,
+            )  # fmt: skip
+        except InvalidInput as exc:
+            attach_errors(form, exc.errors, "slot")
+            offered = _slot_choices(form, household, kind)
+        else:
+            flash("Visit moved")
+            return redirect(url_for("households.show", household_id=household.id))
+    return render_template(
+        "households/book.html", form=form, h=household, kind=kind, moving=appointment
+    )
+
+
+@bp.route("/<int:household_id>/visits/<int:appointment_id>/cancel", methods=["GET", "POST"])
+@roles_required(*RECRUITMENT_ROLES)
+def cancel_visit(household_id: int, appointment_id: int):
+    household = _household(household_id)
+    appointment = _appointment(household, appointment_id)
+    form = CancelForm()
+    if form.validate_on_submit():
+        try:
+            appointment_service.cancel_appointment(
+                db(), current_actor(), appointment.id, reason=form.reason.data
+            )
+        except InvalidInput as exc:
+            attach_errors(form, exc.errors, "reason")
+        else:
+            flash("Visit cancelled")
+            return redirect(url_for("households.show", household_id=household.id))
+    return render_template(
+        "households/action.html",
+        form=form,
+        h=household,
+        heading="Cancel a visit",
+        appointment=appointment,
+    )

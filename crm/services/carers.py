@@ -1,0 +1,343 @@
+"""Approved foster carers: the list, the record, the at-risk flag, supervision and
+deregistration (always through the pipeline service, so the stage history stays whole).
+
+Who sees which carers: admins all; managers those in their areas; supervising social workers
+the carers they supervise (plus, in their areas, carers nobody supervises yet).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+from sqlmodel import Session, select
+
+from crm import clock
+from crm.db import transaction
+from crm.models import (
+    AuditAction,
+    Carer,
+    CarerStatus,
+    CheckIn,
+    Household,
+    Placement,
+    Reason,
+    ReasonKind,
+    Role,
+    StaffUser,
+    Stage,
+)
+from crm.services import audit
+from crm.services.actors import ALL_AREAS_ROLES, Actor
+from crm.services.errors import InvalidInput, NotAllowed, NotFound
+from crm.services.pipeline import move_stage
+
+PAGE_SIZE = 50
+
+
+def visibility(actor: Actor) -> sa.ColumnElement[bool]:
+    if actor.is_system or actor.role in ALL_AREAS_ROLES:
+        return sa.true()
+    in_areas = Household.area_id.in_(sorted(actor.area_ids))
+    if actor.role == Role.MANAGER:
+        return in_areas
+    if actor.role == Role.SUPERVISING_SOCIAL_WORKER:
+        return sa.or_(
+            Carer.supervising_social_worker_id == actor.user_id,
+            sa.and_(in_areas, Carer.supervising_social_worker_id.is_(None)),
+        )
+    return sa.false()
+
+
+def may_view(actor: Actor, carer: Carer, household: Household) -> bool:
+    if actor.is_system or actor.role in ALL_AREAS_ROLES:
+        return True
+    in_areas = household.area_id in actor.area_ids
+    if actor.role == Role.MANAGER:
+        return in_areas
+    if actor.role == Role.SUPERVISING_SOCIAL_WORKER:
+        return carer.supervising_social_worker_id == actor.user_id or (
+            in_areas and carer.supervising_social_worker_id is None
+        )
+    return False
+
+
+@dataclass
+class CarerRow:
+    carer: Carer
+    household: Household
+    filled: int
+    supervisor: str
+
+    @property
+    def vacancies(self) -> int:
+        if self.carer.status != CarerStatus.ACTIVE:
+            return 0
+        return max(0, self.carer.places - self.filled)
+
+
+@dataclass
+class CarerQuery:
+    status: str = "current"  # current (active + on break), or a CarerStatus value, or "all"
+    at_risk: bool = False
+    supervisor_id: int | None = None
+    q: str = ""
+    page: int = 1
+
+
+@dataclass
+class CarerPage:
+    rows: list[CarerRow]
+    total: int
+    page: int
+    per_page: int = PAGE_SIZE
+    totals: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+
+def _open_placements(session: Session, carer_ids: list[int]) -> dict[int, int]:
+    if not carer_ids:
+        return {}
+    return dict(
+        session.exec(
+            select(Placement.carer_id, sa.func.count(Placement.id))
+            .where(Placement.carer_id.in_(carer_ids), Placement.ended_on.is_(None))
+            .group_by(Placement.carer_id)
+        ).all()
+    )
+
+
+def list_carers(session: Session, actor: Actor, query: CarerQuery) -> CarerPage:
+    conditions = [visibility(actor), Household.anonymised_at.is_(None)]
+    if query.status == "current":
+        conditions.append(Carer.status != CarerStatus.DEREGISTERED)
+    elif query.status in CarerStatus._value2member_map_:
+        conditions.append(Carer.status == query.status)
+    if query.at_risk:
+        conditions.append(Carer.at_risk.is_(True))
+    if query.supervisor_id:
+        conditions.append(Carer.supervising_social_worker_id == query.supervisor_id)
+    if query.q.strip():
+        from crm.services.households import search_clause
+
+        clause = search_clause(query.q)
+        if clause is not None:
+            conditions.append(clause)
+    base = select(Carer, Household).join(Household, Household.id == Carer.household_id)
+    total = session.exec(
+        select(sa.func.count(Carer.id))
+        .join(Household, Household.id == Carer.household_id)
+        .where(*conditions)
+    ).one()
+    page = max(1, min(query.page, max(1, math.ceil(total / PAGE_SIZE))))
+    pairs = session.exec(
+        base.where(*conditions)
+        .order_by(Carer.at_risk.desc(), Carer.annual_review_due, Carer.id)
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+        .options(selectinload(Household.applicants))
+    ).all()
+    filled = _open_placements(session, [c.id for c, _ in pairs])
+    names = dict(session.exec(select(StaffUser.id, StaffUser.name)).all())
+    rows = [
+        CarerRow(c, h, filled.get(c.id, 0), names.get(c.supervising_social_worker_id, "None"))
+        for c, h in pairs
+    ]
+    # Places, children placed and vacancies across everything the filters match.
+    all_ids = select(Carer.id).join(Household, Household.id == Carer.household_id)
+    places = session.exec(
+        select(sa.func.coalesce(sa.func.sum(Carer.places), 0))
+        .join(Household, Household.id == Carer.household_id)
+        .where(*conditions, Carer.status == CarerStatus.ACTIVE)
+    ).one()
+    placed = session.exec(
+        select(sa.func.count(Placement.id)).where(
+            Placement.ended_on.is_(None),
+            Placement.carer_id.in_(all_ids.where(*conditions, Carer.status == CarerStatus.ACTIVE)),
+        )
+    ).one()
+    totals = {"places": places, "placed": placed, "vacancies": max(0, places - placed)}
+    return CarerPage(rows=rows, total=total, page=page, totals=totals)
+
+
+@dataclass
+class CarerView:
+    carer: Carer
+    household: Household
+    supervisor: StaffUser | None
+    placements: list[Placement]
+    check_ins: list[CheckIn]
+    filled: int
+    reasons: list[Reason]
+
+    @property
+    def vacancies(self) -> int:
+        if self.carer.status != CarerStatus.ACTIVE:
+            return 0
+        return max(0, self.carer.places - self.filled)
+
+    @property
+    def scores(self) -> list[int]:
+        """Answered check-in scores, oldest first (for the trend)."""
+        return [c.score for c in reversed(self.check_ins) if c.score is not None]
+
+    @property
+    def trend(self) -> str:
+        scores = self.scores
+        if len(scores) < 2:
+            return "Not enough answers yet"
+        recent = scores[-3:]
+        earlier = scores[:-3] or scores[:1]
+        change = sum(recent) / len(recent) - sum(earlier) / len(earlier)
+        if change <= -0.5:
+            return "Falling"
+        if change >= 0.5:
+            return "Rising"
+        return "Steady"
+
+
+def get_carer(
+    session: Session, actor: Actor, carer_id: int, *, record_view: bool = False
+) -> tuple[Carer, Household]:
+    carer = session.get(Carer, carer_id)
+    if carer is None:
+        raise NotFound(f"No carer with id {carer_id}")
+    household = session.get(Household, carer.household_id)
+    if not may_view(actor, carer, household):
+        raise NotAllowed("This carer is not one you support")
+    if record_view:
+        with transaction(session):
+            audit.record(session, actor, AuditAction.VIEW, "carer", carer.id)
+    return carer, household
+
+
+def carer_view(session: Session, actor: Actor, carer_id: int) -> CarerView:
+    carer, household = get_carer(session, actor, carer_id, record_view=True)
+    placements = session.exec(
+        select(Placement)
+        .where(Placement.carer_id == carer.id)
+        .order_by(Placement.ended_on.is_not(None), Placement.started_on.desc())
+    ).all()
+    check_ins = session.exec(
+        select(CheckIn)
+        .where(CheckIn.carer_id == carer.id)
+        .order_by(CheckIn.sent_at.desc())
+        .limit(24)
+    ).all()
+    supervisor = (
+        session.get(StaffUser, carer.supervising_social_worker_id)
+        if carer.supervising_social_worker_id
+        else None
+    )
+    reasons = session.exec(
+        select(Reason)
+        .where(Reason.kind == ReasonKind.DEREGISTERED, Reason.active.is_(True))
+        .order_by(Reason.label)
+    ).all()
+    return CarerView(
+        carer=carer,
+        household=household,
+        supervisor=supervisor,
+        placements=list(placements),
+        check_ins=list(check_ins),
+        filled=sum(1 for p in placements if p.ended_on is None),
+        reasons=list(reasons),
+    )
+
+
+def _may_change(actor: Actor, household: Household) -> None:
+    if not actor.may_work_on(household.area_id):
+        raise NotAllowed("This carer is in an area you do not work in")
+
+
+def set_at_risk(
+    session: Session, actor: Actor, carer_id: int, *, at_risk: bool, reason: str | None
+) -> Carer:
+    """Flag (with the reason) or clear a carer's risk of leaving."""
+    carer, household = get_carer(session, actor, carer_id)
+    _may_change(actor, household)
+    reason = " ".join((reason or "").split()) or None
+    if at_risk and not reason:
+        raise InvalidInput("Say why the carer may be at risk of leaving", "reason")
+    with transaction(session):
+        carer.at_risk = at_risk
+        carer.at_risk_reason = reason[:500] if at_risk and reason else None
+        session.add(carer)
+        audit.record(session, actor, AuditAction.UPDATE, "carer", carer.id, at_risk=at_risk)
+    session.refresh(carer)
+    return carer
+
+
+def assign_supervisor(session: Session, actor: Actor, carer_id: int, staff_id: int | None) -> Carer:
+    if actor.role not in (Role.ADMIN, Role.MANAGER) and not actor.is_system:
+        raise NotAllowed("Only managers assign supervising social workers")
+    carer, household = get_carer(session, actor, carer_id)
+    _may_change(actor, household)
+    if staff_id is not None:
+        staff = session.get(StaffUser, staff_id)
+        if (
+            staff is None
+            or not staff.active
+            or staff.role not in (Role.SUPERVISING_SOCIAL_WORKER, Role.MANAGER)
+        ):
+            raise InvalidInput("Choose a supervising social worker who is working", "staff_id")
+    with transaction(session):
+        carer.supervising_social_worker_id = staff_id
+        session.add(carer)
+        audit.record(session, actor, AuditAction.UPDATE, "carer", carer.id, supervisor=True)
+    session.refresh(carer)
+    return carer
+
+
+def supervisors(session: Session, area_id: int | None) -> list[StaffUser]:
+    from crm.models import StaffArea
+
+    query = select(StaffUser).where(
+        StaffUser.active.is_(True), StaffUser.role == Role.SUPERVISING_SOCIAL_WORKER
+    )
+    if area_id is not None:
+        query = query.join(StaffArea, StaffArea.staff_id == StaffUser.id).where(
+            StaffArea.area_id == area_id
+        )
+    return list(session.exec(query.order_by(StaffUser.name)).all())
+
+
+def deregister(
+    session: Session,
+    actor: Actor,
+    carer_id: int,
+    *,
+    reason_code: str | None,
+    reason_text: str | None,
+) -> Carer:
+    """Deregistration is a stage move (to `deregistered`, with its reason)."""
+    carer, household = get_carer(session, actor, carer_id)
+    if carer.status == CarerStatus.DEREGISTERED:
+        raise InvalidInput("This carer is already deregistered", "reason_code")
+    move_stage(
+        session, actor, household.id, Stage.DEREGISTERED,
+        reason_code=reason_code, reason_text=reason_text,
+    )  # fmt: skip
+    session.refresh(carer)
+    return carer
+
+
+def due_soon(carer: Carer, today: date, days: int = 60) -> dict[str, bool]:
+    """Which dates on the record are overdue or close, for highlighting."""
+    out = {}
+    for name in ("annual_review_due", "tsd_due"):
+        value = getattr(carer, name)
+        out[name] = value is not None and (value - today).days <= days
+    if carer.tsd_completed_on is not None:
+        out["tsd_due"] = False
+    return out
+
+
+def today_local(settings) -> date:  # noqa: ANN001
+    return clock.now().astimezone(settings.tz).date()

@@ -1,0 +1,175 @@
+"""WTForms for staff pages, rendered with the GOV.UK macros (govuk-frontend-wtf widgets).
+
+Forms check the shape of input; the services check the rules. A service's InvalidInput is put
+back on the form with `attach_errors`, so the page re-renders with an error summary and keeps
+what was typed.
+"""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCheckboxesInput,
+    GovCheckboxInput,
+    GovDateInput,
+    GovRadioInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
+)
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from crm.models import CallOutcome, TaskPriority
+
+
+def attach_errors(form: FlaskForm, errors: dict[str, str], default: str) -> None:
+    """Show a service's errors against the matching fields (or `default`)."""
+    for key, message in errors.items():
+        field = getattr(form, key) if key in form._fields else getattr(form, default)
+        field.errors = [*field.errors, message]
+
+
+class NoteForm(FlaskForm):
+    summary = StringField(
+        "Summary",
+        widget=GovTextInput(),
+        validators=[InputRequired("Enter a short summary"), Length(max=200)],
+    )
+    body = TextAreaField("Note", widget=GovTextArea(), validators=[Optional(), Length(max=10_000)])
+    submit = SubmitField("Save note", widget=GovSubmitInput())
+
+
+class CallForm(FlaskForm):
+    call_outcome = RadioField(
+        "How did the call go?",
+        choices=[(o.value, o.value.replace("_", " ").capitalize()) for o in CallOutcome],
+        widget=GovRadioInput(),
+        validators=[InputRequired("Choose how the call went")],
+    )
+    summary = StringField(
+        "Summary",
+        widget=GovTextInput(),
+        validators=[InputRequired("Enter a short summary"), Length(max=200)],
+    )
+    body = TextAreaField(
+        "Notes (optional)", widget=GovTextArea(), validators=[Optional(), Length(max=10_000)]
+    )
+    submit = SubmitField("Log call", widget=GovSubmitInput())
+
+
+class MoveForm(FlaskForm):
+    # The pipeline service decides which moves and reasons are right; the form only offers them.
+    to_stage = SelectField(
+        "Move to",
+        widget=GovSelect(),
+        validators=[InputRequired("Choose a stage")],
+        validate_choice=False,
+    )
+    reason_code = SelectField(
+        "Reason", widget=GovSelect(), validators=[Optional()], validate_choice=False
+    )
+    reason_text = TextAreaField(
+        "Details (optional)",
+        widget=GovTextArea(),
+        validators=[Optional(), Length(max=2000)],
+    )
+    reopen = BooleanField(
+        "This is a reopen: the household goes back to an earlier stage or returns after leaving",
+        widget=GovCheckboxInput(),
+    )
+    submit = SubmitField("Move household", widget=GovSubmitInput())
+
+
+class AssignForm(FlaskForm):
+    officer_id = SelectField("Assigned to", widget=GovSelect(), validators=[Optional()])
+    submit = SubmitField("Save", widget=GovSubmitInput())
+
+
+class TaskForm(FlaskForm):
+    title = StringField(
+        "What needs doing",
+        widget=GovTextInput(),
+        validators=[InputRequired("Enter what needs doing"), Length(max=200)],
+    )
+    detail = TextAreaField(
+        "Details (optional)", widget=GovTextArea(), validators=[Optional(), Length(max=2000)]
+    )
+    due_on = DateField(
+        "Due on",
+        widget=GovDateInput(),
+        validators=[InputRequired("Enter the date the task is due")],
+        format=["%d %m %Y", "%Y-%m-%d"],
+    )
+    owner_id = SelectField("Who will do it", widget=GovSelect(), validators=[Optional()])
+    priority = RadioField(
+        "Priority",
+        choices=[(p.value, p.value.capitalize()) for p in TaskPriority],
+        default=TaskPriority.NORMAL.value,
+        widget=GovRadioInput(),
+        validators=[InputRequired("Choose a priority")],
+    )
+    submit = SubmitField("Create task", widget=GovSubmitInput())
+
+
+class SlotChoiceForm(FlaskForm):
+    slot = RadioField(
+        "Choose a free slot",
+        widget=GovRadioInput(),
+        validators=[InputRequired("Choose one of the free slots")],
+    )
+    location = StringField(
+        "Where (optional)", widget=GovTextInput(), validators=[Optional(), Length(max=200)]
+    )
+    submit = SubmitField("Book visit", widget=GovSubmitInput())
+
+
+class CancelForm(FlaskForm):
+    reason = TextAreaField(
+        "Why is it cancelled?",
+        widget=GovTextArea(),
+        validators=[InputRequired("Say why the visit is cancelled"), Length(max=500)],
+    )
+    submit = SubmitField("Cancel visit", widget=GovSubmitInput())
+
+
+class ConfirmForm(FlaskForm):
+    confirm = BooleanField("I confirm, knowing this cannot be undone", widget=GovCheckboxInput())
+    reason = TextAreaField("Reason", widget=GovTextArea(), validators=[Optional(), Length(max=500)])
+    submit = SubmitField("Confirm", widget=GovSubmitInput())
+
+
+class CheckboxListForm(FlaskForm):
+    """A list of checkboxes (areas for a user, etc.)."""
+
+    choices = SelectMultipleField("Choose", widget=GovCheckboxesInput(), validators=[Optional()])
+
+
+class NumberField(IntegerField):
+    pass
+
+
+__all__ = [
+    "AssignForm",
+    "CallForm",
+    "CancelForm",
+    "CheckboxListForm",
+    "ConfirmForm",
+    "MoveForm",
+    "NoteForm",
+    "NumberField",
+    "NumberRange",
+    "SlotChoiceForm",
+    "TaskForm",
+]
