@@ -32,6 +32,8 @@ class SchedulerJob(SQLModel, table=True):
     __tablename__ = "scheduler_job"
 
     job_id: str = Field(primary_key=True, max_length=60)
+    # When a scheduler first knew this job: the watermark before its first successful run.
+    first_seen_at: datetime = created_at_field()
     last_started_at: datetime | None = None
     # The start of the last run that finished without error: the catch-up watermark.
     last_success_at: datetime | None = None

@@ -1,15 +1,79 @@
 """The outbox: every message to a person or a member of staff is written here first, and the
-dispatcher (crm.scheduler) sends it. Web requests and the bot never send directly."""
+dispatcher (crm.scheduler.dispatcher) sends it. Web requests and the bot never send directly.
+
+A message's life: `pending` (waiting for its due time, or for a retry) -> `sending` (claimed
+by one dispatcher until `claimed_until`) -> `sent`, or back to `pending` with `next_attempt_at`
+after a failure, or `failed` after the last attempt (shown on the household's timeline and in
+`failed_messages` for the admin list), or `cancelled` (consent withdrawn, visit cancelled...).
+
+Claiming is one UPDATE that only moves rows still `pending` (or whose claim has expired, when a
+dispatcher died mid-send), with FOR UPDATE SKIP LOCKED on PostgreSQL: two dispatchers never
+hold the same message. Delivery is at-least-once across a crash in the instant between the
+provider accepting a message and our commit; every email carries a Message-ID fixed per outbox
+message, so a repeat of that one message is recognisably the same message to the mailbox.
+
+Messages to the public respect consent per channel (the latest Consent row per scope), Telegram
+opt-outs (STOP) and quiet hours (21:00-08:00 London by default: they wait). Staff messages do
+not wait for quiet hours and need no consent.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from crm.models import Channel, OutboxMessage
+from crm import clock
+from crm.models import (
+    Activity,
+    ActivityKind,
+    Applicant,
+    AuditAction,
+    Carer,
+    Channel,
+    Consent,
+    ConsentScope,
+    Household,
+    OutboxMessage,
+    OutboxStatus,
+    TelegramChatLink,
+)
+from crm.services import audit
+from crm.services.actors import Actor
+from crm.services.errors import InvalidInput, NotFound
+from crm.settings import Settings
+
+# Attempts before a message is marked failed, and the wait after each failed attempt.
+MAX_ATTEMPTS = 5
+BACKOFF_SECONDS = (60, 300, 900, 3600)
+# Templates that go to staff (or managers' report lists): no quiet hours, no consent check.
+STAFF_TEMPLATES = frozenset(
+    {
+        "visit_reminder_staff",
+        "enquiry_response_overdue_staff",
+        "panel_timescale_alert",
+        "annual_review_due_staff",
+        "tsd_due_staff",
+        "supervision_overdue_staff",
+        "check_in_alert_staff",
+        "weekly_funnel_report",
+    }
+)
+CONSENT_SCOPE_FOR_CHANNEL = {
+    Channel.EMAIL: ConsentScope.EMAIL,
+    Channel.TELEGRAM: ConsentScope.TELEGRAM,
+    Channel.SMS: ConsentScope.SMS,
+    Channel.PHONE: ConsentScope.PHONE,
+    Channel.POST: ConsentScope.POST,
+}
+UNSUBSCRIBE_SALT = "fostercrm-unsubscribe"
+UNSUBSCRIBE_MAX_AGE = 400 * 24 * 3600  # links in old emails keep working for over a year
+SCHEDULER_ACTOR = Actor.system("scheduler")
 
 
 def enqueue_message(
@@ -50,3 +114,530 @@ def enqueue_message(
     except IntegrityError:
         return None
     return message
+
+
+# -- who may be sent what --------------------------------------------------------------------
+
+
+def is_for_public(message: OutboxMessage) -> bool:
+    return message.staff_id is None and message.template not in STAFF_TEMPLATES
+
+
+def latest_consents(session: Session, household_id: int) -> dict[ConsentScope, bool]:
+    """What the household has agreed to now: the latest row per scope."""
+    rows = session.exec(
+        select(Consent.scope, Consent.granted)
+        .where(Consent.household_id == household_id)
+        .order_by(Consent.id)
+    ).all()
+    return {ConsentScope(scope): granted for scope, granted in rows}
+
+
+def consent_granted(session: Session, household_id: int | None, channel: Channel) -> bool:
+    if household_id is None:
+        return False
+    scope = CONSENT_SCOPE_FOR_CHANNEL.get(Channel(channel))
+    return bool(scope and latest_consents(session, household_id).get(scope, False))
+
+
+def household_of(session: Session, message: OutboxMessage) -> int | None:
+    if message.household_id is not None:
+        return message.household_id
+    if message.carer_id is not None:
+        carer = session.get(Carer, message.carer_id)
+        return carer.household_id if carer else None
+    return None
+
+
+def telegram_link_open(session: Session, chat_id: str) -> bool:
+    link = session.exec(
+        select(TelegramChatLink).where(TelegramChatLink.chat_id == str(chat_id))
+    ).first()
+    return link is not None and link.opted_out_at is None
+
+
+def why_not_deliverable(session: Session, message: OutboxMessage) -> str | None:
+    """None when a message to the public may go now as far as consent is concerned; otherwise
+    the reason it must be cancelled. Checked at send time, so a withdrawal made after the
+    message was written still stops it."""
+    if not is_for_public(message):
+        return None
+    household_id = household_of(session, message)
+    if household_id is None:
+        return "no household to check consent against"
+    household = session.get(Household, household_id)
+    if household is None or household.anonymised_at is not None:
+        return "the household's details have been removed"
+    if not consent_granted(session, household_id, Channel(message.channel)):
+        return f"no consent to contact by {Channel(message.channel).value}"
+    if message.channel == Channel.TELEGRAM and not telegram_link_open(session, message.recipient):
+        return "the person said STOP on Telegram (or the chat is not linked)"
+    return None
+
+
+@dataclass(frozen=True)
+class Recipient:
+    channel: Channel
+    address: str  # email address or Telegram chat id
+
+
+def reachable_recipients(
+    session: Session,
+    settings: Settings,
+    household_id: int,
+    carer_id: int | None = None,
+) -> list[Recipient]:
+    """Where a message to this household may go: one channel, the one they prefer when they
+    agreed to it. Email goes to each applicant with an address; Telegram to each linked chat
+    that has not said STOP. Empty when they agreed to neither (then we do not write)."""
+    household = session.get(Household, household_id)
+    if household is None or household.anonymised_at is not None:
+        return []
+    consents = latest_consents(session, household_id)
+    telegram: list[Recipient] = []
+    if settings.telegram_bot_token and consents.get(ConsentScope.TELEGRAM):
+        conditions = [TelegramChatLink.household_id == household_id]
+        if carer_id is not None:
+            conditions.append(TelegramChatLink.carer_id == carer_id)
+        links = session.exec(
+            select(TelegramChatLink)
+            .where(sa.or_(*conditions), TelegramChatLink.opted_out_at.is_(None))
+            .order_by(TelegramChatLink.id)
+        ).all()
+        telegram = [Recipient(Channel.TELEGRAM, link.chat_id) for link in links]
+    email: list[Recipient] = []
+    if consents.get(ConsentScope.EMAIL):
+        addresses = session.exec(
+            select(Applicant.email)
+            .where(Applicant.household_id == household_id, Applicant.email.is_not(None))
+            .order_by(Applicant.position)
+        ).all()
+        email = [Recipient(Channel.EMAIL, a) for a in dict.fromkeys(addresses)]
+    if household.preferred_channel == Channel.TELEGRAM:
+        return telegram or email
+    return email or telegram
+
+
+# -- quiet hours -----------------------------------------------------------------------------
+
+
+def in_quiet_hours(settings: Settings, moment: datetime) -> bool:
+    local = moment.astimezone(settings.tz).time()
+    start, end = settings.quiet_hours.start, settings.quiet_hours.end
+    if start == end:
+        return False
+    if start > end:  # the usual case: the window crosses midnight
+        return local >= start or local < end
+    return start <= local < end
+
+
+def quiet_hours_end(settings: Settings, moment: datetime) -> datetime:
+    """When the quiet window that `moment` falls in ends (in UTC); `moment` if it is not quiet."""
+    if not in_quiet_hours(settings, moment):
+        return moment
+    tz = settings.tz
+    local = moment.astimezone(tz)
+    day = local.date()
+    if local.time() >= settings.quiet_hours.end:
+        day += timedelta(days=1)
+    return datetime.combine(day, settings.quiet_hours.end, tz).astimezone(moment.tzinfo)
+
+
+# -- the dispatcher's side -------------------------------------------------------------------
+
+
+def _claimable(now: datetime, public_allowed: bool) -> sa.ColumnElement[bool]:
+    waiting = sa.and_(
+        OutboxMessage.status == OutboxStatus.PENDING,
+        OutboxMessage.due_at <= now,
+        sa.or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now),
+    )
+    # A dispatcher that died mid-send leaves its claim behind; it lapses at claimed_until.
+    abandoned = sa.and_(
+        OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_until < now
+    )
+    condition = sa.or_(waiting, abandoned)
+    if not public_allowed:
+        condition = sa.and_(
+            condition,
+            sa.or_(
+                OutboxMessage.staff_id.is_not(None),
+                OutboxMessage.template.in_(sorted(STAFF_TEMPLATES)),
+            ),
+        )
+    return condition
+
+
+def claim_due_messages(
+    session: Session,
+    worker: str,
+    *,
+    now: datetime | None = None,
+    limit: int = 50,
+    claim_seconds: int = 120,
+    public_allowed: bool = True,
+    channels: list[Channel] | None = None,
+) -> list[int]:
+    """Claim up to `limit` due messages for `worker` and commit; returns their ids, oldest
+    first. `public_allowed=False` (quiet hours) claims only staff messages."""
+    now = now or clock.now()
+    condition = _claimable(now, public_allowed)
+    if channels is not None:
+        condition = sa.and_(condition, OutboxMessage.channel.in_([c.value for c in channels]))
+    candidates = (
+        select(OutboxMessage.id)
+        .where(condition)
+        .order_by(OutboxMessage.due_at, OutboxMessage.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    statement = (
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id.in_(candidates.scalar_subquery()), condition)
+        .values(
+            status=OutboxStatus.SENDING,
+            claimed_by=worker,
+            claimed_until=now + timedelta(seconds=claim_seconds),
+            attempts=OutboxMessage.attempts + 1,
+        )
+        .returning(OutboxMessage.id, OutboxMessage.due_at)
+        .execution_options(synchronize_session=False)
+    )
+    try:
+        rows = session.execute(statement).all()
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return [row[0] for row in sorted(rows, key=lambda r: (r[1], r[0]))]
+
+
+def _still_mine(worker: str) -> sa.ColumnElement[bool]:
+    return sa.and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_by == worker)
+
+
+def _release(
+    session: Session,
+    message_id: int,
+    worker: str,
+    **values: Any,
+) -> bool:
+    result = session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, _still_mine(worker))
+        .values(claimed_by=None, claimed_until=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def _timeline_entry(
+    session: Session, message: OutboxMessage, summary: str, body: str | None, now: datetime
+) -> None:
+    household_id = household_of(session, message)
+    if household_id is None:
+        return
+    session.add(
+        Activity(
+            household_id=household_id,
+            kind=ActivityKind.MESSAGE_SENT,
+            occurred_at=now,
+            actor_label=SCHEDULER_ACTOR.label,
+            summary=summary[:200],
+            body=body,
+            outbox_message_id=message.id,
+        )
+    )
+
+
+def mark_sent(
+    session: Session,
+    message_id: int,
+    worker: str,
+    *,
+    provider_message_id: str | None,
+    summary: str,
+    now: datetime | None = None,
+) -> bool:
+    """Record a delivery (and its line on the timeline). False if the claim had been lost,
+    which only happens when a send outlived its claim; nothing is changed then."""
+    now = now or clock.now()
+    message = session.get(OutboxMessage, message_id)
+    if message is None:
+        return False
+    done = _release(
+        session,
+        message_id,
+        worker,
+        status=OutboxStatus.SENT,
+        sent_at=now,
+        provider_message_id=(provider_message_id or "")[:200] or None,
+        error=None,
+        next_attempt_at=None,
+    )
+    if done and is_for_public(message):
+        _timeline_entry(
+            session, message, f"Sent by {Channel(message.channel).value}: {summary}", None, now
+        )
+    session.commit()
+    return done
+
+
+def mark_retry(
+    session: Session,
+    message_id: int,
+    worker: str,
+    *,
+    error: str,
+    retry_at: datetime | None = None,
+    count_attempt: bool = True,
+    now: datetime | None = None,
+) -> str:
+    """A failed attempt: back to pending with a backoff, or `failed` after the last attempt.
+    `count_attempt=False` (quiet hours, Telegram flood control) gives the attempt back.
+    Returns the new status."""
+    now = now or clock.now()
+    message = session.get(OutboxMessage, message_id)
+    if message is None:
+        return "missing"
+    session.refresh(message)
+    attempts = message.attempts if count_attempt else max(0, message.attempts - 1)
+    if count_attempt and attempts >= MAX_ATTEMPTS:
+        return mark_failed(session, message_id, worker, error=error, now=now)
+    if retry_at is None:
+        wait = BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1] if attempts else 0
+        retry_at = now + timedelta(seconds=wait)
+    _release(
+        session,
+        message_id,
+        worker,
+        status=OutboxStatus.PENDING,
+        attempts=attempts,
+        next_attempt_at=retry_at,
+        error=error[:1000] if count_attempt else message.error,
+    )
+    session.commit()
+    return OutboxStatus.PENDING.value
+
+
+def mark_failed(
+    session: Session,
+    message_id: int,
+    worker: str,
+    *,
+    error: str,
+    now: datetime | None = None,
+) -> str:
+    """Give up on a message: staff see it on the timeline and in `failed_messages`."""
+    now = now or clock.now()
+    message = session.get(OutboxMessage, message_id)
+    if message is None:
+        return "missing"
+    if _release(session, message_id, worker, status=OutboxStatus.FAILED, error=error[:1000]):
+        _timeline_entry(
+            session,
+            message,
+            f"Not sent ({Channel(message.channel).value}, {message.template.replace('_', ' ')})",
+            f"Gave up after {message.attempts} attempt(s): {error}"[:2000],
+            now,
+        )
+    session.commit()
+    return OutboxStatus.FAILED.value
+
+
+def mark_cancelled(session: Session, message_id: int, worker: str | None, *, reason: str) -> bool:
+    """Stop a message that must not go (consent withdrawn, visit cancelled or moved)."""
+    condition = OutboxMessage.id == message_id
+    if worker is not None:
+        condition = sa.and_(condition, _still_mine(worker))
+    else:
+        condition = sa.and_(condition, OutboxMessage.status == OutboxStatus.PENDING)
+    result = session.execute(
+        sa.update(OutboxMessage)
+        .where(condition)
+        .values(
+            status=OutboxStatus.CANCELLED,
+            error=reason[:1000],
+            claimed_by=None,
+            claimed_until=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def next_due_at(session: Session, now: datetime | None = None) -> datetime | None:
+    """When the next pending message becomes due (for a dispatcher deciding how long to wait)."""
+    now = now or clock.now()
+    when = sa.func.coalesce(OutboxMessage.next_attempt_at, OutboxMessage.due_at)
+    upcoming = session.exec(
+        select(sa.func.min(when)).where(OutboxMessage.status == OutboxStatus.PENDING)
+    ).one()
+    claims = session.exec(
+        select(sa.func.min(OutboxMessage.claimed_until)).where(
+            OutboxMessage.status == OutboxStatus.SENDING
+        )
+    ).one()
+    candidates = [t for t in (upcoming, claims) if t is not None]
+    return min(candidates) if candidates else None
+
+
+# -- for staff -------------------------------------------------------------------------------
+
+
+def failed_messages(
+    session: Session,
+    *,
+    area_ids: frozenset[int] | None = None,
+    limit: int = 200,
+) -> list[OutboxMessage]:
+    """Messages we gave up on, newest first, for the admin list. `area_ids` limits them to
+    households in those areas (plus staff messages and households awaiting triage)."""
+    query = select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED)
+    if area_ids is not None:
+        query = (
+            query.outerjoin(Carer, Carer.id == OutboxMessage.carer_id)
+            .outerjoin(
+                Household,
+                Household.id == sa.func.coalesce(OutboxMessage.household_id, Carer.household_id),
+            )
+            .where(sa.or_(Household.area_id.is_(None), Household.area_id.in_(sorted(area_ids))))
+        )
+    query = query.order_by(OutboxMessage.id.desc()).limit(limit)
+    return list(session.exec(query).all())
+
+
+def retry_failed_message(session: Session, actor: Actor, message_id: int) -> OutboxMessage:
+    """Staff ask for a failed message to be tried again (after fixing an address, say)."""
+    message = session.get(OutboxMessage, message_id)
+    if message is None:
+        raise NotFound(f"No message with id {message_id}")
+    if message.status != OutboxStatus.FAILED:
+        raise InvalidInput("Only a message that failed can be tried again", "message")
+    message.status = OutboxStatus.PENDING
+    message.attempts = 0
+    message.next_attempt_at = None
+    message.error = None
+    session.add(message)
+    audit.record(session, actor, AuditAction.UPDATE, "outbox_message", message.id, retry=True)
+    session.commit()
+    session.refresh(message)
+    return message
+
+
+# -- opting out ------------------------------------------------------------------------------
+
+
+def withdraw_consent(
+    session: Session,
+    actor: Actor,
+    household_id: int,
+    scope: ConsentScope,
+    *,
+    wording: str,
+    via: str,
+) -> Consent | None:
+    """Record that the household no longer agrees to `scope`, and cancel what is waiting to
+    go by that channel. Returns None (and writes nothing) if they had already withdrawn."""
+    household = session.get(Household, household_id)
+    if household is None:
+        raise NotFound(f"No household with id {household_id}")
+    if latest_consents(session, household_id).get(scope) is False:
+        return None
+    consent = Consent(
+        household_id=household_id,
+        scope=scope,
+        granted=False,
+        wording=wording[:2000],
+        via=via[:40],
+        recorded_by_id=actor.user_id,
+    )
+    session.add(consent)
+    channel = next((c for c, s in CONSENT_SCOPE_FOR_CHANNEL.items() if s == scope), None)
+    if channel is not None:
+        carer_ids = select(Carer.id).where(Carer.household_id == household_id)
+        session.execute(
+            sa.update(OutboxMessage)
+            .where(
+                OutboxMessage.status == OutboxStatus.PENDING,
+                OutboxMessage.channel == channel,
+                sa.or_(
+                    OutboxMessage.household_id == household_id,
+                    OutboxMessage.carer_id.in_(carer_ids.scalar_subquery()),
+                ),
+                OutboxMessage.staff_id.is_(None),
+            )
+            .values(status=OutboxStatus.CANCELLED, error=f"consent withdrawn ({via})")
+            .execution_options(synchronize_session=False)
+        )
+    audit.record(
+        session, actor, AuditAction.UPDATE, "household", household_id, consent_withdrawn=scope
+    )
+    session.commit()
+    session.refresh(consent)
+    return consent
+
+
+def record_telegram_stop(session: Session, chat_id: str | int, *, text: str = "STOP") -> bool:
+    """Someone wrote STOP to the bot: no more messages to that chat, and (when the chat belongs
+    to a household or carer) their Telegram consent is withdrawn. The chat assistant calls
+    this. Returns False when the chat was unknown or had already opted out."""
+    link = session.exec(
+        select(TelegramChatLink).where(TelegramChatLink.chat_id == str(chat_id))
+    ).first()
+    now = clock.now()
+    if link is None:
+        link = TelegramChatLink(chat_id=str(chat_id), opted_out_at=now)
+        session.add(link)
+        session.commit()
+        return False
+    if link.opted_out_at is not None:
+        return False
+    link.opted_out_at = now
+    session.add(link)
+    session.execute(
+        sa.update(OutboxMessage)
+        .where(
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.channel == Channel.TELEGRAM,
+            OutboxMessage.recipient == str(chat_id),
+        )
+        .values(status=OutboxStatus.CANCELLED, error="the person said STOP on Telegram")
+        .execution_options(synchronize_session=False)
+    )
+    household_id = link.household_id
+    if household_id is None and link.carer_id is not None:
+        carer = session.get(Carer, link.carer_id)
+        household_id = carer.household_id if carer else None
+    session.commit()
+    if household_id is not None:
+        withdraw_consent(
+            session,
+            Actor.system("telegram"),
+            household_id,
+            ConsentScope.TELEGRAM,
+            wording=f"Wrote {text!r} to the Telegram bot",
+            via="telegram STOP",
+        )
+    return True
+
+
+def _unsubscribe_serializer(settings: Settings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.require_secret_key(), salt=UNSUBSCRIBE_SALT)
+
+
+def make_unsubscribe_token(settings: Settings, household_id: int, scope: ConsentScope) -> str:
+    return _unsubscribe_serializer(settings).dumps({"h": household_id, "s": scope.value})
+
+
+def read_unsubscribe_token(settings: Settings, token: str) -> tuple[int, ConsentScope]:
+    """(household id, scope) from a link in an email; InvalidInput if forged or too old."""
+    try:
+        data = _unsubscribe_serializer(settings).loads(token, max_age=UNSUBSCRIBE_MAX_AGE)
+        return int(data["h"]), ConsentScope(data["s"])
+    except SignatureExpired:
+        raise InvalidInput("This link has expired. Please reply to any email from us.") from None
+    except (BadSignature, KeyError, TypeError, ValueError):
+        raise InvalidInput("This link is not valid. Please check you copied all of it.") from None

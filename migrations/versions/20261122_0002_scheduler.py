@@ -2,7 +2,7 @@
 
 Revision ID: 0002_scheduler
 Revises: 0001
-Create Date: 2026-11-22 04:59:43.434287
+Create Date: 2026-11-22 05:06:20.587821
 """
 
 from collections.abc import Sequence
@@ -21,6 +21,7 @@ def upgrade() -> None:
     op.create_table(
         "scheduler_job",
         sa.Column("job_id", sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
+        sa.Column("first_seen_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.Column("last_started_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("last_success_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("last_finished_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),

@@ -1,0 +1,216 @@
+"""Test helpers for the scheduler: a real SMTP server that records what it receives, settings
+pointing at it, and households/carers made the real way (create_enquiry, move_stage)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+from sqlmodel import Session, select
+
+import crm.models as m
+from crm.services.actors import Actor
+from crm.services.enquiries import ApplicantDetails, EnquiryInput, create_enquiry
+from crm.services.pipeline import move_stage
+from crm.settings import Settings
+
+SECRET = "test-secret-key-for-signing-links-0123456789"
+CONSENT_WORDS = {
+    m.ConsentScope.STORE_DETAILS: "You may keep my details to help me foster.",
+    m.ConsentScope.EMAIL: "You may email me about fostering.",
+    m.ConsentScope.TELEGRAM: "You may message me on Telegram.",
+}
+
+
+@dataclass
+class Received:
+    envelope_from: str
+    recipients: list[str]
+    message: EmailMessage
+
+    @property
+    def message_id(self) -> str:
+        return str(self.message["Message-ID"])
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"])
+
+    def text(self) -> str:
+        return self.message.get_body(("plain",)).get_content()
+
+    def html(self) -> str:
+        return self.message.get_body(("html",)).get_content()
+
+    def attachments(self) -> list[EmailMessage]:
+        return list(self.message.iter_attachments())
+
+
+class _Handler:
+    def __init__(self, owner: SmtpCapture) -> None:
+        self.owner = owner
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, N802
+        if address in self.owner.refuse:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.owner.changed:
+            self.owner.received.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), parsed)
+            )
+            self.owner.changed.notify_all()
+        return "250 Message accepted for delivery"
+
+
+class _Controller(Controller):
+    def _trigger_server(self):  # noqa: ANN202
+        # Bound to port 0: learn the port the system gave us before the first connection.
+        self.port = self.server.sockets[0].getsockname()[1]
+        return super()._trigger_server()
+
+
+class SmtpCapture:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 and an ephemeral port."""
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.refuse: set[str] = set()
+        self.changed = threading.Condition()
+        self.controller = _Controller(_Handler(self), hostname="127.0.0.1", port=0)
+
+    def __enter__(self) -> SmtpCapture:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.controller.stop()
+
+    @property
+    def port(self) -> int:
+        return self.controller.port
+
+    def messages(self) -> list[Received]:
+        with self.changed:
+            return list(self.received)
+
+    def to(self, address: str) -> list[Received]:
+        return [r for r in self.messages() if address in r.recipients]
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while len(self.received) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"expected {count} emails, got {len(self.received)}")
+                self.changed.wait(remaining)
+            return list(self.received)
+
+    def message_id_counts(self) -> Counter:
+        return Counter(r.message_id for r in self.messages())
+
+
+def scheduler_settings(
+    settings: Settings,
+    *,
+    smtp_port: int | None = None,
+    telegram_base_url: str | None = None,
+    telegram_token: str | None = None,
+) -> Settings:
+    update: dict = {"secret_key": SECRET}
+    if smtp_port is not None:
+        update["smtp"] = settings.smtp.model_copy(update={"host": "127.0.0.1", "port": smtp_port})
+    if telegram_base_url is not None:
+        update["telegram_api_base_url"] = telegram_base_url
+        update["telegram_bot_token"] = telegram_token
+    return settings.model_copy(update=update)
+
+
+def make_household(
+    session: Session,
+    settings: Settings,
+    *,
+    first_name: str = "Sam",
+    last_name: str = "Patel",
+    email_address: str | None = "sam.patel@example.com",
+    phone: str | None = "07700 900982",
+    postcode: str = "LE1 6ZG",
+    consents: tuple[m.ConsentScope, ...] = (m.ConsentScope.EMAIL,),
+    telegram_chat: int | None = None,
+    preferred: m.Channel | None = None,
+    second_applicant: tuple[str, str, str] | None = None,
+) -> m.Household:
+    scopes = {m.ConsentScope.STORE_DETAILS, *consents}
+    data = EnquiryInput(
+        applicant=ApplicantDetails(first_name, last_name, email=email_address, phone=phone),
+        second_applicant=(
+            ApplicantDetails(second_applicant[0], second_applicant[1], email=second_applicant[2])
+            if second_applicant
+            else None
+        ),
+        enquiry_channel=m.EnquiryChannel.WEB_FORM,
+        postcode=postcode,
+        preferred_channel=preferred,
+        consents={scope: CONSENT_WORDS[scope] for scope in scopes},
+    )
+    household = create_enquiry(session, Actor.system("test"), data, settings).household
+    if telegram_chat is not None:
+        session.add(m.TelegramChatLink(chat_id=str(telegram_chat), household_id=household.id))
+        session.commit()
+    return household
+
+
+def make_carer(
+    session: Session,
+    settings: Settings,
+    *,
+    supervisor_id: int | None,
+    approved_at: datetime | None = None,
+    **household_options,
+) -> m.Carer:
+    """A household approved through the pipeline service (which opens the carer record)."""
+    household = make_household(session, settings, **household_options)
+    move_stage(
+        session, Actor.system("test"), household.id, m.Stage.APPROVED, occurred_at=approved_at
+    )
+    carer = session.exec(select(m.Carer).where(m.Carer.household_id == household.id)).one()
+    carer.supervising_social_worker_id = supervisor_id
+    session.add(carer)
+    session.commit()
+    if household_options.get("telegram_chat") is not None:
+        link = session.exec(
+            select(m.TelegramChatLink).where(
+                m.TelegramChatLink.chat_id == str(household_options["telegram_chat"])
+            )
+        ).one()
+        link.carer_id = carer.id
+        session.add(link)
+        session.commit()
+    return carer
+
+
+def outbox(session: Session, **filters) -> list[m.OutboxMessage]:
+    query = select(m.OutboxMessage).order_by(m.OutboxMessage.id)
+    for name, value in filters.items():
+        query = query.where(getattr(m.OutboxMessage, name) == value)
+    session.expire_all()
+    return list(session.exec(query).all())
+
+
+def tasks(session: Session, **filters) -> list[m.Task]:
+    query = select(m.Task).order_by(m.Task.id)
+    for name, value in filters.items():
+        query = query.where(getattr(m.Task, name) == value)
+    session.expire_all()
+    return list(session.exec(query).all())
