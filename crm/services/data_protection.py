@@ -66,7 +66,7 @@ def _check(session: Session, actor: Actor, household_id: int) -> Household:
 
 
 def _row(obj: SQLModel) -> dict[str, Any]:
-    return {k: _plain(v) for k, v in obj.model_dump().items()}
+    return {k: _plain(v) for k, v in obj.model_dump(warnings=False).items()}
 
 
 def _plain(value: Any) -> Any:

@@ -171,6 +171,10 @@ def _register_error_pages(app: Flask) -> None:
     def csrf_error(exc):  # noqa: ANN001, ANN202
         return render_template("errors/400.html", reason=exc.description), 400
 
+    @app.errorhandler(410)
+    def gone(_exc):  # noqa: ANN001, ANN202
+        return render_template("errors/410.html"), 410
+
     @app.errorhandler(429)
     def too_many(_exc):  # noqa: ANN001, ANN202
         return render_template("errors/429.html"), 429

@@ -34,6 +34,15 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from crm.models import CallOutcome, TaskPriority
 
 
+class SafeGovDateInput(GovDateInput):
+    """GOV.UK date input that also renders when the request left the fields out."""
+
+    def map_gov_params(self, field, **kwargs):  # noqa: ANN001, ANN201
+        if field.raw_data is not None and len(field.raw_data) != 3:
+            field.raw_data = None
+        return super().map_gov_params(field, **kwargs)
+
+
 def attach_errors(form: FlaskForm, errors: dict[str, str], default: str) -> None:
     """Show a service's errors against the matching fields (or `default`)."""
     for key, message in errors.items():
@@ -93,7 +102,9 @@ class MoveForm(FlaskForm):
 
 
 class AssignForm(FlaskForm):
-    officer_id = SelectField("Assigned to", widget=GovSelect(), validators=[Optional()])
+    officer_id = SelectField(
+        "Assigned to", widget=GovSelect(), validators=[Optional()], validate_choice=False
+    )
     submit = SubmitField("Save", widget=GovSubmitInput())
 
 
@@ -108,11 +119,13 @@ class TaskForm(FlaskForm):
     )
     due_on = DateField(
         "Due on",
-        widget=GovDateInput(),
+        widget=SafeGovDateInput(),
         validators=[InputRequired("Enter the date the task is due")],
         format=["%d %m %Y", "%Y-%m-%d"],
     )
-    owner_id = SelectField("Who will do it", widget=GovSelect(), validators=[Optional()])
+    owner_id = SelectField(
+        "Who will do it", widget=GovSelect(), validators=[Optional()], validate_choice=False
+    )
     priority = RadioField(
         "Priority",
         choices=[(p.value, p.value.capitalize()) for p in TaskPriority],

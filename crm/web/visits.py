@@ -33,6 +33,8 @@ def week():
     actor = current_actor()
     team = service.team_for(db(), actor)
     who = request.args.get("staff", "me")
+    if who == "me" and all(s.id != actor.user_id for s in team):
+        who = "team"  # admins keep no diary of their own
     if who == "team":
         staff = team
     else:

@@ -1,0 +1,108 @@
+"""The pipeline board: columns, counts, days against target, filters and moves."""
+
+import re
+from datetime import timedelta
+
+from sqlmodel import select
+
+import crm.models as m
+from crm import clock
+from crm.services.actors import Actor
+from crm.services.pipeline import move_stage
+
+
+def column(page: str, stage: str) -> str:
+    match = re.search(rf'aria-labelledby="col-{stage}">(.*?)</section>', page, re.S)
+    assert match, stage
+    return match.group(1)
+
+
+def test_columns_counts_and_over_target(client_for, org, make_household, session, settings):
+    old = make_household(first="Olde", last="Timer")
+    clock.advance(timedelta(days=settings.stage_target_days.enquiry + 2))
+    make_household(first="Newe", last="Comer")
+    moved = make_household(first="Vee", last="Visit")
+    move_stage(session, Actor.system("test"), moved.id, m.Stage.INITIAL_VISIT)
+    page = client_for(org.manager).get("/pipeline").get_data(as_text=True)
+    enquiry = column(page, "enquiry")
+    assert '<span class="govuk-tag govuk-tag--grey">2</span>' in enquiry
+    assert "1 over" in enquiry
+    # The older card comes first and is marked over target.
+    assert enquiry.index("Olde Timer") < enquiry.index("Newe Comer")
+    card = enquiry[: enquiry.index("Newe Comer")]
+    assert "Over target" in card and "app-board__card--over" in card
+    assert f"{settings.stage_target_days.enquiry + 2} days of" in card
+    visit = column(page, "initial_visit")
+    assert "Vee Visit" in visit and "Over target" not in visit
+    assert old.id
+
+
+def test_filters(client_for, org, make_household, session):
+    make_household(first="Web", last="Person", source_key="web_search")
+    make_household(first="Radio", last="Listener", source_key="radio_tv")
+    c = client_for(org.manager)
+    page = c.get("/pipeline?source=radio_tv").get_data(as_text=True)
+    assert "Radio Listener" in page and "Web Person" not in page
+    page = c.get(f"/pipeline?area={org.south.id}").get_data(as_text=True)
+    assert "Radio Listener" not in page
+    page = c.get(f"/pipeline?officer={org.officer_north.id}").get_data(as_text=True)
+    assert "Radio Listener" in page and "Web Person" in page
+
+
+def test_move_forward_from_the_board(client_for, org, make_household, session):
+    household = make_household()
+    c = client_for(org.officer_north)
+    response = c.post(
+        "/pipeline/move",
+        {"household_id": household.id, "to_stage": "initial_visit"},
+        token_from="/pipeline",
+    )
+    assert response.status_code == 302
+    session.refresh(household)
+    assert household.stage == m.Stage.INITIAL_VISIT
+    event = session.exec(
+        select(m.StageEvent).where(m.StageEvent.to_stage == m.Stage.INITIAL_VISIT)
+    ).one()
+    assert event.actor_id == org.officer_north.id
+
+
+def test_move_needing_a_reason_goes_to_the_move_page(client_for, org, make_household, session):
+    household = make_household()
+    c = client_for(org.officer_north)
+    response = c.post(
+        "/pipeline/move",
+        {"household_id": household.id, "to_stage": "withdrawn"},
+        token_from="/pipeline",
+    )
+    assert response.status_code == 302
+    move_url = response.headers["Location"]
+    assert f"/households/{household.id}/move?to=withdrawn" in move_url
+    session.refresh(household)
+    assert household.stage == m.Stage.ENQUIRY
+    page = c.get(move_url).get_data(as_text=True)
+    assert "Withdrawn: Not the right time" in page
+    # Without a reason the service refuses and nothing changes.
+    refused = c.post(move_url, {"to_stage": "withdrawn"}, token_from=move_url)
+    assert "Choose a reason for moving to withdrawn" in refused.get_data(as_text=True)
+    session.refresh(household)
+    assert household.stage == m.Stage.ENQUIRY
+    done = c.post(
+        move_url,
+        {"to_stage": "withdrawn", "reason_code": "timing", "reason_text": "Maybe next year"},
+        token_from=move_url,
+    )
+    assert done.status_code == 302
+    assert done.headers["Location"].startswith("/pipeline")
+    session.refresh(household)
+    assert household.stage == m.Stage.WITHDRAWN
+
+
+def test_only_allowed_moves_are_offered(client_for, org, make_household, session):
+    household = make_household()
+    move_stage(session, Actor.system("test"), household.id, m.Stage.STAGE_ONE)
+    page = client_for(org.manager).get("/pipeline").get_data(as_text=True)
+    card = column(page, "stage_one")
+    options = re.findall(r'<option value="([a-z_]+)">', card)
+    assert "stage_two" in options and "withdrawn" in options
+    # Going back is a reopen (move page only); deregistration is for approved carers.
+    assert "enquiry" not in options and "deregistered" not in options
