@@ -191,8 +191,8 @@ def test_book_move_and_cancel_a_visit_in_free_slots_only(
     # Only staff of the household's area who do initial visits; never the other area.
     assert staff_offered == {org.officer_north.id, org.assessor_north.id}
     # A time that is not a free slot is refused.
-    bogus = c.post(f"{url}/visits/book", {"slot": f"{org.officer_north.id}|2026-03-10T23:00:00+00:00"},
-                   token_from=url)  # fmt: skip
+    not_free = f"{org.officer_north.id}|2026-03-10T23:00:00+00:00"
+    bogus = c.post(f"{url}/visits/book", {"slot": not_free}, token_from=url)
     assert "There is a problem" in bogus.get_data(as_text=True)
     assert c.post(f"{url}/visits/book", {"slot": offered[0], "location": "At home"},
                   token_from=url).status_code == 302  # fmt: skip

@@ -1,12 +1,10 @@
 """The public enquiry form, the thank-you page's visit booking and the privacy notice."""
 
 import re
-from datetime import timedelta
 
 from sqlmodel import func, select
 
 import crm.models as m
-from crm import clock
 from crm.web.public import ENQUIRIES_PER_IP_PER_HOUR, PUBLIC_ACTOR_LABEL
 
 GOOD = {
