@@ -1,0 +1,183 @@
+"""`fostercrm bot` (the Telegram bot) and `fostercrm chat` (the assistant in a terminal)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session, SQLModel
+
+from crm.settings import Settings, SettingsError, load_settings
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def scratch_engine() -> sa.Engine:
+    """A throwaway in-memory database with the full schema and reference lists, for a fresh
+    conversation that must not touch (or alert) the real service."""
+    import crm.models  # noqa: F401  (registers the tables)
+    from crm.services.reference import ensure_reference_data
+
+    engine = sa.create_engine(
+        "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+    )
+    SQLModel.metadata.create_all(engine)
+    with Session(engine) as session:
+        ensure_reference_data(session)
+    return engine
+
+
+def _buttons_text(outcome) -> str:  # noqa: ANN001
+    labels = [b.label for b in outcome.buttons]
+    return "  [" + "] [".join(labels) + "]" if labels else ""
+
+
+@click.command("chat")
+@click.option("--once", "once", metavar="TEXT", help="Answer one message and stop.")
+@click.option("--json", "as_json", is_flag=True, help="With --once: print one JSON object.")
+@click.option(
+    "--eval",
+    "eval_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Measure the matcher on a CSV file of expected,text lines.",
+)
+@click.option(
+    "--scratch",
+    is_flag=True,
+    help="Talk against a throwaway database instead of the configured one.",
+)
+def chat_command(once: str | None, as_json: bool, eval_file: Path | None, scratch: bool) -> None:
+    """Talk to the chat assistant in the terminal.
+
+    Interactive chats use the configured database, like the web chat: an enquiry or visit made
+    here is real (use --scratch to try things out). `--once "TEXT" --json` prints
+    {"topic", "reply", "confidence"} for a fresh conversation and touches no real data.
+    """
+    from bot.assistant import Assistant, Incoming
+    from bot.knowledge import KnowledgeError
+    from crm.models import ChatChannel
+
+    settings = _settings()
+    try:
+        assistant = Assistant(settings)
+    except KnowledgeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+    if eval_file is not None:
+        from bot.evaluation import evaluate, read_eval_file
+
+        try:
+            rows = read_eval_file(eval_file)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise click.ClickException(str(exc)) from None
+        result = evaluate(assistant, rows)
+        for line in result.lines():
+            click.echo(line)
+        return
+
+    if once is not None:
+        engine = scratch_engine()
+        try:
+            with Session(engine, expire_on_commit=False) as session:
+                outcome = assistant.reply(
+                    session,
+                    ChatChannel.WEBCHAT,
+                    f"cli-{secrets.token_hex(8)}",
+                    Incoming.message(once),
+                )
+        finally:
+            engine.dispose()
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "topic": outcome.topic or "fallback",
+                        "reply": outcome.text,
+                        "confidence": round(float(outcome.confidence), 3),
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        else:
+            click.echo(outcome.text + _buttons_text(outcome))
+        return
+
+    from crm.db import make_engine
+
+    engine = scratch_engine() if scratch else make_engine(settings.database.url)
+    external_id = f"terminal-{secrets.token_hex(8)}"
+    click.echo("Chat with the assistant. Type /help for commands, or press Ctrl+D to leave.")
+    click.echo("To press a button, type its label in square brackets, e.g. [Book a visit].")
+    last = None
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            while True:
+                try:
+                    text = click.prompt("you", prompt_suffix="> ", default="", show_default=False)
+                except (EOFError, click.Abort):
+                    click.echo()
+                    break
+                incoming = Incoming.message(text)
+                if last is not None and text.startswith("[") and text.endswith("]"):
+                    wanted = text[1:-1].strip().lower()
+                    pressed = next((b for b in last.buttons if b.label.lower() == wanted), None)
+                    if pressed is not None:
+                        incoming = Incoming.press(pressed.data)
+                last = assistant.reply(session, ChatChannel.WEBCHAT, external_id, incoming)
+                for reply in last.replies:
+                    click.echo(f"assistant> {reply.text}")
+                    labels = [b.label for row in reply.buttons for b in row]
+                    if labels:
+                        click.echo("           [" + "] [".join(labels) + "]")
+    finally:
+        engine.dispose()
+
+
+@click.command("bot")
+@click.option("--webhook-url", help="Public HTTPS address Telegram should post updates to.")
+@click.option("--listen", default="127.0.0.1", show_default=True, help="Webhook: address.")
+@click.option("--port", default=8443, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--secret-token",
+    envvar="TELEGRAM_WEBHOOK_SECRET",
+    help="Webhook: the secret Telegram sends back in every request (or TELEGRAM_WEBHOOK_SECRET).",
+)
+def bot_command(webhook_url: str | None, listen: str, port: int, secret_token: str | None) -> None:
+    """Run the Telegram bot: polling by default, or a webhook with a secret token.
+
+    Reads TELEGRAM_BOT_TOKEN and TELEGRAM_API_BASE_URL. Run one of these processes only."""
+    from bot.telegram import run_polling, run_webhook
+    from crm.db import make_engine
+
+    settings = _settings()
+    if not settings.telegram_bot_token:
+        raise click.ClickException("TELEGRAM_BOT_TOKEN: not set (the token BotFather gave you)")
+    engine = make_engine(settings.database.url)
+    try:
+        if webhook_url:
+            if not secret_token:
+                secret_token = secrets.token_urlsafe(32)
+                click.echo("No --secret-token given: using a new random one for this run.")
+            click.echo(f"Telegram bot: webhook on {listen}:{port} for {webhook_url}")
+            run_webhook(settings, engine, webhook_url, listen, port, secret_token)
+        else:
+            click.echo("Telegram bot: polling (Ctrl+C to stop)")
+            run_polling(settings, engine)
+    finally:
+        engine.dispose()
+
+
+COMMANDS = [bot_command, chat_command]
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(chat_command())

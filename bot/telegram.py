@@ -1,0 +1,374 @@
+"""The Telegram adapter (python-telegram-bot 22): updates in, the assistant's replies out.
+
+Everything about the conversation lives in the database (bot.conversations), not in PTB: no
+ConversationHandler, no persistence file, so a restart loses nothing and the bot process holds
+no state of its own. Updates are handled concurrently, but one chat at a time (a lock per chat),
+so two quick messages from one person are answered in order. The assistant's database work runs
+in worker threads so the event loop keeps polling.
+
+Group chats are refused politely (and nothing from them is stored); stickers, photos and voice
+notes get a friendly "please type"; check-in buttons (``checkin:...``) go to the scheduler's
+check-in service; "STOP" goes to the outbox's opt-out.
+
+Run it with `fostercrm bot` (polling, or `--webhook-url` with a secret token), or inside
+`fostercrm up` when TELEGRAM_BOT_TOKEN is set (`start_for_up`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlmodel import Session
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Update,
+)
+from telegram.constants import ChatAction, ChatType
+from telegram.error import Forbidden, RetryAfter, TelegramError
+from telegram.ext import Application, ContextTypes, TypeHandler
+
+from bot.assistant import Assistant, Incoming, Outcome
+from crm.models import ChatChannel
+from crm.services.errors import ServiceError
+from crm.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_TELEGRAM_TEXT = 4096
+SEND_ATTEMPTS = 4
+COMMANDS = [
+    ("start", "Start again"),
+    ("help", "What I can do"),
+    ("book", "Book a free initial visit"),
+    ("visit", "Move or cancel your visit"),
+    ("human", "Ask someone from our team to contact you"),
+    ("privacy", "What we keep and why"),
+    ("delete", "Erase this chat"),
+]
+GROUP_REFUSAL = (
+    "Hello! I'm the fostering assistant, and I only chat one to one, so that what you ask "
+    "stays private. Please send me a direct message instead."
+)
+
+
+@dataclass
+class BotState:
+    settings: Settings
+    engine: sa.Engine
+    assistant: Assistant
+    locks: dict[int, asyncio.Lock] = field(default_factory=dict)
+
+    def lock_for(self, chat_id: int) -> asyncio.Lock:
+        lock = self.locks.get(chat_id)
+        if lock is None:
+            lock = self.locks[chat_id] = asyncio.Lock()
+        return lock
+
+    def reply(self, chat_id: int, incoming: Incoming) -> Outcome:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return self.assistant.reply(session, ChatChannel.TELEGRAM, str(chat_id), incoming)
+
+    def check_in(self, chat_id: int, data: str) -> str:
+        from crm.services import checkins
+
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                checkins.handle_callback(session, self.settings, data, chat_id=chat_id)
+            except ServiceError as exc:
+                return f"Sorry, I couldn't record that: {exc}"
+        return "Thank you for letting us know how things are going."
+
+
+def build_application(
+    settings: Settings,
+    engine: sa.Engine,
+    *,
+    assistant: Assistant | None = None,
+    with_updater: bool = True,
+) -> Application:
+    if not settings.telegram_bot_token:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    builder = (
+        Application.builder()
+        .token(settings.telegram_bot_token)
+        .base_url(settings.telegram_api_base_url)
+        .concurrent_updates(64)
+        .connection_pool_size(64)
+        .pool_timeout(30)
+    )
+    if not with_updater:
+        builder = builder.updater(None)
+    application = builder.build()
+    application.bot_data["fostercrm"] = BotState(
+        settings=settings, engine=engine, assistant=assistant or Assistant(settings)
+    )
+    application.add_handler(TypeHandler(Update, on_update))
+    application.add_error_handler(on_error)
+    return application
+
+
+def _incoming(update: Update) -> Incoming | None:
+    if update.callback_query is not None:
+        return Incoming.press(update.callback_query.data or "")
+    message = update.message
+    if message is None:
+        return None  # edits, channel posts, membership changes: nothing to answer
+    if message.text is not None:
+        return Incoming.message(message.text)
+    if message.contact is not None and message.contact.phone_number:
+        return Incoming.message(message.contact.phone_number)
+    kind = next(
+        (
+            name
+            for name in (
+                "sticker",
+                "photo",
+                "voice",
+                "video",
+                "audio",
+                "document",
+                "animation",
+                "location",
+                "video_note",
+            )
+            if getattr(message, name, None)
+        ),
+        "message",
+    )
+    return Incoming(text=message.caption, kind=kind)
+
+
+def keyboard(outcome_reply) -> InlineKeyboardMarkup | None:  # noqa: ANN001
+    if not outcome_reply.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b.label, callback_data=b.data[:64]) for b in row]
+            for row in outcome_reply.buttons
+        ]
+    )
+
+
+async def _send(bot, chat_id: int, text: str, markup=None) -> None:  # noqa: ANN001
+    """Send, waiting out Telegram's flood control a few times before giving up."""
+    text = text[:MAX_TELEGRAM_TEXT] or "…"
+    for attempt in range(SEND_ATTEMPTS):
+        try:
+            await bot.send_message(chat_id, text, reply_markup=markup)
+            return
+        except RetryAfter as exc:
+            if attempt == SEND_ATTEMPTS - 1:
+                raise
+            delay = exc.retry_after
+            seconds = delay.total_seconds() if hasattr(delay, "total_seconds") else float(delay)
+            await asyncio.sleep(min(max(seconds, 0.1), 60))
+
+
+async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    state: BotState = context.bot_data["fostercrm"]
+    chat = update.effective_chat
+    if chat is None:
+        return
+    query = update.callback_query
+    if query is not None:
+        # Answering a press only stops the button's spinner: an old button may refuse.
+        with contextlib.suppress(TelegramError):
+            await query.answer()
+    if chat.type != ChatType.PRIVATE:
+        if update.message is not None and (update.message.text or update.message.new_chat_members):
+            await _send(context.bot, chat.id, GROUP_REFUSAL)
+        return
+    incoming = _incoming(update)
+    if incoming is None:
+        return
+    async with state.lock_for(chat.id):
+        # The typing dots are nice to have, never worth failing for.
+        with contextlib.suppress(TelegramError):
+            await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
+        if incoming.button and incoming.button.startswith("checkin:"):
+            text = await asyncio.to_thread(state.check_in, chat.id, incoming.button)
+            await _send(context.bot, chat.id, text)
+            return
+        outcome = await asyncio.to_thread(state.reply, chat.id, incoming)
+        for reply in outcome.replies:
+            await _send(context.bot, chat.id, reply.text, keyboard(reply))
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if isinstance(context.error, Forbidden):
+        log.info("Telegram: the person blocked the bot (%s)", context.error)
+        return
+    log.error("Telegram update failed: %s", context.error, exc_info=context.error)
+
+
+async def _set_commands(application: Application) -> None:
+    try:
+        await application.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+    except TelegramError as exc:
+        log.warning("Telegram: could not set the command list: %s", exc)
+
+
+# -- running ------------------------------------------------------------------------------
+
+
+def run_polling(settings: Settings, engine: sa.Engine) -> None:
+    """`fostercrm bot`: poll in the foreground until Ctrl+C."""
+    application = build_application(settings, engine)
+    application.post_init = _set_commands
+    application.run_polling(allowed_updates=Update.ALL_TYPES)
+
+
+class BackgroundBot:
+    """The bot polling (or fed by a webhook) in a thread with its own event loop, so it can
+    run beside the web server in `fostercrm up`, and in tests and benchmarks."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: sa.Engine,
+        *,
+        assistant: Assistant | None = None,
+        polling: bool = True,
+        poll_timeout: float = 1.0,
+    ) -> None:
+        self.application = build_application(
+            settings, engine, assistant=assistant, with_updater=polling
+        )
+        self.polling = polling
+        self.poll_timeout = poll_timeout
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._started = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="telegram-bot", daemon=True)
+
+    def start(self) -> BackgroundBot:
+        self._thread.start()
+        self._started.wait(30)
+        if self._error is not None:
+            raise RuntimeError(f"the Telegram bot did not start: {self._error}")
+        return self
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # noqa: BLE001 - reported to start() or logged
+            self._error = exc
+            self._started.set()
+            log.exception("Telegram bot stopped with an error")
+
+    async def _main(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        application = self.application
+        await application.initialize()
+        await _set_commands(application)
+        if self.polling:
+            await application.updater.start_polling(
+                poll_interval=0.0,
+                timeout=self.poll_timeout,
+                allowed_updates=Update.ALL_TYPES,
+                error_callback=lambda exc: log.warning("Telegram polling: %s", exc),
+            )
+        await application.start()
+        self._started.set()
+        await self._stop.wait()
+        if self.polling and application.updater.running:
+            await application.updater.stop()
+        await application.stop()
+        await application.shutdown()
+
+    def feed(self, update_json: dict) -> None:
+        """Hand one update (a webhook's JSON body) to the running bot."""
+        update = Update.de_json(update_json, self.application.bot)
+        asyncio.run_coroutine_threadsafe(self.application.update_queue.put(update), self.loop)
+
+    def stop(self) -> None:
+        if self.loop is not None and self._stop is not None and self._thread.is_alive():
+            self.loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+
+    def __enter__(self) -> BackgroundBot:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+def start_for_up(settings: Settings, engine: sa.Engine) -> Callable[[], None] | None:
+    """`fostercrm up`: poll in a background thread when a token is set."""
+    if not settings.telegram_bot_token:
+        return None
+    runner = BackgroundBot(settings, engine).start()
+    log.info("Telegram bot polling")
+    return runner.stop
+
+
+# -- webhook ------------------------------------------------------------------------------
+
+
+def webhook_app(runner: BackgroundBot, secret_token: str, path: str = "/telegram"):
+    """A tiny WSGI app receiving Telegram's POSTs: the secret header must match exactly."""
+
+    def app(environ, start_response):  # noqa: ANN001, ANN202
+        def answer(status: str, body: bytes = b"") -> list[bytes]:
+            start_response(
+                status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+            )
+            return [body]
+
+        if environ.get("PATH_INFO") != path:
+            return answer("404 Not Found")
+        if environ.get("REQUEST_METHOD") != "POST":
+            return answer("405 Method Not Allowed")
+        given = environ.get("HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN", "")
+        if not hmac.compare_digest(given.encode(), secret_token.encode()):
+            return answer("403 Forbidden")
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = json.loads(environ["wsgi.input"].read(min(length, 1_000_000)) or b"{}")
+            runner.feed(body)
+        except (ValueError, TypeError, KeyError) as exc:
+            log.warning("Telegram webhook: bad update (%s)", exc)
+            return answer("400 Bad Request")
+        return answer("200 OK", b"ok")
+
+    return app
+
+
+def run_webhook(
+    settings: Settings,
+    engine: sa.Engine,
+    webhook_url: str,
+    listen: str,
+    port: int,
+    secret_token: str,
+) -> None:
+    """`fostercrm bot --webhook-url ...`: register the webhook and serve it until Ctrl+C."""
+    import waitress
+
+    runner = BackgroundBot(settings, engine, polling=False).start()
+    path = "/" + webhook_url.split("://", 1)[-1].partition("/")[2].strip("/")
+    if path == "/":
+        path = "/telegram"
+    try:
+        future = asyncio.run_coroutine_threadsafe(
+            runner.application.bot.set_webhook(
+                webhook_url, secret_token=secret_token, allowed_updates=Update.ALL_TYPES
+            ),
+            runner.loop,
+        )
+        future.result(30)
+        waitress.serve(webhook_app(runner, secret_token, path), host=listen, port=port, _quiet=True)
+    finally:
+        runner.stop()

@@ -1,0 +1,136 @@
+"""A safeguarding concern raised from outside (the chat assistant): the urgent-task rule.
+
+Someone telling us a child may be at risk is given the emergency advice at once by whoever
+heard it (the assistant does that in the same reply). Here is what staff must then do: an
+urgent task, due immediately, in the team queue of the area the person is in (the hub's when we
+do not know), with the person's own words so nobody has to go looking; and an email to every
+manager and admin covering that area saying a concern is waiting (through the outbox, without
+the person's words, so the detail stays inside the CRM). Staff messages do not wait for quiet
+hours, so the email goes at night too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from crm import clock
+from crm.models import (
+    Area,
+    Channel,
+    Household,
+    Role,
+    StaffArea,
+    StaffUser,
+    Task,
+    TaskKind,
+    TaskPriority,
+)
+from crm.services.actors import Actor
+from crm.services.outbox import enqueue_message
+from crm.services.tasks import create_task
+from crm.settings import Settings
+
+ALERT_TEMPLATE = "safeguarding_alert_staff"
+ALERT_ROLES = (Role.MANAGER, Role.ADMIN)
+MAX_WORDS_KEPT = 2000
+
+
+@dataclass(frozen=True)
+class ChildrensServices:
+    """Who to call about a child: the area's front door, or the service-wide number."""
+
+    area_name: str | None
+    phone: str
+
+
+def childrens_services_for(
+    session: Session, settings: Settings, area_id: int | None
+) -> ChildrensServices:
+    area = session.get(Area, area_id) if area_id is not None else None
+    if area is not None and area.childrens_services_phone:
+        return ChildrensServices(area.name, area.childrens_services_phone)
+    return ChildrensServices(
+        area.name if area is not None else None, settings.service.childrens_services_phone
+    )
+
+
+def raise_concern(
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    *,
+    words: str,
+    where: str,
+    area_id: int | None = None,
+    household_id: int | None = None,
+    unique_key: str | None = None,
+) -> Task | None:
+    """Record a safeguarding concern: an urgent task due now, and an alert to managers.
+
+    `words` is what the person wrote; `where` says where they wrote it ("Telegram chat 123",
+    "web chat"). With `unique_key`, the same concern is recorded once however often it is
+    passed in (a retried message). Returns the task, or None when it existed already."""
+    if household_id is not None and area_id is None:
+        household = session.get(Household, household_id)
+        area_id = household.area_id if household is not None else None
+    now = clock.now()
+    words = (words or "").strip()[:MAX_WORDS_KEPT]
+    task = create_task(
+        session,
+        actor,
+        kind=TaskKind.SAFEGUARDING,
+        title=f"Safeguarding concern raised in the {where}: act today",
+        detail=(
+            f"Raised at {now.astimezone(settings.tz):%d %b %Y %H:%M} in the {where}. "
+            "The assistant told them to call 999 if a child is in immediate danger and gave "
+            f"them the children's services number.\n\nWhat they wrote:\n{words}"
+        ),
+        due_at=now,
+        household_id=household_id,
+        area_id=area_id,
+        priority=TaskPriority.URGENT,
+        unique_key=unique_key,
+        commit=False,
+    )
+    if task is None:
+        return None
+    for staff in _people_to_alert(session, area_id):
+        enqueue_message(
+            session,
+            channel=Channel.EMAIL,
+            recipient=staff.email,
+            template=ALERT_TEMPLATE,
+            payload={
+                "task_id": task.id,
+                "task_title": task.title,
+                "where": where,
+                "area_name": _area_name(session, area_id),
+                "due_at": now.isoformat(),
+                "staff_name": staff.name,
+            },
+            due_at=now,
+            unique_key=f"safeguarding:{task.id}:alert:{staff.id}",
+            staff_id=staff.id,
+        )
+    session.commit()
+    session.refresh(task)
+    return task
+
+
+def _area_name(session: Session, area_id: int | None) -> str:
+    area = session.get(Area, area_id) if area_id is not None else None
+    return area.name if area is not None else "not known yet (hub triage)"
+
+
+def _people_to_alert(session: Session, area_id: int | None) -> list[StaffUser]:
+    """Active managers of the area (all managers when the area is unknown), and admins."""
+    query = select(StaffUser).where(StaffUser.active.is_(True), StaffUser.role.in_(ALERT_ROLES))
+    if area_id is not None:
+        in_area = select(StaffArea.staff_id).where(StaffArea.area_id == area_id)
+        query = query.where(
+            sa.or_(StaffUser.role == Role.ADMIN, StaffUser.id.in_(in_area.scalar_subquery()))
+        )
+    return list(session.exec(query.order_by(StaffUser.id)).all())
