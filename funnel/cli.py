@@ -1,0 +1,279 @@
+"""`fostercrm import tracker` and `fostercrm report funnel|weekly`.
+
+Thin: the work is in funnel.importer, funnel.metrics and funnel.report. Errors end the command
+with one readable line and a non-zero exit (click.ClickException). crm.cli picks up COMMANDS.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+from sqlmodel import Session, select
+
+from funnel.periods import IsoWeek, Period
+
+
+def _settings():
+    # Imported here: crm.cli imports this module while it is itself being imported.
+    from crm.cli import cli_settings
+
+    return cli_settings()
+
+
+def _engine(settings):
+    from crm.cli import cli_engine
+
+    return cli_engine(settings)
+
+
+def _area_ids(session: Session, area: str | None) -> list[int] | None:
+    if not area:
+        return None
+    from funnel.load import resolve_area_ids
+
+    try:
+        return resolve_area_ids(session, [area])
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+# -- import -------------------------------------------------------------------------------
+
+
+@click.group("import")
+def import_group() -> None:
+    """Bring in records kept elsewhere."""
+
+
+@import_group.command("tracker")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--skip-invalid", is_flag=True, help="Import the good rows and list the bad ones.")
+@click.option("--verbose", "-v", is_flag=True, help="List every row, not just the ones to look at.")
+def import_tracker_command(file: Path, skip_invalid: bool, verbose: bool) -> None:
+    """Import a recruitment tracker spreadsheet (CSV or Excel).
+
+    Columns: reference, enquiry_date, first_name, last_name, email, phone, postcode, area,
+    source, campaign, first_contact_date, initial_visit_date, application_date,
+    stage_one_date, stage_two_date, panel_date, approval_date, withdrawn_date,
+    withdrawn_reason, not_progressed_date, not_progressed_reason. Dates as YYYY-MM-DD or
+    DD/MM/YYYY; an empty date means the stage was not reached. The whole file is checked
+    first: if any row is bad nothing is imported (unless --skip-invalid). Importing the same
+    file again changes nothing; an updated tracker adds only what is new.
+    """
+    from funnel.importer import TrackerError, import_tracker
+
+    settings = _settings()
+    with _engine(settings) as engine, Session(engine) as session:
+        try:
+            report = import_tracker(session, settings, file, skip_invalid=skip_invalid)
+        except TrackerError as exc:
+            raise click.ClickException(str(exc)) from None
+    if report.ignored_columns:
+        click.echo(f"Columns not used: {', '.join(report.ignored_columns)}", err=True)
+    for problem in report.problems:
+        click.echo(str(problem), err=True)
+    if not report.imported:
+        raise click.ClickException(report.summary())
+    for result in report.results:
+        if verbose or result.status in ("duplicate", "conflict", "failed"):
+            click.echo(str(result))
+    click.echo(report.summary())
+    if report.count("failed"):
+        raise click.ClickException(
+            f"{report.count('failed')} row(s) could not be imported; see above. "
+            "Importing the file again retries them."
+        )
+
+
+# -- reports ------------------------------------------------------------------------------
+
+
+@click.group("report")
+def report_group() -> None:
+    """Funnel reports for managers."""
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def _days(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f}"
+
+
+def _print_funnel(summary: dict, labels: dict[str, str], source_labels: dict[str, str]) -> None:
+    area = summary["area"] or "all areas"
+    click.echo(
+        f"Enquiries from {summary['from']} to {summary['to']} ({area}): "
+        f"{summary['cohort_size']:,} households, as at {summary['as_of'][:16]} UTC"
+    )
+    click.echo("")
+    header = f"{'Stage':<15}{'Reached':>9}{'From previous':>15}{'From enquiry':>14}"
+    header += f"{'Median days':>13}{'75th pct':>10}"
+    click.echo(header)
+    click.echo("-" * len(header))
+    reached = summary["reached"]
+    total = summary["cohort_size"]
+    previous = None
+    for stage, count in reached.items():
+        step = None if previous in (None, 0) else count / previous
+        click.echo(
+            f"{labels[stage]:<15}{count:>9,}{_pct(step) if previous is not None else '':>15}"
+            f"{_pct(count / total if total else None):>14}"
+            f"{_days(summary['median_days_from_enquiry'][stage]):>13}"
+            f"{_days(summary['p75_days_from_enquiry'][stage]):>10}"
+        )
+        previous = count
+    contact = summary["first_contact"]
+    click.echo("")
+    click.echo(
+        f"First contact: {contact['contacted_within_target']} of "
+        f"{contact['contacted'] + contact['waiting_past_target']} within the target "
+        f"({_pct(contact['share_within_target'])}); {contact['waiting_past_target']} still "
+        f"waiting past it; median {_days(contact['median_working_days'])} working days."
+    )
+    for title, key in (
+        ("Withdrew", "withdrawn_by_reason"),
+        ("Not progressed", "not_progressed_by_reason"),
+    ):
+        reasons = summary[key]
+        text = ", ".join(f"{k} {v}" for k, v in reasons.items()) if reasons else "none"
+        click.echo(f"{title}: {sum(reasons.values())} ({text})")
+    click.echo("")
+    click.echo(f"{'Source':<36}{'Enquiries':>10}{'Visits':>8}{'Applied':>9}{'Approved':>10}")
+    for key, counts in summary["by_source"].items():
+        click.echo(
+            f"{source_labels.get(key, key)[:35]:<36}{counts['enquiry']:>10,}"
+            f"{counts['initial_visit']:>8,}{counts['application']:>9,}{counts['approved']:>10,}"
+        )
+
+
+@report_group.command("funnel")
+@click.option(
+    "--from",
+    "from_",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="First day of enquiries (YYYY-MM-DD).",
+)
+@click.option(
+    "--to",
+    "to",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Last day of enquiries (YYYY-MM-DD), included.",
+)
+@click.option("--area", default=None, help="Only this area (its name).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def report_funnel(from_: datetime, to: datetime, area: str | None, as_json: bool) -> None:
+    """The cohort funnel: of the households that enquired between --from and --to, how many
+    reached each stage, how fast, where the rest stopped and why, and by source."""
+    from funnel import metrics
+    from funnel.config import load_funnel_config
+    from funnel.load import load_funnel_data
+
+    if to.date() < from_.date():
+        raise click.ClickException("--to is before --from")
+    settings = _settings()
+    with _engine(settings) as engine, Session(engine) as session:
+        area_ids = _area_ids(session, area)
+        data = load_funnel_data(session, area_ids=area_ids, tz=settings.service.timezone)
+    summary = metrics.funnel_summary(
+        data, Period(from_.date(), to.date()), metrics.ResponseRule.from_settings(settings)
+    )
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    config = load_funnel_config()
+    labels = {stage: config.stage_label(stage) for stage in summary["reached"]}
+    sources = {str(k): str(v) for k, v in data.sources["label"].items()}
+    sources["not_recorded"] = "Not recorded"
+    _print_funnel(summary, labels, sources)
+
+
+@report_group.command("weekly")
+@click.option("--week", default=None, help="ISO week, e.g. 2026-W10 (default: last full week).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write the HTML, the charts (PNG) and the CSV into this folder.",
+)
+@click.option("--send", is_flag=True, help="Email it to the managers (through the outbox).")
+@click.option("--area", default=None, help="Only this area (not with --send).")
+def report_weekly(week: str | None, out: Path | None, send: bool, area: str | None) -> None:
+    """The weekly manager report: headline numbers, what changed, what needs attention, and
+    the tables and charts behind them. Prints the summary; --out writes the full report."""
+    from crm import clock
+    from crm.models import Channel, Role, StaffUser
+    from crm.services.outbox import enqueue_message
+    from funnel.report import (
+        EMAIL_TEMPLATE,
+        load_weekly_report,
+        outbox_key,
+        outbox_payload,
+        render_text,
+        weekly_report_recipients,
+        write_report_files,
+    )
+
+    settings = _settings()
+    tz = settings.service.timezone
+    try:
+        chosen = IsoWeek.parse(week) if week else IsoWeek.last_complete(clock.now(), tz)
+    except ValueError as exc:
+        raise click.ClickException(f"--week: {exc}") from None
+    if chosen.monday > clock.now().astimezone(ZoneInfo(tz)).date():
+        raise click.ClickException(f"--week: {chosen} has not started yet")
+    if send and area:
+        raise click.ClickException("--send emails the whole hub's report; leave out --area")
+    with _engine(settings) as engine, Session(engine) as session:
+        area_ids = _area_ids(session, area)
+        report = load_weekly_report(
+            session, settings, chosen, area_ids=area_ids, with_charts=bool(out)
+        )
+        session.rollback()
+        click.echo(render_text(report), nl=False)
+        if out:
+            paths = write_report_files(report, out)
+            click.echo(f"\nWrote {len(paths)} files to {out}:")
+            for path in paths:
+                click.echo(f"  {path.name}")
+        if send:
+            recipients = weekly_report_recipients(session, settings)
+            if not recipients:
+                raise click.ClickException(
+                    "No one to send it to: no active manager, and [report] recipients is empty"
+                )
+            staff = {
+                email.lower(): staff_id
+                for email, staff_id in session.exec(
+                    select(StaffUser.email, StaffUser.id).where(StaffUser.role == Role.MANAGER)
+                ).all()
+            }
+            queued = 0
+            for address in recipients:
+                message = enqueue_message(
+                    session,
+                    channel=Channel.EMAIL,
+                    recipient=address,
+                    template=EMAIL_TEMPLATE,
+                    payload=outbox_payload(chosen),
+                    due_at=clock.now(),
+                    unique_key=outbox_key(chosen, address),
+                    staff_id=staff.get(address),
+                )
+                queued += message is not None
+            session.commit()
+            already = len(recipients) - queued
+            click.echo(
+                f"\nQueued for {queued} recipient(s); the outbox dispatcher sends it"
+                + (f" ({already} already had this week's report)." if already else ".")
+            )
+
+
+COMMANDS = [import_group, report_group]

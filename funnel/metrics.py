@@ -1,0 +1,846 @@
+"""Funnel metrics: pure functions on the frames `funnel.load` returns.
+
+Nothing here touches the database or the clock: "now" is `data.as_of`, so the same data gives
+the same numbers. Everything is vectorised (numpy, groupby aggregations); no per-household
+Python and no `groupby.apply`, so a million stage events take well under a second or two.
+
+Definitions, in a fostering team's words:
+
+- A household *reached* a funnel stage if it got to that stage or any later one; a connected
+  person who went straight to assessment still reached the initial visit and the application.
+  A skipped stage counts as reached when the household reached the next stage it did enter.
+- The *cohort* of a period is the households whose enquiry fell in it (local dates).
+  Conversion is measured on cohorts: of these enquiries, how many got how far (so far).
+- A household *stopped* at the furthest funnel stage it reached. Drop-off counts withdrawn and
+  not-progressed households by that stage, so for every stage
+  ``reached[s] - reached[s+1] == withdrawn[s] + not_progressed[s] + on_hold[s] + open[s]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from funnel.load import FUNNEL, FUNNEL_DTYPE, STAGES, FunnelData
+from funnel.officetime import OfficeClock
+from funnel.periods import IsoWeek, Period, local_midnight_utc, week_starts
+
+N_FUNNEL = len(FUNNEL)
+CODE = {stage: i for i, stage in enumerate(STAGES)}
+ON_HOLD, WITHDRAWN, NOT_PROGRESSED, DEREGISTERED = (
+    CODE["on_hold"],
+    CODE["withdrawn"],
+    CODE["not_progressed"],
+    CODE["deregistered"],
+)
+APPROVED = CODE["approved"]
+OUTCOMES = ["in_progress", "on_hold", "withdrawn", "not_progressed", "approved", "deregistered"]
+OUTCOME_DTYPE = pd.CategoricalDtype(OUTCOMES)
+LEAVING = ("withdrawn", "not_progressed")
+# The outcome of a household from the stage it is at now (codes into OUTCOMES).
+_OUTCOME_OF_STAGE = np.array(
+    [
+        OUTCOMES.index(
+            {
+                "on_hold": "on_hold",
+                "withdrawn": "withdrawn",
+                "not_progressed": "not_progressed",
+                "approved": "approved",
+                "deregistered": "deregistered",
+            }.get(stage, "in_progress")
+        )
+        for stage in STAGES
+    ],
+    dtype=np.int8,
+)
+_NAT = np.iinfo(np.int64).min
+_NEVER = np.iinfo(np.int64).max
+_DAY_NS = 86_400 * 1_000_000_000
+TRANSITIONS = [f"{a}->{b}" for a, b in zip(FUNNEL, FUNNEL[1:], strict=False)]
+
+
+def _ns(series: pd.Series) -> np.ndarray:
+    """int64 nanoseconds (NaT as the minimum int64)."""
+    return series.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(np.int64)
+
+
+def _utc(values: np.ndarray, index: pd.Index | None = None) -> pd.Series:
+    values = np.where(values == _NEVER, _NAT, values)
+    return pd.Series(values.view("M8[ns]"), index=index).dt.tz_localize("UTC")
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return None if not denominator else float(numerator) / float(denominator)
+
+
+def _quantiles(values: pd.Series | np.ndarray) -> tuple[float | None, float | None]:
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return None, None
+    median, p75 = np.percentile(values, [50, 75])
+    return float(median), float(p75)
+
+
+# -- the journey of every household -------------------------------------------------------
+
+
+def journeys(data: FunnelData) -> pd.DataFrame:
+    """One row per household (index household_id), rebuilt from the stage events:
+
+    - ``reach_<stage>`` for each funnel stage: when it reached that stage (first time, with
+      skipped stages filled from the next stage it entered), NaT if it never did;
+    - ``furthest`` (0-6) and ``furthest_stage``: how far it got;
+    - ``stage``/``stage_since``: where it is now and since when (its last move);
+    - ``funnel_stage``: the funnel stage it is in, paused at or left from (last funnel move);
+    - ``outcome``: in_progress, on_hold, withdrawn, not_progressed, approved, deregistered;
+    - ``leaving_reason`` and ``left_at`` for withdrawn and not-progressed households;
+    - the household's own columns (area, source_key, enquired_at...).
+    """
+    hh = data.households.sort_index()
+    n = len(hh)
+    ev = data.events
+    codes = ev["to_stage"].cat.codes.to_numpy().astype(np.int64)
+    pos = hh.index.get_indexer(ev["household_id"])
+    times = _ns(ev["occurred_at"])
+    keep = (pos >= 0) & (codes >= 0)
+    pos, codes, times = pos[keep], codes[keep], times[keep]
+    reason_codes = ev["reason_code"].cat.codes.to_numpy()[keep]
+
+    first = np.full((n, N_FUNNEL), _NEVER, dtype=np.int64)
+    in_funnel = codes < N_FUNNEL
+    np.minimum.at(first, (pos[in_funnel], codes[in_funnel]), times[in_funnel])
+    enquired = _ns(hh["enquired_at"])
+    first[:, 0] = np.minimum(first[:, 0], np.where(enquired == _NAT, _NEVER, enquired))
+    # Reached a stage = reached it or any later one; the time is the earliest of those.
+    reach = np.minimum.accumulate(first[:, ::-1], axis=1)[:, ::-1]
+    reached = reach != _NEVER
+    furthest = reached.sum(axis=1) - 1
+
+    # Events are sorted by household and time: the last row of each household is its last move.
+    stage = np.zeros(n, dtype=np.int64)
+    since = enquired.copy()
+    left_reason = np.full(n, -1, dtype=reason_codes.dtype)
+    if len(pos):
+        last = np.flatnonzero(np.r_[pos[1:] != pos[:-1], True])
+        stage[pos[last]] = codes[last]
+        since[pos[last]] = times[last]
+        left_reason[pos[last]] = reason_codes[last]
+    funnel_stage = np.zeros(n, dtype=np.int64)
+    fpos, fcodes = pos[in_funnel], codes[in_funnel]
+    if len(fpos):
+        last_funnel = np.flatnonzero(np.r_[fpos[1:] != fpos[:-1], True])
+        funnel_stage[fpos[last_funnel]] = fcodes[last_funnel]
+
+    leaving = (stage == WITHDRAWN) | (stage == NOT_PROGRESSED)
+
+    out = pd.DataFrame(index=hh.index)
+    for i, name in enumerate(FUNNEL):
+        out[f"reach_{name}"] = _utc(reach[:, i], hh.index)
+    out["furthest"] = furthest.astype(np.int8)
+    out["furthest_stage"] = pd.Categorical.from_codes(furthest, dtype=FUNNEL_DTYPE)
+    out["stage"] = pd.Categorical.from_codes(stage, categories=STAGES, ordered=True)
+    out["stage_since"] = _utc(since, hh.index)
+    out["funnel_stage"] = pd.Categorical.from_codes(funnel_stage, dtype=FUNNEL_DTYPE)
+    out["outcome"] = pd.Categorical.from_codes(_OUTCOME_OF_STAGE[stage], dtype=OUTCOME_DTYPE)
+    out["leaving_reason"] = pd.Categorical.from_codes(
+        np.where(leaving, left_reason, -1), dtype=ev["reason_code"].dtype
+    )
+    out["left_at"] = _utc(np.where(leaving, since, _NAT), hh.index)
+    for column in hh.columns:
+        out[column] = hh[column]
+    return out
+
+
+def cohort(data: FunnelData, period: Period) -> pd.DataFrame:
+    """The journeys of households whose enquiry fell in `period`."""
+    j = data.journeys
+    return j[period.contains(j["enquired_at"], data.tz).to_numpy()]
+
+
+# -- the cohort funnel --------------------------------------------------------------------
+
+
+def reached_counts(journeys_: pd.DataFrame) -> pd.Series:
+    """Households that reached each funnel stage (index: stage keys in funnel order)."""
+    counts = np.bincount(journeys_["furthest"].to_numpy(np.int64), minlength=N_FUNNEL)
+    # Reached stage s = furthest >= s: a reversed cumulative sum.
+    return pd.Series(counts[::-1].cumsum()[::-1], index=pd.Index(FUNNEL, name="stage"))
+
+
+def funnel_table(journeys_: pd.DataFrame) -> pd.DataFrame:
+    """Reached, step-to-step conversion and conversion from enquiry, per funnel stage."""
+    reached = reached_counts(journeys_)
+    previous = reached.shift(1)
+    total = reached.iloc[0]
+    table = pd.DataFrame({"reached": reached})
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table["conversion_from_previous"] = (reached / previous).where(previous > 0)
+        table["conversion_from_enquiry"] = (reached / total) if total else np.nan
+    table.loc["enquiry", "conversion_from_previous"] = np.nan
+    return table
+
+
+def cohort_funnel(data: FunnelData, period: Period) -> pd.DataFrame:
+    return funnel_table(cohort(data, period))
+
+
+def conversions(table: pd.DataFrame) -> dict[str, float | None]:
+    """{"enquiry->initial_visit": 0.5, ..., "enquiry->approved": 0.1}; None where undefined."""
+    reached = table["reached"]
+    out: dict[str, float | None] = {}
+    for a, b in zip(FUNNEL, FUNNEL[1:], strict=False):
+        out[f"{a}->{b}"] = _ratio(reached[b], reached[a])
+    out["enquiry->approved"] = _ratio(reached["approved"], reached["enquiry"])
+    return out
+
+
+# -- time ---------------------------------------------------------------------------------
+
+
+def days_to_stage(journeys_: pd.DataFrame) -> pd.DataFrame:
+    """Calendar days from enquiry to reaching each stage: households, median, 75th percentile."""
+    start = _ns(journeys_["enquired_at"])
+    rows = []
+    for stage in FUNNEL:
+        reach = _ns(journeys_[f"reach_{stage}"])
+        ok = (reach != _NAT) & (start != _NAT)
+        days = np.maximum(reach[ok] - start[ok], 0) / _DAY_NS
+        median, p75 = _quantiles(days)
+        rows.append({"stage": stage, "households": int(ok.sum()), "median": median, "p75": p75})
+    return pd.DataFrame(rows).set_index("stage")
+
+
+def time_in_stage(data: FunnelData, journeys_: pd.DataFrame) -> pd.DataFrame:
+    """Days spent in each funnel stage (and on hold) by these households: finished stays
+    (count, median, 75th percentile) and stays still going at as_of (count, median so far)."""
+    ev = data.events
+    mask = ev["household_id"].isin(journeys_.index).to_numpy()
+    households = ev["household_id"].to_numpy()[mask]
+    codes = ev["to_stage"].cat.codes.to_numpy().astype(np.int64)[mask]
+    times = _ns(ev["occurred_at"])[mask]
+    as_of = data.as_of.value
+    same_next = np.r_[households[1:] == households[:-1], False]
+    next_times = np.r_[times[1:], as_of]
+    finished = same_next
+    duration = (np.where(finished, next_times, as_of) - times) / _DAY_NS
+    measured = CODE["approved"]
+    rows = []
+    for stage in [*FUNNEL[:measured], "on_hold"]:
+        here = codes == CODE[stage]
+        done = duration[here & finished]
+        ongoing = duration[here & ~finished]
+        median, p75 = _quantiles(done)
+        ongoing_median, _ = _quantiles(ongoing)
+        rows.append(
+            {
+                "stage": stage,
+                "finished": int(len(done)),
+                "median": median,
+                "p75": p75,
+                "ongoing": int(len(ongoing)),
+                "ongoing_median": ongoing_median,
+            }
+        )
+    return pd.DataFrame(rows).set_index("stage")
+
+
+@dataclass(frozen=True)
+class ResponseRule:
+    """How fast a first contact should be: `working_days` of office time."""
+
+    working_days: int = 1
+    opens: time = time(9, 0)
+    closes: time = time(17, 0)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ResponseRule:
+        return cls(
+            settings.response.target_working_days,
+            settings.service.office_hours_start,
+            settings.service.office_hours_end,
+        )
+
+
+def first_contact(data: FunnelData, journeys_: pd.DataFrame, rule: ResponseRule) -> pd.DataFrame:
+    """Per household: working days from enquiry to first contact, the due time of the response
+    target, and a status: ``on_time``, ``late``, ``waiting_late`` (still no contact and past
+    due), ``waiting`` (not yet due) or ``unknown`` (moved on or left with no contact recorded,
+    as old tracker rows often have)."""
+    enquired = journeys_["enquired_at"]
+    contact = journeys_["first_contact_at"]
+    clock = OfficeClock.for_moments(
+        pd.concat([enquired, contact]), data.tz, rule.opens, rule.closes
+    )
+    due = clock.due(enquired, rule.working_days)
+    working_days = clock.working_days_between(enquired, contact)
+    contacted = contact.notna().to_numpy()
+    on_time = contacted & (contact <= due).to_numpy()
+    still_at_enquiry = (
+        (journeys_["funnel_stage"] == "enquiry")
+        & journeys_["outcome"].isin(["in_progress", "on_hold"])
+    ).to_numpy()
+    past_due = (due < data.as_of).to_numpy()
+    status = np.select(
+        [on_time, contacted, still_at_enquiry & past_due, still_at_enquiry],
+        ["on_time", "late", "waiting_late", "waiting"],
+        default="unknown",
+    )
+    return pd.DataFrame(
+        {"working_days": working_days, "due_at": due, "status": status}, index=journeys_.index
+    )
+
+
+def first_contact_summary(contacts: pd.DataFrame) -> dict[str, Any]:
+    counts = contacts["status"].value_counts()
+
+    def n(status: str) -> int:
+        return int(counts.get(status, 0))
+
+    decided = n("on_time") + n("late") + n("waiting_late")
+    median, p75 = _quantiles(contacts["working_days"])
+    return {
+        "enquiries": int(len(contacts)),
+        "contacted": n("on_time") + n("late"),
+        "contacted_within_target": n("on_time"),
+        "contacted_late": n("late"),
+        "waiting_past_target": n("waiting_late"),
+        "waiting_within_target": n("waiting"),
+        "no_contact_recorded": n("unknown"),
+        "share_within_target": _ratio(n("on_time"), decided),
+        "median_working_days": median,
+        "p75_working_days": p75,
+    }
+
+
+# -- drop-off -----------------------------------------------------------------------------
+
+
+def stage_outcomes(journeys_: pd.DataFrame) -> pd.DataFrame:
+    """Households by the furthest stage they reached and where they are now: columns
+    in_progress, on_hold, withdrawn, not_progressed, approved, deregistered. Row sums are
+    reached[s] - reached[s+1]."""
+    table = pd.crosstab(journeys_["furthest_stage"], journeys_["outcome"], dropna=False).reindex(
+        index=FUNNEL, columns=OUTCOMES, fill_value=0
+    )
+    table.index.name = "stage"
+    table.columns.name = None
+    return table.astype(np.int64)
+
+
+def drop_off(journeys_: pd.DataFrame) -> pd.DataFrame:
+    """Withdrawn and not-progressed households: outcome, stage left from, reason, count."""
+    left = journeys_.loc[
+        journeys_["outcome"].isin(LEAVING).to_numpy(),
+        ["outcome", "furthest_stage", "leaving_reason"],
+    ]
+    columns = ["outcome", "stage", "reason_code", "households"]
+    if left.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns}).astype(
+            {"households": np.int64}
+        )
+    counts = left.groupby(
+        [
+            left["outcome"].cat.remove_unused_categories(),
+            left["furthest_stage"],
+            left["leaving_reason"],
+        ],
+        observed=True,
+        dropna=False,
+    ).size()
+    frame = counts.rename("households").reset_index()
+    frame.columns = columns
+    frame = frame[frame["households"] > 0]
+    frame["stage_order"] = frame["stage"].cat.codes
+    frame = frame.sort_values(
+        ["outcome", "stage_order", "households"], ascending=[True, True, False]
+    )
+    return pd.DataFrame(
+        {
+            "outcome": frame["outcome"].astype(str).to_numpy(),
+            "stage": frame["stage"].astype(str).to_numpy(),
+            "reason_code": frame["reason_code"].astype(object).fillna("not_recorded").to_numpy(),
+            "households": frame["households"].to_numpy(np.int64),
+        }
+    )
+
+
+def by_reason(drops: pd.DataFrame, outcome: str) -> dict[str, int]:
+    part = drops[drops["outcome"] == outcome]
+    totals = part.groupby("reason_code")["households"].sum().sort_values(ascending=False)
+    return {str(k): int(v) for k, v in totals.items()}
+
+
+def by_left_stage(drops: pd.DataFrame, outcome: str) -> dict[str, int]:
+    part = drops[drops["outcome"] == outcome]
+    totals = part.groupby("stage")["households"].sum()
+    return {stage: int(totals.get(stage, 0)) for stage in FUNNEL[:-1]}
+
+
+def leavers(data: FunnelData, period: Period) -> pd.DataFrame:
+    """Moves to withdrawn or not progressed that happened in `period` (whenever the household
+    enquired): outcome, reason_code, household_id, occurred_at."""
+    ev = data.events
+    mask = ev["to_stage"].isin(LEAVING) & period.contains(ev["occurred_at"], data.tz)
+    part = ev.loc[mask.to_numpy(), ["household_id", "to_stage", "reason_code", "occurred_at"]]
+    return pd.DataFrame(
+        {
+            "household_id": part["household_id"].to_numpy(),
+            "outcome": part["to_stage"].astype(str).to_numpy(),
+            "reason_code": part["reason_code"].astype(object).fillna("not_recorded").to_numpy(),
+            "occurred_at": part["occurred_at"].to_numpy(),
+        }
+    )
+
+
+# -- channels, campaigns, areas -----------------------------------------------------------
+
+
+def reached_by(journeys_: pd.DataFrame, column: str, missing: str = "not_recorded") -> pd.DataFrame:
+    """Reached counts per value of `column` (source_key, area, enquiry_channel, campaign_id):
+    one row per value present, one column per funnel stage; most enquiries first."""
+    values = journeys_[column]
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, uniques = values.cat.codes.to_numpy(np.int64), list(values.cat.categories)
+    else:
+        codes, found = pd.factorize(values, use_na_sentinel=True)
+        uniques = list(found)
+    groups = len(uniques) + 1
+    codes = np.where(codes < 0, groups - 1, codes)
+    furthest = journeys_["furthest"].to_numpy(np.int64)
+    counts = np.bincount(codes * N_FUNNEL + furthest, minlength=groups * N_FUNNEL)
+    counts = counts.reshape(groups, N_FUNNEL)
+    # Reached stage s = furthest >= s: a reversed cumulative sum along the stages.
+    reached = counts[:, ::-1].cumsum(axis=1)[:, ::-1]
+    present = reached[:, 0] > 0
+    index = pd.Index([*uniques, missing], dtype=object, name=column)
+    out = pd.DataFrame(reached, index=index, columns=FUNNEL).astype(np.int64)[present]
+    return out.sort_values(["enquiry", "approved"], ascending=False, kind="stable")
+
+
+def channel_table(journeys_: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Enquiries, initial visits, applications and approvals per source / channel, with
+    conversion to initial visit and to approval."""
+    reached = reached_by(journeys_, column)
+    table = reached[["enquiry", "initial_visit", "application", "approved"]].rename(
+        columns={
+            "enquiry": "enquiries",
+            "initial_visit": "initial_visits",
+            "application": "applications",
+            "approved": "approvals",
+        }
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table["to_initial_visit"] = table["initial_visits"] / table["enquiries"]
+        table["to_approval"] = table["approvals"] / table["enquiries"]
+    return table
+
+
+def campaign_table(data: FunnelData, journeys_: pd.DataFrame) -> pd.DataFrame:
+    """Per campaign with enquiries here: the channel numbers, and the campaign's cost per
+    approval (its whole cost over every approval it has brought, in any period)."""
+    with_campaign = journeys_[journeys_["campaign_id"].notna().to_numpy()]
+    table = channel_table(with_campaign, "campaign_id")
+    if table.empty:
+        table["campaign"] = pd.Series(dtype=object)
+        table["cost_pence"] = pd.Series(dtype="Int64")
+        table["approvals_all_time"] = pd.Series(dtype=np.int64)
+        table["cost_per_approval_pence"] = pd.Series(dtype=float)
+        return table
+    all_journeys = data.journeys
+    approvals_all = (
+        all_journeys.loc[all_journeys["furthest"].to_numpy() == N_FUNNEL - 1, "campaign_id"]
+        .value_counts()
+        .reindex(table.index, fill_value=0)
+    )
+    campaigns = data.campaigns.reindex(table.index.astype(np.int64))
+    table["campaign"] = campaigns["name"].to_numpy()
+    table["cost_pence"] = campaigns["cost_pence"].to_numpy()
+    table["approvals_all_time"] = approvals_all.to_numpy().astype(np.int64)
+    cost = table["cost_pence"].astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table["cost_per_approval_pence"] = (cost / table["approvals_all_time"]).where(
+            table["approvals_all_time"] > 0
+        )
+    return table
+
+
+# -- weekly trend -------------------------------------------------------------------------
+
+
+def weekly_activity(data: FunnelData, last_week: IsoWeek, weeks: int = 12) -> pd.DataFrame:
+    """What happened in each of `weeks` ISO weeks up to `last_week` (whenever the households
+    enquired): enquiries, first arrivals at initial visit, application and approval, moves to
+    withdrawn and not progressed, and carer deregistrations. Index: week ("2026-W10")."""
+    calendar = week_starts(last_week, weeks)
+    edges = np.array(
+        [local_midnight_utc(w.monday, data.tz).value for w in calendar]
+        + [last_week.end_utc(data.tz).value],
+        dtype=np.int64,
+    )
+
+    def per_week(values: np.ndarray) -> np.ndarray:
+        values = values[values != _NAT]
+        slot = np.searchsorted(edges, values, side="right") - 1
+        slot = slot[(slot >= 0) & (slot < weeks)]
+        return np.bincount(slot, minlength=weeks)
+
+    j = data.journeys
+    ev = data.events
+    codes = ev["to_stage"].cat.codes.to_numpy()
+    ev_times = _ns(ev["occurred_at"])
+    carers = data.carers
+    dereg = carers["deregistered_on"]
+    approved_on = carers["approved_on"]
+    day_edges = np.array([np.datetime64(w.monday, "ns") for w in calendar], dtype="M8[ns]")
+    day_edges = np.r_[day_edges, np.datetime64(last_week.sunday + timedelta(days=1), "ns")]
+
+    def per_week_dates(values: pd.Series) -> np.ndarray:
+        raw = values.dropna().to_numpy(dtype="M8[ns]")
+        slot = np.searchsorted(day_edges, raw, side="right") - 1
+        slot = slot[(slot >= 0) & (slot < weeks)]
+        return np.bincount(slot, minlength=weeks)
+
+    table = pd.DataFrame(
+        {
+            "week_start": [w.monday for w in calendar],
+            "enquiries": per_week(_ns(j["enquired_at"])),
+            "initial_visits": per_week(_ns(j["reach_initial_visit"])),
+            "applications": per_week(_ns(j["reach_application"])),
+            "approvals": per_week(_ns(j["reach_approved"])),
+            "withdrawn": per_week(ev_times[codes == WITHDRAWN]),
+            "not_progressed": per_week(ev_times[codes == NOT_PROGRESSED]),
+            "carers_approved": per_week_dates(approved_on),
+            "deregistrations": per_week_dates(dereg),
+        },
+        index=pd.Index([str(w) for w in calendar], name="week"),
+    )
+    return table
+
+
+def trend(values: pd.Series) -> pd.DataFrame:
+    """A weekly series with week-on-week change and the average of the 4 weeks before."""
+    previous_4 = values.rolling(4, min_periods=4).mean().shift(1)
+    out = pd.DataFrame(
+        {
+            "value": values,
+            "change_on_previous_week": values.diff(),
+            "average_previous_4_weeks": previous_4,
+        }
+    )
+    out["change_on_4_week_average"] = out["value"] - previous_4
+    return out
+
+
+def weekly_enquiries(data: FunnelData, last_week: IsoWeek, weeks: int = 12) -> pd.DataFrame:
+    """Enquiries per ISO week with week-on-week and 4-week-average comparisons."""
+    activity = weekly_activity(data, last_week, weeks + 4)
+    out = trend(activity["enquiries"]).iloc[4:]
+    out.insert(0, "week_start", activity["week_start"].iloc[4:])
+    return out.rename(columns={"value": "enquiries"})
+
+
+# -- cases that need attention ------------------------------------------------------------
+
+
+def stalled_cases(data: FunnelData, target_days: dict[str, int]) -> pd.DataFrame:
+    """Open households with no stage move, note, call or completed task for longer than their
+    stage's target days (on hold has its own target). Longest overdue first."""
+    j = data.journeys
+    open_ = j["outcome"].isin(["in_progress", "on_hold"]).to_numpy()
+    j = j[open_]
+    stage = j["stage"].astype(str)
+    targets = stage.map(target_days)
+    last_activity = data.last_activity["last_activity_at"].reindex(j.index)
+    last_action = pd.concat([j["stage_since"], last_activity], axis=1).max(axis=1)
+    days = (data.as_of - last_action).dt.total_seconds() / 86_400
+    stalled = (days > targets).to_numpy()
+    out = pd.DataFrame(
+        {
+            "reference": j["reference"],
+            "area": j["area"].astype(object),
+            "stage": stage,
+            "funnel_stage": j["funnel_stage"].astype(str),
+            "last_action_at": last_action,
+            "days_since_last_action": np.floor(days),
+            "target_days": targets,
+        }
+    )[stalled]
+    out["days_over_target"] = out["days_since_last_action"] - out["target_days"]
+    return out.sort_values("days_over_target", ascending=False)
+
+
+def panel_deadlines(
+    data: FunnelData, warn_months: int = 7, deadline_months: int = 8
+) -> pd.DataFrame:
+    """Open applications with no panel recommendation yet, `warn_months` or more after the
+    application (National Minimum Standard 14: within 8 months). Soonest deadline first."""
+    j = data.journeys
+    open_ = j["outcome"].isin(["in_progress", "on_hold"]).to_numpy()
+    waiting = open_ & j["reach_application"].notna().to_numpy() & j["reach_panel"].isna().to_numpy()
+    j = j[waiting]
+    applied = j["reach_application"].dt.tz_convert(data.tz).dt.tz_localize(None).dt.normalize()
+    today = pd.Timestamp(data.as_of.tz_convert(data.tz).date())
+    warn_from = applied + pd.DateOffset(months=warn_months)
+    deadline = applied + pd.DateOffset(months=deadline_months)
+    due = (warn_from <= today).to_numpy()
+    days_left = (deadline - today).dt.days
+    out = pd.DataFrame(
+        {
+            "reference": j["reference"],
+            "area": j["area"].astype(object),
+            "stage": j["stage"].astype(str),
+            "application_on": applied.dt.date,
+            "deadline_on": deadline.dt.date,
+            "days_left": days_left,
+        }
+    )[due]
+    out["status"] = np.where(out["days_left"] < 0, "overdue", "approaching")
+    return out.sort_values("days_left")
+
+
+# -- retention ----------------------------------------------------------------------------
+
+
+def _dates(series: pd.Series) -> np.ndarray:
+    return series.to_numpy(dtype="M8[ns]")
+
+
+def carer_households_on(data: FunnelData, day: date) -> pd.Series:
+    """Which carers were approved and not yet deregistered on `day` (boolean, by carer)."""
+    c = data.carers
+    stamp = np.datetime64(day, "ns")
+    approved = _dates(c["approved_on"]) <= stamp
+    dereg = _dates(c["deregistered_on"])
+    still = np.isnat(dereg) | (dereg > stamp)
+    return pd.Series(approved & still, index=c.index)
+
+
+def carer_movement(data: FunnelData, start: date, end: date) -> pd.DataFrame:
+    """Per calendar month from `start` to `end`: approvals, deregistrations, the net change in
+    carer households, and how many there were at the month's end."""
+    months = pd.period_range(start, end, freq="M")
+    c = data.carers
+
+    def per_month(values: pd.Series) -> pd.Series:
+        periods = values.dropna().dt.to_period("M")
+        return periods.value_counts().reindex(months, fill_value=0)
+
+    approvals = per_month(c["approved_on"])
+    deregistrations = per_month(c["deregistered_on"])
+    ends = [min(m.end_time.date(), end) for m in months]
+    at_end = [int(carer_households_on(data, day).sum()) for day in ends]
+    table = pd.DataFrame(
+        {
+            "approvals": approvals.to_numpy(),
+            "deregistrations": deregistrations.to_numpy(),
+            "carer_households_at_end": at_end,
+        },
+        index=pd.Index([str(m) for m in months], name="month"),
+    )
+    table.insert(2, "net_change", table["approvals"] - table["deregistrations"])
+    return table
+
+
+def deregistration_reasons(data: FunnelData, period: Period) -> pd.Series:
+    c = data.carers
+    mask = period.contains_dates(c["deregistered_on"]).to_numpy()
+    reasons = c.loc[mask, "deregistration_reason_code"].astype(object).fillna("not_recorded")
+    return reasons.value_counts().rename("carers")
+
+
+def retention_12_months(data: FunnelData, approved: Period | None = None) -> dict[str, Any]:
+    """Of the carers approved in `approved` (default: the 12 months that ended a year before
+    as_of, so every one has had a full year), how many were still approved 12 months later."""
+    today = data.as_of.tz_convert(data.tz).date()
+    if approved is None:
+        end = (pd.Timestamp(today) - pd.DateOffset(years=1)).date()
+        start = (pd.Timestamp(end) - pd.DateOffset(years=1)).date() + timedelta(days=1)
+        approved = Period(start, end)
+    c = data.carers
+    group = c[approved.contains_dates(c["approved_on"]).to_numpy()]
+    anniversary = group["approved_on"] + pd.DateOffset(years=1)
+    left = group["deregistered_on"].notna() & (group["deregistered_on"] < anniversary)
+    # Carers whose first year is not over yet (a custom window) cannot be counted either way.
+    complete = (anniversary <= pd.Timestamp(today)) | left
+    counted = int(complete.sum())
+    retained = int((complete & ~left).sum())
+    return {
+        "approved_from": approved.start.isoformat(),
+        "approved_to": approved.end.isoformat(),
+        "approved": counted,
+        "retained": retained,
+        "left_within_12_months": int((complete & left).sum()),
+        "retention_rate": _ratio(retained, counted),
+    }
+
+
+def place_utilisation(data: FunnelData, day: date | None = None) -> dict[str, Any]:
+    """Filled places (children placed) over approved places of the carers approved on `day`."""
+    day = day or data.as_of.tz_convert(data.tz).date()
+    current = carer_households_on(data, day)
+    carers = data.carers[current.to_numpy()]
+    p = data.placements
+    stamp = np.datetime64(day, "ns")
+    ended = _dates(p["ended_on"])
+    open_ = (_dates(p["started_on"]) <= stamp) & (np.isnat(ended) | (ended > stamp))
+    filled = int((open_ & p["carer_id"].isin(carers.index).to_numpy()).sum())
+    approved_places = int(carers["places"].sum())
+    return {
+        "on": day.isoformat(),
+        "carer_households": int(len(carers)),
+        "approved_places": approved_places,
+        "filled_places": filled,
+        "utilisation": _ratio(filled, approved_places),
+    }
+
+
+def check_in_trend(data: FunnelData, start: date, end: date) -> pd.DataFrame:
+    """Per calendar month of sending: check-ins sent, answered, response rate, average score
+    (1-5), answers scoring 2 or less, and answers asking for a call."""
+    months = pd.period_range(start, end, freq="M")
+    ci = data.check_ins
+    local = ci["sent_at"].dt.tz_convert(data.tz).dt.tz_localize(None)
+    month = local.dt.to_period("M")
+    answered = ci["answered_at"].notna()
+    score = ci["score"].astype(float)
+    frame = pd.DataFrame(
+        {
+            "month": month,
+            "sent": 1,
+            "answered": answered.astype(int),
+            "score": score,
+            "low_scores": (score <= 2).astype(int),
+            "wants_call": (ci["wants_call"] & answered).astype(int),
+        }
+    )
+    grouped = frame.groupby("month").agg(
+        sent=("sent", "sum"),
+        answered=("answered", "sum"),
+        average_score=("score", "mean"),
+        low_scores=("low_scores", "sum"),
+        wants_call=("wants_call", "sum"),
+    )
+    grouped = grouped.reindex(months)
+    for column in ("sent", "answered", "low_scores", "wants_call"):
+        grouped[column] = grouped[column].fillna(0).astype(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        grouped["response_rate"] = (grouped["answered"] / grouped["sent"]).where(
+            grouped["sent"] > 0
+        )
+    grouped.index = pd.Index([str(m) for m in months], name="month")
+    return grouped[
+        ["sent", "answered", "response_rate", "average_score", "low_scores", "wants_call"]
+    ]
+
+
+def carers_at_risk(data: FunnelData, low_score: int = 2) -> pd.DataFrame:
+    """Approved carers who may leave: flagged by their supervising social worker, or whose
+    latest check-in answer scored `low_score` or less or asked for a call."""
+    c = data.carers
+    current = c[c["deregistered_on"].isna().to_numpy()]
+    ci = data.check_ins
+    answered = ci[ci["answered_at"].notna().to_numpy()].sort_values("answered_at", kind="stable")
+    latest = answered.drop_duplicates("carer_id", keep="last").set_index("carer_id")
+    latest = latest.reindex(current.index)
+    low = (latest["score"].astype(float) <= low_score).fillna(False).to_numpy()
+    call = latest["wants_call"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    flagged = current["at_risk"].to_numpy(dtype=bool)
+    risky = flagged | low | call
+    reasons = []
+    for is_flagged, note, is_low, score, is_call in zip(
+        flagged[risky],
+        current["at_risk_reason"].to_numpy()[risky],
+        low[risky],
+        latest["score"].to_numpy()[risky],
+        call[risky],
+        strict=True,
+    ):
+        # Only the (few) carers at risk get a sentence, so this loop stays short.
+        parts = []
+        if is_flagged:
+            parts.append(f"flagged: {note}" if note else "flagged by their social worker")
+        if is_low:
+            parts.append(f"last check-in scored {int(score)} of 5")
+        if is_call:
+            parts.append("asked for a call")
+        reasons.append("; ".join(parts))
+    out = pd.DataFrame(
+        {
+            "reference": current["reference"].to_numpy()[risky],
+            "area": current["area"].astype(object).to_numpy()[risky],
+            "approved_on": current["approved_on"].dt.date.to_numpy()[risky],
+            "status": current["status"].astype(str).to_numpy()[risky],
+            "last_check_in_at": latest["answered_at"].to_numpy()[risky],
+            "why": reasons,
+        },
+        index=current.index[risky],
+    )
+    return out.sort_values("reference")
+
+
+# -- the summary the CLI prints -----------------------------------------------------------
+
+
+def _round(value: float | None, places: int = 4) -> float | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return round(float(value), places)
+
+
+def funnel_summary(data: FunnelData, period: Period, rule: ResponseRule) -> dict[str, Any]:
+    """The cohort funnel of `period` as one JSON-ready object (`fostercrm report funnel`)."""
+    group = cohort(data, period)
+    table = funnel_table(group)
+    days = days_to_stage(group)
+    drops = drop_off(group)
+    by_source = reached_by(group, "source_key")
+    by_area = reached_by(group, "area")
+    by_channel = reached_by(group, "enquiry_channel")
+    campaigns = campaign_table(data, group)
+    contacts = first_contact_summary(first_contact(data, group, rule))
+    contacts = {k: _round(v) if isinstance(v, float) else v for k, v in contacts.items()}
+    outcomes = stage_outcomes(group)
+
+    def counts(frame: pd.DataFrame) -> dict[str, dict[str, int]]:
+        return {
+            str(key): {stage: int(row[stage]) for stage in FUNNEL} for key, row in frame.iterrows()
+        }
+
+    return {
+        "from": period.start.isoformat(),
+        "to": period.end.isoformat(),
+        "area": None if data.area_names is None else ", ".join(data.area_names),
+        "as_of": data.as_of.isoformat(),
+        "cohort_size": int(len(group)),
+        "reached": {stage: int(table.loc[stage, "reached"]) for stage in FUNNEL},
+        "conversion": {k: _round(v) for k, v in conversions(table).items()},
+        "median_days_from_enquiry": {s: _round(days.loc[s, "median"], 1) for s in FUNNEL},
+        "p75_days_from_enquiry": {s: _round(days.loc[s, "p75"], 1) for s in FUNNEL},
+        "first_contact": contacts,
+        "withdrawn_by_reason": by_reason(drops, "withdrawn"),
+        "not_progressed_by_reason": by_reason(drops, "not_progressed"),
+        "withdrawn_by_stage": by_left_stage(drops, "withdrawn"),
+        "not_progressed_by_stage": by_left_stage(drops, "not_progressed"),
+        "still_open_by_stage": {
+            stage: int(outcomes.loc[stage, "in_progress"] + outcomes.loc[stage, "on_hold"])
+            for stage in FUNNEL
+        },
+        "by_source": counts(by_source),
+        "by_channel": counts(by_channel),
+        "by_area": counts(by_area),
+        "by_campaign": {
+            str(row["campaign"]): {
+                "enquiries": int(row["enquiries"]),
+                "approvals": int(row["approvals"]),
+                "cost_pence": None if pd.isna(row["cost_pence"]) else int(row["cost_pence"]),
+                "approvals_all_time": int(row["approvals_all_time"]),
+                "cost_per_approval_pence": _round(row["cost_per_approval_pence"], 0),
+            }
+            for _, row in campaigns.iterrows()
+        },
+    }

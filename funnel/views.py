@@ -1,0 +1,166 @@
+"""The weekly report in the web CRM, for managers (and admins), printable.
+
+    /reports                          -> the last complete week
+    /reports/weekly/2026-W10          the report page (?area=Northshire to narrow it)
+    /reports/weekly/2026-W10.csv      the tables as CSV
+    /reports/weekly/2026-W10/funnel.png   a chart (the page's <img> sources)
+
+A manager who works in only some areas sees only those areas. The page and its charts come
+from one report, kept for a few minutes so the page and its images agree and the database is
+read once per view. Register with ``app.register_blueprint(funnel.views.bp)`` (the app factory
+does so when "funnel.views:bp" is in crm.web.OPTIONAL_BLUEPRINTS).
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from jinja2 import TemplateNotFound
+from sqlmodel import select
+
+from crm import clock
+from crm.models import Area, Role
+from crm.web import db, state
+from crm.web.auth import current_actor, roles_required
+from funnel.periods import IsoWeek
+from funnel.report import WeeklyReport, load_weekly_report, report_csv
+
+bp = Blueprint(
+    "funnel",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/reports/assets",
+)
+CACHE_SECONDS = 300
+CACHE_SIZE = 16
+_lock = threading.Lock()
+
+
+def _allowed_area_ids() -> list[int] | None:
+    """None for the whole hub; otherwise the areas this member of staff works in."""
+    actor = current_actor()
+    if actor.role == Role.ADMIN:
+        return None
+    every_area = set(db().exec(select(Area.id)).all())
+    if every_area and every_area <= set(actor.area_ids):
+        return None
+    if not actor.area_ids:
+        abort(403)
+    return sorted(actor.area_ids)
+
+
+def _chosen_areas() -> tuple[list[int] | None, str]:
+    allowed = _allowed_area_ids()
+    name = request.args.get("area", "").strip()
+    if not name:
+        return allowed, ""
+    area_id = db().exec(select(Area.id).where(Area.name == name)).first()
+    if area_id is None or (allowed is not None and area_id not in allowed):
+        abort(404)
+    return [area_id], name
+
+
+def _week(text: str) -> IsoWeek:
+    try:
+        week = IsoWeek.parse(text)
+    except ValueError:
+        abort(404)
+    today = clock.now().astimezone(state().settings.tz).date()
+    if week.monday > today:
+        abort(404)
+    return week
+
+
+def _report(week: IsoWeek, area_ids: list[int] | None) -> WeeklyReport:
+    """The report, from this app's short-lived cache when the page or a chart asked for the
+    same one a moment ago."""
+    cache = current_app.extensions.setdefault("funnel_reports", {})
+    key = (str(week), tuple(area_ids) if area_ids is not None else None)
+    now = clock.now()
+    with _lock:
+        hit = cache.get(key)
+        if hit and hit[0] > now:
+            return hit[1]
+    report = load_weekly_report(db(), state().settings, week, area_ids=area_ids)
+    db().rollback()
+    with _lock:
+        cache[key] = (now + timedelta(seconds=CACHE_SECONDS), report)
+        for stale in sorted(cache, key=lambda k: cache[k][0])[: max(0, len(cache) - CACHE_SIZE)]:
+            cache.pop(stale, None)
+    return report
+
+
+@bp.get("/reports")
+@roles_required(Role.MANAGER, Role.ADMIN)
+def report():
+    week = IsoWeek.last_complete(clock.now(), state().settings.service.timezone)
+    return redirect(url_for("funnel.weekly", week=str(week), **request.args))
+
+
+@bp.get("/reports/weekly/<week>")
+@roles_required(Role.MANAGER, Role.ADMIN)
+def weekly(week: str):
+    chosen = _week(week)
+    area_ids, area = _chosen_areas()
+    report = _report(chosen, area_ids)
+    args = {"area": area} if area else {}
+    today = clock.now().astimezone(state().settings.tz).date()
+    following = chosen.shift(1)
+    context = {
+        "report": report,
+        "image_src": lambda chart: url_for(
+            "funnel.chart", week=str(chosen), name=chart.name, **args
+        ),
+        "css_url": url_for("funnel.static", filename="weekly_report.css"),
+        "csv_url": url_for("funnel.weekly_csv", week=str(chosen), **args),
+        "previous_week": str(chosen.shift(-1)),
+        "previous_url": url_for("funnel.weekly", week=str(chosen.shift(-1)), **args),
+        "next_week": str(following),
+        "next_url": url_for("funnel.weekly", week=str(following), **args)
+        if following.monday <= today
+        else None,
+    }
+    try:
+        return render_template("funnel/weekly_page.html", **context)
+    except TemplateNotFound as exc:
+        # Without the web CRM's layout (base.html), the page stands alone.
+        if exc.name != "base.html":
+            raise
+        return render_template("funnel/weekly_page_standalone.html", **context)
+
+
+@bp.get("/reports/weekly/<week>.csv")
+@roles_required(Role.MANAGER, Role.ADMIN)
+def weekly_csv(week: str):
+    chosen = _week(week)
+    area_ids, _ = _chosen_areas()
+    report = _report(chosen, area_ids)
+    return Response(
+        report_csv(report).encode("utf-8-sig"),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{report.slug}.csv"'},
+    )
+
+
+@bp.get("/reports/weekly/<week>/<name>.png")
+@roles_required(Role.MANAGER, Role.ADMIN)
+def chart(week: str, name: str):
+    chosen = _week(week)
+    area_ids, _ = _chosen_areas()
+    report = _report(chosen, area_ids)
+    found = next((c for c in report.charts if c.name == name), None)
+    if found is None:
+        abort(404)
+    return Response(found.png, mimetype="image/png")
