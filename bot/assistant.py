@@ -280,7 +280,7 @@ class Assistant:
         conversation = conversations.get_conversation(session, channel, external_id)
         knowledge, _ = self.knowledge.current(session)
         outcome = Outcome(conversation_id=conversation.id)
-        stored = self._stored_text(incoming)
+        stored = self._stored_text(incoming, conversation)
         person_message = conversations.record_message(
             session, conversation, stored, from_person=True
         )
@@ -312,16 +312,31 @@ class Assistant:
             session.add(person_message)
         for reply in outcome.replies:
             conversations.record_message(session, conversation, reply.text, from_person=False)
+        # The buttons on offer, so a page that reloads (the web chat) can show them again.
+        turn.data["buttons"] = [
+            [[b.label, b.data] for b in row] for r in outcome.replies for row in r.buttons
+        ]
         conversations.save_state(session, conversation, turn.state, turn.data)
         session.commit()
         return outcome
 
     @staticmethod
-    def _stored_text(incoming: Incoming) -> str:
+    def _stored_text(incoming: Incoming, conversation: ChatConversation) -> str:
         if incoming.text is not None and incoming.text.strip():
             return incoming.text
         if incoming.button:
-            return f"[pressed a button: {incoming.button}]"
+            # What they "said" is the label of the button they pressed.
+            offered = (conversation.data or {}).get("buttons", [])
+            labels = {data: label for row in offered for label, data in row}
+            labels.update(
+                {
+                    "go:book": "Book a visit",
+                    "go:human": "Talk to a person",
+                    "go:manage": "Move or cancel",
+                }
+            )
+            label = labels.get(incoming.button)
+            return f"[{label}]" if label else "[pressed a button from an earlier message]"
         if incoming.kind not in ("text", "button"):
             return f"[sent a {incoming.kind}]"
         return "[an empty message]"

@@ -380,16 +380,21 @@ class KnowledgeCache:
     Checking for edits costs one indexed query (the newest edit's id); the matcher is rebuilt
     only when example phrasings change."""
 
-    def __init__(self, base: KnowledgeBase | None = None) -> None:
+    def __init__(self, base: KnowledgeBase | None = None, matcher: Matcher | None = None) -> None:
+        """`matcher`, when given, must have been built from `base` (it saves rebuilding)."""
         self.base = base or load_knowledge()
         self._lock = threading.Lock()
         self._version: int | None = None
         self._knowledge = self.base
-        self._matcher: Matcher | None = None
-        self._matcher_examples: tuple | None = None
+        self._matcher = matcher
+        self._matcher_examples: tuple | None = self._examples(self.base) if matcher else None
+
+    @staticmethod
+    def _examples(knowledge: KnowledgeBase) -> tuple:
+        return tuple((t.slug, t.examples, t.keywords) for t in knowledge.topics.values())
 
     def _build(self, knowledge: KnowledgeBase) -> None:
-        examples = tuple((t.slug, t.examples, t.keywords) for t in knowledge.topics.values())
+        examples = self._examples(knowledge)
         if self._matcher is None or examples != self._matcher_examples:
             self._matcher = Matcher(knowledge.entries(), knowledge.language)
             self._matcher_examples = examples
