@@ -238,7 +238,7 @@ class Dispatcher:
             if reason is not None:
                 outbox.mark_cancelled(session, message_id, self.worker, reason=reason)
                 return "cancelled"
-            if outbox.is_for_public(message) and outbox.in_quiet_hours(self.settings, now):
+            if outbox.waits_for_quiet_hours(message) and outbox.in_quiet_hours(self.settings, now):
                 # Claimed as abandoned from before the quiet window: wait for the morning.
                 outbox.mark_retry(
                     session,

@@ -33,7 +33,7 @@ from crm.services import checkins, outbox
 from crm.settings import CONFIG_DIR, Settings
 
 TEMPLATES_DIR = CONFIG_DIR / "templates"
-VISIT_TEMPLATES = frozenset({"visit_reminder", "visit_reminder_staff"})
+VISIT_TEMPLATES = frozenset({"visit_reminder", "visit_reminder_staff", "visit_confirmation"})
 
 
 class TemplateProblem(Exception):
@@ -47,14 +47,16 @@ class TelegramText:
     reply_markup: dict | None = None
 
 
-@lru_cache(maxsize=4)
-def environment(directory: str) -> Environment:
+@lru_cache(maxsize=8)
+def environment(directory: str, html: bool) -> Environment:
+    # Text keeps the newline after a block tag (what you see in the file is what is sent);
+    # HTML trims it, as whitespace there is only for the reader of the template.
     return Environment(
         loader=FileSystemLoader(directory),
         undefined=StrictUndefined,
-        autoescape=lambda name: bool(name and name.endswith(".html")),
-        trim_blocks=True,
-        lstrip_blocks=True,
+        autoescape=html,
+        trim_blocks=html,
+        lstrip_blocks=html,
         keep_trailing_newline=False,
     )
 
@@ -79,11 +81,11 @@ class Renderer:
     def __init__(self, settings: Settings, directory: Path | None = None) -> None:
         self.settings = settings
         self.directory = Path(directory or TEMPLATES_DIR)
-        self.env = environment(str(self.directory))
 
     def _render(self, name: str, part: str, context: dict[str, Any]) -> str:
         try:
-            template = self.env.get_template(f"{name}/{part}")
+            env = environment(str(self.directory), part.endswith(".html"))
+            template = env.get_template(f"{name}/{part}")
         except TemplateNotFound:
             raise TemplateProblem(f"template {name}/{part} is missing") from None
         try:

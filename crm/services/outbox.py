@@ -62,8 +62,12 @@ STAFF_TEMPLATES = frozenset(
         "supervision_overdue_staff",
         "check_in_alert_staff",
         "weekly_funnel_report",
+        "safeguarding_alert_staff",
     }
 )
+# Messages to the public that answer something the person has just done (a booking in the
+# chat): they go at once, even late in the evening, because the person is waiting for them.
+QUIET_HOURS_EXEMPT = frozenset({"visit_confirmation"})
 CONSENT_SCOPE_FOR_CHANNEL = {
     Channel.EMAIL: ConsentScope.EMAIL,
     Channel.TELEGRAM: ConsentScope.TELEGRAM,
@@ -121,6 +125,10 @@ def enqueue_message(
 
 def is_for_public(message: OutboxMessage) -> bool:
     return message.staff_id is None and message.template not in STAFF_TEMPLATES
+
+
+def waits_for_quiet_hours(message: OutboxMessage) -> bool:
+    return is_for_public(message) and message.template not in QUIET_HOURS_EXEMPT
 
 
 def latest_consents(session: Session, household_id: int) -> dict[ConsentScope, bool]:
@@ -262,7 +270,7 @@ def _claimable(now: datetime, public_allowed: bool) -> sa.ColumnElement[bool]:
             condition,
             sa.or_(
                 OutboxMessage.staff_id.is_not(None),
-                OutboxMessage.template.in_(sorted(STAFF_TEMPLATES)),
+                OutboxMessage.template.in_(sorted(STAFF_TEMPLATES | QUIET_HOURS_EXEMPT)),
             ),
         )
     return condition
