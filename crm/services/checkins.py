@@ -102,7 +102,9 @@ def telegram_keyboard(check_in_id: int) -> dict:
 
 
 def _serializer(settings: Settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.require_secret_key(), salt=TOKEN_SALT)
+    return URLSafeTimedSerializer(
+        settings.require_secret_key(), salt=TOKEN_SALT, signer=outbox.ClockSigner
+    )
 
 
 def make_answer_token(settings: Settings, check_in_id: int) -> str:

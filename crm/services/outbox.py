@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -632,8 +632,17 @@ def record_telegram_stop(session: Session, chat_id: str | int, *, text: str = "S
     return True
 
 
+class ClockSigner(TimestampSigner):
+    """Signs with crm.clock's time, so a link's age follows the one clock (and tests)."""
+
+    def get_timestamp(self) -> int:
+        return int(clock.now().timestamp())
+
+
 def _unsubscribe_serializer(settings: Settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(settings.require_secret_key(), salt=UNSUBSCRIBE_SALT)
+    return URLSafeTimedSerializer(
+        settings.require_secret_key(), salt=UNSUBSCRIBE_SALT, signer=ClockSigner
+    )
 
 
 def make_unsubscribe_token(settings: Settings, household_id: int, scope: ConsentScope) -> str:
