@@ -96,19 +96,33 @@ def test_household_page_shows_everything_and_audits_the_view(
     household = make_household(first="Tia", last="Lee")
     system = Actor.system("test")
     enqueue_message(
-        session, channel=m.Channel.EMAIL, recipient="tia@example.com", template="welcome_pack",
-        payload={}, due_at=clock.now(), unique_key="welcome:1", household_id=household.id,
-    )  # fmt: skip
+        session,
+        channel=m.Channel.EMAIL,
+        recipient="tia@example.com",
+        template="welcome_pack",
+        payload={},
+        due_at=clock.now(),
+        unique_key="welcome:1",
+        household_id=household.id,
+    )
     failed = enqueue_message(
-        session, channel=m.Channel.EMAIL, recipient="tia@example.com", template="visit_reminder",
-        payload={}, due_at=clock.now(), unique_key="reminder:1", household_id=household.id,
-    )  # fmt: skip
+        session,
+        channel=m.Channel.EMAIL,
+        recipient="tia@example.com",
+        template="visit_reminder",
+        payload={},
+        due_at=clock.now(),
+        unique_key="reminder:1",
+        household_id=household.id,
+    )
     failed.status = m.OutboxStatus.FAILED
     failed.error = "Mailbox unavailable"
     conversation = m.ChatConversation(
-        channel=m.ChatChannel.WEBCHAT, external_id="abc", household_id=household.id,
+        channel=m.ChatChannel.WEBCHAT,
+        external_id="abc",
+        household_id=household.id,
         consent_given_at=clock.now(),
-    )  # fmt: skip
+    )
     hidden = m.ChatConversation(
         channel=m.ChatChannel.WEBCHAT, external_id="no-consent", household_id=household.id
     )
@@ -147,17 +161,31 @@ def test_note_call_assign_and_task(client_for, org, make_household, session):
     household = make_household()
     url = f"/households/{household.id}"
     c = client_for(org.officer_north)
-    assert c.post(f"{url}/note", {"summary": "Left info pack", "body": "Line one\nLine two"},
-                  token_from=url).status_code == 302  # fmt: skip
+    assert (
+        c.post(
+            f"{url}/note",
+            {"summary": "Left info pack", "body": "Line one\nLine two"},
+            token_from=url,
+        ).status_code
+        == 302
+    )
     bad = c.post(f"{url}/call", {"summary": "Rang", "call_outcome": ""}, token_from=url)
     assert "Choose how the call went" in bad.get_data(as_text=True)
-    assert c.post(f"{url}/call", {"summary": "Rang them", "call_outcome": "spoke"},
-                  token_from=url).status_code == 302  # fmt: skip
+    assert (
+        c.post(
+            f"{url}/call", {"summary": "Rang them", "call_outcome": "spoke"}, token_from=url
+        ).status_code
+        == 302
+    )
     session.expire_all()
     h = session.get(m.Household, household.id)
     assert h.first_contact_at is not None  # speaking to them closes the call-back task
-    assert c.post(f"{url}/assign", {"officer_id": str(org.assessor_north.id)},
-                  token_from=url).status_code == 302  # fmt: skip
+    assert (
+        c.post(
+            f"{url}/assign", {"officer_id": str(org.assessor_north.id)}, token_from=url
+        ).status_code
+        == 302
+    )
     wrong_area = c.post(f"{url}/assign", {"officer_id": str(org.officer_south.id)}, token_from=url)
     assert "does not work in this household" in wrong_area.get_data(as_text=True)
     due = {"due_on": ["20", "3", "2026"]}  # the GOV.UK date input: three fields, one name
@@ -194,22 +222,34 @@ def test_book_move_and_cancel_a_visit_in_free_slots_only(
     not_free = f"{org.officer_north.id}|2026-03-10T23:00:00+00:00"
     bogus = c.post(f"{url}/visits/book", {"slot": not_free}, token_from=url)
     assert "There is a problem" in bogus.get_data(as_text=True)
-    assert c.post(f"{url}/visits/book", {"slot": offered[0], "location": "At home"},
-                  token_from=url).status_code == 302  # fmt: skip
+    assert (
+        c.post(
+            f"{url}/visits/book", {"slot": offered[0], "location": "At home"}, token_from=url
+        ).status_code
+        == 302
+    )
     visit = session.exec(select(m.Appointment)).one()
     page = c.get(f"{url}/visits/book").get_data(as_text=True)
     assert offered[0] not in page  # the slot is gone
     move_page = c.get(f"{url}/visits/{visit.id}/move").get_data(as_text=True)
     new_slot = re.findall(r'name="slot" type="radio" value="([^"]+)"', move_page)[3]
-    assert c.post(f"{url}/visits/{visit.id}/move", {"slot": new_slot},
-                  token_from=url).status_code == 302  # fmt: skip
+    assert (
+        c.post(f"{url}/visits/{visit.id}/move", {"slot": new_slot}, token_from=url).status_code
+        == 302
+    )
     session.expire_all()
     moved = session.get(m.Appointment, visit.id)
     assert moved.status == m.AppointmentStatus.MOVED and moved.moved_to_id
     no_reason = c.post(f"{url}/visits/{moved.moved_to_id}/cancel", {"reason": ""}, token_from=url)
     assert "Say why the visit is cancelled" in no_reason.get_data(as_text=True)
-    assert c.post(f"{url}/visits/{moved.moved_to_id}/cancel", {"reason": "They are unwell"},
-                  token_from=url).status_code == 302  # fmt: skip
+    assert (
+        c.post(
+            f"{url}/visits/{moved.moved_to_id}/cancel",
+            {"reason": "They are unwell"},
+            token_from=url,
+        ).status_code
+        == 302
+    )
     session.expire_all()
     assert session.get(m.Appointment, moved.moved_to_id).status == m.AppointmentStatus.CANCELLED
     timeline = c.get(url).get_data(as_text=True)
@@ -228,8 +268,11 @@ def test_reopen_needs_confirmation_and_a_reason(client_for, org, make_household,
     assert "Enquiry (reopen)" in page
     refused = c.post(url, {"to_stage": "enquiry"}, token_from=url)
     assert "is a reopen" in refused.get_data(as_text=True)
-    ok = c.post(url, {"to_stage": "enquiry", "reopen": "y", "reason_text": "Applied by mistake"},
-                token_from=url)  # fmt: skip
+    ok = c.post(
+        url,
+        {"to_stage": "enquiry", "reopen": "y", "reason_text": "Applied by mistake"},
+        token_from=url,
+    )
     assert ok.status_code == 302
     session.refresh(household)
     assert household.stage == m.Stage.ENQUIRY

@@ -118,9 +118,14 @@ def test_a_slot_taken_meanwhile_is_refused_with_a_message(
     for s in slots_for_area(session, settings, other.area_id):
         if s.starts_at.strftime("%Y%m%dT%H%M%z") == slot:
             book_appointment(
-                session, Actor.system("test"), settings, staff_id=s.staff_id,
-                kind="initial_visit", starts_at=s.starts_at, household_id=other.id,
-            )  # fmt: skip
+                session,
+                Actor.system("test"),
+                settings,
+                staff_id=s.staff_id,
+                kind="initial_visit",
+                starts_at=s.starts_at,
+                household_id=other.id,
+            )
     before = session.exec(select(func.count()).select_from(m.Appointment)).one()
     response = client.post(thanks_url, {"slot": slot}, token_from="/enquire")
     assert response.status_code == 200

@@ -1,0 +1,248 @@
+"""Subject access, erasure, the retention rule (service and command), the audit log and the
+admin pages."""
+
+import json
+from datetime import timedelta
+
+from click.testing import CliRunner
+from sqlmodel import func, select
+
+import crm.models as m
+from crm import clock
+from crm.services.actors import Actor
+from crm.services.data_protection import apply_retention
+from crm.services.pipeline import move_stage
+from crm.services.timeline import log_activity
+
+
+def test_subject_access_download(client_for, org, make_household, session):
+    household = make_household(first="Sara", last="Access")
+    log_activity(session, Actor.system("test"), household.id, "note", summary="Asked about pets")
+    c = client_for(org.manager)
+    response = c.get(f"/households/{household.id}/subject-access.json")
+    assert response.status_code == 200
+    assert "attachment" in response.headers["Content-Disposition"]
+    document = json.loads(response.data)
+    assert document["applicants"][0]["first_name"] == "Sara"
+    assert document["household"]["reference"] == household.reference
+    assert [a["summary"] for a in document["activities"]] == ["Asked about pets"]
+    assert document["stage_events"][0]["to_stage"] == "enquiry"
+    assert document["consents"][0]["wording"] == "Agreed on the phone"
+    export = session.exec(
+        select(m.AuditEvent).where(m.AuditEvent.action == m.AuditAction.EXPORT)
+    ).one()
+    assert (export.entity, export.entity_id, export.actor_id) == (
+        "household",
+        household.id,
+        org.manager.id,
+    )
+
+
+def test_erase_keeps_anonymous_stage_history(client_for, org, make_household, session):
+    household = make_household(first="Eve", last="Erased", email="eve@example.com")
+    system = Actor.system("test")
+    move_stage(
+        session,
+        system,
+        household.id,
+        m.Stage.WITHDRAWN,
+        reason_code="timing",
+        reason_text="Eve's mother is ill",
+    )
+    log_activity(session, system, household.id, "note", summary="Eve called")
+    url = f"/households/{household.id}"
+    c = client_for(org.manager)
+    unconfirmed = c.post(f"{url}/erase", {"reason": "Asked by email"}, token_from=url)
+    assert "Tick the box to confirm" in unconfirmed.get_data(as_text=True)
+    assert (
+        c.post(
+            f"{url}/erase", {"reason": "Asked by email", "confirm": "y"}, token_from=url
+        ).status_code
+        == 302
+    )
+    session.expire_all()
+    h = session.get(m.Household, household.id)
+    assert h.anonymised_at is not None and h.applicants == []
+    assert h.postcode == "LE1"  # district only
+    assert session.exec(select(func.count()).select_from(m.Consent)).one() == 0
+    assert session.exec(select(func.count()).select_from(m.Activity)).one() == 0
+    events = session.exec(
+        select(m.StageEvent).where(m.StageEvent.household_id == household.id)
+    ).all()
+    assert [(e.to_stage, e.reason_code, e.reason_text) for e in events] == [
+        ("enquiry", None, None),
+        ("withdrawn", "timing", None),
+    ]
+    page = c.get(url).get_data(as_text=True)
+    assert "Anonymised household" in page and "Eve" not in page
+    # Gone from lists and search; no more actions.
+    assert "Anonymised" not in c.get("/households").get_data(as_text=True)
+    assert c.get(f"{url}/note").status_code == 404
+    erase = session.exec(select(m.AuditEvent).where(m.AuditEvent.action == m.AuditAction.ERASE))
+    assert erase.one().detail == {"basis": "request"}
+
+
+def test_retention_rule_service_and_command(
+    org, make_household, session, settings, database_url, monkeypatch
+):
+    system = Actor.system("test")
+    old = make_household(first="Old", last="Withdrawn")
+    move_stage(session, system, old.id, m.Stage.WITHDRAWN, reason_code="timing")
+    active = make_household(first="Still", last="Going")
+    recent_months = settings.retention.anonymise_closed_after_months
+    clock.advance(timedelta(days=30 * recent_months - 20))
+    recent = make_household(first="Recent", last="Leaver")
+    move_stage(session, system, recent.id, m.Stage.NOT_PROGRESSED, reason_code="capacity")
+    clock.advance(timedelta(days=40))
+    assert apply_retention(session, Actor.system("retention rule"), settings) == 1
+    assert apply_retention(session, Actor.system("retention rule"), settings) == 0  # idempotent
+    session.expire_all()
+    assert session.get(m.Household, old.id).anonymised_at is not None
+    assert session.get(m.Household, active.id).anonymised_at is None
+    assert session.get(m.Household, recent.id).anonymised_at is None
+    # The command the scheduler calls does the same, later.
+    clock.advance(timedelta(days=31 * recent_months))
+    from crm.cli import main
+
+    monkeypatch.setenv("FOSTERCRM_DATABASE_URL", database_url)
+    result = CliRunner().invoke(main, ["data-protection", "apply-retention"])
+    assert result.exit_code == 0, result.output
+    assert "Anonymised 1 household(s)" in result.output
+    session.expire_all()
+    assert session.get(m.Household, recent.id).anonymised_at is not None
+
+
+def test_audit_log_page_and_filters(client_for, org, make_household, session):
+    household = make_household(first="Audra", last="Log")
+    officer = client_for(org.officer_north)
+    officer.get(f"/households/{household.id}")
+    officer.get("/households?format=csv")
+    manager = client_for(org.manager)
+    page = manager.get("/audit").get_data(as_text=True)
+    assert "Officer.North" in page and "View" in page and "Export" in page
+    views = manager.get("/audit?action=view").get_data(as_text=True).split("Audit events")[1]
+    assert f"Household {household.id}" in views and "Household list" not in views
+    by_person = manager.get(f"/audit?actor={org.manager.id}").get_data(as_text=True)
+    assert "Officer.North" not in by_person.split("Audit events")[1]
+    dated = manager.get("/audit?from=2030-01-01").get_data(as_text=True)
+    assert "0 events" in dated
+    assert client_for(org.officer_north).get("/audit").status_code == 403
+
+
+def test_admin_manages_users_areas_and_lists(client_for, org, session):
+    admin = client_for(org.admin)
+    bad = admin.post(
+        "/admin/users",
+        {"name": "", "email": "bad", "role": "", "password": "short"},
+        token_from="/admin",
+    )
+    assert bad.status_code == 400
+    text = bad.get_data(as_text=True)
+    assert "Enter the person" in text and "at least 12 characters" in text
+    ok = admin.post(
+        "/admin/users",
+        {
+            "name": "New Person",
+            "email": "new@test.example",
+            "role": "recruitment_officer",
+            "password": "a long password!",
+            "areas": [str(org.south.id)],
+        },
+        token_from="/admin",
+    )
+    assert ok.status_code == 302
+    user = session.exec(select(m.StaffUser).where(m.StaffUser.email == "new@test.example")).one()
+    edit = admin.post(
+        f"/admin/users/{user.id}",
+        {
+            "action": "save",
+            "name": "New Person",
+            "role": "manager",
+            "active": "1",
+            "areas": [str(org.north.id)],
+        },
+        token_from="/admin",
+    )
+    assert edit.status_code == 302
+    session.expire_all()
+    assert session.get(m.StaffUser, user.id).role == m.Role.MANAGER
+    areas = session.exec(select(m.StaffArea.area_id).where(m.StaffArea.staff_id == user.id)).all()
+    assert areas == [org.north.id]
+    # Areas and postcode districts.
+    clash = admin.post(
+        "/admin/areas", {"name": "Westshire", "districts": "LE1 DE1"}, token_from="/admin"
+    )
+    assert "Already in another area: LE1" in clash.get_data(as_text=True)
+    assert (
+        admin.post(
+            "/admin/areas", {"name": "Westshire", "districts": "de1, de2"}, token_from="/admin"
+        ).status_code
+        == 302
+    )
+    west = session.exec(select(m.Area).where(m.Area.name == "Westshire")).one()
+    districts = session.exec(
+        select(m.AreaPostcodeDistrict.district).where(m.AreaPostcodeDistrict.area_id == west.id)
+    ).all()
+    assert sorted(districts) == ["DE1", "DE2"]
+    # Reasons, sources, campaigns.
+    assert (
+        admin.post(
+            "/admin/reasons",
+            {"kind": "withdrawn", "code": "moved_abroad", "label": "Moved abroad"},
+            token_from="/admin",
+        ).status_code
+        == 302
+    )
+    reason = session.exec(select(m.Reason).where(m.Reason.code == "moved_abroad")).one()
+    assert (
+        admin.post(
+            "/admin/reasons",
+            {"reason_id": str(reason.id), "label": "Moved overseas"},
+            token_from="/admin",
+        ).status_code
+        == 302
+    )
+    session.refresh(reason)
+    assert (reason.label, reason.active) == ("Moved overseas", False)
+    assert (
+        admin.post(
+            "/admin/sources",
+            {"new": "1", "key": "podcast", "label": "Podcast"},
+            token_from="/admin",
+        ).status_code
+        == 302
+    )
+    assert "Podcast" in admin.get("/enquire").get_data(as_text=True)
+    bad_cost = admin.post(
+        "/admin/campaigns", {"name": "Podcast ads", "cost": "lots"}, token_from="/admin"
+    )
+    assert "Enter the cost in pounds" in bad_cost.get_data(as_text=True)
+    assert (
+        admin.post(
+            "/admin/campaigns",
+            {"name": "Podcast ads", "source_key": "podcast", "cost": "1,250.50"},
+            token_from="/admin",
+        ).status_code
+        == 302
+    )
+    campaign = session.exec(select(m.Campaign).where(m.Campaign.name == "Podcast ads")).one()
+    assert campaign.cost_pence == 125050
+    changes = session.exec(select(m.AuditEvent).where(m.AuditEvent.actor_id == org.admin.id))
+    assert {e.entity for e in changes} >= {"staff_user", "area", "reason", "source", "campaign"}
+
+
+def test_admin_unlocks_a_locked_account(client_for, client, org, session):
+    from crm.services.auth import MAX_FAILED_SIGN_INS
+
+    for _ in range(MAX_FAILED_SIGN_INS):
+        client.sign_in(org.officer_north, password="wrong password!")
+    admin = client_for(org.admin)
+    page = admin.get(f"/admin/users/{org.officer_north.id}").get_data(as_text=True)
+    assert "Locked after repeated failed sign-ins" in page
+    admin.post(f"/admin/users/{org.officer_north.id}", {"action": "unlock"}, token_from="/admin")
+    assert client.sign_in(org.officer_north).status_code == 302
+
+
+def test_failed_messages_page(client_for, org):
+    page = client_for(org.admin).get("/admin/messages").get_data(as_text=True)
+    assert "Messages that failed to send" in page
