@@ -54,9 +54,12 @@ _AGE = re.compile(
     r"(?:1[6-9]|[2-9][0-9])\b|\b(?:1[6-9]|[2-9][0-9]) (?:years|year|yrs)\b|"
     r"\b(?:twenties|thirties|forties|fifties|sixties|seventies|eighties|20s|30s|40s|50s|60s|70s|80s)\b"
 )
+# Where a new question starts: punctuation and joining words (removed), or just before
+# "what about" / after "and" when a question word follows (kept).
 _SPLIT = re.compile(
-    r"[?!.;\n]+|\b(?:and also|also|another thing|plus|and what about|what about|oh and|"
-    r"and do|and can|and how|and is|and will|and are|and what)\b"
+    r"[?!.;\n]+|\b(?:and also|also|another thing|plus|oh and|and)\b(?= |$)"
+    r"(?=\s*(?:what|do|does|can|could|how|is|are|will|would|should|about|if|my|i|we|$))"
+    r"|\b(?:also|another thing|plus|oh and)\b|(?=\bwhat about\b)"
 )
 
 

@@ -59,6 +59,8 @@ _STRONG = [
     # "left home alone", "baby left alone in the flat", "no food in the house"
     rf"\b{_CHILD}\b(?: \w+){{0,6}} (?:left|leaves|leaving|alone) (?:\w+ ){{0,3}}"
     r"(?:alone|on (?:their|his|her) own|by (?:themselves|himself|herself)|unattended)\b",
+    rf"\b(?:leaves|left|leaving|leave) (?:\w+ ){{0,2}}{_CHILD} (?:\w+ ){{0,3}}"
+    r"(?:alone|on (?:their|his|her) own|unattended|by (?:themselves|himself|herself))\b",
     rf"\b(?:home alone|left alone|left on their own|left unattended)\b(?: \w+){{0,6}} "
     rf"{_CHILD}\b",
     rf"\b{_CHILD}\b(?: \w+){{0,8}} (?:no food|nothing to eat|not fed|never fed|hungry all|"
