@@ -39,9 +39,9 @@ class OfficeClock:
 
     def __init__(self, tz: str, opens: time, closes: time, first: date, last: date) -> None:
         self.tz = tz
-        self.open_s = _seconds(opens)
-        self.day_s = _seconds(closes) - self.open_s
-        if self.day_s <= 0:
+        self.open_ns = _seconds(opens) * _NS
+        self.day_ns = _seconds(closes) * _NS - self.open_ns
+        if self.day_ns <= 0:
             raise ValueError("office hours must close after they open")
         # A margin either side so due times past the last date still find their working day.
         self.epoch = np.datetime64(first - timedelta(days=7), "D")
@@ -57,43 +57,45 @@ class OfficeClock:
         return cls(tz, opens, closes, local.min().date(), local.max().date())
 
     def _local(self, moments: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-        local = moments.dt.tz_convert(self.tz).dt.tz_localize(None)
-        days = local.dt.floor("D")
-        seconds = ((local - days).dt.total_seconds()).to_numpy()
-        return days.to_numpy().astype("M8[D]"), seconds
+        """Local calendar days, and nanoseconds since local midnight."""
+        local = moments.dt.tz_convert(self.tz).dt.tz_localize(None).astype("datetime64[ns]")
+        wall = local.to_numpy()
+        days = wall.astype("M8[D]")
+        return days, (wall - days.astype("M8[ns]")).astype(np.int64)
 
     def local_days(self, moments: pd.Series) -> np.ndarray:
         return self._local(moments)[0]
+
+    def _positions(self, moments: pd.Series) -> np.ndarray:
+        """Office nanoseconds from the epoch to each (non-missing) moment; integers, so due
+        times come out exact to the nanosecond."""
+        days, since_midnight = self._local(moments)
+        before = np.busday_count(self.epoch, days, busdaycal=self.calendar).astype(np.int64)
+        working = np.is_busday(days, busdaycal=self.calendar)
+        into_day = np.where(working, np.clip(since_midnight - self.open_ns, 0, self.day_ns), 0)
+        return before * self.day_ns + into_day
 
     def position(self, moments: pd.Series) -> np.ndarray:
         """Office seconds from the epoch to each moment (NaN for NaT)."""
         valid = moments.notna().to_numpy()
         out = np.full(len(moments), np.nan)
-        if not valid.any():
-            return out
-        days, seconds = self._local(moments[valid])
-        before = np.busday_count(self.epoch, days, busdaycal=self.calendar).astype(float)
-        working = np.is_busday(days, busdaycal=self.calendar)
-        into_day = np.where(working, np.clip(seconds - self.open_s, 0, self.day_s), 0)
-        out[valid] = before * self.day_s + into_day
+        if valid.any():
+            out[valid] = self._positions(moments[valid]) / _NS
         return out
 
     def due(self, moments: pd.Series, working_days: int) -> pd.Series:
         """Each moment plus `working_days` days of office time (as add_office_days)."""
-        target = self.position(moments) + working_days * self.day_s
-        valid = ~np.isnan(target)
+        valid = moments.notna().to_numpy()
         result = pd.Series(pd.NaT, index=moments.index, dtype="datetime64[ns, UTC]")
         if not valid.any():
             return result
-        x = target[valid]
+        x = self._positions(moments[valid]) + working_days * self.day_ns
         # The working day whose office hours hold position x: x exactly at a day's end is the
         # end of that day (the first moment with that position), not the next morning.
-        day_index = np.ceil(x / self.day_s).astype(np.int64) - 1
+        day_index = -(-x // self.day_ns) - 1
         days = np.busday_offset(self.epoch, day_index, roll="forward", busdaycal=self.calendar)
-        offset_s = x - day_index * self.day_s + self.open_s
-        local = pd.to_datetime(days).as_unit("ns") + pd.to_timedelta(
-            np.rint(offset_s * _NS).astype(np.int64), unit="ns"
-        )
+        offset = x - day_index * self.day_ns + self.open_ns
+        local = pd.DatetimeIndex(days.astype("M8[ns]") + offset.astype("m8[ns]"))
         aware = local.tz_localize(self.tz, ambiguous="NaT", nonexistent="shift_forward")
         result.iloc[np.flatnonzero(valid)] = aware.tz_convert("UTC")
         return result
