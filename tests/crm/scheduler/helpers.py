@@ -214,3 +214,18 @@ def tasks(session: Session, **filters) -> list[m.Task]:
         query = query.where(getattr(m.Task, name) == value)
     session.expire_all()
     return list(session.exec(query).all())
+
+
+def failing_scan(session: Session, settings: Settings, now: datetime) -> dict:
+    """A scan that breaks, for tests of how failures are recorded."""
+    raise RuntimeError("the database said no")
+
+
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05) -> bool:
+    """Poll a condition with a deadline (for other threads and processes); never a bare sleep."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
