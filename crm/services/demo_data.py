@@ -68,12 +68,13 @@ from crm.models import (
     Task,
     TelegramChatLink,
 )
+from crm.services.checkins import LOW_SCORE, SCORE_LABELS
 from crm.services.enquiries import REFERENCE_ALPHABET, response_due
 from crm.services.errors import InvalidInput
 from crm.services.pipeline import new_carer_record
 from crm.services.reference import ensure_reference_data
 from crm.settings import Settings
-from crm.workdays import is_bank_holiday
+from crm.workdays import add_office_days, is_bank_holiday
 
 # -- the demo organisation ----------------------------------------------------------------
 
@@ -822,9 +823,12 @@ class _HouseholdPlan:
     enquired_at: datetime
     channel: str
     first_name: str
-    email: str | None
+    greeting: str  # "Sam and Alex", as check-in messages greet them
+    emails: list[str]
     address: str
     telegram_chat: str | None
+    consented: set[str] = field(default_factory=set)
+    row: dict[str, Any] = field(default_factory=dict)  # the household row, until flushed
 
 
 # How often a household's source leads to a campaign, when one for that source is running.
@@ -1330,7 +1334,8 @@ class _Generator:
             enquired_at,
             channel,
             first["first_name"],
-            first["email"],
+            " and ".join(a["first_name"] for a in applicants),
+            [a["email"] for a in applicants if a["email"]],
             f"{address}, {town}",
             telegram_chat,
         )
@@ -1352,6 +1357,11 @@ class _Generator:
         actor_id, actor_label = self._door_actor(channel, staff_actor)
         consents = self._consents(household_id, applicants, channel, enquired_at, actor_id, rng)
         preferred = self._preferred(consents, rng)
+        for consent in consents:  # the latest row per scope is what they agree to now
+            if consent["granted"]:
+                plan.consented.add(consent["scope"])
+            else:
+                plan.consented.discard(consent["scope"])
 
         # First contact, in working days; some late, a few never reached.
         delay_index = self.choose_response(rng)
@@ -1423,7 +1433,7 @@ class _Generator:
         last_stage, last_at = history[-1][0], history[-1][1]
         self._count_reached(history, kinship)
 
-        self.rows.add(
+        plan.row = self.rows.add(
             "household",
             id=household_id,
             reference=self.reference(household_id),
@@ -2100,17 +2110,13 @@ class _Generator:
         last_supervision = self._supervision(
             carer_id, plan, supervisor, status, approved_at, end_at, rng
         )
-        scores = self._check_ins(plan, carer_id, supervisor, approved_at, end_at, dereg, rng)
+        worrying = self._check_ins(plan, carer_id, supervisor, approved_at, end_at, dereg, rng)
+        # A worrying answer flags the carer; their social worker clears it once things settle,
+        # so only recent ones still show.
         at_risk_reason = None
-        if status != "deregistered":
-            recent = [s for s in scores if s[0] >= self.cutoff - timedelta(days=75)]
-            low = [s for s in recent if s[1] <= 2]
-            if low:
-                at, score, comment = low[-1]
-                when = cal.local_date(at)
-                at_risk_reason = f"Check-in score {score} of 5 on {when.day} {when:%B %Y}"
-                if comment:
-                    at_risk_reason += f': "{comment}"'
+        recent = [w for w in worrying if w[0] >= self.cutoff - timedelta(days=75)]
+        if recent and status != "deregistered":
+            at_risk_reason = recent[-1][1][:500]
         self.rows.add(
             "carer",
             id=carer_id,
@@ -2307,6 +2313,50 @@ class _Generator:
         if status == "booked":
             self.current["booked_appointments"] += 1
 
+    def _check_in_channel(
+        self, plan: _HouseholdPlan, carer_id: int, approved_at: datetime, rng: random.Random
+    ) -> tuple[str, list[str]]:
+        """How check-ins reach this carer, chosen as outbox.reachable_recipients would: their
+        preferred channel if they agreed to it. Signing the foster carer agreement at approval
+        records the consent, and some move to Telegram for the one-tap answers."""
+        preferred = plan.row["preferred_channel"]
+        if plan.emails and not (preferred == "telegram" and plan.telegram_chat):
+            channel = "telegram" if rng.random() < 0.12 else "email"
+        else:
+            channel = "telegram"
+        if channel == "telegram":
+            plan.row["preferred_channel"] = "telegram"
+            if plan.telegram_chat is None:
+                plan.telegram_chat = str(600_000_000 + plan.id)
+                self.rows.add(
+                    "telegram_chat_link",
+                    id=self.ids.take("telegram_chat_link"),
+                    chat_id=plan.telegram_chat,
+                    household_id=plan.id,
+                    carer_id=carer_id,
+                    linked_at=approved_at + timedelta(days=2),
+                    opted_out_at=None,
+                )
+        elif preferred == "telegram":
+            plan.row["preferred_channel"] = "email"
+        if channel not in plan.consented:
+            plan.consented.add(channel)
+            label = "Telegram" if channel == "telegram" else "email"
+            self.rows.add(
+                "consent",
+                id=self.ids.take("consent"),
+                household_id=plan.id,
+                scope=channel,
+                granted=True,
+                wording=f"Foster carer agreement: you may contact us by {label} about support "
+                "and check-ins.",
+                via="carer_agreement",
+                recorded_at=approved_at,
+                recorded_by_id=None,
+            )
+        recipients = plan.emails if channel == "email" else [plan.telegram_chat]
+        return channel, list(dict.fromkeys(recipients))
+
     def _check_ins(
         self,
         plan: _HouseholdPlan,
@@ -2316,68 +2366,63 @@ class _Generator:
         end_at: datetime,
         dereg: tuple | None,
         rng: random.Random,
-    ) -> list[tuple[datetime, int, str | None]]:
-        """Retention check-ins through the outbox: monthly in the first year, then every six
-        weeks (the settings' cadence), some answered. Carers who leave unhappy score lower
-        as the end nears, which is what the at-risk flag looks for."""
+    ) -> list[tuple[datetime, str]]:
+        """Retention check-ins through the outbox, as crm.services.checkins writes them:
+        monthly in the first year, then every six weeks (the settings' cadence), about two in
+        three answered. Carers who leave unhappy score lower as the end nears, which is what
+        the at-risk flag looks for. Returns (answered at, at-risk reason) of worrying answers."""
         cal = self.calendar
         reminders = self.settings.reminders
         mood = rng.gauss(3.9, 0.5)
         unhappy = dereg is not None and dereg[4] in ("unhappy_with_support", "burnout")
-        channel = "telegram" if rng.random() < 0.15 else "email"
-        if channel == "email" and not plan.email:
-            channel = "telegram"
-        chat_id = plan.telegram_chat
-        if channel == "telegram" and chat_id is None:
-            chat_id = str(600_000_000 + plan.id)
-            self.rows.add(
-                "telegram_chat_link",
-                id=self.ids.take("telegram_chat_link"),
-                chat_id=chat_id,
-                household_id=plan.id,
-                carer_id=carer_id,
-                linked_at=approved_at + timedelta(days=2),
-                opted_out_at=None,
-            )
-        recipient = plan.email if channel == "email" else chat_id
-        scores = []
+        channel, recipients = self._check_in_channel(plan, carer_id, approved_at, rng)
+        worrying = []
         sent_day = cal.local_date(approved_at)
         first_year_end = sent_day + timedelta(days=365)
         stop = min(end_at, self.cutoff)
         while True:
+            first_year = sent_day < first_year_end
             step = (
                 reminders.checkin_first_year_every_days
-                if sent_day < first_year_end
+                if first_year
                 else reminders.checkin_every_days
             )
             sent_day += timedelta(days=step)
             sent_at = cal.at(sent_day, 10 * 60)
             if sent_at >= stop:
                 break
-            key = f"check_in:{carer_id}:{sent_day.isoformat()}"
-            outbox_id = self.ids.take("outbox_message")
-            self.rows.add(
-                "outbox_message",
-                id=outbox_id,
-                channel=channel,
-                recipient=recipient,
-                template="check_in",
-                payload={"carer_id": carer_id},
-                due_at=sent_at,
-                unique_key=key,
-                status="sent",
-                attempts=1,
-                next_attempt_at=None,
-                claimed_by=None,
-                claimed_until=None,
-                provider_message_id=f"demo-{outbox_id}",
-                error=None,
-                sent_at=sent_at,
-                household_id=plan.id,
-                carer_id=carer_id,
-                staff_id=None,
-                created_at=sent_at,
-            )
+            check_in_id = self.ids.take("check_in")
+            key = f"checkin:{carer_id}:{sent_day.isoformat()}"
+            outbox_ids = []
+            for address in recipients:
+                outbox_id = self.ids.take("outbox_message")
+                outbox_ids.append(outbox_id)
+                self.rows.add(
+                    "outbox_message",
+                    id=outbox_id,
+                    channel=channel,
+                    recipient=address,
+                    template="check_in",
+                    payload={
+                        "check_in_id": check_in_id,
+                        "reason": "first_year" if first_year else "regular",
+                        "greeting_name": plan.greeting,
+                    },
+                    due_at=sent_at,
+                    unique_key=f"{key}:{channel}:{address}",
+                    status="sent",
+                    attempts=1,
+                    next_attempt_at=None,
+                    claimed_by=None,
+                    claimed_until=None,
+                    provider_message_id=f"demo-{outbox_id}",
+                    error=None,
+                    sent_at=sent_at,
+                    household_id=None,
+                    carer_id=carer_id,
+                    staff_id=None,
+                    created_at=sent_at,
+                )
             answered_at = score = comment = task_id = None
             wants_call = False
             if rng.random() < 0.65:
@@ -2390,20 +2435,50 @@ class _Generator:
                     months_left = (end_at - sent_at).days / 30
                     level -= max(0.0, 2.2 - 0.35 * months_left)
                 score = min(5, max(1, round(rng.gauss(level, 0.8))))
-                band = "low" if score <= 2 else ("high" if score == 5 else "mid")
+                band = "low" if score <= LOW_SCORE else ("high" if score == 5 else "mid")
                 if band == "low" or rng.random() < 0.25:
                     comment = rng.choice(CHECK_IN_COMMENTS[band])
-                wants_call = rng.random() < (0.4 if score <= 2 else 0.04)
-                if score <= 2 or wants_call:
-                    task_id = self._follow_up(plan, carer_id, supervisor, answered_at, score, rng)
-                scores.append((answered_at, score, comment))
+                wants_call = rng.random() < (0.4 if score <= LOW_SCORE else 0.04)
+                parts = [f"{score} out of 5 ({SCORE_LABELS[score].lower()})"]
+                if wants_call:
+                    parts.append("would like a call")
+                self.rows.add(
+                    "activity",
+                    id=self.ids.take("activity"),
+                    household_id=plan.id,
+                    kind="note",
+                    occurred_at=answered_at,
+                    actor_id=None,
+                    actor_label=f"carer ({channel})",
+                    summary="Check-in answered: " + ", ".join(parts),
+                    body=comment,
+                    call_outcome=None,
+                    conversation_id=None,
+                    outbox_message_id=None,
+                    created_at=answered_at,
+                )
+                if score <= LOW_SCORE or wants_call:
+                    local_day = cal.local_date(answered_at)
+                    reason = f"Check-in on {local_day:%d %b %Y}: " + ", ".join(parts)
+                    task_id = self._follow_up(
+                        plan,
+                        carer_id,
+                        check_in_id,
+                        supervisor,
+                        answered_at,
+                        reason,
+                        comment,
+                        None if wants_call else score,
+                        rng,
+                    )
+                    worrying.append((answered_at, reason))
             self.rows.add(
                 "check_in",
-                id=self.ids.take("check_in"),
+                id=check_in_id,
                 carer_id=carer_id,
                 channel=channel,
                 sent_at=sent_at,
-                outbox_message_id=outbox_id,
+                outbox_message_id=outbox_ids[0],
                 answered_at=answered_at,
                 score=score,
                 wants_call=wants_call,
@@ -2411,39 +2486,47 @@ class _Generator:
                 follow_up_task_id=task_id,
                 unique_key=key,
             )
-        return scores
+        return worrying
 
     def _follow_up(
         self,
         plan: _HouseholdPlan,
         carer_id: int,
+        check_in_id: int,
         supervisor: int,
         answered_at: datetime,
-        score: int,
+        reason: str,
+        comment: str | None,
+        score: int | None,
         rng: random.Random,
     ) -> int:
-        cal = self.calendar
-        due = cal.at(cal.add_working(cal.local_date(answered_at), 2), 17 * 60)
+        """The task answer_check_in gives the supervising social worker: urgent, due within a
+        working day; most are done by now."""
+        service = self.settings.service
+        due = add_office_days(
+            answered_at, 1, self.calendar.tz, service.office_hours_start, service.office_hours_end
+        )
         done_at = None
         if due < self.cutoff and rng.random() < 0.9:
-            done_at = min(cal.later(answered_at, rng.randint(0, 2), rng), self.cutoff)
-            done_at = min(done_at, self.cutoff - timedelta(minutes=1))
+            done_at = min(self.calendar.later(answered_at, rng.randint(0, 1), rng), due)
         task_id = self.ids.take("task")
         self.rows.add(
             "task",
             id=task_id,
             kind="check_in_follow_up",
-            title=f"Call the carer: check-in score {score} of 5",
-            detail=None,
-            household_id=plan.id,
+            title="Call the carer: they asked for a call"
+            if score is None
+            else f"Call the carer: check-in score {score} out of 5",
+            detail=(reason + (f'\nThey wrote: "{comment}"' if comment else ""))[:2000],
+            household_id=None,
             carer_id=carer_id,
             owner_id=supervisor,
             area_id=plan.area.id,
-            priority="urgent" if score <= 2 else "normal",
+            priority="urgent",
             due_at=due,
             done_at=done_at,
             done_by_id=supervisor if done_at else None,
-            unique_key=f"check_in_follow_up:{carer_id}:{answered_at.date().isoformat()}",
+            unique_key=f"check_in:{check_in_id}:follow_up",
             created_by_id=None,
             created_at=answered_at,
         )
@@ -2575,7 +2658,11 @@ def generate_demo_data(
             bar.close()
 
         if connection.dialect.name == "postgresql":
-            _fix_sequences(connection, [t for t in SQLModel.metadata.sorted_tables])
+            _fix_sequences(connection, list(SQLModel.metadata.sorted_tables))
+            connection.commit()
+            # Fresh statistics, so the first pages after a big load get good query plans.
+            for table in generator.rows.tables:
+                connection.execute(sa.text(f'ANALYZE "{table.name}"'))
             connection.commit()
 
     rows = Counter(generator.rows.counts)

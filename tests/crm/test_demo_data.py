@@ -20,6 +20,7 @@ import crm.models as m
 from crm.cli import main
 from crm.db import make_engine
 from crm.migrate import upgrade
+from crm.scheduler.scans import retention_check_ins
 from crm.services.actors import Actor
 from crm.services.appointments import book_appointment, free_slots, slots_for_area
 from crm.services.demo_data import (
@@ -36,6 +37,7 @@ from crm.services.enquiries import (
     response_due,
 )
 from crm.services.errors import InvalidInput, SlotTaken
+from crm.services.outbox import reachable_recipients
 from crm.services.pipeline import classify_move, move_stage, new_carer_record
 from crm.services.staff import verify_password
 from crm.services.timeline import log_activity
@@ -449,6 +451,42 @@ def test_open_work_is_there_for_today(demo: Demo, demo_session: Session):
     assert activities[m.ActivityKind.CALL] and activities[m.ActivityKind.NOTE]
 
 
+def test_carers_are_reachable_where_their_check_ins_went(demo: Demo, demo_session: Session):
+    """Check-ins were written as crm.services.checkins writes them, to the channel and
+    addresses outbox.reachable_recipients picks, so the scheduler carries on from here."""
+    session = demo_session
+    settings = demo.settings.model_copy(update={"telegram_bot_token": "123:demo"})
+    carers = session.exec(select(m.Carer).where(m.Carer.status == "active")).all()
+    channels = Counter()
+    for carer in carers:
+        latest = session.exec(
+            select(m.CheckIn)
+            .where(m.CheckIn.carer_id == carer.id)
+            .order_by(m.CheckIn.sent_at.desc())
+        ).first()
+        if latest is None:  # approved too recently for a first check-in
+            assert carer.approved_on > AS_OF - timedelta(days=31)
+            continue
+        assert re.fullmatch(rf"checkin:{carer.id}:\d{{4}}-\d{{2}}-\d{{2}}", latest.unique_key)
+        sent = session.exec(
+            select(m.OutboxMessage).where(
+                m.OutboxMessage.template == "check_in",
+                m.OutboxMessage.payload["check_in_id"].as_integer() == latest.id,
+            )
+        ).all()
+        assert sent and sent[0].id == latest.outbox_message_id
+        recipients = reachable_recipients(session, settings, carer.household_id, carer.id)
+        assert {(r.channel, r.address) for r in recipients} == {
+            (s.channel, s.recipient) for s in sent
+        }
+        channels[latest.channel] += 1
+        if latest.follow_up_task_id is not None:
+            task = session.get(m.Task, latest.follow_up_task_id)
+            assert task.unique_key == f"check_in:{latest.id}:follow_up"
+            assert task.owner_id == carer.supervising_social_worker_id
+    assert channels["email"] > channels["telegram"] > 0
+
+
 # -- the shape of the funnel --------------------------------------------------------------
 
 
@@ -667,3 +705,10 @@ def test_the_services_work_on_a_demo_database(database_url, engine, session, set
     )
     note = log_activity(session, actor, waiting.id, "note", summary="Visit went well")
     assert note.id == count(session, m.Activity)
+
+    # The scheduler's check-in scan carries on from the demo's check-ins without clashing.
+    before = count(session, m.CheckIn)
+    summary = retention_check_ins(session, settings, DEFAULT_NOW)
+    assert count(session, m.CheckIn) == before + summary["periodic"] + summary["placement_ended"]
+    again = retention_check_ins(session, settings, DEFAULT_NOW)
+    assert again["periodic"] == again["placement_ended"] == 0
