@@ -22,6 +22,7 @@ import hmac
 import json
 import logging
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -35,6 +36,7 @@ from telegram import (
 )
 from telegram.constants import ChatAction, ChatType
 from telegram.error import Forbidden, RetryAfter, TelegramError
+from telegram.warnings import PTBDeprecationWarning
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.assistant import Assistant, Incoming, Outcome
@@ -169,7 +171,10 @@ async def _send(bot, chat_id: int, text: str, markup=None) -> None:  # noqa: ANN
         except RetryAfter as exc:
             if attempt == SEND_ATTEMPTS - 1:
                 raise
-            delay = exc.retry_after
+            with warnings.catch_warnings():
+                # PTB 22.2+ warns that retry_after will become a timedelta: both are handled.
+                warnings.simplefilter("ignore", PTBDeprecationWarning)
+                delay = exc.retry_after
             seconds = delay.total_seconds() if hasattr(delay, "total_seconds") else float(delay)
             await asyncio.sleep(min(max(seconds, 0.1), 60))
 
