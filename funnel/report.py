@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import csv
 import io
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -297,9 +298,13 @@ class WeeklyReport:
         return next(c for c in self.charts if c.name == name)
 
 
-def _average(values: list[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return sum(present) / len(present) if len(present) == len(values) and present else None
+def _pooled_share(weeks: list[dict[str, Any]]) -> float | None:
+    """The share contacted in time over several weeks' enquiries taken together."""
+    on_time = sum(w["contacted_within_target"] for w in weeks)
+    decided = sum(
+        w["contacted_within_target"] + w["contacted_late"] + w["waiting_past_target"] for w in weeks
+    )
+    return on_time / decided if decided else None
 
 
 def _headlines(t: WeeklyTables) -> list[Headline]:
@@ -315,14 +320,14 @@ def _headlines(t: WeeklyTables) -> list[Headline]:
         ("deregistrations", "Carer households deregistered"),
     ):
         values = a[column].to_numpy()
-        rows.append(Headline(label, int(values[-1]), int(values[-2]), float(values[-6:-2].mean())))
+        rows.append(Headline(label, int(values[-1]), int(values[-2]), float(values[-5:-1].mean())))
     shares = [c["share_within_target"] for c in t.contact_by_week]
     rows.append(
         Headline(
             "Enquiries contacted within the response target",
             shares[-1],
             shares[-2],
-            _average(shares[-6:-2]),
+            _pooled_share(t.contact_by_week[-5:-1]),
             kind="pct",
         )
     )
@@ -343,7 +348,7 @@ def summarise(
     """Plain-English sentences: what changed this week, and what needs attention."""
     a = t.activity
     this, last = a.iloc[-1], a.iloc[-2]
-    average = a["enquiries"].iloc[-6:-2].mean()
+    average = a["enquiries"].iloc[-5:-1].mean()
     changes: list[str] = []
     enquiries = int(this["enquiries"])
     difference = enquiries - int(last["enquiries"])
@@ -382,9 +387,11 @@ def summarise(
     else:
         changes.append("Nobody withdrew or was stopped this week.")
     approved, dereg = int(this["carers_approved"]), int(this["deregistrations"])
+    net = approved - dereg
     changes.append(
         f"{_plural(approved, 'carer household')} approved and {dereg} deregistered "
-        f"(net {approved - dereg:+d}); {t.carer_households:,} approved carer households now."
+        f"({'no net change' if net == 0 else f'net {net:+d}'}); "
+        f"{_plural(t.carer_households, 'approved carer household')} now."
     )
 
     attention: list[str] = []
@@ -405,24 +412,31 @@ def summarise(
     if len(t.stalled):
         worst = t.stalled.iloc[0]
         attention.append(
-            f"{_plural(len(t.stalled), 'case')} had no move or contact for longer than their "
-            f"stage's target; the longest is {worst['reference']} "
+            f"{_plural(len(t.stalled), 'case')} had no move or contact for longer than the "
+            f"target for their stage; the longest is {worst['reference']} "
             f"({config.stage_label(worst['stage']).lower()}, "
             f"{int(worst['days_since_last_action'])} days)."
         )
     if len(t.panel):
         overdue = int((t.panel["status"] == "overdue").sum())
         approaching = len(t.panel) - overdue
-        months = settings.reminders.panel_deadline_months
-        parts = []
-        if approaching:
-            parts.append(
-                f"{_plural(approaching, 'application')} {'is' if approaching == 1 else 'are'} "
-                f"nearing the {months}-month panel deadline"
+        deadline = f"the {settings.reminders.panel_deadline_months}-month panel deadline"
+        if approaching and overdue:
+            attention.append(
+                f"{_plural(approaching, 'application')} "
+                f"{'is' if approaching == 1 else 'are'} nearing {deadline} and {overdue} "
+                f"{'is' if overdue == 1 else 'are'} past it."
             )
-        if overdue:
-            parts.append(f"{overdue} {'is' if overdue == 1 else 'are'} past it")
-        attention.append(" and ".join(parts) + ".")
+        elif approaching:
+            attention.append(
+                f"{_plural(approaching, 'application')} "
+                f"{'is' if approaching == 1 else 'are'} nearing {deadline}."
+            )
+        else:
+            attention.append(
+                f"{_plural(overdue, 'application')} {'is' if overdue == 1 else 'are'} past "
+                f"{deadline}."
+            )
     if len(t.at_risk):
         attention.append(f"{_plural(len(t.at_risk), 'carer household')} may be at risk of leaving.")
     if not attention:
@@ -1017,7 +1031,9 @@ def email_for_report(
     message["Date"] = formatdate(report.generated_at.timestamp(), localtime=False)
     # No Message-ID: the sender (the outbox dispatcher, or send_email) gives one.
     message.set_content(render_text(report))
-    cids = {chart.name: make_msgid(idstring=chart.name, domain=domain) for chart in report.charts}
+    # Short Content-IDs, so the header is never folded over two lines.
+    token = secrets.token_hex(4)
+    cids = {chart.name: f"<{chart.name}.{token}@{domain}>" for chart in report.charts}
     html = render_html(
         report,
         lambda chart: f"cid:{cids[chart.name][1:-1]}",

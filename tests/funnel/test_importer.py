@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,14 @@ import crm.models as m
 from crm.cli import main
 from crm.services.actors import Actor
 from crm.services.pipeline import move_stage
-from funnel.importer import COLUMNS, NO_REASON_TEXT, TrackerError, import_tracker, read_tracker
+from funnel.importer import (
+    COLUMNS,
+    NO_REASON_TEXT,
+    TrackerError,
+    import_tracker,
+    parse_date,
+    read_tracker,
+)
 from tests.funnel.helpers import make_history
 
 GOOD_ROWS = [
@@ -60,12 +67,7 @@ def write_xlsx(path: Path, rows: list[dict]) -> Path:
         for column in COLUMNS:
             value = row.get(column, "")
             if column.endswith("_date") and value:
-                day = (
-                    date.fromisoformat(value)
-                    if "-" in value
-                    else datetime.strptime(value, "%d/%m/%Y").date()
-                )
-                value = datetime.combine(day, datetime.min.time())
+                value = datetime.combine(parse_date(value), time(0))  # noqa: DTZ001 - Excel's
             elif column == "phone" and value:
                 value = int(value.replace(" ", ""))
             cells.append(value if value != "" else None)
@@ -166,9 +168,7 @@ def test_import_excel(session, settings, org, tmp_path):
     assert [r.status for r in report.results] == ["created"] * 6, report.problems
     session.expire_all()
     check_good_import(session)
-    assert [r.status for r in import_tracker(session, settings, path).results] == [
-        "unchanged"
-    ] * 6
+    assert [r.status for r in import_tracker(session, settings, path).results] == ["unchanged"] * 6
 
 
 def test_updated_tracker_applies_only_what_is_new(session, settings, org, tmp_path):
