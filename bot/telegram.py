@@ -36,8 +36,8 @@ from telegram import (
 )
 from telegram.constants import ChatAction, ChatType
 from telegram.error import Forbidden, RetryAfter, TelegramError
-from telegram.warnings import PTBDeprecationWarning
 from telegram.ext import Application, ContextTypes, TypeHandler
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.assistant import Assistant, Incoming, Outcome
 from crm.models import ChatChannel
