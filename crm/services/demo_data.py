@@ -504,7 +504,8 @@ class DemoSummary:
     def describe(self) -> str:
         reached = self.reached
         lines = [
-            f"Demo data: {self.households:,} households (seed {self.seed}, histories up to "
+            f"Demo data: {self.households:,} household{'s' if self.households != 1 else ''} "
+            f"(seed {self.seed}, histories up to "
             f"{self.as_of.isoformat()}) in {self.seconds:.1f} s "
             f"({self.total_rows:,} rows, {self.total_rows / max(self.seconds, 1e-9):,.0f}/s).",
             f"  {len(AREAS)} areas, {self.rows.get('staff_user', 0)} staff, "
@@ -516,7 +517,10 @@ class DemoSummary:
             )
             + ".",
             "  Carers: "
-            + ", ".join(f"{status.replace('_', ' ')} {n:,}" for status, n in self.carers.items())
+            + (
+                ", ".join(f"{status.replace('_', ' ')} {n:,}" for status, n in self.carers.items())
+                or "none yet"
+            )
             + ".",
             f"  Open: {self.current.get('open_tasks', 0):,} tasks, "
             f"{self.current.get('booked_appointments', 0):,} booked appointments.",
@@ -563,7 +567,6 @@ class _Calendar:
     def __init__(self, tz: ZoneInfo) -> None:
         self.tz = tz
         self._working: dict[date, bool] = {}
-
         self._holiday: dict[date, bool] = {}
 
     def holiday(self, day: date) -> bool:
@@ -1959,11 +1962,15 @@ class _Generator:
                 activity(
                     "call", first_contact, f"Spoke to {plan.first_name} about fostering", "spoke"
                 )
+        previous = None
         for stage, at, *_ in history:
-            if stage == "initial_visit":
+            if previous == "on_hold":  # carrying on after a pause is not a new visit or form
+                pass
+            elif stage == "initial_visit":
                 activity("note", at, rng.choice(VISIT_NOTES))
             elif stage == "application":
                 activity("email", at, "Application form received")
+            previous = stage
 
     def _response_tasks(
         self,
@@ -2427,6 +2434,8 @@ class _Generator:
             wants_call = False
             if rng.random() < 0.65:
                 answered_at = sent_at + timedelta(minutes=rng.randint(20, 4 * 24 * 60))
+                if answered_at.astimezone(cal.tz).hour < 7:  # people answer when awake
+                    answered_at += timedelta(hours=8)
                 if answered_at >= stop:
                     answered_at = None
             if answered_at is not None:
