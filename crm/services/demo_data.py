@@ -710,6 +710,7 @@ class _Ids:
     """Primary keys handed out here, after whatever the database already holds."""
 
     def __init__(self, connection: sa.Connection, tables: Sequence[sa.Table]) -> None:
+        self.tables = list(tables)
         self._next: dict[str, int] = {}
         for table in tables:
             current = connection.execute(sa.select(sa.func.max(table.c.id))).scalar()
@@ -2578,8 +2579,6 @@ def _fix_sequences(connection: sa.Connection, tables: list[sa.Table]) -> None:
     """PostgreSQL hands out ids from sequences that bulk inserts with our own ids never
     touched: move each past the largest id so the services' next insert works."""
     for table in tables:
-        if "id" not in table.c or not isinstance(table.c.id.type, sa.Integer):
-            continue
         connection.execute(
             sa.text(
                 f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
@@ -2667,7 +2666,7 @@ def generate_demo_data(
             bar.close()
 
         if connection.dialect.name == "postgresql":
-            _fix_sequences(connection, list(SQLModel.metadata.sorted_tables))
+            _fix_sequences(connection, generator.ids.tables)
             connection.commit()
             # Fresh statistics, so the first pages after a big load get good query plans.
             for table in generator.rows.tables:
