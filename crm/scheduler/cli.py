@@ -22,6 +22,9 @@ def _logging(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Every run of every job (the dispatcher runs every few seconds) is too much to read.
+    logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @click.group(invoke_without_command=True)

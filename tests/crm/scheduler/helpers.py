@@ -3,19 +3,27 @@ pointing at it, and households/carers made the real way (create_enquiry, move_st
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
+from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from sqlmodel import Session, select
 
 import crm.models as m
+from crm import clock
+from crm.services import outbox as outbox_service
 from crm.services.actors import Actor
 from crm.services.enquiries import ApplicantDetails, EnquiryInput, create_enquiry
 from crm.services.pipeline import move_stage
@@ -69,7 +77,12 @@ class _Handler:
             self.owner.received.append(
                 Received(envelope.mail_from, list(envelope.rcpt_tos), parsed)
             )
+            count = len(self.owner.received)
             self.owner.changed.notify_all()
+        if self.owner.hold_at is not None and count == self.owner.hold_at:
+            # A slow server: the message is in, the "250 OK" not yet given (until released).
+            while not self.owner.released.is_set():
+                await asyncio.sleep(0.02)
         return "250 Message accepted for delivery"
 
 
@@ -86,6 +99,8 @@ class SmtpCapture:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.refuse: set[str] = set()
+        self.hold_at: int | None = None
+        self.released = threading.Event()
         self.changed = threading.Condition()
         self.controller = _Controller(_Handler(self), hostname="127.0.0.1", port=0)
 
@@ -229,3 +244,89 @@ def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05) -> bool
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+def scheduler_process(
+    database_url: str,
+    smtp_port: int,
+    holder: str,
+    log_dir: Path,
+    *,
+    lease_seconds: float = 2,
+    claim_seconds: int = 3,
+    dispatch_every: float = 0.2,
+) -> subprocess.Popen:
+    """`fostercrm scheduler` in a real subprocess, configured the way an operator would: by
+    FOSTERCRM_* environment variables."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("FOSTERCRM_", "TELEGRAM_")) or k.startswith("FOSTERCRM_TEST_")
+    }
+    env.update(
+        FOSTERCRM_DATABASE_URL=database_url,
+        FOSTERCRM_SMTP_HOST="127.0.0.1",
+        FOSTERCRM_SMTP_PORT=str(smtp_port),
+        FOSTERCRM_SECRET_KEY=SECRET,
+        PYTHONUNBUFFERED="1",
+    )
+    log = open(log_dir / f"scheduler-{holder}.log", "ab")  # noqa: SIM115 - the child keeps it
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "crm.cli",
+            "scheduler",
+            "--holder",
+            holder,
+            "--lease-seconds",
+            str(lease_seconds),
+            "--claim-seconds",
+            str(claim_seconds),
+            "--dispatch-every",
+            str(dispatch_every),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+
+
+def kill(process: subprocess.Popen) -> None:
+    """SIGKILL: no clean-up, no lease release; what a crash or an OOM kill looks like."""
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGKILL)
+    process.wait(10)
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            kill(process)
+
+
+def enqueue_staff_alerts(engine, org, count: int, start: int = 0) -> None:
+    """`count` staff messages due now (staff messages ignore quiet hours: tests at any hour)."""
+    with Session(engine) as session:
+        for n in range(start, start + count):
+            outbox_service.enqueue_message(
+                session,
+                channel=m.Channel.EMAIL,
+                recipient=org.supervisor_north.email,
+                template="check_in_alert_staff",
+                payload={
+                    "staff_name": "Sup",
+                    "carer_name": f"Carer {n}",
+                    "household_reference": f"FC-{n:04d}",
+                    "reason": "Check-in: 2 out of 5",
+                    "comment": "",
+                },
+                due_at=clock.now(),
+                unique_key=f"staff-alert-test:{n}",
+                staff_id=org.supervisor_north.id,
+            )
+        session.commit()
