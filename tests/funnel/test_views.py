@@ -1,0 +1,214 @@
+"""The weekly report in the web CRM: who may see it, what the page carries, and in a real
+browser, that it loads under the CRM's Content Security Policy, prints and passes axe."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+import crm.models as m
+from crm.services.actors import Actor
+from crm.services.staff import create_staff_user
+from crm.testing.fixtures import TEST_PASSWORD, need_service
+from crm.web import create_app
+from funnel import views
+from tests.funnel.helpers import at, make_history
+
+SECRET = "funnel-view-test-secret-0123456789"
+_TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
+PNG = b"\x89PNG\r\n\x1a\n"
+AXE = Path(__file__).resolve().parents[1] / "browser" / "vendor" / "axe.min.js"
+
+
+def make_app(settings, engine):
+    app = create_app(settings, engine=engine, secret_key=SECRET)
+    app.config["TESTING"] = True
+    if "funnel" not in app.blueprints:
+        # Until "funnel.views:bp" is listed in crm.web.OPTIONAL_BLUEPRINTS.
+        app.register_blueprint(views.bp)
+    return app
+
+
+@pytest.fixture
+def app(settings, engine, org, session):
+    make_history(
+        session, settings, first_name="Pat", enquired_at=at("2026-03-03"),
+        moves=[(at("2026-03-05"), "withdrawn", "space")],
+    )  # fmt: skip
+    make_history(
+        session, settings, first_name="Sam", enquired_at=at("2026-03-04"), postcode="NG1 1AA",
+        source_key="event",
+    )  # fmt: skip
+    return make_app(settings, engine)
+
+
+def signed_in(app, user: m.StaffUser, password: str = TEST_PASSWORD):
+    client = app.test_client()
+    page = client.get("/sign-in").get_data(as_text=True)
+    token = _TOKEN.search(page).group(1)
+    response = client.post(
+        "/sign-in", data={"email": user.email, "password": password, "csrf_token": token}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    return client
+
+
+def test_manager_sees_the_last_full_week(app, org):
+    client = signed_in(app, org.manager)
+    response = client.get("/reports")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/reports/weekly/2026-W10")
+    page = client.get("/reports/weekly/2026-W10")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Fostering recruitment and retention: weekly report" in html
+    assert "2 enquiries this week" in html
+    assert 'href="/reports/assets/weekly_report.css"' in html
+    assert ">Reports<" in html  # the CRM's navigation now shows the reports
+    charts = re.findall(r'<img src="(/reports/weekly/2026-W10/[a-z_]+\.png)" alt="([^"]+)"', html)
+    assert len(charts) == 7
+    for src, alt in charts:
+        image = client.get(src)
+        assert image.status_code == 200 and image.mimetype == "image/png"
+        assert image.data.startswith(PNG) and alt
+    table = client.get("/reports/weekly/2026-W10.csv")
+    assert table.mimetype == "text/csv"
+    assert table.headers["Content-Disposition"] == (
+        'attachment; filename="weekly-report-2026-W10.csv"'
+    )
+    assert "Headline numbers" in table.get_data(as_text=True)
+    css = client.get("/reports/assets/weekly_report.css")
+    assert css.status_code == 200 and b"@media print" in css.data
+    assert "no-store" in page.headers["Cache-Control"]
+
+
+def test_only_managers_and_admins(app, org):
+    anonymous = app.test_client().get("/reports/weekly/2026-W10")
+    assert anonymous.status_code == 302 and "/sign-in" in anonymous.headers["Location"]
+    for user in (org.officer_north, org.assessor_north, org.supervisor_north):
+        client = signed_in(app, user)
+        assert client.get("/reports/weekly/2026-W10").status_code == 403
+        assert client.get("/reports/weekly/2026-W10/funnel.png").status_code == 403
+        assert client.get("/reports/weekly/2026-W10.csv").status_code == 403
+    assert signed_in(app, org.admin).get("/reports/weekly/2026-W10").status_code == 200
+
+
+def test_unknown_weeks_and_charts_are_not_found(app, org):
+    client = signed_in(app, org.manager)
+    assert client.get("/reports/weekly/2026-W99").status_code == 404
+    assert client.get("/reports/weekly/last-week").status_code == 404
+    assert client.get("/reports/weekly/2026-W12").status_code == 404  # not started yet
+    assert client.get("/reports/weekly/2026-W10/secrets.png").status_code == 404
+    page = client.get("/reports/weekly/2026-W09").get_data(as_text=True)
+    assert 'href="/reports/weekly/2026-W10"' in page  # next week link
+    assert "2026-W11" not in page  # the current week is not over: no link to it
+
+
+def test_a_manager_of_one_area_sees_only_that_area(app, org, session):
+    south_manager = create_staff_user(
+        session, Actor.system("test"), email="south.manager@test.example", name="South Manager",
+        role="manager", password=TEST_PASSWORD, area_names=["Southshire"],
+    )  # fmt: skip
+    client = signed_in(app, south_manager)
+    html = client.get("/reports/weekly/2026-W10").get_data(as_text=True)
+    assert "Southshire" in html and "1 enquiry this week" in html
+    assert client.get("/reports/weekly/2026-W10?area=Northshire").status_code == 404
+    hub = signed_in(app, org.manager)
+    narrowed = hub.get("/reports/weekly/2026-W10?area=Northshire").get_data(as_text=True)
+    assert "1 enquiry this week" in narrowed
+    assert "/reports/weekly/2026-W10/funnel.png?area=Northshire" in narrowed
+
+
+# -- in a real browser --------------------------------------------------------------------
+
+
+@pytest.fixture
+def chromium():
+    if not os.path.exists("/usr/bin/chromium"):
+        need_service("Chromium not installed at /usr/bin/chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        need_service("Playwright not installed")
+    manager = sync_playwright().start()
+    browser = manager.chromium.launch(
+        executable_path="/usr/bin/chromium",
+        args=[
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    )
+    yield browser
+    browser.close()
+    manager.stop()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_in_chromium_under_the_csp_printable_and_accessible(app, org, chromium, tmp_path):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        csp_errors = []
+        page.on(
+            "console",
+            lambda msg: (
+                csp_errors.append(msg.text)
+                if msg.type == "error" and "Content Security Policy" in msg.text
+                else None
+            ),
+        )
+        page.goto(f"{base}/sign-in")
+        page.get_by_label("Email address").fill(org.manager.email)
+        page.get_by_label("Password", exact=True).fill(TEST_PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{base}/home")
+        page.goto(f"{base}/reports")
+        page.wait_for_url(f"{base}/reports/weekly/2026-W10")
+        page.wait_for_load_state("networkidle")
+        loaded = page.eval_on_selector_all(
+            "figure img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)"
+        )
+        assert loaded == [True] * 7
+        # Our stylesheet applied (the summary box has its left border).
+        border = page.eval_on_selector(".fr-summary", "e => getComputedStyle(e).borderLeftStyle")
+        assert border == "solid"
+        assert csp_errors == []
+        page.emulate_media(media="print")
+        assert page.eval_on_selector("nav[aria-label='Report weeks']",
+                                     "e => getComputedStyle(e).display") == "none"  # fmt: skip
+        pdf = page.pdf(format="A4")
+        assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page") >= 3
+        if AXE.exists():
+            axe_context = chromium.new_context(
+                bypass_csp=True, storage_state=context.storage_state()
+            )
+            axe_page = axe_context.new_page()
+            axe_page.goto(f"{base}/reports/weekly/2026-W10")
+            axe_page.add_script_tag(path=str(AXE))
+            result = axe_page.evaluate("async () => await axe.run(document)")
+            serious = [
+                (v["id"], [n["target"] for n in v["nodes"]][:3])
+                for v in result["violations"]
+                if v["impact"] in ("serious", "critical")
+            ]
+            axe_context.close()
+            assert serious == []
+    finally:
+        context.close()
+        server.shutdown()
+        thread.join()
