@@ -152,6 +152,7 @@ class FakeTelegramServer:
         self._update_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
         self._stopping = False
+        self._waiting_polls = 0
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -379,6 +380,12 @@ class FakeTelegramServer:
         """Updates not yet confirmed by a getUpdates offset."""
         with self._lock:
             return list(self._state.updates)
+
+    @property
+    def long_polls_waiting(self) -> int:
+        """getUpdates calls being held open right now."""
+        with self._lock:
+            return self._waiting_polls
 
     @property
     def webhook_url(self) -> str:
@@ -624,6 +631,8 @@ class FakeTelegramServer:
                 self._state.updates = [u for u in self._state.updates if u["update_id"] >= offset]
             elif offset < 0:
                 self._state.updates = self._state.updates[offset:]
+            self._waiting_polls += 1
+            self._changed.notify_all()
             while True:
                 ready = [
                     u
@@ -636,6 +645,7 @@ class FakeTelegramServer:
                 if ready or remaining <= 0 or self._stopping:
                     break
                 self._changed.wait(remaining)
+            self._waiting_polls -= 1
             result = ready[:limit]
             self._state.calls.append(
                 ApiCall("getUpdates", dict(params), token, time.monotonic(), 200)
