@@ -10,6 +10,7 @@
   var status = document.getElementById("webchat-status");
   var token = form.querySelector("input[name=csrf_token]").value;
   var busy = false;
+  log.scrollTop = log.scrollHeight;  // show the latest messages after a reload
 
   function addMessage(text, who) {
     var item = document.createElement("li");
