@@ -340,3 +340,17 @@ def test_a_restart_loses_nothing(settings, knowledge_files, session, org):
     second = Chat(Assistant(settings, KnowledgeCache(base, matcher)), session)
     outcome = second.say("sam@example.com")
     assert "postcode" in outcome.text
+
+
+def test_commands(chat, settings):
+    assert "/delete" in chat.say("/help").text
+    privacy = chat.say("/privacy").text
+    assert f"{settings.service.public_base_url}/privacy" in privacy
+    assert "What's your name?" in chat.say("/book").text
+    # /start in the middle of something starts again.
+    assert chat.say("/start").topic == "greeting"
+    assert "can't see a visit" in chat.say("/visit").text
+    assert "I don't know that command" in chat.say("/frobnicate").text
+    outcome = chat.say("/human")
+    assert "name and how to reach you" in outcome.text
+    assert "No problem" in chat.say("never mind").text

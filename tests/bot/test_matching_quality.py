@@ -129,3 +129,15 @@ def test_cli_eval_refuses_a_file_without_the_header(tmp_path):
     result = CliRunner().invoke(chat_command, ["--eval", str(bad)])
     assert result.exit_code == 1
     assert "expected,text" in result.output
+
+
+def test_cli_interactive_chat_with_buttons_typed_in_brackets():
+    from bot.cli import chat_command
+
+    result = CliRunner().invoke(
+        chat_command, ["--scratch"], input="do i need a spare room\n[Book a visit]\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "bedroom" in result.output
+    assert "[Book a visit] [Talk to a person]" in result.output
+    assert "What's your name?" in result.output

@@ -273,3 +273,16 @@ def test_webhook_mode_checks_the_secret(bot_settings, engine, org, server, knowl
         assert right.status_code == 200
         assert server.wait_for(lambda: len(server.messages_to(808)) == 1)
         assert "civil partnership" in server.messages_to(808)[0].text
+
+
+def test_fostercrm_up_runs_the_bot_only_with_a_token(settings, bot_settings, engine, org, server):
+    from bot.telegram import start_for_up
+
+    assert start_for_up(settings.model_copy(update={"telegram_bot_token": None}), engine) is None
+    stop = start_for_up(bot_settings, engine)
+    try:
+        replies = Person(server, engine, 12).say("can i foster if im single")
+        assert "single" in texts(replies)
+        assert [c.params.get("commands") for c in server.calls_to("setMyCommands")]
+    finally:
+        stop()
