@@ -43,6 +43,7 @@ from crm.models.visits import (
     AvailabilityException,
     AvailabilityPattern,
 )
+from crm.models.web_indexes import WEB_INDEXES  # noqa: F401  (migration 0003_web)
 
 __all__ = [
     "CLOSED_STAGES",

@@ -58,7 +58,7 @@ from crm.settings import Settings
 
 ASSESSMENT_STAGES = (Stage.APPLICATION, Stage.STAGE_ONE, Stage.STAGE_TWO, Stage.PANEL)
 BOARD_STAGES: tuple[Stage, ...] = (*FUNNEL_STAGES, Stage.ON_HOLD)
-BOARD_CARDS_PER_STAGE = 30
+BOARD_CARDS_PER_STAGE = 20
 PAGE_SIZE = 25
 SORTS = {
     "enquired_desc": (Household.enquired_at.desc(), Household.id.desc()),
@@ -157,14 +157,16 @@ class HouseholdPage:
         return max(1, math.ceil(self.total / self.per_page))
 
 
-def _prefix_range(column: Any, prefix: str) -> sa.ColumnElement[bool]:
-    """lower(column) starts with `prefix`, written as a range so an index on lower(column)
-    serves it on SQLite and PostgreSQL alike; LIKE keeps it exact."""
-    prefix = prefix.lower()
+def _prefix_range(column: Any, prefix: str, *, lowered: bool = True) -> sa.ColumnElement[bool]:
+    """`column` starts with `prefix`, written as a range so an index serves it on SQLite and
+    PostgreSQL alike (an index on lower(column) when `lowered`; columns we store normalised
+    (upper-case references and postcodes, lower-case emails) use their plain index); LIKE
+    keeps the match exact."""
+    prefix = prefix.lower() if lowered else prefix
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    lowered = sa.func.lower(column)
-    return sa.and_(lowered >= prefix, lowered < upper, lowered.like(escaped + "%", escape="\\"))
+    value = sa.func.lower(column) if lowered else column
+    return sa.and_(value >= prefix, value < upper, value.like(escaped + "%", escape="\\"))
 
 
 def search_clause(q: str) -> sa.ColumnElement[bool] | None:
@@ -179,18 +181,18 @@ def search_clause(q: str) -> sa.ColumnElement[bool] | None:
             email = normalise_email(q)
             applicant_match = Applicant.email == email
         except ValueError:
-            applicant_match = _prefix_range(Applicant.email, q)
+            applicant_match = _prefix_range(Applicant.email, q.lower(), lowered=False)
     elif sum(ch.isdigit() for ch in q) >= 6 and not _REFERENCE.match(q):
         try:
             applicant_match = Applicant.phone == normalise_phone(q)
         except ValueError:
             return sa.false()
     elif _REFERENCE.match(q) and q.upper().startswith("FC"):
-        return _prefix_range(Household.reference, q.upper())
+        return _prefix_range(Household.reference, q.upper(), lowered=False)
     elif _POSTCODE_START.match(q) and any(ch.isdigit() for ch in q):
         compact = q.upper().replace(" ", "")
         spaced = f"{compact[:-3]} {compact[-3:]}" if len(compact) >= 5 else compact
-        return _prefix_range(Household.postcode, spaced)
+        return _prefix_range(Household.postcode, spaced, lowered=False)
     else:
         words = q.split(" ")
         if len(words) >= 2:
@@ -376,26 +378,44 @@ def board(
     )
     conditions = _filtered(actor, query)
     now = clock.now()
-    counts = dict(
-        session.exec(
-            select(Household.stage, sa.func.count(Household.id))
+    targets = {stage: target_days(settings, stage) for stage in BOARD_STAGES}
+    # One pass for every column's count and how many are over their stage's target.
+    over_case = sa.case(
+        *[
+            (
+                sa.and_(
+                    Household.stage == stage,
+                    Household.stage_entered_at < now - timedelta(days=days),
+                ),
+                1,
+            )
+            for stage, days in targets.items()
+            if days is not None
+        ],
+        else_=0,
+    )
+    totals = {
+        stage: (count, over or 0)
+        for stage, count, over in session.exec(
+            select(Household.stage, sa.func.count(Household.id), sa.func.sum(over_case))
             .where(*conditions, Household.stage.in_(BOARD_STAGES))
             .group_by(Household.stage)
         ).all()
-    )
+    }
     names = lookups(session)
+    # Without a database read, a household's possible moves depend only on where it is.
+    moves_for: dict[tuple[str, str | None], list[Stage]] = {}
+
+    def moves(household: Household) -> list[Stage]:
+        key = (household.stage, household.held_from_stage)
+        if key not in moves_for:
+            moves_for[key] = allowed_moves(session, household)
+        return moves_for[key]
+
     columns = []
     for stage in BOARD_STAGES:
-        target = target_days(settings, stage)
-        over = 0
-        if target is not None and counts.get(stage):
-            over = session.exec(
-                select(sa.func.count(Household.id)).where(
-                    *conditions,
-                    Household.stage == stage,
-                    Household.stage_entered_at < now - timedelta(days=target),
-                )
-            ).one()
+        target = targets[stage]
+        count, over = totals.get(stage, (0, 0))
         # Approved households are carers now: newest first; elsewhere, longest waiting first.
         order = (
             Household.stage_entered_at.desc()
@@ -405,7 +425,7 @@ def board(
         households = session.exec(
             select(Household)
             .where(*conditions, Household.stage == stage)
-            .order_by(order, Household.id)
+            .order_by(order)
             .limit(cards_per_stage)
             .options(selectinload(Household.applicants))
         ).all()
@@ -416,11 +436,11 @@ def board(
                 target_days=target,
                 source=names["sources"].get(h.source_key, "Not recorded"),
                 officer=names["officers"].get(h.assigned_officer_id, "Unassigned"),
-                moves=allowed_moves(session, h),
+                moves=moves(h),
             )
             for h in households
         ]
-        columns.append(BoardColumn(stage, counts.get(stage, 0), over, target, cards))
+        columns.append(BoardColumn(stage, count, int(over), target, cards))
     return columns
 
 

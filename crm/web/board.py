@@ -39,7 +39,8 @@ def board():
         columns=columns,
         filters=filters,
         choices=filter_choices(),
-        here=request.full_path.rstrip("?"),
+        # Built once: url_for per card costs more than the card's database work.
+        household_base=url_for("households.show", household_id=0).removesuffix("0"),
     )
 
 
