@@ -107,6 +107,30 @@ YES = {
     "correct",
 }
 NO = {"no", "n", "nope", "no thanks", "no thank you", "nah", "i dont agree", "dont", "not now"}
+# Words people type that are not names, whatever the name pattern says.
+NOT_A_NAME = {
+    "hi",
+    "hello",
+    "hey",
+    "hiya",
+    "yes",
+    "no",
+    "ok",
+    "okay",
+    "thanks",
+    "thank you",
+    "why",
+    "what",
+    "help",
+    "skip",
+    "sure",
+    "fine",
+    "maybe",
+    "dunno",
+    "pardon",
+    "sorry",
+    "test",
+}
 LEAVE_FLOW = {
     "stop booking",
     "never mind",
@@ -791,7 +815,12 @@ class Assistant:
     def _take_name(self, turn: _Turn, text: str) -> bool:
         name = NAME_PREFIX.sub("", text.strip()).strip(" .!,")
         words = name.split()
-        if not (1 <= len(words) <= 5) or len(name) > 100 or not NAME.match(name):
+        if (
+            not (1 <= len(words) <= 5)
+            or len(name) > 100
+            or not NAME.match(name)
+            or name.lower() in NOT_A_NAME
+        ):
             return self._question_or(
                 turn, text, 'Please tell me your name, for example "Sam Patel".'
             )
@@ -811,7 +840,12 @@ class Assistant:
 
     def _take_surname(self, turn: _Turn, text: str) -> bool:
         name = text.strip().strip(" .!,")
-        if not (1 <= len(name.split()) <= 3) or len(name) > 100 or not NAME.match(name):
+        if (
+            not (1 <= len(name.split()) <= 3)
+            or len(name) > 100
+            or not NAME.match(name)
+            or name.lower() in NOT_A_NAME
+        ):
             return self._question_or(turn, text, "Please tell me your surname (family name).")
         turn.data.setdefault("details", {})["last_name"] = " ".join(_title(w) for w in name.split())
         self._ask_contact(turn)

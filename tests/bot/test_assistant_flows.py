@@ -120,6 +120,7 @@ def test_question_in_the_middle_of_booking_is_answered_then_asked_again(chat):
 def test_bad_details_get_a_clear_message_and_the_question_again(chat):
     chat.say("book a visit")
     assert "name" in chat.say("<script>alert(1)</script>").text
+    assert "Sam Patel" in chat.say("hello").text  # a greeting is not a name
     chat.say("Sam Patel")
     assert "doesn't look like" in chat.say("not telling you").text
     assert "email" in chat.say("sam@").text.lower()
@@ -240,7 +241,9 @@ def test_a_chat_never_shows_a_visit_it_did_not_book(make_chat, session):
     # Someone else types the same email address in another chat: linked as a repeat
     # enquiry, but the visit stays invisible to them.
     other = make_chat(external_id="someone-else")
-    other.give_details(name="Not Sam")
+    outcome = other.give_details(name="Not Sam")
+    assert "enquiry_linked" in outcome.actions
+    assert count(session, m.Household) == 1
     outcome = other.say("when is my visit")
     assert "Wednesday" not in outcome.text
 
