@@ -1516,7 +1516,6 @@ class _Generator:
             "webchat": "assistant:webchat",
             "telegram": "assistant:telegram",
             "import": "import",
-            "staff": "import",
         }[channel]
 
     def _applicants(
