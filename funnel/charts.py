@@ -54,7 +54,8 @@ class Chart:
 
 def _png(fig: plt.Figure) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", facecolor="white")
+    # One draw: the constrained layout already fits titles, labels and legends.
+    fig.savefig(buffer, format="png", dpi=110, facecolor="white")
     plt.close(fig)
     return buffer.getvalue()
 
@@ -67,9 +68,7 @@ def _empty(ax: plt.Axes, message: str) -> None:
 
 def _legend(ax: plt.Axes, ncols: int = 2) -> None:
     # Below the chart, so it never hides a bar or a value.
-    ax.legend(
-        frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=ncols
-    )
+    ax.figure.legend(frameon=False, fontsize=8, loc="outside lower center", ncols=ncols)
 
 
 def _room_for_labels(ax: plt.Axes, largest: float) -> None:
@@ -91,7 +90,7 @@ def funnel_chart(reached: pd.Series, labels: dict[str, str], heading: str) -> Ch
     total = int(reached.iloc[0]) if len(reached) else 0
     names = [labels[s] for s in reached.index]
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(7, 3.6))
+        fig, ax = plt.subplots(figsize=(7, 3.6), layout="constrained")
         if total == 0:
             _empty(ax, "No enquiries in this period")
         else:
@@ -120,7 +119,7 @@ def trend_chart(weekly: pd.DataFrame) -> Chart:
     values = weekly["enquiries"].to_numpy()
     average = weekly["average_previous_4_weeks"].to_numpy(dtype=float)
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(7, 3.2))
+        fig, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
         x = np.arange(len(weeks))
         bars = ax.bar(x, values, color=SKY, edgecolor="#0b0c0c", linewidth=0.6, label="Enquiries")
         ax.bar_label(bars, padding=2, fontsize=8)
@@ -158,7 +157,7 @@ def time_to_stage_chart(days: pd.DataFrame, labels: dict[str, str]) -> Chart:
     median = days["median"].to_numpy(dtype=float)
     p75 = days["p75"].to_numpy(dtype=float)
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(7, 3.4))
+        fig, ax = plt.subplots(figsize=(7, 3.4), layout="constrained")
         if np.all(np.isnan(median)):
             _empty(ax, "Nobody in this group has moved beyond enquiry yet")
         else:
@@ -209,7 +208,7 @@ def drop_off_chart(reasons: pd.DataFrame) -> Chart:
     heading = "Why households left the funnel"
     top = reasons.sort_values("households", ascending=False).head(10).iloc[::-1]
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(7, 3.6))
+        fig, ax = plt.subplots(figsize=(7, 3.6), layout="constrained")
         if top.empty:
             _empty(ax, "Nobody withdrew or was not progressed")
         else:
@@ -252,7 +251,7 @@ def channels_chart(channels: pd.DataFrame) -> Chart:
     heading = "Enquiries and approvals by source"
     top = channels.head(10).iloc[::-1]
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(7, 3.6))
+        fig, ax = plt.subplots(figsize=(7, 3.6), layout="constrained")
         if top.empty:
             _empty(ax, "No enquiries in this period")
         else:
@@ -278,8 +277,9 @@ def channels_chart(channels: pd.DataFrame) -> Chart:
                 label="Approved",
             )
             for yi, e, a in zip(y, top["enquiries"], top["approvals"], strict=True):
-                ax.text(e, yi + h / 2, f" {e}", va="center", fontsize=8)
-                ax.text(a, yi - h / 2, f" {a}", va="center", fontsize=8)
+                ax.text(e, yi + h / 2, f" {e:,}", va="center", fontsize=8)
+                share = f" ({a / e:.1%})" if e else ""
+                ax.text(a, yi - h / 2, f" {a:,} approved{share}", va="center", fontsize=8)
             ax.set_yticks(y, [str(s) for s in top["label"]])
             ax.set_xlabel("Households")
             _room_for_labels(ax, float(top["enquiries"].max()))
@@ -299,7 +299,7 @@ def retention_chart(movement: pd.DataFrame) -> Chart:
     heading = "Carer households approved and deregistered per month"
     months = list(movement.index)
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(7, 3.2))
+        fig, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
         x = np.arange(len(months))
         ax.bar(
             x,
@@ -347,7 +347,7 @@ def check_in_chart(trend: pd.DataFrame) -> Chart:
     months = list(trend.index)
     score = trend["average_score"].to_numpy(dtype=float)
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(7, 3.0))
+        fig, ax = plt.subplots(figsize=(7, 3.0), layout="constrained")
         x = np.arange(len(months))
         if np.all(np.isnan(score)):
             _empty(ax, "No check-in answers in this period")

@@ -105,50 +105,52 @@ def _days(value: float | None) -> str:
     return "–" if value is None else f"{value:.0f}"
 
 
-def _print_funnel(summary: dict, labels: dict[str, str], source_labels: dict[str, str]) -> None:
+def _print_funnel(summary: dict, data, labels: dict[str, str]) -> None:  # noqa: ANN001
     area = summary["area"] or "all areas"
+    as_of = data.as_of.tz_convert(data.tz).strftime("%-d %B %Y, %H:%M")
     click.echo(
         f"Enquiries from {summary['from']} to {summary['to']} ({area}): "
-        f"{summary['cohort_size']:,} households, as at {summary['as_of'][:16]} UTC"
+        f"{summary['cohort_size']:,} households, as at {as_of}"
     )
     click.echo("")
     header = f"{'Stage':<15}{'Reached':>9}{'From previous':>15}{'From enquiry':>14}"
     header += f"{'Median days':>13}{'75th pct':>10}"
     click.echo(header)
     click.echo("-" * len(header))
-    reached = summary["reached"]
     total = summary["cohort_size"]
     previous = None
-    for stage, count in reached.items():
-        step = None if previous in (None, 0) else count / previous
+    for stage, count in summary["reached"].items():
+        step = "" if previous is None else _pct(count / previous if previous else None)
         click.echo(
-            f"{labels[stage]:<15}{count:>9,}{_pct(step) if previous is not None else '':>15}"
+            f"{labels[stage]:<15}{count:>9,}{step:>15}"
             f"{_pct(count / total if total else None):>14}"
             f"{_days(summary['median_days_from_enquiry'][stage]):>13}"
             f"{_days(summary['p75_days_from_enquiry'][stage]):>10}"
         )
         previous = count
     contact = summary["first_contact"]
+    median = contact["median_working_days"]
     click.echo("")
     click.echo(
-        f"First contact: {contact['contacted_within_target']} of "
-        f"{contact['contacted'] + contact['waiting_past_target']} within the target "
-        f"({_pct(contact['share_within_target'])}); {contact['waiting_past_target']} still "
-        f"waiting past it; median {_days(contact['median_working_days'])} working days."
+        f"First contact: {contact['contacted_within_target']:,} of "
+        f"{contact['contacted'] + contact['waiting_past_target']:,} within the target "
+        f"({_pct(contact['share_within_target'])}); {contact['waiting_past_target']:,} still "
+        f"waiting past it; median {_days(median)} working day{'' if median == 1 else 's'}."
     )
-    for title, key in (
-        ("Withdrew", "withdrawn_by_reason"),
-        ("Not progressed", "not_progressed_by_reason"),
+    for title, key, kind in (
+        ("Withdrew", "withdrawn_by_reason", "withdrawn"),
+        ("Not progressed", "not_progressed_by_reason", "not_progressed"),
     ):
         reasons = summary[key]
-        text = ", ".join(f"{k} {v}" for k, v in reasons.items()) if reasons else "none"
-        click.echo(f"{title}: {sum(reasons.values())} ({text})")
+        text = ", ".join(f"{data.reason_label(kind, k)} {v:,}" for k, v in reasons.items())
+        click.echo(f"{title}: {sum(reasons.values()):,}" + (f" ({text})" if text else ""))
     click.echo("")
     click.echo(f"{'Source':<36}{'Enquiries':>10}{'Visits':>8}{'Applied':>9}{'Approved':>10}")
     for key, counts in summary["by_source"].items():
         click.echo(
-            f"{source_labels.get(key, key)[:35]:<36}{counts['enquiry']:>10,}"
-            f"{counts['initial_visit']:>8,}{counts['application']:>9,}{counts['approved']:>10,}"
+            f"{data.source_label(None if key == 'not_recorded' else key)[:35]:<36}"
+            f"{counts['enquiry']:>10,}{counts['initial_visit']:>8,}"
+            f"{counts['application']:>9,}{counts['approved']:>10,}"
         )
 
 
@@ -190,9 +192,7 @@ def report_funnel(from_: datetime, to: datetime, area: str | None, as_json: bool
         return
     config = load_funnel_config()
     labels = {stage: config.stage_label(stage) for stage in summary["reached"]}
-    sources = {str(k): str(v) for k, v in data.sources["label"].items()}
-    sources["not_recorded"] = "Not recorded"
-    _print_funnel(summary, labels, sources)
+    _print_funnel(summary, data, labels)
 
 
 @report_group.command("weekly")
@@ -237,7 +237,8 @@ def report_weekly(week: str | None, out: Path | None, send: bool, area: str | No
             session, settings, chosen, area_ids=area_ids, with_charts=bool(out)
         )
         session.rollback()
-        click.echo(render_text(report), nl=False)
+        footer = "" if out else "For the full report with charts, add --out DIR."
+        click.echo(render_text(report, footer), nl=False)
         if out:
             paths = write_report_files(report, out)
             click.echo(f"\nWrote {len(paths)} files to {out}:")

@@ -115,6 +115,10 @@ class IsoWeek:
     def label(self) -> str:
         return f"week {self.week} of {self.year} ({self.monday:%-d %b} to {self.sunday:%-d %b %Y})"
 
+    @property
+    def title(self) -> str:
+        return self.label[0].upper() + self.label[1:]
+
 
 def week_starts(last: IsoWeek, count: int) -> list[IsoWeek]:
     """`count` consecutive weeks ending with `last`, oldest first."""

@@ -281,6 +281,11 @@ class WeeklyReport:
     tables: list[Table]
     charts: list[charts.Chart] = field(default_factory=list)
     max_rows: int = 25
+    tz: str = "Europe/London"
+
+    @property
+    def as_of_label(self) -> str:
+        return self.as_of.tz_convert(self.tz).strftime("%-d %B %Y, %H:%M")
 
     @property
     def slug(self) -> str:
@@ -370,7 +375,8 @@ def summarise(
     )
     changes.append(
         f"{_plural(int(this['initial_visits']), 'household')} reached an initial visit, "
-        f"{int(this['applications'])} an application and {int(this['approvals'])} approval "
+        f"{int(this['applications'])} an application and {int(this['approvals'])} "
+        f"{'was' if int(this['approvals']) == 1 else 'were'} approved "
         f"(last week {int(last['initial_visits'])}, {int(last['applications'])} and "
         f"{int(last['approvals'])})."
     )
@@ -870,6 +876,7 @@ def build_weekly_report(
         tables=tables,
         charts=_charts(tables, t, config) if with_charts else [],
         max_rows=config.report.max_rows,
+        tz=data.tz,
     )
 
 
@@ -926,9 +933,20 @@ def render_html(
     )
 
 
-def render_text(report: WeeklyReport) -> str:
-    """The plain-text part of the email: the summary and the headline numbers."""
-    lines = [report.title, f"{report.service_name} · {report.area_label}", report.week.label, ""]
+EMAIL_TEXT_FOOTER = (
+    "The full report, with charts, is in the HTML version of this email; the tables are "
+    "attached as a CSV file."
+)
+
+
+def render_text(report: WeeklyReport, footer: str = EMAIL_TEXT_FOOTER) -> str:
+    """The summary and the headline numbers as plain text (the email's text part)."""
+    lines = [
+        report.title,
+        f"{report.service_name} · {report.area_label}",
+        f"{report.week.title}. Figures as at {report.as_of_label}.",
+        "",
+    ]
     lines += ["What changed", *[f"- {s}" for s in report.changes], ""]
     lines += ["Needs attention", *[f"- {s}" for s in report.attention], ""]
     header = ["", "This week", "Last week", "Change", "4-week average"]
@@ -941,11 +959,8 @@ def render_text(report: WeeklyReport) -> str:
                 for i, cell in enumerate(row)
             ).rstrip()
         )
-    lines += [
-        "",
-        "The full report, with charts, is in the HTML version of this email; the "
-        "tables are attached as a CSV file.",
-    ]
+    if footer:
+        lines += ["", footer]
     return "\n".join(lines) + "\n"
 
 

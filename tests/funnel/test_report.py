@@ -113,7 +113,7 @@ def test_weekly_summary_in_plain_english(session, settings, week_data):
     assert report.as_of.isoformat() == "2026-03-09T00:00:00+00:00"  # the end of the week
     assert report.changes == [
         "3 enquiries this week: 2 more than last week, 500% above the 4-week average of 0.5.",
-        "1 household reached an initial visit, 0 an application and 1 approval "
+        "1 household reached an initial visit, 0 an application and 1 was approved "
         "(last week 0, 0 and 0).",
         "1 household withdrew and 0 did not progress; the most common reason was "
         "\u201cFinances / allowances\u201d (1).",
