@@ -7,6 +7,7 @@ with one readable line and a non-zero exit (click.ClickException). crm.cli picks
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -52,8 +53,11 @@ def import_group() -> None:
 @import_group.command("tracker")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--skip-invalid", is_flag=True, help="Import the good rows and list the bad ones.")
+@click.option(
+    "--dry-run", is_flag=True, help="Check the file and say what would happen; change nothing."
+)
 @click.option("--verbose", "-v", is_flag=True, help="List every row, not just the ones to look at.")
-def import_tracker_command(file: Path, skip_invalid: bool, verbose: bool) -> None:
+def import_tracker_command(file: Path, skip_invalid: bool, dry_run: bool, verbose: bool) -> None:
     """Import a recruitment tracker spreadsheet (CSV or Excel).
 
     Columns: reference, enquiry_date, first_name, last_name, email, phone, postcode, area,
@@ -64,18 +68,36 @@ def import_tracker_command(file: Path, skip_invalid: bool, verbose: bool) -> Non
     first: if any row is bad nothing is imported (unless --skip-invalid). Importing the same
     file again changes nothing; an updated tracker adds only what is new.
     """
+    from tqdm import tqdm
+
     from funnel.importer import TrackerError, import_tracker
 
     settings = _settings()
+    progress = tqdm(desc="Importing", unit=" rows", disable=not sys.stderr.isatty(), leave=False)
     with _engine(settings) as engine, Session(engine) as session:
         try:
-            report = import_tracker(session, settings, file, skip_invalid=skip_invalid)
+            report = import_tracker(
+                session,
+                settings,
+                file,
+                skip_invalid=skip_invalid,
+                dry_run=dry_run,
+                on_row=progress.update,
+            )
         except TrackerError as exc:
             raise click.ClickException(str(exc)) from None
+        finally:
+            progress.close()
     if report.ignored_columns:
         click.echo(f"Columns not used: {', '.join(report.ignored_columns)}", err=True)
     for problem in report.problems:
         click.echo(str(problem), err=True)
+    if report.dry_run:
+        for result in report.results:
+            if verbose or result.status in ("duplicate", "conflict"):
+                click.echo(str(result))
+        click.echo(report.summary())
+        return
     if not report.imported:
         raise click.ClickException(report.summary())
     for result in report.results:

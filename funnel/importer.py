@@ -29,7 +29,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -99,6 +99,7 @@ COLUMNS = [
 ]
 REQUIRED_COLUMNS = ["reference", "enquiry_date", "first_name", "last_name"]
 NO_REASON_TEXT = "No reason recorded in the tracker"
+PLANNED = {"create": "would create", "update": "would update"}
 CLOSED = (Stage.WITHDRAWN, Stage.NOT_PROGRESSED, Stage.DEREGISTERED)
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _UK = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
@@ -672,6 +673,7 @@ class ImportReport:
     results: list[RowResult]
     ignored_columns: list[str]
     imported: bool
+    dry_run: bool = False
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -681,6 +683,22 @@ class ImportReport:
         return len({p.row for p in self.problems})
 
     def summary(self) -> str:
+        if self.dry_run:
+            parts = [
+                f"would create {self.count('would create')}",
+                f"update {self.count('would update')}",
+                f"leave {self.count('unchanged')} unchanged",
+            ]
+            for status in ("duplicate", "conflict"):
+                if self.count(status):
+                    parts.append(f"{self.count(status)} {status}")
+            if self.invalid_rows:
+                parts.append(f"{self.invalid_rows} invalid")
+            return (
+                f"{self.file_name}: {self.rows_read} rows read; "
+                + ", ".join(parts)
+                + ". Dry run: nothing was imported."
+            )
         if not self.imported:
             return (
                 f"{self.file_name}: {self.invalid_rows} of {self.rows_read} rows have problems; "
@@ -771,10 +789,17 @@ def _apply(session: Session, actor: Actor, settings: Settings, plan: Plan, tz: Z
 
 
 def import_tracker(
-    session: Session, settings: Settings, path: Path, *, skip_invalid: bool = False
+    session: Session,
+    settings: Settings,
+    path: Path,
+    *,
+    skip_invalid: bool = False,
+    dry_run: bool = False,
+    on_row: Callable[[], None] | None = None,
 ) -> ImportReport:
     """Check the whole file, then (if it is clean, or `skip_invalid`) import it row by row.
-    Raises TrackerError when the file itself cannot be read."""
+    `dry_run` checks and plans but changes nothing; `on_row` is called after each row is
+    imported (for a progress bar). Raises TrackerError when the file itself cannot be read."""
     tracker = read_tracker(path)
     tz = ZoneInfo(settings.service.timezone)
     lists = Lists.read(session)
@@ -815,8 +840,17 @@ def import_tracker(
     plans = plan_rows(session, checked, tz)
     # The checks above only read; end that transaction so each service call runs its own.
     session.rollback()
+    if dry_run:
+        report.dry_run = True
+        report.results = [
+            RowResult(p.row.row, p.row.reference, PLANNED.get(p.action, p.action), p.detail)
+            for p in plans
+        ]
+        return report
     actor = Actor.system(ACTOR_LABEL)
     for plan in plans:
+        if on_row is not None:
+            on_row()
         if plan.action in ("create", "update"):
             try:
                 status = _apply(session, actor, settings, plan, tz)

@@ -159,6 +159,19 @@ def test_import_csv_then_reimport_changes_nothing(session, settings, org, tmp_pa
     assert counts(session) == before
 
 
+def test_dry_run_changes_nothing(session, settings, org, tmp_path):
+    path = write_csv(tmp_path / "tracker.csv", GOOD_ROWS)
+    before = counts(session)
+    report = import_tracker(session, settings, path, dry_run=True)
+    assert [r.status for r in report.results] == ["would create"] * 6
+    assert report.summary() == (
+        "tracker.csv: 6 rows read; would create 6, update 0, leave 0 unchanged. "
+        "Dry run: nothing was imported."
+    )
+    session.expire_all()
+    assert counts(session) == before
+
+
 def test_import_excel(session, settings, org, tmp_path):
     path = write_xlsx(tmp_path / "tracker.xlsx", GOOD_ROWS)
     tracker = read_tracker(path)
@@ -362,6 +375,13 @@ def test_cli_import(database_url, session, org, tmp_path):
     again = run_cli(database_url, "import", "tracker", "-v", str(good))
     assert again.exit_code == 0
     assert "Row 2 (TRK-001): unchanged – already imported" in again.output
+
+    dry = run_cli(database_url, "import", "tracker", "--dry-run", str(good))
+    assert dry.exit_code == 0
+    assert dry.output.strip() == (
+        "g.csv: 6 rows read; would create 0, update 0, leave 6 unchanged. "
+        "Dry run: nothing was imported."
+    )
 
     skipped = run_cli(
         database_url, "import", "tracker", "--skip-invalid", str(write_csv(tmp_path / "s.csv",
