@@ -8,8 +8,12 @@ numbers in the report.
 
 from __future__ import annotations
 
+import functools
 import io
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib
 
@@ -38,6 +42,20 @@ STYLE = {
     "hatch.linewidth": 0.8,
     "svg.fonttype": "none",
 }
+
+
+# pyplot and rcParams are process-wide: a web server drawing two reports at once in two
+# threads must not interleave them. Charts are drawn one at a time.
+_drawing = threading.Lock()
+
+
+def _one_at_a_time(draw: Callable[..., Chart]) -> Callable[..., Chart]:
+    @functools.wraps(draw)
+    def wrapper(*args: Any, **kwargs: Any) -> Chart:
+        with _drawing:
+            return draw(*args, **kwargs)
+
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -85,6 +103,7 @@ def _list(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
+@_one_at_a_time
 def funnel_chart(reached: pd.Series, labels: dict[str, str], heading: str) -> Chart:
     """Horizontal bars, enquiry at the top, each labelled with the count and share."""
     total = int(reached.iloc[0]) if len(reached) else 0
@@ -112,6 +131,7 @@ def funnel_chart(reached: pd.Series, labels: dict[str, str], heading: str) -> Ch
     return Chart("funnel", heading, alt, png)
 
 
+@_one_at_a_time
 def trend_chart(weekly: pd.DataFrame) -> Chart:
     """Enquiries per week as bars, the average of the 4 weeks before as a dashed line."""
     heading = "Enquiries per week"
@@ -149,6 +169,7 @@ def trend_chart(weekly: pd.DataFrame) -> Chart:
     return Chart("enquiries_trend", heading, alt, png)
 
 
+@_one_at_a_time
 def time_to_stage_chart(days: pd.DataFrame, labels: dict[str, str]) -> Chart:
     """Median and 75th-percentile days from enquiry to each stage (bars, second one hatched)."""
     heading = "Days from enquiry to each stage"
@@ -201,6 +222,7 @@ def time_to_stage_chart(days: pd.DataFrame, labels: dict[str, str]) -> Chart:
     return Chart("time_to_stage", heading, alt, png)
 
 
+@_one_at_a_time
 def drop_off_chart(reasons: pd.DataFrame) -> Chart:
     """Reasons households left (top 10), withdrawn solid, not progressed hatched.
 
@@ -246,6 +268,7 @@ def drop_off_chart(reasons: pd.DataFrame) -> Chart:
     return Chart("drop_off", heading, alt, png)
 
 
+@_one_at_a_time
 def channels_chart(channels: pd.DataFrame) -> Chart:
     """Enquiries per source (bars) with approvals beside them (hatched)."""
     heading = "Enquiries and approvals by source"
@@ -294,6 +317,7 @@ def channels_chart(channels: pd.DataFrame) -> Chart:
     return Chart("channels", heading, alt, png)
 
 
+@_one_at_a_time
 def retention_chart(movement: pd.DataFrame) -> Chart:
     """Approvals up, deregistrations down (hatched), net change as a line, per month."""
     heading = "Carer households approved and deregistered per month"
@@ -341,6 +365,7 @@ def retention_chart(movement: pd.DataFrame) -> Chart:
     return Chart("retention", heading, alt, png)
 
 
+@_one_at_a_time
 def check_in_chart(trend: pd.DataFrame) -> Chart:
     """Average check-in score (1-5) per month, with the share answered beside it."""
     heading = "Carer check-ins: average score per month"

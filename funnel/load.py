@@ -159,6 +159,16 @@ def _typed(name: str, frame: pd.DataFrame | None) -> pd.DataFrame:
     return result
 
 
+NOT_RECORDED = "not_recorded"
+
+
+def _not_recorded(value: Any) -> bool:
+    """Missing, or the placeholder the metrics use for missing."""
+    if value is None or value is pd.NA or value == NOT_RECORDED:
+        return True
+    return isinstance(value, float) and pd.isna(value)
+
+
 @dataclass(eq=False)
 class FunnelData:
     """Everything the metrics read, as at one moment. Build it with `make_funnel_data`."""
@@ -186,12 +196,12 @@ class FunnelData:
         return journeys(self)
 
     def source_label(self, key: Any) -> str:
-        if key is None or (isinstance(key, float) and pd.isna(key)):
+        if _not_recorded(key):
             return "Not recorded"
         return str(self.sources["label"].get(key, key))
 
     def reason_label(self, kind: str, code: Any) -> str:
-        if code is None or (isinstance(code, float) and pd.isna(code)):
+        if _not_recorded(code):
             return "Not recorded"
         match = self.reasons[(self.reasons["kind"] == kind) & (self.reasons["code"] == code)]
         return str(match["label"].iloc[0]) if len(match) else str(code)

@@ -382,3 +382,11 @@ def test_check_ins_and_carers_at_risk(data):
     risk = metrics.carers_at_risk(data, low_score=2)
     assert risk["reference"].tolist() == ["C2", "C4"]
     assert risk["why"].tolist() == ["last check-in scored 2 of 5", "flagged: Partner unwell"]
+
+
+def test_labels_for_missing_values(data):
+    assert data.source_label("not_recorded") == "Not recorded"
+    assert data.source_label(None) == "Not recorded"
+    assert data.reason_label("withdrawn", "not_recorded") == "Not recorded"
+    # No lists in this data set: a code stands for itself.
+    assert data.source_label("web_search") == "web_search"
