@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import importlib
 import secrets
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -96,7 +97,8 @@ def upgrade_database(settings: Settings) -> str:
     upgrade(settings.database.url)
     with cli_engine(settings) as engine, Session(engine) as session:
         ensure_reference_data(session)
-        return session.exec(sa.text("SELECT version_num FROM alembic_version")).one()[0]
+        versions = session.exec(sa.text("SELECT version_num FROM alembic_version")).all()
+        return ", ".join(sorted(row[0] for row in versions))
 
 
 @db.command("upgrade")
@@ -206,6 +208,10 @@ def _load(path: str):
     return getattr(module, attribute) if attribute else module
 
 
+def _stop_on_sigterm(_signum, _frame) -> None:  # noqa: ANN001
+    raise KeyboardInterrupt
+
+
 @main.command()
 @click.option("--demo", is_flag=True, help="Load demo data into an empty database first.")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -257,8 +263,9 @@ def up(demo: bool, host: str, port: int, households: int) -> None:
         from crm.services.demo_data import DEMO_LOGINS, DEMO_PASSWORD
 
         click.echo(f"Demo sign-ins (password for all: {DEMO_PASSWORD}):")
+        width = max(len(role) for _, role in DEMO_LOGINS)
         for email, role in DEMO_LOGINS:
-            click.echo(f"  {role:<28} {email}")
+            click.echo(f"  {role:<{width}}  {email}")
 
     stoppers = []
     for path in UP_COMPONENTS:
@@ -268,10 +275,18 @@ def up(demo: bool, host: str, port: int, households: int) -> None:
             if stop is not None:
                 stoppers.append(stop)
     app = create_app(settings, engine=engine, secret_key=secret_key)
+    # A service manager's SIGTERM stops us like Ctrl+C, so background parts shut down cleanly
+    # (the scheduler gives up its lease at once instead of letting it expire).
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    # Bind before saying we are running, so the message is true when it appears.
+    server = waitress.create_server(app, host=host, port=port, threads=8)
     click.echo(f"Fostercrm is running at http://{host}:{port}/ (Ctrl+C to stop)")
     try:
-        waitress.serve(app, host=host, port=port, threads=8, _quiet=True)
+        server.run()
+    except KeyboardInterrupt:
+        pass
     finally:
+        server.close()
         for stop in reversed(stoppers):
             stop()
         engine.dispose()
