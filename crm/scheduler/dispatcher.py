@@ -23,10 +23,12 @@ import logging
 import os
 import smtplib
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from email.utils import make_msgid
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -35,7 +37,6 @@ from crm import clock
 from crm.models import Appointment, AppointmentStatus, Channel, OutboxMessage, OutboxStatus
 from crm.scheduler.rendering import Renderer, TemplateProblem, message_id_for
 from crm.services import checkins, outbox
-from crm.services.mail import send_email
 from crm.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -77,12 +78,40 @@ class DispatchResult:
 
 
 class EmailSender:
+    """SMTP, as crm.services.mail.send_email does it, but keeping one connection open while a
+    batch goes out instead of connecting, greeting and signing in for every message. A
+    connection idle for a while is checked (NOOP) before it is trusted again."""
+
+    IDLE_CHECK_SECONDS = 5
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+        self._last_used = 0.0
+
+    def _connect(self) -> smtplib.SMTP:
+        smtp_settings = self.settings.smtp
+        smtp_class = smtplib.SMTP_SSL if smtp_settings.use_tls else smtplib.SMTP
+        smtp = smtp_class(smtp_settings.host, smtp_settings.port, timeout=30)
+        if smtp_settings.username:
+            smtp.login(smtp_settings.username, self.settings.smtp_password or "")
+        return smtp
 
     def send(self, email: EmailMessage) -> str:
+        if "Message-ID" not in email:
+            domain = self.settings.smtp.from_address.split("@")[-1]
+            email["Message-ID"] = make_msgid(domain=domain)
+        if "From" not in email:
+            email["From"] = self.settings.smtp.from_address
+        if self._smtp is not None and time.monotonic() - self._last_used > self.IDLE_CHECK_SECONDS:
+            try:
+                self._smtp.noop()
+            except (smtplib.SMTPException, OSError):
+                self.close()
+        if self._smtp is None:
+            self._smtp = self._connect()
         try:
-            return send_email(self.settings, email)
+            self._smtp.send_message(email)
         except smtplib.SMTPRecipientsRefused as exc:
             raise PermanentFailure(
                 f"the mail server refused the address: {exc.recipients}"
@@ -92,10 +121,21 @@ class EmailSender:
                 raise PermanentFailure(
                     f"mail server said {exc.smtp_code} {exc.smtp_error!r}"
                 ) from exc
+            self.close()
             raise
+        except (smtplib.SMTPException, OSError):
+            self.close()
+            raise
+        self._last_used = time.monotonic()
+        return str(email["Message-ID"])
 
     def close(self) -> None:
-        pass
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                smtp.quit()
+            with contextlib.suppress(OSError):
+                smtp.close()
 
 
 class TelegramSender:
@@ -202,6 +242,7 @@ class Dispatcher:
             batches += 1
             if result.claimed == 0:
                 break
+        self.email.close()  # no idle connection held between runs
         return total
 
     def close(self) -> None:
@@ -217,20 +258,29 @@ class Dispatcher:
         lost (the claim had gone to another dispatcher)."""
         now = clock.now()
         with Session(self.engine, expire_on_commit=False) as session:
-            renewed = session.execute(
-                sa.update(OutboxMessage)
-                .where(
-                    OutboxMessage.id == message_id,
-                    OutboxMessage.status == OutboxStatus.SENDING,
-                    OutboxMessage.claimed_by == self.worker,
-                )
-                .values(claimed_until=now + timedelta(seconds=self.claim_seconds))
-                .execution_options(synchronize_session=False)
-            )
-            session.commit()
-            if renewed.rowcount != 1:
-                return "lost"
             message = session.get(OutboxMessage, message_id)
+            if (
+                message is None
+                or message.status != OutboxStatus.SENDING
+                or message.claimed_by != self.worker
+            ):
+                return "lost"
+            if message.claimed_until - now < timedelta(seconds=self.claim_seconds / 2):
+                # A long batch: renew the claim, so it cannot lapse while this one is sent.
+                renewed = session.execute(
+                    sa.update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id == message_id,
+                        OutboxMessage.status == OutboxStatus.SENDING,
+                        OutboxMessage.claimed_by == self.worker,
+                    )
+                    .values(claimed_until=now + timedelta(seconds=self.claim_seconds))
+                    .execution_options(synchronize_session=False)
+                )
+                session.commit()
+                if renewed.rowcount != 1:
+                    return "lost"
+                session.refresh(message)
             reason = outbox.why_not_deliverable(session, message)
             appointment = None
             if reason is None and "appointment_id" in (message.payload or {}):

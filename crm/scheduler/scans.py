@@ -11,11 +11,13 @@ morning-of reminder takes over.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
+from sqlalchemy.orm import selectinload
 from sqlmodel import Session, select
 
 from crm.models import (
@@ -107,8 +109,18 @@ def team(session: Session, area_id: int | None, roles: tuple[Role, ...]) -> list
     return list(session.exec(query.order_by(StaffUser.id)).all())
 
 
+def fresh_scan(session: Session) -> None:
+    session.info.pop("managers_for", None)
+
+
 def managers_for(session: Session, area_id: int | None) -> list[StaffUser]:
-    return team(session, area_id, (Role.MANAGER,)) or team(session, None, (Role.MANAGER,))
+    # Cached for one scan (each scan starts with fresh_scan): the same few areas over and over.
+    cache = session.info.setdefault("managers_for", {})
+    if area_id not in cache:
+        cache[area_id] = team(session, area_id, (Role.MANAGER,)) or team(
+            session, None, (Role.MANAGER,)
+        )
+    return cache[area_id]
 
 
 def first_contact_details(household: Household) -> tuple[str | None, str | None]:
@@ -122,59 +134,85 @@ def household_address(household: Household) -> str:
     return ", ".join(p for p in parts if p)
 
 
-def _message_public(
-    session: Session,
-    settings: Settings,
-    household: Household,
-    *,
-    template: str,
-    payload: dict[str, Any],
-    key: str,
-    now: datetime,
-    carer_id: int | None = None,
-) -> int:
-    """Write a message to the household by the channel they agreed to. Returns how many."""
-    written = 0
-    for recipient in outbox.reachable_recipients(session, settings, household.id, carer_id):
-        message = outbox.enqueue_message(
-            session,
-            channel=recipient.channel,
-            recipient=recipient.address,
-            template=template,
-            payload={"greeting_name": checkins.greeting_name(household), **payload},
-            due_at=now,
-            unique_key=f"{key}:{recipient.channel.value}:{recipient.address}",
-            household_id=None if carer_id else household.id,
-            carer_id=carer_id,
+class Messages:
+    """The messages a scan writes: recipients looked up for all its households at once, and
+    the rows inserted together at the end (outbox.enqueue_many: a key that exists is skipped,
+    so a second scan writes nothing). `write()` returns how many new messages each kind had."""
+
+    def __init__(
+        self,
+        session: Session,
+        settings: Settings,
+        household_ids: Any = (),
+        carer_ids: Any = (),
+    ) -> None:
+        self.session = session
+        self.book = outbox.RecipientBook(session, settings, household_ids, carer_ids)
+        self.rows: list[dict[str, Any]] = []
+        self.kinds: dict[str, str] = {}
+
+    def public(
+        self,
+        household: Household,
+        *,
+        kind: str,
+        template: str,
+        payload: dict[str, Any],
+        key: str,
+        now: datetime,
+        carer_id: int | None = None,
+    ) -> None:
+        """To the household (or carer) by the channel they agreed to; nothing if none."""
+        for recipient in self.book.recipients(household.id, carer_id):
+            unique_key = f"{key}:{recipient.channel.value}:{recipient.address}"
+            self.kinds[unique_key] = kind
+            self.rows.append(
+                {
+                    "channel": recipient.channel,
+                    "recipient": recipient.address,
+                    "template": template,
+                    "payload": {"greeting_name": checkins.greeting_name(household), **payload},
+                    "due_at": now,
+                    "unique_key": unique_key,
+                    "household_id": None if carer_id else household.id,
+                    "carer_id": carer_id,
+                }
+            )
+
+    def staff(
+        self,
+        staff: StaffUser,
+        *,
+        kind: str,
+        template: str,
+        payload: dict[str, Any],
+        key: str,
+        now: datetime,
+        household_id: int | None = None,
+        carer_id: int | None = None,
+    ) -> None:
+        unique_key = f"{key}:staff:{staff.id}"
+        self.kinds[unique_key] = kind
+        self.rows.append(
+            {
+                "channel": Channel.EMAIL,
+                "recipient": staff.email,
+                "template": template,
+                "payload": {"staff_name": staff.name, **payload},
+                "due_at": now,
+                "unique_key": unique_key,
+                "household_id": household_id,
+                "carer_id": carer_id,
+                "staff_id": staff.id,
+            }
         )
-        written += message is not None
-    return written
 
-
-def _message_staff(
-    session: Session,
-    staff: StaffUser,
-    *,
-    template: str,
-    payload: dict[str, Any],
-    key: str,
-    now: datetime,
-    household_id: int | None = None,
-    carer_id: int | None = None,
-) -> int:
-    message = outbox.enqueue_message(
-        session,
-        channel=Channel.EMAIL,
-        recipient=staff.email,
-        template=template,
-        payload={"staff_name": staff.name, **payload},
-        due_at=now,
-        unique_key=f"{key}:staff:{staff.id}",
-        household_id=household_id,
-        carer_id=carer_id,
-        staff_id=staff.id,
-    )
-    return int(message is not None)
+    def write(self) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        for key in outbox.enqueue_many(self.session, self.rows):
+            counts[self.kinds[key]] += 1
+        self.rows.clear()
+        return counts
 
 
 # -- visit reminders -------------------------------------------------------------------------
@@ -184,7 +222,6 @@ def visit_reminders(session: Session, settings: Settings, now: datetime) -> dict
     """The day before (from visit_day_before_at) and the morning of (from
     visit_morning_of_at) to the household or carer; the day before to the member of staff."""
     reminders = settings.reminders
-    summary = {"household": 0, "staff": 0}
     appointments = session.exec(
         select(Appointment)
         .where(
@@ -194,7 +231,9 @@ def visit_reminders(session: Session, settings: Settings, now: datetime) -> dict
         )
         .order_by(Appointment.starts_at, Appointment.id)
     ).all()
+    done = {tuple(k.split(":")[1:3]) for k in existing_keys(session, OutboxMessage, "visit:")}
     today = local_date(settings, now)
+    due: list[tuple[Appointment, str]] = []
     for appointment in appointments:
         visit_day = local_date(settings, appointment.starts_at)
         day_before_from = at_local(
@@ -207,39 +246,49 @@ def visit_reminders(session: Session, settings: Settings, now: datetime) -> dict
             when = "day_before"
         else:
             continue
-        staff = session.get(StaffUser, appointment.staff_id)
-        if appointment.household_id is not None:
-            household = session.get(Household, appointment.household_id)
-            carer_id = None
-        else:
-            carer = session.get(Carer, appointment.carer_id)
-            household = session.get(Household, carer.household_id)
-            carer_id = carer.id
+        if (str(appointment.id), when) not in done:
+            due.append((appointment, when))
+    if not due:
+        return {"household": 0, "staff": 0}
+    carers = {
+        c.id: c
+        for c in _in_chunks(
+            session, Carer, Carer.id, [a.carer_id for a, _ in due if a.carer_id is not None]
+        )
+    }
+    household_ids = [
+        a.household_id if a.household_id is not None else carers[a.carer_id].household_id
+        for a, _ in due
+    ]
+    households = {h.id: h for h in _households_with_applicants(session, household_ids)}
+    messages = Messages(session, settings, household_ids, list(carers))
+    for (appointment, when), household_id in zip(due, household_ids, strict=True):
+        household = households.get(household_id)
         if household is None or household.anonymised_at is not None:
             continue
-        payload = {
-            "appointment_id": appointment.id,
-            "starts_at": appointment.starts_at.isoformat(),
-            "when": when,
-            "staff_name": staff.name if staff else "our social worker",
-            "staff_email": staff.email if staff else "",
-        }
+        carer_id = appointment.carer_id
+        staff = session.get(StaffUser, appointment.staff_id)
         key = f"visit:{appointment.id}:{when}"
-        summary["household"] += _message_public(
-            session,
-            settings,
+        messages.public(
             household,
+            kind="household",
             template="visit_reminder",
-            payload=payload,
+            payload={
+                "appointment_id": appointment.id,
+                "starts_at": appointment.starts_at.isoformat(),
+                "when": when,
+                "staff_name": staff.name if staff else "our social worker",
+                "staff_email": staff.email if staff else "",
+            },
             key=key,
             now=now,
             carer_id=carer_id,
         )
         if when == "day_before" and staff is not None and staff.active:
             phone, _email = first_contact_details(household)
-            summary["staff"] += _message_staff(
-                session,
+            messages.staff(
                 staff,
+                kind="staff",
                 template="visit_reminder_staff",
                 payload={
                     "appointment_id": appointment.id,
@@ -249,13 +298,36 @@ def visit_reminders(session: Session, settings: Settings, now: datetime) -> dict
                     "address": household_address(household),
                     "phone": phone or "",
                 },
-                key=f"visit:{appointment.id}:day_before",
+                key=key,
                 now=now,
                 household_id=household.id,
                 carer_id=carer_id,
             )
+    written = messages.write()
     session.commit()
-    return summary
+    return {"household": written["household"], "staff": written["staff"]}
+
+
+def _in_chunks(session: Session, model: Any, column: Any, ids: list[int]) -> list[Any]:
+    ids = sorted(set(ids))
+    found: list[Any] = []
+    for start in range(0, len(ids), 900):
+        found.extend(session.exec(select(model).where(column.in_(ids[start : start + 900]))))
+    return found
+
+
+def _households_with_applicants(session: Session, ids: list[int]) -> list[Household]:
+    ids = sorted(set(ids))
+    found: list[Household] = []
+    for start in range(0, len(ids), 900):
+        found.extend(
+            session.exec(
+                select(Household)
+                .where(Household.id.in_(ids[start : start + 900]))
+                .options(selectinload(Household.applicants))
+            )
+        )
+    return found
 
 
 # -- new enquiries ---------------------------------------------------------------------------
@@ -266,6 +338,7 @@ def enquiry_chasers(session: Session, settings: Settings, now: datetime) -> dict
     email to the assigned officer (or the area's team) and a friendly note to the enquirer if
     they agreed to hear from us; after `second_attempt_after_working_days`, a second-attempt
     task."""
+    fresh_scan(session)
     summary = {"overdue": 0, "alerts": 0, "messages": 0, "second_attempts": 0}
     households = session.exec(
         select(Household)
@@ -277,13 +350,16 @@ def enquiry_chasers(session: Session, settings: Settings, now: datetime) -> dict
             Household.enquired_at <= now,
         )
         .order_by(Household.enquired_at, Household.id)
+        .options(selectinload(Household.applicants))
     ).all()
+    households = [h for h in households if now >= response_due(settings, h.enquired_at)]
     if not households:
         return summary
     done_tasks = existing_keys(session, Task, "enquiry:")
     done_messages = existing_keys(session, OutboxMessage, "enquiry:")
     sorry_sent = {int(k.split(":")[1]) for k in done_messages if ":sorry:" in k}
     service = settings.service
+    messages = Messages(session, settings, [h.id for h in households])
     for household in households:
         due = response_due(settings, household.enquired_at)
         if now < due:
@@ -329,9 +405,9 @@ def enquiry_chasers(session: Session, settings: Settings, now: datetime) -> dict
         for staff in recipients:
             if f"{key}:overdue_alert:staff:{staff.id}" in done_messages:
                 continue
-            summary["alerts"] += _message_staff(
-                session,
+            messages.staff(
                 staff,
+                kind="alerts",
                 template="enquiry_response_overdue_staff",
                 payload={
                     "household_name": household.display_name,
@@ -347,10 +423,9 @@ def enquiry_chasers(session: Session, settings: Settings, now: datetime) -> dict
                 household_id=household.id,
             )
         if household.id not in sorry_sent:
-            summary["messages"] += _message_public(
-                session,
-                settings,
+            messages.public(
                 household,
+                kind="messages",
                 template="enquiry_sorry_for_the_wait",
                 payload={"officer_name": officer.name if officer else ""},
                 key=f"{key}:sorry",
@@ -379,6 +454,8 @@ def enquiry_chasers(session: Session, settings: Settings, now: datetime) -> dict
                 commit=False,
             )
             summary["second_attempts"] += created is not None
+    written = messages.write()
+    summary["alerts"], summary["messages"] = written["alerts"], written["messages"]
     session.commit()
     return summary
 
@@ -404,6 +481,7 @@ def stalled_cases(session: Session, settings: Settings, now: datetime) -> dict[s
     ).all()
     done_tasks = existing_keys(session, Task, "stalled:")
     targets = settings.stage_target_days
+    stalled = []
     for household, last in rows:
         moved = household.stage_entered_at
         last_moved = max(moved, last) if last is not None else moved
@@ -412,8 +490,12 @@ def stalled_cases(session: Session, settings: Settings, now: datetime) -> dict[s
         if now - last_moved <= limit:
             continue
         key = f"stalled:{household.id}:{stage.value}:{last_moved:%Y%m%d%H%M}"
-        if key in done_tasks:
-            continue
+        if key not in done_tasks:
+            stalled.append((household, stage, limit, last_moved, key))
+    nudged = [h.id for h, stage, *_ in stalled if stage in NUDGE_STAGES]
+    _households_with_applicants(session, nudged)
+    messages = Messages(session, settings, nudged)
+    for household, stage, limit, last_moved, key in stalled:
         officer = active_staff(session, household.assigned_officer_id)
         days = (now - last_moved).days
         created = create_task(
@@ -439,10 +521,9 @@ def stalled_cases(session: Session, settings: Settings, now: datetime) -> dict[s
         )
         summary["tasks"] += created is not None
         if stage in NUDGE_STAGES:
-            summary["nudges"] += _message_public(
-                session,
-                settings,
+            messages.public(
                 household,
+                kind="nudges",
                 template="stalled_case_nudge",
                 payload={
                     "stage_label": (
@@ -456,6 +537,7 @@ def stalled_cases(session: Session, settings: Settings, now: datetime) -> dict[s
                 key=key,
                 now=now,
             )
+    summary["nudges"] = messages.write()["nudges"]
     session.commit()
     return summary
 
@@ -466,6 +548,7 @@ def stalled_cases(session: Session, settings: Settings, now: datetime) -> dict[s
 def panel_timescales(session: Session, settings: Settings, now: datetime) -> dict[str, int]:
     """Applications nearing (panel_warning_months) or past (panel_deadline_months) the
     8-month standard without a panel recommendation: an alert and a task for the manager."""
+    fresh_scan(session)
     summary = {"warnings": 0, "overdue": 0, "alerts": 0}
     applied = (
         select(StageEvent.household_id, sa.func.min(StageEvent.occurred_at).label("applied"))
@@ -485,6 +568,7 @@ def panel_timescales(session: Session, settings: Settings, now: datetime) -> dic
     ).all()
     done_tasks = existing_keys(session, Task, "panel:")
     reminders = settings.reminders
+    messages = Messages(session, settings)
     for household, applied_at in rows:
         deadline = applied_at + relativedelta(months=reminders.panel_deadline_months)
         warning = applied_at + relativedelta(months=reminders.panel_warning_months)
@@ -522,9 +606,9 @@ def panel_timescales(session: Session, settings: Settings, now: datetime) -> dic
             continue
         summary[level if level == "overdue" else "warnings"] += 1
         for manager in managers:
-            summary["alerts"] += _message_staff(
-                session,
+            messages.staff(
                 manager,
+                kind="alerts",
                 template="panel_timescale_alert",
                 payload={
                     "household_name": household.display_name,
@@ -539,6 +623,7 @@ def panel_timescales(session: Session, settings: Settings, now: datetime) -> dic
                 now=now,
                 household_id=household.id,
             )
+    summary["alerts"] = messages.write()["alerts"]
     session.commit()
     return summary
 
@@ -575,13 +660,22 @@ def retention_check_ins(session: Session, settings: Settings, now: datetime) -> 
             <= today - timedelta(days=reminders.checkin_after_placement_end_days),
         )
     ).all()
+    book = outbox.RecipientBook(
+        session, settings, [c.household_id for c in carers.values()], list(carers)
+    )
     for placement in ended:
         carer = carers.get(placement.carer_id)
         key = f"checkin:{placement.carer_id}:placement:{placement.id}"
         if carer is None or key in done:
             continue
         check_in = checkins.start_check_in(
-            session, settings, carer, unique_key=key, reason="placement_ended", now=now
+            session,
+            settings,
+            carer,
+            unique_key=key,
+            reason="placement_ended",
+            now=now,
+            book=book,
         )
         if check_in is not None:
             summary["placement_ended"] += 1
@@ -608,6 +702,7 @@ def retention_check_ins(session: Session, settings: Settings, now: datetime) -> 
             unique_key=key,
             reason="first_year" if first_year else "regular",
             now=now,
+            book=book,
         )
         summary["periodic"] += check_in is not None
     summary["unanswered_tasks"] = checkins.flag_unanswered_check_ins(session, settings, now)
@@ -623,7 +718,9 @@ def _carer_households(session: Session, carers: list[Carer]) -> dict[int, Househ
     households: dict[int, Household] = {}
     for start in range(0, len(ids), 500):
         for household in session.exec(
-            select(Household).where(Household.id.in_(ids[start : start + 500]))
+            select(Household)
+            .where(Household.id.in_(ids[start : start + 500]))
+            .options(selectinload(Household.applicants))
         ).all():
             households[household.id] = household
     return households
@@ -645,6 +742,7 @@ def carer_reminders(session: Session, settings: Settings, now: datetime) -> dict
     if not carers:
         return summary
     households = _carer_households(session, carers)
+    messages = Messages(session, settings, list(households), [c.id for c in carers])
     done = existing_keys(session, Task, "carer:")
     last_visit = dict(
         session.exec(
@@ -709,9 +807,9 @@ def carer_reminders(session: Session, settings: Settings, now: datetime) -> dict
                         years=1
                     )
                     for member in staff:
-                        _message_staff(
-                            session,
+                        messages.staff(
                             member,
+                            kind="staff",
                             template="annual_review_due_staff",
                             payload={
                                 **base,
@@ -749,9 +847,9 @@ def carer_reminders(session: Session, settings: Settings, now: datetime) -> dict
                 if created is not None:
                     summary["tsd"] += 1
                     for member in staff:
-                        _message_staff(
-                            session,
+                        messages.staff(
                             member,
+                            kind="staff",
                             template="tsd_due_staff",
                             payload={
                                 **base,
@@ -763,10 +861,9 @@ def carer_reminders(session: Session, settings: Settings, now: datetime) -> dict
                             carer_id=carer.id,
                         )
                     worker = active_staff(session, carer.supervising_social_worker_id)
-                    summary["tsd_reminders"] += _message_public(
-                        session,
-                        settings,
+                    messages.public(
                         household,
+                        kind="tsd_reminders",
                         template="tsd_reminder",
                         payload={
                             "due_date": date_text(carer.tsd_due),
@@ -806,9 +903,9 @@ def carer_reminders(session: Session, settings: Settings, now: datetime) -> dict
         if created is not None:
             summary["supervision"] += 1
             for member in staff:
-                _message_staff(
-                    session,
+                messages.staff(
                     member,
+                    kind="staff",
                     template="supervision_overdue_staff",
                     payload={
                         **base,
@@ -820,6 +917,7 @@ def carer_reminders(session: Session, settings: Settings, now: datetime) -> dict
                     now=now,
                     carer_id=carer.id,
                 )
+    summary["tsd_reminders"] = messages.write()["tsd_reminders"]
     session.commit()
     return summary
 

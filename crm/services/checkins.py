@@ -142,13 +142,17 @@ def start_check_in(
     unique_key: str,
     reason: str,
     now: datetime | None = None,
+    book: outbox.RecipientBook | None = None,
 ) -> CheckIn | None:
     """Write a check-in and its outbox message into the caller's transaction. None when this
-    check-in exists already (`unique_key`) or the carer agreed to no channel we can use."""
+    check-in exists already (`unique_key`) or the carer agreed to no channel we can use.
+    A scan over many carers passes one `book` of recipients for them all."""
     now = now or clock.now()
     if session.exec(select(CheckIn.id).where(CheckIn.unique_key == unique_key)).first():
         return None
-    recipients = outbox.reachable_recipients(session, settings, carer.household_id, carer.id)
+    if book is None:
+        book = outbox.RecipientBook(session, settings, [carer.household_id], [carer.id])
+    recipients = book.recipients(carer.household_id, carer.id)
     if not recipients:
         return None
     channel = recipients[0].channel

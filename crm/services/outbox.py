@@ -19,6 +19,8 @@ not wait for quiet hours and need no consent.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -189,6 +191,90 @@ class Recipient:
     address: str  # email address or Telegram chat id
 
 
+class RecipientBook:
+    """Where messages to many households may go, looked up in a few queries (not a few per
+    household), for scans over thousands of them. See `reachable_recipients` for the rule."""
+
+    CHUNK = 900  # stays under SQLite's limit on bound parameters
+
+    def __init__(
+        self,
+        session: Session,
+        settings: Settings,
+        household_ids: Iterable[int],
+        carer_ids: Iterable[int] = (),
+    ) -> None:
+        self.telegram_on = bool(settings.telegram_bot_token)
+        self.preferred: dict[int, Channel | None] = {}
+        self.consents: dict[int, dict[ConsentScope, bool]] = defaultdict(dict)
+        self.emails: dict[int, list[str]] = defaultdict(list)
+        self.chats_of_household: dict[int, list[str]] = defaultdict(list)
+        self.chats_of_carer: dict[int, list[str]] = defaultdict(list)
+        ids = sorted(set(household_ids))
+        for start in range(0, len(ids), self.CHUNK):
+            chunk = ids[start : start + self.CHUNK]
+            for household_id, preferred in session.exec(
+                select(Household.id, Household.preferred_channel).where(
+                    Household.id.in_(chunk), Household.anonymised_at.is_(None)
+                )
+            ):
+                self.preferred[household_id] = preferred
+            for household_id, scope, granted in session.exec(
+                select(Consent.household_id, Consent.scope, Consent.granted)
+                .where(Consent.household_id.in_(chunk))
+                .order_by(Consent.id)
+            ):
+                self.consents[household_id][ConsentScope(scope)] = granted
+            for household_id, address in session.exec(
+                select(Applicant.household_id, Applicant.email)
+                .where(Applicant.household_id.in_(chunk), Applicant.email.is_not(None))
+                .order_by(Applicant.household_id, Applicant.position)
+            ):
+                if address not in self.emails[household_id]:
+                    self.emails[household_id].append(address)
+        if self.telegram_on:
+            carers = sorted(set(carer_ids))
+            size = self.CHUNK
+            conditions = [
+                TelegramChatLink.household_id.in_(ids[i : i + size])
+                for i in range(0, len(ids), size)
+            ] + [
+                TelegramChatLink.carer_id.in_(carers[i : i + size])
+                for i in range(0, len(carers), size)
+            ]
+            seen: set[int] = set()
+            for condition in conditions:
+                for link in session.exec(
+                    select(TelegramChatLink)
+                    .where(condition, TelegramChatLink.opted_out_at.is_(None))
+                    .order_by(TelegramChatLink.id)
+                ):
+                    if link.id in seen:
+                        continue
+                    seen.add(link.id)
+                    if link.household_id is not None:
+                        self.chats_of_household[link.household_id].append(link.chat_id)
+                    if link.carer_id is not None:
+                        self.chats_of_carer[link.carer_id].append(link.chat_id)
+
+    def recipients(self, household_id: int, carer_id: int | None = None) -> list[Recipient]:
+        if household_id not in self.preferred:  # unknown or anonymised
+            return []
+        consents = self.consents.get(household_id, {})
+        telegram: list[Recipient] = []
+        if self.telegram_on and consents.get(ConsentScope.TELEGRAM):
+            chats = list(self.chats_of_household.get(household_id, []))
+            if carer_id is not None:
+                chats += self.chats_of_carer.get(carer_id, [])
+            telegram = [Recipient(Channel.TELEGRAM, c) for c in dict.fromkeys(chats)]
+        email: list[Recipient] = []
+        if consents.get(ConsentScope.EMAIL):
+            email = [Recipient(Channel.EMAIL, a) for a in self.emails.get(household_id, [])]
+        if self.preferred[household_id] == Channel.TELEGRAM:
+            return telegram or email
+        return email or telegram
+
+
 def reachable_recipients(
     session: Session,
     settings: Settings,
@@ -198,32 +284,51 @@ def reachable_recipients(
     """Where a message to this household may go: one channel, the one they prefer when they
     agreed to it. Email goes to each applicant with an address; Telegram to each linked chat
     that has not said STOP. Empty when they agreed to neither (then we do not write)."""
-    household = session.get(Household, household_id)
-    if household is None or household.anonymised_at is not None:
+    book = RecipientBook(session, settings, [household_id], [carer_id] if carer_id else [])
+    return book.recipients(household_id, carer_id)
+
+
+def enqueue_many(session: Session, messages: list[dict[str, Any]]) -> list[str]:
+    """`enqueue_message` for many messages at once (a scan's worth), in the caller's
+    transaction: one INSERT per thousand rows, and a key that exists already is skipped by the
+    database (ON CONFLICT DO NOTHING), so a second scan still writes nothing. Each dict has
+    enqueue_message's keyword arguments. Returns the unique keys of the new ones."""
+    if not messages:
         return []
-    consents = latest_consents(session, household_id)
-    telegram: list[Recipient] = []
-    if settings.telegram_bot_token and consents.get(ConsentScope.TELEGRAM):
-        conditions = [TelegramChatLink.household_id == household_id]
-        if carer_id is not None:
-            conditions.append(TelegramChatLink.carer_id == carer_id)
-        links = session.exec(
-            select(TelegramChatLink)
-            .where(sa.or_(*conditions), TelegramChatLink.opted_out_at.is_(None))
-            .order_by(TelegramChatLink.id)
-        ).all()
-        telegram = [Recipient(Channel.TELEGRAM, link.chat_id) for link in links]
-    email: list[Recipient] = []
-    if consents.get(ConsentScope.EMAIL):
-        addresses = session.exec(
-            select(Applicant.email)
-            .where(Applicant.household_id == household_id, Applicant.email.is_not(None))
-            .order_by(Applicant.position)
-        ).all()
-        email = [Recipient(Channel.EMAIL, a) for a in dict.fromkeys(addresses)]
-    if household.preferred_channel == Channel.TELEGRAM:
-        return telegram or email
-    return email or telegram
+    table = OutboxMessage.__table__
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    now = clock.now()
+    rows = [
+        {
+            "channel": Channel(m["channel"]).value,
+            "recipient": m["recipient"],
+            "template": m["template"],
+            "payload": m["payload"],
+            "due_at": m["due_at"],
+            "unique_key": m["unique_key"],
+            "status": OutboxStatus.PENDING.value,
+            "attempts": 0,
+            "household_id": m.get("household_id"),
+            "carer_id": m.get("carer_id"),
+            "staff_id": m.get("staff_id"),
+            "created_at": now,
+        }
+        for m in messages
+    ]
+    statement = (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=["unique_key"])
+        .returning(table.c.unique_key)
+    )
+    written: list[str] = []
+    session.flush()
+    for start in range(0, len(rows), 1000):
+        written.extend(session.execute(statement, rows[start : start + 1000]).scalars())
+    return written
 
 
 # -- quiet hours -----------------------------------------------------------------------------
