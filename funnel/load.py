@@ -361,6 +361,9 @@ def load_funnel_data(
         .where(
             task.household_id.is_not(None),
             task.done_at.is_not(None),
+            # Done by a member of staff: a task closed by the system (an import tidying up
+            # call-backs) is not somebody working on the case.
+            task.done_by_id.is_not(None),
             task.done_at <= as_of,
             *(task.household_id.in_(q) for q in activity_filter),
         )

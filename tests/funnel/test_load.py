@@ -64,6 +64,12 @@ def histories(session, settings, org):
         household_id=d.id,
     )  # fmt: skip
     complete_task(session, staff, task.id)  # done now, 10 March
+    # A task the system closes (as the tracker import does) is not work on the case.
+    tidy = create_task(
+        session, Actor.system("test"), kind="general", title="Old call-back", due_at=at("2026-02-11"),
+        household_id=b.id,
+    )  # fmt: skip
+    complete_task(session, Actor.system("import"), tidy.id)
     carer = session.exec(select(m.Carer).where(m.Carer.household_id == a.id)).one()
     session.add(
         m.Placement(
@@ -129,6 +135,7 @@ def test_shapes_and_types(session, histories, org):
     activity = data.last_activity["last_activity_at"]
     assert activity[histories["c"].id] == pd.Timestamp(at("2026-03-02"))
     assert activity[histories["d"].id] == pd.Timestamp(at("2026-03-10", 10))
+    assert histories["b"].id not in activity.index
     assert set(data.sources.index) >= {"event", "web_search"}
     assert data.campaigns.loc[1, "cost_pence"] == 500_000
 
