@@ -226,3 +226,26 @@ def test_a_late_start_catches_up_the_weekly_report(database_url, org, sched_sett
         engine.dispose()
     [message] = outbox(session, template="weekly_funnel_report")
     assert message.recipient == org.manager.email
+
+
+def test_the_nightly_retention_job_calls_the_web_crm_rule(settings, engine, session, org):
+    from crm.services.pipeline import move_stage
+    from tests.crm.scheduler.helpers import make_household
+
+    at(2023, 1, 10, 10, 0)
+    household = make_household(session, settings)
+    move_stage(
+        session,
+        org.actor(session, org.manager),
+        household.id,
+        m.Stage.WITHDRAWN,
+        reason_code=session.exec(
+            select(m.Reason.code).where(m.Reason.kind == m.ReasonKind.WITHDRAWN)
+        ).first(),
+    )
+    at(2026, 3, 10, 2, 30)  # more than 24 months later
+    runner = SchedulerRunner(settings, engine, holder="test", jobs=[job("data_retention")])
+    assert runner.run_job("data_retention") == {"anonymised": 1}
+    assert runner.run_job("data_retention") == {"anonymised": 0}
+    session.expire_all()
+    assert session.get(m.Household, household.id).anonymised_at is not None
