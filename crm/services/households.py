@@ -60,6 +60,8 @@ ASSESSMENT_STAGES = (Stage.APPLICATION, Stage.STAGE_ONE, Stage.STAGE_TWO, Stage.
 BOARD_STAGES: tuple[Stage, ...] = (*FUNNEL_STAGES, Stage.ON_HOLD)
 BOARD_CARDS_PER_STAGE = 20
 PAGE_SIZE = 25
+# Lists count matches up to this many; beyond it people narrow the search rather than page.
+COUNT_CAP = 10_000
 SORTS = {
     "enquired_desc": (Household.enquired_at.desc(), Household.id.desc()),
     "enquired_asc": (Household.enquired_at.asc(), Household.id.asc()),
@@ -140,6 +142,7 @@ class HouseholdQuery:
     sort: str = "enquired_desc"
     page: int = 1
     per_page: int = PAGE_SIZE
+    count_cap: int = COUNT_CAP
 
 
 @dataclass
@@ -151,6 +154,8 @@ class HouseholdPage:
     officers: dict[int, str] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     areas: dict[int, str] = field(default_factory=dict)
+    # True when there are more than COUNT_CAP matches (total is then COUNT_CAP).
+    capped: bool = False
 
     @property
     def pages(self) -> int:
@@ -241,7 +246,11 @@ def lookups(session: Session) -> dict[str, dict]:
 
 def search_households(session: Session, actor: Actor, query: HouseholdQuery) -> HouseholdPage:
     conditions = _filtered(actor, query)
-    total = session.exec(select(sa.func.count(Household.id)).where(*conditions)).one()
+    # Counting every match of a broad list costs a full scan; past the cap nobody pages anyway.
+    matches = select(Household.id).where(*conditions).limit(query.count_cap + 1).subquery()
+    total = session.exec(select(sa.func.count()).select_from(matches)).one()
+    capped = total > query.count_cap
+    total = min(total, query.count_cap)
     per_page = max(1, min(query.per_page, 200))
     page = max(1, min(query.page, max(1, math.ceil(total / per_page))))
     order = SORTS.get(query.sort, SORTS["enquired_desc"])
@@ -262,6 +271,7 @@ def search_households(session: Session, actor: Actor, query: HouseholdQuery) -> 
         officers=names["officers"],
         sources=names["sources"],
         areas=names["areas"],
+        capped=capped,
     )
 
 
@@ -412,23 +422,41 @@ def board(
             moves_for[key] = allowed_moves(session, household)
         return moves_for[key]
 
-    columns = []
+    # Every column's longest-waiting households in one statement (one round trip, not eight):
+    # each part walks the (stage, stage_entered_at) index and stops at the limit.
+    parts = []
     for stage in BOARD_STAGES:
-        target = targets[stage]
-        count, over = totals.get(stage, (0, 0))
         # Approved households are carers now: newest first; elsewhere, longest waiting first.
         order = (
             Household.stage_entered_at.desc()
             if stage == Stage.APPROVED
-            else Household.stage_entered_at.asc()
+            else (Household.stage_entered_at.asc())
         )
-        households = session.exec(
-            select(Household)
+        part = (
+            select(Household.id)
             .where(*conditions, Household.stage == stage)
             .order_by(order)
             .limit(cards_per_stage)
-            .options(selectinload(Household.applicants))
-        ).all()
+            .subquery()
+        )
+        parts.append(select(part.c.id))
+    households = session.exec(
+        select(Household)
+        .where(Household.id.in_(sa.union_all(*parts).scalar_subquery()))
+        .options(selectinload(Household.applicants))
+    ).all()
+    by_stage: dict[str, list[Household]] = {}
+    for h in households:
+        by_stage.setdefault(h.stage, []).append(h)
+    columns = []
+    for stage in BOARD_STAGES:
+        target = targets[stage]
+        count, over = totals.get(stage, (0, 0))
+        in_stage = sorted(
+            by_stage.get(stage, []),
+            key=lambda h: h.stage_entered_at,
+            reverse=stage == Stage.APPROVED,
+        )
         cards = [
             BoardCard(
                 household=h,
@@ -438,7 +466,7 @@ def board(
                 officer=names["officers"].get(h.assigned_officer_id, "Unassigned"),
                 moves=moves(h),
             )
-            for h in households
+            for h in in_stage
         ]
         columns.append(BoardColumn(stage, count, int(over), target, cards))
     return columns

@@ -276,3 +276,16 @@ def test_reopen_needs_confirmation_and_a_reason(client_for, org, make_household,
     assert ok.status_code == 302
     session.refresh(household)
     assert household.stage == m.Stage.ENQUIRY
+
+
+def test_big_lists_stop_counting_at_the_cap(org, make_household, session):
+    from crm.services.households import HouseholdQuery, search_households
+
+    for n in range(7):
+        make_household(first=f"Cap{n}", last="Count")
+    actor = Actor.for_staff(session, org.manager)
+    page = search_households(session, actor, HouseholdQuery(q="count", count_cap=5, per_page=2))
+    assert (page.total, page.capped, page.pages) == (5, True, 3)
+    assert len(page.rows) == 2
+    exact = search_households(session, actor, HouseholdQuery(q="count", count_cap=7))
+    assert (exact.total, exact.capped) == (7, False)
