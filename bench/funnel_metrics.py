@@ -309,6 +309,11 @@ def main() -> None:
     started = time.perf_counter()
     by_loop = loop_cohort_funnel(data.events, data.households, period, data.tz)
     loop_time = time.perf_counter() - started
+    gc.collect()
+    tracemalloc.start()
+    loop_cohort_funnel(data.events, data.households, period, data.tz)
+    _, loop_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
     by_vector = vectorised_cohort()
     if by_loop != by_vector:
         raise SystemExit(f"the loop and the vectorised funnel disagree: {by_loop} {by_vector}")
@@ -319,7 +324,10 @@ def main() -> None:
         f"{args.repeat}), peak {peak / 2**20:.0f} MB traced"
     )
     print(f"cohort funnel, vectorised:           {vector_time:.3f} s")
-    print(f"cohort funnel, per-household loop:   {loop_time:.3f} s")
+    print(
+        f"cohort funnel, per-household loop:   {loop_time:.3f} s, "
+        f"peak {loop_peak / 2**20:.0f} MB traced"
+    )
     print(
         f"ratio loop / vectorised cohort funnel: {loop_time / vector_time:.1f}x; "
         f"loop / full set: {loop_time / full:.1f}x"

@@ -68,9 +68,10 @@ def _ns(series: pd.Series) -> np.ndarray:
     return series.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(np.int64)
 
 
-def _utc(values: np.ndarray, index: pd.Index | None = None) -> pd.Series:
+def _utc(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """int64 nanoseconds (with _NEVER or _NAT for missing) as a UTC datetime array."""
     values = np.where(values == _NEVER, _NAT, values)
-    return pd.Series(values.view("M8[ns]"), index=index).dt.tz_localize("UTC")
+    return pd.DatetimeIndex(values.view("M8[ns]")).tz_localize("UTC").array
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -138,22 +139,22 @@ def journeys(data: FunnelData) -> pd.DataFrame:
 
     leaving = (stage == WITHDRAWN) | (stage == NOT_PROGRESSED)
 
-    out = pd.DataFrame(index=hh.index)
-    for i, name in enumerate(FUNNEL):
-        out[f"reach_{name}"] = _utc(reach[:, i], hh.index)
-    out["furthest"] = furthest.astype(np.int8)
-    out["furthest_stage"] = pd.Categorical.from_codes(furthest, dtype=FUNNEL_DTYPE)
-    out["stage"] = pd.Categorical.from_codes(stage, categories=STAGES, ordered=True)
-    out["stage_since"] = _utc(since, hh.index)
-    out["funnel_stage"] = pd.Categorical.from_codes(funnel_stage, dtype=FUNNEL_DTYPE)
-    out["outcome"] = pd.Categorical.from_codes(_OUTCOME_OF_STAGE[stage], dtype=OUTCOME_DTYPE)
-    out["leaving_reason"] = pd.Categorical.from_codes(
-        np.where(leaving, left_reason, -1), dtype=ev["reason_code"].dtype
+    # Built in one go (column-by-column insertion would copy the frame again and again).
+    columns: dict[str, Any] = {f"reach_{name}": _utc(reach[:, i]) for i, name in enumerate(FUNNEL)}
+    columns.update(
+        furthest=furthest.astype(np.int8),
+        furthest_stage=pd.Categorical.from_codes(furthest, dtype=FUNNEL_DTYPE),
+        stage=pd.Categorical.from_codes(stage, categories=STAGES, ordered=True),
+        stage_since=_utc(since),
+        funnel_stage=pd.Categorical.from_codes(funnel_stage, dtype=FUNNEL_DTYPE),
+        outcome=pd.Categorical.from_codes(_OUTCOME_OF_STAGE[stage], dtype=OUTCOME_DTYPE),
+        leaving_reason=pd.Categorical.from_codes(
+            np.where(leaving, left_reason, -1), dtype=ev["reason_code"].dtype
+        ),
+        left_at=_utc(np.where(leaving, since, _NAT)),
     )
-    out["left_at"] = _utc(np.where(leaving, since, _NAT), hh.index)
-    for column in hh.columns:
-        out[column] = hh[column]
-    return out
+    out = pd.DataFrame(columns, index=hh.index)
+    return pd.concat([out, hh], axis=1)
 
 
 def cohort(data: FunnelData, period: Period) -> pd.DataFrame:
