@@ -42,9 +42,9 @@ KEYWORD_BONUS = 0.07
 MAX_KEYWORD_BONUS = 0.21
 WORD_WEIGHT = 0.55
 # Without any word of fostering, scores shrink towards this share for unknown words...
-UNKNOWN_FLOOR = 0.5
+UNKNOWN_FLOOR = 0.4
 # ...and a message of unknown words scores this much as off-topic.
-OFF_DOMAIN_SCORE = 0.9
+OFF_DOMAIN_SCORE = 1.0
 
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'"})
 _NON_WORD = re.compile(r"[^a-z0-9]+")

@@ -17,14 +17,13 @@ from bot.matching import split_clauses
 from crm.testing.fixtures import make_test_settings
 
 EVAL_FILE = Path(__file__).parent / "eval_set.csv"
-HOLDOUT_FILES = [
-    Path(__file__).parent / "eval_holdout.csv",
-    Path(__file__).parent / "eval_holdout2.csv",
-]
+HOLDOUT_FILES = [Path(__file__).parent / f"eval_holdout{n}.csv" for n in ("", "2", "3")]
 # What we promise; the measured numbers are in the report (and printed by --eval).
 MIN_OVERALL = 0.90
-# Measured: eval_holdout.csv 74% when first run, 84% after general vocabulary fixes it prompted
-# (so no longer clean); eval_holdout2.csv 82%, written after all tuning and never tuned on.
+# Measured (see the report): eval_holdout.csv 74% when first run, 84% after the general
+# vocabulary fixes it prompted (so no longer clean); eval_holdout2.csv 82% when first run, 83%
+# after more example phrasings were added to every topic; eval_holdout3.csv 88%, written after
+# all tuning and never tuned on. The tuned set itself: 94%.
 MIN_HOLDOUT = 0.78
 MIN_FALLBACK = 0.90
 
