@@ -50,6 +50,49 @@ def attach_errors(form: FlaskForm, errors: dict[str, str], default: str) -> None
         field.errors = [*field.errors, message]
 
 
+class StaffEnquiryForm(FlaskForm):
+    first_name = StringField(
+        "First name",
+        widget=GovTextInput(),
+        validators=[InputRequired("Enter a first name"), Length(max=100)],
+    )
+    last_name = StringField(
+        "Last name",
+        widget=GovTextInput(),
+        validators=[InputRequired("Enter a last name"), Length(max=100)],
+    )
+    email = StringField(
+        "Email address", widget=GovTextInput(), validators=[Optional(), Length(max=254)]
+    )
+    phone = StringField(
+        "Telephone number", widget=GovTextInput(), validators=[Optional(), Length(max=40)]
+    )
+    postcode = StringField(
+        "Postcode", widget=GovTextInput(), validators=[Optional(), Length(max=10)]
+    )
+    source_key = SelectField("How they heard about us", widget=GovSelect(), validate_choice=False)
+    campaign_name = SelectField("Campaign", widget=GovSelect(), validate_choice=False)
+    interests = TextAreaField(
+        "What they are interested in",
+        widget=GovTextArea(),
+        validators=[Optional(), Length(max=2000)],
+    )
+    is_kinship = BooleanField(
+        "They already care for a child they know (kinship / connected person)",
+        widget=GovCheckboxInput(),
+    )
+    consent = BooleanField(
+        "They agreed that we may keep their details to answer their enquiry",
+        widget=GovCheckboxInput(),
+    )
+    consent_how = SelectField(
+        "How they agreed",
+        choices=[("phone", "On the phone"), ("email", "By email"), ("in person", "In person")],
+        widget=GovSelect(),
+    )
+    submit = SubmitField("Record enquiry", widget=GovSubmitInput())
+
+
 class NoteForm(FlaskForm):
     summary = StringField(
         "Summary",

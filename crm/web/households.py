@@ -25,6 +25,8 @@ from crm.models import (
     AppointmentStatus,
     Area,
     Campaign,
+    ConsentScope,
+    EnquiryChannel,
     Reason,
     Source,
     StaffUser,
@@ -33,6 +35,7 @@ from crm.models import (
 )
 from crm.services import appointments as appointment_service
 from crm.services import households as service
+from crm.services.enquiries import ApplicantDetails, EnquiryInput, create_enquiry
 from crm.services.errors import InvalidInput
 from crm.services.pipeline import REASON_LISTS, move_stage
 from crm.services.tasks import complete_task, create_task
@@ -46,6 +49,7 @@ from crm.web.forms import (
     MoveForm,
     NoteForm,
     SlotChoiceForm,
+    StaffEnquiryForm,
     TaskForm,
     attach_errors,
 )
@@ -122,6 +126,59 @@ def index():
             ("reference", "Reference"),
         ],
     )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(*RECRUITMENT_ROLES)
+def new():
+    """An enquiry taken by phone, email or at an event, typed in by staff."""
+    session = db()
+    form = StaffEnquiryForm()
+    form.source_key.choices = [("", "Choose")] + [
+        (s.key, s.label)
+        for s in session.exec(select(Source).where(Source.active.is_(True)).order_by(Source.label))
+    ]
+    form.campaign_name.choices = [("", "None")] + [
+        (c.name, c.name)
+        for c in session.exec(
+            select(Campaign).where(Campaign.active.is_(True)).order_by(Campaign.name)
+        )
+    ]
+    if form.validate_on_submit():
+        consents = {}
+        if form.consent.data:
+            consents[ConsentScope.STORE_DETAILS] = (
+                f"Agreed by {form.consent_how.data or 'phone'} that we may keep their details "
+                "to answer their enquiry, after hearing the privacy notice summary"
+            )
+        data = EnquiryInput(
+            applicant=ApplicantDetails(
+                form.first_name.data, form.last_name.data,
+                email=form.email.data, phone=form.phone.data,
+            ),
+            enquiry_channel=EnquiryChannel.STAFF,
+            postcode=form.postcode.data,
+            source_key=form.source_key.data or None,
+            campaign_name=form.campaign_name.data or None,
+            interests=form.interests.data or None,
+            is_kinship=bool(form.is_kinship.data),
+            consents=consents,
+        )  # fmt: skip
+        if not form.consent.data:
+            form.consent.errors = ["Ask whether we may keep their details, and tick the box"]
+        else:
+            try:
+                result = create_enquiry(session, current_actor(), data, state().settings)
+            except InvalidInput as exc:
+                attach_errors(form, exc.errors, "first_name")
+            else:
+                flash(
+                    "New enquiry recorded"
+                    if result.created
+                    else "They are already on our books: the new enquiry is on their timeline"
+                )
+                return redirect(url_for("households.show", household_id=result.household.id))
+    return render_template("households/new.html", form=form)
 
 
 def _export(query: service.HouseholdQuery, fmt: str) -> Response:

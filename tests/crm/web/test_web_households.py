@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 from openpyxl import load_workbook
-from sqlmodel import select
+from sqlmodel import func, select
 
 import crm.models as m
 from crm import clock
@@ -289,3 +289,30 @@ def test_big_lists_stop_counting_at_the_cap(org, make_household, session):
     assert len(page.rows) == 2
     exact = search_households(session, actor, HouseholdQuery(q="count", count_cap=7))
     assert (exact.total, exact.capped) == (7, False)
+
+
+def test_staff_record_a_phone_enquiry(client_for, org, session, make_household):
+    c = client_for(org.officer_north)
+    url = "/households/new"
+    data = {
+        "first_name": "Femi", "last_name": "Ade", "phone": "07700 900777", "postcode": "LE2 3AB",
+        "source_key": "radio_tv", "campaign_name": "Spring radio 2026",
+        "interests": "Short breaks", "consent": "y", "consent_how": "phone",
+    }  # fmt: skip
+    no_consent = c.post(url, {**data, "consent": ""}, token_from=url)
+    assert "Ask whether we may keep their details" in no_consent.get_data(as_text=True)
+    bad = c.post(url, {**data, "phone": "12"}, token_from=url)
+    assert "Enter a telephone number" in bad.get_data(as_text=True)
+    assert 'value="Femi"' in bad.get_data(as_text=True)
+    response = c.post(url, data, token_from=url)
+    assert response.status_code == 302
+    household = session.exec(select(m.Household).where(m.Household.postcode == "LE2 3AB")).one()
+    assert household.enquiry_channel == m.EnquiryChannel.STAFF
+    assert household.campaign_id is not None and household.source_key == "radio_tv"
+    consent = session.exec(select(m.Consent).where(m.Consent.household_id == household.id)).one()
+    assert consent.recorded_by_id == org.officer_north.id and "phone" in consent.wording
+    # The same person again: linked to their record, not a second household.
+    again = c.post(url, {**data, "first_name": "Femi", "interests": "Asked again"}, token_from=url)
+    assert again.headers["Location"] == f"/households/{household.id}"
+    count = session.exec(select(func.count()).select_from(m.Household)).one()
+    assert count == 1

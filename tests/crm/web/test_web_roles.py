@@ -20,6 +20,7 @@ ROUTES = [
     ("/home", ALL),
     ("/pipeline", RECRUITMENT),
     ("/households", RECRUITMENT),
+    ("/households/new", RECRUITMENT),
     ("/households/{north}", NORTH_ENQUIRY),
     ("/households/{north}/note", NORTH_ENQUIRY),
     ("/households/{north}/call", NORTH_ENQUIRY),
