@@ -243,6 +243,25 @@ def test_admin_unlocks_a_locked_account(client_for, client, org, session):
     assert client.sign_in(org.officer_north).status_code == 302
 
 
-def test_failed_messages_page(client_for, org):
+def test_failed_messages_page(client_for, org, make_household, session):
+    from crm.services.outbox import enqueue_message
+
+    household = make_household()
+    message = enqueue_message(
+        session,
+        channel=m.Channel.EMAIL,
+        recipient="x@example.com",
+        template="visit_reminder",
+        payload={},
+        due_at=clock.now(),
+        unique_key="failed:1",
+        household_id=household.id,
+    )
+    message.status = m.OutboxStatus.FAILED
+    message.error = "550 mailbox unavailable"
+    message.attempts = 5
+    session.commit()
     page = client_for(org.admin).get("/admin/messages").get_data(as_text=True)
     assert "Messages that failed to send" in page
+    assert "550 mailbox unavailable" in page and "Visit reminder" in page
+    assert f"/households/{household.id}" in page
