@@ -66,9 +66,13 @@ def histories(session, settings, org):
     complete_task(session, staff, task.id)  # done now, 10 March
     # A task the system closes (as the tracker import does) is not work on the case.
     tidy = create_task(
-        session, Actor.system("test"), kind="general", title="Old call-back", due_at=at("2026-02-11"),
+        session,
+        Actor.system("test"),
+        kind="general",
+        title="Old call-back",
+        due_at=at("2026-02-11"),
         household_id=b.id,
-    )  # fmt: skip
+    )
     complete_task(session, Actor.system("import"), tidy.id)
     carer = session.exec(select(m.Carer).where(m.Carer.household_id == a.id)).one()
     session.add(
