@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from flask import (
     Blueprint,
@@ -34,7 +35,9 @@ from crm.models import Area, Role
 from crm.web import db, state
 from crm.web.auth import current_actor, roles_required
 from funnel.periods import IsoWeek
-from funnel.report import WeeklyReport, load_weekly_report, report_csv
+
+if TYPE_CHECKING:
+    from funnel.report import WeeklyReport
 
 bp = Blueprint(
     "funnel",
@@ -86,6 +89,9 @@ def _week(text: str) -> IsoWeek:
 def _report(week: IsoWeek, area_ids: list[int] | None) -> WeeklyReport:
     """The report, from this app's short-lived cache when the page or a chart asked for the
     same one a moment ago."""
+    # Imported here: matplotlib takes a moment to load, and the app should start quickly.
+    from funnel.report import load_weekly_report
+
     cache = current_app.extensions.setdefault("funnel_reports", {})
     key = (str(week), tuple(area_ids) if area_ids is not None else None)
     now = clock.now()
@@ -144,6 +150,8 @@ def weekly(week: str):
 @bp.get("/reports/weekly/<week>.csv")
 @roles_required(Role.MANAGER, Role.ADMIN)
 def weekly_csv(week: str):
+    from funnel.report import report_csv
+
     chosen = _week(week)
     area_ids, _ = _chosen_areas()
     report = _report(chosen, area_ids)
