@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 _frozen: datetime | None = None
+# Dates people talk about (approved on, deregistered on) are England's calendar dates.
+ENGLAND = ZoneInfo("Europe/London")
 
 
 def now() -> datetime:
@@ -44,3 +47,8 @@ def frozen_at(moment: datetime) -> Iterator[None]:
         yield
     finally:
         set_now(previous)
+
+
+def local_date(moment: datetime) -> date:
+    """The calendar date in England at `moment` (00:30 BST is already tomorrow, not today)."""
+    return moment.astimezone(ENGLAND).date()

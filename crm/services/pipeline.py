@@ -243,7 +243,7 @@ def _update_carer_record(
     """Approval opens the carer record; deregistration closes it."""
     carer = session.exec(select(Carer).where(Carer.household_id == household.id)).first()
     if target == Stage.APPROVED:
-        approved_on = when.date()
+        approved_on = clock.local_date(when)
         if carer is None:
             carer = new_carer_record(household, approved_on)
         else:
@@ -254,7 +254,7 @@ def _update_carer_record(
     elif target == Stage.DEREGISTERED and carer is not None:
         carer.status = CarerStatus.DEREGISTERED
         carer.status_changed_at = when
-        carer.deregistered_on = when.date()
+        carer.deregistered_on = clock.local_date(when)
         carer.deregistration_reason_code = reason_code
         carer.deregistration_reason_text = reason_text
         session.add(carer)

@@ -197,6 +197,14 @@ def test_approval_opens_a_carer_record_and_deregistration_closes_it(session, hou
     assert carer.deregistration_reason_code == "retirement"
 
 
+def test_approval_date_is_englands_date_not_utcs(session, household, officer):
+    # 00:30 on 1 July in London is still 30 June in UTC.
+    clock.set_now(datetime(2026, 6, 30, 23, 30, tzinfo=UTC))
+    move_stage(session, officer, household.id, "approved")
+    carer = session.exec(select(m.Carer).where(m.Carer.household_id == household.id)).one()
+    assert carer.approved_on.isoformat() == "2026-07-01"
+
+
 def test_only_approved_households_deregister(session, household, officer):
     with pytest.raises(InvalidInput, match="Only an approved"):
         move_stage(session, officer, household.id, "deregistered", reason_code="retirement")
