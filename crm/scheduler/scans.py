@@ -660,27 +660,18 @@ def retention_check_ins(session: Session, settings: Settings, now: datetime) -> 
             <= today - timedelta(days=reminders.checkin_after_placement_end_days),
         )
     ).all()
-    book = outbox.RecipientBook(
-        session, settings, [c.household_id for c in carers.values()], list(carers)
-    )
+    # First decide who is due (cheap), then look up recipients for those carers only.
+    due: list[tuple[Carer, str, str]] = []
+    ending = set()
     for placement in ended:
         carer = carers.get(placement.carer_id)
         key = f"checkin:{placement.carer_id}:placement:{placement.id}"
-        if carer is None or key in done:
-            continue
-        check_in = checkins.start_check_in(
-            session,
-            settings,
-            carer,
-            unique_key=key,
-            reason="placement_ended",
-            now=now,
-            book=book,
-        )
-        if check_in is not None:
-            summary["placement_ended"] += 1
-            last_sent[carer.id] = now
+        if carer is not None and key not in done and carer.id not in ending:
+            due.append((carer, key, "placement_ended"))
+            ending.add(carer.id)
     for carer in carers.values():
+        if carer.id in ending:  # the check-in after the ending comes first
+            continue
         first_year = today < carer.approved_on + relativedelta(years=1)
         every = timedelta(
             days=reminders.checkin_first_year_every_days
@@ -689,22 +680,20 @@ def retention_check_ins(session: Session, settings: Settings, now: datetime) -> 
         )
         previous = last_sent.get(carer.id)
         start = previous or at_local(settings, carer.approved_on, time(0, 0))
-        due = start + every
-        if now < due:
+        if now < start + every:
             continue
-        key = f"checkin:{carer.id}:{local_date(settings, due):%Y-%m-%d}"
-        if key in done:
-            continue
+        key = f"checkin:{carer.id}:{local_date(settings, start + every):%Y-%m-%d}"
+        if key not in done:
+            due.append((carer, key, "first_year" if first_year else "regular"))
+    household_ids = [carer.household_id for carer, _, _ in due]
+    _households_with_applicants(session, household_ids)
+    book = outbox.RecipientBook(session, settings, household_ids, [c.id for c, _, _ in due])
+    for carer, key, reason in due:
         check_in = checkins.start_check_in(
-            session,
-            settings,
-            carer,
-            unique_key=key,
-            reason="first_year" if first_year else "regular",
-            now=now,
-            book=book,
+            session, settings, carer, unique_key=key, reason=reason, now=now, book=book
         )
-        summary["periodic"] += check_in is not None
+        if check_in is not None:
+            summary["placement_ended" if reason == "placement_ended" else "periodic"] += 1
     summary["unanswered_tasks"] = checkins.flag_unanswered_check_ins(session, settings, now)
     session.commit()
     return summary
@@ -741,8 +730,6 @@ def carer_reminders(session: Session, settings: Settings, now: datetime) -> dict
     ).all()
     if not carers:
         return summary
-    households = _carer_households(session, carers)
-    messages = Messages(session, settings, list(households), [c.id for c in carers])
     done = existing_keys(session, Task, "carer:")
     last_visit = dict(
         session.exec(
@@ -767,6 +754,29 @@ def carer_reminders(session: Session, settings: Settings, now: datetime) -> dict
     )
     warn_days = sorted(reminders.annual_review_warn_days)
     office = (settings.tz, settings.service.office_hours_start, settings.service.office_hours_end)
+    review_window = today + timedelta(days=max(warn_days, default=0))
+    tsd_window = today + timedelta(days=reminders.tsd_warn_days)
+    supervision_limit = timedelta(days=reminders.supervision_overdue_days)
+
+    def may_need_attention(carer: Carer) -> bool:
+        # A cheap first look, so households are loaded only for carers with something near.
+        if (
+            carer.annual_review_due is not None
+            and today <= carer.annual_review_due <= review_window
+        ):
+            return True
+        tsd_due = carer.tsd_due if carer.tsd_completed_on is None else None
+        if tsd_due is not None and today <= tsd_due <= tsd_window:
+            return True
+        if carer.status == CarerStatus.ACTIVE and carer.id not in booked_ahead:
+            visits = [t for t in (carer.last_supervision_at, last_visit.get(carer.id)) if t]
+            since = max(visits) if visits else at_local(settings, carer.approved_on, time(0, 0))
+            return now - since > supervision_limit
+        return False
+
+    carers = [carer for carer in carers if may_need_attention(carer)]
+    households = _carer_households(session, carers)
+    messages = Messages(session, settings, list(households), [c.id for c in carers])
 
     def owner_and_team(carer: Carer, household: Household) -> tuple[int | None, list[StaffUser]]:
         worker = active_staff(session, carer.supervising_social_worker_id)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlmodel import Session, select
 
@@ -408,17 +409,28 @@ def flag_unanswered_check_ins(
     actually reached them went unanswered (the later one at least a week ago). Adds to the
     caller's transaction; returns how many tasks were created."""
     now = now or clock.now()
-    delivered = (
-        select(CheckIn)
+    ranked = (
+        select(
+            CheckIn.id,
+            CheckIn.carer_id,
+            CheckIn.sent_at,
+            CheckIn.answered_at,
+            sa.func.row_number()
+            .over(
+                partition_by=CheckIn.carer_id,
+                order_by=(CheckIn.sent_at.desc(), CheckIn.id.desc()),
+            )
+            .label("rank"),
+        )
         .join(OutboxMessage, OutboxMessage.id == CheckIn.outbox_message_id)
         .where(OutboxMessage.status == OutboxStatus.SENT)
-        .order_by(CheckIn.carer_id, CheckIn.sent_at.desc(), CheckIn.id.desc())
+        .subquery()
     )
-    latest: dict[int, list[CheckIn]] = {}
-    for check_in in session.exec(delivered):
-        rows = latest.setdefault(check_in.carer_id, [])
-        if len(rows) < 2:
-            rows.append(check_in)
+    latest: dict[int, list] = {}
+    for row in session.exec(
+        select(ranked).where(ranked.c.rank <= 2).order_by(ranked.c.carer_id, ranked.c.rank)
+    ):
+        latest.setdefault(row.carer_id, []).append(row)
     created = 0
     for carer_id, (last, *rest) in latest.items():
         if not rest:
