@@ -427,7 +427,7 @@ def flag_unanswered_check_ins(
         .subquery()
     )
     latest: dict[int, list] = {}
-    for row in session.exec(
+    for row in session.execute(
         select(ranked).where(ranked.c.rank <= 2).order_by(ranked.c.carer_id, ranked.c.rank)
     ):
         latest.setdefault(row.carer_id, []).append(row)
