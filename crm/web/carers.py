@@ -13,7 +13,7 @@ from crm.services import carers as service
 from crm.services.errors import InvalidInput
 from crm.web import db, state
 from crm.web.auth import CARER_ROLES, OVERSIGHT_ROLES, current_actor, roles_required
-from crm.web.forms import attach_errors
+from crm.web.forms import attach_errors, options
 from crm.web.households import _int
 
 bp = Blueprint("carers", __name__, url_prefix="/carers")
@@ -22,7 +22,7 @@ bp = Blueprint("carers", __name__, url_prefix="/carers")
 class AtRiskForm(FlaskForm):
     at_risk = RadioField(
         "Is this carer at risk of leaving?",
-        choices=[("yes", "Yes"), ("no", "No")],
+        choices=options([("yes", "Yes"), ("no", "No")]),
         widget=GovRadioInput(),
         validators=[InputRequired("Choose yes or no")],
     )
@@ -116,9 +116,10 @@ def at_risk(carer_id: int):
 def supervisor(carer_id: int):
     carer, household = service.get_carer(db(), current_actor(), carer_id)
     form = SupervisorForm()
-    form.staff_id.choices = [("", "Nobody yet")] + [
-        (str(s.id), s.name) for s in service.supervisors(db(), household.area_id)
-    ]
+    form.staff_id.choices = options(
+        [("", "Nobody yet")]
+        + [(str(s.id), s.name) for s in service.supervisors(db(), household.area_id)]
+    )
     if request.method == "GET":
         form.staff_id.data = str(carer.supervising_social_worker_id or "")
     if form.validate_on_submit():
@@ -141,7 +142,9 @@ def deregister(carer_id: int):
     carer, household = service.get_carer(db(), current_actor(), carer_id)
     form = DeregisterForm()
     view_reasons = service.carer_view(db(), current_actor(), carer_id).reasons
-    form.reason_code.choices = [("", "Choose a reason")] + [(r.code, r.label) for r in view_reasons]
+    form.reason_code.choices = options(
+        [("", "Choose a reason")] + [(r.code, r.label) for r in view_reasons]
+    )
     if form.validate_on_submit():
         try:
             service.deregister(

@@ -29,9 +29,15 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from crm.models import CallOutcome, TaskPriority
+
+
+def options(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms choices (tuples are deprecated from WTForms 3.3)."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 class SafeGovDateInput(GovDateInput):
@@ -87,7 +93,9 @@ class StaffEnquiryForm(FlaskForm):
     )
     consent_how = SelectField(
         "How they agreed",
-        choices=[("phone", "On the phone"), ("email", "By email"), ("in person", "In person")],
+        choices=options(
+            [("phone", "On the phone"), ("email", "By email"), ("in person", "In person")]
+        ),
         widget=GovSelect(),
     )
     submit = SubmitField("Record enquiry", widget=GovSubmitInput())
@@ -106,7 +114,7 @@ class NoteForm(FlaskForm):
 class CallForm(FlaskForm):
     call_outcome = RadioField(
         "How did the call go?",
-        choices=[(o.value, o.value.replace("_", " ").capitalize()) for o in CallOutcome],
+        choices=options([(o.value, o.value.replace("_", " ").capitalize()) for o in CallOutcome]),
         widget=GovRadioInput(),
         validators=[InputRequired("Choose how the call went")],
     )
@@ -171,7 +179,7 @@ class TaskForm(FlaskForm):
     )
     priority = RadioField(
         "Priority",
-        choices=[(p.value, p.value.capitalize()) for p in TaskPriority],
+        choices=options([(p.value, p.value.capitalize()) for p in TaskPriority]),
         default=TaskPriority.NORMAL.value,
         widget=GovRadioInput(),
         validators=[InputRequired("Choose a priority")],

@@ -52,6 +52,7 @@ from crm.web.forms import (
     StaffEnquiryForm,
     TaskForm,
     attach_errors,
+    options,
 )
 
 bp = Blueprint("households", __name__, url_prefix="/households")
@@ -134,16 +135,24 @@ def new():
     """An enquiry taken by phone, email or at an event, typed in by staff."""
     session = db()
     form = StaffEnquiryForm()
-    form.source_key.choices = [("", "Choose")] + [
-        (s.key, s.label)
-        for s in session.exec(select(Source).where(Source.active.is_(True)).order_by(Source.label))
-    ]
-    form.campaign_name.choices = [("", "None")] + [
-        (c.name, c.name)
-        for c in session.exec(
-            select(Campaign).where(Campaign.active.is_(True)).order_by(Campaign.name)
-        )
-    ]
+    form.source_key.choices = options(
+        [("", "Choose")]
+        + [
+            (s.key, s.label)
+            for s in session.exec(
+                select(Source).where(Source.active.is_(True)).order_by(Source.label)
+            )
+        ]
+    )
+    form.campaign_name.choices = options(
+        [("", "None")]
+        + [
+            (c.name, c.name)
+            for c in session.exec(
+                select(Campaign).where(Campaign.active.is_(True)).order_by(Campaign.name)
+            )
+        ]
+    )
     if form.validate_on_submit():
         consents = {}
         if form.consent.data:
@@ -283,9 +292,11 @@ def _move_choices(form: MoveForm, household) -> None:  # noqa: ANN001
         except InvalidInput:
             continue
         (reopen_moves if move.needs_reopen else view_moves).append(stage)
-    form.to_stage.choices = [("", "Choose a stage")] + [
-        (s.value, s.label) for s in view_moves
-    ] + [(s.value, f"{s.label} (reopen)") for s in reopen_moves]  # fmt: skip
+    form.to_stage.choices = options(
+        [("", "Choose a stage")]
+        + [(s.value, s.label) for s in view_moves]
+        + [(s.value, f"{s.label} (reopen)") for s in reopen_moves]
+    )
     reasons = (
         db()
         .exec(select(Reason).where(Reason.active.is_(True)).order_by(Reason.kind, Reason.label))
@@ -297,11 +308,14 @@ def _move_choices(form: MoveForm, household) -> None:  # noqa: ANN001
         "deregistered": "Deregistered",
         "on_hold": "On hold",
     }
-    form.reason_code.choices = [("", "No reason (only for moves that do not need one)")] + [
-        (r.code, f"{kind_label.get(r.kind, r.kind)}: {r.label}")
-        for r in reasons
-        if _reason_fits(r.kind, form.to_stage.data)
-    ]
+    form.reason_code.choices = options(
+        [("", "No reason (only for moves that do not need one)")]
+        + [
+            (r.code, f"{kind_label.get(r.kind, r.kind)}: {r.label}")
+            for r in reasons
+            if _reason_fits(r.kind, form.to_stage.data)
+        ]
+    )
 
 
 def _reason_fits(kind: str, to_stage: str | None) -> bool:
@@ -351,9 +365,10 @@ def assign(household_id: int):
     household = _household(household_id)
     form = AssignForm()
     staff = service.staff_for_area(db(), household.area_id)
-    form.officer_id.choices = [("", "Nobody (team queue)")] + [
-        (str(s.id), f"{s.name} ({s.role.replace('_', ' ')})") for s in staff
-    ]
+    form.officer_id.choices = options(
+        [("", "Nobody (team queue)")]
+        + [(str(s.id), f"{s.name} ({s.role.replace('_', ' ')})") for s in staff]
+    )
     if request.method == "GET":
         form.officer_id.data = str(household.assigned_officer_id or "")
     if form.validate_on_submit():
@@ -373,9 +388,9 @@ def task(household_id: int):
     household = _household(household_id)
     form = TaskForm()
     staff = service.staff_for_area(db(), household.area_id)
-    form.owner_id.choices = [("", "The team (no one person)")] + [
-        (str(s.id), s.name) for s in staff
-    ]
+    form.owner_id.choices = options(
+        [("", "The team (no one person)")] + [(str(s.id), s.name) for s in staff]
+    )
     if request.method == "GET":
         form.owner_id.data = str(current_actor().user_id)
     if form.validate_on_submit():
@@ -421,11 +436,11 @@ def _slot_choices(form: SlotChoiceForm, household, kind: AppointmentKind) -> dic
     for slot in slots:
         key = f"{slot.staff_id}|{slot.starts_at.isoformat()}"
         offered[key] = slot
-    form.slot.choices = [
+    form.slot.choices = options([
         (key, f"{s.starts_at.astimezone(tz).strftime('%a %-d %b %H:%M')}–"
               f"{s.ends_at.astimezone(tz).strftime('%H:%M')} with {names.get(s.staff_id, '')}")
         for key, s in offered.items()
-    ]  # fmt: skip
+    ])  # fmt: skip
     return offered
 
 

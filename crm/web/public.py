@@ -51,6 +51,7 @@ from crm.services.appointments import book_appointment, slots_for_area
 from crm.services.enquiries import ApplicantDetails, EnquiryInput, create_enquiry
 from crm.services.errors import InvalidInput, NotFound
 from crm.web import db, state
+from crm.web.forms import options
 from crm.web.ratelimit import limit
 
 bp = Blueprint("public", __name__)
@@ -109,7 +110,7 @@ class EnquiryForm(FlaskForm):
     )
     interests = SelectMultipleField(
         "What interests you about fostering?",
-        choices=INTEREST_CHOICES,
+        choices=options(INTEREST_CHOICES),
         widget=GovCheckboxesInput(),
         validators=[Optional()],
     )
@@ -125,7 +126,7 @@ class EnquiryForm(FlaskForm):
     )
     contact_by = SelectMultipleField(
         "How may we contact you?",
-        choices=[("email", "By email"), ("phone", "By telephone")],
+        choices=options([("email", "By email"), ("phone", "By telephone")]),
         widget=GovCheckboxesInput(),
         validators=[Optional()],
     )
@@ -177,7 +178,7 @@ def enquire():
     settings = state().settings
     form = EnquiryForm()
     sources = session.exec(select(Source).where(Source.active.is_(True)).order_by(Source.label))
-    form.source_key.choices = [("", "Choose")] + [(s.key, s.label) for s in sources]
+    form.source_key.choices = options([("", "Choose")] + [(s.key, s.label) for s in sources])
     if request.method == "POST" and form.validate_on_submit():
         if form.website.data:
             # A bot filled in the honeypot: look successful, keep nothing.
@@ -273,10 +274,12 @@ def thank_you(token: str | None = None):
     form = SlotForm()
     offered = _offered_slots(household) if bookable and visit is None else {}
     tz = state().settings.tz
-    form.slot.choices = [
-        (key, starts.astimezone(tz).strftime("%A %-d %B at %-I:%M%p").replace(":00", ""))
-        for key, (starts, _staff) in offered.items()
-    ]
+    form.slot.choices = options(
+        [
+            (key, starts.astimezone(tz).strftime("%A %-d %B at %-I:%M%p").replace(":00", ""))
+            for key, (starts, _staff) in offered.items()
+        ]
+    )
     if visit is None and bookable and form.validate_on_submit():
         starts_at, staff_ids = offered[form.slot.data]
         error = None
