@@ -428,7 +428,13 @@ def main() -> None:
         f"{result.failed} failed, in {seconds:.1f} s = {result.sent / seconds:,.0f} messages/s"
     )
     engine.dispose()
-    if args.backend == "sqlite" and not args.keep:
+    if args.backend == "postgresql" and not args.keep:
+        schema = f"bench_scheduler_{os.getpid()}"
+        cleanup = sa.create_engine(normalise_url(os.environ[POSTGRES_ENV]))
+        with cleanup.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        cleanup.dispose()
+    elif args.backend == "sqlite" and not args.keep:
         for path in folder.iterdir():
             path.unlink()
         folder.rmdir()
