@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
-from sqlmodel import Session, select  # noqa: E402
+from sqlmodel import Session, SQLModel, select  # noqa: E402
 
 import crm.models as m  # noqa: E402
 from crm import clock  # noqa: E402
@@ -278,7 +278,7 @@ def populate(session: Session, households: int, carers: int, rng: random.Random)
         )
     insert(session, m.Appointment, appointment_rows)
     if session.get_bind().dialect.name == "postgresql":
-        for table in m.SQLModel.metadata.sorted_tables:
+        for table in SQLModel.metadata.sorted_tables:
             if "id" in table.c and table.name != "scheduler_job":
                 session.execute(
                     sa.text(
