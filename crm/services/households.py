@@ -795,3 +795,176 @@ def home_lists(session: Session, actor: Actor, settings: Settings) -> HomeLists:
             )
         }
     return HomeLists(list(tasks_due), late, list(visits), at_risk, households)
+
+
+# -- changing a household's details -------------------------------------------------------
+
+
+@dataclass
+class ApplicantChange:
+    first_name: str
+    last_name: str
+    email: str | None = None
+    phone: str | None = None
+    date_of_birth: date | None = None
+
+
+@dataclass
+class DetailsChange:
+    applicants: list[ApplicantChange]
+    address_line_1: str | None = None
+    address_line_2: str | None = None
+    town: str | None = None
+    postcode: str | None = None
+    preferred_channel: str | None = None
+
+
+def _tidy(value: str | None, limit: int) -> str | None:
+    value = " ".join((value or "").split())
+    return value[:limit] or None
+
+
+def update_details(
+    session: Session, actor: Actor, household_id: int, change: DetailsChange
+) -> Household:
+    """Correct names, contact details and address (one or two applicants). Validated first;
+    the audit log names the fields that changed, never their values. The area stays as it is:
+    moving a household to another area is a decision, not a side effect of a typo fix."""
+    from crm.models import Channel
+    from crm.services.validation import normalise_postcode
+
+    household = get_household(session, actor, household_id)
+    if household.anonymised_at is not None:
+        raise NotFound(f"No household with id {household_id}")
+    if not actor.may_work_on(household.area_id):
+        raise NotAllowed("This household is in an area you do not work in")
+    errors: dict[str, str] = {}
+    if not 1 <= len(change.applicants) <= 2:
+        raise InvalidInput("A household has one or two applicants", "first_name")
+    cleaned: list[ApplicantChange] = []
+    for index, person in enumerate(change.applicants):
+        prefix = "" if index == 0 else "second_"
+        first, last = _tidy(person.first_name, 100), _tidy(person.last_name, 100)
+        if not first:
+            errors[f"{prefix}first_name"] = "Enter a first name"
+        if not last:
+            errors[f"{prefix}last_name"] = "Enter a last name"
+        email = phone = None
+        if person.email and person.email.strip():
+            try:
+                email = normalise_email(person.email)
+            except ValueError as exc:
+                errors[f"{prefix}email"] = str(exc)
+        if person.phone and person.phone.strip():
+            try:
+                phone = normalise_phone(person.phone)
+            except ValueError as exc:
+                errors[f"{prefix}phone"] = str(exc)
+        if index == 0 and not (person.email or "").strip() and not (person.phone or "").strip():
+            errors["email"] = "Enter an email address or a telephone number"
+        dob = person.date_of_birth
+        if dob is not None and not (date(1900, 1, 1) <= dob <= clock.now().date()):
+            errors[f"{prefix}date_of_birth"] = "Date of birth must be a real date in the past"
+        cleaned.append(ApplicantChange(first or "", last or "", email, phone, dob))
+    postcode = None
+    if change.postcode and change.postcode.strip():
+        try:
+            postcode = normalise_postcode(change.postcode)
+        except ValueError as exc:
+            errors["postcode"] = str(exc)
+    channel = None
+    if change.preferred_channel:
+        try:
+            channel = Channel(change.preferred_channel)
+        except ValueError:
+            errors["preferred_channel"] = "Choose how they prefer to be contacted"
+    if errors:
+        raise InvalidInput(errors)
+
+    changed: list[str] = []
+    values = {
+        "address_line_1": _tidy(change.address_line_1, 200),
+        "address_line_2": _tidy(change.address_line_2, 200),
+        "town": _tidy(change.town, 100),
+        "postcode": postcode,
+        "preferred_channel": channel,
+    }
+    with transaction(session):
+        for name, value in values.items():
+            if getattr(household, name) != value:
+                setattr(household, name, value)
+                changed.append(name)
+        existing = {a.position: a for a in household.applicants}
+        for position, person in enumerate(cleaned, start=1):
+            applicant = existing.get(position)
+            if applicant is None:
+                applicant = Applicant(
+                    household_id=household.id,
+                    position=position,
+                    first_name=person.first_name,
+                    last_name=person.last_name,
+                )
+                household.applicants.append(applicant)
+                changed.append(f"applicant_{position}_added")
+            for name in ("first_name", "last_name", "email", "phone", "date_of_birth"):
+                if getattr(applicant, name) != getattr(person, name):
+                    setattr(applicant, name, getattr(person, name))
+                    changed.append(f"applicant_{position}_{name}")
+            session.add(applicant)
+        if len(cleaned) == 1 and 2 in existing:
+            household.applicants.remove(existing[2])
+            changed.append("applicant_2_removed")
+        household.updated_at = clock.now()
+        session.add(household)
+        audit.record(session, actor, AuditAction.UPDATE, "household", household.id, changed=changed)
+    session.refresh(household)
+    return household
+
+
+def record_consent(
+    session: Session,
+    actor: Actor,
+    household_id: int,
+    *,
+    scope: str,
+    granted: bool,
+    wording: str,
+) -> Consent:
+    """Record that the person gave or withdrew consent (append-only: the newest row per scope
+    is what holds now)."""
+    from crm.models import ConsentScope
+
+    household = get_household(session, actor, household_id)
+    if household.anonymised_at is not None:
+        raise NotFound(f"No household with id {household_id}")
+    if not actor.may_work_on(household.area_id):
+        raise NotAllowed("This household is in an area you do not work in")
+    try:
+        scope = ConsentScope(scope)
+    except ValueError:
+        raise InvalidInput("Choose what the consent is for", "scope") from None
+    wording = " ".join((wording or "").split())
+    if not wording:
+        raise InvalidInput(
+            "Record what they agreed to, or how they withdrew, in their words", "wording"
+        )
+    consent = Consent(
+        household_id=household.id, scope=scope, granted=granted, wording=wording[:2000],
+        via="staff", recorded_by_id=actor.user_id,
+    )  # fmt: skip
+    with transaction(session):
+        session.add(consent)
+        audit.record(
+            session, actor, AuditAction.UPDATE, "household", household.id,
+            consent=scope.value, granted=granted,
+        )  # fmt: skip
+    session.refresh(consent)
+    return consent
+
+
+def current_consents(consents: list[Consent]) -> dict[str, Consent]:
+    """The newest consent row per scope (rows newest first or in any order)."""
+    newest: dict[str, Consent] = {}
+    for consent in sorted(consents, key=lambda c: (c.recorded_at, c.id or 0)):
+        newest[str(consent.scope)] = consent
+    return newest

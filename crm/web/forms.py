@@ -101,6 +101,90 @@ class StaffEnquiryForm(FlaskForm):
     submit = SubmitField("Record enquiry", widget=GovSubmitInput())
 
 
+class DetailsForm(FlaskForm):
+    first_name = StringField(
+        "First name", widget=GovTextInput(), validators=[Optional(), Length(max=100)]
+    )
+    last_name = StringField(
+        "Last name", widget=GovTextInput(), validators=[Optional(), Length(max=100)]
+    )
+    email = StringField(
+        "Email address", widget=GovTextInput(), validators=[Optional(), Length(max=254)]
+    )
+    phone = StringField(
+        "Telephone number", widget=GovTextInput(), validators=[Optional(), Length(max=40)]
+    )
+    second_first_name = StringField(
+        "First name", widget=GovTextInput(), validators=[Optional(), Length(max=100)]
+    )
+    second_last_name = StringField(
+        "Last name", widget=GovTextInput(), validators=[Optional(), Length(max=100)]
+    )
+    second_email = StringField(
+        "Email address", widget=GovTextInput(), validators=[Optional(), Length(max=254)]
+    )
+    second_phone = StringField(
+        "Telephone number", widget=GovTextInput(), validators=[Optional(), Length(max=40)]
+    )
+    address_line_1 = StringField(
+        "Address line 1", widget=GovTextInput(), validators=[Optional(), Length(max=200)]
+    )
+    address_line_2 = StringField(
+        "Address line 2 (optional)", widget=GovTextInput(), validators=[Optional(), Length(max=200)]
+    )
+    town = StringField(
+        "Town or city", widget=GovTextInput(), validators=[Optional(), Length(max=100)]
+    )
+    postcode = StringField(
+        "Postcode", widget=GovTextInput(), validators=[Optional(), Length(max=10)]
+    )
+    preferred_channel = SelectField(
+        "Prefers to be contacted by",
+        choices=options(
+            [
+                ("", "No preference"),
+                ("email", "Email"),
+                ("phone", "Telephone"),
+                ("sms", "Text message"),
+                ("telegram", "Telegram"),
+                ("post", "Post"),
+            ]
+        ),
+        widget=GovSelect(),
+        validate_choice=False,
+    )
+    submit = SubmitField("Save details", widget=GovSubmitInput())
+
+
+class ConsentForm(FlaskForm):
+    scope = SelectField(
+        "Consent for",
+        choices=options(
+            [
+                ("store_details", "Keeping their details"),
+                ("email", "Contact by email"),
+                ("phone", "Contact by telephone"),
+                ("sms", "Contact by text message"),
+                ("telegram", "Contact by Telegram"),
+                ("post", "Contact by post"),
+            ]
+        ),
+        widget=GovSelect(),
+    )
+    granted = RadioField(
+        "Did they give or withdraw consent?",
+        choices=options([("yes", "Gave consent"), ("no", "Withdrew consent")]),
+        widget=GovRadioInput(),
+        validators=[InputRequired("Choose whether they gave or withdrew consent")],
+    )
+    wording = TextAreaField(
+        "What they agreed to, or how they withdrew",
+        widget=GovTextArea(),
+        validators=[Optional(), Length(max=2000)],
+    )
+    submit = SubmitField("Record consent", widget=GovSubmitInput())
+
+
 class NoteForm(FlaskForm):
     summary = StringField(
         "Summary",

@@ -46,6 +46,8 @@ from crm.web.forms import (
     AssignForm,
     CallForm,
     CancelForm,
+    ConsentForm,
+    DetailsForm,
     MoveForm,
     NoteForm,
     SlotChoiceForm,
@@ -260,6 +262,73 @@ def note(household_id: int):
             flash("Note added")
             return redirect(url_for("households.show", household_id=household.id))
     return render_template("households/action.html", form=form, h=household, heading="Add a note")
+
+
+@bp.route("/<int:household_id>/details", methods=["GET", "POST"])
+@roles_required(*RECRUITMENT_ROLES)
+def details(household_id: int):
+    household = _household(household_id)
+    form = DetailsForm()
+    people = {a.position: a for a in household.applicants}
+    if request.method == "GET":
+        for prefix, position in (("", 1), ("second_", 2)):
+            person = people.get(position)
+            if person is not None:
+                for name in ("first_name", "last_name", "email", "phone"):
+                    getattr(form, prefix + name).data = getattr(person, name)
+        for name in ("address_line_1", "address_line_2", "town", "postcode"):
+            getattr(form, name).data = getattr(household, name)
+        form.preferred_channel.data = household.preferred_channel or ""
+    if form.validate_on_submit():
+        applicants = [
+            service.ApplicantChange(
+                form.first_name.data, form.last_name.data, form.email.data, form.phone.data,
+                people[1].date_of_birth if 1 in people else None,
+            )
+        ]  # fmt: skip
+        second = [form.second_first_name.data, form.second_last_name.data,
+                  form.second_email.data, form.second_phone.data]  # fmt: skip
+        if any((v or "").strip() for v in second):
+            applicants.append(
+                service.ApplicantChange(*second, people[2].date_of_birth if 2 in people else None)
+            )
+        change = service.DetailsChange(
+            applicants=applicants,
+            address_line_1=form.address_line_1.data,
+            address_line_2=form.address_line_2.data,
+            town=form.town.data,
+            postcode=form.postcode.data,
+            preferred_channel=form.preferred_channel.data or None,
+        )
+        try:
+            service.update_details(db(), current_actor(), household.id, change)
+        except InvalidInput as exc:
+            attach_errors(form, exc.errors, "first_name")
+        else:
+            flash("Details saved")
+            return redirect(url_for("households.show", household_id=household.id))
+    return render_template("households/details.html", form=form, h=household)
+
+
+@bp.route("/<int:household_id>/consent", methods=["GET", "POST"])
+@roles_required(*RECRUITMENT_ROLES)
+def consent(household_id: int):
+    household = _household(household_id)
+    form = ConsentForm()
+    if form.validate_on_submit():
+        try:
+            service.record_consent(
+                db(), current_actor(), household.id, scope=form.scope.data,
+                granted=form.granted.data == "yes", wording=form.wording.data or "",
+            )  # fmt: skip
+        except InvalidInput as exc:
+            attach_errors(form, exc.errors, "wording")
+        else:
+            flash("Consent recorded")
+            return redirect(url_for("households.show", household_id=household.id))
+    return render_template(
+        "households/action.html", form=form, h=household, heading="Record consent"
+    )
 
 
 @bp.route("/<int:household_id>/call", methods=["GET", "POST"])

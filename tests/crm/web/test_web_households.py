@@ -316,3 +316,60 @@ def test_staff_record_a_phone_enquiry(client_for, org, session, make_household):
     assert again.headers["Location"] == f"/households/{household.id}"
     count = session.exec(select(func.count()).select_from(m.Household)).one()
     assert count == 1
+
+
+def test_change_details_and_record_consent(client_for, org, make_household, session):
+    household = make_household(first="Dee", last="Tails", email="dee@example.com")
+    url = f"/households/{household.id}"
+    c = client_for(org.officer_north)
+    form = c.get(f"{url}/details").get_data(as_text=True)
+    assert 'value="Dee"' in form and 'value="dee@example.com"' in form
+    base = {
+        "first_name": "Dee", "last_name": "Tails", "email": "dee@example.com", "phone": "",
+        "address_line_1": "1 High Street", "town": "Leicester", "postcode": "le1 6zg",
+        "preferred_channel": "email",
+    }  # fmt: skip
+    bad = c.post(f"{url}/details", {**base, "email": "", "second_phone": "123"}, token_from=url)
+    text = bad.get_data(as_text=True)
+    assert "Enter an email address or a telephone number" in text
+    assert "Enter a last name" in text  # the second applicant has a phone but no name
+    assert 'value="1 High Street"' in text
+    ok = c.post(
+        f"{url}/details",
+        {
+            **base,
+            "second_first_name": "Jo",
+            "second_last_name": "Tails",
+            "second_phone": "07700 900111",
+        },
+        token_from=url,
+    )
+    assert ok.status_code == 302
+    session.expire_all()
+    h = session.get(m.Household, household.id)
+    assert (h.address_line_1, h.town, h.postcode) == ("1 High Street", "Leicester", "LE1 6ZG")
+    assert [a.full_name for a in h.applicants] == ["Dee Tails", "Jo Tails"]
+    assert h.applicants[1].phone == "+447700900111"
+    audit_event = session.exec(
+        select(m.AuditEvent)
+        .where(m.AuditEvent.entity_id == household.id, m.AuditEvent.action == "update")
+        .order_by(m.AuditEvent.id.desc())
+    ).first()
+    assert "applicant_2_added" in audit_event.detail["changed"]
+    assert "Leicester" not in str(audit_event.detail)  # fields named, values never logged
+    # Removing the second applicant.
+    assert c.post(f"{url}/details", base, token_from=url).status_code == 302
+    session.expire_all()
+    assert [a.full_name for a in session.get(m.Household, household.id).applicants] == ["Dee Tails"]
+    # Consent withdrawn by phone: recorded, newest shown first.
+    no_words = c.post(f"{url}/consent", {"scope": "email", "granted": "no"}, token_from=url)
+    assert "in their words" in no_words.get_data(as_text=True)
+    withdrawn = {"scope": "email", "granted": "no", "wording": "Said on the phone: no more emails"}
+    assert c.post(f"{url}/consent", withdrawn, token_from=url).status_code == 302
+    latest = session.exec(
+        select(m.Consent)
+        .where(m.Consent.household_id == household.id, m.Consent.scope == "email")
+        .order_by(m.Consent.id.desc())
+    ).first()
+    assert latest.granted is False and latest.recorded_by_id == org.officer_north.id
+    assert "no more emails" in c.get(url).get_data(as_text=True)

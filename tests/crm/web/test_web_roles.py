@@ -28,6 +28,8 @@ ROUTES = [
     ("/households/{north}/visits/book", NORTH_ENQUIRY),
     ("/households/{north}/task", NORTH_ENQUIRY),
     ("/households/{north}/assign", NORTH_ENQUIRY),
+    ("/households/{north}/details", NORTH_ENQUIRY),
+    ("/households/{north}/consent", NORTH_ENQUIRY),
     ("/households/{south}", {"admin", "manager", "officer_south"}),
     # In assessment: the assessing social worker of the area sees it too.
     ("/households/{assessing}", {"admin", "manager", "officer_north", "assessor_north"}),
