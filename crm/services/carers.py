@@ -341,3 +341,46 @@ def due_soon(carer: Carer, today: date, days: int = 60) -> dict[str, bool]:
 
 def today_local(settings) -> date:  # noqa: ANN001
     return clock.now().astimezone(settings.tz).date()
+
+
+def record_supervision(session: Session, actor: Actor, carer_id: int, on: date) -> Carer:
+    """Note that a supervision visit took place (keeps 'last supervision' and the overdue
+    reminders right)."""
+    from datetime import datetime, time
+
+    carer, household = get_carer(session, actor, carer_id)
+    _may_change(actor, household)
+    today = clock.now().date()
+    if on > today:
+        raise InvalidInput("The visit cannot be in the future", "on")
+    if on < carer.approved_on:
+        raise InvalidInput("The visit cannot be before the approval", "on")
+    when = datetime.combine(on, time(12, 0), clock.now().tzinfo)
+    with transaction(session):
+        if carer.last_supervision_at is None or carer.last_supervision_at < when:
+            carer.last_supervision_at = when
+        session.add(carer)
+        audit.record(session, actor, AuditAction.UPDATE, "carer", carer.id, supervision=True)
+    session.refresh(carer)
+    return carer
+
+
+def set_break(session: Session, actor: Actor, carer_id: int, *, on_break: bool) -> Carer:
+    """Start or end a break from fostering (the approval stays; check-ins can pause)."""
+    carer, household = get_carer(session, actor, carer_id)
+    _may_change(actor, household)
+    if carer.status == CarerStatus.DEREGISTERED:
+        raise InvalidInput("This carer is deregistered", "status")
+    target = CarerStatus.ON_BREAK if on_break else CarerStatus.ACTIVE
+    if carer.status == target:
+        raise InvalidInput(
+            "This carer is already on a break" if on_break else "This carer is not on a break",
+            "status",
+        )
+    with transaction(session):
+        carer.status = target
+        carer.status_changed_at = clock.now()
+        session.add(carer)
+        audit.record(session, actor, AuditAction.UPDATE, "carer", carer.id, status=target.value)
+    session.refresh(carer)
+    return carer

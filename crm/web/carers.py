@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSelect, GovSubmitInput, GovTextArea
@@ -134,6 +136,37 @@ def supervisor(carer_id: int):
         "carers/action.html", form=form, carer=carer, h=household,
         heading="Supervising social worker",
     )  # fmt: skip
+
+
+@bp.post("/<int:carer_id>/break")
+@roles_required(*CARER_ROLES)
+def take_break(carer_id: int):
+    try:
+        carer = service.set_break(
+            db(), current_actor(), carer_id, on_break=request.form.get("on_break") == "1"
+        )
+    except InvalidInput as exc:
+        flash(next(iter(exc.errors.values())))
+    else:
+        flash("On a break from fostering" if carer.status == "on_break" else "Back from a break")
+    return redirect(url_for("carers.show", carer_id=carer_id))
+
+
+@bp.post("/<int:carer_id>/supervision")
+@roles_required(*CARER_ROLES)
+def supervision(carer_id: int):
+    try:
+        on = date.fromisoformat(request.form.get("on", ""))
+    except ValueError:
+        flash("Enter the date of the supervision visit, like 2026-03-09")
+        return redirect(url_for("carers.show", carer_id=carer_id))
+    try:
+        service.record_supervision(db(), current_actor(), carer_id, on)
+    except InvalidInput as exc:
+        flash(next(iter(exc.errors.values())))
+    else:
+        flash("Supervision visit recorded")
+    return redirect(url_for("carers.show", carer_id=carer_id))
 
 
 @bp.route("/<int:carer_id>/deregister", methods=["GET", "POST"])

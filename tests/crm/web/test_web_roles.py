@@ -131,3 +131,17 @@ def test_supervisor_sees_only_their_carers(world, org, client_for, session, make
     page = client_for(org.supervisor_north).get("/carers").get_data(as_text=True)
     assert "Carrie Carer" in page and "Olive Other" not in page
     assert client_for(org.supervisor_north).get(f"/carers/{carer.id}").status_code == 403
+
+
+def test_carer_actions_are_refused_to_recruitment_roles(world, org, client_for, session):
+    for user in (org.officer_north, org.assessor_north):
+        c = client_for(user)
+        for url, data in [
+            (f"/carers/{world['carer']}/break", {"on_break": "1"}),
+            (f"/carers/{world['carer']}/supervision", {"on": "2026-03-09"}),
+            (f"/carers/{world['carer']}/at-risk", {"at_risk": "yes", "reason": "x"}),
+        ]:
+            assert c.post(url, data, token_from="/home").status_code == 403, (user.email, url)
+    carer = session.get(m.Carer, world["carer"])
+    session.refresh(carer)
+    assert (carer.status, carer.at_risk, carer.last_supervision_at) == ("active", False, None)

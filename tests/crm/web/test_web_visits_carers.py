@@ -167,3 +167,24 @@ def test_manager_assigns_supervisor(client_for, org, make_household, session):
     assert "Choose a supervising social worker" in wrong.get_data(as_text=True)
     session.refresh(carer)
     assert carer.supervising_social_worker_id is None
+
+
+def test_break_and_supervision_visit(client_for, org, make_household, session):
+    carer = make_carer(session, make_household, org)
+    url = f"/carers/{carer.id}"
+    c = client_for(org.supervisor_north)
+    assert c.post(f"{url}/break", {"on_break": "1"}, token_from=url).status_code == 302
+    session.refresh(carer)
+    assert carer.status == m.CarerStatus.ON_BREAK
+    assert "End the break" in c.get(url).get_data(as_text=True)
+    c.post(f"{url}/break", {"on_break": "0"}, token_from=url)
+    session.refresh(carer)
+    assert carer.status == m.CarerStatus.ACTIVE
+    future = c.post(f"{url}/supervision", {"on": "2026-04-01"}, token_from=url)
+    assert "cannot be in the future" in c.get(future.headers["Location"]).get_data(as_text=True)
+    session.refresh(carer)
+    assert carer.last_supervision_at is None
+    assert c.post(f"{url}/supervision", {"on": "2026-03-10"}, token_from=url).status_code == 302
+    session.refresh(carer)
+    assert carer.last_supervision_at.date() == date(2026, 3, 10)
+    assert "10 Mar 2026" in c.get(url).get_data(as_text=True)
