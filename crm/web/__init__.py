@@ -23,7 +23,7 @@ from crm.db import make_engine
 from crm.settings import Settings, load_settings
 
 # Blueprints from other packages, registered when the package providing them is present.
-OPTIONAL_BLUEPRINTS: list[str] = ["crm.checkins.views:bp", "bot.webchat:bp"]
+OPTIONAL_BLUEPRINTS: list[str] = ["crm.checkins.views:bp", "bot.webchat:bp", "funnel.views:bp"]
 
 # Our own pages, in the order their blueprints are registered.
 _OWN_BLUEPRINTS = [

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlmodel import select
 
 from crm.models import (
@@ -36,7 +44,7 @@ def _checked(name: str) -> bool:
 @bp.get("/admin")
 @roles_required(*ADMIN_ROLES)
 def index():
-    return render_template("admin/index.html", has_outbox=_failed_messages() is not None)
+    return render_template("admin/index.html")
 
 
 # -- users --------------------------------------------------------------------------------

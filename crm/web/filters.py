@@ -125,4 +125,6 @@ def register(app: Flask) -> None:
             "navigation": navigation,
             "now": clock.now,
             "Markup": Markup,
+            # Pages of other packages are linked only when their blueprint is registered.
+            "has_endpoint": lambda name: name in current_app.view_functions,
         }

@@ -265,3 +265,15 @@ def test_failed_messages_page(client_for, org, make_household, session):
     assert "Messages that failed to send" in page
     assert "550 mailbox unavailable" in page and "Visit reminder" in page
     assert f"/households/{household.id}" in page
+
+
+def test_admin_index_links_other_parts_when_present(client_for, client, org):
+    page = client_for(org.admin).get("/admin").get_data(as_text=True)
+    for href in ["/admin/users", "/admin/areas", "/admin/reasons", "/admin/sources",
+                 "/admin/campaigns", "/admin/messages", "/audit"]:  # fmt: skip
+        assert f'href="{href}"' in page, href
+    app = client.http.application
+    if "webchat.answers" in app.view_functions:
+        assert 'href="/admin/assistant"' in page
+    if "funnel.report" in app.view_functions:
+        assert 'href="/reports"' in page
