@@ -4,7 +4,7 @@ chatting to it, and the local Telegram Bot API server."""
 from __future__ import annotations
 
 import pytest
-from bot_helpers import Chat
+from tests.bot.bot_helpers import Chat
 
 from bot.assistant import Assistant
 from bot.knowledge import KnowledgeCache, load_knowledge

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, date, datetime, timedelta
 
-from bot_helpers import Chat
+from tests.bot.bot_helpers import Chat
 from sqlmodel import Session, func, select
 
 import crm.models as m

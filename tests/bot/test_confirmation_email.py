@@ -4,7 +4,7 @@ the outbox message, the scheduler's dispatcher sends it to a real SMTP server.""
 from __future__ import annotations
 
 import icalendar
-from bot_helpers import SmtpCapture
+from tests.bot.bot_helpers import SmtpCapture
 from sqlmodel import select
 
 import crm.models as m

@@ -7,7 +7,7 @@ import re
 import shutil
 
 import pytest
-from bot_helpers import Chat
+from tests.bot.bot_helpers import Chat
 from sqlmodel import select
 
 import crm.models as m

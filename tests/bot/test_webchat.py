@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from bot_helpers import WebClient
+from tests.bot.bot_helpers import WebClient
 from sqlmodel import select
 
 import crm.models as m
