@@ -4,12 +4,12 @@ chatting to it, and the local Telegram Bot API server."""
 from __future__ import annotations
 
 import pytest
-from tests.bot.bot_helpers import Chat
 
 from bot.assistant import Assistant
 from bot.knowledge import KnowledgeCache, load_knowledge
 from bot.matching import Matcher
 from crm.models import ChatChannel
+from tests.bot.bot_helpers import Chat
 
 WEB_SECRET = "test-secret-key-0123456789abcdef"
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import threading
 from datetime import UTC, date, datetime, timedelta
 
-from tests.bot.bot_helpers import Chat
 from sqlmodel import Session, func, select
 
 import crm.models as m
 from bot.assistant import Assistant, Incoming
 from crm import clock
 from crm.models import ChatChannel
+from tests.bot.bot_helpers import Chat
 
 
 def count(session, model, *where) -> int:

@@ -4,10 +4,10 @@ the outbox message, the scheduler's dispatcher sends it to a real SMTP server.""
 from __future__ import annotations
 
 import icalendar
-from tests.bot.bot_helpers import SmtpCapture
 from sqlmodel import select
 
 import crm.models as m
+from tests.bot.bot_helpers import SmtpCapture
 
 
 def test_booking_in_the_chat_sends_an_email_with_a_calendar_invite(chat, session, settings, engine):

@@ -7,7 +7,6 @@ import re
 import shutil
 
 import pytest
-from tests.bot.bot_helpers import Chat
 from sqlmodel import select
 
 import crm.models as m
@@ -26,6 +25,7 @@ from bot.knowledge import (
 from crm.services.errors import InvalidInput, NotAllowed
 from crm.settings import CONFIG_DIR
 from crm.testing.fixtures import make_test_settings
+from tests.bot.bot_helpers import Chat
 
 
 def test_every_topic_answers_in_plain_short_english_with_a_next_step():

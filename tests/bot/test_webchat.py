@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from tests.bot.bot_helpers import WebClient
 from sqlmodel import select
 
 import crm.models as m
 from crm.testing.fixtures import TEST_PASSWORD
 from crm.web import create_app
+from tests.bot.bot_helpers import WebClient
 
 SECRET = "test-secret-key-0123456789abcdef"
 BUTTON = re.compile(r'<button type="submit" name="button" value="([^"]+)"[^>]*>([^<]+)</button>')
