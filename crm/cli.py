@@ -267,6 +267,8 @@ def up(demo: bool, host: str, port: int, households: int) -> None:
         for email, role in DEMO_LOGINS:
             click.echo(f"  {role:<{width}}  {email}")
 
+    # Background parts sign links in messages (check-ins, unsubscribe) with the same key.
+    settings = settings.model_copy(update={"secret_key": secret_key})
     stoppers = []
     for path in UP_COMPONENTS:
         start = _load(path)

@@ -15,6 +15,7 @@ class ActivityKind(StrEnum):
     EMAIL = "email"
     CHAT_TRANSCRIPT = "chat_transcript"
     MESSAGE_SENT = "message_sent"
+    MESSAGE_FAILED = "message_failed"
     REPEAT_ENQUIRY = "repeat_enquiry"
 
 

@@ -446,7 +446,12 @@ def _release(
 
 
 def _timeline_entry(
-    session: Session, message: OutboxMessage, summary: str, body: str | None, now: datetime
+    session: Session,
+    message: OutboxMessage,
+    summary: str,
+    body: str | None,
+    now: datetime,
+    kind: ActivityKind = ActivityKind.MESSAGE_SENT,
 ) -> None:
     household_id = household_of(session, message)
     if household_id is None:
@@ -454,7 +459,7 @@ def _timeline_entry(
     session.add(
         Activity(
             household_id=household_id,
-            kind=ActivityKind.MESSAGE_SENT,
+            kind=kind,
             occurred_at=now,
             actor_label=SCHEDULER_ACTOR.label,
             summary=summary[:200],
@@ -554,6 +559,7 @@ def mark_failed(
             f"Not sent ({Channel(message.channel).value}, {message.template.replace('_', ' ')})",
             f"Gave up after {message.attempts} attempt(s): {error}"[:2000],
             now,
+            kind=ActivityKind.MESSAGE_FAILED,
         )
     session.commit()
     return OutboxStatus.FAILED.value

@@ -267,6 +267,7 @@ def test_retries_with_backoff_then_fails_where_staff_can_see_it(session, engine,
     notes = session.exec(select(m.Activity).where(m.Activity.household_id == household.id)).all()
     [not_sent] = [n for n in notes if n.outbox_message_id == sorry.id]
     assert not_sent.summary.startswith("Not sent (email")
+    assert not_sent.kind == m.ActivityKind.MESSAGE_FAILED
     assert "5 attempt(s)" in not_sent.body
 
     retried = outbox_service.retry_failed_message(session, org.actor(session, org.admin), sorry.id)
