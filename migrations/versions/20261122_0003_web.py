@@ -1,7 +1,7 @@
 """web: indexes for the pipeline board, household lists and name search
 
 Revision ID: 0003_web
-Revises: 0001
+Revises: 0002_scheduler
 Create Date: 2026-11-22 05:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_web"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002_scheduler"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

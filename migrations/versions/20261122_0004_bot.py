@@ -1,7 +1,7 @@
 """bot: history of the chat assistant's answers edited in the CRM
 
 Revision ID: 0004_bot
-Revises: 0001
+Revises: 0003_web
 Create Date: 2026-11-22 06:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0004_bot"
-down_revision: str | None = "0001"
+down_revision: str | None = "0003_web"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
