@@ -75,7 +75,6 @@ SLOTS_PER_DAY = 2
 MID_FLOW_QUESTION_SCORE = 0.45
 # The matcher alone (without the fixed patterns) must be this sure of a safeguarding concern.
 SAFEGUARDING_MATCH_SCORE = 0.6
-CONFIRMATION_TEMPLATE = "visit_confirmation"
 INTERESTS = [
     ("short_breaks", "Short breaks (respite)"),
     ("teenagers", "Teenagers"),
@@ -1124,7 +1123,17 @@ class Assistant:
         turn.data.pop("moving_appointment", None)
         turn.state = START
         staff = turn.session.get(StaffUser, appointment.staff_id)
-        self._confirm_by_message(turn, household, appointment, staff, moved=bool(moving))
+        # Email with a calendar invite when we have an address, else Telegram if they are there.
+        visits.enqueue_visit_confirmation(
+            turn.session,
+            appointment,
+            booked_via=turn.channel.value,
+            moved=bool(moving),
+            telegram_chat_id=(
+                turn.conversation.external_id if turn.channel == ChatChannel.TELEGRAM else None
+            ),
+        )
+        turn.session.commit()
         turn.outcome.actions.append("visit_moved" if moving else "visit_booked")
         when = self._when_text(appointment.starts_at)
         turn.say(
@@ -1141,45 +1150,6 @@ class Assistant:
         if turn.channel == ChatChannel.TELEGRAM:
             return "You'll get a reminder here the day before."
         return "We'll call you the day before to remind you."
-
-    def _confirm_by_message(
-        self,
-        turn: _Turn,
-        household: Household,
-        appointment: Appointment,
-        staff: StaffUser,
-        *,
-        moved: bool,
-    ) -> None:
-        """The confirmation goes through the outbox: email (the dispatcher attaches the
-        calendar invite) when we have an address, otherwise Telegram when they are there."""
-        applicant = _first_applicant(turn.session, household.id)
-        payload = {
-            "appointment_id": appointment.id,
-            "starts_at": appointment.starts_at.isoformat(),
-            "ends_at": appointment.ends_at.isoformat(),
-            "staff_name": staff.name,
-            "greeting_name": applicant.first_name if applicant else "",
-            "moved": moved,
-            "booked_via": turn.channel.value,
-        }
-        if applicant is not None and applicant.email:
-            channel, recipient = ContactChannel.EMAIL, applicant.email
-        elif turn.channel == ChatChannel.TELEGRAM:
-            channel, recipient = ContactChannel.TELEGRAM, turn.conversation.external_id
-        else:
-            return
-        outbox.enqueue_message(
-            turn.session,
-            channel=channel,
-            recipient=recipient,
-            template=CONFIRMATION_TEMPLATE,
-            payload=payload,
-            due_at=clock.now(),
-            unique_key=f"{CONFIRMATION_TEMPLATE}:{appointment.id}:{channel.value}",
-            household_id=household.id,
-        )
-        turn.session.commit()
 
     def _no_slot_suits(self, turn: _Turn) -> None:
         household = self._household(turn)

@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 from crm import clock
 from crm.db import transaction
 from crm.models import (
+    Applicant,
     Appointment,
     AppointmentKind,
     AppointmentStatus,
@@ -25,7 +26,9 @@ from crm.models import (
     AvailabilityException,
     AvailabilityPattern,
     Carer,
+    Channel,
     Household,
+    OutboxMessage,
     Role,
     StaffArea,
     StaffUser,
@@ -33,6 +36,7 @@ from crm.models import (
 from crm.services import audit
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed, NotFound, SlotTaken
+from crm.services.outbox import enqueue_message
 from crm.settings import Settings
 from crm.workdays import add_working_days_to_date, is_bank_holiday
 
@@ -395,6 +399,52 @@ def cancel_appointment(
     return appointment
 
 
+CONFIRMATION_TEMPLATE = "visit_confirmation"
+
+
+def enqueue_visit_confirmation(
+    session: Session,
+    appointment: Appointment,
+    *,
+    booked_via: str,
+    moved: bool = False,
+    telegram_chat_id: str | None = None,
+) -> OutboxMessage | None:
+    """Confirm a household's visit through the outbox, in the caller's transaction: by email
+    (the dispatcher attaches the calendar invite) when we have an address, otherwise on
+    Telegram when they booked there. Returns None when there is no way to reach them."""
+    applicant = session.exec(
+        select(Applicant)
+        .where(Applicant.household_id == appointment.household_id)
+        .order_by(Applicant.position)
+    ).first()
+    if applicant is not None and applicant.email:
+        channel, recipient = Channel.EMAIL, applicant.email
+    elif telegram_chat_id:
+        channel, recipient = Channel.TELEGRAM, telegram_chat_id
+    else:
+        return None
+    staff = session.get(StaffUser, appointment.staff_id)
+    return enqueue_message(
+        session,
+        channel=channel,
+        recipient=recipient,
+        template=CONFIRMATION_TEMPLATE,
+        payload={
+            "appointment_id": appointment.id,
+            "starts_at": appointment.starts_at.isoformat(),
+            "ends_at": appointment.ends_at.isoformat(),
+            "staff_name": staff.name,
+            "greeting_name": applicant.first_name if applicant else "",
+            "moved": moved,
+            "booked_via": booked_via,
+        },
+        due_at=clock.now(),
+        unique_key=f"{CONFIRMATION_TEMPLATE}:{appointment.id}:{channel.value}",
+        household_id=appointment.household_id,
+    )
+
+
 def upcoming_for_household(session: Session, household_id: int) -> list[Appointment]:
     return list(
         session.exec(
@@ -414,6 +464,7 @@ __all__ = [
     "book_appointment",
     "bookable_staff",
     "cancel_appointment",
+    "enqueue_visit_confirmation",
     "free_slots",
     "move_appointment",
     "slots_for_area",

@@ -47,7 +47,11 @@ from crm.models import (
     Stage,
 )
 from crm.services.actors import Actor
-from crm.services.appointments import book_appointment, slots_for_area
+from crm.services.appointments import (
+    book_appointment,
+    enqueue_visit_confirmation,
+    slots_for_area,
+)
 from crm.services.enquiries import ApplicantDetails, EnquiryInput, create_enquiry
 from crm.services.errors import InvalidInput, NotFound
 from crm.web import db, state
@@ -297,6 +301,8 @@ def thank_you(token: str | None = None):
         if visit is None:
             form.slot.errors = [error or "That time has just been taken. Please choose another."]
         else:
+            enqueue_visit_confirmation(db(), visit, booked_via="web_form")
+            db().commit()
             return redirect(url_for("public.thank_you", token=token))
     return render_template(
         "public/thank_you.html",

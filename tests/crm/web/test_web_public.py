@@ -102,6 +102,15 @@ def test_thank_you_offers_free_slots_and_books_one(client, session, org):
     confirmed = client.get(thanks_url).get_data(as_text=True)
     assert "Your initial visit is booked" in confirmed
     assert 'name="slot"' not in confirmed  # no second booking from the same link
+    # The confirmation (with its calendar invite) waits in the outbox for the dispatcher.
+    [message] = session.exec(select(m.OutboxMessage)).all()
+    assert (message.template, message.channel, message.recipient) == (
+        "visit_confirmation",
+        m.Channel.EMAIL,
+        "priya.shah@example.com",
+    )
+    assert message.payload["appointment_id"] == visit.id
+    assert message.payload["booked_via"] == "web_form"
 
 
 def test_a_slot_taken_meanwhile_is_refused_with_a_message(
