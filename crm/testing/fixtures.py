@@ -164,6 +164,41 @@ def session(engine: sa.Engine) -> Iterator[Session]:
         yield session
 
 
+# -- a real browser -----------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+# Without the background-networking flags Chromium keeps calling out and is refused by the
+# closed network; as root it needs --no-sandbox.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's headless Chromium driven by Playwright (browsers are never downloaded).
+
+    Module-scoped on purpose: Playwright's sync API keeps an asyncio loop running in this
+    thread while it is open, which would break later tests that call asyncio.run()."""
+    if not os.path.exists(CHROMIUM):
+        need_service(f"Chromium not installed at {CHROMIUM} (apt-get install -y chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        need_service("Playwright not installed (pip install -e '.[test]')")
+    manager = sync_playwright().start()
+    browser = manager.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+    manager.stop()
+
+
 # -- time ---------------------------------------------------------------------------------
 
 

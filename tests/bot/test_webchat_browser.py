@@ -4,7 +4,6 @@ against the app served by a real WSGI server on an ephemeral port."""
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from collections.abc import Iterator
 
@@ -13,21 +12,10 @@ from sqlmodel import Session, select
 from werkzeug.serving import make_server
 
 import crm.models as m
-from crm.testing.fixtures import need_service
 from crm.web import create_app
 
-CHROMIUM = "/usr/bin/chromium"
 # Set to a file path to see the page after the booking (for a person checking the layout).
 SCREENSHOT = os.environ.get("FOSTERCRM_TEST_WEBCHAT_SCREENSHOT")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
@@ -48,19 +36,12 @@ def base_url(settings, engine, org) -> Iterator[str]:
 
 
 @pytest.fixture
-def page():
-    if not shutil.which(CHROMIUM):
-        need_service(f"Chromium not installed at {CHROMIUM}")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        need_service("the playwright package is not installed")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        page = browser.new_page()
-        page.set_default_timeout(15_000)
-        yield page
-        browser.close()
+def page(chromium):
+    context = chromium.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
 
 
 def test_a_question_then_the_whole_booking_with_javascript(page, base_url, engine):

@@ -3,7 +3,6 @@ Chromium (Debian's /usr/bin/chromium) driven by Playwright. No browser is ever d
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,35 +11,10 @@ import pytest
 from werkzeug.serving import make_server
 
 from crm.db import make_engine
-from crm.testing.fixtures import make_test_settings, need_service
+from crm.testing.fixtures import make_test_settings
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 DEMO_HOUSEHOLDS = 40
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    if not os.path.exists(CHROMIUM):
-        need_service(f"Chromium not installed at {CHROMIUM} (apt-get install -y chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        need_service("Playwright not installed (pip install playwright)")
-    manager = sync_playwright().start()
-    browser = manager.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
-    manager.stop()
 
 
 @pytest.fixture

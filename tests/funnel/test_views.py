@@ -3,7 +3,6 @@ browser, that it loads under the CRM's Content Security Policy, prints and passe
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from pathlib import Path
@@ -14,7 +13,7 @@ from werkzeug.serving import make_server
 import crm.models as m
 from crm.services.actors import Actor
 from crm.services.staff import create_staff_user
-from crm.testing.fixtures import TEST_PASSWORD, need_service
+from crm.testing.fixtures import TEST_PASSWORD
 from crm.web import create_app
 from funnel import views
 from tests.funnel.helpers import at, make_history
@@ -125,32 +124,6 @@ def test_a_manager_of_one_area_sees_only_that_area(app, org, session):
 
 
 # -- in a real browser --------------------------------------------------------------------
-
-
-@pytest.fixture
-def chromium():
-    if not os.path.exists("/usr/bin/chromium"):
-        need_service("Chromium not installed at /usr/bin/chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        need_service("Playwright not installed")
-    manager = sync_playwright().start()
-    browser = manager.chromium.launch(
-        executable_path="/usr/bin/chromium",
-        args=[
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-        ],
-    )
-    yield browser
-    browser.close()
-    manager.stop()
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
