@@ -19,7 +19,13 @@ from crm.services import checkins, outbox
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotFound
 
-bp = Blueprint("checkins", __name__, template_folder="templates")
+bp = Blueprint(
+    "checkins",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/checkins/static",
+)
 ANSWERS = {str(n) for n in range(1, 6)} | {checkins.CALL_ANSWER}
 
 
