@@ -111,9 +111,10 @@ def _clean(value: str | None, limit: int) -> str | None:
     return value[:limit] if value else None
 
 
-def _check_applicant(
+def check_applicant(
     prefix: str, details: ApplicantDetails, errors: dict[str, str], contact_required: bool
 ) -> ApplicantDetails:
+    """Tidy and check one applicant; problems go into `errors` under `prefix` + field."""
     first = _clean(details.first_name, 100)
     last = _clean(details.last_name, 100)
     if not first:
@@ -145,10 +146,10 @@ def _check_applicant(
 def validate_enquiry(session: Session, data: EnquiryInput) -> tuple[EnquiryInput, dict]:
     """Check and normalise everything; return the cleaned input and resolved references."""
     errors: dict[str, str] = {}
-    first = _check_applicant("", data.applicant, errors, contact_required=True)
+    first = check_applicant("", data.applicant, errors, contact_required=True)
     second = None
     if data.second_applicant is not None:
-        second = _check_applicant("second_", data.second_applicant, errors, False)
+        second = check_applicant("second_", data.second_applicant, errors, False)
 
     postcode = None
     if data.postcode and data.postcode.strip():

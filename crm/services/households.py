@@ -51,6 +51,7 @@ from crm.models import (
 )
 from crm.services import audit
 from crm.services.actors import ALL_AREAS_ROLES, Actor
+from crm.services.enquiries import ApplicantDetails, check_applicant
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
 from crm.services.pipeline import REASON_LISTS, classify_move
 from crm.services.validation import normalise_email, normalise_phone
@@ -800,13 +801,8 @@ def home_lists(session: Session, actor: Actor, settings: Settings) -> HomeLists:
 # -- changing a household's details -------------------------------------------------------
 
 
-@dataclass
-class ApplicantChange:
-    first_name: str
-    last_name: str
-    email: str | None = None
-    phone: str | None = None
-    date_of_birth: date | None = None
+# Corrections take the same fields, and the same checks, as a new enquiry's applicant.
+ApplicantChange = ApplicantDetails
 
 
 @dataclass
@@ -841,31 +837,10 @@ def update_details(
     errors: dict[str, str] = {}
     if not 1 <= len(change.applicants) <= 2:
         raise InvalidInput("A household has one or two applicants", "first_name")
-    cleaned: list[ApplicantChange] = []
+    cleaned: list[ApplicantDetails] = []
     for index, person in enumerate(change.applicants):
         prefix = "" if index == 0 else "second_"
-        first, last = _tidy(person.first_name, 100), _tidy(person.last_name, 100)
-        if not first:
-            errors[f"{prefix}first_name"] = "Enter a first name"
-        if not last:
-            errors[f"{prefix}last_name"] = "Enter a last name"
-        email = phone = None
-        if person.email and person.email.strip():
-            try:
-                email = normalise_email(person.email)
-            except ValueError as exc:
-                errors[f"{prefix}email"] = str(exc)
-        if person.phone and person.phone.strip():
-            try:
-                phone = normalise_phone(person.phone)
-            except ValueError as exc:
-                errors[f"{prefix}phone"] = str(exc)
-        if index == 0 and not (person.email or "").strip() and not (person.phone or "").strip():
-            errors["email"] = "Enter an email address or a telephone number"
-        dob = person.date_of_birth
-        if dob is not None and not (date(1900, 1, 1) <= dob <= clock.now().date()):
-            errors[f"{prefix}date_of_birth"] = "Date of birth must be a real date in the past"
-        cleaned.append(ApplicantChange(first or "", last or "", email, phone, dob))
+        cleaned.append(check_applicant(prefix, person, errors, contact_required=index == 0))
     postcode = None
     if change.postcode and change.postcode.strip():
         try:
