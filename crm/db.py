@@ -19,15 +19,17 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str, **kwargs) -> sa.Engine:
+    # hide_parameters: a database error must never carry names, emails or phone numbers into
+    # a log with its traceback.
     url = normalise_url(url)
     if url.startswith("sqlite"):
         path = sa.make_url(url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine = sa.create_engine(url, connect_args={"timeout": 30}, hide_parameters=True, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+    return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001

@@ -112,7 +112,9 @@ def _report(week: IsoWeek, area_ids: list[int] | None) -> WeeklyReport:
 @roles_required(Role.MANAGER, Role.ADMIN)
 def report():
     week = IsoWeek.last_complete(clock.now(), state().settings.service.timezone)
-    return redirect(url_for("funnel.weekly", week=str(week), **request.args))
+    # Only the area filter carries over: other query arguments are not ours to forward.
+    area = request.args.get("area")
+    return redirect(url_for("funnel.weekly", week=str(week), **({"area": area} if area else {})))
 
 
 @bp.get("/reports/weekly/<week>")

@@ -97,3 +97,19 @@ def test_secret_key_must_be_set_and_long():
         load_settings(environ={}).require_secret_key()
     with pytest.raises(SettingsError, match="too short"):
         load_settings(environ={"FOSTERCRM_SECRET_KEY": "short"}).require_secret_key()
+
+
+def test_database_errors_do_not_carry_personal_data(tmp_path):
+    """A failing statement's message is logged with tracebacks: it must not show the values."""
+    import sqlalchemy as sa
+
+    from crm.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE t (email TEXT UNIQUE)"))
+        conn.execute(sa.text("INSERT INTO t VALUES (:e)"), {"e": "jo.private@example.com"})
+    with pytest.raises(sa.exc.IntegrityError) as caught, engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO t VALUES (:e)"), {"e": "jo.private@example.com"})
+    assert "jo.private@example.com" not in str(caught.value)
+    engine.dispose()

@@ -62,6 +62,10 @@ def test_manager_sees_the_last_full_week(app, org):
     response = client.get("/reports")
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/reports/weekly/2026-W10")
+    # Stray query arguments are dropped, not forwarded into url_for.
+    odd = client.get("/reports?week=x&_external=1&area=Northshire")
+    assert odd.status_code == 302
+    assert odd.headers["Location"].endswith("/reports/weekly/2026-W10?area=Northshire")
     page = client.get("/reports/weekly/2026-W10")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
