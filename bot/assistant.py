@@ -971,14 +971,27 @@ class Assistant:
                 self._ask_name(turn)
             return
         household = result.household
+        due = result.response_task.due_at if result.response_task else None
+        if not result.created:
+            # We cannot tell a returning enquirer from someone typing another person's email or
+            # phone, so a chat never attaches itself to a household it did not create: the
+            # team calls back on the details we already hold.
+            turn.state = START
+            turn.outcome.actions.append("enquiry_known")
+            turn.say(
+                "Thank you. It looks like we already have your details, so to keep them safe a "
+                f"member of our team will contact you{self._when(due)} using the details we "
+                f"hold, and help you from there. {self._office_note()}",
+                menu_buttons(),
+            )
+            return
         conversations.link_household(
             turn.session, turn.conversation, household.id, telegram_consent=telegram
         )
         turn.session.commit()
         turn.data["created_household"] = result.created
         turn.data["household_id"] = household.id
-        turn.outcome.actions.append("enquiry_created" if result.created else "enquiry_linked")
-        due = result.response_task.due_at if result.response_task else None
+        turn.outcome.actions.append("enquiry_created")
         if turn.data.get("purpose") == "human":
             turn.state = START
             turn.say(

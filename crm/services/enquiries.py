@@ -453,7 +453,10 @@ def _link_repeat_enquiry(
             body=data.interests,
         )
     )
-    _record_consents(session, actor, household.id, data.consents, via)
+    if data.enquiry_channel not in PUBLIC_CHANNELS:
+        # Staff and imports vouch for who the person is. From the public we cannot tell the
+        # family from someone typing their email, so their consents are not attached.
+        _record_consents(session, actor, household.id, data.consents, via)
     task = _open_response_task(session, household.id)
     if task is None and data.first_contact_at is None:
         task = Task(

@@ -238,12 +238,19 @@ def test_a_chat_never_shows_a_visit_it_did_not_book(make_chat, session):
     first = make_chat(external_id="owner")
     first.give_details()
     first.press("Wed")
-    # Someone else types the same email address in another chat: linked as a repeat
-    # enquiry, but the visit stays invisible to them.
+    consents_before = count(session, m.Consent)
+    # Someone else types the same email address in another chat: noted as a repeat enquiry
+    # for the team to follow up, but the chat is not attached to that household.
     other = make_chat(external_id="someone-else")
     outcome = other.give_details(name="Not Sam")
-    assert "enquiry_linked" in outcome.actions
+    assert "enquiry_known" in outcome.actions
+    assert "already have your details" in outcome.text
     assert count(session, m.Household) == 1
+    assert count(session, m.Consent) == consents_before
+    stranger = session.exec(
+        select(m.ChatConversation).where(m.ChatConversation.external_id == "someone-else")
+    ).one()
+    assert stranger.household_id is None
     outcome = other.say("when is my visit")
     assert "Wednesday" not in outcome.text
 

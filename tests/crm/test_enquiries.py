@@ -84,6 +84,8 @@ def test_same_email_links_to_existing_household(session, org, settings, system_a
     assert count(session, m.Task) == 1
     kinds = session.exec(select(m.Activity.kind)).all()
     assert kinds == [m.ActivityKind.REPEAT_ENQUIRY]
+    # Consent typed by whoever used that email in a chat is not attached to the family.
+    assert count(session, m.Consent) == len(CONSENT)
 
 
 def test_same_phone_in_another_format_links(session, org, settings, system_actor):
