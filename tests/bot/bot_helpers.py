@@ -74,39 +74,3 @@ class WebClient:
         data = dict(data)
         data.setdefault("csrf_token", self.token(token_from))
         return self.http.post(url, data=data, **kw)
-
-
-class SmtpCapture:
-    """A real SMTP server (aiosmtpd) on 127.0.0.1 and an ephemeral port, keeping what it gets."""
-
-    def __init__(self) -> None:
-        import email
-        import email.policy
-
-        from aiosmtpd.controller import Controller
-
-        self.messages: list = []
-        capture = self
-
-        class Handler:
-            async def handle_DATA(self, server, session, envelope):  # noqa: N802, ANN001, ANN201
-                capture.messages.append(
-                    email.message_from_bytes(envelope.content, policy=email.policy.default)
-                )
-                return "250 OK"
-
-        class PortZeroController(Controller):
-            def _trigger_server(self):  # noqa: ANN202
-                # Bound to port 0: learn the real port before aiosmtpd's first connection.
-                self.port = self.server.sockets[0].getsockname()[1]
-                return super()._trigger_server()
-
-        self.controller = PortZeroController(Handler(), hostname="127.0.0.1", port=0)
-
-    def __enter__(self) -> SmtpCapture:
-        self.controller.start()
-        self.port = self.controller.port
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.controller.stop()

@@ -7,7 +7,7 @@ import icalendar
 from sqlmodel import select
 
 import crm.models as m
-from tests.bot.bot_helpers import SmtpCapture
+from crm.testing.smtp import SmtpCapture
 
 
 def test_booking_in_the_chat_sends_an_email_with_a_calendar_invite(chat, session, settings, engine):
@@ -17,18 +17,15 @@ def test_booking_in_the_chat_sends_an_email_with_a_calendar_invite(chat, session
     chat.press("Wed 11 Mar, 9:30am")
     appointment = session.exec(select(m.Appointment)).one()
     with SmtpCapture() as smtp:
-        smtp_settings = settings.model_copy(
-            update={
-                "smtp": settings.smtp.model_copy(update={"port": smtp.port}),
-                "secret_key": "test-secret-key-0123456789abcdef",
-            }
+        smtp_settings = smtp.settings_for(settings).model_copy(
+            update={"secret_key": "test-secret-key-0123456789abcdef"}
         )
         dispatcher = Dispatcher(smtp_settings, engine)
         try:
             dispatcher.run_until_idle()
         finally:
             dispatcher.close()
-    [email] = smtp.messages
+    [email] = [received.message for received in smtp.messages()]
     assert email["To"] == "sam.patel@example.com"
     body = email.get_body(("plain",)).get_content()
     assert "Sam" in body and "Officer.North" in body

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
-from email.message import EmailMessage
 
 import pandas as pd
 from sqlmodel import Session
@@ -90,51 +87,3 @@ def make_history(
         move_stage(session, actor, household.id, stage, reason_code=reason, occurred_at=when)
     session.refresh(household)
     return household
-
-
-class SmtpServer:
-    """A real SMTP server (aiosmtpd) on 127.0.0.1 and a port the system chooses, keeping every
-    message it accepts. send_email returns only after the server has accepted the DATA, so the
-    message is here by then: no waiting."""
-
-    def __init__(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        owner = self
-
-        class Handler:
-            async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802
-                owner.received.append(
-                    (
-                        list(envelope.rcpt_tos),
-                        email.message_from_bytes(envelope.content, policy=email.policy.default),
-                    )
-                )
-                return "250 Message accepted for delivery"
-
-        class EphemeralController(Controller):
-            def _trigger_server(self):  # noqa: ANN202
-                # Bound to port 0: learn the port before the readiness check connects.
-                self.port = self.server.sockets[0].getsockname()[1]
-                return super()._trigger_server()
-
-        self.received: list[tuple[list[str], EmailMessage]] = []
-        self.controller = EphemeralController(Handler(), hostname="127.0.0.1", port=0)
-
-    def __enter__(self) -> SmtpServer:
-        self.controller.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.controller.stop()
-
-    @property
-    def port(self) -> int:
-        return self.controller.port
-
-    def settings_for(self, settings):
-        return settings.model_copy(
-            update={
-                "smtp": settings.smtp.model_copy(update={"host": "127.0.0.1", "port": self.port})
-            }
-        )

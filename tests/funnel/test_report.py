@@ -30,10 +30,11 @@ from crm.cli import main
 from crm.services.actors import Actor
 from crm.services.mail import send_email
 from crm.services.timeline import log_activity
+from crm.testing.smtp import SmtpCapture
 from funnel.load import FUNNEL, load_funnel_data
 from funnel.periods import IsoWeek
 from funnel.report import build_weekly_email, build_weekly_report, load_weekly_report
-from tests.funnel.helpers import SmtpServer, at, make_history
+from tests.funnel.helpers import at, make_history
 
 W10 = IsoWeek(2026, 10)
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -249,9 +250,10 @@ def test_report_weekly_writes_html_charts_and_csv(database_url, session, week_da
 
 def test_weekly_email_arrives_with_charts_and_csv(session, settings, week_data):
     message = build_weekly_email(session, settings, date(2026, 3, 8), ["manager@test.example"])
-    with SmtpServer() as server:
+    with SmtpCapture() as server:
         send_email(server.settings_for(settings), message)
-    [(recipients, received)] = server.received
+    [delivered] = server.messages()
+    recipients, received = delivered.recipients, delivered.message
     assert recipients == ["manager@test.example"]
     assert received["Subject"] == ("Weekly fostering report: week 10 of 2026 (2 Mar to 8 Mar 2026)")
     assert "3 enquiries this week" in received.get_body(("plain",)).get_content()
@@ -292,7 +294,7 @@ def test_send_queues_for_managers_and_the_dispatcher_delivers(
     again = run_cli(database_url, "report", "weekly", "--week", "2026-W10", "--send")
     assert "Queued for 0 recipient(s)" in again.output and "1 already had" in again.output
 
-    with SmtpServer() as server:
+    with SmtpCapture() as server:
         from crm.db import make_engine
 
         engine = make_engine(database_url)
@@ -303,7 +305,8 @@ def test_send_queues_for_managers_and_the_dispatcher_delivers(
             dispatcher.close()
             engine.dispose()
     assert result.claimed == 1, result
-    [(recipients, received)] = server.received
+    [delivered] = server.messages()
+    recipients, received = delivered.recipients, delivered.message
     assert recipients == ["manager@test.example"]
     assert received["Subject"].startswith("Weekly fostering report: week 10 of 2026")
     assert sum(1 for p in received.walk() if p.get_content_type() == "image/png") == len(CHARTS)

@@ -6,8 +6,8 @@ from sqlmodel import Session, select
 import crm.models as m
 from crm import clock
 from crm.scheduler.lease import Lease
+from crm.testing.smtp import SmtpCapture
 from tests.crm.scheduler.helpers import (
-    SmtpCapture,
     enqueue_staff_alerts,
     kill,
     scheduler_process,

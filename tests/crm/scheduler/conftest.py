@@ -1,6 +1,7 @@
 import pytest
 
-from tests.crm.scheduler.helpers import SmtpCapture, scheduler_settings
+from crm.testing.smtp import SmtpCapture
+from tests.crm.scheduler.helpers import scheduler_settings
 
 
 @pytest.fixture

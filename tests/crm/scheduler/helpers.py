@@ -1,24 +1,16 @@
-"""Test helpers for the scheduler: a real SMTP server that records what it receives, settings
-pointing at it, and households/carers made the real way (create_enquiry, move_stage)."""
+"""Test helpers for the scheduler: settings pointing at the SMTP capture server
+(crm.testing.smtp), and households/carers made the real way (create_enquiry, move_stage)."""
 
 from __future__ import annotations
 
-import asyncio
-import email
-import email.policy
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
 from pathlib import Path
 
-from aiosmtpd.controller import Controller
 from sqlmodel import Session, select
 
 import crm.models as m
@@ -35,105 +27,6 @@ CONSENT_WORDS = {
     m.ConsentScope.EMAIL: "You may email me about fostering.",
     m.ConsentScope.TELEGRAM: "You may message me on Telegram.",
 }
-
-
-@dataclass
-class Received:
-    envelope_from: str
-    recipients: list[str]
-    message: EmailMessage
-
-    @property
-    def message_id(self) -> str:
-        return str(self.message["Message-ID"])
-
-    @property
-    def subject(self) -> str:
-        return str(self.message["Subject"])
-
-    def text(self) -> str:
-        return self.message.get_body(("plain",)).get_content()
-
-    def html(self) -> str:
-        return self.message.get_body(("html",)).get_content()
-
-    def attachments(self) -> list[EmailMessage]:
-        return list(self.message.iter_attachments())
-
-
-class _Handler:
-    def __init__(self, owner: SmtpCapture) -> None:
-        self.owner = owner
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, N802
-        if address in self.owner.refuse:
-            return "550 5.1.1 No such user here"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        with self.owner.changed:
-            self.owner.received.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), parsed)
-            )
-            count = len(self.owner.received)
-            self.owner.changed.notify_all()
-        if self.owner.hold_at is not None and count == self.owner.hold_at:
-            # A slow server: the message is in, the "250 OK" not yet given (until released).
-            while not self.owner.released.is_set():
-                await asyncio.sleep(0.02)
-        return "250 Message accepted for delivery"
-
-
-class _Controller(Controller):
-    def _trigger_server(self):  # noqa: ANN202
-        # Bound to port 0: learn the port the system gave us before the first connection.
-        self.port = self.server.sockets[0].getsockname()[1]
-        return super()._trigger_server()
-
-
-class SmtpCapture:
-    """A real SMTP server (aiosmtpd) on 127.0.0.1 and an ephemeral port."""
-
-    def __init__(self) -> None:
-        self.received: list[Received] = []
-        self.refuse: set[str] = set()
-        self.hold_at: int | None = None
-        self.released = threading.Event()
-        self.changed = threading.Condition()
-        self.controller = _Controller(_Handler(self), hostname="127.0.0.1", port=0)
-
-    def __enter__(self) -> SmtpCapture:
-        self.controller.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.controller.stop()
-
-    @property
-    def port(self) -> int:
-        return self.controller.port
-
-    def messages(self) -> list[Received]:
-        with self.changed:
-            return list(self.received)
-
-    def to(self, address: str) -> list[Received]:
-        return [r for r in self.messages() if address in r.recipients]
-
-    def wait_for(self, count: int, timeout: float = 20.0) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        with self.changed:
-            while len(self.received) < count:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"expected {count} emails, got {len(self.received)}")
-                self.changed.wait(remaining)
-            return list(self.received)
-
-    def message_id_counts(self) -> Counter:
-        return Counter(r.message_id for r in self.messages())
 
 
 def scheduler_settings(
