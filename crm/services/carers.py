@@ -287,6 +287,10 @@ def assign_supervisor(session: Session, actor: Actor, carer_id: int, staff_id: i
             or staff.role not in (Role.SUPERVISING_SOCIAL_WORKER, Role.MANAGER)
         ):
             raise InvalidInput("Choose a supervising social worker who is working", "staff_id")
+        if not Actor.for_staff(session, staff).may_work_on(household.area_id):
+            # A supervisor sees the carers they supervise, so this would open the record to
+            # someone outside the carer's area.
+            raise InvalidInput("Choose someone who works in this carer's area", "staff_id")
     with transaction(session):
         carer.supervising_social_worker_id = staff_id
         session.add(carer)

@@ -41,7 +41,7 @@ from crm.models import (
 )
 from crm.services import audit
 from crm.services.actors import Actor
-from crm.services.errors import InvalidInput
+from crm.services.errors import InvalidInput, NotAllowed
 from crm.services.validation import (
     normalise_email,
     normalise_phone,
@@ -357,6 +357,11 @@ def create_enquiry(
     with transaction(session):
         existing = find_existing_household(session, emails, phones)
         if existing is not None:
+            if not actor.may_work_on(existing.area_id):
+                raise NotAllowed(
+                    "This person is already known to another area's team: ask the hub to "
+                    "pass the enquiry on"
+                )
             return _link_repeat_enquiry(session, actor, existing, data, settings, via, now)
         if (
             data.reference

@@ -30,6 +30,7 @@ from crm.models import (
     Household,
     Reason,
     ReasonKind,
+    Role,
     Stage,
     StageEvent,
 )
@@ -38,6 +39,8 @@ from crm.services import audit
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
 
+# Who may end an approved carer's registration.
+CARER_TEAM_ROLES = frozenset({Role.SUPERVISING_SOCIAL_WORKER, Role.MANAGER, Role.ADMIN})
 REASON_LISTS = {
     Stage.WITHDRAWN: ReasonKind.WITHDRAWN,
     Stage.NOT_PROGRESSED: ReasonKind.NOT_PROGRESSED,
@@ -172,6 +175,8 @@ def move_stage(
     if not actor.may_work_on(household.area_id):
         raise NotAllowed("This household is in an area you do not work in")
 
+    if target == Stage.DEREGISTERED and not (actor.is_system or actor.role in CARER_TEAM_ROLES):
+        raise NotAllowed("Deregistration is for the carer's supervising team or a manager")
     move = classify_move(session, household, target)
     reason_text = " ".join(reason_text.split()) if reason_text else None
     if move.needs_reopen and not reopen:

@@ -31,12 +31,13 @@ from crm.models import (
     Source,
     StaffUser,
     Stage,
+    Task,
     TaskKind,
 )
 from crm.services import appointments as appointment_service
 from crm.services import households as service
 from crm.services.enquiries import ApplicantDetails, EnquiryInput, create_enquiry
-from crm.services.errors import InvalidInput
+from crm.services.errors import InvalidInput, NotAllowed
 from crm.services.pipeline import REASON_LISTS, move_stage
 from crm.services.tasks import complete_task, create_task
 from crm.services.timeline import log_activity
@@ -182,6 +183,9 @@ def new():
                 result = create_enquiry(session, current_actor(), data, state().settings)
             except InvalidInput as exc:
                 attach_errors(form, exc.errors, "first_name")
+            except NotAllowed as exc:
+                # Keep what was typed; say why it cannot be added here.
+                attach_errors(form, {"email": str(exc)}, "first_name")
             else:
                 flash(
                     "New enquiry recorded"
@@ -484,6 +488,10 @@ def task(household_id: int):
 @roles_required(*RECRUITMENT_ROLES)
 def task_done(household_id: int, task_id: int):
     household = _household(household_id)
+    task = db().get(Task, task_id)
+    if task is None or task.household_id != household.id:
+        # Only this household's tasks: never another's (or a carer's) by guessing its id.
+        abort(404)
     try:
         complete_task(db(), current_actor(), task_id)
         flash("Task marked as done")

@@ -184,3 +184,17 @@ def test_officer_with_fewest_open_enquiries_is_assigned(session, org, settings, 
         org.officer_north.id,
         other.id,
     }
+
+
+def test_staff_of_another_area_cannot_add_to_a_known_household(
+    session, org, settings, system_actor
+):
+    from crm.services.actors import Actor
+    from crm.services.errors import NotAllowed
+
+    create_enquiry(session, system_actor, enquiry(), settings)  # lives in Northshire
+    before = (count(session, m.Activity), count(session, m.Consent), count(session, m.Task))
+    south = Actor.for_staff(session, org.officer_south)
+    with pytest.raises(NotAllowed, match="another area"):
+        create_enquiry(session, south, enquiry(enquiry_channel=m.EnquiryChannel.STAFF), settings)
+    assert (count(session, m.Activity), count(session, m.Consent), count(session, m.Task)) == before

@@ -175,7 +175,9 @@ def test_on_hold_can_end_in_withdrawal_and_reopen_to_the_held_stage(session, hou
     assert household.stage == m.Stage.STAGE_ONE
 
 
-def test_approval_opens_a_carer_record_and_deregistration_closes_it(session, household, officer):
+def test_approval_opens_a_carer_record_and_deregistration_closes_it(
+    session, household, officer, org
+):
     step()
     move_stage(session, officer, household.id, "panel")
     step()
@@ -188,10 +190,14 @@ def test_approval_opens_a_carer_record_and_deregistration_closes_it(session, hou
 
     with pytest.raises(InvalidInput, match="deregistration"):
         move_stage(session, officer, household.id, "withdrawn", reason_code="timing")
+    supervisor = Actor.for_staff(session, org.supervisor_north)
     with pytest.raises(InvalidInput):
-        move_stage(session, officer, household.id, "deregistered")
+        move_stage(session, supervisor, household.id, "deregistered")
+    # Ending a carer's registration is for their supervising team, not recruitment.
+    with pytest.raises(NotAllowed):
+        move_stage(session, officer, household.id, "deregistered", reason_code="retirement")
     step()
-    move_stage(session, officer, household.id, "deregistered", reason_code="retirement")
+    move_stage(session, supervisor, household.id, "deregistered", reason_code="retirement")
     session.refresh(carer)
     assert carer.status == m.CarerStatus.DEREGISTERED
     assert carer.deregistration_reason_code == "retirement"
@@ -205,9 +211,15 @@ def test_approval_date_is_englands_date_not_utcs(session, household, officer):
     assert carer.approved_on.isoformat() == "2026-07-01"
 
 
-def test_only_approved_households_deregister(session, household, officer):
+def test_only_approved_households_deregister(session, household, org):
     with pytest.raises(InvalidInput, match="Only an approved"):
-        move_stage(session, officer, household.id, "deregistered", reason_code="retirement")
+        move_stage(
+            session,
+            Actor.for_staff(session, org.supervisor_north),
+            household.id,
+            "deregistered",
+            reason_code="retirement",
+        )
 
 
 def test_same_stage_future_and_out_of_order_times_are_refused(session, household, officer):

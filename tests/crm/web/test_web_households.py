@@ -201,6 +201,12 @@ def test_note_call_assign_and_task(client_for, org, make_household, session):
     assert session.get(m.Household, household.id).assigned_officer_id == org.assessor_north.id
     t = session.exec(select(m.Task).where(m.Task.title == "Send forms")).one()
     assert t.priority == m.TaskPriority.URGENT and t.owner_id == org.officer_north.id
+    # A task is closed only through its own household's page, never by guessing its id.
+    other = make_household("LE2 7BB", "Other", "Family")
+    elsewhere = c.post(f"/households/{other.id}/tasks/{t.id}/done", token_from=url)
+    assert elsewhere.status_code == 404
+    session.refresh(t)
+    assert t.done_at is None
     done = c.post(f"{url}/tasks/{t.id}/done", token_from=url)
     assert done.status_code == 302
     session.refresh(t)

@@ -3,6 +3,7 @@
 import re
 from datetime import UTC, date, datetime, time
 
+import pytest
 from sqlmodel import select
 
 import crm.models as m
@@ -188,3 +189,25 @@ def test_break_and_supervision_visit(client_for, org, make_household, session):
     session.refresh(carer)
     assert carer.last_supervision_at.date() == date(2026, 3, 10)
     assert "10 Mar 2026" in c.get(url).get_data(as_text=True)
+
+
+def test_a_supervisor_from_another_area_cannot_be_assigned(org, make_household, session):
+    from crm.services.errors import InvalidInput
+
+    carer = make_carer(session, make_household, org, first="Area", last="Check")
+    south_supervisor = m.StaffUser(
+        email="supervisor.south@test.example",
+        name="South Supervisor",
+        role=m.Role.SUPERVISING_SOCIAL_WORKER,
+        password_hash="x",
+    )
+    session.add(south_supervisor)
+    session.flush()
+    session.add(m.StaffArea(staff_id=south_supervisor.id, area_id=org.south.id))
+    session.commit()
+    with pytest.raises(InvalidInput, match="works in this carer's area"):
+        assign_supervisor(
+            session, Actor.for_staff(session, org.manager), carer.id, south_supervisor.id
+        )
+    session.refresh(carer)
+    assert carer.supervising_social_worker_id == org.supervisor_north.id
