@@ -98,7 +98,13 @@ def subject_access_export(session: Session, actor: Actor, household_id: int) -> 
         "activities": rows(Activity, Activity.household_id == hid),
         "tasks": rows(Task, Task.household_id == hid),
         "appointments": rows(Appointment, Appointment.household_id == hid),
-        "messages": rows(OutboxMessage, OutboxMessage.household_id == hid),
+        "messages": rows(
+            OutboxMessage,
+            sa.or_(
+                OutboxMessage.household_id == hid,
+                OutboxMessage.carer_id == (carer.id if carer else -1),
+            ),
+        ),
         "chat_conversations": [
             {
                 **_row(c),
@@ -106,7 +112,13 @@ def subject_access_export(session: Session, actor: Actor, household_id: int) -> 
             }
             for c in conversations
         ],
-        "telegram_links": rows(TelegramChatLink, TelegramChatLink.household_id == hid),
+        "telegram_links": rows(
+            TelegramChatLink,
+            sa.or_(
+                TelegramChatLink.household_id == hid,
+                TelegramChatLink.carer_id == (carer.id if carer else -1),
+            ),
+        ),
         "carer": _row(carer) if carer else None,
         "placements": rows(Placement, Placement.carer_id == carer.id) if carer else [],
         "check_ins": rows(CheckIn, CheckIn.carer_id == carer.id) if carer else [],
@@ -169,17 +181,25 @@ def anonymise_household(
             .where(Appointment.household_id == hid)
             .values(location=None, notes=None, cancel_reason=None)
         )
+        carer = session.exec(select(Carer).where(Carer.household_id == hid)).first()
+        # Messages about the household and, once approved, to them as carers (check-ins and
+        # staff alerts carry only carer_id). Keys can hold an email address, so they go too.
+        theirs = OutboxMessage.household_id == hid
+        if carer is not None:
+            theirs = sa.or_(theirs, OutboxMessage.carer_id == carer.id)
         session.exec(
             sa.update(OutboxMessage)
-            .where(OutboxMessage.household_id == hid)
-            .values(recipient=ERASED, payload={}, error=None)
+            .where(theirs)
+            .values(
+                recipient=ERASED,
+                payload={},
+                error=None,
+                unique_key=sa.literal("erased-") + sa.cast(OutboxMessage.id, sa.String),
+            )
         )
         session.exec(
             sa.update(OutboxMessage)
-            .where(
-                OutboxMessage.household_id == hid,
-                OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
-            )
+            .where(theirs, OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]))
             .values(status=OutboxStatus.CANCELLED)
         )
         conversation_ids = list(
@@ -201,8 +221,8 @@ def anonymise_household(
                 )
             )
         session.exec(sa.delete(TelegramChatLink).where(TelegramChatLink.household_id == hid))
-        carer = session.exec(select(Carer).where(Carer.household_id == hid)).first()
         if carer is not None:
+            session.exec(sa.delete(TelegramChatLink).where(TelegramChatLink.carer_id == carer.id))
             carer.at_risk_reason = None
             carer.deregistration_reason_text = None
             session.add(carer)

@@ -277,3 +277,37 @@ def test_admin_index_links_other_parts_when_present(client_for, client, org):
         assert 'href="/admin/assistant"' in page
     if "funnel.report" in app.view_functions:
         assert 'href="/reports"' in page
+
+
+def test_erasing_a_carer_also_erases_messages_and_links_kept_by_carer(org, make_household, session):
+    from crm.services.data_protection import ERASED, anonymise_household, subject_access_export
+
+    system = Actor.system("test")
+    household = make_household(first="Cora", last="Carer", email="cora@example.com")
+    move_stage(session, system, household.id, m.Stage.APPROVED)
+    carer = session.exec(select(m.Carer).where(m.Carer.household_id == household.id)).one()
+    # Check-ins and staff alerts are written with only the carer's id.
+    session.add(
+        m.OutboxMessage(
+            channel=m.Channel.EMAIL,
+            recipient="cora@example.com",
+            template="check_in",
+            payload={"carer_name": "Cora Carer"},
+            due_at=clock.now() + timedelta(days=1),
+            unique_key="check_in:1:cora@example.com",
+            carer_id=carer.id,
+        )
+    )
+    session.add(m.TelegramChatLink(chat_id="4242", carer_id=carer.id))
+    session.commit()
+    exported = subject_access_export(session, system, household.id)
+    assert any(msg["recipient"] == "cora@example.com" for msg in exported["messages"])
+    assert [link["chat_id"] for link in exported["telegram_links"]] == ["4242"]
+
+    anonymise_household(session, system, household.id, reason="Asked in writing")
+    session.expire_all()
+    [message] = session.exec(select(m.OutboxMessage)).all()
+    assert message.recipient == ERASED and message.payload == {}
+    assert "cora" not in message.unique_key
+    assert message.status == m.OutboxStatus.CANCELLED
+    assert session.exec(select(m.TelegramChatLink)).all() == []
