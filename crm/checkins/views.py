@@ -76,25 +76,22 @@ def question(token: str):  # noqa: ANN201
 
 @bp.get("/check-in/<token>/<answer>")
 def one_click(token: str, answer: str):  # noqa: ANN201
+    """The email's one-click link. A GET never records anything: mail scanners follow every
+    link in a message and would answer for the carer (and raise alarms). The page posts the
+    answer itself at once with a small script; without JavaScript it is one button."""
     if answer not in ANSWERS:
         abort(404)
     try:
-        session, settings, check_in = _check_in_from(token)
-        result = checkins.answer_check_in(
-            session,
-            check_in.id,
-            score=None if answer == checkins.CALL_ANSWER else int(answer),
-            wants_call=answer == checkins.CALL_ANSWER,
-            via="email",
-            settings=settings,
-        )
+        _session, _settings, check_in = _check_in_from(token)
     except (InvalidInput, NotFound) as exc:
         return _problem(str(exc))
+    wants_call = answer == checkins.CALL_ANSWER
     return render_template(
-        "checkins/thanks.html",
+        "checkins/confirm.html",
         token=token,
-        result=result,
-        check_in=result.check_in,
+        check_in=check_in,
+        score=None if wants_call else int(answer),
+        wants_call=wants_call,
         labels=checkins.SCORE_LABELS,
     )
 
