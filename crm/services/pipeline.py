@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, select
 
@@ -214,14 +215,23 @@ def move_stage(
     )
     with transaction(session):
         session.add(event)
+        held = household.held_from_stage
         if target == Stage.ON_HOLD:
-            household.held_from_stage = current
+            held = current
         elif current == Stage.ON_HOLD and target not in CLOSED_STAGES:
-            household.held_from_stage = None
-        household.stage = target
-        household.stage_entered_at = when
-        household.updated_at = now
-        session.add(household)
+            held = None
+        # Only if nobody moved it since we checked: two moves from the same stage at once
+        # (the board and the record, two workers) must not both land.
+        moved = session.exec(
+            sa.update(Household)
+            .where(Household.id == household.id, Household.stage == current.value)
+            .values(stage=target, stage_entered_at=when, held_from_stage=held, updated_at=now)
+            .execution_options(synchronize_session="fetch")
+        )
+        if moved.rowcount != 1:
+            raise InvalidInput(
+                "Someone moved this household a moment ago: reload it and try again", "to_stage"
+            )
         _update_carer_record(session, household, target, when, code, reason_text)
         audit.record(
             session,

@@ -258,3 +258,30 @@ def test_stage_events_cannot_be_edited(session, household):
     with pytest.raises(ValueError, match="append-only"):
         session.commit()
     session.rollback()
+
+
+def test_two_moves_from_the_same_stage_at_once_only_one_lands(engine, session, household, org):
+    from sqlmodel import Session
+
+    with Session(engine) as board, Session(engine) as record:
+        # Both screens loaded the household at `enquiry` before either move was sent.
+        # (Held in variables, as a request holds them: the identity map keeps them weakly.)
+        on_board = board.get(m.Household, household.id)
+        on_record = record.get(m.Household, household.id)
+        assert on_board.stage == on_record.stage == m.Stage.ENQUIRY
+        step()
+        move_stage(board, Actor.for_staff(board, org.officer_north), household.id, "initial_visit")
+        with pytest.raises(InvalidInput, match="a moment ago"):
+            move_stage(
+                record,
+                Actor.for_staff(record, org.officer_north),
+                household.id,
+                "withdrawn",
+                reason_code="timing",
+            )
+    session.expire_all()
+    assert session.get(m.Household, household.id).stage == m.Stage.INITIAL_VISIT
+    assert stages(session, household) == [
+        (None, m.Stage.ENQUIRY),
+        (m.Stage.ENQUIRY, m.Stage.INITIAL_VISIT),
+    ]
