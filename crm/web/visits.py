@@ -11,6 +11,7 @@ from crm import clock
 from crm.models import Household, StaffUser
 from crm.services import availability as service
 from crm.services.errors import InvalidInput
+from crm.services.households import visibility as household_visibility
 from crm.web import db, state
 from crm.web.auth import current_actor, login_required
 from crm.web.households import _int
@@ -47,9 +48,12 @@ def week():
     household_ids = {ap.household_id for r in rows for d in r.days for ap in d.appointments}
     households = {}
     if household_ids:
-        households = {
-            h.id: h for h in db().exec(select(Household).where(Household.id.in_(household_ids)))
-        }
+        # Colleagues may also work in other areas: name only households this viewer may see
+        # (the others show as a booked slot without a name).
+        visible = select(Household).where(
+            Household.id.in_(household_ids), household_visibility(actor)
+        )
+        households = {h.id: h for h in db().exec(visible)}
     return render_template(
         "visits/week.html",
         rows=rows,

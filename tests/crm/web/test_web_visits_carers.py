@@ -37,6 +37,12 @@ def test_week_view_shows_booked_and_free(client_for, org, make_household, sessio
     assert c.get(f"/visits?staff={org.officer_south.id}").status_code == 403
     nxt = c.get("/visits?week=2026-03-16").get_data(as_text=True)
     assert "week of 16 March 2026" in nxt and "Wendy Week" not in nxt
+    # A supervising social worker sees the booked slot but not the name of an enquiring
+    # household they may not open.
+    supervisor = client_for(org.supervisor_north).get("/visits?staff=team")
+    html = supervisor.get_data(as_text=True)
+    assert "09:30</strong> Initial visit" in html
+    assert "Wendy Week" not in html
 
 
 def test_edit_weekly_pattern_and_exceptions(client_for, org, session, settings):
