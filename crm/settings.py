@@ -60,6 +60,7 @@ class ServiceSettings(_Section):
     timezone: str
     public_base_url: str
     childrens_services_phone: str
+    trusted_proxies: int = Field(ge=0, le=5)
     office_hours_start: time
     office_hours_end: time
 

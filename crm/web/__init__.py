@@ -18,6 +18,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 from sqlmodel import Session
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from crm.db import make_engine
 from crm.settings import Settings, load_settings
@@ -73,6 +74,11 @@ def create_app(
 ) -> Flask:
     settings = settings or load_settings()
     app = Flask(__name__, static_url_path="/assets")
+    if settings.service.trusted_proxies:
+        # Behind a load balancer every request comes from the proxy: trust its forwarding
+        # headers (only as deep as configured) so limits and logs see the visitor.
+        hops = settings.service.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.config.update(
         SECRET_KEY=secret_key or settings.require_secret_key(),
         SESSION_COOKIE_NAME="fostercrm_session",

@@ -157,3 +157,30 @@ def test_no_template_relies_on_inline_style_or_script():
         and inline.search(re.sub(r"{#.*?#}", "", path.read_text(encoding="utf-8"), flags=re.S))
     ]
     assert offenders == []
+
+
+def test_behind_a_proxy_each_visitor_is_seen_by_their_own_address(database_url):
+    """With trusted_proxies set, X-Forwarded-For (one hop deep) names the visitor, so per-IP
+    limits do not lump every visitor together; without it the header is ignored."""
+    from flask import request
+
+    from crm.testing.fixtures import make_test_settings
+    from crm.web import create_app
+
+    def seen_address(proxies: int, forwarded_for: str) -> str:
+        settings = make_test_settings(database_url)
+        settings = settings.model_copy(
+            update={"service": settings.service.model_copy(update={"trusted_proxies": proxies})}
+        )
+        app = create_app(settings, secret_key="proxy-test-secret-0123456789")
+        app.add_url_rule("/whoami", "whoami", lambda: request.remote_addr)
+        response = app.test_client().get(
+            "/whoami",
+            headers={"X-Forwarded-For": forwarded_for},
+            environ_base={"REMOTE_ADDR": "10.0.0.5"},
+        )
+        return response.get_data(as_text=True)
+
+    assert seen_address(1, "203.0.113.7") == "203.0.113.7"
+    assert seen_address(1, "198.51.100.1, 203.0.113.8") == "203.0.113.8"  # not spoofable
+    assert seen_address(0, "203.0.113.7") == "10.0.0.5"
