@@ -1158,7 +1158,11 @@ def _erase_records(session: Session, records: _Records, now: datetime) -> None:
 def _scrub_safeguarding_alerts(session: Session, task_ids: Iterable[int]) -> None:
     """Alerts to managers about a concern point at the task and say where it was raised (a
     Telegram chat id). They keep working (a pending alert still goes) but say no more."""
-    task_ids = set(task_ids)
+    task_ids = set(
+        session.exec(
+            select(Task.id).where(Task.id.in_(list(task_ids)), Task.kind == TaskKind.SAFEGUARDING)
+        )
+    )
     if not task_ids:
         return
     alerts = session.exec(
