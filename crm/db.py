@@ -34,12 +34,15 @@ def make_engine(url: str, **kwargs) -> sa.Engine:
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
     # Foreign keys are off by default in SQLite; WAL lets the web read while the scheduler
-    # writes; the busy timeout makes a writer wait rather than fail at once.
+    # writes; the busy timeout makes a writer wait rather than fail at once. secure_delete
+    # zeroes what a delete or an update leaves behind, so an erased person's details do not
+    # stay readable in the file's free space (crm.services.data_protection).
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -1,56 +1,101 @@
 """Data protection: subject access export, erasure (anonymisation) and the retention rule.
 
+What is held about a person is found in one place, `_records`: by their household, and once
+they are approved by their carer record (supervision visits, tasks, check-ins, messages and
+Telegram links are kept by carer id), and by the Telegram chats linked to them. The export and
+the erasure both start from it, so a kind of record the export shows is one erasure clears.
+
 Erasing a household keeps what statistics need and nothing that identifies anyone: the
 household row stays (its random reference, area, source, campaign, dates and stage) with its
 stage events, so the funnel still counts it; names, contact details, address, free text,
 consents, notes, chat transcripts and message contents go. Stage events are append-only for
 the analytics; erasure is the one exception, and it only blanks their free-text reason (which
 may name people), never their stage, time or reason code.
+
+On SQLite, `secure_delete` (crm.db) zeroes what a delete or an update leaves behind, and the
+write-ahead log is checkpointed and truncated after an erasure, so the values are gone from
+the files too. PostgreSQL keeps old row versions until VACUUM reuses their space (see the
+README's data protection section for why erasure does not run VACUUM itself).
 """
 
 from __future__ import annotations
 
-import json
+import csv
+import io
+import logging
+import re
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
+import jinja2
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, select
 
 from crm import clock
 from crm.db import transaction
 from crm.models import (
     Activity,
+    ActivityKind,
     Applicant,
     Appointment,
+    AppointmentKind,
+    AppointmentStatus,
+    Area,
     AuditAction,
     AuditEvent,
+    CallOutcome,
+    Campaign,
     Carer,
+    CarerStatus,
+    Channel,
+    ChatChannel,
     ChatConversation,
     ChatMessage,
     CheckIn,
     Consent,
+    ConsentScope,
+    EnquiryChannel,
+    FosteringType,
     Household,
     OutboxMessage,
     OutboxStatus,
     Placement,
+    Reason,
+    ReasonKind,
     Role,
+    Source,
+    Specialism,
+    StaffUser,
     Stage,
     StageEvent,
     Task,
+    TaskKind,
+    TaskPriority,
     TelegramChatLink,
 )
 from crm.services import audit
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
+from crm.services.validation import format_phone
 from crm.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # Who may export or erase a household's data.
 DATA_PROTECTION_ROLES = frozenset({Role.ADMIN, Role.MANAGER})
 # Households that left the funnel and are anonymised by the retention rule.
 RETAINED_STAGES = (Stage.WITHDRAWN, Stage.NOT_PROGRESSED)
 ERASED = "[erased]"
+SAFEGUARDING_ALERT_TEMPLATE = "safeguarding_alert_staff"
+# The export's document is kept beside the data protection page's templates so it ships with
+# them; it is rendered here, without Flask, so the service builds the whole file.
+DOCUMENT_TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
+DOCUMENT_TEMPLATE = "data_protection/subject_access_document.html"
 
 
 def _check(session: Session, actor: Actor, household_id: int) -> Household:
@@ -65,182 +110,1104 @@ def _check(session: Session, actor: Actor, household_id: int) -> Household:
     return household
 
 
-def _row(obj: SQLModel) -> dict[str, Any]:
-    return {k: _plain(v) for k, v in obj.model_dump(warnings=False).items()}
+# -- what is theirs ---------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if hasattr(value, "value"):
-        return value.value
-    return value
+@dataclass
+class _Records:
+    """Where a person's data is: the conditions that select each kind of record of theirs."""
+
+    household: Household
+    carer: Carer | None
+    emails: list[str]
+    chat_ids: list[str]
+    conversation_ids: list[int]
+    task_ids: list[int]
+
+    def linked(self, model: Any) -> sa.ColumnElement[bool]:
+        """Rows kept by household id or, once approved, by carer id."""
+        condition = model.household_id == self.household.id
+        if self.carer is not None:
+            condition = sa.or_(condition, model.carer_id == self.carer.id)
+        return condition
+
+    def messages(self) -> sa.ColumnElement[bool]:
+        # Also anything addressed to them that no id ties to them.
+        condition = self.linked(OutboxMessage)
+        if self.emails:
+            condition = sa.or_(
+                condition,
+                sa.and_(
+                    OutboxMessage.channel == Channel.EMAIL,
+                    OutboxMessage.recipient.in_(self.emails),
+                ),
+            )
+        if self.chat_ids:
+            condition = sa.or_(
+                condition,
+                sa.and_(
+                    OutboxMessage.channel == Channel.TELEGRAM,
+                    OutboxMessage.recipient.in_(self.chat_ids),
+                ),
+            )
+        return condition
+
+    def conversations(self) -> sa.ColumnElement[bool]:
+        return ChatConversation.id.in_(self.conversation_ids or [-1])
+
+    def audit_events(self) -> sa.ColumnElement[bool]:
+        pairs: list[tuple[str, list[int]]] = [("household", [self.household.id])]
+        if self.carer is not None:
+            pairs.append(("carer", [self.carer.id]))
+        pairs.append(("task", self.task_ids))
+        return sa.or_(
+            *(
+                sa.and_(AuditEvent.entity == entity, AuditEvent.entity_id.in_(ids))
+                for entity, ids in pairs
+                if ids
+            )
+        )
 
 
-def subject_access_export(session: Session, actor: Actor, household_id: int) -> dict[str, Any]:
-    """Everything held about a household, as one JSON-ready document. Audited as an export."""
-    household = _check(session, actor, household_id)
+def _records(session: Session, household: Household) -> _Records:
     hid = household.id
-
-    def rows(model: type[SQLModel], *where: Any) -> list[dict[str, Any]]:
-        return [_row(r) for r in session.exec(select(model).where(*where))]
-
     carer = session.exec(select(Carer).where(Carer.household_id == hid)).first()
-    conversations = session.exec(
-        select(ChatConversation).where(ChatConversation.household_id == hid)
-    ).all()
-    document: dict[str, Any] = {
-        "generated_at": clock.now().isoformat(),
-        "household": _row(household),
-        "applicants": rows(Applicant, Applicant.household_id == hid),
-        "consents": rows(Consent, Consent.household_id == hid),
-        "stage_events": rows(StageEvent, StageEvent.household_id == hid),
-        "activities": rows(Activity, Activity.household_id == hid),
-        "tasks": rows(Task, Task.household_id == hid),
-        "appointments": rows(Appointment, Appointment.household_id == hid),
-        "messages": rows(
-            OutboxMessage,
-            sa.or_(
-                OutboxMessage.household_id == hid,
-                OutboxMessage.carer_id == (carer.id if carer else -1),
+    emails = sorted(
+        {
+            e.lower()
+            for e in session.exec(
+                select(Applicant.email).where(
+                    Applicant.household_id == hid, Applicant.email.is_not(None)
+                )
+            )
+        }
+    )
+    link_condition = TelegramChatLink.household_id == hid
+    if carer is not None:
+        link_condition = sa.or_(link_condition, TelegramChatLink.carer_id == carer.id)
+    chat_ids = sorted(set(session.exec(select(TelegramChatLink.chat_id).where(link_condition))))
+    # A carer's Telegram chat with the assistant may never have been tied to the household.
+    conversation_condition = ChatConversation.household_id == hid
+    if chat_ids:
+        conversation_condition = sa.or_(
+            conversation_condition,
+            sa.and_(
+                ChatConversation.channel == ChatChannel.TELEGRAM,
+                ChatConversation.external_id.in_(chat_ids),
             ),
-        ),
-        "chat_conversations": [
-            {
-                **_row(c),
-                "messages": rows(ChatMessage, ChatMessage.conversation_id == c.id),
-            }
-            for c in conversations
-        ],
-        "telegram_links": rows(
-            TelegramChatLink,
-            sa.or_(
-                TelegramChatLink.household_id == hid,
-                TelegramChatLink.carer_id == (carer.id if carer else -1),
-            ),
-        ),
-        "carer": _row(carer) if carer else None,
-        "placements": rows(Placement, Placement.carer_id == carer.id) if carer else [],
-        "check_ins": rows(CheckIn, CheckIn.carer_id == carer.id) if carer else [],
-        "access_log": rows(
-            AuditEvent, AuditEvent.entity == "household", AuditEvent.entity_id == hid
-        ),
-    }
+        )
+    conversation_ids = sorted(
+        session.exec(select(ChatConversation.id).where(conversation_condition))
+    )
+    records = _Records(household, carer, emails, chat_ids, conversation_ids, [])
+    records.task_ids = sorted(session.exec(select(Task.id).where(records.linked(Task))))
+    return records
+
+
+# -- subject access ----------------------------------------------------------------------------
+
+
+@dataclass
+class Section:
+    """One kind of record: a table in the document and one CSV file."""
+
+    key: str
+    title: str
+    explanation: str
+    columns: tuple[str, ...]
+    rows: list[tuple[str, ...]] = field(default_factory=list)
+
+    @property
+    def filename(self) -> str:
+        return f"{self.key}.csv"
+
+
+@dataclass
+class SubjectAccess:
+    """Everything held about a household, in words the person can read."""
+
+    service_name: str
+    reference: str
+    names: str
+    prepared_on: str
+    sections: list[Section]
+    left_out: list[str]
+
+
+@dataclass
+class SubjectAccessFile:
+    filename: str
+    content: bytes
+
+
+STAGE_TEXT = {stage: stage.label for stage in Stage}
+APPOINTMENT_KIND_TEXT = {kind: kind.label for kind in AppointmentKind}
+APPOINTMENT_STATUS_TEXT = {
+    AppointmentStatus.BOOKED: "Booked",
+    AppointmentStatus.CANCELLED: "Cancelled",
+    AppointmentStatus.MOVED: "Moved to another time",
+    AppointmentStatus.COMPLETED: "Took place",
+    AppointmentStatus.NO_SHOW: "Missed",
+}
+TASK_KIND_TEXT = {
+    TaskKind.RESPOND_TO_ENQUIRY: "Reply to your enquiry",
+    TaskKind.SECOND_ATTEMPT: "Try again to reach you",
+    TaskKind.CALL_BACK: "Call you back",
+    TaskKind.STALLED_CASE: "Check on progress",
+    TaskKind.PANEL_DEADLINE: "Panel timescale",
+    TaskKind.CHECK_IN_FOLLOW_UP: "Follow up your check-in answer",
+    TaskKind.ANNUAL_REVIEW: "Annual review",
+    TaskKind.SAFEGUARDING: "Safeguarding concern",
+    TaskKind.GENERAL: "General",
+}
+TASK_PRIORITY_TEXT = {TaskPriority.NORMAL: "Normal", TaskPriority.URGENT: "Urgent"}
+ACTIVITY_KIND_TEXT = {
+    ActivityKind.NOTE: "Note",
+    ActivityKind.CALL: "Phone call",
+    ActivityKind.EMAIL: "Email",
+    ActivityKind.CHAT_TRANSCRIPT: "Chat with our assistant",
+    ActivityKind.MESSAGE_SENT: "Message sent",
+    ActivityKind.MESSAGE_FAILED: "Message not delivered",
+    ActivityKind.REPEAT_ENQUIRY: "Enquired again",
+}
+CALL_OUTCOME_TEXT = {
+    CallOutcome.SPOKE: "Spoke to you",
+    CallOutcome.NO_ANSWER: "No answer",
+    CallOutcome.VOICEMAIL: "Left a voicemail",
+    CallOutcome.WRONG_NUMBER: "Wrong number",
+}
+CHANNEL_TEXT = {
+    Channel.EMAIL: "Email",
+    Channel.PHONE: "Phone",
+    Channel.SMS: "Text message",
+    Channel.TELEGRAM: "Telegram",
+    Channel.POST: "Post",
+}
+CONSENT_SCOPE_TEXT = {
+    ConsentScope.STORE_DETAILS: "Keeping your details",
+    ConsentScope.EMAIL: "Contacting you by email",
+    ConsentScope.PHONE: "Contacting you by phone",
+    ConsentScope.SMS: "Contacting you by text message",
+    ConsentScope.TELEGRAM: "Contacting you on Telegram",
+    ConsentScope.POST: "Contacting you by post",
+}
+ENQUIRY_CHANNEL_TEXT = {
+    EnquiryChannel.WEB_FORM: "The enquiry form on our website",
+    EnquiryChannel.STAFF: "Talking to our staff (they typed it in)",
+    EnquiryChannel.TELEGRAM: "Our assistant on Telegram",
+    EnquiryChannel.WEBCHAT: "The chat on our website",
+    EnquiryChannel.IMPORT: "Copied from our earlier records",
+}
+# How a consent was given or withdrawn (Consent.via).
+CONSENT_VIA_TEXT = {
+    **{channel.value: text for channel, text in ENQUIRY_CHANNEL_TEXT.items()},
+    "staff": "Talking to our staff",
+    "email": "Answering an email",
+    "telegram": "On Telegram",
+    "telegram STOP": "Sending STOP on Telegram",
+    "unsubscribe link": "The unsubscribe link in an email",
+    "carer_agreement": "Your foster carer agreement",
+}
+OUTBOX_STATUS_TEXT = {
+    OutboxStatus.PENDING: "Waiting to be sent",
+    OutboxStatus.SENDING: "Being sent",
+    OutboxStatus.SENT: "Sent",
+    OutboxStatus.FAILED: "Could not be sent",
+    OutboxStatus.CANCELLED: "Not sent (cancelled)",
+}
+MESSAGE_TEXT = {
+    "check_in": "Check-in: how things are going",
+    "check_in_alert_staff": "Alert to your supervising social worker about your check-in",
+    "annual_review_due_staff": "Reminder to our staff: your annual review is due",
+    "enquiry_response_overdue_staff": "Reminder to our staff: reply to your enquiry",
+    "enquiry_sorry_for_the_wait": "Sorry for the wait",
+    "panel_timescale_alert": "Alert to our staff: the panel timescale",
+    SAFEGUARDING_ALERT_TEMPLATE: "Safeguarding alert to our managers",
+    "stalled_case_nudge": "Checking in about your application",
+    "supervision_overdue_staff": "Reminder to our staff: a supervision visit is due",
+    "tsd_due_staff": "Reminder to our staff: your TSD standards are due",
+    "tsd_reminder": "Reminder: your TSD standards",
+    "visit_confirmation": "Visit confirmation",
+    "visit_reminder": "Visit reminder",
+    "visit_reminder_staff": "Reminder to our staff about your visit",
+}
+# The words for what a message carried (its payload); ids and codes are left out or put in words.
+PAYLOAD_TEXT = {
+    "greeting_name": "Name we used",
+    "household_name": "Name",
+    "carer_name": "Name",
+    "household_reference": "Reference",
+    "address": "Address",
+    "phone": "Phone",
+    "email": "Email",
+    "comment": "Your comment",
+    "reason": "Reason",
+    "staff_name": "Member of staff",
+    "officer_name": "Officer",
+    "starts_at": "Starts",
+    "ends_at": "Ends",
+    "enquired_at": "Enquired",
+    "due_at": "Due",
+    "application_at": "Applied",
+    "when": "Sent",
+    "booked_via": "Booked through",
+    "moved": "Moved",
+    "target_working_days": "Target in working days",
+}
+PAYLOAD_HIDDEN = frozenset({"staff_email"})
+PAYLOAD_VALUE_TEXT = {
+    "when": {"day_before": "The day before", "morning_of": "The morning of"},
+    "reason": {
+        "first_year": "Regular check-in in your first year",
+        "regular": "Regular check-in",
+        "placement_ended": "After a placement ended",
+    },
+    "booked_via": {
+        **{channel.value: text for channel, text in ENQUIRY_CHANNEL_TEXT.items()},
+        "web_form": "The booking page on our website",
+    },
+}
+CHAT_CHANNEL_TEXT = {ChatChannel.TELEGRAM: "Telegram", ChatChannel.WEBCHAT: "Web chat"}
+CARER_STATUS_TEXT = {
+    CarerStatus.ACTIVE: "Active",
+    CarerStatus.ON_BREAK: "On a break",
+    CarerStatus.DEREGISTERED: "Deregistered",
+}
+FOSTERING_TYPE_TEXT = {
+    FosteringType.EMERGENCY: "Emergency",
+    FosteringType.SHORT_TERM: "Short-term",
+    FosteringType.LONG_TERM: "Long-term",
+    FosteringType.SHORT_BREAKS: "Short breaks",
+    FosteringType.PARENT_AND_CHILD: "Parent and child",
+    FosteringType.REMAND: "Remand",
+    FosteringType.STAYING_PUT: "Staying put",
+    FosteringType.SPECIALIST: "Specialist",
+}
+SPECIALISM_TEXT = {
+    Specialism.TEENAGERS: "Teenagers",
+    Specialism.SIBLING_GROUPS: "Sibling groups",
+    Specialism.DISABILITY: "Disabled children",
+    Specialism.PARENT_AND_CHILD: "Parent and child",
+    Specialism.UASC: "Unaccompanied asylum-seeking children",
+}
+AUDIT_ACTION_TEXT = {
+    AuditAction.VIEW: "Looked at it",
+    AuditAction.CREATE: "Created it",
+    AuditAction.UPDATE: "Changed it",
+    AuditAction.EXPORT: "Made a copy of it",
+    AuditAction.ERASE: "Erased it",
+}
+AUDIT_ENTITY_TEXT = {
+    "household": "Your household's record",
+    "carer": "Your foster carer record",
+    "task": "A task about you",
+}
+ACTOR_TEXT = {
+    "public web form": "You, on our website",
+    "scheduler": "Our system, automatically",
+    "check-in": "You, answering a check-in",
+    "retention rule": "Our system, under our retention rule",
+    "import": "Copied from our earlier records",
+    "telegram": "You, on Telegram",
+    "unsubscribe link": "You, with an unsubscribe link",
+    "assistant:webchat": "Our chat assistant on the website",
+    "assistant:telegram": "Our chat assistant on Telegram",
+}
+LEFT_OUT = [
+    "The reference numbers of children who lived with you. They are about the children, not "
+    "you, so we show that each placement happened, its type and dates, but not who it was.",
+    "Our record of a safeguarding concern. It is about a child or another person, so we show "
+    "that the concern was recorded and when, and what you wrote stays in your chat. Ask us "
+    "if you want us to consider releasing more.",
+    "The names of other families. If another household referred you, we say so without naming "
+    "them.",
+    "Our own reference numbers inside our database. Your household reference is included: it "
+    "is the one we use when we talk to you.",
+]
+
+
+def _humanise(code: str | None) -> str:
+    """Words for a code no table above knows: never an underscore or a colon."""
+    text = re.sub(r"[_:]+", " ", code or "").strip()
+    return text[:1].upper() + text[1:]
+
+
+def _text(table: dict, value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    for key in (value, getattr(value, "value", value)):
+        try:
+            if key in table:
+                return table[key]
+        except TypeError:
+            continue
+    return _humanise(str(getattr(value, "value", value)))
+
+
+class _Formatter:
+    """Dates and times as people in England read them (GOV.UK style), in local time."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.tz = settings.tz
+
+    def date(self, value: date | datetime | None) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, datetime):
+            value = value.astimezone(self.tz).date()
+        return f"{value.day} {value:%B %Y}"
+
+    def time(self, value: datetime | None) -> str:
+        if value is None:
+            return ""
+        local = value.astimezone(self.tz)
+        if (local.hour, local.minute) == (12, 0):
+            return "midday"
+        if (local.hour, local.minute) == (0, 0):
+            return "midnight"
+        hour = local.hour % 12 or 12
+        minutes = "" if local.minute == 0 else f":{local.minute:02d}"
+        return f"{hour}{minutes}{'am' if local.hour < 12 else 'pm'}"
+
+    def when(self, value: datetime | None) -> str:
+        if value is None:
+            return ""
+        return f"{self.date(value)} at {self.time(value)}"
+
+
+def _yes_no(value: bool | None) -> str:
+    return "Yes" if value else "No"
+
+
+class _Builder:
+    """Reads their records and puts each kind into words."""
+
+    def __init__(self, session: Session, settings: Settings, records: _Records) -> None:
+        self.session = session
+        self.settings = settings
+        self.records = records
+        self.fmt = _Formatter(settings)
+        self.staff = dict(session.exec(select(StaffUser.id, StaffUser.name)).all())
+        self.reasons = {(r.kind, r.code): r.label for r in session.exec(select(Reason)).all()}
+
+    # Who did something, in words: staff are named (they act for the service), systems said.
+    def who(self, actor_id: int | None, label: str | None = None) -> str:
+        if actor_id is not None and actor_id in self.staff:
+            return self.staff[actor_id]
+        label = label or ""
+        if label.startswith("staff:"):
+            staff_id = label.removeprefix("staff:")
+            if staff_id.isdigit() and int(staff_id) in self.staff:
+                return self.staff[int(staff_id)]
+            return "A member of our staff"
+        if label in ACTOR_TEXT:
+            return ACTOR_TEXT[label]
+        if label.startswith("carer ("):
+            return f"You ({label.removeprefix('carer (').rstrip(')')})"
+        return _humanise(label) or "Our system"
+
+    def staff_name(self, staff_id: int | None, empty: str = "") -> str:
+        return self.staff.get(staff_id, empty) if staff_id is not None else empty
+
+    def reason(self, kind: ReasonKind | str | None, code: str | None) -> str:
+        if not code:
+            return ""
+        try:
+            kind = ReasonKind(kind) if kind else None
+        except ValueError:
+            kind = None
+        return self.reasons.get((kind, code)) or _humanise(code)
+
+    def rows(self, model: Any, condition: Any, *order: Any) -> list[Any]:
+        return list(self.session.exec(select(model).where(condition).order_by(*order)).all())
+
+    # -- the sections, in the order of the document --------------------------------------
+
+    def sections(self) -> list[Section]:
+        return [
+            self.applicants(),
+            self.household(),
+            self.consents(),
+            self.stages(),
+            self.timeline(),
+            self.visits(),
+            self.tasks(),
+            self.messages(),
+            self.chats(),
+            self.telegram(),
+            self.carer(),
+            self.placements(),
+            self.check_ins(),
+            self.access_log(),
+        ]
+
+    def applicants(self) -> Section:
+        section = Section(
+            "your-details",
+            "Your details",
+            "The names and contact details of the people who applied, as you gave them to us "
+            "or as we corrected them with you.",
+            ("Applicant", "First name", "Last name", "Date of birth", "Phone", "Email",
+             "Added on"),
+        )  # fmt: skip
+        hid = self.records.household.id
+        for a in self.rows(Applicant, Applicant.household_id == hid, Applicant.position):
+            section.rows.append(
+                (
+                    "First applicant" if a.position == 1 else "Second applicant",
+                    a.first_name,
+                    a.last_name,
+                    self.fmt.date(a.date_of_birth),
+                    _phone(a.phone),
+                    a.email or "",
+                    self.fmt.date(a.created_at),
+                )
+            )
+        return section
+
+    def household(self) -> Section:
+        h = self.records.household
+        section = Section(
+            "household",
+            "Your household's record",
+            "What we hold about your household as a whole: where you live, how you found us "
+            "and where you are in the process.",
+            ("What", "What we hold"),
+        )
+        area = self.session.get(Area, h.area_id) if h.area_id else None
+        source = self.session.get(Source, h.source_key) if h.source_key else None
+        campaign = self.session.get(Campaign, h.campaign_id) if h.campaign_id else None
+        last = self.session.exec(
+            select(StageEvent)
+            .where(StageEvent.household_id == h.id)
+            .order_by(StageEvent.occurred_at.desc(), StageEvent.id.desc())
+        ).first()
+        stage = STAGE_TEXT.get(Stage(h.stage), _humanise(h.stage))
+        if last is not None and last.reason_code and last.to_stage == h.stage:
+            stage = f"{stage}: {self.reason(last.to_stage, last.reason_code)}"
+        referred_by = h.referrer_name or ""
+        if h.referrer_household_id is not None:
+            referred_by = referred_by or "Another household on our records"
+        items = [
+            ("Your reference", h.reference),
+            ("Address line 1", h.address_line_1 or ""),
+            ("Address line 2", h.address_line_2 or ""),
+            ("Town or city", h.town or ""),
+            ("Postcode", h.postcode or ""),
+            ("Area", area.name if area else "Not known yet"),
+            ("How you first contacted us", _text(ENQUIRY_CHANNEL_TEXT, h.enquiry_channel)),
+            ("How you heard about us", source.label if source else ""),
+            ("Campaign", campaign.name if campaign else ""),
+            ("Who referred you", referred_by),
+            ("What you told us you are interested in", h.interests or ""),
+            ("Family and friends (kinship) carer", _yes_no(h.is_kinship)),
+            ("How you prefer us to contact you", _text(CHANNEL_TEXT, h.preferred_channel)),
+            ("Where you are in the process", stage),
+            ("Since", self.fmt.date(h.stage_entered_at)),
+            ("You first enquired", self.fmt.date(h.enquired_at)),
+            ("We first spoke to you", self.fmt.date(h.first_contact_at)),
+            ("Officer looking after you", self.staff_name(h.assigned_officer_id)),
+        ]
+        if h.anonymised_at is not None:
+            items.append(("Your details were erased on", self.fmt.date(h.anonymised_at)))
+        section.rows.extend(items)
+        return section
+
+    def consents(self) -> Section:
+        section = Section(
+            "what-you-agreed-to",
+            "What you agreed to",
+            "Each time you agreed to something or changed your mind, with the words you saw. "
+            "The latest entry for each kind is what you have agreed to now.",
+            ("Date", "What it covers", "Your choice", "The words you saw", "How you told us",
+             "Recorded by"),
+        )  # fmt: skip
+        hid = self.records.household.id
+        for c in self.rows(Consent, Consent.household_id == hid, Consent.recorded_at, Consent.id):
+            section.rows.append(
+                (
+                    self.fmt.when(c.recorded_at),
+                    _text(CONSENT_SCOPE_TEXT, c.scope),
+                    "Agreed" if c.granted else "Said no or withdrew",
+                    c.wording,
+                    _text(CONSENT_VIA_TEXT, c.via),
+                    self.staff_name(c.recorded_by_id, "You"),
+                )
+            )
+        return section
+
+    def stages(self) -> Section:
+        section = Section(
+            "your-progress",
+            "Your progress",
+            "Each step from your enquiry onwards: when you moved from one stage to the next, "
+            "and the reason when you stopped or paused.",
+            ("Date", "From", "To", "Reason", "Our note", "Recorded by"),
+        )
+        hid = self.records.household.id
+        for e in self.rows(
+            StageEvent, StageEvent.household_id == hid, StageEvent.occurred_at, StageEvent.id
+        ):
+            section.rows.append(
+                (
+                    self.fmt.when(e.occurred_at),
+                    _text(STAGE_TEXT, e.from_stage) if e.from_stage else "",
+                    _text(STAGE_TEXT, e.to_stage),
+                    self.reason(e.to_stage, e.reason_code),
+                    e.reason_text or "",
+                    self.who(e.actor_id, e.actor_label),
+                )
+            )
+        return section
+
+    def timeline(self) -> Section:
+        section = Section(
+            "notes-and-contact",
+            "Notes, calls and contact",
+            "What our staff wrote down about you, the calls they made, and the messages "
+            "recorded on your record.",
+            ("Date", "Kind", "Summary", "Details", "Call outcome", "Recorded by"),
+        )
+        hid = self.records.household.id
+        for a in self.rows(
+            Activity, Activity.household_id == hid, Activity.occurred_at, Activity.id
+        ):
+            section.rows.append(
+                (
+                    self.fmt.when(a.occurred_at),
+                    _text(ACTIVITY_KIND_TEXT, a.kind),
+                    a.summary,
+                    a.body or "",
+                    _text(CALL_OUTCOME_TEXT, a.call_outcome),
+                    self.who(a.actor_id, a.actor_label),
+                )
+            )
+        return section
+
+    def visits(self) -> Section:
+        section = Section(
+            "visits",
+            "Visits and appointments",
+            "Visits booked with you: initial visits, assessment sessions and, once you were "
+            "approved, supervision visits and annual reviews. A visit that was moved shows "
+            "twice: the old time and the new one.",
+            ("Date", "Starts", "Ends", "Kind", "With", "Where", "Notes", "Status",
+             "Cancelled on", "Why it was cancelled", "Booked by"),
+        )  # fmt: skip
+        for v in self.rows(Appointment, self.records.linked(Appointment), Appointment.starts_at):
+            section.rows.append(
+                (
+                    self.fmt.date(v.starts_at),
+                    self.fmt.time(v.starts_at),
+                    self.fmt.time(v.ends_at),
+                    _text(APPOINTMENT_KIND_TEXT, v.kind),
+                    self.staff_name(v.staff_id, "A member of our staff"),
+                    v.location or "",
+                    v.notes or "",
+                    _text(APPOINTMENT_STATUS_TEXT, v.status),
+                    self.fmt.date(v.cancelled_at),
+                    v.cancel_reason or "",
+                    self.who(v.booked_by_id, v.booked_by_label),
+                )
+            )
+        return section
+
+    def tasks(self) -> Section:
+        section = Section(
+            "tasks",
+            "Tasks for our staff",
+            "Things our staff had to do for you or about you, such as calling you back or "
+            "booking a visit.",
+            ("Created", "Due", "Kind", "Title", "Details", "Priority", "Assigned to",
+             "Done on"),
+        )  # fmt: skip
+        for t in self.rows(Task, self.records.linked(Task), Task.created_at, Task.id):
+            withheld = t.kind == TaskKind.SAFEGUARDING
+            section.rows.append(
+                (
+                    self.fmt.when(t.created_at),
+                    self.fmt.when(t.due_at),
+                    _text(TASK_KIND_TEXT, t.kind),
+                    "Safeguarding concern recorded" if withheld else t.title,
+                    "Withheld: see the start of this document" if withheld else t.detail or "",
+                    _text(TASK_PRIORITY_TEXT, t.priority),
+                    self.staff_name(t.owner_id, "The team"),
+                    self.fmt.when(t.done_at),
+                )
+            )
+        return section
+
+    def messages(self) -> Section:
+        section = Section(
+            "messages",
+            "Messages",
+            "Messages we sent you or prepared for you, and messages to our staff about you, "
+            "with what each one carried.",
+            ("Due", "Sent on", "Channel", "Sent to", "What it was", "Details", "Status"),
+        )
+        condition = self.records.messages()
+        for m in self.rows(OutboxMessage, condition, OutboxMessage.due_at, OutboxMessage.id):
+            to = m.recipient
+            if m.staff_id is not None:
+                to = f"Our staff: {self.staff_name(m.staff_id, 'a member of staff')}"
+            elif m.channel == Channel.TELEGRAM and m.recipient != ERASED:
+                to = f"Your Telegram chat {m.recipient}"
+            section.rows.append(
+                (
+                    self.fmt.when(m.due_at),
+                    self.fmt.when(m.sent_at),
+                    _text(CHANNEL_TEXT, m.channel),
+                    to,
+                    _text(MESSAGE_TEXT, m.template),
+                    self.payload(m.payload or {}),
+                    _text(OUTBOX_STATUS_TEXT, m.status),
+                )
+            )
+        return section
+
+    def payload(self, payload: dict[str, Any]) -> str:
+        parts = []
+        for key, value in payload.items():
+            if key.endswith("_id") or key in PAYLOAD_HIDDEN or value in (None, "", [], {}):
+                continue
+            label = PAYLOAD_TEXT.get(key) or _humanise(key)
+            if isinstance(value, bool):
+                text = _yes_no(value)
+            elif key in PAYLOAD_VALUE_TEXT and value in PAYLOAD_VALUE_TEXT[key]:
+                text = PAYLOAD_VALUE_TEXT[key][value]
+            elif key.endswith("_at") and isinstance(value, str):
+                try:
+                    text = self.fmt.when(datetime.fromisoformat(value))
+                except ValueError:
+                    text = value
+            elif key == "phone" and isinstance(value, str):
+                text = _phone(value)
+            else:
+                text = str(value)
+            parts.append(f"{label}: {text}")
+        return "; ".join(parts)
+
+    def chats(self) -> Section:
+        section = Section(
+            "chats",
+            "Chats with our assistant",
+            "What you and our chat assistant wrote to each other, on our website or on "
+            "Telegram, when you agreed to us keeping it.",
+            ("Chat", "Started", "You agreed to us keeping it", "When", "From", "Message"),
+        )
+        for c in self.rows(ChatConversation, self.records.conversations(), ChatConversation.id):
+            chat = _text(CHAT_CHANNEL_TEXT, c.channel)
+            started = self.fmt.when(c.started_at)
+            kept = self.fmt.when(c.consent_given_at)
+            messages = self.rows(ChatMessage, ChatMessage.conversation_id == c.id, ChatMessage.id)
+            if not messages:
+                section.rows.append((chat, started, kept, "", "", ""))
+            for message in messages:
+                section.rows.append(
+                    (
+                        chat,
+                        started,
+                        kept,
+                        self.fmt.when(message.created_at),
+                        "You" if message.from_person else "Our assistant",
+                        message.text,
+                    )
+                )
+        return section
+
+    def telegram(self) -> Section:
+        section = Section(
+            "telegram",
+            "Telegram",
+            "The Telegram chats linked to your record so that we can send you reminders, and "
+            "when you asked us to stop.",
+            ("Telegram chat number", "Linked on", "You asked us to stop on"),
+        )
+        for link in self.rows(TelegramChatLink, self.records.linked(TelegramChatLink)):
+            section.rows.append(
+                (link.chat_id, self.fmt.when(link.linked_at), self.fmt.when(link.opted_out_at))
+            )
+        return section
+
+    def carer(self) -> Section:
+        section = Section(
+            "foster-carer",
+            "You as a foster carer",
+            "Your approval and the support we give you as a foster carer. Empty if you have "
+            "not been approved.",
+            ("What", "What we hold"),
+        )
+        c = self.records.carer
+        if c is None:
+            return section
+        section.rows.extend(
+            [
+                ("Approved on", self.fmt.date(c.approved_on)),
+                ("Children you are approved for", _count(c.places, "child", "children")),
+                ("Ages", f"{c.age_min} to {c.age_max} years"),
+                ("Types of fostering",
+                 ", ".join(_text(FOSTERING_TYPE_TEXT, t) for t in c.fostering_types or [])),
+                ("Specialisms",
+                 ", ".join(_text(SPECIALISM_TEXT, s) for s in c.specialisms or [])),
+                ("Family and friends (kinship) carer", _yes_no(c.is_family_and_friends)),
+                ("Supervising social worker", self.staff_name(c.supervising_social_worker_id)),
+                ("Annual review due", self.fmt.date(c.annual_review_due)),
+                ("TSD standards due", self.fmt.date(c.tsd_due)),
+                ("TSD standards completed on", self.fmt.date(c.tsd_completed_on)),
+                ("Last supervision visit", self.fmt.date(c.last_supervision_at)),
+                ("Status", _text(CARER_STATUS_TEXT, c.status)),
+                ("Status since", self.fmt.date(c.status_changed_at)),
+                ("Deregistered on", self.fmt.date(c.deregistered_on)),
+                ("Reason for deregistration",
+                 self.reason(ReasonKind.DEREGISTERED, c.deregistration_reason_code)),
+                ("Our note on the deregistration", c.deregistration_reason_text or ""),
+                ("We think you may need more support", _yes_no(c.at_risk)),
+                ("Why we think so", c.at_risk_reason or ""),
+                ("Record opened on", self.fmt.date(c.created_at)),
+            ]
+        )  # fmt: skip
+        return section
+
+    def placements(self) -> Section:
+        section = Section(
+            "placements",
+            "Children who lived with you",
+            "Each placement of a child with you: its type and dates. We leave out the child's "
+            "reference, which is information about the child.",
+            ("Type of fostering", "Started on", "Ended on"),
+        )
+        c = self.records.carer
+        if c is None:
+            return section
+        for p in self.rows(Placement, Placement.carer_id == c.id, Placement.started_on):
+            section.rows.append(
+                (
+                    _text(FOSTERING_TYPE_TEXT, p.fostering_type),
+                    self.fmt.date(p.started_on),
+                    self.fmt.date(p.ended_on) or "Still living with you",
+                )
+            )
+        return section
+
+    def check_ins(self) -> Section:
+        section = Section(
+            "check-ins",
+            "Check-ins",
+            "The short questions we send foster carers about how things are going, and your "
+            "answers.",
+            ("Sent on", "How", "Answered on", "Your score", "You asked for a call",
+             "Your comment"),
+        )  # fmt: skip
+        c = self.records.carer
+        if c is None:
+            return section
+        for ci in self.rows(CheckIn, CheckIn.carer_id == c.id, CheckIn.sent_at, CheckIn.id):
+            section.rows.append(
+                (
+                    self.fmt.when(ci.sent_at),
+                    _text(CHANNEL_TEXT, ci.channel),
+                    self.fmt.when(ci.answered_at),
+                    f"{ci.score} out of 5" if ci.score is not None else "",
+                    _yes_no(ci.wants_call),
+                    ci.comment or "",
+                )
+            )
+        return section
+
+    def access_log(self) -> Section:
+        section = Section(
+            "access-log",
+            "Who looked at or changed your record",
+            "Our log of each time someone looked at, changed or copied your record. Our staff "
+            "are named; automatic changes say so.",
+            ("When", "Who", "What they did", "Which record"),
+        )
+        for e in self.rows(
+            AuditEvent, self.records.audit_events(), AuditEvent.occurred_at, AuditEvent.id
+        ):
+            section.rows.append(
+                (
+                    self.fmt.when(e.occurred_at),
+                    self.who(e.actor_id, e.actor_label),
+                    _text(AUDIT_ACTION_TEXT, e.action),
+                    _text(AUDIT_ENTITY_TEXT, e.entity),
+                )
+            )
+        return section
+
+
+def _phone(value: str | None) -> str:
+    if not value:
+        return ""
+    try:
+        return format_phone(value)
+    except Exception:  # noqa: BLE001 - an odd stored number is shown as stored
+        return value
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def subject_access_export(
+    session: Session, actor: Actor, settings: Settings, household_id: int
+) -> SubjectAccess:
+    """Everything held about a household and, once approved, its carer record, in words (no
+    internal ids or codes). Audited as an export (that it happened, never what it held)."""
+    household = _check(session, actor, household_id)
+    records = _records(session, household)
+    builder = _Builder(session, settings, records)
+    names = " and ".join(
+        f"{a.first_name} {a.last_name}".strip()
+        for a in session.exec(
+            select(Applicant)
+            .where(Applicant.household_id == household.id)
+            .order_by(Applicant.position)
+        )
+    )
+    document = SubjectAccess(
+        service_name=settings.service.name,
+        reference=household.reference,
+        names=names,
+        prepared_on=builder.fmt.when(clock.now()),
+        sections=builder.sections(),
+        left_out=list(LEFT_OUT),
+    )
     with transaction(session):
-        audit.record(session, actor, AuditAction.EXPORT, "household", hid, subject_access=True)
+        audit.record(
+            session, actor, AuditAction.EXPORT, "household", household.id, subject_access=True
+        )
     return document
 
 
-def subject_access_json(session: Session, actor: Actor, household_id: int) -> str:
-    return json.dumps(
-        subject_access_export(session, actor, household_id), indent=2, ensure_ascii=False
+def _safe_cell(value: str) -> str:
+    # A cell starting with = + - @ would run as a formula in a spreadsheet.
+    if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _csv(section: Section) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(section.columns)
+    writer.writerows([_safe_cell(cell) for cell in row] for row in section.rows)
+    # The byte order mark makes spreadsheet programs read the names' accents right.
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(DOCUMENT_TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
 
 
+def render_document(document: SubjectAccess) -> str:
+    return _environment().get_template(DOCUMENT_TEMPLATE).render(document=document)
+
+
+def subject_access_zip(
+    session: Session, actor: Actor, settings: Settings, household_id: int
+) -> SubjectAccessFile:
+    """The file to hand to the person: a zip with a readable document (HTML, self-contained)
+    and one CSV file per kind of record."""
+    document = subject_access_export(session, actor, settings, household_id)
+    stamp = clock.now().astimezone(settings.tz)
+    folder = f"your-information-{_file_part(document.reference)}"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+
+        def add(name: str, content: bytes) -> None:
+            info = zipfile.ZipInfo(f"{folder}/{name}", date_time=stamp.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, content)
+
+        add("your-information.html", render_document(document).encode("utf-8"))
+        for section in document.sections:
+            add(section.filename, _csv(section))
+    return SubjectAccessFile(f"{folder}-{stamp:%Y-%m-%d}.zip", buffer.getvalue())
+
+
+def _file_part(reference: str) -> str:
+    return re.sub(r"[^A-Za-z0-9-]+", "-", reference).strip("-") or "household"
+
+
+# -- erasure -----------------------------------------------------------------------------------
+
+
 def anonymise_household(
-    session: Session, actor: Actor, household_id: int, *, reason: str, commit: bool = True
+    session: Session,
+    actor: Actor,
+    household_id: int,
+    *,
+    reason: str,
+    commit: bool = True,
+    checkpoint: bool = True,
 ) -> Household:
-    """Erase a household's personal data, keeping its anonymous stage history."""
+    """Erase a household's personal data everywhere it is held (by household, by carer and by
+    Telegram chat), keeping its anonymous stage history. With `commit` (the default) it is
+    one transaction and, with `checkpoint`, the SQLite write-ahead log is truncated after."""
     household = _check(session, actor, household_id)
     reason = " ".join((reason or "").split())
     if not reason:
         raise InvalidInput("Say why the household's data is being erased", "reason")
     if household.anonymised_at is not None:
         raise InvalidInput("This household has already been anonymised", "reason")
-    hid = household.id
     now = clock.now()
+    records = _records(session, household)
 
     def work() -> None:
-        for applicant in session.exec(select(Applicant).where(Applicant.household_id == hid)):
-            session.delete(applicant)
-        for model in (Consent, Activity):
-            session.exec(sa.delete(model).where(model.household_id == hid))
-        household.address_line_1 = household.address_line_2 = household.town = None
-        # The postcode district is kept: it says which area, never which house.
-        if household.postcode:
-            household.postcode = household.postcode.split(" ")[0][:4]
-        household.referrer_name = None
-        household.interests = None
-        household.preferred_channel = None
-        household.anonymised_at = now
-        household.updated_at = now
-        session.add(household)
-        # Free text in the stage history may name people; the stages and codes stay.
-        session.exec(
-            sa.update(StageEvent)
-            .where(StageEvent.household_id == hid, StageEvent.reason_text.is_not(None))
-            .values(reason_text=None)
-        )
-        session.exec(
-            sa.update(Task)
-            .where(Task.household_id == hid)
-            .values(title="Task (erased)", detail=None)
-        )
-        session.exec(
-            sa.update(Appointment)
-            .where(Appointment.household_id == hid)
-            .values(location=None, notes=None, cancel_reason=None)
-        )
-        carer = session.exec(select(Carer).where(Carer.household_id == hid)).first()
-        # Messages about the household and, once approved, to them as carers (check-ins and
-        # staff alerts carry only carer_id). Keys can hold an email address, so they go too.
-        theirs = OutboxMessage.household_id == hid
-        if carer is not None:
-            theirs = sa.or_(theirs, OutboxMessage.carer_id == carer.id)
-        session.exec(
-            sa.update(OutboxMessage)
-            .where(theirs)
-            .values(
-                recipient=ERASED,
-                payload={},
-                error=None,
-                unique_key=sa.literal("erased-") + sa.cast(OutboxMessage.id, sa.String),
-            )
-        )
-        session.exec(
-            sa.update(OutboxMessage)
-            .where(theirs, OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]))
-            .values(status=OutboxStatus.CANCELLED)
-        )
-        conversation_ids = list(
-            session.exec(
-                select(ChatConversation.id).where(ChatConversation.household_id == hid)
-            ).all()
-        )
-        if conversation_ids:
-            session.exec(
-                sa.delete(ChatMessage).where(ChatMessage.conversation_id.in_(conversation_ids))
-            )
-            session.exec(
-                sa.update(ChatConversation)
-                .where(ChatConversation.id.in_(conversation_ids))
-                .values(
-                    data={},
-                    erased_at=now,
-                    external_id=sa.literal("erased-") + sa.cast(ChatConversation.id, sa.String),
-                )
-            )
-        session.exec(sa.delete(TelegramChatLink).where(TelegramChatLink.household_id == hid))
-        if carer is not None:
-            session.exec(sa.delete(TelegramChatLink).where(TelegramChatLink.carer_id == carer.id))
-            carer.at_risk_reason = None
-            carer.deregistration_reason_text = None
-            session.add(carer)
-            session.exec(
-                sa.update(CheckIn).where(CheckIn.carer_id == carer.id).values(comment=None)
-            )
+        _erase_records(session, records, now)
+        # The one place the household row itself is finally changed.
+        _anonymise(session, household, now)
         # The reason may name people: the log says only whether a request or the rule did it.
         basis = "retention rule" if actor.is_system else "request"
-        audit.record(session, actor, AuditAction.ERASE, "household", hid, basis=basis)
+        audit.record(session, actor, AuditAction.ERASE, "household", household.id, basis=basis)
 
     if commit:
         with transaction(session):
             work()
         session.refresh(household)
+        if checkpoint:
+            checkpoint_after_erasure(session)
     else:
         work()
         session.flush()
     return household
+
+
+def _erase_records(session: Session, records: _Records, now: datetime) -> None:
+    """Every record of theirs, scrubbed or deleted; what statistics count stays."""
+    hid = records.household.id
+    carer = records.carer
+    for applicant in session.exec(select(Applicant).where(Applicant.household_id == hid)):
+        session.delete(applicant)
+    for model in (Consent, Activity):
+        session.exec(sa.delete(model).where(model.household_id == hid))
+    # Free text in the stage history may name people; the stages and codes stay.
+    session.exec(
+        sa.update(StageEvent)
+        .where(StageEvent.household_id == hid, StageEvent.reason_text.is_not(None))
+        .values(reason_text=None)
+    )
+    # Tasks and visits of the household and of the carer (supervision visits are booked at
+    # their home: the location is their address).
+    session.exec(
+        sa.update(Task).where(records.linked(Task)).values(title="Task (erased)", detail=None)
+    )
+    session.exec(
+        sa.update(Appointment)
+        .where(records.linked(Appointment))
+        .values(location=None, notes=None, cancel_reason=None)
+    )
+    # Messages to them and to staff about them (reminders carry their name, phone and
+    # address). Keys can hold an email address or a chat id, so they go too.
+    theirs = records.messages()
+    session.exec(
+        sa.update(OutboxMessage)
+        .where(theirs)
+        .values(
+            recipient=ERASED,
+            payload={},
+            error=None,
+            provider_message_id=None,
+            unique_key=sa.literal("erased-") + sa.cast(OutboxMessage.id, sa.String),
+        )
+    )
+    session.exec(
+        sa.update(OutboxMessage)
+        .where(theirs, OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]))
+        .values(status=OutboxStatus.CANCELLED)
+    )
+    _scrub_safeguarding_alerts(session, records.task_ids)
+    if records.conversation_ids:
+        conversations = records.conversations()
+        session.exec(
+            sa.delete(ChatMessage).where(ChatMessage.conversation_id.in_(records.conversation_ids))
+        )
+        session.exec(
+            sa.update(ChatConversation)
+            .where(conversations)
+            .values(
+                state="start",
+                data={},
+                consent_given_at=None,
+                erased_at=now,
+                external_id=sa.literal("erased-") + sa.cast(ChatConversation.id, sa.String),
+            )
+        )
+    session.exec(sa.delete(TelegramChatLink).where(records.linked(TelegramChatLink)))
+    if carer is not None:
+        carer.at_risk_reason = None
+        carer.deregistration_reason_text = None
+        session.add(carer)
+        session.exec(sa.update(CheckIn).where(CheckIn.carer_id == carer.id).values(comment=None))
+        # The child's reference would tie the placement (and so the carer) to a case file; its
+        # type and dates stay for the statistics.
+        session.exec(
+            sa.update(Placement)
+            .where(Placement.carer_id == carer.id)
+            .values(child_reference=ERASED)
+        )
+
+
+def _scrub_safeguarding_alerts(session: Session, task_ids: Iterable[int]) -> None:
+    """Alerts to managers about a concern point at the task and say where it was raised (a
+    Telegram chat id). They keep working (a pending alert still goes) but say no more."""
+    task_ids = set(
+        session.exec(
+            select(Task.id).where(Task.id.in_(list(task_ids)), Task.kind == TaskKind.SAFEGUARDING)
+        )
+    )
+    if not task_ids:
+        return
+    alerts = session.exec(
+        select(OutboxMessage).where(OutboxMessage.template == SAFEGUARDING_ALERT_TEMPLATE)
+    ).all()
+    for alert in alerts:
+        payload = dict(alert.payload or {})
+        if payload.get("task_id") not in task_ids:
+            continue
+        payload.update(task_title="Safeguarding concern: act today", where="chat")
+        alert.payload = payload
+        alert.unique_key = f"erased-{alert.id}"
+        session.add(alert)
+
+
+def _anonymise(session: Session, household: Household, now: datetime) -> None:
+    household.address_line_1 = household.address_line_2 = household.town = None
+    # The postcode district is kept: it says which area, never which house.
+    if household.postcode:
+        household.postcode = household.postcode.split(" ")[0][:4]
+    household.referrer_name = None
+    household.interests = None
+    household.preferred_channel = None
+    household.anonymised_at = now
+    household.updated_at = now
+    session.add(household)
+
+
+def checkpoint_after_erasure(session: Session) -> None:
+    """On SQLite, copy the write-ahead log into the database file and truncate it, so the
+    erased values are not left in the log (secure_delete has zeroed them in the file).
+    Nothing to do on PostgreSQL."""
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        return
+    # A connection of its own: the session's may still be inside a transaction.
+    with bind.engine.connect() as connection:
+        busy, _frames, _done = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+    if busy:
+        # A long reader held the log; SQLite's automatic checkpoints copy it later, and the
+        # next erasure tries again.
+        log.warning("write-ahead log not truncated after an erasure: a reader was busy")
+
+
+# -- the retention rule ------------------------------------------------------------------------
 
 
 def retention_due(session: Session, settings: Settings, now: datetime) -> list[int]:
@@ -264,14 +1231,17 @@ def apply_retention(
 ) -> int:
     """Anonymise every household past the retention rule; returns how many. Safe to run again:
     an anonymised household is never picked twice. Each household is its own transaction, so
-    a failure leaves the others done."""
+    a failure leaves the others done; the log is checkpointed once at the end."""
     now = now or clock.now()
     done = 0
+    months = settings.retention.anonymise_closed_after_months
     for household_id in retention_due(session, settings, now):
-        months = settings.retention.anonymise_closed_after_months
         anonymise_household(
             session, actor, household_id,
             reason=f"Retention rule: closed more than {months} months ago",
+            checkpoint=False,
         )  # fmt: skip
         done += 1
+    if done:
+        checkpoint_after_erasure(session)
     return done

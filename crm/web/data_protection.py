@@ -1,4 +1,5 @@
-"""Subject access downloads and erasure of a household (managers and admins)."""
+"""Subject access downloads and erasure of a household (managers and admins). The service
+builds the file and does the erasure; these routes only pass the request on."""
 
 from __future__ import annotations
 
@@ -6,21 +7,21 @@ from flask import Blueprint, Response, flash, redirect, render_template, url_for
 
 from crm.services import data_protection as service
 from crm.services.errors import InvalidInput
-from crm.web import db
+from crm.web import db, state
 from crm.web.auth import OVERSIGHT_ROLES, current_actor, roles_required
 from crm.web.forms import ConfirmForm, attach_errors
 
 bp = Blueprint("data_protection", __name__, url_prefix="/households")
 
 
-@bp.get("/<int:household_id>/subject-access.json")
+@bp.get("/<int:household_id>/subject-access.zip")
 @roles_required(*OVERSIGHT_ROLES)
 def export_household(household_id: int):
-    document = service.subject_access_json(db(), current_actor(), household_id)
+    export = service.subject_access_zip(db(), current_actor(), state().settings, household_id)
     return Response(
-        document,
-        mimetype="application/json",
-        headers={"Content-Disposition": f"attachment; filename=subject-access-{household_id}.json"},
+        export.content,
+        mimetype="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
     )
 
 

@@ -1,7 +1,9 @@
 """Subject access, erasure, the retention rule (service and command), the audit log and the
 admin pages."""
 
-import json
+import csv
+import io
+import zipfile
 from datetime import timedelta
 
 from click.testing import CliRunner
@@ -19,23 +21,49 @@ def test_subject_access_download(client_for, org, make_household, session):
     household = make_household(first="Sara", last="Access")
     log_activity(session, Actor.system("test"), household.id, "note", summary="Asked about pets")
     c = client_for(org.manager)
-    response = c.get(f"/households/{household.id}/subject-access.json")
+    # Linked from the data protection page.
+    page = c.get(f"/households/{household.id}/erase").get_data(as_text=True)
+    url = f"/households/{household.id}/subject-access.zip"
+    assert f'href="{url}"' in page
+    response = c.get(url)
     assert response.status_code == 200
-    assert "attachment" in response.headers["Content-Disposition"]
-    document = json.loads(response.data)
-    assert document["applicants"][0]["first_name"] == "Sara"
-    assert document["household"]["reference"] == household.reference
-    assert [a["summary"] for a in document["activities"]] == ["Asked about pets"]
-    assert document["stage_events"][0]["to_stage"] == "enquiry"
-    assert document["consents"][0]["wording"] == "Agreed on the phone"
+    assert response.mimetype == "application/zip"
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith("attachment;") and household.reference in disposition
+    assert response.headers["Cache-Control"] == "no-store"
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    files = {name.rsplit("/", 1)[-1]: archive.read(name) for name in archive.namelist()}
+    assert "your-information.html" in files
+    details = list(csv.reader(io.StringIO(files["your-details.csv"].decode("utf-8-sig"))))
+    assert details[1][1:3] == ["Sara", "Access"]
+    notes = files["notes-and-contact.csv"].decode("utf-8-sig")
+    assert "Asked about pets" in notes
+    progress = files["your-progress.csv"].decode("utf-8-sig")
+    assert "Enquiry" in progress and "enquiry," not in progress
+    assert "Agreed on the phone" in files["what-you-agreed-to.csv"].decode("utf-8-sig")
     export = session.exec(
         select(m.AuditEvent).where(m.AuditEvent.action == m.AuditAction.EXPORT)
     ).one()
-    assert (export.entity, export.entity_id, export.actor_id) == (
+    assert (export.entity, export.entity_id, export.actor_id, export.detail) == (
         "household",
         household.id,
         org.manager.id,
+        {"subject_access": True},
     )
+
+
+def test_subject_access_download_is_for_managers_and_admins_only(
+    client_for, org, make_household, session
+):
+    household = make_household(first="Sara", last="Access")
+    url = f"/households/{household.id}/subject-access.zip"
+    for user in (org.officer_north, org.assessor_north, org.supervisor_north):
+        assert client_for(user).get(url).status_code == 403, user.email
+    assert (
+        session.exec(select(m.AuditEvent).where(m.AuditEvent.action == m.AuditAction.EXPORT)).all()
+        == []
+    )
+    assert client_for(org.admin).get(url).status_code == 200
 
 
 def test_erase_keeps_anonymous_stage_history(client_for, org, make_household, session):
@@ -279,8 +307,10 @@ def test_admin_index_links_other_parts_when_present(client_for, client, org):
         assert 'href="/reports"' in page
 
 
-def test_erasing_a_carer_also_erases_messages_and_links_kept_by_carer(org, make_household, session):
-    from crm.services.data_protection import ERASED, anonymise_household, subject_access_export
+def test_erasing_a_carer_also_erases_messages_and_links_kept_by_carer(
+    org, make_household, session, settings
+):
+    from crm.services.data_protection import ERASED, anonymise_household, subject_access_zip
 
     system = Actor.system("test")
     household = make_household(first="Cora", last="Carer", email="cora@example.com")
@@ -300,9 +330,15 @@ def test_erasing_a_carer_also_erases_messages_and_links_kept_by_carer(org, make_
     )
     session.add(m.TelegramChatLink(chat_id="4242", carer_id=carer.id))
     session.commit()
-    exported = subject_access_export(session, system, household.id)
-    assert any(msg["recipient"] == "cora@example.com" for msg in exported["messages"])
-    assert [link["chat_id"] for link in exported["telegram_links"]] == ["4242"]
+    archive = zipfile.ZipFile(
+        io.BytesIO(subject_access_zip(session, system, settings, household.id).content)
+    )
+    files = {
+        name.rsplit("/", 1)[-1]: archive.read(name).decode("utf-8-sig")
+        for name in archive.namelist()
+    }
+    assert "cora@example.com" in files["messages.csv"] and "Cora Carer" in files["messages.csv"]
+    assert "4242" in files["telegram.csv"]
 
     anonymise_household(session, system, household.id, reason="Asked in writing")
     session.expire_all()

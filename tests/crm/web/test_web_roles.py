@@ -33,7 +33,7 @@ ROUTES = [
     ("/households/{south}", {"admin", "manager", "officer_south"}),
     # In assessment: the assessing social worker of the area sees it too.
     ("/households/{assessing}", {"admin", "manager", "officer_north", "assessor_north"}),
-    ("/households/{north}/subject-access.json", OVERSIGHT),
+    ("/households/{north}/subject-access.zip", OVERSIGHT),
     ("/households/{north}/erase", OVERSIGHT),
     ("/carers", CARERS),
     ("/carers/{carer}", CARERS),
