@@ -294,3 +294,16 @@ def test_sign_in_sign_out_and_ends_are_audited_without_values(app, org, client_f
     text = json.dumps([e.detail for e in events])
     assert org.officer_north.email not in text and "127.0.0.1" not in text
     assert "198.51.100" not in text
+
+
+def test_every_role_changes_their_password_from_the_header(org, client_for):
+    for name in ["admin", "manager", "officer_north", "assessor_north", "supervisor_north"]:
+        c = client_for(getattr(org, name))
+        assert 'href="/account/password"' in c.get("/home").get_data(as_text=True), name
+        assert c.get("/account/password").status_code == 200, name
+
+
+def test_changing_a_password_needs_a_session(client):
+    response = client.get("/account/password")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/sign-in")
