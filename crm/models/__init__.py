@@ -35,6 +35,7 @@ from crm.models.organisation import (
 )
 from crm.models.pipeline import StageEvent
 from crm.models.scheduling import SchedulerJob, SchedulerJobRun, SchedulerLease
+from crm.models.sessions import SessionEndReason, SignInCounter, SignInMethod, StaffSession
 from crm.models.timeline import Activity, ActivityKind, CallOutcome, Task, TaskKind, TaskPriority
 from crm.models.visits import (
     Appointment,
@@ -85,9 +86,13 @@ __all__ = [
     "SchedulerJob",
     "SchedulerJobRun",
     "SchedulerLease",
+    "SessionEndReason",
+    "SignInCounter",
+    "SignInMethod",
     "Source",
     "Specialism",
     "StaffArea",
+    "StaffSession",
     "StaffUser",
     "Stage",
     "StageEvent",

@@ -46,8 +46,6 @@ class StaffUser(SQLModel, table=True):
     role: Role = enum_column(Role)
     password_hash: str = Field(max_length=255)
     active: bool = True
-    failed_sign_ins: int = 0
-    locked_until: datetime | None = None
     last_sign_in_at: datetime | None = None
     created_at: datetime = created_at_field()
 

@@ -10,6 +10,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from crm import clock
 from crm.db import transaction
 from crm.models import (
     Area,
@@ -21,6 +22,7 @@ from crm.models import (
     Reason,
     ReasonKind,
     Role,
+    SessionEndReason,
     Source,
     StaffArea,
     StaffUser,
@@ -28,7 +30,9 @@ from crm.models import (
 from crm.services import audit
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
+from crm.services.sessions import end_all_sessions
 from crm.services.staff import MIN_PASSWORD_LENGTH, hash_password
+from crm.services.throttle import SignInThrottle
 
 _DISTRICT = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
 _KEY = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
@@ -49,6 +53,13 @@ def _text(value: str | None, field: str, limit: int, message: str) -> str:
 
 
 # -- staff --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignInFailures:
+    failures: int
+    addresses: int
+    delayed_until: datetime | None
 
 
 def update_staff_user(
@@ -80,7 +91,17 @@ def update_staff_user(
         errors["role"] = "You cannot remove your own admin access"
     if errors:
         raise InvalidInput(errors)
+    # Rights are read afresh on every request, so new areas apply at once. A new role ends the
+    # person's sessions all the same: what a session may need at sign-in (a second factor for
+    # some roles) depends on the role. Deactivation ends them too (and is refused at sign-in).
+    end_reason = None
+    if user.active and not active:
+        end_reason = SessionEndReason.DEACTIVATED
+    elif role != user.role:
+        end_reason = SessionEndReason.ROLE_CHANGED
     with transaction(session):
+        if end_reason is not None:
+            end_all_sessions(session, actor, user.id, end_reason)
         user.name = name[:200]
         user.role = role
         user.active = active
@@ -96,22 +117,51 @@ def update_staff_user(
     return user
 
 
-def unlock_staff_user(session: Session, actor: Actor, staff_id: int) -> StaffUser:
+def sign_in_failures(
+    session: Session, actor: Actor, staff_id: int, throttle: SignInThrottle
+) -> SignInFailures:
+    """Recent failed sign-ins on this person's email, for their page (no addresses shown)."""
+    _admin_only(actor)
+    user = session.get(StaffUser, staff_id)
+    if user is None:
+        raise NotFound(f"No member of staff with id {staff_id}")
+    now = clock.now()
+    counters = throttle.account_counters(user.email, now)
+    # Every failure is counted on its address's row for this email; the email's own row (the
+    # same failures again, up to a share per address) is the one that slows down everyone.
+    own = counters.pop(throttle.account_key(user.email), None)
+    return SignInFailures(
+        failures=sum(c.failures for c in counters.values()),
+        addresses=len(counters),
+        delayed_until=own.next_attempt_at if own and own.next_attempt_at > now else None,
+    )
+
+
+def clear_sign_in_failures(
+    session: Session, actor: Actor, staff_id: int, throttle: SignInThrottle
+) -> None:
+    """Forget the failed sign-ins on this person's email, ending any wait they cause."""
     _admin_only(actor)
     user = session.get(StaffUser, staff_id)
     if user is None:
         raise NotFound(f"No member of staff with id {staff_id}")
     with transaction(session):
-        user.locked_until = None
-        user.failed_sign_ins = 0
-        session.add(user)
-        audit.record(session, actor, AuditAction.UPDATE, "staff_user", user.id, unlocked=True)
-    return user
+        throttle.clear_account(user.email)
+        audit.record(
+            session, actor, AuditAction.UPDATE, "staff_user", user.id, sign_in_failures=True
+        )
 
 
-def reset_password(session: Session, actor: Actor, staff_id: int, password: str) -> StaffUser:
-    """Set a new password; it also signs the person out everywhere (the session fingerprint
-    comes from the hash)."""
+def reset_password(
+    session: Session,
+    actor: Actor,
+    staff_id: int,
+    password: str,
+    *,
+    throttle: SignInThrottle | None = None,
+) -> StaffUser:
+    """Set a new password: every session of the person ends at once, and (given the
+    throttle) earlier failed sign-ins on their email are forgotten."""
     _admin_only(actor)
     user = session.get(StaffUser, staff_id)
     if user is None:
@@ -122,9 +172,10 @@ def reset_password(session: Session, actor: Actor, staff_id: int, password: str)
         )
     with transaction(session):
         user.password_hash = hash_password(password)
-        user.locked_until = None
-        user.failed_sign_ins = 0
         session.add(user)
+        end_all_sessions(session, actor, user.id, SessionEndReason.PASSWORD_RESET)
+        if throttle is not None:
+            throttle.clear_account(user.email)
         audit.record(session, actor, AuditAction.UPDATE, "staff_user", user.id, password_reset=True)
     return user
 

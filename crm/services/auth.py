@@ -1,8 +1,11 @@
-"""Signing staff in: password check, lock-out after repeated failures.
+"""Signing staff in: the password check, slowed down by crm.services.throttle.
 
-The web layer keeps the session; this module decides whether a sign-in succeeds and records
-the attempt. A wrong password, an unknown email and a locked account give the same answer to
-the person signing in, so the form cannot be used to find out who has an account.
+Whoever types whatever, the answer depends only on what was typed and on earlier failures from
+there, never on whether an account exists: a wrong password, an unknown email and a
+deactivated account get the same words, the same status and the same delays, and an unknown
+email costs the same argon2 check as a real one. There is no lock-out anyone could trigger.
+
+Once the password is right, crm.services.sessions.start_session opens the session.
 """
 
 from __future__ import annotations
@@ -14,14 +17,15 @@ from sqlmodel import Session, select
 
 from crm import clock
 from crm.db import transaction
-from crm.models import AuditAction, StaffUser
+from crm.models import AuditAction, SessionEndReason, StaffUser
 from crm.services import audit
 from crm.services.actors import Actor
-from crm.services.staff import hash_password, verify_password
+from crm.services.errors import InvalidInput, NotAllowed
+from crm.services.sessions import end_all_sessions
+from crm.services.staff import MIN_PASSWORD_LENGTH, hash_password, verify_password
+from crm.services.throttle import SignInThrottle, wait_in_words
 from crm.services.validation import normalise_email
 
-MAX_FAILED_SIGN_INS = 5
-LOCK_MINUTES = 15
 GENERIC_FAILURE = "Enter a correct email address and password"
 # Verifying against a real hash when the email is unknown keeps the timing the same.
 _DUMMY_HASH = hash_password("not a real password, only for timing")
@@ -31,73 +35,104 @@ _DUMMY_HASH = hash_password("not a real password, only for timing")
 class SignInResult:
     user: StaffUser | None
     message: str | None = None
-    locked: bool = False
+    # Whole seconds to wait before the next attempt is checked (None: no wait).
+    retry_after: int | None = None
+    # True when the attempt was refused unchecked because a wait was running.
+    refused_unchecked: bool = False
 
     @property
     def ok(self) -> bool:
         return self.user is not None
 
 
-def authenticate(session: Session, email: str, password: str) -> SignInResult:
-    """Check an email and password. Five failures in a row lock the account for 15 minutes."""
-    try:
-        email = normalise_email(email or "")
-    except ValueError:
-        verify_password(_DUMMY_HASH, password or "")
-        return SignInResult(None, GENERIC_FAILURE)
-    user = session.exec(select(StaffUser).where(StaffUser.email == email)).first()
-    if user is None or not user.active:
-        verify_password(_DUMMY_HASH, password or "")
-        return SignInResult(None, GENERIC_FAILURE)
-    now = clock.now()
-    if user.locked_until is not None and user.locked_until > now:
-        return SignInResult(None, locked_message(), locked=True)
-    with transaction(session):
-        if verify_password(user.password_hash, password or ""):
-            user.failed_sign_ins = 0
-            user.locked_until = None
-            user.last_sign_in_at = now
-            session.add(user)
-            audit.record(
-                session, Actor(label=f"staff:{user.id}", user_id=user.id, role=user.role),
-                AuditAction.UPDATE, "staff_user", user.id, signed_in=True,
-            )  # fmt: skip
-            result = SignInResult(user)
-        else:
-            user.failed_sign_ins += 1
-            locked = user.failed_sign_ins >= MAX_FAILED_SIGN_INS
-            if locked:
-                user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-                user.failed_sign_ins = 0
-                audit.record(
-                    session, Actor.system("sign-in"), AuditAction.UPDATE, "staff_user", user.id,
-                    locked=True,
-                )  # fmt: skip
-            session.add(user)
-            result = SignInResult(
-                None, locked_message() if locked else GENERIC_FAILURE, locked=locked
-            )
-    session.refresh(user)
-    return result
-
-
-def locked_message() -> str:
+def waiting_message(wait: timedelta) -> str:
     return (
-        "There have been too many attempts to sign in to this account. "
-        f"Wait {LOCK_MINUTES} minutes and try again, or ask an administrator to unlock it."
+        "There have been too many failed attempts to sign in. "
+        f"Wait {wait_in_words(wait)} before you try again"
     )
 
 
-def session_token(user: StaffUser) -> str:
-    """A fingerprint of the password hash kept in the session cookie: changing the password
-    (or an admin resetting it) signs the person out everywhere."""
-    return user.password_hash[-16:]
+def failed_message(wait: timedelta) -> str:
+    if wait <= timedelta(0):
+        return GENERIC_FAILURE
+    return f"{GENERIC_FAILURE}. Wait {wait_in_words(wait)} before you try again"
 
 
-def user_for_session(session: Session, user_id: int | None, token: str | None) -> StaffUser | None:
-    if user_id is None or token is None:
+def _seconds(wait: timedelta) -> int:
+    return max(1, -(-int(wait.total_seconds() * 1000) // 1000))
+
+
+def _active_user(session: Session, email: str | None) -> StaffUser | None:
+    try:
+        email = normalise_email(email or "")
+    except ValueError:
         return None
-    user = session.get(StaffUser, user_id)
-    if user is None or not user.active or session_token(user) != token:
-        return None
+    user = session.exec(select(StaffUser).where(StaffUser.email == email)).first()
+    return user if user is not None and user.active else None
+
+
+def authenticate(
+    session: Session,
+    email: str | None,
+    password: str | None,
+    *,
+    address: str | None,
+    throttle: SignInThrottle,
+) -> SignInResult:
+    """Check an email and password typed at `address`. On success the caller starts a session."""
+    now = clock.now()
+    with transaction(session):
+        attempt = throttle.begin(email, address, now)
+    if not attempt.allowed:
+        return SignInResult(
+            None, waiting_message(attempt.wait), _seconds(attempt.wait), refused_unchecked=True
+        )
+    user = _active_user(session, email)
+    matches = verify_password(user.password_hash if user else _DUMMY_HASH, password or "")
+    if user is not None and matches:
+        with transaction(session):
+            attempt.succeeded(now)
+        return SignInResult(user)
+    with transaction(session):
+        wait = attempt.failed(now)
+    return SignInResult(None, failed_message(wait), _seconds(wait) if wait > timedelta(0) else None)
+
+
+def change_own_password(
+    session: Session,
+    actor: Actor,
+    *,
+    current_password: str | None,
+    new_password: str | None,
+    keep_session_id: int | None,
+    address: str | None,
+    throttle: SignInThrottle,
+) -> StaffUser:
+    """A member of staff sets a new password. Every other session of theirs ends at once (a
+    copied cookie, another browser); the one they changed it from stays signed in."""
+    user = session.get(StaffUser, actor.user_id) if actor.user_id is not None else None
+    if user is None or not user.active:
+        raise NotAllowed("Sign in to change your password")
+    errors: dict[str, str] = {}
+    # The same throttled check as the sign-in page, so that a borrowed session cannot be used
+    # to guess the password any faster.
+    check = authenticate(session, user.email, current_password, address=address, throttle=throttle)
+    if not check.ok:
+        errors["current_password"] = (
+            check.message if check.retry_after else "Enter your current password correctly"
+        )
+    if len(new_password or "") < MIN_PASSWORD_LENGTH:
+        errors["new_password"] = f"Use a password of at least {MIN_PASSWORD_LENGTH} characters"
+    elif check.ok and verify_password(user.password_hash, new_password or ""):
+        errors["new_password"] = "Choose a password different from your current one"
+    if errors:
+        raise InvalidInput(errors)
+    with transaction(session):
+        user.password_hash = hash_password(new_password)
+        session.add(user)
+        end_all_sessions(
+            session, actor, user.id, SessionEndReason.PASSWORD_CHANGED, keep_id=keep_session_id
+        )
+        audit.record(session, actor, AuditAction.UPDATE, "staff_user", user.id, password=True)
+    session.refresh(user)
     return user

@@ -1094,8 +1094,6 @@ class _Generator:
                     "role": role,
                     "password_hash": password_hash,
                     "active": True,
-                    "failed_sign_ins": 0,
-                    "locked_until": None,
                     "last_sign_in_at": None,
                     "created_at": start,
                 }

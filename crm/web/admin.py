@@ -28,10 +28,18 @@ from crm.models import (
     StaffUser,
 )
 from crm.services import admin as service
+from crm.services import sessions as sessions_service
 from crm.services.errors import InvalidInput
 from crm.services.staff import create_staff_user
 from crm.web import db, state
-from crm.web.auth import ADMIN_ROLES, OVERSIGHT_ROLES, current_actor, roles_required
+from crm.web.auth import (
+    ADMIN_ROLES,
+    OVERSIGHT_ROLES,
+    current_actor,
+    current_session,
+    roles_required,
+    sign_in_throttle,
+)
 from crm.web.households import _int
 
 bp = Blueprint("admin", __name__)
@@ -98,14 +106,24 @@ def user(staff_id: int):
                     area_ids=[int(a) for a in request.form.getlist("areas") if a.isdigit()],
                 )  # fmt: skip
                 flash("Saved")
-            elif action == "unlock":
-                service.unlock_staff_user(db(), current_actor(), staff_id)
-                flash("Unlocked")
+            elif action == "clear-failures":
+                service.clear_sign_in_failures(db(), current_actor(), staff_id, sign_in_throttle())
+                flash("Failed sign-ins forgotten")
             elif action == "password":
                 service.reset_password(
-                    db(), current_actor(), staff_id, request.form.get("password", "")
-                )
+                    db(), current_actor(), staff_id, request.form.get("password", ""),
+                    throttle=sign_in_throttle(),
+                )  # fmt: skip
                 flash("Password changed; they are signed out everywhere")
+            elif action == "end-session":
+                session_id = _int(request.form.get("session_id"))
+                if session_id is None:
+                    abort(400)
+                sessions_service.end_session_by_admin(db(), current_actor(), staff_id, session_id)
+                flash("Session ended")
+            elif action == "end-sessions":
+                sessions_service.end_all_by_admin(db(), current_actor(), staff_id)
+                flash("All their sessions ended")
             else:
                 abort(400)
         except InvalidInput as exc:
@@ -116,6 +134,9 @@ def user(staff_id: int):
     return render_template(
         "admin/user.html", staff=staff, errors=errors, roles=list(Role), mine=mine,
         areas=db().exec(select(Area).order_by(Area.name)).all(), values=request.form,
+        live_sessions=sessions_service.live_sessions(db(), current_actor(), staff_id),
+        current_session=current_session(),
+        failures=service.sign_in_failures(db(), current_actor(), staff_id, sign_in_throttle()),
     ), (400 if errors else 200)  # fmt: skip
 
 

@@ -6,6 +6,9 @@ For other blueprints:
   for everyone else; it implies login_required);
 - `current_actor()` gives the crm.services.actors.Actor to pass to services;
 - `current_user()` gives the StaffUser (or None on public pages).
+
+The session cookie holds one random token (crm.services.sessions); every request looks it up
+and is refused once that session has ended or expired.
 """
 
 from __future__ import annotations
@@ -14,17 +17,30 @@ import functools
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovPasswordInput, GovSubmitInput, GovTextInput
 from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import InputRequired
 
-from crm.models import Role, StaffUser
+from crm.models import Role, StaffSession, StaffUser
 from crm.services import auth as auth_service
+from crm.services import sessions as sessions_service
 from crm.services.actors import Actor
+from crm.services.errors import InvalidInput
+from crm.services.throttle import DatabaseThrottleStore, SignInThrottle
 from crm.web import db
-from crm.web.ratelimit import limit
 
 bp = Blueprint("auth", __name__)
 
@@ -38,15 +54,33 @@ RECRUITMENT_ROLES = (
 CARER_ROLES = (Role.ADMIN, Role.MANAGER, Role.SUPERVISING_SOCIAL_WORKER)
 OVERSIGHT_ROLES = (Role.ADMIN, Role.MANAGER)
 ADMIN_ROLES = (Role.ADMIN,)
-# Sign-in attempts from one address before it must wait (on top of the per-account lock-out).
-SIGN_IN_ATTEMPTS_PER_IP = 30
-SIGN_IN_WINDOW_SECONDS = 600
+# The one thing the cookie holds about who is signed in.
+SESSION_TOKEN_KEY = "sid"
+
+
+def sign_in_throttle() -> SignInThrottle:
+    """The failed sign-in counts every web process shares (a Redis store can replace this)."""
+    return SignInThrottle(DatabaseThrottleStore(db()), current_app.secret_key)
+
+
+def _load_signed_in() -> None:
+    found = sessions_service.session_for_token(db(), session.get(SESSION_TOKEN_KEY))
+    g.staff_user, g.staff_session = found if found else (None, None)
+    if found is None and SESSION_TOKEN_KEY in session:
+        # Ended or expired: stop sending the dead token.
+        session.pop(SESSION_TOKEN_KEY)
 
 
 def current_user() -> StaffUser | None:
     if "staff_user" not in g:
-        g.staff_user = auth_service.user_for_session(db(), session.get("uid"), session.get("tok"))
+        _load_signed_in()
     return g.staff_user
+
+
+def current_session() -> StaffSession | None:
+    if "staff_user" not in g:
+        _load_signed_in()
+    return g.staff_session
 
 
 def current_actor() -> Actor:
@@ -122,21 +156,67 @@ def sign_in():
     form = SignInForm()
     if current_user() is not None and request.method == "GET":
         return redirect(_safe_next(request.args.get("next")))
+    status, headers = 200, {}
     if form.validate_on_submit():
-        limit("sign-in", request.remote_addr, SIGN_IN_ATTEMPTS_PER_IP, SIGN_IN_WINDOW_SECONDS)
-        result = auth_service.authenticate(db(), form.email.data, form.password.data)
+        result = auth_service.authenticate(
+            db(), form.email.data, form.password.data,
+            address=request.remote_addr, throttle=sign_in_throttle(),
+        )  # fmt: skip
         if result.ok:
+            started = sessions_service.start_session(db(), result.user)
+            # A new cookie for a new session: nothing from before signing in is carried over.
             session.clear()
             session.permanent = True
-            session["uid"] = result.user.id
-            session["tok"] = auth_service.session_token(result.user)
+            session[SESSION_TOKEN_KEY] = started.token
             return redirect(_safe_next(request.args.get("next")))
         form.email.errors = [result.message]
-    return render_template("auth/sign_in.html", form=form)
+        if result.refused_unchecked:
+            status = 429
+        if result.retry_after:
+            headers["Retry-After"] = str(result.retry_after)
+    return render_template("auth/sign_in.html", form=form), status, headers
 
 
 @bp.post("/sign-out")
 def sign_out():
+    sessions_service.sign_out(db(), session.get(SESSION_TOKEN_KEY))
     session.clear()
     flash("You have signed out.")
     return redirect(url_for("auth.sign_in"))
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password",
+        widget=GovPasswordInput(),
+        validators=[InputRequired(message="Enter your current password")],
+    )
+    new_password = PasswordField(
+        "New password",
+        description="At least 12 characters. A few unrelated words are easy to remember.",
+        widget=GovPasswordInput(),
+        validators=[InputRequired(message="Enter a new password")],
+    )
+    submit = SubmitField("Change password", widget=GovSubmitInput())
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            auth_service.change_own_password(
+                db(), current_actor(), current_password=form.current_password.data,
+                new_password=form.new_password.data, keep_session_id=current_session().id,
+                address=request.remote_addr, throttle=sign_in_throttle(),
+            )  # fmt: skip
+        except InvalidInput as exc:
+            for name, message in exc.errors.items():
+                getattr(form, name, form.current_password).errors = [message]
+            status = 400
+        else:
+            flash("Your password has been changed. You have been signed out everywhere else.")
+            return redirect(url_for("home.index"))
+    return render_template("auth/change_password.html", form=form), status

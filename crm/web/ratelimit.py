@@ -1,9 +1,9 @@
 """A small in-memory rate limiter (sliding window per key).
 
 Memory-based on purpose: it needs no table and no extra service, and it is enough to slow down
-a spam script or password guessing against one process. Each web process counts on its own, so
-with N workers the real limit is up to N times the number given; the per-account lock-out in
-crm.services.auth is in the database and holds across processes.
+a spam script against one process. Each web process counts on its own, so with N workers the
+real limit is up to N times the number given. Sign-in does not use it: failed sign-ins are
+counted in the database, across processes (crm.services.throttle).
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
-"""Sign-in, lock-out, sign-out, sessions, CSRF and the security headers."""
-
-from datetime import timedelta
+"""Sign-in, sign-out, CSRF and the security headers (sessions and the sign-in delays have
+their own files: test_web_sessions.py, test_web_sign_in_delays.py)."""
 
 from sqlmodel import select
 
 import crm.models as m
-from crm import clock
-from crm.services.auth import MAX_FAILED_SIGN_INS
 
 
 def test_sign_in_and_out(client, org):
@@ -35,21 +32,6 @@ def test_wrong_password_is_refused_with_a_generic_message(client, org):
         "/sign-in", {"email": "nobody@test.example", "password": "x" * 20}, token_from="/sign-in"
     )
     assert "Enter a correct email address and password" in unknown.get_data(as_text=True)
-
-
-def test_repeated_failures_lock_the_account(client, org, session):
-    for _ in range(MAX_FAILED_SIGN_INS):
-        client.sign_in(org.officer_north, password="wrong password!")
-    # Even the right password is refused while locked.
-    locked = client.sign_in(org.officer_north)
-    assert locked.status_code == 200
-    assert "too many attempts" in locked.get_data(as_text=True)
-    session.expire_all()
-    user = session.get(m.StaffUser, org.officer_north.id)
-    assert user.locked_until is not None
-    # After the lock runs out the right password works again.
-    clock.advance(timedelta(minutes=16))
-    assert client.sign_in(org.officer_north).status_code == 302
 
 
 def test_next_only_goes_to_a_path_on_this_site(client, org):

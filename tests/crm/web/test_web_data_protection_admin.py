@@ -259,18 +259,6 @@ def test_admin_manages_users_areas_and_lists(client_for, org, session):
     assert {e.entity for e in changes} >= {"staff_user", "area", "reason", "source", "campaign"}
 
 
-def test_admin_unlocks_a_locked_account(client_for, client, org, session):
-    from crm.services.auth import MAX_FAILED_SIGN_INS
-
-    for _ in range(MAX_FAILED_SIGN_INS):
-        client.sign_in(org.officer_north, password="wrong password!")
-    admin = client_for(org.admin)
-    page = admin.get(f"/admin/users/{org.officer_north.id}").get_data(as_text=True)
-    assert "Locked after repeated failed sign-ins" in page
-    admin.post(f"/admin/users/{org.officer_north.id}", {"action": "unlock"}, token_from="/admin")
-    assert client.sign_in(org.officer_north).status_code == 302
-
-
 def test_failed_messages_page(client_for, org, make_household, session):
     from crm.services.outbox import enqueue_message
 
