@@ -495,8 +495,10 @@ class FakeNotifyServer:
 
     def key_for(self, name: str) -> str:
         with self._lock:
-            key = next(k for k in self._keys if k.name == name)
-        return f"{key.name}-{self.service_id}-{key.secret}"
+            found = [k for k in self._keys if k.name == name]
+        if not found:
+            raise KeyError(f"no API key called {name!r}")
+        return f"{found[0].name}-{self.service_id}-{found[0].secret}"
 
     def add_api_key(self, name: str) -> str:
         """Another key for the same service; returns it in full."""
@@ -737,10 +739,14 @@ class FakeNotifyServer:
         with self._lock:
             return copy.deepcopy(self._state.notifications[str(notification_id)])
 
-    def sent_emails(self, *, to: str | None = None, reference: str | None = None):
+    def sent_emails(
+        self, *, to: str | None = None, reference: str | None = None
+    ) -> list[Notification]:
         return self._sent("email", to, reference)
 
-    def sent_sms(self, *, to: str | None = None, reference: str | None = None):
+    def sent_sms(
+        self, *, to: str | None = None, reference: str | None = None
+    ) -> list[Notification]:
         return self._sent("sms", to, reference)
 
     def _sent(self, kind: str, to: str | None, reference: str | None) -> list[Notification]:
