@@ -158,19 +158,23 @@ def _cell_text(value: Any, column: str) -> str:
 
 def _decode(raw: bytes, name: str) -> str:
     """The text of a CSV file. UTF-8 (with or without the byte-order mark Excel's "CSV UTF-8"
-    writes) is taken as it is; otherwise charset-normalizer decides between the code pages
-    spreadsheets on Windows save "CSV" in. Anything else is refused in one line."""
+    writes) is taken as it is; otherwise it must be in the code page Excel on Windows saves
+    "CSV" in (Windows-1252, or Latin-1). Anything else is refused in one line."""
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
-    best = from_bytes(raw, cp_isolation=["cp1252", "latin_1"]).best()
-    if best is None:
+    # charset-normalizer tells text in those code pages from anything else (UTF-16, a workbook
+    # or a photo renamed .csv), which would otherwise be read as nonsense.
+    if from_bytes(raw, cp_isolation=["cp1252", "latin_1"]).best() is None:
         raise TrackerError(
             f"{name}: the text is not in UTF-8 or Windows-1252, so it cannot be read "
             '(is it a CSV file?). In Excel, save it as "CSV UTF-8 (Comma delimited)".'
         )
-    return str(best)
+    # Either way read it as Windows-1252: it is Latin-1 with letters and punctuation (’ – €)
+    # where Latin-1 has control codes. Its five unassigned bytes are dropped, as Windows reads
+    # them as control characters, which crm.text would remove anyway.
+    return raw.decode("cp1252", errors="ignore")
 
 
 def _read_csv(path: Path) -> list[list[str]]:
