@@ -18,7 +18,7 @@ import copy
 import logging
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -303,8 +303,10 @@ class Assistant:
     ) -> Outcome:
         # Every channel (Telegram, the web chat, the terminal) comes in here: clean its text
         # once, before any rule sees it (crm.text).
-        incoming = Incoming(
-            clean_value(incoming.text), clean_value(incoming.button, multiline=False), incoming.kind
+        incoming = replace(
+            incoming,
+            text=clean_value(incoming.text),
+            button=clean_value(incoming.button, multiline=False),
         )
         conversation = conversations.get_conversation(session, channel, external_id)
         knowledge, _ = self.knowledge.current(session)

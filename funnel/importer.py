@@ -3,6 +3,9 @@ stage history, through the same services as everything else.
 
 How it behaves, in the words of a team moving from its spreadsheet:
 
+- A CSV file may be UTF-8 (with or without a byte-order mark) or Windows-1252 / Latin-1, with
+  any line endings (Windows, Unix, old Mac); a file that is none of those is refused in one
+  line. Every cell is cleaned of control characters (crm.text) before it is checked.
 - The whole file is checked first. Any bad row (a date that is not a date, stages out of order,
   an unknown area, source or campaign...) is listed with its spreadsheet row number and column,
   and nothing is imported, unless `skip_invalid` is asked for: then the good rows go in and the
