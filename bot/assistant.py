@@ -18,7 +18,7 @@ import copy
 import logging
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -65,6 +65,7 @@ from crm.services.safeguarding import childrens_services_for, raise_concern
 from crm.services.tasks import create_task
 from crm.services.validation import normalise_email, normalise_phone, normalise_postcode
 from crm.settings import Settings
+from crm.text import clean_value
 from crm.workdays import is_working_day
 
 log = logging.getLogger(__name__)
@@ -300,6 +301,13 @@ class Assistant:
         external_id: str,
         incoming: Incoming,
     ) -> Outcome:
+        # Every channel (Telegram, the web chat, the terminal) comes in here: clean its text
+        # once, before any rule sees it (crm.text).
+        incoming = replace(
+            incoming,
+            text=clean_value(incoming.text),
+            button=clean_value(incoming.button, multiline=False),
+        )
         conversation = conversations.get_conversation(session, channel, external_id)
         knowledge, _ = self.knowledge.current(session)
         outcome = Outcome(conversation_id=conversation.id)

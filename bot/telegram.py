@@ -43,6 +43,7 @@ from bot.assistant import Assistant, Incoming, Outcome
 from crm.models import ChatChannel
 from crm.services.errors import ServiceError
 from crm.settings import Settings
+from crm.text import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -120,15 +121,17 @@ def build_application(
 
 
 def _incoming(update: Update) -> Incoming | None:
+    """What the person sent, its text cleaned (crm.text): polled and webhook updates alike
+    come through here, before the assistant or the check-in service sees them."""
     if update.callback_query is not None:
-        return Incoming.press(update.callback_query.data or "")
+        return Incoming.press(clean_text(update.callback_query.data or "", multiline=False))
     message = update.message
     if message is None:
         return None  # edits, channel posts, membership changes: nothing to answer
     if message.text is not None:
-        return Incoming.message(message.text)
+        return Incoming.message(clean_text(message.text))
     if message.contact is not None and message.contact.phone_number:
-        return Incoming.message(message.contact.phone_number)
+        return Incoming.message(clean_text(message.contact.phone_number, multiline=False))
     kind = next(
         (
             name
@@ -147,7 +150,8 @@ def _incoming(update: Update) -> Incoming | None:
         ),
         "message",
     )
-    return Incoming(text=message.caption, kind=kind)
+    caption = clean_text(message.caption) if message.caption is not None else None
+    return Incoming(text=caption, kind=kind)
 
 
 def keyboard(outcome_reply) -> InlineKeyboardMarkup | None:  # noqa: ANN001
@@ -295,7 +299,9 @@ class BackgroundBot:
 
     def feed(self, update_json: dict) -> None:
         """Hand one update (a webhook's JSON body) to the running bot."""
-        update = Update.de_json(update_json, self.application.bot)
+        self.put(Update.de_json(update_json, self.application.bot))
+
+    def put(self, update: Update) -> None:
         asyncio.run_coroutine_threadsafe(self.application.update_queue.put(update), self.loop)
 
     def stop(self) -> None:
@@ -340,12 +346,17 @@ def webhook_app(runner: BackgroundBot, secret_token: str, path: str = "/telegram
         if not hmac.compare_digest(given.encode(), secret_token.encode()):
             return answer("403 Forbidden")
         try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
+            length = max(0, int(environ.get("CONTENT_LENGTH") or 0))
             body = json.loads(environ["wsgi.input"].read(min(length, 1_000_000)) or b"{}")
-            runner.feed(body)
-        except (ValueError, TypeError, KeyError) as exc:
-            log.warning("Telegram webhook: bad update (%s)", exc)
+            if not isinstance(body, dict):
+                raise ValueError(f"the body is a JSON {type(body).__name__}, not an object")
+            update = Update.de_json(body, runner.application.bot)
+        except Exception as exc:  # noqa: BLE001
+            # PTB raises whatever the data leads it to (KeyError, TypeError, OverflowError...):
+            # a body that is not an update is the sender's mistake, never a server error.
+            log.warning("Telegram webhook: bad update (%s)", type(exc).__name__)
             return answer("400 Bad Request")
+        runner.put(update)
         return answer("200 OK", b"ok")
 
     return app

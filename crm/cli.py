@@ -213,6 +213,65 @@ def _stop_on_sigterm(_signum, _frame) -> None:  # noqa: ANN001
     raise KeyboardInterrupt
 
 
+# Connections the web server holds open at once. Waitress's default (100) is about what one
+# busy office's browsers keep open idle between clicks, and past it waitress stops accepting
+# anyone until an idle connection times out. A connection costs a file descriptor and a few
+# kilobytes, never a thread (8 threads do the work), so 1,000 is cheap.
+SERVER_CONNECTION_LIMIT = 1000
+# Seconds a connection with no request under way stays open (waitress: 120). Browsers reuse a
+# connection within seconds or not at all, so 30 s keeps nearly all the reuse while someone
+# opening idle connections holds each slot for a quarter of the time; checked every 10 s.
+SERVER_IDLE_SECONDS = 30
+SERVER_IDLE_CHECK_SECONDS = 10
+# Descriptors kept for everything else: database connections, the Telegram bot's connection
+# pool, logs, templates being read.
+_OTHER_FILES = 200
+
+
+def _connection_limit() -> int:
+    """SERVER_CONNECTION_LIMIT, raising the process's open-file limit to fit where the system
+    allows (service managers often start programs with a soft limit of 1,024); otherwise as
+    many as fit, so a full server waits for a free slot instead of failing to accept."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit
+        return SERVER_CONNECTION_LIMIT
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = SERVER_CONNECTION_LIMIT + _OTHER_FILES
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    if soft == resource.RLIM_INFINITY:
+        return SERVER_CONNECTION_LIMIT
+    return max(16, min(SERVER_CONNECTION_LIMIT, soft - _OTHER_FILES))
+
+
+def make_server(app, settings: Settings, host: str, port: int):  # noqa: ANN001, ANN201
+    """The web server `fostercrm up` runs: waitress, bound to host and port (0 for any free
+    port), not yet serving (call .run())."""
+    import waitress
+
+    options: dict = {}
+    if settings.service.trusted_proxies:
+        # Waitress removes X-Forwarded-* headers unless told otherwise; the app applies them
+        # itself (ProxyFix in crm.web, as deep as service.trusted_proxies says, the same
+        # under any WSGI server), so waitress passes them on untouched rather than applying
+        # them a second time.
+        options["clear_untrusted_proxy_headers"] = False
+    return waitress.create_server(
+        app,
+        host=host,
+        port=port,
+        threads=8,
+        connection_limit=_connection_limit(),
+        channel_timeout=SERVER_IDLE_SECONDS,
+        cleanup_interval=SERVER_IDLE_CHECK_SECONDS,
+        # poll(), not select(): select() cannot watch a descriptor numbered above 1,023.
+        asyncore_use_poll=True,
+        **options,
+    )
+
+
 @main.command()
 @click.option("--demo", is_flag=True, help="Load demo data into an empty database first.")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -227,8 +286,6 @@ def _stop_on_sigterm(_signum, _frame) -> None:  # noqa: ANN001
 @friendly_errors
 def up(demo: bool, host: str, port: int, households: int) -> None:
     """Run Fostercrm: database, web app and background parts in one process."""
-    import waitress
-
     from crm.db import make_engine
     from crm.models import Hub
     from crm.web import create_app
@@ -286,7 +343,7 @@ def up(demo: bool, host: str, port: int, households: int) -> None:
     # 100,000 households; see bench/web.py --gc-freeze).
     gc.freeze()
     # Bind before saying we are running, so the message is true when it appears.
-    server = waitress.create_server(app, host=host, port=port, threads=8)
+    server = make_server(app, settings, host, port)
     click.echo(f"Fostercrm is running at http://{host}:{port}/ (Ctrl+C to stop)")
     try:
         server.run()

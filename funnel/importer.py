@@ -3,6 +3,9 @@ stage history, through the same services as everything else.
 
 How it behaves, in the words of a team moving from its spreadsheet:
 
+- A CSV file may be UTF-8 (with or without a byte-order mark) or Windows-1252 / Latin-1, with
+  any line endings (Windows, Unix, old Mac); a file that is none of those is refused in one
+  line. Every cell is cleaned of control characters (crm.text) before it is checked.
 - The whole file is checked first. Any bad row (a date that is not a date, stages out of order,
   an unknown area, source or campaign...) is listed with its spreadsheet row number and column,
   and nothing is imported, unless `skip_invalid` is asked for: then the good rows go in and the
@@ -36,6 +39,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from charset_normalizer import from_bytes
 from sqlmodel import Session, select
 
 from crm import clock
@@ -65,6 +69,7 @@ from crm.services.tasks import complete_task
 from crm.services.timeline import log_activity
 from crm.services.validation import normalise_email, normalise_phone, normalise_postcode
 from crm.settings import Settings
+from crm.text import clean_text
 
 ACTOR_LABEL = "import"
 STAGE_COLUMNS = {
@@ -131,11 +136,12 @@ class TrackerFile:
 
 
 def _header_name(value: Any) -> str:
-    return re.sub(r"[\s\-]+", "_", str(value or "").strip().lower())
+    return re.sub(r"[\s\-]+", "_", clean_text(str(value or "")).strip().lower())
 
 
 def _cell_text(value: Any, column: str) -> str:
-    """Excel gives numbers and dates; the checks want text (a date keeps its ISO form)."""
+    """Excel gives numbers and dates; the checks want text (a date keeps its ISO form), cleaned
+    of control characters before any check sees it (crm.text)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -150,22 +156,43 @@ def _cell_text(value: Any, column: str) -> str:
         if column == "phone" and len(text) == 10 and text[0] in "1237":
             text = "0" + text
         return text
-    return str(value).strip()
+    return clean_text(str(value)).strip()
+
+
+def _decode(raw: bytes, name: str) -> str:
+    """The text of a CSV file. UTF-8 (with or without the byte-order mark Excel's "CSV UTF-8"
+    writes) is taken as it is; otherwise it must be in the code page Excel on Windows saves
+    "CSV" in (Windows-1252, or Latin-1). Anything else is refused in one line."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    # charset-normalizer tells text in those code pages from anything else (UTF-16, a workbook
+    # or a photo renamed .csv), which would otherwise be read as nonsense.
+    if from_bytes(raw, cp_isolation=["cp1252", "latin_1"]).best() is None:
+        raise TrackerError(
+            f"{name}: the text is not in UTF-8 or Windows-1252, so it cannot be read "
+            '(is it a CSV file?). In Excel, save it as "CSV UTF-8 (Comma delimited)".'
+        )
+    # Either way read it as Windows-1252: it is Latin-1 with letters and punctuation (’ – €)
+    # where Latin-1 has control codes. Its five unassigned bytes are dropped, as Windows reads
+    # them as control characters, which crm.text would remove anyway.
+    return raw.decode("cp1252", errors="ignore")
 
 
 def _read_csv(path: Path) -> list[list[str]]:
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # Excel on Windows saves "CSV" in its own code page.
-        text = raw.decode("cp1252")
+    text = _decode(path.read_bytes(), path.name)
     sample = text[:4096]
     try:
         dialect = csv.Sniffer().sniff(sample.splitlines()[0] if sample else "", delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    return [list(row) for row in csv.reader(io.StringIO(text), dialect)]
+    try:
+        # newline="": the reader itself then ends rows at CRLF (Windows), LF, or a lone CR
+        # (old Mac files), and keeps line breaks inside quoted cells.
+        return [list(row) for row in csv.reader(io.StringIO(text, newline=""), dialect)]
+    except csv.Error as exc:
+        raise TrackerError(f"{path.name}: not a readable CSV file ({exc})") from None
 
 
 def _read_excel(path: Path) -> list[list[Any]]:

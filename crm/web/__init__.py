@@ -13,15 +13,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import Flask, current_app, g, render_template, request
+from flask import Flask, Request, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 from sqlmodel import Session
+from werkzeug.datastructures import ImmutableMultiDict, iter_multi_items
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from crm.db import make_engine
 from crm.settings import Settings, load_settings
+from crm.text import clean_json, clean_value
 
 # Blueprints from other packages, registered when the package providing them is present.
 OPTIONAL_BLUEPRINTS: list[str] = ["crm.checkins.views:bp", "bot.webchat:bp", "funnel.views:bp"]
@@ -58,6 +60,26 @@ CONTENT_SECURITY_POLICY = "; ".join(
 csrf = CSRFProtect()
 
 
+class CleanMultiDict(ImmutableMultiDict):
+    """Query parameters and form fields (names and values), cleaned as they are parsed."""
+
+    def __init__(self, mapping=None) -> None:  # noqa: ANN001
+        if mapping is not None:
+            mapping = [(clean_value(k), clean_value(v)) for k, v in iter_multi_items(mapping)]
+        super().__init__(mapping)
+
+
+class CleanRequest(Request):
+    """Every request's text from outside is cleaned here, once, before any route, form or
+    service sees it (crm.text): `args`, `form` and `values` are built from CleanMultiDict, and
+    a JSON body is cleaned as it is read. Uploaded files are left as they are."""
+
+    parameter_storage_class = CleanMultiDict
+
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True):  # noqa: ANN201
+        return clean_json(super().get_json(force=force, silent=silent, cache=cache))
+
+
 @dataclass
 class WebState:
     settings: Settings
@@ -74,6 +96,7 @@ def create_app(
 ) -> Flask:
     settings = settings or load_settings()
     app = Flask(__name__, static_url_path="/assets")
+    app.request_class = CleanRequest
     if settings.service.trusted_proxies:
         # Behind a load balancer every request comes from the proxy: trust its forwarding
         # headers (only as deep as configured) so limits and logs see the visitor.

@@ -128,11 +128,13 @@ class EnquiryForm(FlaskForm):
         widget=GovSelect(),
         validators=[InputRequired("Choose how you heard about us")],
     )
+    # No Optional(): it would also wave through a value we never offered (a space, say),
+    # because it clears the choice check's error when the value is blank.
     contact_by = SelectMultipleField(
         "How may we contact you?",
         choices=options([("email", "By email"), ("phone", "By telephone")]),
         widget=GovCheckboxesInput(),
-        validators=[Optional()],
+        invalid_choice_message="Choose by email, by telephone, or both",
     )
     consent = BooleanField(
         "I have read the privacy notice and agree that you may keep my details to answer my "
