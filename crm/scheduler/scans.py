@@ -393,7 +393,13 @@ def enquiry_chasers(session: Session, settings: Settings, now: datetime) -> dict
                 )
             ).first()
             if open_task is not None and open_task.unique_key is None:
-                # Raise the call-back task made with the enquiry rather than add a second.
+                # Raise the call-back task made with the enquiry rather than add a second; if
+                # its owner may no longer have it (moved area), it goes to the team.
+                if open_task.owner_id is not None and open_task.owner_id != (
+                    officer.id if officer else None
+                ):
+                    kept = allowed_owner(session, open_task.owner_id, household=household)
+                    open_task.owner_id = kept.id if kept else None
                 open_task.priority = TaskPriority.URGENT
                 open_task.unique_key = f"{key}:overdue"
                 open_task.title = "Overdue: call back a new enquirer"
@@ -738,6 +744,7 @@ def carer_reminders(session: Session, settings: Settings, now: datetime) -> dict
     deadline approaching (tsd_warn_days), and supervision visits overdue
     (supervision_overdue_days): a task and an email for the supervising social worker (or the
     area's team), and a friendly TSD reminder to the carer."""
+    fresh_scan(session)
     summary = {"annual_review": 0, "tsd": 0, "tsd_reminders": 0, "supervision": 0}
     reminders = settings.reminders
     today = local_date(settings, now)
@@ -800,9 +807,16 @@ def carer_reminders(session: Session, settings: Settings, now: datetime) -> dict
         worker = allowed_owner(session, carer.supervising_social_worker_id, carer=carer)
         if worker is not None:
             return worker.id, [worker]
-        # Only those who may open the carer's record hear about it.
-        staff = team(session, household.area_id, (Role.SUPERVISING_SOCIAL_WORKER,))
-        return None, [s for s in staff if access.owner_problem(session, s, carer=carer) is None]
+        # Only those who may open the carer's record hear about it: the area's supervising
+        # social workers, or its managers when none of them may (the carer is someone else's).
+        for staff in (
+            team(session, household.area_id, (Role.SUPERVISING_SOCIAL_WORKER,)),
+            managers_for(session, household.area_id),
+        ):
+            allowed = [s for s in staff if access.owner_problem(session, s, carer=carer) is None]
+            if allowed:
+                return None, allowed
+        return None, []
 
     for carer in carers:
         household = households.get(carer.household_id)
@@ -982,11 +996,10 @@ def weekly_funnel_report(session: Session, settings: Settings, now: datetime) ->
         )
         written += message is not None
     session.commit()
-    return {
-        "week_ending": int(week_ending.strftime("%Y%m%d")),
-        "messages": written,
-        "not_sent_no_staff_account": audience.without_access,
-    }
+    summary = {"week_ending": int(week_ending.strftime("%Y%m%d")), "messages": written}
+    if audience.without_access:
+        summary["not_sent_no_staff_account"] = audience.without_access
+    return summary
 
 
 # -- data retention --------------------------------------------------------------------------
