@@ -13,7 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from funnel.periods import IsoWeek, Period
 
@@ -225,23 +225,22 @@ def report_funnel(from_: datetime, to: datetime, area: str | None, as_json: bool
     default=None,
     help="Write the HTML, the charts (PNG) and the CSV into this folder.",
 )
-@click.option("--send", is_flag=True, help="Email it to the managers (through the outbox).")
-@click.option("--area", default=None, help="Only this area (not with --send).")
+@click.option(
+    "--send",
+    is_flag=True,
+    help="Email it to the managers (through the outbox), each for the areas they work in.",
+)
+@click.option("--area", default=None, help="Only this area (its name); with --send, too.")
 def report_weekly(week: str | None, out: Path | None, send: bool, area: str | None) -> None:
     """The weekly manager report: headline numbers, what changed, what needs attention, and
-    the tables and charts behind them. Prints the summary; --out writes the full report."""
+    the tables and charts behind them. Prints the summary; --out writes the full report.
+
+    --send queues one email per recipient: every active manager, for the areas they work in,
+    and the [report] recipients that are active managers' or admins' accounts. Any other
+    address gets nothing (the command says how many). With --area, only that area, and only
+    to those who work in it."""
     from crm import clock
-    from crm.models import Channel, Role, StaffUser
-    from crm.services.outbox import enqueue_message
-    from funnel.report import (
-        EMAIL_TEMPLATE,
-        load_weekly_report,
-        outbox_key,
-        outbox_payload,
-        render_text,
-        weekly_report_recipients,
-        write_report_files,
-    )
+    from funnel.report import load_weekly_report, render_text, write_report_files
 
     settings = _settings()
     tz = settings.service.timezone
@@ -251,8 +250,6 @@ def report_weekly(week: str | None, out: Path | None, send: bool, area: str | No
         raise click.ClickException(f"--week: {exc}") from None
     if chosen.monday > clock.now().astimezone(ZoneInfo(tz)).date():
         raise click.ClickException(f"--week: {chosen} has not started yet")
-    if send and area:
-        raise click.ClickException("--send emails the whole hub's report; leave out --area")
     with _engine(settings) as engine, Session(engine) as session:
         area_ids = _area_ids(session, area)
         report = load_weekly_report(
@@ -267,36 +264,71 @@ def report_weekly(week: str | None, out: Path | None, send: bool, area: str | No
             for path in paths:
                 click.echo(f"  {path.name}")
         if send:
-            recipients = weekly_report_recipients(session, settings)
-            if not recipients:
-                raise click.ClickException(
-                    "No one to send it to: no active manager, and [report] recipients is empty"
-                )
-            staff = {
-                email.lower(): staff_id
-                for email, staff_id in session.exec(
-                    select(StaffUser.email, StaffUser.id).where(StaffUser.role == Role.MANAGER)
-                ).all()
-            }
-            queued = 0
-            for address in recipients:
-                message = enqueue_message(
-                    session,
-                    channel=Channel.EMAIL,
-                    recipient=address,
-                    template=EMAIL_TEMPLATE,
-                    payload=outbox_payload(chosen),
-                    due_at=clock.now(),
-                    unique_key=outbox_key(chosen, address),
-                    staff_id=staff.get(address),
-                )
-                queued += message is not None
-            session.commit()
-            already = len(recipients) - queued
-            click.echo(
-                f"\nQueued for {queued} recipient(s); the outbox dispatcher sends it"
-                + (f" ({already} already had this week's report)." if already else ".")
+            _queue_weekly(session, settings, chosen, area, area_ids)
+
+
+def _queue_weekly(
+    session: Session,
+    settings,  # noqa: ANN001
+    chosen: IsoWeek,
+    area: str | None,
+    area_ids: list[int] | None,
+) -> None:
+    """Queue this week's report for each recipient, for the areas they may read."""
+    from crm import clock
+    from crm.models import Channel
+    from crm.services.outbox import enqueue_message
+    from funnel.report import (
+        EMAIL_TEMPLATE,
+        outbox_key,
+        outbox_payload,
+        weekly_report_recipients,
+    )
+
+    audience = weekly_report_recipients(session, settings, area_ids=area_ids)
+    # Counts, never addresses: they are personal data and this output may end up in a log.
+    left_out = []
+    if audience.without_access:
+        left_out.append(
+            f"{audience.without_access} address(es) with no active manager's or admin's "
+            "account got nothing"
+        )
+    if audience.outside_areas:
+        left_out.append(
+            f"{audience.outside_areas} manager(s) who do not work in {area} were left out"
+        )
+    if not audience.recipients:
+        raise click.ClickException(
+            "No one to send it to: "
+            + (
+                f"no active manager or admin among the recipients works in {area}"
+                if area
+                else "no active manager, and no [report] recipients address belongs to an "
+                "active manager or admin"
             )
+            + (f" ({'; '.join(left_out)})" if left_out else "")
+        )
+    queued = 0
+    for recipient in audience.recipients:
+        message = enqueue_message(
+            session,
+            channel=Channel.EMAIL,
+            recipient=recipient.address,
+            template=EMAIL_TEMPLATE,
+            payload=outbox_payload(chosen, area_ids),
+            due_at=clock.now(),
+            unique_key=outbox_key(chosen, recipient.address, area_ids),
+            staff_id=recipient.staff_id,
+        )
+        queued += message is not None
+    session.commit()
+    already = len(audience.recipients) - queued
+    click.echo(
+        f"\nQueued for {queued} recipient(s); the outbox dispatcher sends it"
+        + (f" ({already} already had this week's report)." if already else ".")
+    )
+    for line in left_out:
+        click.echo(f"Not sent: {line}.")
 
 
 COMMANDS = [import_group, report_group]

@@ -16,7 +16,6 @@ Which figures cover what:
 
 from __future__ import annotations
 
-import csv
 import io
 import secrets
 from collections.abc import Callable
@@ -30,10 +29,11 @@ from typing import Any
 import jinja2
 import numpy as np
 import pandas as pd
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from crm import clock
-from crm.models import Role, StaffUser
+from crm.services import access
+from crm.services.exports import SafeCsvWriter
 from crm.settings import Settings
 from funnel import charts, metrics
 from funnel.config import FunnelConfig, load_funnel_config
@@ -966,9 +966,12 @@ def render_text(report: WeeklyReport, footer: str = EMAIL_TEXT_FOOTER) -> str:
 
 def report_csv(report: WeeklyReport) -> str:
     """Every table of the report in one CSV: a title line, a header row, the rows, a blank
-    line. Shares are fractions (0.25), money in pounds, dates YYYY-MM-DD."""
+    line. Shares are fractions (0.25), money in pounds, dates YYYY-MM-DD; text that would run
+    as a spreadsheet formula starts with an apostrophe (crm.services.exports)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    # Text from staff and settings (reasons, campaign names, why a carer is at risk) must not
+    # run as a formula when a manager opens the file.
+    writer = SafeCsvWriter(buffer, lineterminator="\r\n")
     writer.writerow([report.title])
     writer.writerow([report.service_name, report.area_label, str(report.week)])
     writer.writerow([f"Figures as at {report.as_of.isoformat()}"])
@@ -1017,18 +1020,13 @@ def write_report_files(report: WeeklyReport, out_dir: Path) -> list[Path]:
     return [html_path, *written, csv_path]
 
 
-def weekly_report_recipients(session: Session, settings: Settings) -> list[str]:
-    """Who gets the weekly report: every active manager, then settings.report.recipients
-    (each address once, in that order)."""
-    managers = session.exec(
-        select(StaffUser.email)
-        .where(StaffUser.role == Role.MANAGER, StaffUser.active.is_(True))
-        .order_by(StaffUser.email)
-    ).all()
-    seen: dict[str, None] = {}
-    for address in [*managers, *settings.report.recipients]:
-        seen.setdefault(address.strip().lower(), None)
-    return [a for a in seen if a]
+def weekly_report_recipients(
+    session: Session, settings: Settings, *, area_ids: list[int] | None = None
+) -> access.ReportAudience:
+    """Who gets the weekly report, each for the areas they work in (narrowed to `area_ids`):
+    every active manager, then settings.report.recipients, each address once, and only
+    addresses of an active manager's or admin's account (the rest are counted, not named)."""
+    return access.report_recipients(session, settings.report.recipients, only_area_ids=area_ids)
 
 
 def email_for_report(
@@ -1075,31 +1073,52 @@ def email_for_report(
 
 
 def build_weekly_email(
-    session: Session, settings: Settings, week_ending: date, recipients: list[str]
+    session: Session,
+    settings: Settings,
+    week_ending: date,
+    recipients: list[str],
+    *,
+    area_ids: list[int] | None = None,
 ) -> EmailMessage:
     """Build the weekly funnel report email for the ISO week (Monday to Sunday, in the
     service's time zone) that contains `week_ending` — pass that week's Sunday.
 
     The scheduler enqueues an outbox message with template "weekly_funnel_report" (payload
-    {"week_ending": "2026-03-08"}) and calls this at send time:
-    ``build_weekly_email(session, settings, date.fromisoformat(payload["week_ending"]),
-    [message.recipient])``, then sends the result with crm.services.mail.send_email.
+    {"week_ending": "2026-03-08"}, and "area_ids" when sent for some areas only) and calls
+    this at send time: ``build_weekly_email(session, settings,
+    date.fromisoformat(payload["week_ending"]), [message.recipient],
+    area_ids=payload.get("area_ids"))``, then sends the result.
+
+    The report covers only the areas every recipient may read (crm.services.access: the
+    areas of their active manager's account, the whole hub for an admin), narrowed to
+    `area_ids`. Raises NotAllowed, naming no address, when a recipient has no such account or
+    nothing is left to show; ValueError for an empty recipient list.
 
     Figures are as at the end of that week (or now, for a week not yet over). Reads the
-    database only. Raises ValueError for an empty recipient list.
+    database only.
     """
     if not recipients:
         raise ValueError("the weekly report needs at least one recipient")
-    report = load_weekly_report(session, settings, IsoWeek.containing(week_ending))
+    scope = area_ids
+    for address in recipients:
+        scope = access.report_scope_for_address(session, address, only_area_ids=scope)
+    report = load_weekly_report(session, settings, IsoWeek.containing(week_ending), area_ids=scope)
     return email_for_report(report, recipients, settings.smtp.from_address)
 
 
-def outbox_key(week: IsoWeek, recipient: str) -> str:
+def outbox_key(week: IsoWeek, recipient: str, area_ids: list[int] | None = None) -> str:
     """The outbox unique key for one recipient's copy of one week's report: the same key the
     scheduler's Monday job writes (crm.scheduler.scans.weekly_funnel_report), so sending from
-    the command line and the job never send a week twice to the same person."""
-    return f"weekly_report:{week.sunday.isoformat()}:{recipient}"
+    the command line and the job never send a week twice to the same person. A copy for some
+    areas only (--area) has a key of its own."""
+    key = f"weekly_report:{week.sunday.isoformat()}:{recipient}"
+    if area_ids is not None:
+        key += ":areas:" + ",".join(str(a) for a in sorted(area_ids))
+    return key
 
 
-def outbox_payload(week: IsoWeek) -> dict[str, str]:
-    return {"week_ending": week.sunday.isoformat()}
+def outbox_payload(week: IsoWeek, area_ids: list[int] | None = None) -> dict[str, Any]:
+    payload: dict[str, Any] = {"week_ending": week.sunday.isoformat()}
+    if area_ids is not None:
+        payload["area_ids"] = sorted(area_ids)
+    return payload

@@ -32,6 +32,8 @@ from sqlmodel import select
 
 from crm import clock
 from crm.models import Area, Role
+from crm.services import access
+from crm.services.errors import NotAllowed
 from crm.web import db, state
 from crm.web.auth import current_actor, roles_required
 from funnel.periods import IsoWeek
@@ -52,16 +54,12 @@ _lock = threading.Lock()
 
 
 def _allowed_area_ids() -> list[int] | None:
-    """None for the whole hub; otherwise the areas this member of staff works in."""
-    actor = current_actor()
-    if actor.role == Role.ADMIN:
-        return None
-    every_area = set(db().exec(select(Area.id)).all())
-    if every_area and every_area <= set(actor.area_ids):
-        return None
-    if not actor.area_ids:
+    """None for the whole hub; otherwise the areas this member of staff works in (the rule is
+    crm.services.access.report_area_ids, the same one the weekly email follows)."""
+    try:
+        return access.report_area_ids(db(), current_actor())
+    except NotAllowed:
         abort(403)
-    return sorted(actor.area_ids)
 
 
 def _chosen_areas() -> tuple[list[int] | None, str]:

@@ -37,6 +37,7 @@ from crm import clock
 from crm.models import Appointment, AppointmentStatus, Channel, OutboxMessage, OutboxStatus
 from crm.scheduler.rendering import Renderer, TemplateProblem, message_id_for
 from crm.services import checkins, outbox
+from crm.services.errors import NotAllowed
 from crm.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -406,7 +407,14 @@ class Dispatcher:
                 f"is not available ({exc})"
             ) from None
         week_ending = date.fromisoformat(message.payload["week_ending"])
-        email = build_weekly_email(session, self.settings, week_ending, [message.recipient])
+        try:
+            # For the areas the recipient works in (their account may have changed since).
+            email = build_weekly_email(
+                session, self.settings, week_ending, [message.recipient],
+                area_ids=message.payload.get("area_ids"),
+            )  # fmt: skip
+        except NotAllowed as exc:
+            raise PermanentFailure(f"the weekly report was not sent: {exc}") from None
         if "To" not in email:
             email["To"] = message.recipient
         if "Message-ID" not in email:

@@ -41,7 +41,7 @@ from crm.models import (
     TaskKind,
     TaskPriority,
 )
-from crm.services import checkins, outbox
+from crm.services import access, checkins, outbox
 from crm.services.actors import Actor
 from crm.services.enquiries import response_due
 from crm.services.tasks import create_task
@@ -99,6 +99,22 @@ def active_staff(session: Session, staff_id: int | None) -> StaffUser | None:
     return staff if staff is not None and staff.active else None
 
 
+def allowed_owner(
+    session: Session,
+    staff_id: int | None,
+    *,
+    household: Household | None = None,
+    carer: Carer | None = None,
+) -> StaffUser | None:
+    """The officer or supervisor on record, if they may still be given the work and told about
+    it (crm.services.access): someone who has moved area hears nothing and the team does."""
+    staff = active_staff(session, staff_id)
+    if staff is None:
+        return None
+    problem = access.owner_problem(session, staff, household=household, carer=carer)
+    return staff if problem is None else None
+
+
 def team(session: Session, area_id: int | None, roles: tuple[Role, ...]) -> list[StaffUser]:
     """Active staff with one of `roles` in the area (hub-wide when there is no area)."""
     query = select(StaffUser).where(StaffUser.active.is_(True), StaffUser.role.in_(roles))
@@ -115,10 +131,12 @@ def fresh_scan(session: Session) -> None:
 
 def managers_for(session: Session, area_id: int | None) -> list[StaffUser]:
     # Cached for one scan (each scan starts with fresh_scan): the same few areas over and over.
+    # With no manager in the area, the hub-wide admins: never another area's manager, who may
+    # not open the household the message names.
     cache = session.info.setdefault("managers_for", {})
     if area_id not in cache:
         cache[area_id] = team(session, area_id, (Role.MANAGER,)) or team(
-            session, None, (Role.MANAGER,)
+            session, None, (Role.ADMIN,)
         )
     return cache[area_id]
 
@@ -365,7 +383,7 @@ def enquiry_chasers(session: Session, settings: Settings, now: datetime) -> dict
         if now < due:
             continue
         key = f"enquiry:{household.id}"
-        officer = active_staff(session, household.assigned_officer_id)
+        officer = allowed_owner(session, household.assigned_officer_id, household=household)
         if f"{key}:overdue" not in done_tasks:
             open_task = session.exec(
                 select(Task).where(
@@ -375,7 +393,13 @@ def enquiry_chasers(session: Session, settings: Settings, now: datetime) -> dict
                 )
             ).first()
             if open_task is not None and open_task.unique_key is None:
-                # Raise the call-back task made with the enquiry rather than add a second.
+                # Raise the call-back task made with the enquiry rather than add a second; if
+                # its owner may no longer have it (moved area), it goes to the team.
+                if open_task.owner_id is not None and open_task.owner_id != (
+                    officer.id if officer else None
+                ):
+                    kept = allowed_owner(session, open_task.owner_id, household=household)
+                    open_task.owner_id = kept.id if kept else None
                 open_task.priority = TaskPriority.URGENT
                 open_task.unique_key = f"{key}:overdue"
                 open_task.title = "Overdue: call back a new enquirer"
@@ -496,7 +520,7 @@ def stalled_cases(session: Session, settings: Settings, now: datetime) -> dict[s
     _households_with_applicants(session, nudged)
     messages = Messages(session, settings, nudged)
     for household, stage, limit, last_moved, key in stalled:
-        officer = active_staff(session, household.assigned_officer_id)
+        officer = allowed_owner(session, household.assigned_officer_id, household=household)
         days = (now - last_moved).days
         created = create_task(
             session,
@@ -720,6 +744,7 @@ def carer_reminders(session: Session, settings: Settings, now: datetime) -> dict
     deadline approaching (tsd_warn_days), and supervision visits overdue
     (supervision_overdue_days): a task and an email for the supervising social worker (or the
     area's team), and a friendly TSD reminder to the carer."""
+    fresh_scan(session)
     summary = {"annual_review": 0, "tsd": 0, "tsd_reminders": 0, "supervision": 0}
     reminders = settings.reminders
     today = local_date(settings, now)
@@ -779,10 +804,19 @@ def carer_reminders(session: Session, settings: Settings, now: datetime) -> dict
     messages = Messages(session, settings, list(households), [c.id for c in carers])
 
     def owner_and_team(carer: Carer, household: Household) -> tuple[int | None, list[StaffUser]]:
-        worker = active_staff(session, carer.supervising_social_worker_id)
+        worker = allowed_owner(session, carer.supervising_social_worker_id, carer=carer)
         if worker is not None:
             return worker.id, [worker]
-        return None, team(session, household.area_id, (Role.SUPERVISING_SOCIAL_WORKER,))
+        # Only those who may open the carer's record hear about it: the area's supervising
+        # social workers, or its managers when none of them may (the carer is someone else's).
+        for staff in (
+            team(session, household.area_id, (Role.SUPERVISING_SOCIAL_WORKER,)),
+            managers_for(session, household.area_id),
+        ):
+            allowed = [s for s in staff if access.owner_problem(session, s, carer=carer) is None]
+            if allowed:
+                return None, allowed
+        return None, []
 
     for carer in carers:
         household = households.get(carer.household_id)
@@ -943,31 +977,29 @@ def week_ending_for(settings: Settings, now: datetime) -> date:
 
 def weekly_funnel_report(session: Session, settings: Settings, now: datetime) -> dict[str, int]:
     """One message per manager and per extra recipient in settings.report.recipients, for the
-    week that ended last Sunday. The email itself is built by funnel.report at send time."""
+    week that ended last Sunday. The email itself is built by funnel.report at send time, for
+    the areas its recipient works in. An address with no active manager's or admin's account
+    gets nothing; the summary counts them (never names them)."""
     week_ending = week_ending_for(settings, now)
-    managers = session.exec(
-        select(StaffUser)
-        .where(StaffUser.role == Role.MANAGER, StaffUser.active.is_(True))
-        .order_by(StaffUser.id)
-    ).all()
-    recipients: dict[str, int | None] = {m.email: m.id for m in managers}
-    for address in settings.report.recipients:
-        recipients.setdefault(address.strip().lower(), None)
+    audience = access.report_recipients(session, settings.report.recipients)
     written = 0
-    for address, staff_id in recipients.items():
+    for recipient in audience.recipients:
         message = outbox.enqueue_message(
             session,
             channel=Channel.EMAIL,
-            recipient=address,
+            recipient=recipient.address,
             template="weekly_funnel_report",
             payload={"week_ending": week_ending.isoformat()},
             due_at=now,
-            unique_key=f"weekly_report:{week_ending.isoformat()}:{address}",
-            staff_id=staff_id,
+            unique_key=f"weekly_report:{week_ending.isoformat()}:{recipient.address}",
+            staff_id=recipient.staff_id,
         )
         written += message is not None
     session.commit()
-    return {"week_ending": int(week_ending.strftime("%Y%m%d")), "messages": written}
+    summary = {"week_ending": int(week_ending.strftime("%Y%m%d")), "messages": written}
+    if audience.without_access:
+        summary["not_sent_no_staff_account"] = audience.without_access
+    return summary
 
 
 # -- data retention --------------------------------------------------------------------------

@@ -20,11 +20,12 @@ from crm.models import (
     AuditAction,
     AvailabilityException,
     AvailabilityPattern,
+    Household,
     Role,
     StaffArea,
     StaffUser,
 )
-from crm.services import audit
+from crm.services import access, audit
 from crm.services.actors import Actor
 from crm.services.appointments import Slot, free_slots
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
@@ -209,6 +210,27 @@ class DayCell:
 class WeekRow:
     staff: StaffUser
     days: list[DayCell]
+
+
+@dataclass
+class Week:
+    rows: list[WeekRow]
+    # The households the viewer may open, by id: only these are named (the others show as a
+    # booked slot), because colleagues may also work in areas the viewer does not.
+    households: dict[int, Household]
+
+
+def week_for(
+    session: Session, actor: Actor, settings: Settings, staff: list[StaffUser], monday: date
+) -> Week:
+    """The week view as `actor` may see it: their team's diaries (`staff` must come from
+    `team_for`), with names only through crm.services.access."""
+    team = {s.id for s in team_for(session, actor)}
+    if any(s.id not in team for s in staff):
+        raise NotAllowed("You can only see your own diary or your team's")
+    rows = week_view(session, settings, staff, monday)
+    ids = [ap.household_id for row in rows for day in row.days for ap in day.appointments]
+    return Week(rows, access.visible_households(session, actor, ids))
 
 
 def week_view(

@@ -1,8 +1,9 @@
 """Approved foster carers: the list, the record, the at-risk flag, supervision and
 deregistration (always through the pipeline service, so the stage history stays whole).
 
-Who sees which carers: admins all; managers those in their areas; supervising social workers
-the carers they supervise (plus, in their areas, carers nobody supervises yet).
+Who sees which carers (admins all; managers those in their areas; supervising social workers
+the carers they supervise, plus, in their areas, carers nobody supervises yet) is decided in
+crm.services.access.
 """
 
 from __future__ import annotations
@@ -30,39 +31,12 @@ from crm.models import (
     StaffUser,
     Stage,
 )
-from crm.services import audit
-from crm.services.actors import ALL_AREAS_ROLES, Actor
+from crm.services import access, audit
+from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
 from crm.services.pipeline import move_stage
 
 PAGE_SIZE = 50
-
-
-def visibility(actor: Actor) -> sa.ColumnElement[bool]:
-    if actor.is_system or actor.role in ALL_AREAS_ROLES:
-        return sa.true()
-    in_areas = Household.area_id.in_(sorted(actor.area_ids))
-    if actor.role == Role.MANAGER:
-        return in_areas
-    if actor.role == Role.SUPERVISING_SOCIAL_WORKER:
-        return sa.or_(
-            Carer.supervising_social_worker_id == actor.user_id,
-            sa.and_(in_areas, Carer.supervising_social_worker_id.is_(None)),
-        )
-    return sa.false()
-
-
-def may_view(actor: Actor, carer: Carer, household: Household) -> bool:
-    if actor.is_system or actor.role in ALL_AREAS_ROLES:
-        return True
-    in_areas = household.area_id in actor.area_ids
-    if actor.role == Role.MANAGER:
-        return in_areas
-    if actor.role == Role.SUPERVISING_SOCIAL_WORKER:
-        return carer.supervising_social_worker_id == actor.user_id or (
-            in_areas and carer.supervising_social_worker_id is None
-        )
-    return False
 
 
 @dataclass
@@ -114,7 +88,7 @@ def _open_placements(session: Session, carer_ids: list[int]) -> dict[int, int]:
 
 
 def list_carers(session: Session, actor: Actor, query: CarerQuery) -> CarerPage:
-    conditions = [visibility(actor), Household.anonymised_at.is_(None)]
+    conditions = [access.carer_visibility(actor), Household.anonymised_at.is_(None)]
     if query.status == "current":
         conditions.append(Carer.status != CarerStatus.DEREGISTERED)
     elif query.status in CarerStatus._value2member_map_:
@@ -209,7 +183,7 @@ def get_carer(
     if carer is None:
         raise NotFound(f"No carer with id {carer_id}")
     household = session.get(Household, carer.household_id)
-    if not may_view(actor, carer, household):
+    if not access.may_view_carer(actor, carer, household):
         raise NotAllowed("This carer is not one you support")
     if record_view:
         with transaction(session):
@@ -287,7 +261,7 @@ def assign_supervisor(session: Session, actor: Actor, carer_id: int, staff_id: i
             or staff.role not in (Role.SUPERVISING_SOCIAL_WORKER, Role.MANAGER)
         ):
             raise InvalidInput("Choose a supervising social worker who is working", "staff_id")
-        if not Actor.for_staff(session, staff).may_work_on(household.area_id):
+        if not access.may_own_work(session, staff, household.area_id):
             # A supervisor sees the carers they supervise, so this would open the record to
             # someone outside the carer's area.
             raise InvalidInput("Choose someone who works in this carer's area", "staff_id")

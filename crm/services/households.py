@@ -1,14 +1,8 @@
-"""Reading households for staff: who may see which, search and lists, the pipeline board, the
-household page with its timeline, and the home page's lists.
+"""Reading households for staff: search and lists, the pipeline board, the household page
+with its timeline, and the home page's lists.
 
-Who sees what (least privilege, on top of areas in crm.services.actors):
-- admins: every household;
-- managers and recruitment officers: households in their areas, and the hub's triage queue
-  (no area yet);
-- assessing social workers: in their areas, households in assessment (application to panel,
-  or on hold from one of those), and any household assigned to them;
-- supervising social workers work with carers (crm.services.carers), not this pipeline.
-Opening a household's page records an audit `view` event.
+Who may see which household (and every other record) is decided in crm.services.access; every
+list here goes through it. Opening a household's page records an audit `view` event.
 """
 
 from __future__ import annotations
@@ -49,15 +43,14 @@ from crm.models import (
     StageEvent,
     Task,
 )
-from crm.services import audit
-from crm.services.actors import ALL_AREAS_ROLES, Actor
+from crm.services import access, audit
+from crm.services.actors import Actor
 from crm.services.enquiries import ApplicantDetails, check_applicant
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
 from crm.services.pipeline import REASON_LISTS, classify_move
 from crm.services.validation import normalise_email, normalise_phone
 from crm.settings import Settings
 
-ASSESSMENT_STAGES = (Stage.APPLICATION, Stage.STAGE_ONE, Stage.STAGE_TWO, Stage.PANEL)
 BOARD_STAGES: tuple[Stage, ...] = (*FUNNEL_STAGES, Stage.ON_HOLD)
 BOARD_CARDS_PER_STAGE = 20
 PAGE_SIZE = 25
@@ -74,45 +67,6 @@ _REFERENCE = re.compile(r"^FC-?[A-Z0-9]{0,4}-?[A-Z0-9]{0,4}$", re.IGNORECASE)
 _POSTCODE_START = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?( ?[0-9][A-Z]{0,2})?$", re.IGNORECASE)
 
 
-# -- who may see what ---------------------------------------------------------------------
-
-
-def visibility(actor: Actor) -> sa.ColumnElement[bool]:
-    """A WHERE clause limiting households to those the actor may see."""
-    if actor.is_system or actor.role in ALL_AREAS_ROLES:
-        return sa.true()
-    in_areas = sa.or_(Household.area_id.in_(sorted(actor.area_ids)), Household.area_id.is_(None))
-    if actor.role in (Role.MANAGER, Role.RECRUITMENT_OFFICER):
-        return in_areas
-    if actor.role == Role.ASSESSING_SOCIAL_WORKER:
-        in_assessment = sa.or_(
-            Household.stage.in_(ASSESSMENT_STAGES),
-            sa.and_(
-                Household.stage == Stage.ON_HOLD, Household.held_from_stage.in_(ASSESSMENT_STAGES)
-            ),
-            Household.assigned_officer_id == actor.user_id,
-        )
-        return sa.and_(in_areas, in_assessment)
-    return sa.false()
-
-
-def may_view(actor: Actor, household: Household) -> bool:
-    if actor.is_system or actor.role in ALL_AREAS_ROLES:
-        return True
-    if not actor.may_work_on(household.area_id):
-        return False
-    if actor.role in (Role.MANAGER, Role.RECRUITMENT_OFFICER):
-        return True
-    if actor.role == Role.ASSESSING_SOCIAL_WORKER:
-        stage = Stage(household.stage)
-        return (
-            stage in ASSESSMENT_STAGES
-            or (stage == Stage.ON_HOLD and household.held_from_stage in ASSESSMENT_STAGES)
-            or household.assigned_officer_id == actor.user_id
-        )
-    return False
-
-
 def get_household(
     session: Session, actor: Actor, household_id: int, *, record_view: bool = False
 ) -> Household:
@@ -120,7 +74,7 @@ def get_household(
     household = session.get(Household, household_id)
     if household is None:
         raise NotFound(f"No household with id {household_id}")
-    if not may_view(actor, household):
+    if not access.may_view_household(actor, household):
         raise NotAllowed("This household is not in your areas or your work")
     if record_view:
         with transaction(session):
@@ -214,7 +168,7 @@ def search_clause(q: str) -> sa.ColumnElement[bool] | None:
 
 
 def _filtered(actor: Actor, query: HouseholdQuery) -> list[sa.ColumnElement[bool]]:
-    conditions = [visibility(actor), Household.anonymised_at.is_(None)]
+    conditions = [access.household_visibility(actor), Household.anonymised_at.is_(None)]
     match = search_clause(query.q)
     if match is not None:
         conditions.append(match)
@@ -660,22 +614,17 @@ def household_view(
 def assign_officer(
     session: Session, actor: Actor, household_id: int, officer_id: int | None
 ) -> Household:
-    """Give the household to a member of staff who works in its area (or to nobody)."""
+    """Give the household to a member of staff who works in its area (or to nobody); who may
+    hold it is crm.services.access.officer_problem."""
     household = get_household(session, actor, household_id)
     if household.anonymised_at is not None:
         raise NotFound(f"No household with id {household_id}")
     if not actor.may_work_on(household.area_id):
         raise NotAllowed("This household is in an area you do not work in")
     if officer_id is not None:
-        officer = session.get(StaffUser, officer_id)
-        if officer is None or not officer.active:
-            raise InvalidInput("Choose a member of staff who is working", "officer_id")
-        if household.area_id is not None and officer.role != Role.ADMIN:
-            officer_actor = Actor.for_staff(session, officer)
-            if not officer_actor.may_work_on(household.area_id):
-                raise InvalidInput(
-                    f"{officer.name} does not work in this household's area", "officer_id"
-                )
+        problem = access.officer_problem(session, session.get(StaffUser, officer_id), household)
+        if problem:
+            raise InvalidInput(problem, "officer_id")
     with transaction(session):
         household.assigned_officer_id = officer_id
         household.updated_at = clock.now()
@@ -685,18 +634,6 @@ def assign_officer(
         )
     session.refresh(household)
     return household
-
-
-def staff_for_area(session: Session, area_id: int | None) -> list[StaffUser]:
-    """Active staff who work in the area (everyone active, for the triage queue)."""
-    from crm.models import StaffArea
-
-    query = select(StaffUser).where(StaffUser.active.is_(True), StaffUser.role != Role.ADMIN)
-    if area_id is not None:
-        query = query.join(StaffArea, StaffArea.staff_id == StaffUser.id).where(
-            StaffArea.area_id == area_id
-        )
-    return list(session.exec(query.order_by(StaffUser.name)).all())
 
 
 # -- the home page ------------------------------------------------------------------------
@@ -719,12 +656,20 @@ def week_bounds(settings: Settings, day: date) -> tuple[datetime, datetime]:
 
 
 def home_lists(session: Session, actor: Actor, settings: Settings) -> HomeLists:
+    """The home page's panels. Each goes through crm.services.access, at read time: a task
+    given to someone before they could see its household (or after they moved area) is not
+    listed, and a visit in their diary shows its household's name only if they may open it."""
     now = clock.now()
     today = now.astimezone(settings.tz).date()
     end_of_today = datetime.combine(today + timedelta(days=1), time.min, settings.tz)
     tasks_due = session.exec(
         select(Task)
-        .where(Task.owner_id == actor.user_id, Task.done_at.is_(None), Task.due_at < end_of_today)
+        .where(
+            Task.owner_id == actor.user_id,
+            Task.done_at.is_(None),
+            Task.due_at < end_of_today,
+            access.task_visibility(actor),
+        )
         .order_by(Task.due_at)
         .limit(100)
     ).all()
@@ -736,7 +681,7 @@ def home_lists(session: Session, actor: Actor, settings: Settings) -> HomeLists:
         select(Household, Task)
         .join(Task, Task.household_id == Household.id)
         .where(
-            visibility(actor),
+            access.household_visibility(actor),
             Household.stage == Stage.ENQUIRY,
             Household.first_contact_at.is_(None),
             Household.anonymised_at.is_(None),
@@ -758,6 +703,8 @@ def home_lists(session: Session, actor: Actor, settings: Settings) -> HomeLists:
         list(session.exec(late_query).all()) if actor.role != Role.SUPERVISING_SOCIAL_WORKER else []
     )
 
+    # The actor's own diary: every booked visit shows (they have to be there), named below
+    # only through the visibility rule.
     week_start, week_end = week_bounds(settings, today)
     visits = session.exec(
         select(Appointment)
@@ -773,28 +720,23 @@ def home_lists(session: Session, actor: Actor, settings: Settings) -> HomeLists:
     carer_query = (
         select(Carer, Household)
         .join(Household, Household.id == Carer.household_id)
-        .where(Carer.at_risk.is_(True), Carer.status != "deregistered")
+        .where(
+            Carer.at_risk.is_(True),
+            Carer.status != "deregistered",
+            Household.anonymised_at.is_(None),
+            access.carer_visibility(actor),
+        )
     )
     if actor.role == Role.SUPERVISING_SOCIAL_WORKER:
+        # "Carers of yours": the ones they supervise, not every carer they could open.
         carer_query = carer_query.where(Carer.supervising_social_worker_id == actor.user_id)
-    elif actor.role == Role.MANAGER:
-        carer_query = carer_query.where(Household.area_id.in_(sorted(actor.area_ids)))
-    elif actor.role != Role.ADMIN:
-        carer_query = carer_query.where(sa.false())
     at_risk = list(session.exec(carer_query.limit(100)).all())
 
-    ids = {t.household_id for t in tasks_due if t.household_id}
-    ids |= {v.household_id for v in visits if v.household_id}
-    households = {}
-    if ids:
-        households = {
-            h.id: h
-            for h in session.exec(
-                select(Household)
-                .where(Household.id.in_(ids))
-                .options(selectinload(Household.applicants))
-            )
-        }
+    households = access.visible_households(
+        session,
+        actor,
+        [t.household_id for t in tasks_due] + [v.household_id for v in visits],
+    )
     return HomeLists(list(tasks_due), late, list(visits), at_risk, households)
 
 

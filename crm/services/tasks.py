@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from crm import clock
 from crm.db import transaction
 from crm.models import AuditAction, Carer, Household, StaffUser, Task, TaskKind, TaskPriority
-from crm.services import audit
+from crm.services import access, audit
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
 
@@ -32,9 +32,13 @@ def create_task(
     commit: bool = True,
 ) -> Task | None:
     """Create a task. Without an owner it lands in the area's team queue (the household's area
-    when not given). With `unique_key`, a second call creates nothing and returns None.
-    `commit=False` adds it to the caller's transaction instead (for scheduler scans)."""
+    when not given). The owner must be allowed the work (crm.services.access.owner_problem:
+    working, in its area, able to open its household or carer): a member of staff asking for
+    anyone else gets InvalidInput; for system callers the task goes to the team queue instead.
+    With `unique_key`, a second call creates nothing and returns None. `commit=False` adds it
+    to the caller's transaction instead (for scheduler scans)."""
     errors: dict[str, str] = {}
+    owner_refused = False
     try:
         kind = TaskKind(kind)
     except ValueError:
@@ -48,10 +52,7 @@ def create_task(
         errors["title"] = "Enter what needs doing"
     if due_at.tzinfo is None:
         errors["due_at"] = "The due time must be timezone-aware"
-    if owner_id is not None:
-        owner = session.get(StaffUser, owner_id)
-        if owner is None or not owner.active:
-            errors["owner_id"] = "Choose a member of staff who is working"
+    household = carer = None
     if household_id is not None:
         household = session.get(Household, household_id)
         if household is None:
@@ -63,10 +64,23 @@ def create_task(
             raise NotFound(f"No carer with id {carer_id}")
         if area_id is None:
             area_id = session.get(Household, carer.household_id).area_id
+    if owner_id is not None:
+        problem = access.owner_problem(
+            session, session.get(StaffUser, owner_id),
+            area_id=area_id, household=household, carer=carer,
+        )  # fmt: skip
+        if problem and actor.is_system:
+            # An owner chosen by code (a supervisor on record, an officer who has since moved
+            # area): the task goes to the team queue rather than to someone who cannot see it.
+            owner_id, owner_refused = None, True
+        elif problem:
+            errors["owner_id"] = problem
     if errors:
         raise InvalidInput(errors)
     if not actor.may_work_on(area_id):
         raise NotAllowed("This is in an area you do not work in")
+    if not access.may_view_record(session, actor, household_id, carer_id):
+        raise NotAllowed("This record is not one you may open")
     if unique_key and session.exec(select(Task.id).where(Task.unique_key == unique_key)).first():
         return None
 
@@ -87,7 +101,8 @@ def create_task(
         with session.begin_nested():
             session.add(task)
             session.flush()
-            audit.record(session, actor, AuditAction.CREATE, "task", task.id, kind=kind.value)
+            details = {"kind": kind.value, **({"owner_refused": True} if owner_refused else {})}
+            audit.record(session, actor, AuditAction.CREATE, "task", task.id, **details)
     except IntegrityError:
         if unique_key:
             return None
@@ -102,7 +117,7 @@ def complete_task(session: Session, actor: Actor, task_id: int) -> Task:
     task = session.get(Task, task_id)
     if task is None:
         raise NotFound(f"No task with id {task_id}")
-    if not actor.may_work_on(task.area_id):
+    if not actor.may_work_on(task.area_id) or not access.may_view_task(session, actor, task):
         raise NotAllowed("This task is in an area you do not work in")
     if task.done_at is not None:
         raise InvalidInput("This task is already done", "task")

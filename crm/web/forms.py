@@ -258,8 +258,12 @@ class TaskForm(FlaskForm):
         validators=[InputRequired("Enter the date the task is due")],
         format=["%d %m %Y", "%Y-%m-%d"],
     )
+    # The route offers only people who may be given the task; any other id is refused.
     owner_id = SelectField(
-        "Who will do it", widget=GovSelect(), validators=[Optional()], validate_choice=False
+        "Who will do it",
+        widget=GovSelect(),
+        validators=[Optional()],
+        invalid_choice_message="Choose who will do it from the list",
     )
     priority = RadioField(
         "Priority",

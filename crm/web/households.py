@@ -3,7 +3,6 @@ timeline, and the actions on it (note, call, move stage, visits, assign, task)."
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import datetime, time
 
@@ -34,10 +33,12 @@ from crm.models import (
     Task,
     TaskKind,
 )
+from crm.services import access
 from crm.services import appointments as appointment_service
 from crm.services import households as service
 from crm.services.enquiries import ApplicantDetails, EnquiryInput, create_enquiry
 from crm.services.errors import InvalidInput, NotAllowed
+from crm.services.exports import SafeCsvWriter, safe_row
 from crm.services.pipeline import REASON_LISTS, move_stage
 from crm.services.tasks import complete_task, create_task
 from crm.services.timeline import log_activity
@@ -201,10 +202,10 @@ def _export(query: service.HouseholdQuery, fmt: str) -> Response:
     stamp = datetime.now().strftime("%Y%m%d-%H%M")  # noqa: DTZ005 - a file name only
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        # Cells starting with = + - @ would run as formulas in a spreadsheet: neutralised.
+        writer = SafeCsvWriter(buffer)
         writer.writerow(header)
-        # Cells starting with = + - @ would run as formulas in a spreadsheet: neutralise them.
-        writer.writerows([[_safe_cell(c) for c in row] for row in rows])
+        writer.writerows(rows)
         return Response(
             buffer.getvalue(),
             mimetype="text/csv",
@@ -216,7 +217,7 @@ def _export(query: service.HouseholdQuery, fmt: str) -> Response:
     sheet = workbook.create_sheet("Households")
     sheet.append(header)
     for row in rows:
-        sheet.append([_safe_cell(c) for c in row])
+        sheet.append(safe_row(row))
     buffer = io.BytesIO()
     workbook.save(buffer)
     return Response(
@@ -224,12 +225,6 @@ def _export(query: service.HouseholdQuery, fmt: str) -> Response:
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f"attachment; filename=households-{stamp}.xlsx"},
     )
-
-
-def _safe_cell(value):  # noqa: ANN001, ANN202
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def _household(household_id: int):  # noqa: ANN202
@@ -437,7 +432,7 @@ def _back_to(household_id: int) -> str:
 def assign(household_id: int):
     household = _household(household_id)
     form = AssignForm()
-    staff = service.staff_for_area(db(), household.area_id)
+    staff = access.possible_officers(db(), household)
     form.officer_id.choices = options(
         [("", "Nobody (team queue)")]
         + [(str(s.id), f"{s.name} ({s.role.replace('_', ' ')})") for s in staff]
@@ -460,11 +455,12 @@ def assign(household_id: int):
 def task(household_id: int):
     household = _household(household_id)
     form = TaskForm()
-    staff = service.staff_for_area(db(), household.area_id)
+    # Only people who may be given it (crm.services.access); the form refuses any other id.
+    staff = access.possible_owners(db(), household=household)
     form.owner_id.choices = options(
         [("", "The team (no one person)")] + [(str(s.id), s.name) for s in staff]
     )
-    if request.method == "GET":
+    if request.method == "GET" and any(s.id == current_actor().user_id for s in staff):
         form.owner_id.data = str(current_actor().user_id)
     if form.validate_on_submit():
         due_at = datetime.combine(form.due_on.data, time(17, 0), state().settings.tz)

@@ -5,13 +5,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from sqlmodel import select
 
 from crm import clock
-from crm.models import Household, StaffUser
+from crm.models import StaffUser
 from crm.services import availability as service
 from crm.services.errors import InvalidInput
-from crm.services.households import visibility as household_visibility
 from crm.web import db, state
 from crm.web.auth import current_actor, login_required
 from crm.web.households import _int
@@ -44,23 +42,14 @@ def week():
         if not staff:
             abort(403)
     monday = _monday(request.args.get("week"))
-    rows = service.week_view(db(), state().settings, staff, monday)
-    household_ids = {ap.household_id for r in rows for d in r.days for ap in d.appointments}
-    households = {}
-    if household_ids:
-        # Colleagues may also work in other areas: name only households this viewer may see
-        # (the others show as a booked slot without a name).
-        visible = select(Household).where(
-            Household.id.in_(household_ids), household_visibility(actor)
-        )
-        households = {h.id: h for h in db().exec(visible)}
+    view = service.week_for(db(), actor, state().settings, staff, monday)
     return render_template(
         "visits/week.html",
-        rows=rows,
+        rows=view.rows,
         monday=monday,
         who=who,
         team=team,
-        households=households,
+        households=view.households,
         prev_week=(monday - timedelta(days=7)).isoformat(),
         next_week=(monday + timedelta(days=7)).isoformat(),
     )
