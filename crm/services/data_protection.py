@@ -20,7 +20,6 @@ README's data protection section for why erasure does not run VACUUM itself).
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 import re
@@ -81,6 +80,7 @@ from crm.models import (
 from crm.services import audit
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
+from crm.services.exports import SafeCsvWriter
 from crm.services.validation import format_phone
 from crm.settings import Settings
 
@@ -980,18 +980,11 @@ def subject_access_export(
     return document
 
 
-def _safe_cell(value: str) -> str:
-    # A cell starting with = + - @ would run as a formula in a spreadsheet.
-    if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def _csv(section: Section) -> bytes:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = SafeCsvWriter(buffer)
     writer.writerow(section.columns)
-    writer.writerows([_safe_cell(cell) for cell in row] for row in section.rows)
+    writer.writerows(section.rows)
     # The byte order mark makes spreadsheet programs read the names' accents right.
     return buffer.getvalue().encode("utf-8-sig")
 
