@@ -41,7 +41,7 @@ from crm.models import (
     Task,
     TelegramChatLink,
 )
-from crm.services import audit
+from crm.services import audit, lifecycle
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
 from crm.settings import Settings
@@ -229,6 +229,12 @@ def anonymise_household(
             session.exec(
                 sa.update(CheckIn).where(CheckIn.carer_id == carer.id).values(comment=None)
             )
+        # Last, so nothing it writes is blanked: visits to come cancelled (staff told), tasks
+        # closed.
+        lifecycle.close_what_follows(
+            session, actor, household, why=lifecycle.Change.ERASED,
+            reason="The household's details were erased",
+        )  # fmt: skip
         # The reason may name people: the log says only whether a request or the rule did it.
         basis = "retention rule" if actor.is_system else "request"
         audit.record(session, actor, AuditAction.ERASE, "household", hid, basis=basis)
