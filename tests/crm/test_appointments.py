@@ -5,8 +5,10 @@ from sqlmodel import Session, func, select
 
 import crm.models as m
 from crm import clock
+from crm.services import appointments
 from crm.services.actors import Actor
 from crm.services.appointments import (
+    InitialVisitAlreadyBooked,
     book_appointment,
     cancel_appointment,
     free_slots,
@@ -230,3 +232,94 @@ def test_staff_from_another_area_cannot_book_for_this_household(session, org, se
             starts_at=datetime(2026, 3, 11, 9, 30, tzinfo=UTC),
             household_id=household.id,
         )
+
+
+# -- one live initial visit per household ------------------------------------------------------
+
+
+def test_a_second_initial_visit_is_refused_with_when_the_first_is(
+    session, org, settings, household, system_actor
+):
+    first, second = slots_for_area(session, settings, household.area_id)[:2]
+    booked = book(session, system_actor, settings, first, household)
+    with pytest.raises(InitialVisitAlreadyBooked) as caught:
+        book(session, system_actor, settings, second, household)
+    assert caught.value.existing.id == booked.id
+    assert str(caught.value) == (
+        "You already have an initial visit booked for Tuesday 10 March at 11am. To move it, "
+        "reply to the email confirming it, or tell us when we call you."
+    )
+    # Staff are told in their words; other kinds of visit are not limited.
+    officer = Actor.for_staff(session, org.officer_north)
+    with pytest.raises(InitialVisitAlreadyBooked, match="This household already has"):
+        book(session, officer, settings, second, household)
+    book_appointment(
+        session,
+        system_actor,
+        settings,
+        staff_id=second.staff_id,
+        kind="information_session",
+        starts_at=second.starts_at,
+        household_id=household.id,
+        check_availability=False,
+    )
+    assert live_bookings(session) == 2
+    # Moving the visit is still possible, and so is booking again once it is cancelled.
+    moved = move_appointment(
+        session, system_actor, settings, booked.id, starts_at=first.starts_at + timedelta(days=1)
+    )
+    cancel_appointment(session, system_actor, moved.id, reason="Family illness")
+    book(session, system_actor, settings, first, household)
+
+
+def test_the_database_refuses_two_live_initial_visits_for_one_household(session, org, household):
+    for hours in (24, 48):
+        starts = clock.now() + timedelta(hours=hours)
+        session.add(
+            m.Appointment(
+                kind="initial_visit",
+                staff_id=org.officer_north.id,
+                household_id=household.id,
+                starts_at=starts,
+                ends_at=starts + timedelta(minutes=90),
+                booked_by_label="t",
+            )
+        )
+    with pytest.raises(Exception, match="(?i)unique|duplicate"):
+        session.commit()
+    session.rollback()
+    assert live_bookings(session) == 0
+
+
+def test_a_past_initial_visit_still_booked_counts_as_held_and_does_not_block_another(
+    session, org, settings, household, system_actor
+):
+    slot = slots_for_area(session, settings, household.area_id)[0]
+    earlier = book(session, system_actor, settings, slot, household)
+    clock.advance(timedelta(days=2))
+    later = book(
+        session, system_actor, settings, slots_for_area(session, settings, None)[0], household
+    )
+    session.refresh(earlier)
+    assert earlier.status == m.AppointmentStatus.COMPLETED
+    assert later.status == m.AppointmentStatus.BOOKED
+
+
+def test_one_household_booking_two_slots_at_once_gets_one(
+    engine, session, org, settings, household, system_actor
+):
+    first, second = slots_for_area(session, settings, household.area_id)[:2]
+    assert first.staff_id != second.staff_id or first.starts_at != second.starts_at
+    results = []
+    with Session(engine) as one, Session(engine) as other:
+        # Both have checked there is no visit yet before either writes.
+        for s in (one, other):
+            assert appointments.next_initial_visit(s, household.id) is None
+        for s, slot in ((one, first), (other, second)):
+            try:
+                book(s, system_actor, settings, slot, household)
+                results.append("booked")
+            except InitialVisitAlreadyBooked as exc:
+                results.append(exc.existing.starts_at)
+    assert results == ["booked", first.starts_at]
+    assert live_bookings(session) == 1
