@@ -7,11 +7,12 @@ Create Date: 2026-12-01 09:00:00
 """
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
+
+from crm import clock
 
 revision: str = "0006_lifecycle"
 down_revision: str | None = "0004_bot"
@@ -50,7 +51,7 @@ def _resolve_duplicate_initial_visits() -> None:
         .where(live, appointment.c.household_id.in_(doubled))
         .order_by(appointment.c.household_id, appointment.c.id)
     ).all()
-    now = datetime.now(UTC)
+    now = clock.now()
     held, cancelled, kept = [], [], set()
     for appointment_id, household_id, starts_at in rows:
         if starts_at <= now:
