@@ -488,6 +488,8 @@ def flag_unanswered_check_ins(
         carer = session.get(Carer, carer_id)
         if carer is None or carer.status != "active":
             continue
+        if session.get(Household, carer.household_id).anonymised_at is not None:
+            continue  # erased: nobody to get in touch with
         task = create_task(
             session,
             CHECK_IN_ACTOR,

@@ -14,10 +14,14 @@ from sqlmodel import select
 import crm.models as m
 from crm import clock
 from crm.checkins.views import ANSWERS_PER_CHECK_IN_PER_HOUR
+from crm.scheduler import scans
+from crm.scheduler.dispatcher import Dispatcher
 from crm.services import checkins
+from crm.services.actors import Actor
+from crm.services.data_protection import anonymise_household
 from tests.crm.live_server import at_once, live_server
 from tests.crm.scheduler.helpers import SECRET, outbox, tasks
-from tests.crm.scheduler.test_checkins import carer_with_check_in, email_links
+from tests.crm.scheduler.test_checkins import at, carer_with_check_in, email_links
 
 EMAIL_CARER = {"email_address": "cara@example.com", "phone": None}
 
@@ -104,3 +108,21 @@ def test_one_link_posted_many_times_at_once_makes_one_note_and_one_task(
     [note] = notes(session, carer)
     assert note.check_in_id == check_in.id
     assert len(tasks(session, kind=m.TaskKind.CHECK_IN_FOLLOW_UP)) == 1
+
+
+def test_no_unanswered_check_in_task_for_a_carer_whose_details_were_erased(
+    session, engine, org, sched_settings
+):
+    carer, _first = carer_with_check_in(session, engine, org, sched_settings, **EMAIL_CARER)
+    # A second check-in goes, and neither is answered.
+    now = at(2026, 4, 13, 10, 0)
+    scans.retention_check_ins(session, sched_settings, now)
+    dispatcher = Dispatcher(sched_settings, engine)
+    assert dispatcher.run_until_idle().sent == 1
+    dispatcher.close()
+    anonymise_household(
+        session, Actor.for_staff(session, org.manager), carer.household_id, reason="Asked"
+    )
+    now = at(2026, 4, 21, 10, 0)
+    assert scans.retention_check_ins(session, sched_settings, now)["unanswered_tasks"] == 0
+    assert tasks(session, kind=m.TaskKind.CHECK_IN_FOLLOW_UP) == []
