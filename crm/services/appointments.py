@@ -61,6 +61,7 @@ ROLES_FOR_KIND = {
 
 CANCELLED_TEMPLATE = "visit_cancelled"
 CANCELLED_STAFF_TEMPLATE = "visit_cancelled_staff"
+CANCELLATION_NOTICES = frozenset({CANCELLED_TEMPLATE, CANCELLED_STAFF_TEMPLATE})
 DEFAULT_TZ = ZoneInfo("Europe/London")
 
 
@@ -524,6 +525,7 @@ def cancel_booked(
         sa.and_(
             sa.or_(*linked),
             OutboxMessage.payload["appointment_id"].as_integer() == appointment.id,
+            OutboxMessage.template.not_in(sorted(CANCELLATION_NOTICES)),
         ),
         reason="the visit was cancelled",
     )
@@ -536,7 +538,9 @@ def cancel_booked(
     household = session.get(Household, household_id)
     staff = session.get(StaffUser, appointment.staff_id)
     details = {
-        "cancelled_appointment_id": appointment.id,
+        # The dispatcher sends a notice of cancellation only while the visit is cancelled and
+        # still to come, with a calendar CANCEL for it.
+        "appointment_id": appointment.id,
         "starts_at": appointment.starts_at.isoformat(),
         "ends_at": appointment.ends_at.isoformat(),
         "visit_kind": AppointmentKind(appointment.kind).label.lower(),

@@ -51,7 +51,7 @@ from crm.models import (
 )
 from crm.services import audit, outbox
 from crm.services.actors import Actor
-from crm.services.appointments import cancel_booked
+from crm.services.appointments import CANCELLATION_NOTICES, cancel_booked
 from crm.settings import Settings
 
 
@@ -68,7 +68,8 @@ class Change(StrEnum):
 
 ALL = None  # every visit kind / task kind / message template (but safeguarding)
 NEVER_CLOSED_TASKS = frozenset({TaskKind.SAFEGUARDING})
-NEVER_CANCELLED_MESSAGES = frozenset({"safeguarding_alert_staff"})
+# Safeguarding alerts, and the notices that a visit is cancelled (still true after any change).
+NEVER_CANCELLED_MESSAGES = frozenset({"safeguarding_alert_staff"}) | CANCELLATION_NOTICES
 RECRUITMENT_VISITS = frozenset(
     {
         AppointmentKind.INITIAL_VISIT,

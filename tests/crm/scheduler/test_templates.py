@@ -28,8 +28,9 @@ PAYLOADS = {
         "address": "1 Elm Road, Leicester, LE1 6ZG",
         "phone": "07700 900982",
     },
+    # Their real payload also names the appointment (the dispatcher then adds the calendar
+    # cancellation); left out here, as the words come from the payload alone.
     "visit_cancelled": {
-        "cancelled_appointment_id": 7,
         "starts_at": "2026-03-30T08:30:00+00:00",
         "ends_at": "2026-03-30T10:00:00+00:00",
         "visit_kind": "initial visit",
@@ -38,7 +39,6 @@ PAYLOADS = {
         "greeting_name": "Sam",
     },
     "visit_cancelled_staff": {
-        "cancelled_appointment_id": 7,
         "starts_at": "2026-03-30T08:30:00+00:00",
         "ends_at": "2026-03-30T10:00:00+00:00",
         "visit_kind": "initial visit",
@@ -259,3 +259,12 @@ def test_the_staff_notice_says_whether_the_person_was_told(renderer, told, why, 
     assert expected in text
     assert "Why: The household withdrew: Timing is not right" in text
     assert "(until 11am)" in text  # BST and "unsubscribe" not in text.lower()
+
+
+def test_a_cancellation_notice_without_a_reason_reads_as_a_plain_cancellation(renderer):
+    payload = {k: v for k, v in PAYLOADS["visit_cancelled"].items() if k != "why"}
+    email = renderer.email(
+        message("visit_cancelled", m.Channel.EMAIL).model_copy(update={"payload": payload}),
+        household_id=5,
+    )
+    assert "we'll find a time that suits you" in email.get_body(("plain",)).get_content()
