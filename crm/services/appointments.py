@@ -73,16 +73,30 @@ def when_text(moment: datetime, tz: ZoneInfo = DEFAULT_TZ) -> str:
     return f"{local:%A} {local.day} {local:%B} at {local.hour % 12 or 12}{minutes}{suffix}"
 
 
+# The public booking link acts under this name (crm.web.public). Its link is signed and given
+# only to the person who made the enquiry, and its page shows their visit anyway.
+BOOKING_LINK_ACTOR_LABEL = "public web form"
+
+
 class InitialVisitAlreadyBooked(InvalidInput):
     """The household has an initial visit to come already; a second one is refused (the
-    database has the last word, so even many bookings at once make only one)."""
+    database has the last word, so even many bookings at once make only one).
+
+    The message says when that visit is to staff and to the booking link's holder, but not to
+    other channels (the chat assistant), where whoever is typing may not be the household:
+    the time someone will be at their home is theirs to know. `existing` has it for callers
+    that know who they are talking to."""
 
     def __init__(
-        self, existing: Appointment | None, *, for_person: bool, tz: ZoneInfo = DEFAULT_TZ
+        self, existing: Appointment | None, actor: Actor, tz: ZoneInfo = DEFAULT_TZ
     ) -> None:
         self.existing = existing
-        when = f" for {when_text(existing.starts_at, tz)}" if existing is not None else ""
-        if for_person:
+        when = ""
+        if existing is not None and (
+            not actor.is_system or actor.label == BOOKING_LINK_ACTOR_LABEL
+        ):
+            when = f" for {when_text(existing.starts_at, tz)}"
+        if actor.is_system:
             message = (
                 f"You already have an initial visit booked{when}. To move it, reply to the "
                 "email confirming it, or tell us when we call you."
@@ -260,7 +274,7 @@ def _check_booking(
     if kind == AppointmentKind.INITIAL_VISIT and household_id is not None:
         existing = next_initial_visit(session, household_id, ignore=ignore_appointment_id)
         if existing is not None:
-            raise InitialVisitAlreadyBooked(existing, for_person=actor.is_system, tz=settings.tz)
+            raise InitialVisitAlreadyBooked(existing, actor, settings.tz)
 
     if check_availability:
         local_day = starts_at.astimezone(settings.tz).date()
@@ -337,9 +351,7 @@ def _insert(session: Session, actor: Actor, settings: Settings, appointment: App
             # Another booking for this household landed a moment ago (the same link sent
             # twice at once): say when that one is.
             existing = next_initial_visit(session, appointment.household_id)
-            raise InitialVisitAlreadyBooked(
-                existing, for_person=actor.is_system, tz=settings.tz
-            ) from None
+            raise InitialVisitAlreadyBooked(existing, actor, settings.tz) from None
         if "uq_appointment_staff_slot_booked" in message or "appointment.staff_id" in message:
             raise SlotTaken() from None
         raise

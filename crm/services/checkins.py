@@ -369,6 +369,8 @@ def _answer_entry(
             return entry
         except IntegrityError:  # written a moment ago by the same answer sent twice
             entry = existing()
+            if entry is None:
+                raise
     entry.occurred_at = now
     entry.actor_label = actor_label
     entry.summary = summary

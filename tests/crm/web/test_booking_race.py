@@ -12,7 +12,8 @@ import requests
 from sqlmodel import func, select
 
 import crm.models as m
-from crm.web.public import booking_token
+from crm.services.appointments import BOOKING_LINK_ACTOR_LABEL
+from crm.web.public import PUBLIC_ACTOR_LABEL, booking_token
 from tests.crm.live_server import at_once, csrf_token, live_server
 
 POSTS = 50
@@ -38,6 +39,8 @@ def live_initial_visits(session, household_id: int) -> int:
 
 
 def test_fifty_posts_of_one_booking_link_book_one_visit(app, session, org, make_household):
+    # The link's holder is told when their visit is: the page books under that name.
+    assert PUBLIC_ACTOR_LABEL == BOOKING_LINK_ACTOR_LABEL
     # Evening hours for one officer, so the page offers more than 50 different times.
     for weekday in range(5):
         session.add(
