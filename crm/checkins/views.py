@@ -27,6 +27,8 @@ bp = Blueprint(
     static_url_path="/checkins/static",
 )
 ANSWERS = {str(n) for n in range(1, 6)} | {checkins.CALL_ANSWER}
+ANSWERS_PER_CHECK_IN_PER_HOUR = 10
+ANSWERS_PER_ADDRESS_PER_HOUR = 60
 
 
 @bp.record_once
@@ -98,10 +100,16 @@ def one_click(token: str, answer: str):  # noqa: ANN201
 
 @bp.post("/check-in/<token>")
 def answer(token: str):  # noqa: ANN201
+    # A carer answers, perhaps changes their mind or adds a comment: a few posts. Thousands
+    # are a script.
+    from crm.web.ratelimit import limit
+
+    limit("check-in answer", request.remote_addr, ANSWERS_PER_ADDRESS_PER_HOUR, 3600)
     try:
         session, settings, check_in = _check_in_from(token)
     except (InvalidInput, NotFound) as exc:
         return _problem(str(exc))
+    limit("check-in answer link", str(check_in.id), ANSWERS_PER_CHECK_IN_PER_HOUR, 3600)
     raw_score = (request.form.get("score") or "").strip()
     wants_call = request.form.get("wants_call") in {"1", "yes", "on", "true"}
     comment = request.form.get("comment")

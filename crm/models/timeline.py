@@ -41,6 +41,8 @@ class Activity(SQLModel, table=True):
     # Links to the thing behind the entry, when there is one.
     conversation_id: int | None = Field(default=None, foreign_key="chat_conversation.id")
     outbox_message_id: int | None = Field(default=None, foreign_key="outbox_message.id")
+    # A check-in's answer is one entry, updated when the carer answers again.
+    check_in_id: int | None = Field(default=None, foreign_key="check_in.id", unique=True)
     created_at: datetime = created_at_field()
 
 
@@ -80,8 +82,12 @@ class Task(SQLModel, table=True):
     area_id: int | None = Field(default=None, foreign_key="area.id")
     priority: TaskPriority = enum_column(TaskPriority, default=TaskPriority.NORMAL)
     due_at: datetime
+    # When the task stopped being open: done, or closed without being done.
     done_at: datetime | None = None
     done_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    # Set when a change made the task pointless (the household withdrew, the carer
+    # deregistered...): it was closed, not done, and this says why.
+    closed_reason: str | None = Field(default=None, max_length=500)
     # Lets the scheduler create a task once however often its scan runs.
     unique_key: str | None = Field(default=None, max_length=200, unique=True)
     created_by_id: int | None = Field(default=None, foreign_key="staff_user.id")

@@ -76,6 +76,15 @@ class Appointment(SQLModel, table=True):
             sqlite_where=sa.text("status = 'booked'"),
             postgresql_where=sa.text("status = 'booked'"),
         ),
+        # And at most one live initial visit per household: a booking link posted many times
+        # at once, each with a different slot, books one visit, not several.
+        sa.Index(
+            "uq_appointment_initial_visit_booked",
+            "household_id",
+            unique=True,
+            sqlite_where=sa.text("kind = 'initial_visit' AND status = 'booked'"),
+            postgresql_where=sa.text("kind = 'initial_visit' AND status = 'booked'"),
+        ),
         sa.Index("ix_appointment_starts_status", "starts_at", "status"),
         sa.CheckConstraint("ends_at > starts_at", name="ends_after_start"),
     )

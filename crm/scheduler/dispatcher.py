@@ -37,6 +37,7 @@ from crm import clock
 from crm.models import Appointment, AppointmentStatus, Channel, OutboxMessage, OutboxStatus
 from crm.scheduler.rendering import Renderer, TemplateProblem, message_id_for
 from crm.services import checkins, outbox
+from crm.services.appointments import CANCELLATION_NOTICES
 from crm.services.errors import NotAllowed
 from crm.settings import Settings
 
@@ -369,6 +370,13 @@ class Dispatcher:
         appointment = session.get(Appointment, int(message.payload["appointment_id"]))
         if appointment is None:
             return None, "the visit no longer exists"
+        if message.template in CANCELLATION_NOTICES:
+            # A notice that the visit is cancelled goes while that is true and it was to come.
+            if appointment.status != AppointmentStatus.CANCELLED:
+                return None, f"the visit was {AppointmentStatus(appointment.status).value}"
+            if appointment.starts_at <= clock.now():
+                return None, "the visit's time has passed"
+            return appointment, None
         if appointment.status != AppointmentStatus.BOOKED:
             return None, f"the visit was {AppointmentStatus(appointment.status).value}"
         booked_for = message.payload.get("starts_at")

@@ -3,7 +3,13 @@
 Free slots come from each member of staff's weekly availability, minus exceptions (leave,
 training), bank holidays and what is already booked. The database has the last word: a partial
 unique index refuses a second live booking of the same staff member's slot, so when two people
-pick the same slot at the same moment one gets it and the other is told to choose again.
+pick the same slot at the same moment one gets it and the other is told to choose again; and
+another refuses a second live initial visit for one household, so a booking link posted many
+times at once (each with a different slot) books one visit and the rest are told when it is.
+
+Cancelling a visit closes what follows from it, in the same transaction: its reminders and
+confirmation still waiting in the outbox are cancelled, and when it was still to come the person
+(if they agreed to hear from us) and the member of staff whose diary it was are told.
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -33,7 +41,7 @@ from crm.models import (
     StaffArea,
     StaffUser,
 )
-from crm.services import audit
+from crm.services import audit, checkins, outbox
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed, NotFound, SlotTaken
 from crm.services.outbox import enqueue_message
@@ -49,6 +57,53 @@ ROLES_FOR_KIND = {
     AppointmentKind.SUPERVISION_VISIT: {Role.SUPERVISING_SOCIAL_WORKER},
     AppointmentKind.ANNUAL_REVIEW: {Role.SUPERVISING_SOCIAL_WORKER, Role.MANAGER},
 }
+
+
+CANCELLED_TEMPLATE = "visit_cancelled"
+CANCELLED_STAFF_TEMPLATE = "visit_cancelled_staff"
+CANCELLATION_NOTICES = frozenset({CANCELLED_TEMPLATE, CANCELLED_STAFF_TEMPLATE})
+DEFAULT_TZ = ZoneInfo("Europe/London")
+
+
+def when_text(moment: datetime, tz: ZoneInfo = DEFAULT_TZ) -> str:
+    """Like "Tuesday 17 March at 9:30am", in London time (GOV.UK style)."""
+    local = moment.astimezone(tz)
+    minutes = "" if local.minute == 0 else f":{local.minute:02d}"
+    suffix = "am" if local.hour < 12 else "pm"
+    return f"{local:%A} {local.day} {local:%B} at {local.hour % 12 or 12}{minutes}{suffix}"
+
+
+# The public booking link acts under this name (crm.web.public). Its link is signed and given
+# only to the person who made the enquiry, and its page shows their visit anyway.
+BOOKING_LINK_ACTOR_LABEL = "public web form"
+
+
+class InitialVisitAlreadyBooked(InvalidInput):
+    """The household has an initial visit to come already; a second one is refused (the
+    database has the last word, so even many bookings at once make only one).
+
+    The message says when that visit is to staff and to the booking link's holder, but not to
+    other channels (the chat assistant), where whoever is typing may not be the household:
+    the time someone will be at their home is theirs to know. `existing` has it for callers
+    that know who they are talking to."""
+
+    def __init__(
+        self, existing: Appointment | None, actor: Actor, tz: ZoneInfo = DEFAULT_TZ
+    ) -> None:
+        self.existing = existing
+        when = ""
+        if existing is not None and (
+            not actor.is_system or actor.label == BOOKING_LINK_ACTOR_LABEL
+        ):
+            when = f" for {when_text(existing.starts_at, tz)}"
+        if actor.is_system:
+            message = (
+                f"You already have an initial visit booked{when}. To move it, reply to the "
+                "email confirming it, or tell us when we call you."
+            )
+        else:
+            message = f"This household already has an initial visit booked{when}: move that one"
+        super().__init__(message, field="starts_at")
 
 
 @dataclass(frozen=True, order=True)
@@ -216,6 +271,10 @@ def _check_booking(
     staff = session.get(StaffUser, staff_id)
     if staff is None or not staff.active:
         raise InvalidInput("Choose a member of staff who is working", "staff_id")
+    if kind == AppointmentKind.INITIAL_VISIT and household_id is not None:
+        existing = next_initial_visit(session, household_id, ignore=ignore_appointment_id)
+        if existing is not None:
+            raise InitialVisitAlreadyBooked(existing, actor, settings.tz)
 
     if check_availability:
         local_day = starts_at.astimezone(settings.tz).date()
@@ -247,13 +306,52 @@ def _check_booking(
     return ends_at
 
 
-def _insert(session: Session, appointment: Appointment) -> None:
+def next_initial_visit(
+    session: Session, household_id: int, *, ignore: int | None = None
+) -> Appointment | None:
+    """The household's initial visit still to come, if one is booked."""
+    return session.exec(
+        select(Appointment).where(
+            Appointment.household_id == household_id,
+            Appointment.kind == AppointmentKind.INITIAL_VISIT,
+            Appointment.status == AppointmentStatus.BOOKED,
+            Appointment.starts_at > clock.now(),
+            Appointment.id != (ignore or -1),
+        )
+    ).first()
+
+
+def _past_initial_visits_held(session: Session, household_id: int) -> None:
+    """An initial visit whose time has passed while still booked is taken as held (the
+    scheduler's scans count a past booked visit as a visit), so that a new one can be booked:
+    the database allows one live initial visit per household."""
+    session.execute(
+        sa.update(Appointment)
+        .where(
+            Appointment.household_id == household_id,
+            Appointment.kind == AppointmentKind.INITIAL_VISIT,
+            Appointment.status == AppointmentStatus.BOOKED,
+            Appointment.starts_at <= clock.now(),
+        )
+        .values(status=AppointmentStatus.COMPLETED)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def _insert(session: Session, actor: Actor, settings: Settings, appointment: Appointment) -> None:
     session.add(appointment)
     try:
         session.flush()
     except IntegrityError as exc:
         session.rollback()
         message = str(exc.orig)
+        if "uq_appointment_initial_visit_booked" in message or (
+            "appointment.household_id" in message
+        ):
+            # Another booking for this household landed a moment ago (the same link sent
+            # twice at once): say when that one is.
+            existing = next_initial_visit(session, appointment.household_id)
+            raise InitialVisitAlreadyBooked(existing, actor, settings.tz) from None
         if "uq_appointment_staff_slot_booked" in message or "appointment.staff_id" in message:
             raise SlotTaken() from None
         raise
@@ -302,7 +400,9 @@ def book_appointment(
         booked_by_label=actor.label,
     )
     with transaction(session):
-        _insert(session, appointment)
+        if kind == AppointmentKind.INITIAL_VISIT and household_id is not None:
+            _past_initial_visits_held(session, household_id)
+        _insert(session, actor, settings, appointment)
         audit.record(
             session, actor, AuditAction.CREATE, "appointment", appointment.id, kind=kind.value
         )
@@ -367,7 +467,7 @@ def move_appointment(
         old.status = AppointmentStatus.MOVED
         session.add(old)
         session.flush()
-        _insert(session, new)
+        _insert(session, actor, settings, new)
         old.moved_to_id = new.id
         session.add(old)
         audit.record(session, actor, AuditAction.UPDATE, "appointment", old.id, moved_to=new.id)
@@ -375,28 +475,129 @@ def move_appointment(
     return new
 
 
+def _area_of(session: Session, appointment: Appointment) -> int | None:
+    if appointment.household_id is not None:
+        return session.get(Household, appointment.household_id).area_id
+    carer = session.get(Carer, appointment.carer_id)
+    return session.get(Household, carer.household_id).area_id
+
+
 def cancel_appointment(
-    session: Session, actor: Actor, appointment_id: int, *, reason: str
+    session: Session,
+    actor: Actor,
+    appointment_id: int,
+    *,
+    reason: str,
+    settings: Settings | None = None,
 ) -> Appointment:
+    """Cancel a booked visit with the reason, and what follows from it (see `cancel_booked`)."""
     appointment = _live_appointment(session, actor, appointment_id)
     reason = " ".join((reason or "").split())
     if not reason:
         raise InvalidInput("Say why the appointment is cancelled", "reason")
-    area_id = None
-    if appointment.household_id is not None:
-        area_id = session.get(Household, appointment.household_id).area_id
-    if not actor.may_work_on(area_id):
+    if not actor.may_work_on(_area_of(session, appointment)):
         raise NotAllowed("This household is in an area you do not work in")
     with transaction(session):
-        appointment.status = AppointmentStatus.CANCELLED
-        appointment.cancelled_at = clock.now()
-        appointment.cancel_reason = reason[:500]
-        session.add(appointment)
-        audit.record(
-            session, actor, AuditAction.UPDATE, "appointment", appointment.id, cancelled=True
-        )
+        cancel_booked(session, actor, appointment, reason=reason, settings=settings)
     session.refresh(appointment)
     return appointment
+
+
+def cancel_booked(
+    session: Session,
+    actor: Actor,
+    appointment: Appointment,
+    *,
+    reason: str,
+    why: str = "cancelled",
+    tell_person: bool = True,
+    settings: Settings | None = None,
+) -> None:
+    """Cancel one booked appointment in the caller's transaction, and close what follows:
+    its reminders and confirmation still waiting in the outbox are cancelled; when it was
+    still to come, the person is told (`tell_person`, and only by a way they agreed to) and so
+    is the member of staff whose diary it was, unless they made the change themselves.
+
+    `reason` is for staff (kept on the appointment); the person's message says only `why`
+    (cancelled, withdrawn, not_progressed, approved, deregistered), never staff's words."""
+    now = clock.now()
+    appointment.status = AppointmentStatus.CANCELLED
+    appointment.cancelled_at = now
+    appointment.cancel_reason = reason[:500]
+    session.add(appointment)
+    session.flush()
+    # Its reminders and confirmation (their payload names the appointment).
+    linked = []
+    if appointment.household_id is not None:
+        linked.append(OutboxMessage.household_id == appointment.household_id)
+    if appointment.carer_id is not None:
+        linked.append(OutboxMessage.carer_id == appointment.carer_id)
+    outbox.cancel_pending(
+        session,
+        sa.and_(
+            sa.or_(*linked),
+            OutboxMessage.payload["appointment_id"].as_integer() == appointment.id,
+            OutboxMessage.template.not_in(sorted(CANCELLATION_NOTICES)),
+        ),
+        reason="the visit was cancelled",
+    )
+    audit.record(session, actor, AuditAction.UPDATE, "appointment", appointment.id, cancelled=True)
+    if appointment.starts_at <= now:
+        return
+    household_id = appointment.household_id
+    if household_id is None:
+        household_id = session.get(Carer, appointment.carer_id).household_id
+    household = session.get(Household, household_id)
+    staff = session.get(StaffUser, appointment.staff_id)
+    details = {
+        # The dispatcher sends a notice of cancellation only while the visit is cancelled and
+        # still to come, with a calendar CANCEL for it.
+        "appointment_id": appointment.id,
+        "starts_at": appointment.starts_at.isoformat(),
+        "ends_at": appointment.ends_at.isoformat(),
+        "visit_kind": AppointmentKind(appointment.kind).label.lower(),
+        "staff_name": staff.name if staff else "",
+        "why": why,
+    }
+    told = []
+    if tell_person and household.anonymised_at is None:
+        for recipient in outbox.reachable_recipients(
+            session, settings, household.id, appointment.carer_id
+        ):
+            message = enqueue_message(
+                session,
+                channel=recipient.channel,
+                recipient=recipient.address,
+                template=CANCELLED_TEMPLATE,
+                payload={**details, "greeting_name": checkins.greeting_name(household)},
+                due_at=now,
+                unique_key=f"{CANCELLED_TEMPLATE}:{appointment.id}:"
+                f"{recipient.channel.value}:{recipient.address}",
+                household_id=None if appointment.carer_id else household.id,
+                carer_id=appointment.carer_id,
+            )
+            if message is not None and recipient.channel.value not in told:
+                told.append(recipient.channel.value)
+    if staff is not None and staff.active and staff.id != actor.user_id:
+        enqueue_message(
+            session,
+            channel=Channel.EMAIL,
+            recipient=staff.email,
+            template=CANCELLED_STAFF_TEMPLATE,
+            payload={
+                **details,
+                "household_name": household.display_name,
+                "household_reference": household.reference,
+                "reason": reason[:500],
+                # How the person was told ("email", "telegram"), or "" when we could not.
+                "person_told": " and ".join(told),
+            },
+            due_at=now,
+            unique_key=f"{CANCELLED_TEMPLATE}:{appointment.id}:staff:{staff.id}",
+            household_id=household.id,
+            carer_id=appointment.carer_id,
+            staff_id=staff.id,
+        )
 
 
 CONFIRMATION_TEMPLATE = "visit_confirmation"
@@ -463,10 +664,14 @@ __all__ = [
     "Slot",
     "book_appointment",
     "bookable_staff",
+    "InitialVisitAlreadyBooked",
     "cancel_appointment",
+    "cancel_booked",
     "enqueue_visit_confirmation",
     "free_slots",
     "move_appointment",
+    "next_initial_visit",
     "slots_for_area",
     "upcoming_for_household",
+    "when_text",
 ]

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from crm import clock
@@ -234,10 +235,11 @@ def answer_check_in(
     *,
     settings: Settings | None = None,
 ) -> AnswerResult:
-    """Store a carer's answer on their record. Answering again updates the score and comment
-    (a call, once asked for, stays asked for). A score of 2 or less, or a request for a call,
-    gives the supervising social worker one task due within 1 working day and flags the
-    carer as at risk."""
+    """Store a carer's answer on their record. A check-in has one answer: answering again
+    updates the score and comment (a call, once asked for, stays asked for) and the same entry
+    on the timeline, never a new one. A score of 2 or less, or a request for a call, gives the
+    supervising social worker one task (once per check-in) due within 1 working day and flags
+    the carer as at risk."""
     errors: dict[str, str] = {}
     if score is not None and (isinstance(score, bool) or not 1 <= int(score) <= 5):
         errors["score"] = "Choose a number from 1 to 5"
@@ -246,7 +248,13 @@ def answer_check_in(
         errors["score"] = "Choose a number from 1 to 5, or ask for a call"
     if errors:
         raise InvalidInput(errors)
-    check_in = session.get(CheckIn, check_in_id)
+    # Answers to one check-in are taken one at a time (a link posted many times at once).
+    check_in = session.exec(
+        select(CheckIn)
+        .where(CheckIn.id == check_in_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
     if check_in is None:
         raise NotFound(f"No check-in with id {check_in_id}")
     carer = session.get(Carer, check_in.carer_id)
@@ -267,15 +275,13 @@ def answer_check_in(
     if check_in.wants_call:
         parts.append("would like a call")
     summary = "Check-in answered: " + ", ".join(parts) if parts else "Check-in: comment added"
-    session.add(
-        Activity(
-            household_id=carer.household_id,
-            kind=ActivityKind.NOTE,
-            occurred_at=now,
-            actor_label=f"carer ({via})"[:60],
-            summary=summary[:200],
-            body=comment,
-        )
+    _answer_entry(
+        session,
+        check_in,
+        household_id=carer.household_id,
+        actor_label=f"carer ({via})"[:60],
+        summary=summary[:200],
+        now=now,
     )
     audit.record(
         session,
@@ -330,6 +336,47 @@ def answer_check_in(
     else:
         reply = "Thank you, that's really helpful to know."
     return AnswerResult(check_in=check_in, follow_up_task=task, reply=reply)
+
+
+def _answer_entry(
+    session: Session,
+    check_in: CheckIn,
+    *,
+    household_id: int,
+    actor_label: str,
+    summary: str,
+    now: datetime,
+) -> Activity:
+    """The check-in's one entry on the timeline, written or brought up to date."""
+
+    def existing() -> Activity | None:
+        return session.exec(select(Activity).where(Activity.check_in_id == check_in.id)).first()
+
+    entry = existing()
+    if entry is None:
+        entry = Activity(
+            household_id=household_id,
+            kind=ActivityKind.NOTE,
+            check_in_id=check_in.id,
+            occurred_at=now,
+            actor_label=actor_label,
+            summary=summary,
+            body=check_in.comment,
+        )
+        try:
+            with session.begin_nested():
+                session.add(entry)
+            return entry
+        except IntegrityError:  # written a moment ago by the same answer sent twice
+            entry = existing()
+            if entry is None:
+                raise
+    entry.occurred_at = now
+    entry.actor_label = actor_label
+    entry.summary = summary
+    entry.body = check_in.comment
+    session.add(entry)
+    return entry
 
 
 def _working_owner(session: Session, staff_id: int | None) -> int | None:
@@ -443,6 +490,8 @@ def flag_unanswered_check_ins(
         carer = session.get(Carer, carer_id)
         if carer is None or carer.status != "active":
             continue
+        if session.get(Household, carer.household_id).anonymised_at is not None:
+            continue  # erased: nobody to get in touch with
         task = create_task(
             session,
             CHECK_IN_ACTOR,

@@ -77,7 +77,7 @@ from crm.models import (
     TaskPriority,
     TelegramChatLink,
 )
-from crm.services import audit
+from crm.services import audit, lifecycle
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
 from crm.services.exports import SafeCsvWriter
@@ -1057,6 +1057,12 @@ def anonymise_household(
         _erase_records(session, records, now)
         # The one place the household row itself is finally changed.
         _anonymise(session, household, now)
+        # Last, so nothing it writes is blanked: visits to come cancelled (staff told), tasks
+        # closed.
+        lifecycle.close_what_follows(
+            session, actor, household, why=lifecycle.Change.ERASED,
+            reason="The household's details were erased",
+        )  # fmt: skip
         # The reason may name people: the log says only whether a request or the rule did it.
         basis = "retention rule" if actor.is_system else "request"
         audit.record(session, actor, AuditAction.ERASE, "household", household.id, basis=basis)

@@ -528,10 +528,12 @@ def timeline(session: Session, household: Household) -> list[TimelineEntry]:
             )
         )  # fmt: skip
     for t in session.exec(select(Task).where(Task.household_id == household.id)):
-        state = "done" if t.done_at else "open"
+        state = "closed" if t.closed_reason else "done" if t.done_at else "open"
         lines = [("Due", t.due_at)]
         if t.owner_id:
             lines.append(("Owner", names.get(f"staff:{t.owner_id}", "")))
+        if t.closed_reason:
+            lines.append(("Closed, not done", t.closed_reason))
         entries.append(
             TimelineEntry(
                 t.created_at, "task", f"Task: {t.title}",

@@ -57,6 +57,7 @@ BACKOFF_SECONDS = (60, 300, 900, 3600)
 STAFF_TEMPLATES = frozenset(
     {
         "visit_reminder_staff",
+        "visit_cancelled_staff",
         "enquiry_response_overdue_staff",
         "panel_timescale_alert",
         "annual_review_due_staff",
@@ -193,18 +194,20 @@ class Recipient:
 
 class RecipientBook:
     """Where messages to many households may go, looked up in a few queries (not a few per
-    household), for scans over thousands of them. See `reachable_recipients` for the rule."""
+    household), for scans over thousands of them. See `reachable_recipients` for the rule.
+    Without settings (a service called with none, such as a stage move), Telegram counts when
+    the person has a linked chat: a link only exists where the bot is running."""
 
     CHUNK = 900  # stays under SQLite's limit on bound parameters
 
     def __init__(
         self,
         session: Session,
-        settings: Settings,
+        settings: Settings | None,
         household_ids: Iterable[int],
         carer_ids: Iterable[int] = (),
     ) -> None:
-        self.telegram_on = bool(settings.telegram_bot_token)
+        self.telegram_on = settings is None or bool(settings.telegram_bot_token)
         self.preferred: dict[int, Channel | None] = {}
         self.consents: dict[int, dict[ConsentScope, bool]] = defaultdict(dict)
         self.emails: dict[int, list[str]] = defaultdict(list)
@@ -277,7 +280,7 @@ class RecipientBook:
 
 def reachable_recipients(
     session: Session,
-    settings: Settings,
+    settings: Settings | None,
     household_id: int,
     carer_id: int | None = None,
 ) -> list[Recipient]:
@@ -585,6 +588,19 @@ def mark_cancelled(session: Session, message_id: int, worker: str | None, *, rea
     )
     session.commit()
     return result.rowcount == 1
+
+
+def cancel_pending(session: Session, condition: sa.ColumnElement[bool], *, reason: str) -> int:
+    """Cancel the pending messages matching `condition` in the caller's transaction (a visit
+    cancelled, a household that left): they no longer make sense. A message already being
+    sent is left to the dispatcher, which checks again before it sends. Returns how many."""
+    result = session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.PENDING, condition)
+        .values(status=OutboxStatus.CANCELLED, error=reason[:1000], next_attempt_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
 
 
 def next_due_at(session: Session, now: datetime | None = None) -> datetime | None:

@@ -9,7 +9,9 @@ Rules, in the words of a fostering team:
 - going backwards, or bringing back a closed household, is a *reopen*: it must be asked for
   explicitly and say why;
 - an approved household leaves by `deregistered`, with a reason.
-The stage event, the household's current stage and the audit entry land in one transaction.
+The stage event, the household's current stage, the audit entry and what the move closes
+(visits still to come, open tasks, waiting messages: crm.services.lifecycle) land in one
+transaction.
 """
 
 from __future__ import annotations
@@ -36,9 +38,10 @@ from crm.models import (
     StageEvent,
 )
 from crm.models.base import STAGES_NEEDING_REASON
-from crm.services import audit
+from crm.services import audit, lifecycle
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
+from crm.settings import Settings
 
 # Who may end an approved carer's registration.
 CARER_TEAM_ROLES = frozenset({Role.SUPERVISING_SOCIAL_WORKER, Role.MANAGER, Role.ADMIN})
@@ -47,6 +50,14 @@ REASON_LISTS = {
     Stage.NOT_PROGRESSED: ReasonKind.NOT_PROGRESSED,
     Stage.DEREGISTERED: ReasonKind.DEREGISTERED,
     Stage.ON_HOLD: ReasonKind.ON_HOLD,
+}
+# How a cancelled visit or a closed task says why, for staff.
+CLOSING_WORDS = {
+    Stage.WITHDRAWN: "The household withdrew",
+    Stage.NOT_PROGRESSED: "Not progressed",
+    Stage.DEREGISTERED: "The carer deregistered",
+    Stage.APPROVED: "The household was approved",
+    Stage.ON_HOLD: "Put on hold",
 }
 
 
@@ -166,9 +177,11 @@ def move_stage(
     reason_text: str | None = None,
     reopen: bool = False,
     occurred_at: datetime | None = None,
+    settings: Settings | None = None,
 ) -> StageEvent:
     """Move a household to `to_stage`; raises InvalidInput / NotAllowed and changes nothing
-    when the move is not right."""
+    when the move is not right. `settings`, when given, says whether Telegram is on for the
+    messages that tell people of cancelled visits (without, a linked chat counts)."""
     target = parse_stage(to_stage)
     household = session.get(Household, household_id)
     if household is None or household.anonymised_at is not None:
@@ -233,6 +246,14 @@ def move_stage(
                 "Someone moved this household a moment ago: reload it and try again", "to_stage"
             )
         _update_carer_record(session, household, target, when, code, reason_text)
+        lifecycle.close_what_follows(
+            session,
+            actor,
+            household,
+            why=lifecycle.change_for_move(current, target),
+            reason=_closing_reason(session, target, code),
+            settings=settings,
+        )
         audit.record(
             session,
             actor,
@@ -245,6 +266,16 @@ def move_stage(
         )
     session.refresh(event)
     return event
+
+
+def _closing_reason(session: Session, target: Stage, code: str | None) -> str:
+    words = CLOSING_WORDS.get(target, f"Moved to {target.label.lower()}")
+    label = None
+    if code is not None:
+        label = session.exec(
+            select(Reason.label).where(Reason.kind == REASON_LISTS[target], Reason.code == code)
+        ).first()
+    return f"{words}: {label}" if label else words
 
 
 def _update_carer_record(

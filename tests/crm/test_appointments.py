@@ -5,8 +5,10 @@ from sqlmodel import Session, func, select
 
 import crm.models as m
 from crm import clock
+from crm.services import appointments
 from crm.services.actors import Actor
 from crm.services.appointments import (
+    InitialVisitAlreadyBooked,
     book_appointment,
     cancel_appointment,
     free_slots,
@@ -101,8 +103,9 @@ def test_book_a_free_slot_then_it_is_no_longer_offered(
     assert appointment.ends_at == slot.ends_at
     assert appointment.status == m.AppointmentStatus.BOOKED
     assert slot not in slots_for_area(session, settings, household.area_id)
+    other = new_household(session, settings, email=None, phone="07700 900456", postcode="LE3 1AB")
     with pytest.raises(SlotTaken):
-        book(session, system_actor, settings, slot, household)
+        book(session, system_actor, settings, slot, other)
     assert live_bookings(session) == 1
 
 
@@ -168,14 +171,15 @@ def test_two_people_choosing_one_slot_at_once_one_gets_it(
     engine, session, org, settings, household, system_actor
 ):
     slot = slots_for_area(session, settings, household.area_id)[0]
+    other = new_household(session, settings, email=None, phone="07700 900456", postcode="LE3 1AB")
     results = []
     with Session(engine) as first, Session(engine) as second:
         # Both have checked the slot is free before either writes.
         for s in (first, second):
             assert slot in slots_for_area(s, settings, household.area_id)
-        for s in (first, second):
+        for s, family in ((first, household), (second, other)):
             try:
-                book(s, system_actor, settings, slot, household)
+                book(s, system_actor, settings, slot, family)
                 results.append("booked")
             except SlotTaken:
                 results.append("taken")
@@ -228,3 +232,100 @@ def test_staff_from_another_area_cannot_book_for_this_household(session, org, se
             starts_at=datetime(2026, 3, 11, 9, 30, tzinfo=UTC),
             household_id=household.id,
         )
+
+
+# -- one live initial visit per household ------------------------------------------------------
+
+
+def test_a_second_initial_visit_is_refused_with_when_the_first_is(
+    session, org, settings, household, system_actor
+):
+    first, second = slots_for_area(session, settings, household.area_id)[:2]
+    booked = book(session, system_actor, settings, first, household)
+    # The booking link's holder is told when (their page shows it anyway).
+    link = Actor.system(appointments.BOOKING_LINK_ACTOR_LABEL)
+    with pytest.raises(InitialVisitAlreadyBooked) as caught:
+        book(session, link, settings, second, household)
+    assert caught.value.existing.id == booked.id
+    assert str(caught.value) == (
+        "You already have an initial visit booked for Tuesday 10 March at 11am. To move it, "
+        "reply to the email confirming it, or tell us when we call you."
+    )
+    # In the chat, whoever is typing may not be the household: no time of a home visit.
+    with pytest.raises(InitialVisitAlreadyBooked) as caught:
+        book(session, Actor.system("assistant:telegram"), settings, second, household)
+    assert str(caught.value).startswith("You already have an initial visit booked. To move it")
+    # Staff are told in their words; other kinds of visit are not limited.
+    officer = Actor.for_staff(session, org.officer_north)
+    with pytest.raises(InitialVisitAlreadyBooked, match="This household already has"):
+        book(session, officer, settings, second, household)
+    book_appointment(
+        session,
+        system_actor,
+        settings,
+        staff_id=second.staff_id,
+        kind="information_session",
+        starts_at=second.starts_at,
+        household_id=household.id,
+        check_availability=False,
+    )
+    assert live_bookings(session) == 2
+    # Moving the visit is still possible, and so is booking again once it is cancelled.
+    moved = move_appointment(
+        session, system_actor, settings, booked.id, starts_at=first.starts_at + timedelta(days=1)
+    )
+    cancel_appointment(session, system_actor, moved.id, reason="Family illness")
+    book(session, system_actor, settings, first, household)
+
+
+def test_the_database_refuses_two_live_initial_visits_for_one_household(session, org, household):
+    for hours in (24, 48):
+        starts = clock.now() + timedelta(hours=hours)
+        session.add(
+            m.Appointment(
+                kind="initial_visit",
+                staff_id=org.officer_north.id,
+                household_id=household.id,
+                starts_at=starts,
+                ends_at=starts + timedelta(minutes=90),
+                booked_by_label="t",
+            )
+        )
+    with pytest.raises(Exception, match="(?i)unique|duplicate"):
+        session.commit()
+    session.rollback()
+    assert live_bookings(session) == 0
+
+
+def test_a_past_initial_visit_still_booked_counts_as_held_and_does_not_block_another(
+    session, org, settings, household, system_actor
+):
+    slot = slots_for_area(session, settings, household.area_id)[0]
+    earlier = book(session, system_actor, settings, slot, household)
+    clock.advance(timedelta(days=2))
+    later = book(
+        session, system_actor, settings, slots_for_area(session, settings, None)[0], household
+    )
+    session.refresh(earlier)
+    assert earlier.status == m.AppointmentStatus.COMPLETED
+    assert later.status == m.AppointmentStatus.BOOKED
+
+
+def test_one_household_booking_two_slots_at_once_gets_one(
+    engine, session, org, settings, household, system_actor
+):
+    first, second = slots_for_area(session, settings, household.area_id)[:2]
+    assert first.staff_id != second.staff_id or first.starts_at != second.starts_at
+    results = []
+    with Session(engine) as one, Session(engine) as other:
+        # Both have checked there is no visit yet before either writes.
+        for s in (one, other):
+            assert appointments.next_initial_visit(s, household.id) is None
+        for s, slot in ((one, first), (other, second)):
+            try:
+                book(s, system_actor, settings, slot, household)
+                results.append("booked")
+            except InitialVisitAlreadyBooked as exc:
+                results.append(exc.existing.starts_at)
+    assert results == ["booked", first.starts_at]
+    assert live_bookings(session) == 1

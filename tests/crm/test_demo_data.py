@@ -668,7 +668,18 @@ def test_the_services_work_on_a_demo_database(database_url, engine, session, set
         household_id=household.id,
     )
     assert visit.id == count(session, m.Appointment)
-    # A slot the demo already booked is taken.
+    # A slot the demo already booked is taken (for a household with no visit yet).
+    other = create_enquiry(
+        session,
+        Actor.system("public web form"),
+        EnquiryInput(
+            applicant=ApplicantDetails("Sky", "Second", email="sky.second@example.net"),
+            enquiry_channel=m.EnquiryChannel.WEB_FORM,
+            postcode="LE4 9QY",
+            consents={m.ConsentScope.STORE_DETAILS: "I agree."},
+        ),
+        settings,
+    ).household
     taken = session.exec(
         select(m.Appointment).where(
             m.Appointment.status == "booked", m.Appointment.starts_at > DEFAULT_NOW
@@ -682,7 +693,7 @@ def test_the_services_work_on_a_demo_database(database_url, engine, session, set
             staff_id=taken.staff_id,
             kind=taken.kind,
             starts_at=taken.starts_at,
-            household_id=household.id,
+            household_id=other.id,
             check_availability=False,
         )
 

@@ -150,15 +150,42 @@ def test_reminders_for_a_moved_or_cancelled_visit_are_not_sent(
         starts_at=datetime(2026, 3, 13, 9, 30, tzinfo=UTC),
     )
     result = Dispatcher(sched_settings, engine).run_until_idle()
-    assert result.sent == 0 and result.cancelled == 4
-    assert smtp.messages() == []
-    errors = sorted(msg.error for msg in outbox(session))
-    assert errors == [
+    # The cancellation stopped its own reminders; the moved visit's are stopped at send time.
+    # What goes is the notice of the cancellation, to the household and to the officer.
+    assert result.sent == 2 and result.cancelled == 2
+    assert sorted(email.message["To"] for email in smtp.messages()) == sorted(
+        ["sam.patel@example.com", org.officer_north.email]
+    )
+    assert all("is cancelled" in email.text() for email in smtp.messages())
+    reminders = [msg for msg in outbox(session) if msg.template.startswith("visit_reminder")]
+    assert sorted(msg.error for msg in reminders) == [
         "the visit was cancelled",
         "the visit was cancelled",
         "the visit was moved",
         "the visit was moved",
     ]
+    assert {msg.status for msg in reminders} == {m.OutboxStatus.CANCELLED}
+
+
+def test_a_cancellation_notice_goes_with_its_visit_and_not_after_the_visit_time(
+    session, engine, org, sched_settings, smtp
+):
+    household = make_household(session, sched_settings)
+    visit = book_appointment(
+        session, SYSTEM, sched_settings, staff_id=org.officer_north.id,
+        kind=m.AppointmentKind.INITIAL_VISIT,
+        starts_at=datetime(2026, 3, 12, 11, 0, tzinfo=UTC), household_id=household.id,
+    )  # fmt: skip
+    cancel_appointment(session, SYSTEM, visit.id, reason="Unwell")
+    notices = outbox(session, status=m.OutboxStatus.PENDING)
+    assert {n.template for n in notices} == {"visit_cancelled", "visit_cancelled_staff"}
+    assert all(n.payload["appointment_id"] == visit.id for n in notices)
+    # Held up until after the visit's time (the dispatcher was down): too late to matter.
+    at(2026, 3, 12, 11, 30)
+    result = Dispatcher(sched_settings, engine).run_until_idle()
+    assert result.sent == 0 and result.cancelled == 2
+    assert {n.error for n in outbox(session)} == {"the visit's time has passed"}
+    assert smtp.messages() == []
 
 
 def test_consent_withdrawn_after_writing_stops_the_message(

@@ -28,6 +28,27 @@ PAYLOADS = {
         "address": "1 Elm Road, Leicester, LE1 6ZG",
         "phone": "07700 900982",
     },
+    # Their real payload also names the appointment (the dispatcher then adds the calendar
+    # cancellation); left out here, as the words come from the payload alone.
+    "visit_cancelled": {
+        "starts_at": "2026-03-30T08:30:00+00:00",
+        "ends_at": "2026-03-30T10:00:00+00:00",
+        "visit_kind": "initial visit",
+        "staff_name": "Priya Shah",
+        "why": "withdrawn",
+        "greeting_name": "Sam",
+    },
+    "visit_cancelled_staff": {
+        "starts_at": "2026-03-30T08:30:00+00:00",
+        "ends_at": "2026-03-30T10:00:00+00:00",
+        "visit_kind": "initial visit",
+        "staff_name": "Priya Shah",
+        "why": "withdrawn",
+        "household_name": "Sam Patel",
+        "household_reference": "FC-ABCD-EFGH",
+        "reason": "The household withdrew: Timing is not right",
+        "person_told": "email",
+    },
     "enquiry_response_overdue_staff": {
         "staff_name": "Olu",
         "household_name": "Sam Patel",
@@ -191,3 +212,59 @@ def test_without_a_secret_key_emails_still_go_without_links():
     text = email.get_body(("plain",)).get_content()
     assert "reply to this email with a number" in text
     assert "/check-in/" not in text and email["List-Unsubscribe"] is None
+
+
+@pytest.mark.parametrize(
+    "why", ["cancelled", "withdrawn", "not_progressed", "approved", "deregistered"]
+)
+def test_a_cancelled_visit_says_when_and_why_in_the_persons_words(renderer, why):
+    """The time comes from the payload (the visit is no longer live, so it is not looked up)
+    and the reason is a sentence per change, never staff's own words."""
+    payload = {**PAYLOADS["visit_cancelled"], "why": why}
+    email = renderer.email(
+        message("visit_cancelled", m.Channel.EMAIL).model_copy(update={"payload": payload}),
+        household_id=5,
+    )
+    text = email.get_body(("plain",)).get_content()
+    assert "Monday 30 March 2026 at 9:30am is cancelled" in text
+    assert email["Subject"] == "Your initial visit on Monday 30 March 2026 at 9:30am is cancelled"
+    sentence = {
+        "cancelled": "we'll find a time that suits you",
+        "withdrawn": "If you change your mind",
+        "not_progressed": "what happens next",
+        "approved": "Congratulations",
+        "deregistered": "Thank you for everything",
+    }[why]
+    assert sentence in text
+    telegram = renderer.telegram(
+        message("visit_cancelled", m.Channel.TELEGRAM).model_copy(update={"payload": payload})
+    ).text
+    assert "9:30am is cancelled" in telegram and "STOP" in telegram
+
+
+@pytest.mark.parametrize(
+    ("told", "why", "expected"),
+    [
+        ("email", "withdrawn", "We've let them know by email."),
+        ("", "withdrawn", "Please let them know."),
+        ("", "erased", "they have not been told by us"),
+    ],
+)
+def test_the_staff_notice_says_whether_the_person_was_told(renderer, told, why, expected):
+    payload = {**PAYLOADS["visit_cancelled_staff"], "person_told": told, "why": why}
+    email = renderer.email(
+        message("visit_cancelled_staff", m.Channel.EMAIL).model_copy(update={"payload": payload})
+    )
+    text = email.get_body(("plain",)).get_content()
+    assert expected in text
+    assert "Why: The household withdrew: Timing is not right" in text
+    assert "(until 11am)" in text  # BST and "unsubscribe" not in text.lower()
+
+
+def test_a_cancellation_notice_without_a_reason_reads_as_a_plain_cancellation(renderer):
+    payload = {k: v for k, v in PAYLOADS["visit_cancelled"].items() if k != "why"}
+    email = renderer.email(
+        message("visit_cancelled", m.Channel.EMAIL).model_copy(update={"payload": payload}),
+        household_id=5,
+    )
+    assert "we'll find a time that suits you" in email.get_body(("plain",)).get_content()
