@@ -44,14 +44,31 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:  # noqa: ANN001
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # Batch mode rebuilds a table (copy, drop, rename); with foreign keys on, dropping a
+        # table other rows point at fails, so a database holding data could never upgrade.
+        # The pragma only takes effect outside a transaction; the check below proves the
+        # rebuilt tables still hold together before foreign keys come back on.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        # SQLAlchemy began a transaction for the pragma: end it, or Alembic would run inside
+        # it and never commit.
+        connection.commit()
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
         compare_type=True,
     )
     with context.begin_transaction():
         context.run_migrations()
+    if sqlite:
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
+        if broken:
+            tables = sorted({row[0] for row in broken})
+            raise RuntimeError(f"migration left rows pointing at missing rows in: {tables}")
 
 
 if context.is_offline_mode():
