@@ -4,7 +4,6 @@ a quick move on each card (moves that need a reason go to the move page)."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from markupsafe import Markup, escape
 
 from crm.models import Stage
 from crm.services import households as service
@@ -35,20 +34,9 @@ def board():
         source_key=filters.get("source", "")[:40],
         campaign_id=_int(filters.get("campaign")),
     )
-    # Cards at the same stage offer the same moves: build each list of <option>s once.
-    options: dict[tuple[Stage, ...], Markup] = {}
-    for column in columns:
-        for card in column.cards:
-            key = tuple(card.moves)
-            if key not in options:
-                options[key] = Markup("").join(
-                    Markup('<option value="{}">{}</option>').format(s.value, escape(s.label))
-                    for s in key
-                )
     return render_template(
         "board/board.html",
         columns=columns,
-        move_options=lambda moves: options[tuple(moves)],
         filters=filters,
         choices=filter_choices(),
         # Built once: url_for per card costs more than the card's database work.
