@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -464,6 +465,13 @@ def test_every_page_has_our_favicon(client, client_for, org):
     assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
     svg = icon.get_data(as_text=True)
     assert svg.lstrip().startswith("<svg") and "<script" not in svg
+    # Both page skeletons link it (the staff and public pages, and the check-in pages).
+    root = Path(__file__).resolve().parents[3]
+    for layout in ("crm/web/templates/layout.html", "crm/checkins/templates/checkins/_layout.html"):
+        text = (root / layout).read_text()
+        assert "rel=\"icon\" href=\"{{ url_for('static', filename='favicon.svg') }}\"" in text, (
+            layout
+        )
 
 
 # -- htmx: one address, a page or a part of it --------------------------------------------
