@@ -51,7 +51,7 @@ def move():
     to_stage = request.form.get("to_stage", "")
     back = url_for("board.board", **_filters())
     if household_id is None or to_stage not in Stage._value2member_map_:
-        flash("Choose a stage to move to")
+        flash("Choose a stage to move to", "error")
         return redirect(back)
     target = Stage(to_stage)
     if target in REASON_LISTS:
@@ -63,7 +63,7 @@ def move():
     try:
         move_stage(db(), current_actor(), household.id, target)
     except InvalidInput as exc:
-        flash(f"{household.display_name}: {next(iter(exc.errors.values()))}")
+        flash(f"{household.display_name}: {next(iter(exc.errors.values()))}", "error")
     else:
         flash(f"{household.display_name} moved to {target.label}")
     return redirect(back)

@@ -536,7 +536,7 @@ def task_done(household_id: int, task_id: int):
         complete_task(db(), current_actor(), task_id)
         flash("Task marked as done")
     except InvalidInput as exc:
-        flash(next(iter(exc.errors.values())))
+        flash(next(iter(exc.errors.values())), "error")
     return redirect(url_for("households.show", household_id=household.id))
 
 

@@ -72,6 +72,16 @@ def test_a_refused_quick_action_is_not_shown_as_a_success(client_for, org, make_
     again = c.post(f"{url}/break", {"on_break": "1"}, token_from=url, follow_redirects=True)
     html = again.get_data(as_text=True)
     assert "There is a problem" in error_summary(html) and SUCCESS not in html
+    # The same on the board: a move that cannot happen is a problem, not a success.
+    other = make_household(first="Bo", last="Ard")
+    refused = c.post(
+        "/pipeline/move",
+        {"household_id": other.id, "to_stage": "bogus"},
+        token_from="/pipeline",
+        follow_redirects=True,
+    )
+    html = refused.get_data(as_text=True)
+    assert "Choose a stage to move to" in error_summary(html) and SUCCESS not in html
 
 
 def test_the_enquiry_form_reports_every_problem_at_once(client, org, session):
