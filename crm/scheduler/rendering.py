@@ -17,7 +17,8 @@ family's inbox.
 Visit emails carry an iCalendar invite that calendars treat as one entry for the whole life of
 the visit: the UID is the first booking's (a move makes a new appointment row, linked from
 the old one), SEQUENCE counts the changes (each move, and the cancellation), DTSTAMP is when
-the message is built, and a cancellation (`visit_cancelled`) is a METHOD:CANCEL with
+the message is built, and a cancellation notice (`visit_cancelled`, `visit_cancelled_staff`,
+or any visit message for a cancelled appointment) is a METHOD:CANCEL with
 STATUS:CANCELLED. A payload may carry `sequence` (an int) to fix it when the message is
 written; otherwise it is counted from the appointment's moves.
 """
@@ -50,7 +51,8 @@ from crm.settings import CONFIG_DIR, Settings
 from crm.timetext import clock_time
 
 TEMPLATES_DIR = CONFIG_DIR / "templates"
-CANCELLATION_TEMPLATES = frozenset({"visit_cancelled"})
+# Notices that a visit is cancelled (to the person, and to the member of staff).
+CANCELLATION_TEMPLATES = frozenset({"visit_cancelled", "visit_cancelled_staff"})
 VISIT_TEMPLATES = (
     frozenset({"visit_reminder", "visit_reminder_staff", "visit_confirmation"})
     | CANCELLATION_TEMPLATES
