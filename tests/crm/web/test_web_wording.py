@@ -510,3 +510,17 @@ def test_htmx_keeps_no_history_cache(client):
     config = json.loads(content)
     assert config["historyCacheSize"] == 0 and config["refreshOnHistoryMiss"] is True
     assert config["allowEval"] is False
+
+
+def test_no_template_types_dates_or_times_another_way():
+    # One date input (GOV.UK's) and one way to show a time (govuk_time / local_time).
+    root = Path(__file__).resolve().parents[3]
+    offenders = []
+    for folder in ("crm/web/templates", "crm/checkins/templates", "bot/templates"):
+        for path in (root / folder).rglob("*.html"):
+            text = path.read_text(encoding="utf-8")
+            if 'type="date"' in text or "YYYY" in text:
+                offenders.append(f"{path.name}: a date typed without the GOV.UK date input")
+            if re.search(r"local_time\([^)]*%[HIMp]", text):
+                offenders.append(f"{path.name}: a 24-hour or AM/PM time (use govuk_time)")
+    assert offenders == []
