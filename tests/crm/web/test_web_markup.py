@@ -77,6 +77,12 @@ def test_no_page_shows_markup_after_the_main_actions(
         {"slot": SLOT.findall(move_page)[2], "location": "1 Elm Road, Leicester"},
         "Visit moved",
     )
+    moved_to = session.exec(select(m.Appointment).where(m.Appointment.status == "booked")).one()
+    act(
+        f"{url}/visits/{moved_to.id}/cancel",
+        {"reason": "They are unwell & resting"},
+        "Visit cancelled",
+    )
     act(
         f"{url}/task",
         {"title": "Send the pack", "due_on": parts(today + timedelta(days=3)),
