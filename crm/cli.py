@@ -55,6 +55,36 @@ def safe_url(url: str) -> str:
     return sa.make_url(url).render_as_string(hide_password=True)
 
 
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def public_address_warning(settings: Settings, host: str, port: int) -> str | None:
+    """A warning when links we send (check-ins, unsubscribe, the privacy notice in the consent
+    wording) would point somewhere other than where this server is reached: the address it
+    serves on differs from service.public_base_url. Behind a proxy only a loopback address is
+    surely wrong; without one the port (and a loopback host) must match."""
+    from urllib.parse import urlsplit
+
+    public = settings.service.public_base_url
+    url = urlsplit(public)
+    public_host = (url.hostname or "").lower()
+    public_port = url.port or (443 if url.scheme == "https" else 80)
+    served_host = host.strip("[]").lower()
+    if settings.service.trusted_proxies:
+        wrong = public_host in _LOOPBACK
+    elif public_host in _LOOPBACK:
+        wrong = served_host not in _LOOPBACK or public_port != port
+    else:
+        wrong = public_port != port or served_host in _LOOPBACK
+    if not wrong:
+        return None
+    return (
+        f"links in messages and consent wording point at {public} (service.public_base_url), "
+        f"but Fostercrm serves on {host}:{port}; set FOSTERCRM_SERVICE_PUBLIC_BASE_URL to the "
+        "address people use"
+    )
+
+
 def _create_app_for_cli():
     from crm.web import create_app
 
@@ -304,6 +334,8 @@ def up(demo: bool, host: str, port: int, households: int) -> None:
             "sign-ins across restarts)."
         )
     click.echo(f"Database: {safe_url(settings.database.url)}")
+    if warning := public_address_warning(settings, host, port):
+        click.echo(f"Warning: {warning}", err=True)
     upgrade_database(settings)
     engine = make_engine(settings.database.url)
     if demo:

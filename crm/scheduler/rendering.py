@@ -13,6 +13,14 @@ use: `service_name`, `public_base_url`, `unsubscribe_url` (emails to the public,
 be signed), and for visits `visit_date`, `visit_time`, `visit_when` in London time. A missing
 value is an error (StrictUndefined), so a broken template fails loudly in tests, not in a
 family's inbox.
+
+Visit emails carry an iCalendar invite that calendars treat as one entry for the whole life of
+the visit: the UID is the first booking's (a move makes a new appointment row, linked from
+the old one), SEQUENCE counts the changes (each move, and the cancellation), DTSTAMP is when
+the message is built, and a cancellation notice (`visit_cancelled`, `visit_cancelled_staff`,
+or any visit message for a cancelled appointment) is a METHOD:CANCEL with
+STATUS:CANCELLED. A payload may carry `sequence` (an int) to fix it when the message is
+written; otherwise it is counted from the appointment's moves.
 """
 
 from __future__ import annotations
@@ -26,14 +34,28 @@ from pathlib import Path
 from typing import Any
 
 import icalendar
+import sqlalchemy as sa
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+from sqlalchemy.orm import object_session
 
-from crm.models import Appointment, AppointmentKind, ConsentScope, OutboxMessage
+from crm import clock
+from crm.models import (
+    Appointment,
+    AppointmentKind,
+    AppointmentStatus,
+    ConsentScope,
+    OutboxMessage,
+)
 from crm.services import checkins, outbox
+from crm.services.appointments import CANCELLATION_NOTICES
 from crm.settings import CONFIG_DIR, Settings
+from crm.timetext import clock_time
 
 TEMPLATES_DIR = CONFIG_DIR / "templates"
-VISIT_TEMPLATES = frozenset({"visit_reminder", "visit_reminder_staff", "visit_confirmation"})
+VISIT_TEMPLATES = (
+    frozenset({"visit_reminder", "visit_reminder_staff", "visit_confirmation"})
+    | CANCELLATION_NOTICES
+)
 
 
 class TemplateProblem(Exception):
@@ -63,9 +85,7 @@ def environment(directory: str, html: bool) -> Environment:
 
 def local_time_text(moment: datetime, settings: Settings) -> dict[str, str]:
     local = moment.astimezone(settings.tz)
-    hour = local.strftime("%I").lstrip("0")
-    minutes = local.strftime("%M")
-    clock_text = f"{hour}{'' if minutes == '00' else ':' + minutes}{local.strftime('%p').lower()}"
+    clock_text = clock_time(local)  # GOV.UK style, as on the web pages: 9:30am, midday
     date_text = f"{local.strftime('%A')} {local.day} {local.strftime('%B %Y')}"
     return {"date": date_text, "time": clock_text, "when": f"{date_text} at {clock_text}"}
 
@@ -161,12 +181,20 @@ class Renderer:
             html = self._render(message.template, "email.html", context)
             email.add_alternative(html, subtype="html")
         if appointment is not None and message.template in VISIT_TEMPLATES:
+            cancel = is_cancellation(message, appointment)
             email.add_attachment(
-                calendar_invite(appointment, self.settings, message.recipient, context),
+                calendar_invite(
+                    appointment,
+                    self.settings,
+                    message.recipient,
+                    context,
+                    cancel=cancel,
+                    sequence=_payload_sequence(message),
+                ),
                 maintype="text",
                 subtype="calendar",
                 filename="invite.ics",
-                params={"method": "REQUEST"},
+                params={"method": "CANCEL" if cancel else "REQUEST"},
             )
         return email
 
@@ -190,38 +218,82 @@ class Renderer:
             return message.template.replace("_", " ")
 
 
+def is_cancellation(message: OutboxMessage, appointment: Appointment) -> bool:
+    return (
+        message.template in CANCELLATION_NOTICES
+        or appointment.status == AppointmentStatus.CANCELLED
+    )
+
+
+def _payload_sequence(message: OutboxMessage) -> int | None:
+    value = (message.payload or {}).get("sequence")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def visit_history(appointment: Appointment) -> tuple[int, int]:
+    """(the id of the visit's first booking, how many times it has moved since). A moved
+    visit is a new appointment that the old one points at (`moved_to_id`)."""
+    first, moves = appointment.id, 0
+    session = object_session(appointment)
+    if session is None or first is None:
+        return first, moves
+    seen = {first}
+    while True:
+        earlier = session.scalar(sa.select(Appointment.id).where(Appointment.moved_to_id == first))
+        if earlier is None or earlier in seen:
+            return first, moves
+        seen.add(earlier)
+        first, moves = earlier, moves + 1
+
+
 def calendar_invite(
-    appointment: Appointment, settings: Settings, attendee: str, context: dict[str, Any]
+    appointment: Appointment,
+    settings: Settings,
+    attendee: str,
+    context: dict[str, Any],
+    *,
+    cancel: bool = False,
+    sequence: int | None = None,
 ) -> bytes:
-    """An iCalendar REQUEST for the visit. Its UID is fixed per appointment, so a reminder
-    updates the same calendar entry instead of adding another."""
+    """An iCalendar REQUEST for the visit (or, with `cancel`, its CANCEL). The UID is the
+    first booking's, so a reminder, a move or a cancellation updates the same calendar entry
+    instead of adding another; SEQUENCE goes up with each change (moves, then the cancellation)
+    unless `sequence` fixes it."""
     domain = settings.smtp.from_address.split("@")[-1]
+    first_id, moves = visit_history(appointment)
+    if sequence is None:
+        sequence = moves + (1 if cancel else 0)
     calendar = icalendar.Calendar()
     calendar.add("prodid", "-//Fostercrm//Visit reminders//EN")
     calendar.add("version", "2.0")
-    calendar.add("method", "REQUEST")
+    calendar.add("method", "CANCEL" if cancel else "REQUEST")
     event = icalendar.Event()
-    event.add("uid", f"appointment-{appointment.id}@{domain}")
-    event.add("dtstamp", appointment.created_at)
+    event.add("uid", f"appointment-{first_id}@{domain}")
+    # When this message was made (RFC 5545), not when the visit was first booked.
+    event.add("dtstamp", clock.now())
     event.add("dtstart", appointment.starts_at)
     event.add("dtend", appointment.ends_at)
     kind = AppointmentKind(appointment.kind).label
     event.add("summary", f"{kind} with {settings.service.name}")
-    description = (
-        f"{kind} with {context.get('staff_name', 'our team')}. "
-        "To move or cancel, reply to this email and we will find a time that suits you."
-    )
+    if cancel:
+        description = f"{kind} with {context.get('staff_name', 'our team')}: cancelled."
+    else:
+        description = (
+            f"{kind} with {context.get('staff_name', 'our team')}. "
+            "To move or cancel, reply to this email and we will find a time that suits you."
+        )
     event.add("description", description)
     if appointment.location:
         event.add("location", appointment.location)
     event.add("organizer", f"mailto:{settings.smtp.from_address}")
     event.add("attendee", f"mailto:{attendee}")
-    event.add("sequence", 0)
-    event.add("status", "CONFIRMED")
-    alarm = icalendar.Alarm()
-    alarm.add("action", "DISPLAY")
-    alarm.add("description", f"{kind} tomorrow")
-    alarm.add("trigger", timedelta(hours=-24))
-    event.add_component(alarm)
+    event.add("sequence", sequence)
+    event.add("status", "CANCELLED" if cancel else "CONFIRMED")
+    if not cancel:
+        alarm = icalendar.Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", f"{kind} tomorrow")
+        alarm.add("trigger", timedelta(hours=-24))
+        event.add_component(alarm)
     calendar.add_component(event)
     return calendar.to_ical()

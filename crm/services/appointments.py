@@ -430,10 +430,12 @@ def move_appointment(
     *,
     starts_at: datetime,
     staff_id: int | None = None,
+    location: str | None = None,
     check_availability: bool = True,
 ) -> Appointment:
-    """Move a visit to a new time (and perhaps person). The old booking is kept as `moved`
-    and points at the new one, so the timeline shows what happened."""
+    """Move a visit to a new time (and perhaps person, or address: `location`, else the old
+    one). The old booking is kept as `moved` and points at the new one, so the timeline shows
+    what happened."""
     old = _live_appointment(session, actor, appointment_id)
     staff_id = staff_id or old.staff_id
     duration = old.ends_at - old.starts_at
@@ -457,7 +459,7 @@ def move_appointment(
         carer_id=old.carer_id,
         starts_at=starts_at,
         ends_at=ends_at,
-        location=old.location,
+        location=location if location is not None else old.location,
         notes=old.notes,
         booked_by_id=actor.user_id,
         booked_by_label=actor.label,

@@ -163,7 +163,10 @@ def _check_reason(session: Session, to_stage: Stage, reason_code: str | None) ->
         )
     ).first()
     if reason is None:
-        raise InvalidInput(f"Unknown reason {reason_code!r} for {kind.value}", "reason_code")
+        # Plain words for people: the codes are ours, not theirs.
+        raise InvalidInput(
+            f"Choose one of the reasons for moving to {to_stage.label.lower()}", "reason_code"
+        )
     return reason.code
 
 

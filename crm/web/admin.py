@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
+import sqlalchemy as sa
 from flask import (
     Blueprint,
     abort,
@@ -20,6 +21,8 @@ from crm.models import (
     Area,
     AuditAction,
     Campaign,
+    OutboxMessage,
+    OutboxStatus,
     Reason,
     ReasonKind,
     Role,
@@ -40,6 +43,7 @@ from crm.web.auth import (
     roles_required,
     sign_in_throttle,
 )
+from crm.web.forms import DateMissing, parse_date_parts
 from crm.web.households import _int
 
 bp = Blueprint("admin", __name__)
@@ -258,21 +262,63 @@ def _failed_messages():  # noqa: ANN202
     return None if finder is None else finder
 
 
+MESSAGES_SHOWN = 200
+
+
+def _retrying_messages() -> tuple[list[OutboxMessage], int]:
+    """Messages whose last attempt failed and that wait for another (soonest first), and how
+    many there are: not failed yet, but not sent either."""
+    waiting = sa.and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.attempts > 0)
+    rows = (
+        db()
+        .exec(
+            select(OutboxMessage)
+            .where(waiting)
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(MESSAGES_SHOWN)
+        )
+        .all()
+    )
+    total = db().exec(select(sa.func.count()).select_from(OutboxMessage).where(waiting)).one()
+    return list(rows), total
+
+
 @bp.get("/admin/messages")
 @roles_required(*ADMIN_ROLES)
 def messages():
     finder = _failed_messages()
-    rows = list(finder(db())) if finder is not None else None
-    return render_template("admin/messages.html", rows=rows)
+    if finder is None:
+        return render_template("admin/messages.html", rows=None)
+    failed_total = (
+        db()
+        .exec(
+            select(sa.func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.FAILED)
+        )
+        .one()
+    )
+    retrying, retrying_total = _retrying_messages()
+    return render_template(
+        "admin/messages.html",
+        rows=list(finder(db(), limit=MESSAGES_SHOWN)),
+        failed_total=failed_total,
+        retrying=retrying,
+        retrying_total=retrying_total,
+    )
 
 
 # -- the audit log ------------------------------------------------------------------------
 
 
-def _day(value: str | None) -> date | None:
+def _day(name: str, what: str, errors: dict[str, str]) -> date | None:
+    """A filter date typed in the GOV.UK date input (or given as 2026-03-17 in a link)."""
     try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
+        return parse_date_parts(request.args.getlist(name), what)
+    except DateMissing:
+        return None
+    except ValueError as exc:
+        errors[name] = str(exc)
         return None
 
 
@@ -280,7 +326,8 @@ def _day(value: str | None) -> date | None:
 @roles_required(*OVERSIGHT_ROLES)
 def audit_log():
     tz = state().settings.tz
-    since, until = _day(request.args.get("from")), _day(request.args.get("to"))
+    errors: dict[str, str] = {}
+    since, until = _day("from", "From date", errors), _day("to", "To date", errors)
     action = request.args.get("action", "")
     query = service.AuditQuery(
         actor_id=_int(request.args.get("actor")),
@@ -294,11 +341,13 @@ def audit_log():
     events, total = service.audit_log(db(), query)
     staff = db().exec(select(StaffUser).order_by(StaffUser.name)).all()
     names = {s.id: s.name for s in staff}
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    # Lists kept whole: a date filter is three values under one name.
+    args = {k: v for k, v in request.args.lists() if k != "page" and any(v)}
     pages = max(1, -(-total // query.per_page))
     return render_template(
         "admin/audit.html", events=events, total=total, query=query, names=names, staff=staff,
         actions=list(AuditAction), args=args, page=min(query.page, pages), pages=pages,
+        errors=errors, since=since, until=until,
         entities=["household", "carer", "appointment", "task", "staff_user", "household_list",
                   "area", "reason", "source", "campaign"],
     )  # fmt: skip

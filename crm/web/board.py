@@ -4,7 +4,6 @@ a quick move on each card (moves that need a reason go to the move page)."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from markupsafe import Markup, escape
 
 from crm.models import Stage
 from crm.services import households as service
@@ -35,20 +34,9 @@ def board():
         source_key=filters.get("source", "")[:40],
         campaign_id=_int(filters.get("campaign")),
     )
-    # Cards at the same stage offer the same moves: build each list of <option>s once.
-    options: dict[tuple[Stage, ...], Markup] = {}
-    for column in columns:
-        for card in column.cards:
-            key = tuple(card.moves)
-            if key not in options:
-                options[key] = Markup("").join(
-                    Markup('<option value="{}">{}</option>').format(s.value, escape(s.label))
-                    for s in key
-                )
     return render_template(
         "board/board.html",
         columns=columns,
-        move_options=lambda moves: options[tuple(moves)],
         filters=filters,
         choices=filter_choices(),
         # Built once: url_for per card costs more than the card's database work.
@@ -63,7 +51,7 @@ def move():
     to_stage = request.form.get("to_stage", "")
     back = url_for("board.board", **_filters())
     if household_id is None or to_stage not in Stage._value2member_map_:
-        flash("Choose a stage to move to")
+        flash("Choose a stage to move to", "error")
         return redirect(back)
     target = Stage(to_stage)
     if target in REASON_LISTS:
@@ -75,7 +63,7 @@ def move():
     try:
         move_stage(db(), current_actor(), household.id, target)
     except InvalidInput as exc:
-        flash(f"{household.display_name}: {next(iter(exc.errors.values()))}")
+        flash(f"{household.display_name}: {next(iter(exc.errors.values()))}", "error")
     else:
         flash(f"{household.display_name} moved to {target.label}")
     return redirect(back)

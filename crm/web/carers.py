@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovSelect, GovSubmitInput, GovTextArea
@@ -15,7 +13,7 @@ from crm.services import carers as service
 from crm.services.errors import InvalidInput
 from crm.web import db, state
 from crm.web.auth import CARER_ROLES, OVERSIGHT_ROLES, current_actor, roles_required
-from crm.web.forms import attach_errors, options
+from crm.web.forms import GovDateField, attach_errors, options
 from crm.web.households import _int
 
 bp = Blueprint("carers", __name__, url_prefix="/carers")
@@ -39,6 +37,15 @@ class AtRiskForm(FlaskForm):
 class SupervisorForm(FlaskForm):
     staff_id = SelectField("Supervising social worker", widget=GovSelect(), validate_choice=False)
     submit = SubmitField("Save", widget=GovSubmitInput())
+
+
+class SupervisionForm(FlaskForm):
+    on = GovDateField(
+        "Record a supervision visit",
+        required_message="Enter the date of the supervision visit",
+        description="The date it took place, for example 27 3 2026",
+    )
+    submit = SubmitField("Record visit", widget=GovSubmitInput())
 
 
 class DeregisterForm(FlaskForm):
@@ -81,15 +88,21 @@ def index():
 @bp.get("/<int:carer_id>")
 @roles_required(*CARER_ROLES)
 def show(carer_id: int):
+    return _show(carer_id)
+
+
+def _show(carer_id: int, supervision: SupervisionForm | None = None):  # noqa: ANN202
+    """The carer's page; with `supervision`, its form re-rendered with what was typed."""
     view = service.carer_view(db(), current_actor(), carer_id)
-    form = AtRiskForm(at_risk="yes" if view.carer.at_risk else "no")
-    form.reason.data = view.carer.at_risk_reason
+    today = service.today_local(state().settings)
+    if supervision is None:
+        supervision = SupervisionForm(formdata=None, on=today)
     return render_template(
         "carers/show.html",
         view=view,
-        form=form,
-        due=service.due_soon(view.carer, service.today_local(state().settings)),
-    )
+        supervision=supervision,
+        due=service.due_soon(view.carer, today),
+    ), (400 if supervision.errors else 200)
 
 
 @bp.route("/<int:carer_id>/at-risk", methods=["GET", "POST"])
@@ -146,7 +159,7 @@ def take_break(carer_id: int):
             db(), current_actor(), carer_id, on_break=request.form.get("on_break") == "1"
         )
     except InvalidInput as exc:
-        flash(next(iter(exc.errors.values())))
+        flash(next(iter(exc.errors.values())), "error")
     else:
         flash("On a break from fostering" if carer.status == "on_break" else "Back from a break")
     return redirect(url_for("carers.show", carer_id=carer_id))
@@ -155,18 +168,17 @@ def take_break(carer_id: int):
 @bp.post("/<int:carer_id>/supervision")
 @roles_required(*CARER_ROLES)
 def supervision(carer_id: int):
-    try:
-        on = date.fromisoformat(request.form.get("on", ""))
-    except ValueError:
-        flash("Enter the date of the supervision visit, like 2026-03-09")
-        return redirect(url_for("carers.show", carer_id=carer_id))
-    try:
-        service.record_supervision(db(), current_actor(), carer_id, on)
-    except InvalidInput as exc:
-        flash(next(iter(exc.errors.values())))
-    else:
-        flash("Supervision visit recorded")
-    return redirect(url_for("carers.show", carer_id=carer_id))
+    form = SupervisionForm()
+    if form.validate_on_submit():
+        try:
+            service.record_supervision(db(), current_actor(), carer_id, form.on.data)
+        except InvalidInput as exc:
+            attach_errors(form, exc.errors, "on")
+        else:
+            flash("Supervision visit recorded")
+            return redirect(url_for("carers.show", carer_id=carer_id))
+    # Errors go in the error summary, on the carer's page, with the date as typed.
+    return _show(carer_id, supervision=form)
 
 
 @bp.route("/<int:carer_id>/deregister", methods=["GET", "POST"])

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from flask import Flask, current_app, request, url_for
-from markupsafe import Markup
 
 from crm import clock
 from crm.models import Role, Stage
 from crm.services.validation import format_phone
+from crm.timetext import clock_time
 from crm.web import state
 
 
@@ -44,10 +44,36 @@ NAVIGATION: list[NavItem] = [
 ]
 
 
-def local_time(value: datetime | None, fmt: str = "%-d %b %Y %H:%M") -> str:
+# strftime directives for a time of day: a format with one of these is an old-style format,
+# applied as it is (templates of other packages may still pass one).
+_TIME_DIRECTIVES = ("%H", "%I", "%M", "%S", "%p", "%X", "%T", "%R", "%c")
+
+
+def local_time(value: datetime | None, fmt: str = "%-d %b %Y", *, seconds: bool = False) -> str:
+    """A moment in London time: the date in `fmt`, then the time in GOV.UK style
+    ('10 Mar 2026 at 9:30am'). An `fmt` that has its own time directives is used as it is."""
     if value is None:
         return ""
-    return value.astimezone(state().settings.tz).strftime(fmt)
+    local = value.astimezone(state().settings.tz)
+    if any(directive in fmt for directive in _TIME_DIRECTIVES):
+        return local.strftime(fmt)
+    return f"{local.strftime(fmt)} at {clock_time(local, seconds=seconds)}"
+
+
+def govuk_time(value: datetime | time | None, *, seconds: bool = False) -> str:
+    """The time of day alone, in London time and GOV.UK style: '9:30am', '10am', 'midday'."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(state().settings.tz)
+    return clock_time(value, seconds=seconds)
+
+
+def govuk_time_range(start: datetime | time | None, end: datetime | time | None) -> str:
+    """'9:30am to 11am'."""
+    if start is None or end is None:
+        return govuk_time(start or end)
+    return f"{govuk_time(start)} to {govuk_time(end)}"
 
 
 def local_date(value: date | datetime | None, fmt: str = "%-d %b %Y") -> str:
@@ -110,6 +136,8 @@ def navigation() -> list[dict]:
 def register(app: Flask) -> None:
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(local_date, "local_date")
+    app.add_template_filter(govuk_time, "govuk_time")
+    app.add_template_filter(govuk_time_range, "govuk_time_range")
     app.add_template_filter(phone, "phone")
     app.add_template_filter(stage_label, "stage_label")
     app.add_template_filter(humanise, "humanise")
@@ -124,7 +152,6 @@ def register(app: Flask) -> None:
             "current_user": current_user,
             "navigation": navigation,
             "now": clock.now,
-            "Markup": Markup,
             # Pages of other packages are linked only when their blueprint is registered.
             "has_endpoint": lambda name: name in current_app.view_functions,
         }

@@ -7,6 +7,11 @@ what was typed.
 
 from __future__ import annotations
 
+import contextlib
+from calendar import month_abbr, month_name
+from collections.abc import Sequence
+from datetime import date
+
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxesInput,
@@ -20,7 +25,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
 )
 from wtforms import (
     BooleanField,
-    DateField,
+    Field,
     IntegerField,
     RadioField,
     SelectField,
@@ -30,8 +35,16 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+    ValidationError,
+)
 
+from crm import clock
 from crm.models import CallOutcome, TaskPriority
 
 
@@ -49,11 +62,121 @@ class SafeGovDateInput(GovDateInput):
         return super().map_gov_params(field, **kwargs)
 
 
+# -- dates: the GOV.UK date input (day, month, year) wherever a date is typed ---------------
+
+_MONTHS = {
+    **{name.lower(): n for n, name in enumerate(month_name) if name},
+    **{name.lower(): n for n, name in enumerate(month_abbr) if name},
+    "sept": 9,
+}
+_PARTS = ("day", "month", "year")
+
+
+class DateMissing(ValueError):
+    """Nothing was typed in any of the three boxes."""
+
+
+def parse_date_parts(values: Sequence[str | None], what: str = "Date") -> date:
+    """The date typed in a GOV.UK date input: [day, month, year] as posted (one name, three
+    boxes). A single value in the ISO form (2026-03-17) is accepted too, for links and
+    scripts. Problems raise ValueError in GOV.UK wording ('Date must be a real date')."""
+    parts = [(v or "").strip() for v in values]
+    if len(parts) == 1 and parts[0]:
+        try:
+            return date.fromisoformat(parts[0])
+        except ValueError:
+            raise ValueError(f"{what} must be a real date") from None
+    if not any(parts):
+        raise DateMissing(f"Enter the {what.lower()}")
+    if len(parts) != 3:
+        raise ValueError(f"{what} must be a real date")
+    missing = [name for name, part in zip(_PARTS, parts, strict=True) if not part]
+    if missing:
+        raise ValueError(f"{what} must include a {' and '.join(missing)}")
+    day_text, month_text, year_text = parts
+    month = _MONTHS.get(month_text.lower())
+    if month is None and month_text.isdigit():
+        month = int(month_text)
+    if not day_text.isdigit() or month is None or not year_text.isdigit():
+        raise ValueError(f"{what} must be a real date")
+    if len(year_text) != 4:
+        raise ValueError("Year must include 4 numbers")
+    try:
+        return date(int(year_text), month, int(day_text))
+    except ValueError:
+        raise ValueError(f"{what} must be a real date") from None
+
+
+class GovDateField(Field):
+    """A date typed in the GOV.UK date input, with GOV.UK error messages. `what` names the
+    date in messages ('Date must be a real date'); `required_message` is shown when nothing
+    is typed (without it the date is optional)."""
+
+    widget = SafeGovDateInput()
+
+    def __init__(
+        self,
+        label: str | None = None,
+        validators: list | None = None,
+        *,
+        what: str = "Date",
+        required_message: str | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(label, validators, **kwargs)
+        self.what = what
+        self.required_message = required_message
+
+    def _value(self) -> str:
+        return self.data.isoformat() if self.data else ""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if not valuelist:
+            return
+        self.data = None
+        with contextlib.suppress(DateMissing):  # nothing typed: required_message says so
+            self.data = parse_date_parts(valuelist, self.what)
+
+    def pre_validate(self, form) -> None:  # noqa: ANN001
+        # A date that could not be read has its message already: nothing else to check.
+        if self.process_errors:
+            raise StopValidation()
+        if self.data is None:
+            raise StopValidation(self.required_message or "")
+
+
+class NotInThePast:
+    """Today (in London) or later."""
+
+    def __call__(self, form, field) -> None:  # noqa: ANN001
+        from crm.web import state
+
+        today = clock.now().astimezone(state().settings.tz).date()
+        if field.data is not None and field.data < today:
+            what = getattr(field, "what", "Date")
+            raise ValidationError(f"{what} must be today or in the future")
+
+
+# A free time that was offered but is not free any more: someone else has just booked it.
+TIME_TAKEN = "That time has just been taken. Choose one of the other free times."
+
+
 def attach_errors(form: FlaskForm, errors: dict[str, str], default: str) -> None:
     """Show a service's errors against the matching fields (or `default`)."""
     for key, message in errors.items():
         field = getattr(form, key) if key in form._fields else getattr(form, default)
         field.errors = [*field.errors, message]
+
+
+def merge_errors(form: FlaskForm, errors: dict[str, str], default: str) -> None:
+    """A service's errors on the fields the form found nothing wrong with, so one round shows
+    every problem (the form's own message comes first where both have one)."""
+    fresh = {}
+    for key, message in errors.items():
+        field = form._fields.get(key)
+        if field is None or not field.errors:
+            fresh[key] = message
+    attach_errors(form, fresh, default)
 
 
 class StaffEnquiryForm(FlaskForm):
@@ -214,15 +337,26 @@ class CallForm(FlaskForm):
 
 
 class MoveForm(FlaskForm):
-    # The pipeline service decides which moves and reasons are right; the form only offers them.
-    to_stage = SelectField(
+    # The pipeline service decides which moves and reasons are right; the form only offers
+    # them: each stage that takes a reason from a list reveals its own list (GOV.UK radios
+    # with conditional reveals; without JavaScript every list shows under its stage).
+    to_stage = RadioField(
         "Move to",
-        widget=GovSelect(),
+        widget=GovRadioInput(),
         validators=[InputRequired("Choose a stage")],
         validate_choice=False,
     )
-    reason_code = SelectField(
-        "Reason", widget=GovSelect(), validators=[Optional()], validate_choice=False
+    reason_withdrawn = SelectField(
+        "Why are they withdrawing?", widget=GovSelect(), validate_choice=False
+    )
+    reason_not_progressed = SelectField(
+        "Why are we not progressing it?", widget=GovSelect(), validate_choice=False
+    )
+    reason_on_hold = SelectField(
+        "Why is it on hold? (optional)", widget=GovSelect(), validate_choice=False
+    )
+    reason_deregistered = SelectField(
+        "Why are they deregistering?", widget=GovSelect(), validate_choice=False
     )
     reason_text = TextAreaField(
         "Details (optional)",
@@ -234,6 +368,14 @@ class MoveForm(FlaskForm):
         widget=GovCheckboxInput(),
     )
     submit = SubmitField("Move household", widget=GovSubmitInput())
+
+    @staticmethod
+    def reason_field_name(kind: str) -> str:
+        """The list of reasons for a kind of move (withdrawn, on_hold...)."""
+        return f"reason_{kind}"
+
+    def reason_field(self, kind: str | None) -> SelectField | None:
+        return self._fields.get(self.reason_field_name(kind)) if kind else None
 
 
 class AssignForm(FlaskForm):
@@ -252,11 +394,11 @@ class TaskForm(FlaskForm):
     detail = TextAreaField(
         "Details (optional)", widget=GovTextArea(), validators=[Optional(), Length(max=2000)]
     )
-    due_on = DateField(
+    due_on = GovDateField(
         "Due on",
-        widget=SafeGovDateInput(),
-        validators=[InputRequired("Enter the date the task is due")],
-        format=["%d %m %Y", "%Y-%m-%d"],
+        validators=[NotInThePast()],
+        required_message="Enter the date the task is due",
+        description="For example, 27 3 2026",
     )
     # The route offers only people who may be given the task; any other id is refused.
     owner_id = SelectField(
@@ -280,11 +422,27 @@ class SlotChoiceForm(FlaskForm):
         "Choose a free slot",
         widget=GovRadioInput(),
         validators=[InputRequired("Choose one of the free slots")],
+        invalid_choice_message=TIME_TAKEN,
     )
+    # Asked for visits at home (see households.book_visit), where it is needed.
     location = StringField(
         "Where (optional)", widget=GovTextInput(), validators=[Optional(), Length(max=200)]
     )
     submit = SubmitField("Book visit", widget=GovSubmitInput())
+
+
+class HomeVisitForm(SlotChoiceForm):
+    """A visit at the household's home: we need the address (shown filled in to confirm)."""
+
+    location = StringField(
+        "Address of the visit",
+        widget=GovTextInput(),
+        validators=[
+            InputRequired("Enter the address of the visit"),
+            Length(max=200, message="Address must be 200 characters or fewer"),
+        ],
+        description="Check it with them: it goes in the calendar invite and the reminders",
+    )
 
 
 class CancelForm(FlaskForm):
@@ -313,15 +471,21 @@ class NumberField(IntegerField):
 
 
 __all__ = [
+    "TIME_TAKEN",
     "AssignForm",
     "CallForm",
     "CancelForm",
     "CheckboxListForm",
     "ConfirmForm",
+    "GovDateField",
+    "HomeVisitForm",
     "MoveForm",
     "NoteForm",
     "NumberField",
+    "NotInThePast",
     "NumberRange",
     "SlotChoiceForm",
     "TaskForm",
+    "merge_errors",
+    "parse_date_parts",
 ]

@@ -11,6 +11,7 @@ from flask import (
     Response,
     abort,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -36,26 +37,35 @@ from crm.models import (
 from crm.services import access
 from crm.services import appointments as appointment_service
 from crm.services import households as service
-from crm.services.enquiries import ApplicantDetails, EnquiryInput, create_enquiry
-from crm.services.errors import InvalidInput, NotAllowed
+from crm.services.enquiries import (
+    ApplicantDetails,
+    EnquiryInput,
+    create_enquiry,
+    validate_enquiry,
+)
+from crm.services.errors import InvalidInput, NotAllowed, SlotTaken
 from crm.services.exports import SafeCsvWriter, safe_row
 from crm.services.pipeline import REASON_LISTS, move_stage
 from crm.services.tasks import complete_task, create_task
 from crm.services.timeline import log_activity
 from crm.web import db, state
 from crm.web.auth import RECRUITMENT_ROLES, current_actor, roles_required
+from crm.web.filters import govuk_time_range, local_date
 from crm.web.forms import (
+    TIME_TAKEN,
     AssignForm,
     CallForm,
     CancelForm,
     ConsentForm,
     DetailsForm,
+    HomeVisitForm,
     MoveForm,
     NoteForm,
     SlotChoiceForm,
     StaffEnquiryForm,
     TaskForm,
     attach_errors,
+    merge_errors,
     options,
 )
 
@@ -64,6 +74,15 @@ VISIT_KINDS = (
     AppointmentKind.INITIAL_VISIT,
     AppointmentKind.INFORMATION_SESSION,
     AppointmentKind.ASSESSMENT_SESSION,
+)
+# Visits that take place in the household's home: booking or moving one asks for the address.
+AT_HOME = frozenset(
+    {
+        AppointmentKind.INITIAL_VISIT,
+        AppointmentKind.ASSESSMENT_SESSION,
+        AppointmentKind.SUPERVISION_VISIT,
+        AppointmentKind.ANNUAL_REVIEW,
+    }
 )
 
 
@@ -116,21 +135,29 @@ def index():
         return _export(query, fmt)
     page = service.search_households(db(), current_actor(), query)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
-    template = "households/_results.html" if request.headers.get("HX-Request") else None
-    return render_template(
-        template or "households/index.html",
-        page=page,
-        query=query,
-        args=args,
-        choices=filter_choices(),
-        sorts=[
-            ("enquired_desc", "Newest enquiry first"),
-            ("enquired_asc", "Oldest enquiry first"),
-            ("stage_time_asc", "Longest in stage first"),
-            ("updated_desc", "Recently updated first"),
-            ("reference", "Reference"),
-        ],
+    # htmx asks for the results alone; restoring history (going back) needs the whole page.
+    partial = request.headers.get("HX-Request") and not request.headers.get(
+        "HX-History-Restore-Request"
     )
+    response = make_response(
+        render_template(
+            "households/_results.html" if partial else "households/index.html",
+            page=page,
+            query=query,
+            args=args,
+            choices=filter_choices(),
+            sorts=[
+                ("enquired_desc", "Newest enquiry first"),
+                ("enquired_asc", "Oldest enquiry first"),
+                ("stage_time_asc", "Longest in stage first"),
+                ("updated_desc", "Recently updated first"),
+                ("reference", "Reference"),
+            ],
+        )
+    )
+    # The same address answers with a page or a part of one: caches must tell them apart.
+    response.vary.update(("HX-Request", "HX-History-Restore-Request"))
+    return response
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -157,16 +184,23 @@ def new():
             )
         ]
     )
-    if form.validate_on_submit():
+    if request.method == "POST":
+        valid = form.validate_on_submit()
         consents = {}
         if form.consent.data:
             consents[ConsentScope.STORE_DETAILS] = (
                 f"Agreed by {form.consent_how.data or 'phone'} that we may keep their details "
                 "to answer their enquiry, after hearing the privacy notice summary"
             )
+        else:
+            form.consent.errors = [
+                *form.consent.errors,
+                "Ask whether we may keep their details, and tick the box",
+            ]
+            valid = False
         data = EnquiryInput(
             applicant=ApplicantDetails(
-                form.first_name.data, form.last_name.data,
+                form.first_name.data or "", form.last_name.data or "",
                 email=form.email.data, phone=form.phone.data,
             ),
             enquiry_channel=EnquiryChannel.STAFF,
@@ -177,9 +211,13 @@ def new():
             is_kinship=bool(form.is_kinship.data),
             consents=consents,
         )  # fmt: skip
-        if not form.consent.data:
-            form.consent.errors = ["Ask whether we may keep their details, and tick the box"]
-        else:
+        try:
+            # Every problem in one round: the form's and the service's.
+            validate_enquiry(session, data)
+        except InvalidInput as exc:
+            merge_errors(form, exc.errors, "first_name")
+            valid = False
+        if valid:
             try:
                 result = create_enquiry(session, current_actor(), data, state().settings)
             except InvalidInput as exc:
@@ -351,6 +389,7 @@ def call(household_id: int):
 
 
 def _move_choices(form: MoveForm, household) -> None:  # noqa: ANN001
+    """The stages this household can move to, each leaving stage with its own reasons."""
     view_moves, reopen_moves = [], []
     from crm.services.pipeline import classify_move
 
@@ -361,8 +400,7 @@ def _move_choices(form: MoveForm, household) -> None:  # noqa: ANN001
             continue
         (reopen_moves if move.needs_reopen else view_moves).append(stage)
     form.to_stage.choices = options(
-        [("", "Choose a stage")]
-        + [(s.value, s.label) for s in view_moves]
+        [(s.value, s.label) for s in view_moves]
         + [(s.value, f"{s.label} (reopen)") for s in reopen_moves]
     )
     reasons = (
@@ -370,26 +408,20 @@ def _move_choices(form: MoveForm, household) -> None:  # noqa: ANN001
         .exec(select(Reason).where(Reason.active.is_(True)).order_by(Reason.kind, Reason.label))
         .all()
     )
-    kind_label = {
-        "withdrawn": "Withdrawn",
-        "not_progressed": "Not progressed",
-        "deregistered": "Deregistered",
-        "on_hold": "On hold",
-    }
-    form.reason_code.choices = options(
-        [("", "No reason (only for moves that do not need one)")]
-        + [
-            (r.code, f"{kind_label.get(r.kind, r.kind)}: {r.label}")
-            for r in reasons
-            if _reason_fits(r.kind, form.to_stage.data)
-        ]
-    )
+    for kind in {k.value for k in REASON_LISTS.values()}:
+        field = form.reason_field(kind)
+        blank = "No reason" if kind == "on_hold" else "Choose a reason"
+        field.choices = options(
+            [("", blank)] + [(r.code, r.label) for r in reasons if r.kind == kind]
+        )
 
 
-def _reason_fits(kind: str, to_stage: str | None) -> bool:
+def _reason_kind(to_stage: str | None) -> str | None:
+    """The list of reasons a move to this stage takes, if any."""
     if not to_stage or to_stage not in Stage._value2member_map_:
-        return True
-    return REASON_LISTS.get(Stage(to_stage)) == kind
+        return None
+    kind = REASON_LISTS.get(Stage(to_stage))
+    return kind.value if kind else None
 
 
 @bp.route("/<int:household_id>/move", methods=["GET", "POST"])
@@ -401,21 +433,29 @@ def move(household_id: int):
         form.to_stage.data = request.args["to"]
     _move_choices(form, household)
     if form.validate_on_submit():
+        kind = _reason_kind(form.to_stage.data)
+        reason = form.reason_field(kind)
         try:
             move_stage(
                 db(), current_actor(), household.id, form.to_stage.data,
-                reason_code=form.reason_code.data or None,
+                reason_code=(reason.data or None) if reason else None,
                 reason_text=form.reason_text.data or None,
                 reopen=bool(form.reopen.data),
             )  # fmt: skip
         except InvalidInput as exc:
-            attach_errors(form, exc.errors, "to_stage")
+            errors = dict(exc.errors)
+            if "reason_code" in errors:
+                # Shown against the list the person chose from.
+                errors[MoveForm.reason_field_name(kind) if kind else "to_stage"] = errors.pop(
+                    "reason_code"
+                )
+            attach_errors(form, errors, "to_stage")
         else:
             flash(f"Moved to {Stage(form.to_stage.data).label}")
             return redirect(_back_to(household.id))
-    needs_reason = form.to_stage.data in {s.value for s in REASON_LISTS}
     return render_template(
-        "households/move.html", form=form, h=household, needs_reason=needs_reason,
+        "households/move.html", form=form, h=household,
+        reason_kinds={s.value: k.value for s, k in REASON_LISTS.items()},
         back=request.args.get("back", ""),
     )  # fmt: skip
 
@@ -492,7 +532,7 @@ def task_done(household_id: int, task_id: int):
         complete_task(db(), current_actor(), task_id)
         flash("Task marked as done")
     except InvalidInput as exc:
-        flash(next(iter(exc.errors.values())))
+        flash(next(iter(exc.errors.values())), "error")
     return redirect(url_for("households.show", household_id=household.id))
 
 
@@ -504,17 +544,26 @@ def _slot_choices(form: SlotChoiceForm, household, kind: AppointmentKind) -> dic
         db(), state().settings, household.area_id, kind=kind, working_days=10
     )
     names = dict(db().exec(select(StaffUser.id, StaffUser.name)).all())
-    tz = state().settings.tz
     offered = {}
     for slot in slots:
         key = f"{slot.staff_id}|{slot.starts_at.isoformat()}"
         offered[key] = slot
+    # "Tue 10 Mar, 9:30am to 11am with Sam": GOV.UK times, as on every page.
     form.slot.choices = options([
-        (key, f"{s.starts_at.astimezone(tz).strftime('%a %-d %b %H:%M')}–"
-              f"{s.ends_at.astimezone(tz).strftime('%H:%M')} with {names.get(s.staff_id, '')}")
+        (key, f"{local_date(s.starts_at, '%a %-d %b')}, "
+              f"{govuk_time_range(s.starts_at, s.ends_at)} with {names.get(s.staff_id, '')}")
         for key, s in offered.items()
     ])  # fmt: skip
     return offered
+
+
+def _slot_form(kind: AppointmentKind) -> SlotChoiceForm:
+    return HomeVisitForm() if kind in AT_HOME else SlotChoiceForm()
+
+
+def _home_address(household) -> str:  # noqa: ANN001
+    parts = [household.address_line_1, household.address_line_2, household.town, household.postcode]
+    return ", ".join(p.strip() for p in parts if p and p.strip())
 
 
 @bp.route("/<int:household_id>/visits/book", methods=["GET", "POST"])
@@ -525,7 +574,9 @@ def book_visit(household_id: int):
     if kind_value not in {k.value for k in VISIT_KINDS}:
         abort(404)
     kind = AppointmentKind(kind_value)
-    form = SlotChoiceForm()
+    form = _slot_form(kind)
+    if request.method == "GET" and kind in AT_HOME:
+        form.location.data = _home_address(household)
     offered = _slot_choices(form, household, kind)
     if form.validate_on_submit():
         slot = offered[form.slot.data]
@@ -533,8 +584,11 @@ def book_visit(household_id: int):
             appointment_service.book_appointment(
                 db(), current_actor(), state().settings, staff_id=slot.staff_id, kind=kind,
                 starts_at=slot.starts_at, household_id=household.id,
-                location=form.location.data or None,
+                location=(form.location.data or "").strip() or None,
             )  # fmt: skip
+        except SlotTaken:
+            form.slot.errors = [TIME_TAKEN]
+            offered = _slot_choices(form, household, kind)
         except InvalidInput as exc:
             attach_errors(form, exc.errors, "slot")
             offered = _slot_choices(form, household, kind)
@@ -561,19 +615,32 @@ def move_visit(household_id: int, appointment_id: int):
     household = _household(household_id)
     appointment = _appointment(household, appointment_id)
     kind = AppointmentKind(appointment.kind)
-    form = SlotChoiceForm()
+    form = _slot_form(kind)
+    if request.method == "GET":
+        form.location.data = appointment.location or (
+            _home_address(household) if kind in AT_HOME else ""
+        )
     offered = _slot_choices(form, household, kind)
     if form.validate_on_submit():
         slot = offered[form.slot.data]
         try:
-            appointment_service.move_appointment(
+            moved = appointment_service.move_appointment(
                 db(), current_actor(), state().settings, appointment.id,
                 starts_at=slot.starts_at, staff_id=slot.staff_id,
+                location=(form.location.data or "").strip() or None,
             )  # fmt: skip
+        except SlotTaken:
+            form.slot.errors = [TIME_TAKEN]
+            offered = _slot_choices(form, household, kind)
         except InvalidInput as exc:
             attach_errors(form, exc.errors, "slot")
             offered = _slot_choices(form, household, kind)
         else:
+            # They are told the new time, with the calendar invite updated (same entry).
+            appointment_service.enqueue_visit_confirmation(
+                db(), moved, booked_via="staff", moved=True
+            )
+            db().commit()
             flash("Visit moved")
             return redirect(url_for("households.show", household_id=household.id))
     return render_template(

@@ -52,10 +52,16 @@ from crm.services.appointments import (
     enqueue_visit_confirmation,
     slots_for_area,
 )
-from crm.services.enquiries import ApplicantDetails, EnquiryInput, create_enquiry
-from crm.services.errors import InvalidInput, NotFound
+from crm.services.enquiries import (
+    ApplicantDetails,
+    EnquiryInput,
+    create_enquiry,
+    validate_enquiry,
+)
+from crm.services.errors import InvalidInput, NotFound, SlotTaken
 from crm.web import db, state
-from crm.web.forms import options
+from crm.web.filters import local_time
+from crm.web.forms import TIME_TAKEN, options
 from crm.web.ratelimit import limit
 
 bp = Blueprint("public", __name__)
@@ -152,6 +158,7 @@ class SlotForm(FlaskForm):
         "Choose a time for your initial visit",
         widget=GovRadioInput(),
         validators=[InputRequired("Choose a time for your visit")],
+        invalid_choice_message=TIME_TAKEN,
     )
     submit = SubmitField("Book this visit", widget=GovSubmitInput())
 
@@ -185,36 +192,20 @@ def enquire():
     form = EnquiryForm()
     sources = session.exec(select(Source).where(Source.active.is_(True)).order_by(Source.label))
     form.source_key.choices = options([("", "Choose")] + [(s.key, s.label) for s in sources])
-    if request.method == "POST" and form.validate_on_submit():
-        if form.website.data:
+    if request.method == "POST":
+        valid = form.validate_on_submit()
+        if valid and form.website.data:
             # A bot filled in the honeypot: look successful, keep nothing.
             return redirect(url_for("public.thank_you"))
-        limit("enquiry", request.remote_addr, ENQUIRIES_PER_IP_PER_HOUR, 3600)
-        if not (form.email.data or "").strip() and not (form.phone.data or "").strip():
-            form.email.errors = ["Enter an email address or a telephone number"]
-        else:
-            name = settings.service.name
-            consents = {ConsentScope.STORE_DETAILS: store_details_wording(name)}
-            for channel in form.contact_by.data or []:
-                consents[ConsentScope(channel)] = contact_wording(name, channel)
-            labels = dict(INTEREST_CHOICES)
-            interests = "; ".join(labels[v] for v in form.interests.data or [] if v in labels)
-            if form.more.data and form.more.data.strip():
-                interests = (
-                    f"{interests}\n{form.more.data.strip()}" if interests else form.more.data
-                )
-            data = EnquiryInput(
-                applicant=ApplicantDetails(
-                    form.first_name.data, form.last_name.data,
-                    email=form.email.data, phone=form.phone.data,
-                ),
-                enquiry_channel=EnquiryChannel.WEB_FORM,
-                postcode=form.postcode.data,
-                source_key=form.source_key.data,
-                interests=interests or None,
-                is_kinship="kinship" in (form.interests.data or []),
-                consents=consents,
-            )  # fmt: skip
+        data = _enquiry_input(form, settings.service.name)
+        try:
+            # Every problem at once: the form's own and the service's, one message a field.
+            validate_enquiry(session, data)
+        except InvalidInput as exc:
+            _attach_errors(form, {k: v for k, v in exc.errors.items() if not _has_error(form, k)})
+            valid = False
+        if valid:
+            limit("enquiry", request.remote_addr, ENQUIRIES_PER_IP_PER_HOUR, 3600)
             try:
                 result = create_enquiry(session, Actor.system(PUBLIC_ACTOR_LABEL), data, settings)
             except InvalidInput as exc:
@@ -229,6 +220,38 @@ def enquire():
         form=form,
         childrens_phone=settings.service.childrens_services_phone,
     )
+
+
+def _enquiry_input(form: EnquiryForm, service_name: str) -> EnquiryInput:
+    """What the person typed, as the enquiry service takes it (only offered choices)."""
+    consents = {}
+    if form.consent.data:
+        consents[ConsentScope.STORE_DETAILS] = store_details_wording(service_name)
+    offered = {choice.value for choice in form.contact_by.choices or []}
+    for channel in form.contact_by.data or []:
+        if channel in offered:
+            consents[ConsentScope(channel)] = contact_wording(service_name, channel)
+    labels = dict(INTEREST_CHOICES)
+    interests = "; ".join(labels[v] for v in form.interests.data or [] if v in labels)
+    if form.more.data and form.more.data.strip():
+        interests = f"{interests}\n{form.more.data.strip()}" if interests else form.more.data
+    return EnquiryInput(
+        applicant=ApplicantDetails(
+            form.first_name.data or "", form.last_name.data or "",
+            email=form.email.data, phone=form.phone.data,
+        ),
+        enquiry_channel=EnquiryChannel.WEB_FORM,
+        postcode=form.postcode.data,
+        source_key=form.source_key.data or None,
+        interests=interests or None,
+        is_kinship="kinship" in (form.interests.data or []),
+        consents=consents,
+    )  # fmt: skip
+
+
+def _has_error(form: FlaskForm, key: str) -> bool:
+    field = form._fields.get(key)
+    return bool(field is not None and field.errors)
 
 
 def _attach_errors(form: FlaskForm, errors: dict[str, str]) -> None:
@@ -269,6 +292,11 @@ def _offered_slots(household: Household) -> dict[str, tuple[datetime, list[int]]
     return offered
 
 
+def _slot_options(offered: dict[str, tuple[datetime, list[int]]]) -> list:
+    # "Tuesday 10 March at 9:30am": GOV.UK style, as on every page.
+    return options([(key, local_time(starts, "%A %-d %B")) for key, (starts, _) in offered.items()])
+
+
 @bp.get("/enquire/thank-you")
 @bp.route("/enquire/thank-you/<token>", methods=["GET", "POST"])
 def thank_you(token: str | None = None):
@@ -279,13 +307,7 @@ def thank_you(token: str | None = None):
     bookable = Stage(household.stage) in (Stage.ENQUIRY, Stage.INITIAL_VISIT)
     form = SlotForm()
     offered = _offered_slots(household) if bookable and visit is None else {}
-    tz = state().settings.tz
-    form.slot.choices = options(
-        [
-            (key, starts.astimezone(tz).strftime("%A %-d %B at %-I:%M%p").replace(":00", ""))
-            for key, (starts, _staff) in offered.items()
-        ]
-    )
+    form.slot.choices = _slot_options(offered)
     if visit is None and bookable and form.validate_on_submit():
         starts_at, staff_ids = offered[form.slot.data]
         error = None
@@ -298,10 +320,14 @@ def thank_you(token: str | None = None):
                     notes="Booked by the enquirer on the web form",
                 )  # fmt: skip
                 break
+            except SlotTaken:
+                error = TIME_TAKEN
             except (InvalidInput, NotFound) as exc:
                 error = next(iter(exc.errors.values())) if isinstance(exc, InvalidInput) else None
         if visit is None:
-            form.slot.errors = [error or "That time has just been taken. Please choose another."]
+            # Offer what is still free now, without the time that has just gone.
+            form.slot.choices = _slot_options(_offered_slots(household))
+            form.slot.errors = [error or TIME_TAKEN]
         else:
             enqueue_visit_confirmation(db(), visit, booked_via="web_form")
             db().commit()

@@ -12,6 +12,7 @@ from crm.services import availability as service
 from crm.services.errors import InvalidInput
 from crm.web import db, state
 from crm.web.auth import current_actor, login_required
+from crm.web.forms import DateMissing, parse_date_parts
 from crm.web.households import _int
 
 bp = Blueprint("visits", __name__, url_prefix="/visits")
@@ -86,9 +87,11 @@ def availability(staff_id: int):
                 flash("Weekly availability saved")
             elif action == "exception":
                 try:
-                    on_date = date.fromisoformat(values.get("on_date", ""))
-                except ValueError:
-                    raise InvalidInput("Enter a date like 2026-03-17", "on_date") from None
+                    on_date = parse_date_parts(values.getlist("on_date"))
+                except DateMissing:
+                    raise InvalidInput("Enter the date of the change", "on_date") from None
+                except ValueError as exc:
+                    raise InvalidInput(str(exc), "on_date") from None
                 service.add_exception(
                     db(), actor, staff_id, on_date=on_date,
                     available=values.get("available") == "yes",

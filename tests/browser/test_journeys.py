@@ -55,14 +55,15 @@ def test_enquiry_to_board_to_initial_visit(page, live_server, sign_in):
     first_slot = page.locator("input[name='slot']").first
     slot_label = page.locator(f"label[for='{first_slot.get_attribute('id')}']").inner_text()
     first_slot.check()
-    page.get_by_label("Where (optional)").fill("At home")
+    # A visit at home: the address is asked for (filled in from the record, to confirm).
+    page.get_by_label("Address of the visit").fill("1 Elm Road, Harrowdale")
     page.get_by_role("button", name="Book visit").click()
     assert page.get_by_text("Initial visit booked").first.is_visible()
 
     timeline = page.locator(".moj-timeline")
     assert timeline.get_by_text("Moved from Enquiry to Initial visit").is_visible()
     assert timeline.get_by_text("Initial visit booked").is_visible()
-    upcoming_day = slot_label.split(" ")[1]  # "Wed 11 Mar 09:30–11:00 with ..." -> "11"
+    upcoming_day = slot_label.split(" ")[1]  # "Wed 11 Mar, 9:30am to 11am with ..." -> "11"
     assert page.get_by_text(re.compile(rf"\b{upcoming_day} Mar 2026")).first.is_visible()
     assert page.csp_errors == []
 

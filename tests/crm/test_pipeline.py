@@ -75,7 +75,7 @@ def test_withdrawn_needs_a_reason_from_the_list(session, household, officer):
     with pytest.raises(InvalidInput) as caught:
         move_stage(session, officer, household.id, "withdrawn")
     assert "reason_code" in caught.value.errors
-    with pytest.raises(InvalidInput, match="Unknown reason"):
+    with pytest.raises(InvalidInput, match="Choose one of the reasons for moving to withdrawn"):
         move_stage(session, officer, household.id, "withdrawn", reason_code="bored")
     assert counts(session) == before
     session.refresh(household)

@@ -80,7 +80,9 @@ def test_move_needing_a_reason_goes_to_the_move_page(client_for, org, make_house
     session.refresh(household)
     assert household.stage == m.Stage.ENQUIRY
     page = c.get(move_url).get_data(as_text=True)
-    assert "Withdrawn: Not the right time" in page
+    # The withdrawn reasons show under Withdrawn, which is chosen.
+    assert re.search(r'value="withdrawn" checked', page)
+    assert "Not the right time" in page
     # Without a reason the service refuses and nothing changes.
     refused = c.post(move_url, {"to_stage": "withdrawn"}, token_from=move_url)
     assert "Choose a reason for moving to withdrawn" in refused.get_data(as_text=True)
@@ -88,7 +90,7 @@ def test_move_needing_a_reason_goes_to_the_move_page(client_for, org, make_house
     assert household.stage == m.Stage.ENQUIRY
     done = c.post(
         move_url,
-        {"to_stage": "withdrawn", "reason_code": "timing", "reason_text": "Maybe next year"},
+        {"to_stage": "withdrawn", "reason_withdrawn": "timing", "reason_text": "Maybe next year"},
         token_from=move_url,
     )
     assert done.status_code == 302

@@ -240,7 +240,11 @@ def test_book_move_and_cancel_a_visit_in_free_slots_only(
     move_page = c.get(f"{url}/visits/{visit.id}/move").get_data(as_text=True)
     new_slot = re.findall(r'name="slot" type="radio" value="([^"]+)"', move_page)[3]
     assert (
-        c.post(f"{url}/visits/{visit.id}/move", {"slot": new_slot}, token_from=url).status_code
+        c.post(
+            f"{url}/visits/{visit.id}/move",
+            {"slot": new_slot, "location": "1 Elm Road, Leicester"},
+            token_from=url,
+        ).status_code
         == 302
     )
     session.expire_all()

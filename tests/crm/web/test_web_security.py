@@ -61,7 +61,7 @@ def test_staff_free_text_fields_are_escaped(client_for, org, make_household, ses
     )
     c.post(
         f"{url}/move",
-        {"to_stage": "on_hold", "reason_code": "work", "reason_text": SCRIPT},
+        {"to_stage": "on_hold", "reason_on_hold": "work", "reason_text": SCRIPT},
         token_from=url,
     )
     c.post(
