@@ -52,6 +52,10 @@ def create_task(
         errors["title"] = "Enter what needs doing"
     if due_at.tzinfo is None:
         errors["due_at"] = "The due time must be timezone-aware"
+    elif not actor.is_system and clock.local_date(due_at) < clock.local_date(clock.now()):
+        # Staff plan work from today on; only the scheduler files tasks that are already late
+        # (a call-back past its target).
+        errors["due_at"] = "The date the task is due must be today or in the future"
     household = carer = None
     if household_id is not None:
         household = session.get(Household, household_id)
