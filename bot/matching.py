@@ -303,6 +303,9 @@ class Matcher:
             for clause in clauses[:6]:
                 if not (asks(clause) or f"{clause}?" in lowered or f"{clause} ?" in lowered):
                     continue
+                if self.generic(clause):
+                    # "could I become a foster carer?": the topic is in the rest.
+                    continue
                 clause_decision, (match, *_rest) = self.decide(self.ranked(clause))
                 if clause_decision != ANSWER or match.score < SECOND_TOPIC_AT:
                     continue
@@ -320,6 +323,14 @@ class Matcher:
         if all(m.slug != best.slug for m in matches):
             best = matches[0]
         return Analysis(best=best, matches=tuple(matches[:3]), decision=ANSWER)
+
+
+    def generic(self, clause: str) -> bool:
+        """A question with no subject of its own ("can I still apply", "is that ok")."""
+        words = self.normaliser.tokens(clause)
+        return not any(
+            is_content(w) and w not in GENERIC_WORDS for w in words
+        )
 
 
 class Model:
@@ -434,8 +445,8 @@ _ANIMALS = (
 )
 # An animal as what is fostered or adopted, not a pet beside a fostered child.
 ANIMAL_FOSTERING = re.compile(
-    r"\b(?:foster|fostering|fostered|adopt|adopting|adopted|rehome|rehoming|rescue|rescuing)"
-    r"(?: (?:a|an|the|some|two|2|our|my|rescue|stray|older|senior|new|little|baby))* "
+    r"\b(?:foster|fostering|fostered|adopt|adopting|adopted|rehome|rehoming)"
+    r"(?: (?:a|an|the|some|two|2|rescue|stray|older|senior|new|little|baby))* "
     + _ANIMALS
     + r"\b|\b(?:animal|pet|dog|cat) (?:fostering|adoption|rescue|shelter|rehoming)\b"
 )
@@ -481,6 +492,14 @@ FRAME_WORDS = _words(
     yes no yet also too then than more most lot lots thing things way does"""
 )
 OFF_DOMAIN = frozenset({FALLBACK})
+# Words of a question about fostering in general, with no subject of its own.
+GENERIC_WORDS = _words(
+    """become apply applying application foster fostering fostered carer carers parent parents
+    option options possible allowed eligible considered consider chance able ok okay problem
+    issue matter fine right count counts rule ruled accept accepted approved approve welcome
+    even ever anyway start started do done work child children kid kids young person people
+    someone somebody"""
+)
 CORE_WORDS = _words(
     """foster fostering fostered carer carers child children kid kids baby babies teenager
     teenagers adopt adoption placement placements social"""
