@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from bot import conversations, safeguarding
 from bot.flows.base import (
+    ASK_CONTACT,
     Button,
     Incoming,
     Outcome,
@@ -79,6 +80,7 @@ class Assistant:
         )
         session.commit()
         turn = self._turn(session, conversation, outcome, knowledge, matcher)
+        asked_contact = turn.state == ASK_CONTACT
         try:
             self.router.handle(turn, incoming)
         except Exception:
@@ -101,6 +103,8 @@ class Assistant:
             )
         if turn.erased:
             return outcome
+        # The contact question is answered: a channel's share contact button can go.
+        outcome.remove_keyboard = asked_contact and turn.state != ASK_CONTACT
         conversation = turn.conversation
         if outcome.topic:
             person_message = session.merge(person_message)

@@ -341,6 +341,8 @@ class Router:
     def understand(self, turn: Turn, text: str, *, in_flow: bool = False) -> bool:
         """Answer the message or act on it. In a flow, only a real question or request is
         taken (False: leave it to the flow's own "please answer" message)."""
+        if self._visit_words(turn, text):
+            return True
         analysis = self._analyse(turn, text)
         best = analysis.best
         if in_flow and (
@@ -352,8 +354,6 @@ class Router:
         turn.outcome.topics = analysis.slugs
         if best.slug == SAFEGUARDING:
             safeguarding_flow.interrupt(turn, text, None)
-            return True
-        if not in_flow and self._visit_words(turn, text):
             return True
         if analysis.decision == CLARIFY:
             self.clarify(turn, analysis.alternatives)

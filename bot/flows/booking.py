@@ -195,10 +195,13 @@ def offer(
         extra.append(turn.button("Ask the team to call me", "arrange"))
     else:
         extra.append(turn.button("None of these suit me", "nosuit"))
+    lead = (
+        intro + " "
+        if intro
+        else "Here are the times we can visit you (each visit takes about an hour and a half). "
+    )
     turn.say(
-        (intro + "\n\n" if intro else "")
-        + "Here are the times we can visit you (each visit takes about an hour and a half). "
-        'Which suits you best? You can also type a day or time, like "Thursday 11am".',
+        lead + 'Which suits you best? You can also type a day or time, like "Thursday 11am".',
         rows + [extra],
     )
 
@@ -569,5 +572,7 @@ def _source_for(turn: Turn, text: str) -> str:
 
 
 def _looks_like_something_else(turn: Turn, text: str) -> bool:
-    """A question or a request instead of an optional answer."""
+    """A question or a request (about the visit, say) instead of an optional answer."""
+    if parsing.visit_change(text) in ("cancel", "move"):
+        return True
     return turn.go("is_question", text)

@@ -151,7 +151,6 @@ def take_contact(turn: Turn, incoming: Incoming) -> None:
     """Telegram's share contact button: the phone number (and the name, if we lack it)."""
     shared = incoming.contact
     details = turn.details
-    turn.outcome.remove_keyboard = True
     try:
         details["phone"] = parsing.normalise_phone(shared.phone)
     except ValueError as exc:
