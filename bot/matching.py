@@ -40,17 +40,18 @@ SAFEGUARDING = "safeguarding"
 # The decisions, measured by cross-validation in tests/bot/test_understanding.py.
 ANSWER = "answer"
 CLARIFY = "clarify"
-# Answer when the best topic is at least this likely...
-ANSWER_AT = 0.40
-# ...or ask "do you mean A or B?" when the two best topics together are this likely and the
-# second is a real contender.
-CLARIFY_AT = 0.55
-CLARIFY_SECOND_AT = 0.18
+# Answer when the best topic is this likely; below it, ask "do you mean A or B?" when the two
+# best topics together are likely and the second is a real contender; answer anyway when the
+# best is at least ANSWER_AT; else `fallback`.
+CLARIFY_BELOW = 0.60
+CLARIFY_AT = 0.65
+CLARIFY_SECOND_AT = 0.20
+ANSWER_AT = 0.35
 # A second question in the same message is answered when its clause is at least this likely.
 SECOND_TOPIC_AT = 0.55
 # The classifier alone (the detector in bot/safeguarding.py aside) raises a concern only when
 # this sure: a backstop, tuned so that no fostering question in the examples sets it off.
-SAFEGUARDING_AT = 0.60
+SAFEGUARDING_AT = 0.50
 # Only the start of a very long message is classified (all of it is still stored).
 MAX_MATCH_CHARS = 1500
 CONCEPT_PREFIX = "zc"
@@ -213,6 +214,24 @@ def basic_tokens(text: str) -> list[str]:
     return [t for t in _NON_WORD.split(text) if t]
 
 
+_POINTS_BACK = re.compile(
+    r"^(?:and |but |so )?(?:would|does|is|will|could|can|should|do|did|might|has|would it|"
+    r"is it|does it)\s+(?:that|this|it|they|those|these|any of that|any of this)\b"
+)
+
+
+def joined_clauses(clauses: list[str]) -> list[str]:
+    """A question that points back ("I vape, would that mean...") is one with what it points
+    back to."""
+    out: list[str] = []
+    for clause in clauses:
+        if out and _POINTS_BACK.match(clause):
+            out[-1] = f"{out[-1]} {clause}"
+        else:
+            out.append(clause)
+    return out
+
+
 def split_clauses(text: str) -> list[str]:
     """Sentences and clauses that may each be a question of their own."""
     parts = [p.strip() for p in _SPLIT.split(text.lower()) if p and p.strip()]
@@ -268,7 +287,7 @@ class Matcher:
             first = ranked[0]
         if first.slug == FALLBACK:
             return FALLBACK, (Match(FALLBACK, first.score),)
-        if first.score >= ANSWER_AT:
+        if first.score >= CLARIFY_BELOW:
             return ANSWER, (first,)
         second = next((m for m in ranked[1:] if m.slug != SAFEGUARDING), None)
         if (
@@ -279,6 +298,8 @@ class Matcher:
             and first.score + second.score >= CLARIFY_AT
         ):
             return CLARIFY, (first, second)
+        if first.score >= ANSWER_AT:
+            return ANSWER, (first,)
         fallback = next((m for m in ranked if m.slug == FALLBACK), Match(FALLBACK, 0.0))
         return FALLBACK, (Match(FALLBACK, max(fallback.score, 1 - first.score)),)
 
@@ -296,7 +317,7 @@ class Matcher:
         best = found[0]
         if decision == CLARIFY:
             return Analysis(best=best, matches=(best,), decision=CLARIFY, alternatives=found)
-        clauses = split_clauses(text)
+        clauses = joined_clauses(split_clauses(text))
         asked: list[Match] = []
         if len(clauses) > 1 and best.slug != SAFEGUARDING:
             lowered = text.lower()
@@ -389,26 +410,22 @@ class Model:
 
 def fit_temperature(model: Model, documents: list[str], labels: list[str]) -> float:
     """The temperature that makes softmax(scores / T) honest on examples the classifier did
-    not see: each fold scored by a classifier trained on the other folds (the features are
-    the full model's, which leaks only the vocabulary, not the labels)."""
+    not see: each fold scored by a model (features and classifier) built from the others."""
     counts: dict[str, int] = {}
     for label in labels:
         counts[label] = counts.get(label, 0) + 1
     folds = min(TEMPERATURE_FOLDS, min(counts.values()))
     if folds < 2 or len(counts) < 2:
         return DEFAULT_TEMPERATURE
-    features = model.features(documents)
+    docs = np.array(documents, dtype=object)
     targets = np.array(labels)
     classes = list(model.classes)
     held_out = np.zeros((len(labels), len(classes)))
     splitter = StratifiedKFold(folds, shuffle=True, random_state=0)
-    for train, test in splitter.split(features, targets):
-        classifier = LinearSVC(C=SVM_C).fit(features[train], targets[train])
-        columns = [classes.index(c) for c in classifier.classes_]
-        scores = classifier.decision_function(features[test])
-        if scores.ndim == 1:
-            scores = np.column_stack([-scores, scores])
-        held_out[np.ix_(test, columns)] = scores
+    for train, test in splitter.split(docs, targets):
+        fold = Model(list(docs[train]), list(targets[train]), model.normaliser)
+        columns = [classes.index(c) for c in fold.classes]
+        held_out[np.ix_(test, columns)] = fold.scores(list(docs[test]))
     truth = np.array([classes.index(label) for label in labels])
 
     def loss(temperature: float) -> float:
