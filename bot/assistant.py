@@ -25,7 +25,7 @@ from bot.flows.base import (
     menu_buttons,
 )
 from bot.knowledge import KnowledgeCache
-from bot.matching import ANSWER, SAFEGUARDING, Analysis, Match
+from bot.matching import ANSWER, SAFEGUARDING, Analysis, Match, Matcher
 from bot.router import Router
 from crm.models import ChatChannel, ChatConversation
 from crm.settings import Settings
@@ -47,13 +47,17 @@ class Assistant:
     def __init__(self, settings: Settings, knowledge: KnowledgeCache | None = None) -> None:
         self.settings = settings
         self.knowledge = knowledge or KnowledgeCache()
-        self.router = Router(lambda turn, text: self.analyse(text, turn.session))
+        # In a reply, the matcher the reply started with (one look for edits per message).
+        self.router = Router(lambda turn, text: self.analyse(text, matcher=turn.matcher))
 
     # -- classification (also used by `fostercrm chat --once` and the evaluation) -----------
 
-    def analyse(self, text: str, session: Session | None = None) -> Analysis:
+    def analyse(
+        self, text: str, session: Session | None = None, matcher: Matcher | None = None
+    ) -> Analysis:
         """Safeguarding first (the detector), then the classifier."""
-        _knowledge, matcher = self.knowledge.current(session)
+        if matcher is None:
+            _knowledge, matcher = self.knowledge.current(session)
         if safeguarding.detect(text):
             match = Match(SAFEGUARDING, 1.0)
             return Analysis(best=match, matches=(match,), decision=ANSWER)

@@ -62,9 +62,7 @@ def _buttons_text(outcome) -> str:  # noqa: ANN001
     is_flag=True,
     help="Talk against a throwaway database instead of the configured one.",
 )
-@click.argument(
-    "files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def chat_command(
     once: str | None,
     as_json: bool,

@@ -311,12 +311,12 @@ class Matcher:
         text = text[:MAX_MATCH_CHARS]
         if ANIMAL_FOSTERING.search(" ".join(basic_tokens(text))):
             # "Can I foster a cat", "adopting a dog": a question for an animal charity.
-            return Analysis(best=Match(FALLBACK, 0.9), matches=(Match(FALLBACK, 0.9),), decision=FALLBACK)
+            return Analysis(
+                best=Match(FALLBACK, 0.9), matches=(Match(FALLBACK, 0.9),), decision=FALLBACK
+            )
         ranked = self.ranked(text)
         decision, found = self.decide(ranked)
         best = found[0]
-        if decision == CLARIFY:
-            return Analysis(best=best, matches=(best,), decision=CLARIFY, alternatives=found)
         clauses = joined_clauses(split_clauses(text))
         asked: list[Match] = []
         if len(clauses) > 1 and best.slug != SAFEGUARDING:
@@ -334,24 +334,20 @@ class Matcher:
                     continue
                 if all(m.slug != match.slug for m in asked):
                     asked.append(match)
-        if asked:
-            # Answer the questions asked, in the order asked; statements are context only.
-            matches = asked
-        else:
-            matches = [best] if decision == ANSWER else []
+        if decision == CLARIFY and len(asked) < 2:
+            return Analysis(best=best, matches=(best,), decision=CLARIFY, alternatives=found)
+        # Answer the questions asked, in the order asked; statements are context only.
+        matches = asked or ([best] if decision == ANSWER else [])
         if not matches:
             return Analysis(best=best, matches=(best,), decision=FALLBACK)
         if all(m.slug != best.slug for m in matches):
             best = matches[0]
         return Analysis(best=best, matches=tuple(matches[:3]), decision=ANSWER)
 
-
     def generic(self, clause: str) -> bool:
         """A question with no subject of its own ("can I still apply", "is that ok")."""
         words = self.normaliser.tokens(clause)
-        return not any(
-            is_content(w) and w not in GENERIC_WORDS for w in words
-        )
+        return not any(is_content(w) and w not in GENERIC_WORDS for w in words)
 
 
 class Model:
@@ -383,6 +379,11 @@ class Model:
         features = self.features(documents, fit=True)
         self.classifier = LinearSVC(C=SVM_C).fit(features, labels)
         self.classes = list(self.classifier.classes_)
+        # For one message at a time, scikit-learn's checks cost more than the sums: the same
+        # transforms and the same linear scores, done directly.
+        self._fast = [_Transform(self.words), _Transform(self.chars, len(self.words.vocabulary_))]
+        self._weights = np.ascontiguousarray(self.classifier.coef_.T)
+        self._intercept = self.classifier.intercept_
 
     def _domain(self, document: str) -> list[float]:
         words = document.split()
@@ -402,10 +403,51 @@ class Model:
         return hstack([words, chars, domain]).tocsr()
 
     def scores(self, documents: list[str]) -> np.ndarray:
-        scores = self.classifier.decision_function(self.features(documents))
-        if scores.ndim == 1:  # two classes only
-            scores = np.column_stack([-scores, scores])
-        return scores
+        if len(self.classes) == 2:
+            scores = self.classifier.decision_function(self.features(documents))
+            return np.column_stack([-scores, scores])
+        if len(documents) > 8:
+            return self.classifier.decision_function(self.features(documents))
+        out = np.empty((len(documents), len(self.classes)))
+        for row, document in enumerate(documents):
+            total = self._intercept.copy()
+            for transform in self._fast:
+                columns, values = transform(document)
+                if len(columns):
+                    total += values @ self._weights[columns]
+            domain = self._domain(document)
+            total += np.array(domain) @ self._weights[-2:]
+            out[row] = total
+        return out
+
+
+class _Transform:
+    """TfidfVectorizer.transform for one document: the same analyser, vocabulary, idf,
+    sublinear tf and l2 norm."""
+
+    def __init__(self, vectorizer: TfidfVectorizer, offset: int = 0) -> None:
+        self.analyse = vectorizer.build_analyzer()
+        self.vocabulary = vectorizer.vocabulary_
+        self.idf = vectorizer.idf_
+        self.sublinear = vectorizer.sublinear_tf
+        # Where this vectorizer's columns start among the model's features.
+        self.offset = offset
+
+    def __call__(self, document: str) -> tuple[np.ndarray, np.ndarray]:
+        counts: dict[int, int] = {}
+        for term in self.analyse(document):
+            index = self.vocabulary.get(term)
+            if index is not None:
+                counts[index] = counts.get(index, 0) + 1
+        if not counts:
+            return np.empty(0, dtype=np.intp), np.empty(0)
+        columns = np.fromiter(counts, dtype=np.intp, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=float, count=len(counts))
+        if self.sublinear:
+            tf = 1 + np.log(tf)
+        values = tf * self.idf[columns]
+        values /= np.sqrt(values @ values)
+        return columns + self.offset, values
 
 
 def fit_temperature(model: Model, documents: list[str], labels: list[str]) -> float:

@@ -66,12 +66,11 @@ NO = frozenset(
     }
 )
 # Words people type that are not names, whatever the shape of the word.
-NOT_A_NAME = frozenset(
-    """hi hello hey hiya yes no ok okay thanks thank you why what help skip sure fine maybe
-    dunno pardon sorry test yeah yep nope please cancel stop menu back later none book visit
-    human person start again next week tomorrow today monday tuesday wednesday thursday friday
-    saturday sunday morning afternoon evening""".split()
-)
+_NOT_NAMES = """hi hello hey hiya yes no ok okay thanks thank you why what help skip sure fine
+maybe dunno pardon sorry test yeah yep nope please cancel stop menu back later none book visit
+human person start again next week tomorrow today monday tuesday wednesday thursday friday
+saturday sunday morning afternoon evening"""
+NOT_A_NAME = frozenset(_NOT_NAMES.split()) | {"thank you", "next week", "start again", "no thanks"}
 LEAVE = frozenset(
     {
         "stop booking",
@@ -173,7 +172,7 @@ def wants_later(text: str) -> bool:
 
 
 def visit_change(text: str) -> str | None:
-    """"cancel", "move", "keep" or None for what someone says about their visit."""
+    """ "cancel", "move", "keep" or None for what someone says about their visit."""
     words = plain(text)
     if _CANCEL.search(words):
         return "cancel"

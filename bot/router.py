@@ -379,7 +379,7 @@ class Router:
         return True
 
     def _visit_words(self, turn: Turn, text: str) -> bool:
-        """"Can we do friday instead", "actually we need to cancel it": about the visit this
+        """ "Can we do friday instead", "actually we need to cancel it": about the visit this
         chat booked, whatever the classifier thinks."""
         change = parsing.visit_change(text)
         if change not in ("cancel", "move") or not turn.my_upcoming():
@@ -415,4 +415,3 @@ class Router:
                     text = "\n\n".join(paragraphs[:-1])
             texts.append(text)
         turn.say("\n\n".join(texts), menu_buttons() if closing else None)
-

@@ -14,6 +14,7 @@ heard about us), last, so the booking itself takes as few messages as possible.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date, datetime, time, timedelta
 
 from rapidfuzz import fuzz, process
@@ -180,7 +181,11 @@ def offer(
     turn.state = CHOOSE_SLOT
     turn.new_nonce()
     turn.data["offered"] = [
-        {"staff": s.staff_id, "start": s.starts_at.isoformat(), "label": turn.slot_label(s.starts_at)}
+        {
+            "staff": s.staff_id,
+            "start": s.starts_at.isoformat(),
+            "label": turn.slot_label(s.starts_at),
+        }
         for s in shown
     ]
     turn.data["page"] = page
@@ -284,7 +289,9 @@ def find(turn: Turn, wanted: parsing.When) -> None:
         offer(turn, intro=f"Here are the free times {_describe(wanted)}.", slots=exact)
         return
     asked = _describe(wanted)
-    near = [s for s in slots if wanted.fits_roughly(turn.local(s.starts_at))] if wanted.has_day else []
+    near = (
+        [s for s in slots if wanted.fits_roughly(turn.local(s.starts_at))] if wanted.has_day else []
+    )
     hours = _hours_text(turn, slots)
     if near:
         offer(
@@ -556,10 +563,9 @@ def _record(turn: Turn, **answers: str) -> None:
     household = turn.household
     if household is None or not turn.data.get("created_household"):
         return
-    try:
+    # An answer we cannot record (a source switched off meanwhile) is not worth an error.
+    with contextlib.suppress(InvalidInput, NotFound, NotAllowed):
         add_enquiry_details(turn.session, turn.actor, household.id, **answers)
-    except (InvalidInput, NotFound, NotAllowed):
-        pass
 
 
 def _source_for(turn: Turn, text: str) -> str:

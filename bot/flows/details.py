@@ -22,8 +22,8 @@ from bot.flows.base import (
     menu_buttons,
 )
 from bot.knowledge import privacy_url
-from crm.models import ConsentScope, EnquiryChannel
 from crm.models import Channel as ContactChannel
+from crm.models import ConsentScope, EnquiryChannel
 from crm.services.enquiries import (
     ApplicantDetails,
     EnquiryInput,
@@ -90,9 +90,7 @@ def ask_surname(turn: Turn) -> None:
 def ask_contact(turn: Turn) -> None:
     turn.state = ASK_CONTACT
     first = turn.details.get("first_name", "")
-    share = (
-        ' You can also tap "Share my phone number" below.' if turn.on_telegram else ""
-    )
+    share = ' You can also tap "Share my phone number" below.' if turn.on_telegram else ""
     turn.say(
         f"Thanks{', ' + first if first else ''}. What's the best way to contact you? Please "
         f"type your email address or phone number.{share}",

@@ -44,7 +44,10 @@ def start(turn: Turn, text: str | None = None, intro: str | None = None) -> None
         + f"Your initial visit is on {turn.when_text(appointment.starts_at)} with "
         f"{staff.name}. What would you like to do?",
         [
-            [turn.button("Move it", "manage", "move"), turn.button("Cancel it", "manage", "cancel")],
+            [
+                turn.button("Move it", "manage", "move"),
+                turn.button("Cancel it", "manage", "cancel"),
+            ],
             [turn.button("Keep it", "manage", "keep")],
         ],
     )

@@ -68,7 +68,9 @@ def test_cross_validation_figures(cv, capsys):
     assert cv.accuracy >= CV_MIN_OVERALL, "\n".join(cv.lines())
     assert cv.off_topic_accuracy >= CV_MIN_OFF_TOPIC
     assert cv.false_alarm_rate <= CV_MAX_FALSE_ALARMS
-    weakest = {s: cv.slug_accuracy(s) for s in cv.per_slug if cv.slug_accuracy(s) < CV_MIN_PER_TOPIC}
+    weakest = {
+        s: cv.slug_accuracy(s) for s in cv.per_slug if cv.slug_accuracy(s) < CV_MIN_PER_TOPIC
+    }
     assert not weakest, weakest
 
 
