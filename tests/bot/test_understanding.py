@@ -31,7 +31,7 @@ HERE = Path(__file__).parent
 FRESH_FILE = HERE / "eval_fresh.csv"
 # Cross-validation floors: a little under what is measured, so a real regression fails.
 CV_MIN_OVERALL = 0.85
-CV_MIN_OFF_TOPIC = 0.83
+CV_MIN_OFF_TOPIC = 0.84
 CV_MIN_PER_TOPIC = 0.65
 CV_MAX_FALSE_ALARMS = 0.01
 # The independent file (the lead sets these once it is written).
