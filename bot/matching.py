@@ -514,6 +514,7 @@ ANIMAL_FOSTERING = re.compile(
     + r"\b|\b(?:animal|pet|dog|cat) (?:fostering|adoption|rescue|shelter|rehoming)\b"
 )
 
+
 def animal_fostering(text: str) -> bool:
     return ANIMAL_FOSTERING.search(" ".join(basic_tokens(text))) is not None
 
