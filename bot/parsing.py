@@ -292,7 +292,7 @@ MONTHS["sept"] = 9
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 _DAY_NAME = "|".join(sorted(WEEKDAYS, key=len, reverse=True))
 _DATE_DM = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?(?: of)? ({_MONTH})\b")
-_DATE_MD = re.compile(rf"\b({_MONTH}) (\d{{1,2}})(?:st|nd|rd|th)?\b")
+_DATE_MD = re.compile(rf"\b({_MONTH}) (\d{{1,2}})(?:st|nd|rd|th)?\b(?![:.]\d| ?[ap]\.? ?m\b)")
 _DATE_NUM = re.compile(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?\b")
 _ORDINAL_DAY = re.compile(r"\b(?:the )(\d{1,2})(?:st|nd|rd|th)\b|\b(\d{1,2})(?:st|nd|rd|th)\b")
 _WEEKDAY = re.compile(rf"\b(?:(next|this|coming|last) )?({_DAY_NAME})s?\b")
