@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
+import pytest
 from sqlmodel import func, select
 
 import crm.models as m
@@ -204,3 +205,33 @@ def test_messages_from_the_person_are_counted_once_each(chat, session):
         select(func.count()).select_from(m.ChatMessage).where(m.ChatMessage.from_person.is_(True))
     ).one()
     assert stored == chat.sent == 5
+
+
+def test_optional_answers_fill_gaps_only_and_are_checked(session, org, settings):
+    from bot.conversations import actor_for
+    from crm.services.enquiries import add_enquiry_details
+    from crm.services.errors import InvalidInput, NotAllowed
+    from crm.testing.fixtures import new_household
+
+    household = new_household(session, settings)
+    actor = actor_for(m.ChatChannel.WEBCHAT)
+    add_enquiry_details(session, actor, household.id, interests="Teenagers", source_key="event")
+    session.refresh(household)
+    assert (household.interests, household.source_key) == ("Teenagers", "event")
+    # What is already recorded is never overwritten from outside.
+    add_enquiry_details(session, actor, household.id, interests="Babies", source_key="radio_tv")
+    session.refresh(household)
+    assert (household.interests, household.source_key) == ("Teenagers", "event")
+    with pytest.raises(InvalidInput):
+        add_enquiry_details(session, actor, household.id, source_key="no-such-source")
+    # A member of staff from another area may not.
+    with pytest.raises(NotAllowed):
+        add_enquiry_details(
+            session, org.actor(session, org.officer_south), household.id, interests="x"
+        )
+    audit = session.exec(
+        select(m.AuditEvent).where(
+            m.AuditEvent.entity == "household", m.AuditEvent.entity_id == household.id
+        )
+    ).all()
+    assert any(a.detail.get("changed") == ["interests", "source_key"] for a in audit)

@@ -23,8 +23,15 @@ from rapidfuzz import fuzz
 from bot import safeguarding
 from bot.assistant import Assistant
 from bot.evaluation import cross_validate, evaluate, read_eval_file
-from bot.knowledge import REQUIRED_INTENTS, REQUIRED_TOPICS, KnowledgeCache, load_knowledge
-from bot.matching import CLARIFY, FALLBACK
+from bot.knowledge import (
+    REQUIRED_INTENTS,
+    REQUIRED_TOPICS,
+    AnswerChange,
+    KnowledgeCache,
+    load_knowledge,
+    save_answer,
+)
+from bot.matching import CLARIFY, FALLBACK, Match
 from crm.testing.fixtures import make_test_settings
 
 HERE = Path(__file__).parent
@@ -152,14 +159,31 @@ def test_confidence_is_calibrated_on_held_out_folds(knowledge_files):
     assert matcher.ranked("can i foster if i rent")[0].slug == "renting"
 
 
-def test_ambiguous_messages_ask_which_topic_they_mean(chat):
-    outcome = chat.say("what about children")
-    if outcome.buttons and outcome.buttons[0].data.startswith("go:topic:"):
-        slug = outcome.buttons[0].data.split(":")[2]
-        answered = chat.press_data(outcome.buttons[0].data)
-        assert answered.topic == slug
-    else:
-        assert outcome.topic in (FALLBACK, *REQUIRED_TOPICS)
+def test_decisions_answer_clarify_or_fallback(knowledge_files):
+    _base, matcher = knowledge_files
+    decide = matcher.decide
+    assert decide([Match("pets", 0.9), Match("age", 0.05)])[0] == "answer"
+    decision, found = decide([Match("pets", 0.45), Match("age", 0.4), Match("renting", 0.1)])
+    assert decision == CLARIFY and [m.slug for m in found] == ["pets", "age"]
+    assert decide([Match("pets", 0.2), Match("age", 0.1), Match(FALLBACK, 0.1)])[0] == FALLBACK
+    # The classifier alone raises a concern only when sure; otherwise it judges without it.
+    assert decide([Match("safeguarding", 0.4), Match("support", 0.35)])[1][0].slug == "support"
+
+
+def test_a_message_two_topics_share_asks_which_they_mean(chat, session, org):
+    """Two topics whose examples say the same thing: the assistant asks, with a button for
+    each, and pressing one answers it."""
+    base = chat.assistant.knowledge.base
+    admin = org.actor(session, org.admin)
+    for slug in ("pets", "age"):
+        examples = [*base.get(slug).examples, "tell me about zebras and giraffes"]
+        save_answer(session, admin, base, slug, AnswerChange(examples=examples))
+    outcome = chat.say("tell me about zebras and giraffes")
+    data = [b.data for b in outcome.buttons]
+    assert sorted(data) == ["go:topic:age", "go:topic:pets"]
+    assert "Do you mean" in outcome.text
+    answered = chat.press_data("go:topic:pets")
+    assert answered.topic == "pets" and "temperament" in answered.text
 
 
 def test_the_independent_evaluation_file(offline_assistant, capsys):
