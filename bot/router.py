@@ -200,6 +200,8 @@ class Router:
     # -- a message in ---------------------------------------------------------------------
 
     def handle(self, turn: Turn, incoming: Incoming) -> None:
+        # A visit offered by the previous answer: only the very next message can take it up.
+        offered = turn.data.pop("offered_visit", False)
         if incoming.button:
             self.on_button(turn, incoming.button)
             return
@@ -237,6 +239,10 @@ class Router:
         if safeguarding_flow.paused(turn) and self.resume(turn, text):
             return
         state = STATES.get(turn.state)
+        if state is None and offered and parsing.yes_no(text):
+            # "Would you like to book a visit?" ... "yes please".
+            book_or_resume(turn)
+            return
         if state is not None:
             if state.take(turn, text):
                 return
@@ -415,3 +421,6 @@ class Router:
                     text = "\n\n".join(paragraphs[:-1])
             texts.append(text)
         turn.say("\n\n".join(texts), menu_buttons() if closing else None)
+        if closing:
+            # Every answer ends by offering a visit: a "yes" next books one.
+            turn.data["offered_visit"] = True

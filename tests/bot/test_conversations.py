@@ -235,3 +235,13 @@ def test_optional_answers_fill_gaps_only_and_are_checked(session, org, settings)
         )
     ).all()
     assert any(a.detail.get("changed") == ["interests", "source_key"] for a in audit)
+
+
+def test_yes_after_an_answer_offering_a_visit_starts_the_booking(chat):
+    outcome = chat.say("can i foster if i rent")
+    assert "initial visit" in outcome.text
+    outcome = chat.say("yes please")
+    assert outcome.replies[-1].text == "What's your name?"
+    # Only straight after the offer: a "yes" out of the blue is not a booking.
+    chat.say("never mind")
+    assert "What's your name?" not in chat.say("yes").text
