@@ -47,21 +47,37 @@ def _buttons_text(outcome) -> str:  # noqa: ANN001
 @click.option("--json", "as_json", is_flag=True, help="With --once: print one JSON object.")
 @click.option(
     "--eval",
-    "eval_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Measure the matcher on a CSV file of expected,text lines.",
+    "run_eval",
+    is_flag=True,
+    help="Measure understanding on CSV files of expected,text lines (given after the options).",
+)
+@click.option(
+    "--cross-validate",
+    "cross",
+    is_flag=True,
+    help="Measure understanding by 5-fold cross-validation over the knowledge base's examples.",
 )
 @click.option(
     "--scratch",
     is_flag=True,
     help="Talk against a throwaway database instead of the configured one.",
 )
-def chat_command(once: str | None, as_json: bool, eval_file: Path | None, scratch: bool) -> None:
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def chat_command(
+    once: str | None,
+    as_json: bool,
+    run_eval: bool,
+    cross: bool,
+    scratch: bool,
+    files: tuple[Path, ...],
+) -> None:
     """Talk to the chat assistant in the terminal.
 
     Interactive chats use the configured database, like the web chat: an enquiry or visit made
     here is real (use --scratch to try things out). `--once "TEXT" --json` prints
     {"topic", "reply", "confidence"} for a fresh conversation and touches no real data.
+    `--eval FILE [FILE...]` prints overall and per-topic accuracy, safeguarding recall and
+    false alarms, and off-topic accuracy, per file and (for several) all together.
     """
     from bot.assistant import Assistant, Incoming
     from bot.knowledge import KnowledgeError
@@ -73,15 +89,39 @@ def chat_command(once: str | None, as_json: bool, eval_file: Path | None, scratc
     except KnowledgeError as exc:
         raise click.ClickException(str(exc)) from None
 
-    if eval_file is not None:
+    if files and not run_eval:
+        raise click.ClickException("files are only read with --eval")
+    if run_eval:
         from bot.evaluation import evaluate, read_eval_file
 
-        try:
-            rows = read_eval_file(eval_file)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise click.ClickException(str(exc)) from None
-        result = evaluate(assistant, rows)
-        for line in result.lines():
+        if not files:
+            raise click.ClickException("--eval needs at least one CSV file")
+        every: list[tuple[str, str]] = []
+        for path in files:
+            try:
+                rows = read_eval_file(path)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise click.ClickException(str(exc)) from None
+            every += rows
+            if len(files) > 1:
+                click.echo(f"== {path}")
+            for line in evaluate(assistant, rows).lines():
+                click.echo(line)
+        if len(files) > 1:
+            click.echo(f"== all {len(files)} files together")
+            for line in evaluate(assistant, every).lines(mistakes=False):
+                click.echo(line)
+        return
+    if cross:
+        from bot import safeguarding
+        from bot.evaluation import cross_validate
+
+        knowledge, _ = assistant.knowledge.current()
+        result = cross_validate(
+            knowledge.entries(), knowledge.language, detector=safeguarding.detect
+        )
+        click.echo("Cross-validation over the knowledge base's examples (5 folds):")
+        for line in result.lines(mistakes=False):
             click.echo(line)
         return
 

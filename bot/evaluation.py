@@ -1,17 +1,29 @@
-"""Measuring the matcher: a labelled set of realistic messages, and how many come out right.
+"""Measuring the assistant's understanding: on labelled files of realistic messages, and by
+cross-validation over the knowledge base's own examples.
 
-The file is CSV with a header `expected,text`: the slug each message should get. Used by
-`fostercrm chat --eval FILE` and by tests/bot/test_matching_quality.py.
+An evaluation file is CSV with a header `expected,text`: `expected` is a topic slug, an intent
+slug, `fallback` (not about fostering) or `safeguarding`. Used by `fostercrm chat --eval FILE
+[FILE...]` and the tests. The figures: overall accuracy, per slug, safeguarding recall (of the
+messages that are a concern, how many were caught) and false alarms (of the others, how many
+were taken for a concern), off-topic accuracy (of the messages not about fostering, how many
+went to `fallback`), and how often the assistant asked "do you mean A or B?".
+
+Cross-validation (`cross_validate`) trains the classifier on all folds of the examples but one
+and tests on the one left out, so the accuracy printed is not the figure it was tuned on.
 """
 
 from __future__ import annotations
 
 import csv
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.assistant import Assistant
+import numpy as np
+from sklearn.model_selection import StratifiedKFold
+
+from bot.matching import ANSWER, CLARIFY, Analysis, Entry, Language, Match, Matcher
 
 SAFEGUARDING = "safeguarding"
 FALLBACK = "fallback"
@@ -23,6 +35,25 @@ class Evaluation:
     correct: int = 0
     per_slug: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     mistakes: list[tuple[str, str, float, str]] = field(default_factory=list)
+    false_alarms: int = 0
+    clarified: int = 0
+    clarified_with_the_right_one: int = 0
+
+    def add(self, expected: str, analysis: Analysis, text: str) -> None:
+        got = analysis.best.slug
+        self.total += 1
+        self.per_slug[expected][1] += 1
+        if analysis.decision == CLARIFY:
+            self.clarified += 1
+            if expected in {m.slug for m in analysis.alternatives}:
+                self.clarified_with_the_right_one += 1
+        if got == SAFEGUARDING and expected != SAFEGUARDING:
+            self.false_alarms += 1
+        if got == expected:
+            self.correct += 1
+            self.per_slug[expected][0] += 1
+        else:
+            self.mistakes.append((expected, got, analysis.best.confidence, text))
 
     @property
     def accuracy(self) -> float:
@@ -32,12 +63,37 @@ class Evaluation:
         right, seen = self.per_slug.get(slug, [0, 0])
         return right / seen if seen else 0.0
 
-    def lines(self) -> list[str]:
+    @property
+    def safeguarding_recall(self) -> float:
+        return self.slug_accuracy(SAFEGUARDING)
+
+    @property
+    def false_alarm_rate(self) -> float:
+        others = self.total - self.per_slug.get(SAFEGUARDING, [0, 0])[1]
+        return self.false_alarms / others if others else 0.0
+
+    @property
+    def off_topic_accuracy(self) -> float:
+        return self.slug_accuracy(FALLBACK)
+
+    def lines(self, mistakes: bool = True) -> list[str]:
         out = [f"Overall: {self.correct}/{self.total} correct ({self.accuracy:.1%})"]
         for slug in sorted(self.per_slug):
             right, seen = self.per_slug[slug]
             out.append(f"  {slug:<22} {right:>3}/{seen:<3} {right / seen:6.1%}")
-        if self.mistakes:
+        concerns = self.per_slug.get(SAFEGUARDING, [0, 0])
+        out.append(
+            f"Safeguarding recall: {concerns[0]}/{concerns[1]} ({self.safeguarding_recall:.1%}); "
+            f"false alarms: {self.false_alarms}/{self.total - concerns[1]} "
+            f"({self.false_alarm_rate:.1%})"
+        )
+        off = self.per_slug.get(FALLBACK, [0, 0])
+        out.append(f"Off-topic to fallback: {off[0]}/{off[1]} ({self.off_topic_accuracy:.1%})")
+        out.append(
+            f"Asked which of two topics: {self.clarified} "
+            f"(the right one among the two: {self.clarified_with_the_right_one})"
+        )
+        if mistakes and self.mistakes:
             out.append("Mistakes (expected -> got, confidence: message):")
             for expected, got, confidence, text in self.mistakes:
                 out.append(f"  {expected} -> {got} ({confidence:.2f}): {text[:100]}")
@@ -52,15 +108,50 @@ def read_eval_file(path: Path) -> list[tuple[str, str]]:
         return [(row["expected"].strip(), row["text"]) for row in reader if row["text"].strip()]
 
 
-def evaluate(assistant: Assistant, rows: list[tuple[str, str]]) -> Evaluation:
+def evaluate(assistant, rows: Iterable[tuple[str, str]]) -> Evaluation:  # noqa: ANN001
+    """The assistant's own judgement of each message: safeguarding detector first, then the
+    classifier and its decision."""
+    return evaluate_with(assistant.analyse, rows)
+
+
+def evaluate_with(analyse: Callable[[str], Analysis], rows: Iterable[tuple[str, str]]):
     result = Evaluation()
     for expected, text in rows:
-        match = assistant.classify(text)
-        result.total += 1
-        result.per_slug[expected][1] += 1
-        if match.slug == expected:
-            result.correct += 1
-            result.per_slug[expected][0] += 1
-        else:
-            result.mistakes.append((expected, match.slug, match.confidence, text))
+        result.add(expected, analyse(text), text)
+    return result
+
+
+def cross_validate(
+    entries: list[Entry],
+    language: Language,
+    *,
+    folds: int = 5,
+    detector: Callable[[str], object] | None = None,
+    seed: int = 0,
+) -> Evaluation:
+    """Train on all folds of the knowledge base's examples but one, test on that one, for
+    every fold. With `detector` (bot.safeguarding.detect), it runs first as in the assistant."""
+    examples = [(e.slug, text) for e in entries for text in e.examples]
+    labels = np.array([slug for slug, _ in examples])
+    result = Evaluation()
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    for train, test in splitter.split(np.zeros(len(labels)), labels):
+        kept: dict[str, list[str]] = defaultdict(list)
+        for index in train:
+            slug, text = examples[index]
+            kept[slug].append(text)
+        fold_entries = [
+            Entry(e.slug, tuple(kept[e.slug]), e.keywords, e.is_topic)
+            for e in entries
+            if kept.get(e.slug)
+        ]
+        matcher = Matcher(fold_entries, language)
+        for index in test:
+            slug, text = examples[index]
+            if detector is not None and detector(text):
+                match = Match(SAFEGUARDING, 1.0)
+                analysis = Analysis(best=match, matches=(match,), decision=ANSWER)
+            else:
+                analysis = matcher.analyse(text)
+            result.add(slug, analysis, text)
     return result

@@ -68,6 +68,7 @@ PLACEHOLDERS = frozenset(
         "privacy_url",
         "office_hours",
         "allowance_year",
+        "allowance_band",
         "allowance_0_to_2",
         "allowance_3_to_4",
         "allowance_5_to_10",
@@ -77,7 +78,7 @@ PLACEHOLDERS = frozenset(
 )
 EDITOR_ROLES = frozenset({Role.ADMIN, Role.MANAGER})
 MAX_ANSWER_CHARS = 2000
-MAX_EXAMPLES = 60
+MAX_EXAMPLES = 200
 
 
 class KnowledgeError(Exception):
@@ -211,6 +212,7 @@ def answer_values(settings: Settings, *, area_name: str | None = None, phone: st
         "privacy_url": privacy_url(settings),
         "office_hours": office_hours_text(settings),
         "allowance_year": allowances.year,
+        "allowance_band": allowances.band_name,
         "allowance_0_to_2": allowances.weekly_0_to_2,
         "allowance_3_to_4": allowances.weekly_3_to_4,
         "allowance_5_to_10": allowances.weekly_5_to_10,

@@ -32,6 +32,9 @@ from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
     Update,
 )
 from telegram.constants import ChatAction, ChatType
@@ -131,7 +134,7 @@ def _incoming(update: Update) -> Incoming | None:
     if message.text is not None:
         return Incoming.message(clean_text(message.text))
     if message.contact is not None and message.contact.phone_number:
-        return Incoming.message(clean_text(message.contact.phone_number, multiline=False))
+        return _shared_contact(message)
     kind = next(
         (
             name
@@ -154,15 +157,52 @@ def _incoming(update: Update) -> Incoming | None:
     return Incoming(text=caption, kind=kind)
 
 
-def keyboard(outcome_reply) -> InlineKeyboardMarkup | None:  # noqa: ANN001
-    if not outcome_reply.buttons:
-        return None
-    return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(b.label, callback_data=b.data[:64]) for b in row]
-            for row in outcome_reply.buttons
-        ]
-    )
+def _shared_contact(message) -> Incoming:  # noqa: ANN001
+    """The share contact button sends the person's own contact; a contact card of someone
+    else (forwarded, or picked from the address book) is only a number typed."""
+    contact = message.contact
+    sender = message.from_user.id if message.from_user else None
+    if contact.user_id is not None and contact.user_id == sender:
+        return Incoming.shared_contact(
+            contact.phone_number, contact.first_name or "", contact.last_name or ""
+        )
+    return Incoming.message(contact.phone_number)
+
+
+SHARE_CONTACT_LABEL = "Share my phone number"
+
+
+def keyboard(outcome_reply, remove: bool = False):  # noqa: ANN001, ANN201
+    """Inline buttons; or Telegram's share contact keyboard; or (once the contact question is
+    answered) the removal of that keyboard."""
+    if outcome_reply.buttons:
+        return InlineKeyboardMarkup(
+            [
+                [InlineKeyboardButton(b.label, callback_data=b.data[:64]) for b in row]
+                for row in outcome_reply.buttons
+            ]
+        )
+    if outcome_reply.request_contact:
+        return ReplyKeyboardMarkup(
+            [[KeyboardButton(SHARE_CONTACT_LABEL, request_contact=True)]],
+            resize_keyboard=True,
+            one_time_keyboard=True,
+            input_field_placeholder="Or type your email or phone number",
+        )
+    return ReplyKeyboardRemove() if remove else None
+
+
+def markups(outcome: Outcome) -> list:
+    """One reply markup per reply; the share contact keyboard goes away with the first reply
+    that has no buttons of its own, once the contact question is answered."""
+    remove = outcome.remove_keyboard
+    out = []
+    for reply in outcome.replies:
+        markup = keyboard(reply, remove=remove)
+        if isinstance(markup, ReplyKeyboardRemove):
+            remove = False
+        out.append(markup)
+    return out
 
 
 async def _send(bot, chat_id: int, text: str, markup=None) -> None:  # noqa: ANN001
@@ -209,8 +249,8 @@ async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await _send(context.bot, chat.id, text)
             return
         outcome = await asyncio.to_thread(state.reply, chat.id, incoming)
-        for reply in outcome.replies:
-            await _send(context.bot, chat.id, reply.text, keyboard(reply))
+        for reply, markup in zip(outcome.replies, markups(outcome), strict=True):
+            await _send(context.bot, chat.id, reply.text, markup)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

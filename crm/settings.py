@@ -136,13 +136,45 @@ class ReportSettings(_Section):
     recipients: list[str]
 
 
+ALLOWANCE_BANDS = {
+    "london": "London",
+    "south_east": "the South East",
+    "rest_of_england": "England outside London and the South East",
+}
+
+
 class AllowanceSettings(_Section):
+    """The allowance the service pays per child per week, by age. The DfE sets a national
+    minimum for each region band, uplifted every April; services may pay more, never less.
+    `band` is the region the service is in and `year` the financial year of the figures, so
+    the assistant can say which figures it quotes."""
+
+    band: str
     year: str
     weekly_0_to_2: int = Field(ge=0)
     weekly_3_to_4: int = Field(ge=0)
     weekly_5_to_10: int = Field(ge=0)
     weekly_11_to_15: int = Field(ge=0)
     weekly_16_to_17: int = Field(ge=0)
+
+    @field_validator("band")
+    @classmethod
+    def _known_band(cls, value: str) -> str:
+        if value not in ALLOWANCE_BANDS:
+            raise ValueError(f"must be one of {', '.join(ALLOWANCE_BANDS)}, got {value!r}")
+        return value
+
+    @field_validator("year")
+    @classmethod
+    def _financial_year(cls, value: str) -> str:
+        first, _, second = value.partition("-")
+        if not (len(first) == 4 and first.isdigit() and second == f"{(int(first) + 1) % 100:02d}"):
+            raise ValueError(f"expected a financial year like 2025-26, got {value!r}")
+        return value
+
+    @property
+    def band_name(self) -> str:
+        return ALLOWANCE_BANDS[self.band]
 
 
 class Settings(_Section):

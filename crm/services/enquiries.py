@@ -480,3 +480,47 @@ def _link_repeat_enquiry(
     session.flush()
     session.refresh(household)
     return EnquiryResult(household=household, created=False, response_task=task)
+
+
+def add_enquiry_details(
+    session: Session,
+    actor: Actor,
+    household_id: int,
+    *,
+    interests: str | None = None,
+    source_key: str | None = None,
+) -> Household:
+    """Fill in what an enquirer told us after their enquiry was made (the chat asks how they
+    heard about us, and what interests them, only once the visit is booked). Fills gaps only:
+    what staff recorded is never overwritten from outside."""
+    from crm.services.errors import NotFound
+
+    household = session.get(Household, household_id)
+    if household is None or household.anonymised_at is not None:
+        raise NotFound(f"No household with id {household_id}")
+    if not actor.may_work_on(household.area_id):
+        raise NotAllowed("This household is in an area you do not work in")
+    errors: dict[str, str] = {}
+    cleaned_interests = _clean(interests, 2000)
+    if source_key:
+        source = session.get(Source, source_key)
+        if source is None or not source.active:
+            errors["source_key"] = f"Unknown source {source_key!r}"
+    if errors:
+        raise InvalidInput(errors)
+    changed = []
+    with transaction(session):
+        if cleaned_interests and not household.interests:
+            household.interests = cleaned_interests
+            changed.append("interests")
+        if source_key and not household.source_key:
+            household.source_key = source_key
+            changed.append("source_key")
+        if changed:
+            household.updated_at = clock.now()
+            session.add(household)
+            audit.record(
+                session, actor, AuditAction.UPDATE, "household", household.id, changed=changed
+            )
+    session.refresh(household)
+    return household

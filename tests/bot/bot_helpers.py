@@ -22,8 +22,11 @@ class Chat:
         self.channel = channel
         self.external_id = external_id
         self.last: Outcome | None = None
+        # Messages (typed or pressed) the person has sent.
+        self.sent = 0
 
     def say(self, text: str) -> Outcome:
+        self.sent += 1
         self.last = self.assistant.reply(
             self.session, self.channel, self.external_id, Incoming.message(text)
         )
@@ -39,6 +42,7 @@ class Chat:
         return self.press_data(self.button(label))
 
     def press_data(self, data: str) -> Outcome:
+        self.sent += 1
         self.last = self.assistant.reply(
             self.session, self.channel, self.external_id, Incoming.press(data)
         )
@@ -50,13 +54,17 @@ class Chat:
         contact: str = "sam.patel@example.com",
         postcode: str = "LE1 6ZG",
     ) -> Outcome:
+        """Five messages from "I'd like to book a visit" to the offered times."""
         self.say("I'd like to book a visit")
         self.say(name)
         self.say(contact)
         self.say(postcode)
-        self.press("Yes, I agree")
-        self.press("Teenagers")
-        return self.press("Social media")
+        return self.press("Yes, I agree")
+
+    def answer_optional(self, interest: str = "Teenagers", source: str = "Social media"):
+        """The two optional questions asked after the booking."""
+        self.press(interest)
+        return self.press(source)
 
 
 class WebClient:

@@ -59,6 +59,12 @@ def test_booking_a_visit_end_to_end(chat, session, org, settings):
     outcome = chat.press(labels[0])
     assert "visit_booked" in outcome.actions
     assert "Booked" in outcome.text and "calendar invite" in outcome.text
+    # From "I'd like to book a visit" to a confirmed booking: six messages from the person.
+    assert chat.sent == 6
+    # Then, optional and last: what interests them and how they heard about us.
+    assert "optional" in outcome.replies[-1].text
+    outcome = chat.answer_optional()
+    assert "how did you hear" not in outcome.text
 
     household = session.exec(select(m.Household)).one()
     assert household.enquiry_channel == m.EnquiryChannel.WEBCHAT
@@ -135,10 +141,10 @@ def test_out_of_area_postcode_goes_to_the_team_without_slots(chat, session):
     chat.say("Sam Patel")
     chat.say("sam@example.com")
     chat.say("SW1A 1AA")
-    chat.press("Yes, I agree")
-    chat.press("Skip")
-    outcome = chat.press("Skip")
+    outcome = chat.press("Yes, I agree")
     assert "outside the areas" in outcome.text
+    chat.press("Skip")
+    chat.press("Skip")
     assert count(session, m.Appointment) == 0
     household = session.exec(select(m.Household)).one()
     assert household.area_id is None
@@ -210,16 +216,16 @@ def test_two_people_choosing_the_same_slot_at_once(assistant, engine, org):
 def test_moving_and_cancelling_from_the_chat(chat, session):
     chat.give_details()
     chat.press("Wed")
+    # Moving in words offers the new times straight away.
     outcome = chat.say("I need to change my appointment")
     assert "Your initial visit is on Wednesday 11 March" in outcome.text
-    chat.press("Move it")
     outcome = chat.press("Fri")
     assert "visit_moved" in outcome.actions and "moved" in outcome.text
     statuses = sorted(a.status for a in session.exec(select(m.Appointment)).all())
     assert statuses == ["booked", "moved"]
     assert count(session, m.OutboxMessage) == 2  # a confirmation for each time
-    chat.say("cancel my visit")
-    outcome = chat.press("Cancel it")
+    # Cancelling in words goes straight to the question that matters.
+    outcome = chat.say("cancel my visit")
     assert "Are you sure" in outcome.text
     outcome = chat.press("Yes, cancel it")
     assert "visit_cancelled" in outcome.actions
@@ -271,12 +277,25 @@ def test_asking_for_a_person_at_night_says_when_the_office_opens(chat, session):
     chat.say("i want to speak to a human")
     chat.say("Sam Patel")
     chat.say("07700 900982")
-    chat.say("LE2 1AA")
+    # A postcode given while consent is asked is kept (and consent asked again).
+    assert "do you agree" in chat.say("LE2 1AA").text
     outcome = chat.press("Yes, I agree")
     assert "closed just now" in outcome.text
     assert "Monday 16 March" in outcome.text
     household = session.exec(select(m.Household)).one()
     assert household.interests.startswith("Asked in the chat")
+    assert household.postcode == "LE2 1AA"
+
+
+def test_asking_for_a_person_from_a_fresh_chat_takes_three_messages(chat, session):
+    chat.say("can I talk to someone please")
+    outcome = chat.say("Sam Patel 07700 900982")
+    assert "do you agree" in outcome.text
+    outcome = chat.press("Yes, I agree")
+    assert "human_task" in outcome.actions and chat.sent == 3
+    [applicant] = session.exec(select(m.Applicant)).all()
+    assert (applicant.first_name, applicant.last_name) == ("Sam", "Patel")
+    assert applicant.phone == "+447700900982"
 
 
 def test_delete_erases_the_chat_but_not_the_enquiry(chat, session):

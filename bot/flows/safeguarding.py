@@ -1,0 +1,81 @@
+"""A child may be at risk: the emergency advice at once, an urgent task for staff, and no
+recruitment flow after it.
+
+What the person had already typed is kept: the flow they were in is paused (its state and the
+details collected stay in the conversation), so after the safeguarding reply they can say
+"ok, can we carry on booking" (or just type the postcode we were waiting for) and carry on
+without retyping anything. Nothing resumes by itself: the next message is understood afresh.
+"""
+
+from __future__ import annotations
+
+from bot import safeguarding
+from bot.flows.base import ASK_CONSENT, ASK_CONTACT, ASK_POSTCODE, START, Turn
+from bot.knowledge import answer_values, render
+from crm.models import ChatChannel, Household
+from crm.services.safeguarding import childrens_services_for, raise_concern
+
+# States a paused flow comes back to when the next message plainly answers them.
+RESUMES_BY_ITSELF = (ASK_CONTACT, ASK_POSTCODE)
+
+
+def interrupt(turn: Turn, text: str, signal: safeguarding.Signal | None) -> None:
+    session = turn.session
+    conversation = turn.conversation
+    area_id = turn.data.get("area_id")
+    if area_id is None and conversation.household_id is not None:
+        household = session.get(Household, conversation.household_id)
+        area_id = household.area_id if household else None
+    contact = childrens_services_for(session, turn.settings, area_id)
+    values = answer_values(turn.settings, area_name=contact.area_name, phone=contact.phone)
+    if contact.area_name:
+        values["area_label"] = contact.area_name
+    # The one place the safeguarding reply is written (the detector may later word it for a
+    # child writing about themselves).
+    turn.say(render(turn.knowledge.get("safeguarding").answer, values))
+    where = (
+        f"Telegram chat {conversation.external_id}"
+        if turn.channel == ChatChannel.TELEGRAM
+        else f"web chat (conversation {conversation.id})"
+    )
+    raise_concern(
+        session,
+        turn.actor,
+        turn.settings,
+        words=text,
+        where=where,
+        area_id=area_id,
+        household_id=conversation.household_id,
+    )
+    turn.outcome.actions.append("safeguarding")
+    turn.outcome.topic = "safeguarding"
+    turn.outcome.topics = ["safeguarding"]
+    turn.outcome.confidence = 1.0
+    if turn.state != START:
+        turn.data["paused"] = {"state": turn.state, "purpose": turn.data.get("purpose")}
+    # Never carry on into a recruitment flow straight after this.
+    turn.state = START
+    turn.data.pop("nonce", None)
+    turn.data.pop("offered", None)
+
+
+def paused(turn: Turn) -> dict | None:
+    return turn.data.get("paused")
+
+
+def resume(turn: Turn) -> bool:
+    """Back to the paused flow, with everything typed before; False when nothing is paused."""
+    was = turn.data.pop("paused", None)
+    if not was:
+        return False
+    turn.state = was["state"]
+    if was.get("purpose"):
+        turn.data["purpose"] = was["purpose"]
+    turn.outcome.actions.append("resumed")
+    turn.say("Of course. Let's carry on where we left off: I've kept what you told me.")
+    if turn.state == ASK_CONSENT:
+        turn.state = START
+        turn.go("details_next")
+    else:
+        turn.go("ask_again")
+    return True
