@@ -822,8 +822,14 @@ _NOT_A_CONCERN = [
     r"\b(?:when i was|as a) (?:little|young|child|kid|teenager|teen|boy|girl|small)\b",
     r"\b(?:growing up|grew up|my childhood|years ago)\b",
     r"\b(?:i|we) used to\b",
-    r"\bwhat (?:happens |do i do |would happen |should i do |do you do )?if\b",
-    r"\bwhat happens (?:when|if)\b",
+    # "What if" about a (foster) child, or about the carer themselves; not "what do I do if my
+    # dad hits me again", which is a child asking for help.
+    r"\bwhat (?:happens |do i do |would happen |should i do |do you do |do we do |do carers do )?"
+    r"(?:if|when) (?:a|the|my|our|any|one of the)(?: foster)? (?:child|kid|children|kids|baby|"
+    r"toddler|teenager|young person|placement)\b",
+    r"\bwhat (?:happens )?if (?:i|we)\b",
+    r"\bwhat (?:happens )?(?:if|when) (?:a |the |their |his |her )?birth (?:parent|parents|family|"
+    r"mum|dad|mother|father)\b",
     r"\b(?:what|will|would|could|can|should|happens|do|does|is|am|are)\b(?: \w+){0,6} if "
     r"(?:a|the|my|our|any|one of the)(?: foster)? (?:child|kid|children|kids|baby|toddler|"
     r"teenager)\b",
@@ -854,6 +860,9 @@ _NOT_A_CONCERN = [
     r"\b(?:social services|the council|the local authority) (?:have |has )?(?:removed|took|"
     r"taken)\b",
     r"\b(?:is|are|was|were) (?:in care|in foster care|taken into care)\b",
+    # A general question about children in care.
+    r"\b(?:do|does|are|is|can|how do|how does|would|will|should) (?:\w+ ){0,3}(?:in care|in "
+    r"foster care|looked after children)\b",
 ]
 
 # A pattern whose name ends in "*" (hungry and dirty, bruises) is undone by the writer's own
@@ -887,6 +896,88 @@ def _everyday(sentence: str) -> bool:
 
 
 _STRONG_RE = [(name, re.compile(p)) for name, p in _STRONG]
+
+# The kind of harm a pattern names by itself; the others (a child harmed, reporting a concern)
+# leave it to the classifier, which reads the rest of the message.
+_NEGLECT = (
+    "no food for a child|hungry and dirty|dirty and hungry|nothing to eat at home|not fed|"
+    "food withheld as a punishment|punished with no food|a child left alone|leaves a child alone|"
+    "home alone|a child left somewhere|left to fend for themselves|a filthy home|out all night|"
+    "no meal for days|food locked away|no doctor for a child|nappy never changed|"
+    "a young child in charge of a baby|a small child wandering the roads|kept off school|"
+    "drink or drugs around children|a parent always drunk or high|"
+    "a parent drinks and a child looks after|looking after a sibling"
+)
+_PATTERN_CATEGORY = {
+    **dict.fromkeys(_NEGLECT.split("|"), "neglect"),
+    **dict.fromkeys(
+        [
+            "older men and a young person",
+            "picked up by older men",
+            "a much older boyfriend",
+            "a child with a much older boyfriend",
+            "made to be nice to their friends",
+        ],
+        "sexual_exploitation",
+    ),
+    **dict.fromkeys(
+        ["running errands for older youths", "unexplained cash and county lines"],
+        "criminal_exploitation",
+    ),
+    **dict.fromkeys(
+        [
+            "asked for pictures online",
+            "online, asked for pictures",
+            "asked a child for pictures",
+            "nude pictures",
+            "online blackmail",
+            "a child shown on camera",
+            "asked what they are wearing",
+        ],
+        "online_abuse",
+    ),
+    **dict.fromkeys(
+        [
+            "domestic abuse around children",
+            "children and domestic abuse",
+            "a mother with injuries and children",
+            "a court order and children",
+        ],
+        "domestic_abuse",
+    ),
+    **dict.fromkeys(["exposure and touching", "photos of a child undressed"], "sexual_abuse"),
+    **dict.fromkeys(
+        [
+            "screaming at a child",
+            "told they are not wanted",
+            "a pet threatened to control children",
+            "treated like an animal",
+            "shut in or locked out",
+        ],
+        "emotional_abuse",
+    ),
+    **dict.fromkeys(
+        ["bruises on a child", "bruises explained", "an injury from someone"], "physical_abuse"
+    ),
+    **dict.fromkeys(
+        [
+            "not safe at home",
+            "home is not safe",
+            "come and get me",
+            "scared, come and get me",
+            "collect me, I cannot stay",
+            "take me away",
+            "scared to go home",
+            "thoughts of suicide or self-harm",
+            "tablets taken",
+            "the writer is not safe",
+            "run away or thrown out",
+            "a child asking to go into care",
+            "a child asking for help",
+        ],
+        "child_disclosing",
+    ),
+}
 _WORRY_RE = [(name, re.compile(p)) for name, p in _WORRY_PATTERNS]
 # Every pattern, and whether it must match within one sentence (the looser worry patterns).
 _ALL_PATTERNS = [(n, r, False) for n, r in _STRONG_RE] + [(n, r, True) for n, r in _WORRY_RE]
@@ -1264,6 +1355,8 @@ class Detector:
         if not by_classifier and hit is not None and len(hit[1].split()) >= 3:
             focus = classifier_text(hit[1].split())
         category, child_probability = self.classifier.describe(focus)
+        if hit is not None:
+            category = _PATTERN_CATEGORY.get(hit[0], category)
         prepared = " " + " ".join(found.tokens) + " "
         if _YOUNG_WRITER.search(prepared):
             about_self = True
