@@ -67,15 +67,15 @@ REPLIES_FILE = DATA_DIR / "safeguarding_replies.toml"
 CATEGORIES: tuple[str, ...] = tuple(CONCERN_CATEGORIES)
 
 # The classifier's calibrated probability of a concern at or above which it counts, chosen by
-# cross-validation over the examples (tests/bot/test_safeguarding_model.py): the lowest value
-# that keeps false alarms on held-out ordinary messages under 1%, so that recall is as high as
-# it can be. (It looks high because the examples are 40% concerns, far more than a real chat,
-# and their ordinary messages are the hardest near-misses we could write. On the assistant's own
-# evaluation sets and knowledge-base examples, which it never learns from, the classifier alone
-# raises no false alarm from 0.9 up, and one in 967 at 0.8.)
-THRESHOLD = 0.95
+# cross-validation over the examples (tests/bot/test_safeguarding_model.py): about the lowest
+# value that keeps false alarms on held-out ordinary examples under 1% with a little margin, so
+# that recall is as high as it can be. It looks high because the examples are 40% concerns, far
+# more than a real chat, and their ordinary messages are the hardest near-misses we could write.
+# On the assistant's own evaluation sets and knowledge-base examples, which it never learns
+# from, the classifier alone raises no false alarm at 0.8 or above.
+THRESHOLD = 0.96
 # Two sentences of a long message read together must reach this (random pairs of the
-# evaluation sets' ordinary questions: 1 in 2,000 reach 0.95, none 0.99).
+# evaluation sets' ordinary questions: 1 in 2,000 reach 0.96, none 0.99).
 PAIR_THRESHOLD = 0.99
 # A message longer than this many words is read a sentence or two at a time.
 WINDOW_WORDS = 48
@@ -436,7 +436,10 @@ _STRONG = [
         "no meal for days",
         r"\b(?:havent|have not|hasnt|has not|not|never) (?:had|eaten) (?:a |any )?(?:proper |hot )?"
         r"(?:meal|meals|food|anything|dinner|breakfast)\b(?: \w+){0,3} (?:all week|for days|"
-        r"since|in days|for a day|today|yesterday|all day)\b",
+        r"since|in days|for a day|today|yesterday|all day)\b"
+        r"|\b(?:had|has|have|got|gets|getting|get|given) no (?:proper |hot )?(?:food|dinner|tea|"
+        r"meals?|breakfast)\b(?: \w+){0,3} (?:for days|all week|since|in days|today|yesterday|"
+        r"all day)\b",
     ),
     (
         "made to be nice to their friends",
@@ -504,6 +507,13 @@ _STRONG = [
         r"getting in|collected|collecting|driven|dropped (?:off|back)|taken)\b(?: \w+){0,4} "
         r"(?:by |with |cars? with )?(?:\w+ ){0,2}(?:older|different|strange|grown|adult) "
         r"(?:men|man|guys|blokes|lads|males)\b",
+    ),
+    (
+        "grown men and a young person",
+        r"\b(?:men|man|guys|blokes|lads|males)\b(?: (?:in|of) (?:their|his))? (?:[2-6]0s|"
+        r"twenties|thirties|forties|fifties)\b(?: \w+){0,6} (?:pick|picks|picking|picked|collect"
+        r"\w*|drive|drives|driving|take|takes|taking|give|gives|giving|buy|buys|buying|meet|"
+        r"meets|meeting)\b",
     ),
     (
         "a much older boyfriend",
@@ -917,6 +927,7 @@ _PATTERN_CATEGORY = {
     **dict.fromkeys(
         [
             "older men and a young person",
+            "grown men and a young person",
             "picked up by older men",
             "a much older boyfriend",
             "a child with a much older boyfriend",
@@ -1156,6 +1167,8 @@ def _token_concepts(token: str) -> tuple[tuple[str, ...], str]:
 def classifier_text(tokens: Sequence[str]) -> str:
     """What the classifier reads: the words, a token for each concept they contain, and (after
     a tab) the words with concepts in their place."""
+    # A word typed as "zzharm" must not pass for a concept token (nor cut the text short).
+    tokens = [f"x{t}" if t.startswith("zz") else t for t in tokens]
     looked_up = [_token_concepts(t) for t in tokens]
     present = {name for names, _ in looked_up for name in names}
     found = [f"zz{name}" for name in _CONCEPTS if name in present]
@@ -1211,8 +1224,8 @@ class Classifier:
         self.features = _features()
         matrix = self.features.fit_transform(texts)
         svm = LinearSVC(C=1.0, class_weight="balanced", random_state=0)
-        # Platt scaling: a logistic curve from the SVM's score to a probability, fitted on
-        # scores the SVM gave to examples it was not trained on.
+        # Platt scaling: a logistic curve from the SVM's score to a probability, fitted on the
+        # scores it gave to examples it was not trained on.
         held_out_scores = cross_val_predict(
             svm,
             matrix,
