@@ -7,10 +7,17 @@ do not know), with the person's own words so nobody has to go looking; and an em
 manager and admin covering that area saying a concern is waiting (through the outbox, without
 the person's words, so the detail stays inside the CRM). Staff messages do not wait for quiet
 hours, so the email goes at night too.
+
+The kind of harm it seems to be about (`category`, one of CONCERN_CATEGORIES) and whether the
+writer seems to be a child talking about themselves are recorded in the task and named in
+plain words in the email, so whoever picks it up knows at a glance what they are walking into.
+They are the assistant's reading of the words, never a finding: the task says so.
+Nothing here logs the person's words.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -29,6 +36,7 @@ from crm.models import (
     TaskPriority,
 )
 from crm.services.actors import Actor
+from crm.services.errors import InvalidInput
 from crm.services.outbox import enqueue_message
 from crm.services.tasks import create_task
 from crm.settings import Settings
@@ -36,6 +44,24 @@ from crm.settings import Settings
 ALERT_TEMPLATE = "safeguarding_alert_staff"
 ALERT_ROLES = (Role.MANAGER, Role.ADMIN)
 MAX_WORDS_KEPT = 2000
+NOT_KNOWN = "not known yet"
+
+# The recognised kinds of harm to a child, in the words staff use. The keys are what the chat
+# assistant's safeguarding check reports (bot.safeguarding.CATEGORIES is this tuple of keys).
+CONCERN_CATEGORIES: dict[str, str] = {
+    "physical_abuse": "physical abuse",
+    "emotional_abuse": "emotional abuse",
+    "sexual_abuse": "sexual abuse",
+    "neglect": "neglect",
+    "domestic_abuse": "domestic abuse around children",
+    "sexual_exploitation": "child sexual exploitation",
+    "criminal_exploitation": "child criminal exploitation, such as county lines",
+    "online_abuse": "online abuse",
+    "child_disclosing": "a child or young person saying they are not safe",
+    "unclear": "a worry about a child, the kind of harm not said yet",
+}
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -67,12 +93,23 @@ def raise_concern(
     area_id: int | None = None,
     household_id: int | None = None,
     unique_key: str | None = None,
+    category: str | None = None,
+    about_self: bool = False,
 ) -> Task | None:
     """Record a safeguarding concern: an urgent task due now, and an alert to managers.
 
     `words` is what the person wrote; `where` says where they wrote it ("Telegram chat 123",
-    "web chat"). With `unique_key`, the same concern is recorded once however often it is
-    passed in (a retried message). Returns the task, or None when it existed already."""
+    "web chat"). `category` is the kind of harm it seems to be about (a key of
+    CONCERN_CATEGORIES; None when not known) and `about_self` says the writer seems to be a
+    child or young person talking about themselves. With `unique_key`, the same concern is
+    recorded once however often it is passed in (a retried message). Returns the task, or None
+    when it existed already."""
+    if category is not None and category not in CONCERN_CATEGORIES:
+        raise InvalidInput(
+            f"Unknown kind of concern {category!r}: use one of {', '.join(CONCERN_CATEGORIES)}",
+            "category",
+        )
+    category_label = CONCERN_CATEGORIES[category] if category is not None else NOT_KNOWN
     if household_id is not None and area_id is None:
         household = session.get(Household, household_id)
         area_id = household.area_id if household is not None else None
@@ -83,11 +120,7 @@ def raise_concern(
         actor,
         kind=TaskKind.SAFEGUARDING,
         title=f"Safeguarding concern raised in the {where}: act today",
-        detail=(
-            f"Raised at {now.astimezone(settings.tz):%d %b %Y %H:%M} in the {where}. "
-            "The assistant told them to call 999 if a child is in immediate danger and gave "
-            f"them the children's services number.\n\nWhat they wrote:\n{words}"
-        ),
+        detail=_detail(now, settings, where, category_label, about_self, words),
         due_at=now,
         household_id=household_id,
         area_id=area_id,
@@ -108,6 +141,9 @@ def raise_concern(
                 "task_title": task.title,
                 "where": where,
                 "area_name": _area_name(session, area_id),
+                "category": category,
+                "category_label": category_label,
+                "about_self": about_self,
                 "due_at": now.isoformat(),
                 "staff_name": staff.name,
             },
@@ -117,7 +153,35 @@ def raise_concern(
         )
     session.commit()
     session.refresh(task)
+    # Which concern and where, for whoever reads the logs; never what the person wrote.
+    log.info(
+        "safeguarding concern recorded: task %s, area %s, category %s, about_self %s",
+        task.id,
+        area_id,
+        category or "not known",
+        about_self,
+    )
     return task
+
+
+def _detail(now, settings: Settings, where: str, label: str, about_self: bool, words: str) -> str:
+    told = (
+        "The assistant told them to call 999 if they are in danger now and gave them "
+        "Childline (0800 1111) and the children's services number."
+        if about_self
+        else "The assistant told them to call 999 if a child is in immediate danger and gave "
+        "them the children's services number."
+    )
+    who = (
+        "The writer seems to be a child or young person talking about themselves.\n"
+        if about_self
+        else ""
+    )
+    return (
+        f"Raised at {now.astimezone(settings.tz):%d %b %Y %H:%M} in the {where}. {told}\n\n"
+        f"What it seems to be about: {label} (the assistant's reading of their words; "
+        f"read them yourself).\n{who}\nWhat they wrote:\n{words}"
+    )
 
 
 def _area_name(session: Session, area_id: int | None) -> str:

@@ -1,5 +1,8 @@
 """Safeguarding first: a child who may be at risk gets the emergency advice at once, staff get
-an urgent task, and no recruitment flow follows. Ordinary questions never trigger it."""
+an urgent task, and no recruitment flow follows. Ordinary questions never trigger it.
+
+The lists here are fixed wordings of our own, none of them a training example (the model's
+held-out measurement is in test_safeguarding_model.py)."""
 
 from __future__ import annotations
 
@@ -85,8 +88,225 @@ def test_concerns_are_caught(text):
     assert safeguarding.detect(text) is not None, text
 
 
+# The misses issue 10 lists, each as the issue put it and in other words.
+ISSUE_MISSES = [
+    # A child saying they do not feel safe at home and asking to be collected.
+    ("i dont feel safe at home can someone come and get me", "child_disclosing", True),
+    ("pls come n pick me up i dont feel safe in my house", "child_disclosing", True),
+    ("its not safe for me at home right now, is there someone who could collect me?", None, True),
+    ("i'm 13 and scared to be at home, can anyone come and take me somewhere safe", None, True),
+    # A child looking after a sibling because a parent drinks and does not feed them.
+    (
+        "i have to look after my baby brother cos my mum drinks all day and never feeds us",
+        None,
+        True,
+    ),
+    (
+        "my dad's always drinking so i make my sister's food, he forgets to give us anything",
+        None,
+        True,
+    ),
+    (
+        "im 11 and i do the cooking for me and my sister coz mum is drunk and doesnt make us "
+        "dinner",
+        None,
+        True,
+    ),
+    # Children who are always hungry and dirty.
+    ("the kids at number 4 are always hungry and filthy", "neglect", False),
+    (
+        "those children over the road always look grubby and they're starving every time i "
+        "see them",
+        "neglect",
+        False,
+    ),
+    ("neighbours little ones constantly dirty n asking for food", "neglect", False),
+    # A teenager picked up by older men in cars.
+    (
+        "a 14 year old girl on my street keeps getting picked up by older men in different cars",
+        "sexual_exploitation",
+        False,
+    ),
+    (
+        "i see grown men collecting the teenage girl next door in their cars late at night",
+        "sexual_exploitation",
+        False,
+    ),
+    ("my niece is 15 and men in their 30s pick her up in cars after school", None, False),
+    # A boy running errands for older youths, with cash he cannot explain.
+    (
+        "the lad next door runs errands for older boys and always has cash he can't explain",
+        "criminal_exploitation",
+        False,
+    ),
+    (
+        "a young boy in our block is doing jobs for some older teenagers and suddenly has "
+        "loads of money",
+        "criminal_exploitation",
+        False,
+    ),
+    (
+        "my 13 yr old nephew runs about for older lads on the estate and comes home with wads "
+        "of money",
+        "criminal_exploitation",
+        False,
+    ),
+    # A child asked for pictures online.
+    ("someone online keeps asking my daughter for pictures", "online_abuse", False),
+    (
+        "a stranger on snapchat asked my 12 year old son to send photos of himself",
+        "online_abuse",
+        False,
+    ),
+    ("my friend's girl is being asked for pics by a man she met on a game", "online_abuse", False),
+    # Adults heard screaming at a crying baby every night.
+    ("every night i hear the adults next door screaming at their baby while it cries", None, False),
+    ("the couple upstairs scream at the crying baby night after night", None, False),
+    ("theres shouting at a screaming newborn through the wall every evening", None, False),
+    # Drug use in front of children.
+    ("my neighbours take drugs in front of their kids", None, False),
+    ("my brother smokes crack with his children in the room", None, False),
+    ("the parents downstairs are using heroin while the kids watch tv", None, False),
+    # A school worker told a child is not fed as a punishment.
+    (
+        "i work at a school and a pupil told me he isn't given food at home as a punishment",
+        "neglect",
+        False,
+    ),
+    (
+        "as a teaching assistant i was told by a child that her parents don't feed her when she's "
+        "naughty",
+        "neglect",
+        False,
+    ),
+    ("a boy at the school where i work says he gets no tea as punishment", "neglect", False),
+]
+
+
+@pytest.mark.parametrize(("text", "category", "about_self"), ISSUE_MISSES)
+def test_the_misses_in_the_issue_are_caught(text, category, about_self):
+    signal = safeguarding.detect(text)
+    assert signal is not None, text
+    assert signal.category in safeguarding.CATEGORIES
+    if category is not None:
+        assert signal.category == category, (text, signal)
+    assert signal.about_self is about_self, (text, signal)
+    assert 0.0 <= signal.confidence <= 1.0
+    assert signal.excerpt and len(signal.excerpt) <= 200
+
+
+# One clear case of each kind of harm: the Signal names it.
+KINDS = [
+    ("my partner's brother punched my little boy in the face at a barbecue", "physical_abuse"),
+    (
+        "the woman next door tells her son every day that she hates him and wishes he was dead",
+        "emotional_abuse",
+    ),
+    ("my granddaughter says her uncle touched her private parts", "sexual_abuse"),
+    ("the toddler next door is left in a filthy nappy all day and never gets fed", "neglect"),
+    ("my sister's husband beats her while the kids watch", "domestic_abuse"),
+    (
+        "my 14 year old is seeing a 30 year old man who gives her drugs and takes her to hotels",
+        "sexual_exploitation",
+    ),
+    ("my son is being made to carry drugs to other towns for a gang", "criminal_exploitation"),
+    ("a man on instagram asked my 11 year old for naked pictures", "online_abuse"),
+    (
+        "please can someone help me get out of my house, i'm 12 and i'm not safe there",
+        "child_disclosing",
+    ),
+    ("who do i contact to raise a concern about a child's safety", "unclear"),
+]
+
+
+@pytest.mark.parametrize(("text", "category"), KINDS)
+def test_each_kind_of_harm_is_named(text, category):
+    signal = safeguarding.detect(text)
+    assert signal is not None, text
+    assert signal.category == category, (text, signal)
+
+
+@pytest.mark.parametrize(
+    ("text", "about_self"),
+    [
+        ("my dad hits me when he's had a drink", True),
+        ("im 12 and my step dad comes in my room at night", True),
+        ("someone online keeps asking me for nudes, im 14", True),
+        ("i'm in year 9 and i'm frightened of my mum's boyfriend", True),
+        ("my husband hits me in front of the kids", False),
+        ("i think my daughter is being groomed online by a man", False),
+        ("i'm a teacher and a pupil told me his dad hits him", False),
+        ("the kids next door are always hungry and on their own", False),
+    ],
+)
+def test_who_is_writing(text, about_self):
+    signal = safeguarding.detect(text)
+    assert signal is not None, text
+    assert signal.about_self is about_self, (text, signal)
+
+
+def test_the_whole_message_is_read_not_only_its_start():
+    ordinary = (
+        "We have been thinking about fostering for a long time and have lots of questions. "
+        "We rent a three bedroom house and have a dog who is very good with children. "
+        "My husband works shifts and I work part time at the library. "
+        "How long does the assessment take, and what training is there? "
+    )
+    long_text = ordinary * (9000 // len(ordinary) + 1)
+    assert len(long_text) > 9000
+    assert safeguarding.detect(long_text) is None
+    disclosure = "Also the little girl next door told me her stepdad hits her with a belt."
+    message = (long_text + disclosure)[-10_000:]
+    assert message.index("stepdad") > 9000
+    signal = safeguarding.detect(message)
+    assert signal is not None
+    assert signal.category == "physical_abuse"
+
+
+def test_hidden_characters_do_not_hide_a_concern():
+    # A zero-width space inside a word, a NUL and other control characters.
+    assert safeguarding.detect("my dad h\u200bits me") is not None
+    assert safeguarding.detect("my step\x00dad hurts me\x07 every night") is not None
+    assert safeguarding.detect("\x00\x01\u200b") is None
+    assert safeguarding.detect("") is None
+    assert safeguarding.detect("   \n ") is None
+    assert safeguarding.clean("a\x00b\u200bc\nd") == "a bc\nd"
+
+
 @pytest.mark.parametrize("text", ORDINARY)
 def test_ordinary_questions_are_not(text):
+    assert safeguarding.detect(text) is None, text
+
+
+# Fostering questions that share words with a concern, and everyday life.
+NEAR_MISSES = [
+    "worried about coping with a child with challenging behaviour",
+    "i'm concerned i wouldn't cope with a teenager who has very challenging behaviour",
+    "could we foster kids who've been abused or neglected?",
+    "my two boys fight like mad, does that stop us fostering",
+    "I grew up in care myself, would that help or hinder",
+    "what help do you give children with trauma",
+    "we are thinking about adoption rather than fostering",
+    "can my cat live with a foster child",
+    "what if a child tells me they've been hurt by their parents?",
+    "do you give training on spotting grooming and exploitation",
+    "my partner and I sometimes argue, will the assessor mind",
+    "my daughter is 14 and has her first boyfriend, he's in her class",
+    "my son is always starving when he gets in from school",
+    "the baby next door cries a lot, they've only just had her",
+    "my kids got muddy and soaked at the park today",
+    "is it ok to leave a 15 year old foster child on their own for an evening?",
+    "i was in a violent relationship 15 years ago, is that a problem now",
+    "can i put photos of my foster child on instagram?",
+    "my husband is 62, is he too old to foster",
+    "how do i report a change in my income",
+    "do teenagers in care get targeted by county lines gangs, and how do you keep them safe",
+    "i'm a dinner lady and see lots of hungry kids, it's why i want to foster",
+]
+
+
+@pytest.mark.parametrize("text", NEAR_MISSES)
+def test_near_misses_are_not(text):
     assert safeguarding.detect(text) is None, text
 
 
