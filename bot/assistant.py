@@ -50,17 +50,32 @@ class Assistant:
         self.settings = settings
         self.knowledge = knowledge or KnowledgeCache()
         # In a reply, the matcher the reply started with (one look for edits per message).
-        self.router = Router(lambda turn, text: self.analyse(text, matcher=turn.matcher))
+        # The router has run the safeguarding detector on the message already.
+        self.router = Router(
+            lambda turn, text: self.analyse(text, matcher=turn.matcher, detector_ran=True)
+        )
+
+    def warm_up(self) -> None:
+        """Build the safeguarding detector and the topic classifier now (a few seconds), so the
+        first person to write after a start does not wait for them."""
+        safeguarding.warm_up()
+        self.knowledge.current()
 
     # -- classification (also used by `fostercrm chat --once` and the evaluation) -----------
 
     def analyse(
-        self, text: str, session: Session | None = None, matcher: Matcher | None = None
+        self,
+        text: str,
+        session: Session | None = None,
+        matcher: Matcher | None = None,
+        *,
+        detector_ran: bool = False,
     ) -> Analysis:
-        """Safeguarding first (the detector), then the classifier."""
+        """Safeguarding first (the detector, unless the caller has just run it), then the
+        classifier."""
         if matcher is None:
             _knowledge, matcher = self.knowledge.current(session)
-        if safeguarding.detect(text):
+        if not detector_ran and safeguarding.detect(text):
             match = Match(SAFEGUARDING, 1.0)
             return Analysis(best=match, matches=(match,), decision=ANSWER)
         return matcher.analyse(text)

@@ -202,6 +202,10 @@ def bot_command(webhook_url: str | None, listen: str, port: int, secret_token: s
     settings = _settings()
     if not settings.telegram_bot_token:
         raise click.ClickException("TELEGRAM_BOT_TOKEN: not set (the token BotFather gave you)")
+    from bot import safeguarding
+
+    # Built before the first update arrives, not while a person waits for a reply.
+    safeguarding.warm_up()
     engine = make_engine(settings.database.url)
     try:
         if webhook_url:

@@ -307,7 +307,12 @@ def save_answer(
     errors: dict[str, str] = {}
     answer = topic.answer if change.answer is None else change.answer.replace("\r\n", "\n")
     answer = answer.strip()
-    if slug in ("book-visit", "manage-visit", "human") and change.answer:
+    if slug == "safeguarding" and change.answer:
+        errors["answer"] = (
+            "The safeguarding reply is fixed in the code (bot/data/safeguarding_replies.toml), "
+            "so that no edit can switch it off"
+        )
+    elif slug in ("book-visit", "manage-visit", "human") and change.answer:
         errors["answer"] = "This intent starts a conversation; it has no answer text to edit"
     elif not answer and topic.answer:
         errors["answer"] = "Enter the answer the assistant should give"

@@ -367,6 +367,11 @@ def up(demo: bool, host: str, port: int, households: int) -> None:
             if stop is not None:
                 stoppers.append(stop)
     app = create_app(settings, engine=engine, secret_key=secret_key)
+    # The assistant's classifiers take a few seconds to build: before the first person writes.
+    from bot.webchat import assistant
+
+    with app.app_context():
+        assistant().warm_up()
     # A service manager's SIGTERM stops us like Ctrl+C, so background parts shut down cleanly
     # (the scheduler gives up its lease at once instead of letting it expire).
     signal.signal(signal.SIGTERM, _stop_on_sigterm)

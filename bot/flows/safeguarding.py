@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bot import safeguarding
 from bot.flows.base import ASK_CONSENT, ASK_CONTACT, ASK_POSTCODE, START, Turn
-from bot.knowledge import answer_values, render
+from bot.knowledge import answer_values
 from crm.models import ChatChannel, Household
 from crm.services.safeguarding import childrens_services_for, raise_concern
 
@@ -20,6 +20,9 @@ RESUMES_BY_ITSELF = (ASK_CONTACT, ASK_POSTCODE)
 
 
 def interrupt(turn: Turn, text: str, signal: safeguarding.Signal | None) -> None:
+    """`signal` is the detector's; None when only the topic classifier heard a concern."""
+    if signal is None:
+        signal = safeguarding.Signal("matcher", "", "unclear")
     session = turn.session
     conversation = turn.conversation
     area_id = turn.data.get("area_id")
@@ -30,9 +33,9 @@ def interrupt(turn: Turn, text: str, signal: safeguarding.Signal | None) -> None
     values = answer_values(turn.settings, area_name=contact.area_name, phone=contact.phone)
     if contact.area_name:
         values["area_label"] = contact.area_name
-    # The one place the safeguarding reply is written (the detector may later word it for a
-    # child writing about themselves).
-    turn.say(render(turn.knowledge.get("safeguarding").answer, values))
+    # Fixed words from bot/data (never the editable knowledge base, so no edit can switch them
+    # off); a child writing about themselves gets the reply written for a child.
+    turn.say(safeguarding.reply_for(signal, values))
     where = (
         f"Telegram chat {conversation.external_id}"
         if turn.channel == ChatChannel.TELEGRAM
@@ -46,6 +49,8 @@ def interrupt(turn: Turn, text: str, signal: safeguarding.Signal | None) -> None
         where=where,
         area_id=area_id,
         household_id=conversation.household_id,
+        category=signal.category,
+        about_self=signal.about_self,
     )
     turn.outcome.actions.append("safeguarding")
     turn.outcome.topic = "safeguarding"
