@@ -7,10 +7,16 @@ do not know), with the person's own words so nobody has to go looking; and an em
 manager and admin covering that area saying a concern is waiting (through the outbox, without
 the person's words, so the detail stays inside the CRM). Staff messages do not wait for quiet
 hours, so the email goes at night too.
+
+The chat a concern came from is a link on the task (`Task.conversation_id`), never words in its
+title or detail or in the alert: a Telegram chat id identifies the person, and erasing them
+must find the concern even when it was raised before the chat was tied to their household.
+When the chat's enquiry creates the household, its concerns join it (`link_concerns`).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -20,6 +26,8 @@ from crm import clock
 from crm.models import (
     Area,
     Channel,
+    ChatChannel,
+    ChatConversation,
     Household,
     Role,
     StaffArea,
@@ -29,6 +37,7 @@ from crm.models import (
     TaskPriority,
 )
 from crm.services.actors import Actor
+from crm.services.errors import InvalidInput
 from crm.services.outbox import enqueue_message
 from crm.services.tasks import create_task
 from crm.settings import Settings
@@ -36,6 +45,10 @@ from crm.settings import Settings
 ALERT_TEMPLATE = "safeguarding_alert_staff"
 ALERT_ROLES = (Role.MANAGER, Role.ADMIN)
 MAX_WORDS_KEPT = 2000
+# How the assistant (bot/) names the chat in `where` while it does not pass `conversation_id`:
+# read the chat from there, and keep only the kind of chat in the words.
+TELEGRAM_CHAT_NAMED = re.compile(r"^Telegram chat (\S+)$")
+WEB_CHAT_NAMED = re.compile(r"^web chat \(conversation (\d+)\)$")
 
 
 @dataclass(frozen=True)
@@ -66,13 +79,23 @@ def raise_concern(
     where: str,
     area_id: int | None = None,
     household_id: int | None = None,
+    conversation_id: int | None = None,
     unique_key: str | None = None,
 ) -> Task | None:
     """Record a safeguarding concern: an urgent task due now, and an alert to managers.
 
-    `words` is what the person wrote; `where` says where they wrote it ("Telegram chat 123",
-    "web chat"). With `unique_key`, the same concern is recorded once however often it is
-    passed in (a retried message). Returns the task, or None when it existed already."""
+    `words` is what the person wrote; `where` says where they wrote it ("Telegram chat",
+    "web chat"), and `conversation_id` which chat it was. With `unique_key`, the same concern
+    is recorded once however often it is passed in (a retried message). Returns the task, or
+    None when it existed already."""
+    named, where = _chat_named_in(session, where)
+    conversation = named
+    if conversation_id is not None:
+        conversation = session.get(ChatConversation, conversation_id)
+        if conversation is None:
+            raise InvalidInput(f"No chat with id {conversation_id}", "conversation_id")
+    if conversation is not None and household_id is None:
+        household_id = conversation.household_id
     if household_id is not None and area_id is None:
         household = session.get(Household, household_id)
         area_id = household.area_id if household is not None else None
@@ -97,6 +120,9 @@ def raise_concern(
     )
     if task is None:
         return None
+    if conversation is not None:
+        task.conversation_id = conversation.id
+        session.add(task)
     for staff in _people_to_alert(session, area_id):
         enqueue_message(
             session,
@@ -118,6 +144,33 @@ def raise_concern(
     session.commit()
     session.refresh(task)
     return task
+
+
+def _chat_named_in(session: Session, where: str) -> tuple[ChatConversation | None, str]:
+    """The chat a `where` such as "Telegram chat 123" names, and the words without its id."""
+    where = " ".join((where or "").split())
+    if match := TELEGRAM_CHAT_NAMED.match(where):
+        found = session.exec(
+            select(ChatConversation).where(
+                ChatConversation.channel == ChatChannel.TELEGRAM,
+                ChatConversation.external_id == match.group(1),
+            )
+        ).first()
+        return found, "Telegram chat"
+    if match := WEB_CHAT_NAMED.match(where):
+        return session.get(ChatConversation, int(match.group(1))), "web chat"
+    return None, where
+
+
+def link_concerns(session: Session, conversation_id: int, household_id: int) -> int:
+    """Concerns raised in a chat before it was tied to a household join that household (in the
+    caller's transaction), so they show on its record and its erasure finds them."""
+    result = session.exec(
+        sa.update(Task)
+        .where(Task.conversation_id == conversation_id, Task.household_id.is_(None))
+        .values(household_id=household_id)
+    )
+    return result.rowcount
 
 
 def _area_name(session: Session, area_id: int | None) -> str:
