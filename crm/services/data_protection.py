@@ -10,7 +10,8 @@ household row stays (its random reference, area, source, campaign, dates and sta
 stage events, so the funnel still counts it; names, contact details, address, free text,
 consents, notes, chat transcripts and message contents go. Stage events are append-only for
 the analytics; erasure is the one exception, and it only blanks their free-text reason (which
-may name people), never their stage, time or reason code.
+may name people), never their stage, time or reason code. A safeguarding concern they raised
+is about a child: it stays, open, with only their own details taken out of its words.
 
 On SQLite, `secure_delete` (crm.db) zeroes what a delete or an update leaves behind, and the
 write-ahead log is checkpointed and truncated after an erasure, so the values are gone from
@@ -552,9 +553,8 @@ REQUESTED_BY = ("both", "first", "second")
 WITHHELD_CELL = "Left out: they did not ask for this copy"
 WITHHELD_TEXT = "[left out]"
 WITHHELD_LEFT_OUT = (
-    "The contact details and date of birth of {name}, who applied with you. You asked for this "
-    "copy on your own, so we have left out what is theirs alone, wherever it appeared "
-    "(shown as [left out]). They can ask us for their own copy."
+    "The contact details and date of birth of {name}, wherever they appeared (shown as "
+    "[left out]). They are theirs alone: they can ask us for their own copy."
 )
 
 
@@ -1388,13 +1388,14 @@ def _erase_records(
 
 
 SAFEGUARDING_KEPT_NOTE = {
-    "request": "The details of the person who raised this concern were erased at their "
-    "request ([erased] marks where they were). What they said about the child is kept: it "
-    "is needed to keep a child safe.",
+    "request": "The details of the person who raised this concern were erased at their request.",
     "retention rule": "The details of the person who raised this concern were erased under "
-    "our retention rule ([erased] marks where they were). What they said about the child is "
-    "kept: it is needed to keep a child safe.",
+    "our retention rule.",
 }
+SAFEGUARDING_KEPT_WHY = (
+    " What they said about the child is kept: it is needed to keep a child safe."
+)
+SAFEGUARDING_MARKED = f" {ERASED} marks where their details were."
 TASK_TITLE_LIMIT, TASK_DETAIL_LIMIT = 200, 2000
 
 
@@ -1404,13 +1405,16 @@ def _keep_safeguarding_concerns(
     """A safeguarding concern stays whole and open (UK GDPR lets a record needed to protect a
     child be kept; Working Together to Safeguard Children expects it to be): only the erased
     person's own names, contact details, address and chat ids are taken out of its words."""
-    note = SAFEGUARDING_KEPT_NOTE[basis]
     concerns = session.exec(
         select(Task).where(Task.id.in_(task_ids), Task.kind == TaskKind.SAFEGUARDING)
     )
     for task in concerns:
-        task.title = (identifiers.scrub(task.title, ERASED) or "")[:TASK_TITLE_LIMIT]
+        title = identifiers.scrub(task.title, ERASED) or ""
         words = identifiers.scrub(task.detail, ERASED) or ""
+        note = SAFEGUARDING_KEPT_NOTE[basis] + SAFEGUARDING_KEPT_WHY
+        if title != task.title or words != (task.detail or ""):
+            note += SAFEGUARDING_MARKED
+        task.title = title[:TASK_TITLE_LIMIT]
         room = TASK_DETAIL_LIMIT - len(note) - 2
         task.detail = f"{words[:room]}\n\n{note}" if words else note
         session.add(task)

@@ -420,7 +420,7 @@ def create_enquiry(
             )
         _record_consents(session, actor, household.id, data.consents, via)
         if data.conversation_id is not None:
-            safeguarding.link_concerns(session, data.conversation_id, household.id)
+            safeguarding.link_concerns(session, actor, data.conversation_id, household.id)
         session.add(
             StageEvent(
                 household_id=household.id,

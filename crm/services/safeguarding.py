@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 from crm import clock
 from crm.models import (
     Area,
+    AuditAction,
     Channel,
     ChatChannel,
     ChatConversation,
@@ -36,6 +37,7 @@ from crm.models import (
     TaskKind,
     TaskPriority,
 )
+from crm.services import audit
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput
 from crm.services.outbox import enqueue_message
@@ -162,15 +164,21 @@ def _chat_named_in(session: Session, where: str) -> tuple[ChatConversation | Non
     return None, where
 
 
-def link_concerns(session: Session, conversation_id: int, household_id: int) -> int:
+def link_concerns(session: Session, actor: Actor, conversation_id: int, household_id: int) -> int:
     """Concerns raised in a chat before it was tied to a household join that household (in the
     caller's transaction), so they show on its record and its erasure finds them."""
-    result = session.exec(
-        sa.update(Task)
-        .where(Task.conversation_id == conversation_id, Task.household_id.is_(None))
-        .values(household_id=household_id)
+    task_ids = list(
+        session.exec(
+            select(Task.id).where(
+                Task.conversation_id == conversation_id, Task.household_id.is_(None)
+            )
+        )
     )
-    return result.rowcount
+    if task_ids:
+        session.exec(sa.update(Task).where(Task.id.in_(task_ids)).values(household_id=household_id))
+    for task_id in task_ids:
+        audit.record(session, actor, AuditAction.UPDATE, "task", task_id, household=True)
+    return len(task_ids)
 
 
 def _area_name(session: Session, area_id: int | None) -> str:

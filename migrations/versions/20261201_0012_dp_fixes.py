@@ -24,7 +24,7 @@ depends_on: str | Sequence[str] | None = None
 
 # The two ways the assistant named a chat (bot.assistant before this revision). Kept here, not
 # imported: a migration must not change when the application code does.
-TELEGRAM = re.compile(r"Telegram chat (\S+?)(?=[:.\s]|$)")
+TELEGRAM = re.compile(r"Telegram chat (\S+?)(?=[:.]?(?:\s|$))")
 WEBCHAT = re.compile(r"web chat \(conversation (\d+)\)")
 
 task = sa.table(
@@ -67,28 +67,30 @@ def upgrade() -> None:
     _link_existing_concerns(op.get_bind())
 
 
-def _unnamed(text: str | None) -> str | None:
-    if text is None:
-        return None
-    return WEBCHAT.sub("web chat", TELEGRAM.sub("Telegram chat", text))
-
-
 def _link_existing_concerns(bind: sa.Connection) -> None:
     chats = {
         (row.channel, row.external_id): row
         for row in bind.execute(sa.select(conversation)).mappings()
     }
     by_id = {row.id: row for row in chats.values()}
+    # The exact words that named a chat, and what they become (only those words change: the
+    # person's own words in the detail may say "Telegram chat" too).
+    renamed: dict[str, str] = {}
     titles: dict[int, str] = {}
     for row in bind.execute(sa.select(task).where(task.c.kind == "safeguarding")).mappings():
-        found = None
+        found = named = None
         if match := TELEGRAM.search(row.title or ""):
-            found = chats.get(("telegram", match.group(1)))
+            found, named = chats.get(("telegram", match.group(1))), match.group(0)
+            renamed[named] = "Telegram chat"
         elif match := WEBCHAT.search(row.title or ""):
-            found = by_id.get(int(match.group(1)))
-        title = _unnamed(row.title)
+            found, named = by_id.get(int(match.group(1))), match.group(0)
+            renamed[named] = "web chat"
+        if named is None:
+            continue
+        title = row.title.replace(named, renamed[named])
         titles[row.id] = title
-        values = {"title": title, "detail": _unnamed(row.detail)}
+        detail = row.detail.replace(named, renamed[named]) if row.detail else row.detail
+        values = {"title": title, "detail": detail}
         if found is not None:
             values["conversation_id"] = found.id
             if row.household_id is None and found.household_id is not None:
@@ -97,14 +99,13 @@ def _link_existing_concerns(bind: sa.Connection) -> None:
     alerts = sa.select(outbox).where(outbox.c.template == "safeguarding_alert_staff")
     for row in bind.execute(alerts).mappings():
         payload = dict(row.payload or {})
-        if "where" not in payload and "task_title" not in payload:
+        where = str(payload.get("where", ""))
+        if where not in renamed and payload.get("task_id") not in titles:
             continue
-        if "where" in payload:
-            payload["where"] = _unnamed(str(payload["where"]))
-        if "task_title" in payload:
-            payload["task_title"] = titles.get(payload.get("task_id")) or _unnamed(
-                str(payload["task_title"])
-            )
+        if where in renamed:
+            payload["where"] = renamed[where]
+        if payload.get("task_id") in titles:
+            payload["task_title"] = titles[payload["task_id"]]
         bind.execute(sa.update(outbox).where(outbox.c.id == row.id).values(payload=payload))
 
 
