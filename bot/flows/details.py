@@ -301,6 +301,8 @@ def save(turn: Turn) -> None:
         preferred_channel=preferred,
         interests=interests,
         consents=consents,
+        # Concerns raised earlier in this chat join the household it creates.
+        conversation_id=turn.conversation.id,
     )
     try:
         result = create_enquiry(turn.session, turn.actor, data, turn.settings)

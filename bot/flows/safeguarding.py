@@ -36,11 +36,8 @@ def interrupt(turn: Turn, text: str, signal: safeguarding.Signal | None) -> None
     # Fixed words from bot/data (never the editable knowledge base, so no edit can switch them
     # off); a child writing about themselves gets the reply written for a child.
     turn.say(safeguarding.reply_for(signal, values))
-    where = (
-        f"Telegram chat {conversation.external_id}"
-        if turn.channel == ChatChannel.TELEGRAM
-        else f"web chat (conversation {conversation.id})"
-    )
+    # Which chat is a link on the task, never words in it (a Telegram chat id identifies them).
+    where = "Telegram chat" if turn.channel == ChatChannel.TELEGRAM else "web chat"
     raise_concern(
         session,
         turn.actor,
@@ -49,6 +46,7 @@ def interrupt(turn: Turn, text: str, signal: safeguarding.Signal | None) -> None
         where=where,
         area_id=area_id,
         household_id=conversation.household_id,
+        conversation_id=conversation.id,
         category=signal.category,
         about_self=signal.about_self,
     )

@@ -77,6 +77,12 @@ class Task(SQLModel, table=True):
         default=None, foreign_key="household.id", index=True, ondelete="CASCADE"
     )
     carer_id: int | None = Field(default=None, foreign_key="carer.id", index=True)
+    # The chat it came from (a safeguarding concern raised to the assistant): the chat is named
+    # by this link, never in the title or detail, so erasing the person who chatted finds it
+    # even when the chat was tied to their household only later.
+    conversation_id: int | None = Field(
+        default=None, foreign_key="chat_conversation.id", index=True, ondelete="SET NULL"
+    )
     # No owner: the task sits in the area's (or, with no area, the hub's) team queue.
     owner_id: int | None = Field(default=None, foreign_key="staff_user.id")
     area_id: int | None = Field(default=None, foreign_key="area.id")

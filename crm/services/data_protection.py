@@ -10,7 +10,8 @@ household row stays (its random reference, area, source, campaign, dates and sta
 stage events, so the funnel still counts it; names, contact details, address, free text,
 consents, notes, chat transcripts and message contents go. Stage events are append-only for
 the analytics; erasure is the one exception, and it only blanks their free-text reason (which
-may name people), never their stage, time or reason code.
+may name people), never their stage, time or reason code. A safeguarding concern they raised
+is about a child: it stays, open, with only their own details taken out of its words.
 
 On SQLite, `secure_delete` (crm.db) zeroes what a delete or an update leaves behind, and the
 write-ahead log is checkpointed and truncated after an erasure, so the values are gone from
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import phonenumbers
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, select
@@ -91,6 +93,8 @@ DATA_PROTECTION_ROLES = frozenset({Role.ADMIN, Role.MANAGER})
 # Households that left the funnel and are anonymised by the retention rule.
 RETAINED_STAGES = (Stage.WITHDRAWN, Stage.NOT_PROGRESSED)
 ERASED = "[erased]"
+# How long truncating the SQLite write-ahead log after an erasure waits for readers.
+CHECKPOINT_WAIT_MS = 1000
 SAFEGUARDING_ALERT_TEMPLATE = "safeguarding_alert_staff"
 # The export's document is kept beside the data protection page's templates so it ships with
 # them; it is rendered here, without Flask, so the service builds the whole file.
@@ -122,7 +126,10 @@ class _Records:
     emails: list[str]
     chat_ids: list[str]
     conversation_ids: list[int]
-    task_ids: list[int]
+    task_ids: list[int] = field(default_factory=list)
+    message_ids: list[int] = field(default_factory=list)
+    appointment_ids: list[int] = field(default_factory=list)
+    check_in_ids: list[int] = field(default_factory=list)
 
     def linked(self, model: Any) -> sa.ColumnElement[bool]:
         """Rows kept by household id or, once approved, by carer id."""
@@ -131,23 +138,41 @@ class _Records:
             condition = sa.or_(condition, model.carer_id == self.carer.id)
         return condition
 
+    def tasks(self) -> sa.ColumnElement[bool]:
+        # Also a concern raised in their chat before the chat was tied to the household.
+        condition = self.linked(Task)
+        if self.conversation_ids:
+            condition = sa.or_(condition, Task.conversation_id.in_(self.conversation_ids))
+        return condition
+
     def messages(self) -> sa.ColumnElement[bool]:
-        # Also anything addressed to them that no id ties to them.
+        """Messages kept by their ids, and messages to one of their addresses that no id ties
+        to anyone. A message to a member of staff, or about another household, is never theirs
+        by its address: a member of staff who applies to foster has their work email there."""
         condition = self.linked(OutboxMessage)
+        addressed = []
         if self.emails:
-            condition = sa.or_(
-                condition,
+            addressed.append(
                 sa.and_(
                     OutboxMessage.channel == Channel.EMAIL,
-                    OutboxMessage.recipient.in_(self.emails),
-                ),
+                    sa.func.lower(OutboxMessage.recipient).in_(self.emails),
+                )
             )
         if self.chat_ids:
-            condition = sa.or_(
-                condition,
+            addressed.append(
                 sa.and_(
                     OutboxMessage.channel == Channel.TELEGRAM,
                     OutboxMessage.recipient.in_(self.chat_ids),
+                )
+            )
+        if addressed:
+            condition = sa.or_(
+                condition,
+                sa.and_(
+                    OutboxMessage.staff_id.is_(None),
+                    OutboxMessage.household_id.is_(None),
+                    OutboxMessage.carer_id.is_(None),
+                    sa.or_(*addressed),
                 ),
             )
         return condition
@@ -156,10 +181,17 @@ class _Records:
         return ChatConversation.id.in_(self.conversation_ids or [-1])
 
     def audit_events(self) -> sa.ColumnElement[bool]:
+        """Audit events about any record of theirs (the entity names services write)."""
         pairs: list[tuple[str, list[int]]] = [("household", [self.household.id])]
         if self.carer is not None:
             pairs.append(("carer", [self.carer.id]))
-        pairs.append(("task", self.task_ids))
+        pairs += [
+            ("task", self.task_ids),
+            ("appointment", self.appointment_ids),
+            ("check_in", self.check_in_ids),
+            ("outbox_message", self.message_ids),
+            ("chat_conversation", self.conversation_ids),
+        ]
         return sa.or_(
             *(
                 sa.and_(AuditEvent.entity == entity, AuditEvent.entity_id.in_(ids))
@@ -199,9 +231,92 @@ def _records(session: Session, household: Household) -> _Records:
     conversation_ids = sorted(
         session.exec(select(ChatConversation.id).where(conversation_condition))
     )
-    records = _Records(household, carer, emails, chat_ids, conversation_ids, [])
-    records.task_ids = sorted(session.exec(select(Task.id).where(records.linked(Task))))
+    records = _Records(household, carer, emails, chat_ids, conversation_ids)
+
+    def ids(model: Any, condition: Any) -> list[int]:
+        return sorted(session.exec(select(model.id).where(condition)))
+
+    records.task_ids = ids(Task, records.tasks())
+    records.message_ids = ids(OutboxMessage, records.messages())
+    records.appointment_ids = ids(Appointment, records.linked(Appointment))
+    if carer is not None:
+        records.check_in_ids = ids(CheckIn, CheckIn.carer_id == carer.id)
     return records
+
+
+class _Identifiers:
+    """Ways a person's own values can be written in free text, to take them out of it:
+    email addresses, phone numbers however they were typed, names, address, chat ids."""
+
+    def __init__(self) -> None:
+        # (order, pattern): addresses and numbers go before names, so a name inside an email
+        # address does not leave the rest of the address behind.
+        self.patterns: list[tuple[int, re.Pattern[str]]] = []
+
+    def email(self, value: str | None) -> None:
+        if value:
+            self.patterns.append((0, re.compile(re.escape(value), re.IGNORECASE)))
+
+    def phone(self, value: str | None) -> None:
+        if not value:
+            return
+        try:
+            number = phonenumbers.parse(value, "GB")
+        except phonenumbers.NumberParseException:
+            self.text(value)
+            return
+        digits = r"[\s\-().]*".join(str(number.national_number))
+        country = str(number.country_code)
+        prefix = rf"(?:(?:\+|00)[\s\-]*{country}[\s\-]*(?:\(0\)[\s\-]*)?"
+        prefix += r"|\(?0\)?[\s\-]*)?" if country == "44" else ")?"
+        self.patterns.append((0, re.compile(rf"(?<![\d+]){prefix}{digits}(?!\d)")))
+
+    def word(self, value: str | None) -> None:
+        """A name: whole words only, so "Ann" leaves "Annual" alone."""
+        value = " ".join((value or "").split())
+        if len(value) >= 2:
+            self.patterns.append((2, re.compile(rf"\b{re.escape(value)}\b", re.IGNORECASE)))
+
+    def text(self, value: str | None) -> None:
+        """An address line, a postcode or a chat id: spaces as typed do not matter."""
+        parts = (value or "").split()
+        if parts and len("".join(parts)) >= 3:
+            joined = r"\s*".join(re.escape(p) for p in parts)
+            pattern = re.compile(rf"(?<![\w-]){joined}(?![\w-])", re.IGNORECASE)
+            self.patterns.append((1, pattern))
+
+    def scrub(self, text: str | None, replacement: str) -> str | None:
+        if not text:
+            return text
+        # Then the longest first, so a full name goes before the first name inside it.
+        for _order, pattern in sorted(self.patterns, key=lambda p: (p[0], -len(p[1].pattern))):
+            text = pattern.sub(replacement, text)
+        return text
+
+
+def _identifiers(session: Session, records: _Records) -> _Identifiers:
+    """Everything that identifies the household's people, read before erasure removes it."""
+    h = records.household
+    found = _Identifiers()
+    for a in session.exec(select(Applicant).where(Applicant.household_id == h.id)):
+        found.word(f"{a.first_name} {a.last_name}")
+        found.word(a.first_name)
+        found.word(a.last_name)
+        found.email(a.email)
+        found.phone(a.phone)
+    for line in (h.address_line_1, h.address_line_2, h.town, h.postcode):
+        found.text(line)
+    chats = set(records.chat_ids)
+    chats |= set(
+        session.exec(
+            select(ChatConversation.external_id).where(
+                records.conversations(), ChatConversation.channel == ChatChannel.TELEGRAM
+            )
+        )
+    )
+    for chat in chats:
+        found.text(chat)
+    return found
 
 
 # -- subject access ----------------------------------------------------------------------------
@@ -232,6 +347,9 @@ class SubjectAccess:
     prepared_on: str
     sections: list[Section]
     left_out: list[str]
+    # Two applicants: whether both asked for this copy; when one did, the other's name.
+    joint: bool = False
+    applied_with: str = ""
 
 
 @dataclass
@@ -401,6 +519,10 @@ AUDIT_ENTITY_TEXT = {
     "household": "Your household's record",
     "carer": "Your foster carer record",
     "task": "A task about you",
+    "appointment": "A visit or appointment with you",
+    "check_in": "A check-in we sent you",
+    "outbox_message": "A message to you or about you",
+    "chat_conversation": "Your chat with our assistant",
 }
 ACTOR_TEXT = {
     "public web form": "You, on our website",
@@ -424,6 +546,16 @@ LEFT_OUT = [
     "Our own reference numbers inside our database. Your household reference is included: it "
     "is the one we use when we talk to you.",
 ]
+
+
+# Who asked for a copy of a joint household's data.
+REQUESTED_BY = ("both", "first", "second")
+WITHHELD_CELL = "Left out: they did not ask for this copy"
+WITHHELD_TEXT = "[left out]"
+WITHHELD_LEFT_OUT = (
+    "The contact details and date of birth of {name}, wherever they appeared (shown as "
+    "[left out]). They are theirs alone: they can ask us for their own copy."
+)
 
 
 def _humanise(code: str | None) -> str:
@@ -482,10 +614,18 @@ def _yes_no(value: bool | None) -> str:
 class _Builder:
     """Reads their records and puts each kind into words."""
 
-    def __init__(self, session: Session, settings: Settings, records: _Records) -> None:
+    def __init__(
+        self,
+        session: Session,
+        settings: Settings,
+        records: _Records,
+        withheld: frozenset[int] = frozenset(),
+    ) -> None:
         self.session = session
         self.settings = settings
         self.records = records
+        # Positions of the applicants whose own details are left out (they did not ask).
+        self.withheld = withheld
         self.fmt = _Formatter(settings)
         self.staff = dict(session.exec(select(StaffUser.id, StaffUser.name)).all())
         self.reasons = {(r.kind, r.code): r.label for r in session.exec(select(Reason)).all()}
@@ -552,14 +692,16 @@ class _Builder:
         )  # fmt: skip
         hid = self.records.household.id
         for a in self.rows(Applicant, Applicant.household_id == hid, Applicant.position):
+            if a.position in self.withheld:
+                own = (WITHHELD_CELL,) * 3
+            else:
+                own = (self.fmt.date(a.date_of_birth), _phone(a.phone), a.email or "")
             section.rows.append(
                 (
                     "First applicant" if a.position == 1 else "Second applicant",
                     a.first_name,
                     a.last_name,
-                    self.fmt.date(a.date_of_birth),
-                    _phone(a.phone),
-                    a.email or "",
+                    *own,
                     self.fmt.date(a.created_at),
                 )
             )
@@ -585,9 +727,10 @@ class _Builder:
         stage = STAGE_TEXT.get(Stage(h.stage), _humanise(h.stage))
         if last is not None and last.reason_code and last.to_stage == h.stage:
             stage = f"{stage}: {self.reason(last.to_stage, last.reason_code)}"
+        # A household that referred them is another family: never named, whatever was typed.
         referred_by = h.referrer_name or ""
         if h.referrer_household_id is not None:
-            referred_by = referred_by or "Another household on our records"
+            referred_by = "Another household on our records"
         items = [
             ("Your reference", h.reference),
             ("Address line 1", h.address_line_1 or ""),
@@ -721,7 +864,7 @@ class _Builder:
             ("Created", "Due", "Kind", "Title", "Details", "Priority", "Assigned to",
              "Done on"),
         )  # fmt: skip
-        for t in self.rows(Task, self.records.linked(Task), Task.created_at, Task.id):
+        for t in self.rows(Task, self.records.tasks(), Task.created_at, Task.id):
             withheld = t.kind == TaskKind.SAFEGUARDING
             section.rows.append(
                 (
@@ -949,35 +1092,102 @@ def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
+def _requested_by(applicants: list[Applicant], requested_by: str | None) -> str:
+    """Who asked for the copy. For two applicants it must be said: each may only have their
+    own contact details and date of birth, unless both asked."""
+    choice = (requested_by or "").strip().lower() or None
+    if len(applicants) < 2:
+        if choice not in (None, "both", "first"):
+            raise InvalidInput("Only one person applied: the copy is theirs", "requested_by")
+        return "first"
+    if choice not in REQUESTED_BY:
+        raise InvalidInput(
+            "Choose who asked for the copy: both applicants, or which one", "requested_by"
+        )
+    return choice
+
+
+def _withheld_values(
+    fmt: _Formatter, others: list[Applicant], own: list[Applicant]
+) -> _Identifiers:
+    """The other applicant's own details as they may appear anywhere in the copy, leaving out
+    any the requester shares with them (a household's one landline)."""
+    mine = {_squashed(v) for a in own for v in (a.email, a.phone) if v}
+    found = _Identifiers()
+    for a in others:
+        if a.email and _squashed(a.email) not in mine:
+            found.email(a.email)
+        if a.phone and _squashed(a.phone) not in mine:
+            found.phone(a.phone)
+        if a.date_of_birth is not None and all(a.date_of_birth != b.date_of_birth for b in own):
+            found.text(fmt.date(a.date_of_birth))
+            found.text(a.date_of_birth.isoformat())
+    return found
+
+
+def _squashed(value: str) -> str:
+    return re.sub(r"[^0-9a-z@.+]", "", value.lower())
+
+
 def subject_access_export(
-    session: Session, actor: Actor, settings: Settings, household_id: int
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    household_id: int,
+    *,
+    requested_by: str | None = None,
 ) -> SubjectAccess:
     """Everything held about a household and, once approved, its carer record, in words (no
-    internal ids or codes). Audited as an export (that it happened, never what it held)."""
+    internal ids or codes). With two applicants, `requested_by` says who asked ("both",
+    "first" or "second"); when only one did, the other's contact details and date of birth
+    are left out (they may have separated). Audited as an export (that it happened and who
+    asked, never what it held)."""
     household = _check(session, actor, household_id)
-    records = _records(session, household)
-    builder = _Builder(session, settings, records)
-    names = " and ".join(
-        f"{a.first_name} {a.last_name}".strip()
-        for a in session.exec(
+    applicants = list(
+        session.exec(
             select(Applicant)
             .where(Applicant.household_id == household.id)
             .order_by(Applicant.position)
         )
     )
+    requested_by = _requested_by(applicants, requested_by)
+    asking = {"both": {1, 2}, "first": {1}, "second": {2}}[requested_by]
+    own = [a for a in applicants if a.position in asking]
+    others = [a for a in applicants if a.position not in asking]
+    records = _records(session, household)
+    builder = _Builder(session, settings, records, withheld=frozenset(a.position for a in others))
+    sections = builder.sections()
+    if others:
+        hidden = _withheld_values(builder.fmt, others, own)
+        for section in sections:
+            section.rows = [
+                tuple(hidden.scrub(cell, WITHHELD_TEXT) or "" for cell in row)
+                for row in section.rows
+            ]
+    left_out = list(LEFT_OUT)
+    applied_with = " and ".join(_full_name(a) for a in others)
+    if applied_with:
+        left_out.insert(0, WITHHELD_LEFT_OUT.format(name=applied_with))
     document = SubjectAccess(
         service_name=settings.service.name,
         reference=household.reference,
-        names=names,
+        names=" and ".join(_full_name(a) for a in own),
         prepared_on=builder.fmt.when(clock.now()),
-        sections=builder.sections(),
-        left_out=list(LEFT_OUT),
+        sections=sections,
+        left_out=left_out,
+        joint=len(applicants) > 1,
+        applied_with=applied_with,
     )
     with transaction(session):
         audit.record(
-            session, actor, AuditAction.EXPORT, "household", household.id, subject_access=True
-        )
+            session, actor, AuditAction.EXPORT, "household", household.id,
+            subject_access=True, requested_by=requested_by,
+        )  # fmt: skip
     return document
+
+
+def _full_name(applicant: Applicant) -> str:
+    return f"{applicant.first_name} {applicant.last_name}".strip()
 
 
 def _csv(section: Section) -> bytes:
@@ -1004,11 +1214,18 @@ def render_document(document: SubjectAccess) -> str:
 
 
 def subject_access_zip(
-    session: Session, actor: Actor, settings: Settings, household_id: int
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    household_id: int,
+    *,
+    requested_by: str | None = None,
 ) -> SubjectAccessFile:
     """The file to hand to the person: a zip with a readable document (HTML, self-contained)
-    and one CSV file per kind of record."""
-    document = subject_access_export(session, actor, settings, household_id)
+    and one CSV file per kind of record (see subject_access_export for `requested_by`)."""
+    document = subject_access_export(
+        session, actor, settings, household_id, requested_by=requested_by
+    )
     stamp = clock.now().astimezone(settings.tz)
     folder = f"your-information-{_file_part(document.reference)}"
     buffer = io.BytesIO()
@@ -1052,9 +1269,12 @@ def anonymise_household(
         raise InvalidInput("This household has already been anonymised", "reason")
     now = clock.now()
     records = _records(session, household)
+    # Read before anything is deleted: what identifies them in a record that stays.
+    identifiers = _identifiers(session, records)
+    basis = "retention rule" if actor.is_system else "request"
 
     def work() -> None:
-        _erase_records(session, records, now)
+        _erase_records(session, records, identifiers, basis, now)
         # The one place the household row itself is finally changed.
         _anonymise(session, household, now)
         # Last, so nothing it writes is blanked: visits to come cancelled (staff told), tasks
@@ -1064,7 +1284,6 @@ def anonymise_household(
             reason="The household's details were erased",
         )  # fmt: skip
         # The reason may name people: the log says only whether a request or the rule did it.
-        basis = "retention rule" if actor.is_system else "request"
         audit.record(session, actor, AuditAction.ERASE, "household", household.id, basis=basis)
 
     if commit:
@@ -1079,8 +1298,11 @@ def anonymise_household(
     return household
 
 
-def _erase_records(session: Session, records: _Records, now: datetime) -> None:
-    """Every record of theirs, scrubbed or deleted; what statistics count stays."""
+def _erase_records(
+    session: Session, records: _Records, identifiers: _Identifiers, basis: str, now: datetime
+) -> None:
+    """Every record of theirs, scrubbed or deleted; what statistics count stays, and so does
+    what a safeguarding concern says about a child."""
     hid = records.household.id
     carer = records.carer
     for applicant in session.exec(select(Applicant).where(Applicant.household_id == hid)):
@@ -1093,35 +1315,48 @@ def _erase_records(session: Session, records: _Records, now: datetime) -> None:
         .where(StageEvent.household_id == hid, StageEvent.reason_text.is_not(None))
         .values(reason_text=None)
     )
-    # Tasks and visits of the household and of the carer (supervision visits are booked at
-    # their home: the location is their address).
+    # Another household they referred keeps the link for the statistics, never their name.
     session.exec(
-        sa.update(Task).where(records.linked(Task)).values(title="Task (erased)", detail=None)
+        sa.update(Household)
+        .where(Household.referrer_household_id == hid)
+        .values(referrer_name=None)
     )
+    # Tasks and visits of the household and of the carer (supervision visits are booked at
+    # their home: the location is their address). A safeguarding concern is about a child,
+    # so it is kept, open, with only their own details taken out.
+    if records.task_ids:
+        session.exec(
+            sa.update(Task)
+            .where(Task.id.in_(records.task_ids), Task.kind != TaskKind.SAFEGUARDING)
+            .values(title="Task (erased)", detail=None)
+        )
+        _keep_safeguarding_concerns(session, records.task_ids, identifiers, basis)
     session.exec(
         sa.update(Appointment)
         .where(records.linked(Appointment))
         .values(location=None, notes=None, cancel_reason=None)
     )
     # Messages to them and to staff about them (reminders carry their name, phone and
-    # address). Keys can hold an email address or a chat id, so they go too.
-    theirs = records.messages()
-    session.exec(
-        sa.update(OutboxMessage)
-        .where(theirs)
-        .values(
-            recipient=ERASED,
-            payload={},
-            error=None,
-            provider_message_id=None,
-            unique_key=sa.literal("erased-") + sa.cast(OutboxMessage.id, sa.String),
+    # address). Keys can hold an email address or a chat id, so they go too. By the ids found
+    # before: once the recipient is blanked, a message found by its address no longer matches.
+    if records.message_ids:
+        theirs = OutboxMessage.id.in_(records.message_ids)
+        session.exec(
+            sa.update(OutboxMessage)
+            .where(theirs)
+            .values(
+                recipient=ERASED,
+                payload={},
+                error=None,
+                provider_message_id=None,
+                unique_key=sa.literal("erased-") + sa.cast(OutboxMessage.id, sa.String),
+            )
         )
-    )
-    session.exec(
-        sa.update(OutboxMessage)
-        .where(theirs, OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]))
-        .values(status=OutboxStatus.CANCELLED)
-    )
+        session.exec(
+            sa.update(OutboxMessage)
+            .where(theirs, OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]))
+            .values(status=OutboxStatus.CANCELLED)
+        )
     _scrub_safeguarding_alerts(session, records.task_ids)
     if records.conversation_ids:
         conversations = records.conversations()
@@ -1154,9 +1389,43 @@ def _erase_records(session: Session, records: _Records, now: datetime) -> None:
         )
 
 
+SAFEGUARDING_KEPT_NOTE = {
+    "request": "The details of the person who raised this concern were erased at their request.",
+    "retention rule": "The details of the person who raised this concern were erased under "
+    "our retention rule.",
+}
+SAFEGUARDING_KEPT_WHY = (
+    " What they said about the child is kept: it is needed to keep a child safe."
+)
+SAFEGUARDING_MARKED = f" {ERASED} marks where their details were."
+TASK_TITLE_LIMIT, TASK_DETAIL_LIMIT = 200, 2000
+
+
+def _keep_safeguarding_concerns(
+    session: Session, task_ids: list[int], identifiers: _Identifiers, basis: str
+) -> None:
+    """A safeguarding concern stays whole and open (UK GDPR lets a record needed to protect a
+    child be kept; Working Together to Safeguard Children expects it to be): only the erased
+    person's own names, contact details, address and chat ids are taken out of its words."""
+    concerns = session.exec(
+        select(Task).where(Task.id.in_(task_ids), Task.kind == TaskKind.SAFEGUARDING)
+    )
+    for task in concerns:
+        title = identifiers.scrub(task.title, ERASED) or ""
+        words = identifiers.scrub(task.detail, ERASED) or ""
+        note = SAFEGUARDING_KEPT_NOTE[basis] + SAFEGUARDING_KEPT_WHY
+        if title != task.title or words != (task.detail or ""):
+            note += SAFEGUARDING_MARKED
+        task.title = title[:TASK_TITLE_LIMIT]
+        room = TASK_DETAIL_LIMIT - len(note) - 2
+        task.detail = f"{words[:room]}\n\n{note}" if words else note
+        session.add(task)
+
+
 def _scrub_safeguarding_alerts(session: Session, task_ids: Iterable[int]) -> None:
-    """Alerts to managers about a concern point at the task and say where it was raised (a
-    Telegram chat id). They keep working (a pending alert still goes) but say no more."""
+    """Alerts to managers about a concern point at the task and say where it was raised (before
+    revision 0012, a Telegram chat id). They keep working (a pending alert still goes) but say
+    no more."""
     task_ids = set(
         session.exec(
             select(Task.id).where(Task.id.in_(list(task_ids)), Task.kind == TaskKind.SAFEGUARDING)
@@ -1190,20 +1459,33 @@ def _anonymise(session: Session, household: Household, now: datetime) -> None:
     session.add(household)
 
 
-def checkpoint_after_erasure(session: Session) -> None:
+def checkpoint_after_erasure(session: Session) -> bool | None:
     """On SQLite, copy the write-ahead log into the database file and truncate it, so the
     erased values are not left in the log (secure_delete has zeroed them in the file).
-    Nothing to do on PostgreSQL."""
+    True when done, False when a reader kept the log busy (the nightly retention job, which
+    checkpoints every time it runs, tries again); None on PostgreSQL (nothing to do)."""
     bind = session.get_bind()
     if bind.dialect.name != "sqlite":
-        return
-    # A connection of its own: the session's may still be inside a transaction.
+        return None
+    # A connection of its own: the session's may still be inside a transaction. It waits a
+    # moment for readers, not the connections' usual busy timeout: the erasure has been
+    # committed, and a person waiting on the page should not wait on a long report.
     with bind.engine.connect() as connection:
-        busy, _frames, _done = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+        usual = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
+        try:
+            busy, _frames, _done = connection.exec_driver_sql(
+                "PRAGMA wal_checkpoint(TRUNCATE)"
+            ).one()
+        finally:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={int(usual)}")
     if busy:
-        # A long reader held the log; SQLite's automatic checkpoints copy it later, and the
-        # next erasure tries again.
-        log.warning("write-ahead log not truncated after an erasure: a reader was busy")
+        log.warning(
+            "write-ahead log not truncated after an erasure: a reader was busy; the nightly "
+            "retention job tries again"
+        )
+        return False
+    return True
 
 
 # -- the retention rule ------------------------------------------------------------------------
@@ -1226,11 +1508,17 @@ def retention_due(session: Session, settings: Settings, now: datetime) -> list[i
 
 
 def apply_retention(
-    session: Session, actor: Actor, settings: Settings, now: datetime | None = None
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    now: datetime | None = None,
+    *,
+    checkpoint: bool = True,
 ) -> int:
     """Anonymise every household past the retention rule; returns how many. Safe to run again:
     an anonymised household is never picked twice. Each household is its own transaction, so
-    a failure leaves the others done; the log is checkpointed once at the end."""
+    a failure leaves the others done. With `checkpoint`, the SQLite log is then truncated
+    (whether or not anything was erased: it retries a checkpoint an erasure missed)."""
     now = now or clock.now()
     done = 0
     months = settings.retention.anonymise_closed_after_months
@@ -1241,6 +1529,8 @@ def apply_retention(
             checkpoint=False,
         )  # fmt: skip
         done += 1
-    if done:
+    if checkpoint:
+        # Every run, not only when it erased something: an erasure earlier in the day may have
+        # found the log busy.
         checkpoint_after_erasure(session)
     return done

@@ -26,6 +26,7 @@ from crm.models import (
     AuditAction,
     Campaign,
     Channel,
+    ChatConversation,
     Consent,
     ConsentScope,
     EnquiryChannel,
@@ -39,7 +40,7 @@ from crm.models import (
     Task,
     TaskKind,
 )
-from crm.services import audit
+from crm.services import audit, safeguarding
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed
 from crm.services.validation import (
@@ -95,6 +96,9 @@ class EnquiryInput:
     enquired_at: datetime | None = None
     first_contact_at: datetime | None = None
     reference: str | None = None
+    # The chat with the assistant the enquiry came from: concerns raised in it before the
+    # person gave their details join the new household (crm.services.safeguarding).
+    conversation_id: int | None = None
 
 
 @dataclass
@@ -208,6 +212,11 @@ def validate_enquiry(session: Session, data: EnquiryInput) -> tuple[EnquiryInput
     if data.reference is not None and not (1 <= len(data.reference.strip()) <= 40):
         errors["reference"] = "A reference must be 1 to 40 characters"
     if (
+        data.conversation_id is not None
+        and session.get(ChatConversation, data.conversation_id) is None
+    ):
+        errors["conversation_id"] = "No chat with the assistant has that id"
+    if (
         EnquiryChannel(data.enquiry_channel) in PUBLIC_CHANNELS
         and ConsentScope.STORE_DETAILS not in data.consents
     ):
@@ -239,6 +248,7 @@ def validate_enquiry(session: Session, data: EnquiryInput) -> tuple[EnquiryInput
         enquired_at=data.enquired_at,
         first_contact_at=data.first_contact_at,
         reference=data.reference.strip() if data.reference else None,
+        conversation_id=data.conversation_id,
     )
     return cleaned, resolved
 
@@ -409,6 +419,8 @@ def create_enquiry(
                 )
             )
         _record_consents(session, actor, household.id, data.consents, via)
+        if data.conversation_id is not None:
+            safeguarding.link_concerns(session, actor, data.conversation_id, household.id)
         session.add(
             StageEvent(
                 household_id=household.id,

@@ -523,7 +523,8 @@ def task(household_id: int):
 @bp.post("/<int:household_id>/tasks/<int:task_id>/done")
 @roles_required(*RECRUITMENT_ROLES)
 def task_done(household_id: int, task_id: int):
-    household = _household(household_id)
+    # Also on an anonymised household: a safeguarding concern stays open after an erasure.
+    household = service.get_household(db(), current_actor(), household_id)
     task = db().get(Task, task_id)
     if task is None or task.household_id != household.id:
         # Only this household's tasks: never another's (or a carer's) by guessing its id.

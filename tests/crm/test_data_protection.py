@@ -379,8 +379,9 @@ def test_export_is_a_zip_with_every_kind_of_record_in_words(
     journey = the_whole_way(session, settings, org, assistant)
     reference = journey.household.reference
     export = subject_access_zip(
-        session, org.actor(session, org.manager), settings, journey.household.id
-    )
+        session, org.actor(session, org.manager), settings, journey.household.id,
+        requested_by="both",
+    )  # fmt: skip
     assert export.filename.endswith(".zip") and reference in export.filename
     html, tables = _open(export.content)
     assert set(tables) == {
@@ -481,18 +482,20 @@ def test_export_is_a_zip_with_every_kind_of_record_in_words(
                 assert not re.match(r"^(staff|assistant|checkin|check_in|visit):", cell)
                 if column != "Telegram chat number":
                     assert not re.fullmatch(r"\d+", cell), (name, column, cell)
-    # Audited as an export, without values.
+    # Audited as an export, with who asked and without values.
     event = session.exec(
         select(m.AuditEvent).where(m.AuditEvent.action == m.AuditAction.EXPORT)
     ).one()
     assert (event.entity, event.entity_id, event.detail) == (
         "household",
         journey.household.id,
-        {"subject_access": True},
+        {"subject_access": True, "requested_by": "both"},
     )
 
 
-@pytest.mark.parametrize("role", ["officer_north", "assessor_north", "supervisor_north"])
+@pytest.mark.parametrize(
+    "role", ["officer_north", "officer_south", "assessor_north", "supervisor_north"]
+)
 def test_only_managers_and_admins_export_or_erase(session, settings, org, role):
     from crm.testing.fixtures import new_household
 
@@ -524,3 +527,482 @@ def test_only_managers_and_admins_export_or_erase(session, settings, org, role):
     for allowed in (org.manager, org.admin):
         export = subject_access_zip(session, org.actor(session, allowed), settings, household.id)
         assert zipfile.ZipFile(io.BytesIO(export.content)).namelist()
+
+
+# -- review findings ---------------------------------------------------------------------------
+
+
+def _everything_in(content: bytes) -> str:
+    html, tables = _open(content)
+    return html + json.dumps(tables, ensure_ascii=False)
+
+
+def _messages(session: Session, **where) -> list[tuple]:
+    query = select(m.OutboxMessage).order_by(m.OutboxMessage.id)
+    for name, value in where.items():
+        query = query.where(getattr(m.OutboxMessage, name) == value)
+    return [
+        (o.id, o.recipient, o.payload, o.status, o.unique_key) for o in session.exec(query).all()
+    ]
+
+
+def test_a_member_of_staff_who_applies_gets_no_other_family_s_messages(session, settings, org):
+    """Household B's visit reminder goes to the north officer's work email; the officer then
+    applies to foster with that email (household A). A's copy holds nothing of B's, and
+    erasing A leaves B's messages as they were."""
+    from crm.testing.fixtures import new_household
+
+    manager = org.actor(session, org.manager)
+    b = new_household(
+        session, settings, first_name="Bathsheba", last_name="Everdene",
+        email="bathsheba.everdene@example.com", phone="07700 900123",
+    )  # fmt: skip
+    update_details(
+        session, manager, b.id,
+        DetailsChange(
+            applicants=[m_applicant("Bathsheba", "Everdene", "bathsheba.everdene@example.com",
+                                    "07700 900123", None)],
+            address_line_1="14 Weatherbury Lane", town="Casterbridge", postcode="LE2 1AA",
+        ),
+    )  # fmt: skip
+    book_appointment(
+        session, manager, settings, staff_id=org.officer_north.id, kind="initial_visit",
+        starts_at=datetime(2026, 3, 12, 13, 0, tzinfo=UTC), household_id=b.id,
+        check_availability=False,
+    )  # fmt: skip
+    clock.set_now(datetime(2026, 3, 11, 10, 30, tzinfo=UTC))
+    assert scans.visit_reminders(session, settings, clock.now())["staff"] == 1
+    to_officer = _messages(session, recipient=org.officer_north.email)
+    assert to_officer and "Bathsheba" in json.dumps(to_officer)
+    b_messages = _messages(session, household_id=b.id)
+
+    a = new_household(
+        session, settings, first_name="Olive", last_name="North", email=org.officer_north.email
+    )
+    content = subject_access_zip(session, manager, settings, a.id).content
+    everything = _everything_in(content)
+    assert "Olive" in everything
+    for value in ("Bathsheba", "Everdene", "Weatherbury", "Casterbridge", "900123"):
+        assert value not in everything, value
+
+    anonymise_household(session, manager, a.id, reason="Asked in writing")
+    session.expire_all()
+    assert _messages(session, household_id=b.id) == b_messages
+    assert _messages(session, recipient=org.officer_north.email) == to_officer
+
+
+CHILD_WORDS = "The girl at number 12 has bruises on her arms and says her dad hits her"
+
+
+@pytest.mark.parametrize("basis", ["request", "retention rule"])
+def test_erasure_keeps_a_safeguarding_concern_open_without_the_person_s_details(
+    session, engine, settings, org, basis
+):
+    from crm.services.enquiries import ApplicantDetails, EnquiryInput, create_enquiry
+    from crm.services.safeguarding import raise_concern
+    from crm.services.tasks import complete_task
+
+    system = Actor.system("test")
+    household = create_enquiry(
+        session, system,
+        EnquiryInput(
+            applicant=ApplicantDetails(FIRST, LAST, email=EMAIL, phone=PHONE_TYPED),
+            enquiry_channel=m.EnquiryChannel.STAFF, postcode=POSTCODE,
+            address_line_1=ADDRESS_1, town=TOWN,
+            consents={m.ConsentScope.STORE_DETAILS: "Agreed on the phone"},
+        ),
+        settings,
+    ).household  # fmt: skip
+    concern = raise_concern(
+        session, Actor.system("assistant:webchat"), settings,
+        words=f"It's {FIRST} {LAST} from {ADDRESS_1}, ring me on {PHONE_TYPED} or {EMAIL}. "
+        f"{CHILD_WORDS}.",
+        where="web chat", household_id=household.id,
+    )  # fmt: skip
+    manager = org.actor(session, org.manager)
+    if basis == "request":
+        anonymise_household(session, manager, household.id, reason="Asked by email")
+    else:
+        move_stage(session, system, household.id, "withdrawn", reason_code="timing")
+        months = settings.retention.anonymise_closed_after_months
+        clock.advance(timedelta(days=31 * (months + 1)))
+        assert apply_retention(session, Actor.system("retention rule"), settings) == 1
+
+    session.expire_all()
+    task = session.get(m.Task, concern.id)
+    # Still the urgent concern it was, for the same team, open.
+    assert (task.kind, task.priority, task.done_at) == ("safeguarding", "urgent", None)
+    assert (task.household_id, task.area_id) == (household.id, org.north.id)
+    assert task.title == concern.title
+    assert CHILD_WORDS in task.detail and "[erased]" in task.detail
+    assert ("at their request" if basis == "request" else "retention rule") in task.detail
+    # Nothing of the person who raised it, anywhere.
+    assert values_left(engine) == []
+    # Someone can act on it.
+    done = complete_task(session, manager, task.id)
+    assert done.done_at is not None
+
+
+def test_a_concern_raised_in_telegram_before_the_chat_was_linked_is_erased_with_them(
+    session, engine, settings, org, assistant
+):
+    chat_id = "5550777123"
+    telegram = Chat(assistant, session, m.ChatChannel.TELEGRAM, chat_id)
+    assert (
+        "safeguarding"
+        in telegram.say(
+            "I'm worried about my neighbour's child, I think they are being hurt"
+        ).actions
+    )
+    task = session.exec(select(m.Task).where(m.Task.kind == m.TaskKind.SAFEGUARDING)).one()
+    conversation = session.exec(
+        select(m.ChatConversation).where(m.ChatConversation.external_id == chat_id)
+    ).one()
+    # The chat is a link on the task, not words in it or in the managers' alerts.
+    assert task.household_id is None and task.conversation_id == conversation.id
+    alerts = _messages(session, template="safeguarding_alert_staff")
+    assert alerts
+    assert chat_id not in json.dumps([task.title, task.detail, alerts])
+
+    # Then they give their details in the same chat: the chat is linked to the new household.
+    outcome = telegram.give_details(name=f"{FIRST} {LAST}", contact=EMAIL, postcode=POSTCODE)
+    assert "enquiry_created" in outcome.actions
+    household = session.exec(select(m.Household)).one()
+    assert session.exec(select(m.TelegramChatLink.chat_id)).all() == [chat_id]
+    content = subject_access_zip(
+        session, org.actor(session, org.manager), settings, household.id
+    ).content
+    assert "Safeguarding concern" in _column(_open(content)[1]["tasks"], "Kind")
+
+    anonymise_household(session, org.actor(session, org.manager), household.id, reason="Asked")
+    assert [hit for hit in values_left(engine) if chat_id in hit or FIRST in hit] == []
+    session.expire_all()
+    kept = session.get(m.Task, task.id)
+    assert kept.done_at is None and "neighbour's child" in kept.detail
+
+
+def test_the_enquiry_from_a_chat_brings_its_earlier_concerns_to_the_household(
+    session, settings, org
+):
+    """Linking happens in the assistant (bot/); the enquiry service it calls joins the
+    chat's earlier concerns to the household it creates."""
+    from crm.services.enquiries import ApplicantDetails, EnquiryInput, create_enquiry
+    from crm.services.errors import InvalidInput
+    from crm.services.safeguarding import raise_concern
+
+    conversation = m.ChatConversation(channel=m.ChatChannel.WEBCHAT, external_id="w-early")
+    session.add(conversation)
+    session.commit()
+    concern = raise_concern(
+        session, Actor.system("assistant:webchat"), settings,
+        words="A child next door is left alone all night", where="web chat",
+        conversation_id=conversation.id,
+    )  # fmt: skip
+    assert concern.conversation_id == conversation.id and concern.household_id is None
+    data = EnquiryInput(
+        applicant=ApplicantDetails(FIRST, LAST, email=EMAIL),
+        enquiry_channel=m.EnquiryChannel.WEBCHAT, postcode=POSTCODE,
+        consents={m.ConsentScope.STORE_DETAILS: "You may keep my details"},
+        conversation_id=conversation.id,
+    )  # fmt: skip
+    household = create_enquiry(session, Actor.system("assistant:webchat"), data, settings)
+    session.expire_all()
+    assert session.get(m.Task, concern.id).household_id == household.household.id
+    # A chat that does not exist is refused, and nothing is created.
+    with pytest.raises(InvalidInput) as refused:
+        create_enquiry(
+            session, Actor.system("assistant:webchat"),
+            EnquiryInput(
+                applicant=ApplicantDetails("Other", "Person", email="other@example.com"),
+                enquiry_channel=m.EnquiryChannel.WEBCHAT,
+                consents={m.ConsentScope.STORE_DETAILS: "You may keep my details"},
+                conversation_id=conversation.id + 999,
+            ),
+            settings,
+        )  # fmt: skip
+    assert "conversation_id" in refused.value.errors
+    assert len(session.exec(select(m.Household)).all()) == 1
+
+
+def test_a_referring_family_is_never_named_and_its_erasure_reaches_the_families_it_referred(
+    session, settings, org
+):
+    from crm.services.enquiries import ApplicantDetails, EnquiryInput, create_enquiry
+    from crm.testing.fixtures import new_household
+
+    manager = org.actor(session, org.manager)
+    referrer = new_household(
+        session, settings, first_name="Rosalind", last_name="Marchbanks",
+        email="rosalind@example.com",
+    )  # fmt: skip
+    referred = create_enquiry(
+        session, Actor.system("test"),
+        EnquiryInput(
+            applicant=ApplicantDetails(FIRST, LAST, email=EMAIL),
+            enquiry_channel=m.EnquiryChannel.STAFF, postcode=POSTCODE,
+            referrer_reference=referrer.reference, referrer_name="Rosalind Marchbanks",
+            consents={m.ConsentScope.STORE_DETAILS: "Agreed on the phone"},
+        ),
+        settings,
+    ).household  # fmt: skip
+    content = subject_access_zip(session, manager, settings, referred.id).content
+    household = dict(_open(content)[1]["household"][1:])
+    assert household["Who referred you"] == "Another household on our records"
+    assert "Rosalind" not in _everything_in(content)
+
+    anonymise_household(session, manager, referrer.id, reason="Asked by email")
+    session.expire_all()
+    kept = session.get(m.Household, referred.id)
+    assert kept.referrer_name is None and kept.referrer_household_id == referrer.id
+
+
+def test_messages_found_only_by_their_address_are_cancelled(session, settings, org):
+    from crm.services.outbox import enqueue_message
+    from crm.testing.fixtures import new_household
+
+    household = new_household(session, settings, email=EMAIL)
+    session.add(m.TelegramChatLink(chat_id=TELEGRAM_CHAT, household_id=household.id))
+    for channel, recipient in ((m.Channel.EMAIL, EMAIL), (m.Channel.TELEGRAM, TELEGRAM_CHAT)):
+        enqueue_message(
+            session, channel=channel, recipient=recipient, template="stalled_case_nudge",
+            payload={"greeting_name": FIRST}, due_at=clock.now() + timedelta(days=1),
+            unique_key=f"nudge:{recipient}",
+        )  # fmt: skip
+    session.commit()
+    anonymise_household(
+        session, org.actor(session, org.manager), household.id, reason="Asked by email"
+    )
+    session.expire_all()
+    messages = session.exec(select(m.OutboxMessage)).all()
+    assert len(messages) == 2
+    for message in messages:
+        assert (message.recipient, message.payload) == ("[erased]", {})
+        assert message.status == m.OutboxStatus.CANCELLED
+
+
+def _joint_household(session: Session, settings, org) -> m.Household:
+    from crm.testing.fixtures import new_household
+
+    manager = org.actor(session, org.manager)
+    household = new_household(session, settings, first_name=FIRST, last_name=LAST, email=EMAIL)
+    update_details(
+        session, manager, household.id,
+        DetailsChange(
+            applicants=[
+                m_applicant(FIRST, LAST, EMAIL, PHONE_TYPED, date(1979, 4, 23)),
+                m_applicant(SECOND_FIRST, SECOND_LAST, SECOND_EMAIL, SECOND_PHONE_TYPED,
+                            date(1982, 11, 5)),
+            ],
+            address_line_1=ADDRESS_1, town=TOWN, postcode=POSTCODE,
+        ),
+    )  # fmt: skip
+    log_activity(
+        session, manager, household.id, "note", summary="Contact details",
+        body=f"{FIRST} on {PHONE_TYPED}; {SECOND_FIRST} on 07700900872 or {SECOND_EMAIL}",
+    )  # fmt: skip
+    return household
+
+
+FIRST_OWN = [EMAIL, "7700900461", "23 April 1979"]
+SECOND_OWN = [SECOND_EMAIL, "7700900872", "5 November 1982"]
+
+
+@pytest.mark.parametrize(
+    ("requested_by", "shown", "left_out"),
+    [
+        ("both", FIRST_OWN + SECOND_OWN, []),
+        ("first", FIRST_OWN, SECOND_OWN),
+        ("second", SECOND_OWN, FIRST_OWN),
+    ],
+)
+def test_a_joint_household_s_copy_holds_the_other_applicant_s_details_only_if_both_asked(
+    session, settings, org, requested_by, shown, left_out
+):
+    household = _joint_household(session, settings, org)
+    content = subject_access_zip(
+        session, org.actor(session, org.manager), settings, household.id,
+        requested_by=requested_by,
+    ).content  # fmt: skip
+    html, tables = _open(content)
+    squashed = _squash(html + json.dumps(tables, ensure_ascii=False))
+    for value in shown:
+        assert _squash(value) in squashed, value
+    for value in left_out:
+        assert _squash(value) not in squashed, value
+    # Both are still named (they applied together); the document says what is left out.
+    assert _column(tables["your-details"], "First name") == [FIRST, SECOND_FIRST]
+    if left_out:
+        other = f"{SECOND_FIRST} {SECOND_LAST}" if requested_by == "first" else f"{FIRST} {LAST}"
+        assert f"You asked for this copy on your own. You applied with {other}" in " ".join(
+            html.split()
+        )
+        assert "[left out]" in json.dumps(tables["notes-and-contact"])
+        assert (
+            _column(tables["your-details"], "Email").count(
+                "Left out: they did not ask for this copy"
+            )
+            == 1
+        )
+    else:
+        assert "You both asked for this copy" in html
+    event = session.exec(
+        select(m.AuditEvent).where(m.AuditEvent.action == m.AuditAction.EXPORT)
+    ).one()
+    assert event.detail == {"subject_access": True, "requested_by": requested_by}
+
+
+def test_a_joint_household_s_copy_needs_to_know_who_asked(session, settings, org):
+    from crm.services.errors import InvalidInput
+
+    household = _joint_household(session, settings, org)
+    for choice in (None, "", "partner"):
+        with pytest.raises(InvalidInput) as refused:
+            subject_access_zip(
+                session, org.actor(session, org.manager), settings, household.id,
+                requested_by=choice,
+            )  # fmt: skip
+        assert "requested_by" in refused.value.errors
+    assert (
+        session.exec(select(m.AuditEvent).where(m.AuditEvent.action == m.AuditAction.EXPORT)).all()
+        == []
+    )
+
+
+def test_the_access_log_covers_visits_check_ins_and_every_record_of_theirs(session, settings, org):
+    from crm.services.households import record_consent
+    from crm.testing.fixtures import new_household
+
+    manager = org.actor(session, org.manager)
+    household = new_household(session, settings)
+    record_consent(session, manager, household.id, scope="email", granted=True, wording="Email me")
+    move_stage(session, Actor.system("test"), household.id, m.Stage.APPROVED)
+    carer = session.exec(select(m.Carer).where(m.Carer.household_id == household.id)).one()
+    book_appointment(
+        session, manager, settings, staff_id=org.supervisor_north.id, kind="supervision_visit",
+        starts_at=clock.now() + timedelta(days=2), carer_id=carer.id, location=HOME,
+        check_availability=False,
+    )  # fmt: skip
+    check_in = start_check_in(
+        session, settings, carer, unique_key="checkin:log:1", reason="regular"
+    )
+    session.commit()
+    answer_check_in(session, check_in.id, score=4, wants_call=False, settings=settings)
+    content = subject_access_zip(session, manager, settings, household.id).content
+    log = _open(content)[1]["access-log"]
+    records = set(_column(log, "Which record"))
+    assert {"A visit or appointment with you", "A check-in we sent you"} <= records
+    assert {e for (e,) in session.exec(sa.select(m.AuditEvent.entity).distinct())} >= {
+        "appointment",
+        "check_in",
+    }
+
+
+def test_a_missed_checkpoint_is_retried_by_the_nightly_retention_job(sqlite_url, caplog):
+    """A reader keeps the SQLite log busy during an erasure: the erased values stay in the
+    log until the scheduler's data_retention job truncates it, that night."""
+    from crm.db import make_engine
+    from crm.services.enquiries import ApplicantDetails, EnquiryInput, create_enquiry
+    from crm.testing.fixtures import make_organisation, make_test_settings
+
+    settings = make_test_settings(sqlite_url)
+    engine = make_engine(sqlite_url)
+    path = sa.make_url(sqlite_url).database
+    reader = sqlite3.connect(path, isolation_level=None)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            org = make_organisation(session)
+            household = create_enquiry(
+                session, Actor.system("test"),
+                EnquiryInput(
+                    applicant=ApplicantDetails(FIRST, LAST, email=EMAIL, phone=PHONE_TYPED),
+                    enquiry_channel=m.EnquiryChannel.STAFF, postcode=POSTCODE,
+                    address_line_1=ADDRESS_1, town=TOWN,
+                    consents={m.ConsentScope.STORE_DETAILS: "Agreed on the phone"},
+                ),
+                settings,
+            ).household  # fmt: skip
+            # A long report, reading from before the erasure.
+            reader.execute("BEGIN")
+            reader.execute("SELECT count(*) FROM applicant").fetchone()
+            anonymise_household(
+                session, org.actor(session, org.manager), household.id, reason="Asked"
+            )
+            assert "write-ahead log not truncated" in caplog.text
+            assert values_left(engine) == []
+            assert values_in_files(sqlite_url)  # still in the log and the file
+            reader.execute("COMMIT")
+
+            # That night: nobody is due for the retention rule, but the job truncates the log.
+            result = scans.data_retention(session, settings, clock.now())
+        assert result == {"anonymised": 0}
+        assert values_in_files(sqlite_url) == []
+        assert Path(f"{path}-wal").stat().st_size == 0
+    finally:
+        reader.close()
+        engine.dispose()
+
+
+def test_existing_concerns_get_their_chat_as_a_link_when_the_database_is_upgraded(
+    request, tmp_path, backend
+):
+    """Revision 0012: concerns recorded before it named the chat in their words."""
+    import os
+
+    from crm.db import make_engine
+    from crm.migrate import upgrade
+    from crm.testing.fixtures import drop_postgres_schema, postgres_url
+
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'upgrade.db'}"
+    else:
+        schema = f"fostercrm_dp_upgrade_{os.getpid()}"
+        url = postgres_url(schema)
+        request.addfinalizer(lambda: drop_postgres_schema(schema))
+
+    upgrade(url, "0005_sessions")
+    engine = make_engine(url)
+    try:
+        now = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
+        with engine.begin() as db:
+            db.execute(sa.text(
+                "INSERT INTO chat_conversation (id, channel, external_id, state, data, "
+                "started_at, last_message_at) VALUES "
+                "(7, 'telegram', :chat, 'start', '{}', :now, :now), "
+                "(8, 'webchat', 'w-8', 'start', '{}', :now, :now)"
+            ), {"chat": TELEGRAM_CHAT, "now": now})  # fmt: skip
+            for task_id, where in ((1, f"Telegram chat {TELEGRAM_CHAT}"),
+                                   (2, "web chat (conversation 8)")):  # fmt: skip
+                db.execute(sa.text(
+                    "INSERT INTO task (id, kind, title, detail, priority, due_at, created_at) "
+                    "VALUES (:id, 'safeguarding', :title, :detail, 'urgent', :now, :now)"
+                ), {
+                    "id": task_id, "now": now,
+                    "title": f"Safeguarding concern raised in the {where}: act today",
+                    "detail": f"Raised at 10 Mar 2026 10:00 in the {where}. The assistant "
+                    "told them to call 999.\n\nWhat they wrote:\nA child is hurt",
+                })  # fmt: skip
+            db.execute(sa.text(
+                "INSERT INTO outbox_message (channel, recipient, template, payload, due_at, "
+                "unique_key, status, attempts, created_at) VALUES ('email', 'm@test.example', "
+                "'safeguarding_alert_staff', :payload, :now, 'safeguarding:1:alert:1', "
+                "'pending', 0, :now)"
+            ), {"now": now, "payload": json.dumps({
+                "task_id": 1, "where": f"Telegram chat {TELEGRAM_CHAT}",
+                "task_title": f"Safeguarding concern raised in the Telegram chat {TELEGRAM_CHAT}"
+                ": act today",
+            })})  # fmt: skip
+        upgrade(url, "0012_dp_fixes")
+        with engine.connect() as db:
+            tasks = db.execute(
+                sa.text("SELECT id, title, detail, conversation_id FROM task ORDER BY id")
+            ).all()
+            [payload] = db.execute(sa.text("SELECT payload FROM outbox_message")).scalars()
+        assert [(t.id, t.conversation_id) for t in tasks] == [(1, 7), (2, 8)]
+        assert tasks[0].title == "Safeguarding concern raised in the Telegram chat: act today"
+        assert tasks[1].title == "Safeguarding concern raised in the web chat: act today"
+        assert "in the Telegram chat. The assistant" in tasks[0].detail
+        assert "A child is hurt" in tasks[0].detail
+        payload = json.loads(payload) if isinstance(payload, str) else payload
+        assert TELEGRAM_CHAT not in json.dumps(payload) and payload["where"] == "Telegram chat"
+    finally:
+        engine.dispose()

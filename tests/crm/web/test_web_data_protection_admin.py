@@ -21,10 +21,11 @@ def test_subject_access_download(client_for, org, make_household, session):
     household = make_household(first="Sara", last="Access")
     log_activity(session, Actor.system("test"), household.id, "note", summary="Asked about pets")
     c = client_for(org.manager)
-    # Linked from the data protection page.
+    # A form on the data protection page; one applicant, so nothing to choose.
     page = c.get(f"/households/{household.id}/erase").get_data(as_text=True)
     url = f"/households/{household.id}/subject-access.zip"
-    assert f'href="{url}"' in page
+    assert f'method="get" action="{url}"' in page
+    assert 'name="requested_by"' not in page
     response = c.get(url)
     assert response.status_code == 200
     assert response.mimetype == "application/zip"
@@ -48,7 +49,7 @@ def test_subject_access_download(client_for, org, make_household, session):
         "household",
         household.id,
         org.manager.id,
-        {"subject_access": True},
+        {"subject_access": True, "requested_by": "first"},
     )
 
 
@@ -57,7 +58,7 @@ def test_subject_access_download_is_for_managers_and_admins_only(
 ):
     household = make_household(first="Sara", last="Access")
     url = f"/households/{household.id}/subject-access.zip"
-    for user in (org.officer_north, org.assessor_north, org.supervisor_north):
+    for user in (org.officer_north, org.officer_south, org.assessor_north, org.supervisor_north):
         assert client_for(user).get(url).status_code == 403, user.email
     assert (
         session.exec(select(m.AuditEvent).where(m.AuditEvent.action == m.AuditAction.EXPORT)).all()
@@ -335,3 +336,66 @@ def test_erasing_a_carer_also_erases_messages_and_links_kept_by_carer(
     assert "cora" not in message.unique_key
     assert message.status == m.OutboxStatus.CANCELLED
     assert session.exec(select(m.TelegramChatLink)).all() == []
+
+
+def test_a_joint_household_s_copy_asks_who_asked_for_it(client_for, org, make_household, session):
+    from crm.services.households import ApplicantChange, DetailsChange, update_details
+
+    household = make_household(first="Ada", last="Joint", email="ada@example.com")
+    update_details(
+        session, org.actor(session, org.manager), household.id,
+        DetailsChange(applicants=[
+            ApplicantChange("Ada", "Joint", email="ada@example.com"),
+            ApplicantChange("Bea", "Joint", email="bea@example.com", phone="07700 900555"),
+        ]),
+    )  # fmt: skip
+    c = client_for(org.manager)
+    erase = f"/households/{household.id}/erase"
+    url = f"/households/{household.id}/subject-access.zip"
+    page = c.get(erase).get_data(as_text=True)
+    for value in ("both", "first", "second"):
+        assert f'name="requested_by" type="radio" value="{value}"' in page
+    assert "Only Bea Joint" in page
+    # A link without the choice (the household page's) asks for it first.
+    asked = c.get(url)
+    assert asked.status_code == 302 and asked.headers["Location"].endswith(f"{erase}#copy")
+    wrong = c.get(f"{url}?requested_by=neighbour")
+    assert wrong.status_code == 400
+    assert "Choose who asked for the copy" in wrong.get_data(as_text=True)
+    response = c.get(f"{url}?requested_by=second")
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    everything = "".join(archive.read(n).decode("utf-8-sig") for n in archive.namelist())
+    assert "bea@example.com" in everything and "ada@example.com" not in everything
+    exports = session.exec(
+        select(m.AuditEvent).where(m.AuditEvent.action == m.AuditAction.EXPORT)
+    ).all()
+    assert [e.detail for e in exports] == [{"subject_access": True, "requested_by": "second"}]
+
+
+def test_a_safeguarding_concern_can_be_dealt_with_after_the_erasure(
+    client_for, org, make_household, session, settings
+):
+    from crm.services.data_protection import anonymise_household
+    from crm.services.safeguarding import raise_concern
+
+    household = make_household(first="Cass", last="Concern", email="cass@example.com")
+    concern = raise_concern(
+        session, Actor.system("assistant:webchat"), settings,
+        words="Cass Concern here: the boy next door is locked out every night",
+        where="web chat", household_id=household.id,
+    )  # fmt: skip
+    anonymise_household(
+        session, org.actor(session, org.manager), household.id, reason="Asked by email"
+    )
+    c = client_for(org.manager)
+    url = f"/households/{household.id}"
+    page = c.get(url).get_data(as_text=True)
+    assert "Anonymised household" in page and "Cass" not in page
+    assert concern.title in page
+    done = c.post(f"{url}/tasks/{concern.id}/done", token_from=url)
+    assert done.status_code == 302
+    session.expire_all()
+    task = session.get(m.Task, concern.id)
+    assert task.done_at is not None and task.done_by_id == org.manager.id
+    assert "the boy next door is locked out every night" in task.detail
