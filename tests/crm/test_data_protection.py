@@ -137,6 +137,7 @@ def the_whole_way(session: Session, settings, org, assistant: Assistant) -> Jour
     outcome = web.give_details(name=f"{FIRST} {LAST}", contact=EMAIL, postcode=POSTCODE)
     assert "enquiry_created" in outcome.actions
     assert "visit_booked" in web.press(outcome.buttons[0].label).actions
+    web.answer_optional()
     web.say(f"My partner {SECOND_FIRST} and I live at {ADDRESS_1}, {TOWN}")
     web.say("I'm worried about my neighbour's child, I think they are being hurt")
     household = session.exec(select(m.Household)).one()
