@@ -19,6 +19,14 @@ from typing import Any
 # Line breaks in every spelling (Windows CRLF, old Mac CR, vertical tab, form feed, NEL and the
 # Unicode line and paragraph separators) become one newline.
 _LINE_BREAKS = re.compile("\r\n|[\r\x0b\x0c\x85\u2028\u2029]")
+# Terminal escape sequences (ANSI CSI such as "\x1b[1m", OSC such as a window title ending in BEL or
+# ST, and two-character escapes) go whole: dropping only the ESC would leave "[1m" glued to a word.
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, bold, cursor moves
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: titles, links
+    r"|\x1b[@-~]"  # any other two-character escape
+    r"|\x9b[0-?]*[ -/]*[@-~]"  # the one-byte CSI
+)
 # What is left to drop: C0 controls but tab and newline, DEL, C1 controls, lone surrogates.
 _UNWANTED = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _SINGLE_LINE = str.maketrans({"\n": " ", "\t": " "})
@@ -31,7 +39,7 @@ def clean_text(value: str, *, multiline: bool = True) -> str:
     form field or a chat message may be a paragraph); otherwise each becomes a space, so two
     words never run together. Nothing else changes: spaces, case and length are the rules' job.
     """
-    text = _UNWANTED.sub("", _LINE_BREAKS.sub("\n", value))
+    text = _UNWANTED.sub("", _LINE_BREAKS.sub("\n", _ESCAPES.sub("", value)))
     if not multiline:
         text = text.translate(_SINGLE_LINE)
     return unicodedata.normalize("NFC", text)

@@ -11,8 +11,18 @@ from crm.text import clean_json, clean_text, clean_value
 
 
 def test_nul_and_control_characters_go_tab_and_newline_stay():
-    assert clean_text("Pri\x00ya\x07 \x1b[31mShah\x7f\x9b") == "Priya [31mShah"
+    assert clean_text("Pri\x00ya\x07 Shah\x7f\x9b") == "Priya Shah"
     assert clean_text("line one\n\tline two") == "line one\n\tline two"
+
+
+def test_terminal_escape_sequences_go_whole_not_only_their_escape_character():
+    # Dropping only ESC from "\x1b[1mrent" left "[1mrent", which no rule recognises as "rent".
+    assert clean_text("can I \x1b[1mrent\x1b[0m?") == "can I rent?"
+    assert clean_text("Priya \x1b[38;5;196mShah") == "Priya Shah"
+    assert clean_text("a\x1b]0;window title\x07b") == "ab"  # OSC ended by BEL
+    assert clean_text("a\x1b]8;;http://x\x1b\\b") == "ab"  # OSC ended by ST
+    assert clean_text("\x9b31mred") == "red"  # the one-byte CSI
+    assert clean_text("plain [1m text") == "plain [1m text"  # no escape, nothing taken
 
 
 def test_every_spelling_of_a_line_break_is_one_newline():
