@@ -20,6 +20,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, select
 
+from crm import stages
 from crm.models import (
     Activity,
     Appointment,
@@ -54,20 +55,12 @@ SCHEDULER = Actor.system("scheduler")
 ENQUIRY_CHASE_HORIZON = timedelta(days=30)
 # A check-in after a placement ends only makes sense for a while after the ending.
 PLACEMENT_END_WINDOW = timedelta(days=30)
-# Stages where a gentle nudge to the household is welcome. Later stages are driven by the
-# service (assessment, panel), so a stall there is a task for staff only.
-NUDGE_STAGES = frozenset({Stage.ENQUIRY, Stage.INITIAL_VISIT, Stage.APPLICATION, Stage.ON_HOLD})
-STALL_STAGES = (
-    Stage.ENQUIRY,
-    Stage.INITIAL_VISIT,
-    Stage.APPLICATION,
-    Stage.STAGE_ONE,
-    Stage.STAGE_TWO,
-    Stage.PANEL,
-    Stage.ON_HOLD,
-)
-ASSESSMENT_STAGES = (Stage.APPLICATION, Stage.STAGE_ONE, Stage.STAGE_TWO, Stage.PANEL)
-REACHED_APPLICATION = (*ASSESSMENT_STAGES, Stage.APPROVED)
+# The stage table's groups (crm.stages): where a gentle nudge to the household is welcome,
+# where a case can stall, and where the 8-month panel clock runs.
+NUDGE_STAGES = frozenset(Stage.in_group("nudge"))
+STALL_STAGES = Stage.in_group("stall")
+ASSESSMENT_STAGES = Stage.in_group("assessment")
+REACHED_APPLICATION = Stage.in_group("applied")
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -504,13 +497,12 @@ def stalled_cases(session: Session, settings: Settings, now: datetime) -> dict[s
         .order_by(Household.id)
     ).all()
     done_tasks = existing_keys(session, Task, "stalled:")
-    targets = settings.stage_target_days
     stalled = []
     for household, last in rows:
         moved = household.stage_entered_at
         last_moved = max(moved, last) if last is not None else moved
         stage = Stage(household.stage)
-        limit = timedelta(days=getattr(targets, stage.value))
+        limit = timedelta(days=stages.target_days(settings, stage))
         if now - last_moved <= limit:
             continue
         key = f"stalled:{household.id}:{stage.value}:{last_moved:%Y%m%d%H%M}"
