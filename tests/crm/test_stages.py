@@ -9,6 +9,7 @@ from crm import stages
 from crm.models import Stage
 from crm.models import base as model_base
 from crm.services import households, pipeline
+from crm.services.reminders import stalled
 from crm.settings import StageTargetDays
 from crm.web import create_app
 from funnel import importer
@@ -91,3 +92,25 @@ def test_the_stage_tag_macro_takes_its_colour_and_label_from_the_table(settings,
             row = stages.row(stage)
             assert f'class="govuk-tag govuk-tag--{row.colour}">{row.label}</strong>' in html
         assert "govuk-tag--grey" in template.render(stage="something_else")
+
+
+def test_the_reminders_groups_are_the_table_s():
+    assert frozenset(Stage.in_group("nudge")) == stalled.NUDGE_STAGES
+    assert {
+        Stage.ENQUIRY,
+        Stage.INITIAL_VISIT,
+        Stage.APPLICATION,
+        Stage.ON_HOLD,
+    } == stalled.NUDGE_STAGES
+    assert Stage.in_group("stall") == (
+        Stage.ENQUIRY,
+        Stage.INITIAL_VISIT,
+        Stage.APPLICATION,
+        Stage.STAGE_ONE,
+        Stage.STAGE_TWO,
+        Stage.PANEL,
+        Stage.ON_HOLD,
+    )
+    assessment = (Stage.APPLICATION, Stage.STAGE_ONE, Stage.STAGE_TWO, Stage.PANEL)
+    assert Stage.in_group("assessment") == assessment
+    assert Stage.in_group("applied") == (*assessment, Stage.APPROVED)
