@@ -1,6 +1,8 @@
-"""New enquiries nobody has spoken to: when the response target passes, an urgent task and an
-email to the assigned officer (or the area's team) and a friendly note to the enquirer if they
-agreed to hear from us; after `second_attempt_after_working_days`, a second-attempt task."""
+"""New enquiries. Nobody has spoken to them: when the response target passes, an urgent task
+and an email to the assigned officer (or the area's team) and a friendly note to the enquirer
+if they agreed to hear from us; after `second_attempt_after_working_days`, a second-attempt
+task. No initial visit offered `offer_initial_visit_within_working_days` after the enquiry: a
+task and an email for the officer (or the team), once."""
 
 from __future__ import annotations
 
@@ -10,6 +12,9 @@ from sqlalchemy.orm import selectinload
 from sqlmodel import select
 
 from crm.models import (
+    Appointment,
+    AppointmentKind,
+    AppointmentStatus,
     Household,
     OutboxMessage,
     Role,
@@ -179,4 +184,84 @@ ENQUIRY_CHASERS = ReminderSpec(
     },
     counts=("overdue", "alerts", "messages", "second_attempts"),
 )
-SPECS = (ENQUIRY_CHASERS,)
+
+
+# An initial visit counts as offered once one is booked, whether or not it has happened since
+# (a household that did not come has been offered one: the stalled-case rule follows it up).
+VISIT_OFFERED = (AppointmentStatus.BOOKED, AppointmentStatus.COMPLETED, AppointmentStatus.NO_SHOW)
+
+
+def due_initial_visit_offers(scan: Scan) -> list[Due]:
+    session, settings, now = scan.session, scan.settings, scan.now
+    within = settings.response.offer_initial_visit_within_working_days
+    offered = select(Appointment.household_id).where(
+        Appointment.household_id.is_not(None),
+        Appointment.kind == AppointmentKind.INITIAL_VISIT,
+        Appointment.status.in_(VISIT_OFFERED),
+    )
+    households = session.exec(
+        select(Household)
+        .where(
+            Household.stage == Stage.ENQUIRY,
+            Household.anonymised_at.is_(None),
+            Household.enquired_at >= now - ENQUIRY_CHASE_HORIZON,
+            Household.enquired_at <= now,
+            Household.id.not_in(offered),
+        )
+        .order_by(Household.enquired_at, Household.id)
+        .options(selectinload(Household.applicants))
+    ).all()
+    items = []
+    for household in households:
+        if now < add_office_days(household.enquired_at, within, *office_hours(settings)):
+            continue
+        key = f"visit_offer:{household.id}"
+        if key in scan.used_keys():
+            continue
+        officer = people.allowed_owner(session, household.assigned_officer_id, household=household)
+        phone, email = people.first_contact_details(household)
+        items.append(
+            Due(
+                key,
+                household_id=household.id,
+                task=TaskDraft(
+                    kind=TaskKind.GENERAL,
+                    title="Offer an initial visit",
+                    detail=f"Enquired {within} working days ago and no initial visit is booked "
+                    "yet: offer one, or record why it is waiting.",
+                    owner_id=officer.id if officer else None,
+                    due_at=add_office_days(now, 1, *office_hours(settings)),
+                    counts_as="tasks",
+                ),
+                staff=(
+                    [officer]
+                    if officer
+                    else people.team(session, household.area_id, (Role.RECRUITMENT_OFFICER,))
+                    or people.managers_for(session, household.area_id)
+                ),
+                notices={
+                    "alert": {
+                        "household_name": household.display_name,
+                        "household_reference": household.reference,
+                        "enquired_at": household.enquired_at.isoformat(),
+                        "working_days": within,
+                        "phone": phone or "",
+                        "email": email or "",
+                    }
+                },
+            )
+        )
+    return items
+
+
+INITIAL_VISIT_OFFERS = ReminderSpec(
+    id="initial_visit_offers",
+    title="Enquiries with no initial visit offered within the target",
+    # On the hour's 40th minute in office hours: the target is counted in office time.
+    every={"trigger": "cron", "day_of_week": "mon-fri", "hour": "8-18", "minute": 40},
+    keys="visit_offer:",
+    due=due_initial_visit_offers,
+    notices={"alert": Notice("initial_visit_not_offered_staff", Audience.STAFF, "alerts")},
+    counts=("tasks", "alerts"),
+)
+SPECS = (ENQUIRY_CHASERS, INITIAL_VISIT_OFFERS)
