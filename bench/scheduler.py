@@ -347,6 +347,7 @@ def main() -> None:
     examined = {
         "visit_reminders": min(args.households, 2000),
         "enquiry_chasers": args.households + args.carers,
+        "initial_visit_offers": args.households + args.carers,
         "stalled_cases": args.households + args.carers,
         "panel_timescales": args.households + args.carers,
         "retention_check_ins": args.carers,
