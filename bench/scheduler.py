@@ -37,8 +37,8 @@ import crm.models as m  # noqa: E402
 from crm import clock  # noqa: E402
 from crm.db import make_engine, normalise_url  # noqa: E402
 from crm.migrate import upgrade  # noqa: E402
-from crm.scheduler import scans  # noqa: E402
 from crm.scheduler.dispatcher import Dispatcher  # noqa: E402
+from crm.services import reminders  # noqa: E402
 from crm.services.reference import ensure_reference_data  # noqa: E402
 from crm.settings import load_settings  # noqa: E402
 
@@ -347,6 +347,7 @@ def main() -> None:
     examined = {
         "visit_reminders": min(args.households, 2000),
         "enquiry_chasers": args.households + args.carers,
+        "initial_visit_offers": args.households + args.carers,
         "stalled_cases": args.households + args.carers,
         "panel_timescales": args.households + args.carers,
         "retention_check_ins": args.carers,
@@ -354,13 +355,12 @@ def main() -> None:
     }
     print(f"{'scan':<22}{'run':>5}{'seconds':>10}{'rows/s':>12}  written")
     for name, rows in examined.items():
-        scan = getattr(scans, name)
         for run in (1, 2):
             with Session(engine, expire_on_commit=False) as session:
                 tasks_before = session.exec(select(sa.func.count(m.Task.id))).one()
                 messages_before = session.exec(select(sa.func.count(m.OutboxMessage.id))).one()
                 t0 = time.perf_counter()
-                summary = scan(session, settings, NOW)
+                summary = reminders.run(name, session, settings, NOW)
                 seconds = time.perf_counter() - t0
                 tasks = session.exec(select(sa.func.count(m.Task.id))).one() - tasks_before
                 messages = (

@@ -14,6 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from crm import stages
+
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -53,7 +55,8 @@ class Role(StrEnum):
 
 
 class Stage(StrEnum):
-    """Where a household is. The first seven are the funnel, in order."""
+    """Where a household is. The first seven are the funnel, in order. Everything else about a
+    stage (label, colour, target days, groups) is its row in crm.stages."""
 
     ENQUIRY = "enquiry"
     INITIAL_VISIT = "initial_visit"
@@ -69,37 +72,24 @@ class Stage(StrEnum):
 
     @property
     def label(self) -> str:
-        return STAGE_LABELS[self]
+        return stages.row(self).label
 
     @property
     def funnel_index(self) -> int | None:
         return FUNNEL_STAGES.index(self) if self in FUNNEL_STAGES else None
 
+    @classmethod
+    def in_group(cls, name: str) -> tuple[Stage, ...]:
+        """The stages of a crm.stages group, in funnel order."""
+        return tuple(cls(key) for key in stages.group(name))
 
-FUNNEL_STAGES: tuple[Stage, ...] = (
-    Stage.ENQUIRY,
-    Stage.INITIAL_VISIT,
-    Stage.APPLICATION,
-    Stage.STAGE_ONE,
-    Stage.STAGE_TWO,
-    Stage.PANEL,
-    Stage.APPROVED,
-)
-CLOSED_STAGES = frozenset({Stage.WITHDRAWN, Stage.NOT_PROGRESSED, Stage.DEREGISTERED})
+
+# Read from the stage table; the funnel and the tracker importer still import these names
+# (they move to crm.stages after the architecture merge).
+FUNNEL_STAGES: tuple[Stage, ...] = Stage.in_group("funnel")
+CLOSED_STAGES = frozenset(Stage.in_group("closed"))
 STAGES_NEEDING_REASON = frozenset(CLOSED_STAGES)
-STAGE_LABELS = {
-    Stage.ENQUIRY: "Enquiry",
-    Stage.INITIAL_VISIT: "Initial visit",
-    Stage.APPLICATION: "Application",
-    Stage.STAGE_ONE: "Stage one",
-    Stage.STAGE_TWO: "Stage two",
-    Stage.PANEL: "Panel",
-    Stage.APPROVED: "Approved",
-    Stage.ON_HOLD: "On hold",
-    Stage.WITHDRAWN: "Withdrawn",
-    Stage.NOT_PROGRESSED: "Not progressed",
-    Stage.DEREGISTERED: "Deregistered",
-}
+STAGE_LABELS = {stage: stage.label for stage in Stage}
 
 
 class ReasonKind(StrEnum):

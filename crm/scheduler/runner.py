@@ -30,7 +30,7 @@ from sqlmodel import Session
 from crm import clock
 from crm.models import SchedulerJob, SchedulerJobRun
 from crm.scheduler.dispatcher import Dispatcher
-from crm.scheduler.jobs import DISPATCH, JOBS, JobSpec, make_trigger
+from crm.scheduler.jobs import DISPATCH, JOBS, JobSpec, make_trigger, reconcile
 from crm.scheduler.lease import Lease
 from crm.settings import Settings
 
@@ -163,18 +163,9 @@ class SchedulerRunner:
             session.commit()
 
     def ensure_job_states(self) -> dict[str, SchedulerJob]:
-        """A state row for every declared job (first_seen_at = now for new ones)."""
-        now = clock.now()
+        """A state row for every declared job (crm.scheduler.jobs.reconcile)."""
         with Session(self.engine, expire_on_commit=False) as session:
-            states = {}
-            for spec in self.jobs.values():
-                state = session.get(SchedulerJob, spec.id)
-                if state is None:
-                    state = SchedulerJob(job_id=spec.id, first_seen_at=now)
-                    session.add(state)
-                states[spec.id] = state
-            session.commit()
-            return states
+            return reconcile(session, self.jobs.values(), clock.now())
 
     def jobs_to_catch_up(self, now: datetime | None = None) -> dict[str, datetime]:
         """{job id: the fire time it missed} for the jobs a late start must run."""

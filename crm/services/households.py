@@ -17,11 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, select
 
-from crm import clock
+from crm import clock, stages
 from crm.db import transaction
 from crm.models import (
-    CLOSED_STAGES,
-    FUNNEL_STAGES,
     Activity,
     ActivityKind,
     Applicant,
@@ -51,7 +49,7 @@ from crm.services.pipeline import REASON_LISTS, classify_move
 from crm.services.validation import normalise_email, normalise_phone
 from crm.settings import Settings
 
-BOARD_STAGES: tuple[Stage, ...] = (*FUNNEL_STAGES, Stage.ON_HOLD)
+BOARD_STAGES = Stage.in_group("board")
 BOARD_CARDS_PER_STAGE = 20
 PAGE_SIZE = 25
 # Lists count matches up to this many; beyond it people narrow the search rather than page.
@@ -175,7 +173,7 @@ def _filtered(actor: Actor, query: HouseholdQuery) -> list[sa.ColumnElement[bool
     if query.stage:
         conditions.append(Household.stage == query.stage)
     elif not query.include_closed:
-        conditions.append(Household.stage.not_in(list(CLOSED_STAGES)))
+        conditions.append(Household.stage.not_in(Stage.in_group("closed")))
     if query.area_id:
         conditions.append(Household.area_id == query.area_id)
     if query.officer_id:
@@ -309,10 +307,6 @@ class BoardColumn:
     cards: list[BoardCard]
 
 
-def target_days(settings: Settings, stage: Stage) -> int | None:
-    return getattr(settings.stage_target_days, stage.value, None)
-
-
 def allowed_moves(session: Session, household: Household) -> list[Stage]:
     """Stages the household may move to without a reopen (for the board's quick move)."""
     moves = []
@@ -343,7 +337,7 @@ def board(
     )
     conditions = _filtered(actor, query)
     now = clock.now()
-    targets = {stage: target_days(settings, stage) for stage in BOARD_STAGES}
+    targets = {stage: stages.target_days(settings, stage) for stage in BOARD_STAGES}
     # One pass for every column's count and how many are over their stage's target.
     over_case = sa.case(
         *[
@@ -609,7 +603,7 @@ def household_view(
         moves=moves,
         reopen_moves=reopen,
         days_in_stage=(clock.now() - household.stage_entered_at).days,
-        target_days=target_days(settings, Stage(household.stage)),
+        target_days=stages.target_days(settings, household.stage),
     )
 
 

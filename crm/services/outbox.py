@@ -59,6 +59,7 @@ STAFF_TEMPLATES = frozenset(
         "visit_reminder_staff",
         "visit_cancelled_staff",
         "enquiry_response_overdue_staff",
+        "initial_visit_not_offered_staff",
         "panel_timescale_alert",
         "annual_review_due_staff",
         "tsd_due_staff",

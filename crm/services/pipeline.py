@@ -23,10 +23,9 @@ import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, select
 
-from crm import clock
+from crm import clock, stages
 from crm.db import transaction
 from crm.models import (
-    CLOSED_STAGES,
     AuditAction,
     Carer,
     CarerStatus,
@@ -37,7 +36,6 @@ from crm.models import (
     Stage,
     StageEvent,
 )
-from crm.models.base import STAGES_NEEDING_REASON
 from crm.services import audit, lifecycle
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
@@ -45,11 +43,12 @@ from crm.settings import Settings
 
 # Who may end an approved carer's registration.
 CARER_TEAM_ROLES = frozenset({Role.SUPERVISING_SOCIAL_WORKER, Role.MANAGER, Role.ADMIN})
+# The household has left: a move there needs a reason from the stage's list.
+CLOSED_STAGES = frozenset(Stage.in_group("closed"))
 REASON_LISTS = {
-    Stage.WITHDRAWN: ReasonKind.WITHDRAWN,
-    Stage.NOT_PROGRESSED: ReasonKind.NOT_PROGRESSED,
-    Stage.DEREGISTERED: ReasonKind.DEREGISTERED,
-    Stage.ON_HOLD: ReasonKind.ON_HOLD,
+    stage: ReasonKind(stages.row(stage).reason_list)
+    for stage in Stage
+    if stages.row(stage).reason_list is not None
 }
 # How a cancelled visit or a closed task says why, for staff.
 CLOSING_WORDS = {
@@ -147,7 +146,7 @@ def classify_move(session: Session, household: Household, to_stage: Stage) -> Mo
 def _check_reason(session: Session, to_stage: Stage, reason_code: str | None) -> str | None:
     kind = REASON_LISTS.get(to_stage)
     if reason_code is None or not reason_code.strip():
-        if to_stage in STAGES_NEEDING_REASON:
+        if to_stage in CLOSED_STAGES:
             raise InvalidInput(
                 f"Choose a reason for moving to {to_stage.label.lower()}", "reason_code"
             )

@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 
 from flask import Flask, current_app, request, url_for
 
-from crm import clock
+from crm import clock, stages
 from crm.models import Role, Stage
 from crm.services.validation import format_phone
 from crm.timetext import clock_time
@@ -140,6 +140,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(govuk_time_range, "govuk_time_range")
     app.add_template_filter(phone, "phone")
     app.add_template_filter(stage_label, "stage_label")
+    app.add_template_filter(stages.colour, "stage_colour")
     app.add_template_filter(humanise, "humanise")
     app.add_template_filter(display, "display")
 

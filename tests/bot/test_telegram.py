@@ -186,9 +186,9 @@ def test_start_question_booking_details_slot_confirmation(
 
         # The scheduler's reminder scan picks the visit up like any other.
         from crm import clock
-        from crm.scheduler.scans import visit_reminders
+        from crm.services import reminders
 
-        visit_reminders(session, bot_settings, clock.now())
+        reminders.run("visit_reminders", session, bot_settings, clock.now())
         session.commit()
         templates = sorted(o.template for o in session.exec(select(m.OutboxMessage)).all())
         assert templates == ["visit_confirmation", "visit_reminder", "visit_reminder_staff"]

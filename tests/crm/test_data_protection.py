@@ -31,8 +31,9 @@ from bot.assistant import Assistant
 from bot.knowledge import KnowledgeCache, load_knowledge
 from bot.matching import Matcher
 from crm import clock
-from crm.scheduler import scans
+from crm.scheduler import housekeeping
 from crm.services import carers as carer_service
+from crm.services import reminders
 from crm.services.actors import Actor
 from crm.services.appointments import book_appointment, cancel_appointment
 from crm.services.checkins import answer_check_in, start_check_in
@@ -214,7 +215,7 @@ def the_whole_way(session: Session, settings, org, assistant: Assistant) -> Jour
     # The day before the supervision visit: reminders to the carer and to the social worker
     # (the staff one carries the address and phone).
     clock.set_now(datetime(2026, 3, 11, 10, 30, tzinfo=UTC))
-    sent = scans.visit_reminders(session, settings, clock.now())
+    sent = reminders.run("visit_reminders", session, settings, clock.now())
     assert sent["household"] >= 1 and sent["staff"] == 1
     session.expire_all()
     return Journey(session.get(m.Household, household.id), session.get(m.Carer, carer.id))
@@ -572,7 +573,7 @@ def test_a_member_of_staff_who_applies_gets_no_other_family_s_messages(session, 
         check_availability=False,
     )  # fmt: skip
     clock.set_now(datetime(2026, 3, 11, 10, 30, tzinfo=UTC))
-    assert scans.visit_reminders(session, settings, clock.now())["staff"] == 1
+    assert reminders.run("visit_reminders", session, settings, clock.now())["staff"] == 1
     to_officer = _messages(session, recipient=org.officer_north.email)
     assert to_officer and "Bathsheba" in json.dumps(to_officer)
     b_messages = _messages(session, household_id=b.id)
@@ -934,7 +935,7 @@ def test_a_missed_checkpoint_is_retried_by_the_nightly_retention_job(sqlite_url,
             reader.execute("COMMIT")
 
             # That night: nobody is due for the retention rule, but the job truncates the log.
-            result = scans.data_retention(session, settings, clock.now())
+            result = housekeeping.data_retention(session, settings, clock.now())
         assert result == {"anonymised": 0}
         assert values_in_files(sqlite_url) == []
         assert Path(f"{path}-wal").stat().st_size == 0

@@ -20,7 +20,7 @@ import crm.models as m
 from crm.cli import main
 from crm.db import make_engine
 from crm.migrate import upgrade
-from crm.scheduler.scans import retention_check_ins
+from crm.services import reminders
 from crm.services.actors import Actor
 from crm.services.appointments import book_appointment, free_slots, slots_for_area
 from crm.services.demo_data import (
@@ -724,7 +724,7 @@ def test_the_services_work_on_a_demo_database(database_url, engine, session, set
 
     # The scheduler's check-in scan carries on from the demo's check-ins without clashing.
     before = count(session, m.CheckIn)
-    summary = retention_check_ins(session, settings, DEFAULT_NOW)
+    summary = reminders.run("retention_check_ins", session, settings, DEFAULT_NOW)
     assert count(session, m.CheckIn) == before + summary["periodic"] + summary["placement_ended"]
-    again = retention_check_ins(session, settings, DEFAULT_NOW)
+    again = reminders.run("retention_check_ins", session, settings, DEFAULT_NOW)
     assert again["periodic"] == again["placement_ended"] == 0

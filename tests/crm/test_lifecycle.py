@@ -13,8 +13,8 @@ from sqlmodel import select
 
 import crm.models as m
 from crm import clock
-from crm.scheduler import scans
 from crm.services import carers as carer_service
+from crm.services import reminders
 from crm.services.actors import Actor
 from crm.services.appointments import (
     book_appointment,
@@ -139,10 +139,16 @@ def test_leaving_the_funnel_cancels_visits_closes_tasks_and_stops_messages(
 
     # The scheduler does not bring any of it back.
     at(2026, 3, 11, 10, 30)  # when the day-before reminder would go
-    assert scans.visit_reminders(session, settings, clock.now()) == {"household": 0, "staff": 0}
-    assert scans.enquiry_chasers(session, settings, clock.now())["overdue"] == 0
+    assert reminders.run("visit_reminders", session, settings, clock.now()) == {
+        "household": 0,
+        "staff": 0,
+    }
+    assert reminders.run("enquiry_chasers", session, settings, clock.now())["overdue"] == 0
     at(2026, 6, 1, 10, 0)
-    assert scans.stalled_cases(session, settings, clock.now()) == {"tasks": 0, "nudges": 0}
+    assert reminders.run("stalled_cases", session, settings, clock.now()) == {
+        "tasks": 0,
+        "nudges": 0,
+    }
     assert [t.id for t in tasks(session, household_id=household.id, done_at=None)] == [concern.id]
 
 
@@ -230,8 +236,8 @@ def test_approval_cancels_assessment_visits_and_recruitment_tasks_only(session, 
     assert reload(session, letter).done_at is None  # still worth doing
     assert reload(session, nudge).status == m.OutboxStatus.CANCELLED
     at(2026, 6, 1, 10, 0)
-    assert scans.stalled_cases(session, settings, clock.now())["tasks"] == 0
-    assert scans.panel_timescales(session, settings, clock.now())["warnings"] == 0
+    assert reminders.run("stalled_cases", session, settings, clock.now())["tasks"] == 0
+    assert reminders.run("panel_timescales", session, settings, clock.now())["warnings"] == 0
 
 
 def test_deregistration_cancels_supervision_and_reviews_and_stops_carer_reminders(
@@ -240,7 +246,7 @@ def test_deregistration_cancels_supervision_and_reviews_and_stops_carer_reminder
     at(2025, 6, 2, 12, 0)
     carer = make_carer(session, settings, supervisor_id=org.supervisor_north.id)
     at(2026, 3, 2, 10, 0)
-    scans.retention_check_ins(session, settings, clock.now())
+    reminders.run("retention_check_ins", session, settings, clock.now())
     [check_in_message] = outbox(session, template="check_in")
     supervisor = Actor.for_staff(session, org.supervisor_north)
     visits = [
@@ -287,9 +293,12 @@ def test_deregistration_cancels_supervision_and_reviews_and_stops_carer_reminder
     # No more check-ins, review, TSD or supervision reminders, no visit reminders.
     for moment in ((2026, 3, 4, 10, 30), (2026, 5, 1, 10, 0), (2027, 1, 10, 10, 0)):
         now = at(*moment)
-        assert scans.visit_reminders(session, settings, now) == {"household": 0, "staff": 0}
-        assert scans.retention_check_ins(session, settings, now)["periodic"] == 0
-        assert set(scans.carer_reminders(session, settings, now).values()) == {0}
+        assert reminders.run("visit_reminders", session, settings, now) == {
+            "household": 0,
+            "staff": 0,
+        }
+        assert reminders.run("retention_check_ins", session, settings, now)["periodic"] == 0
+        assert set(reminders.run("carer_reminders", session, settings, now).values()) == {0}
     assert tasks(session, carer_id=carer.id, done_at=None) == []
 
 
@@ -299,7 +308,10 @@ def test_on_hold_pauses_the_stalled_case_chasing_but_keeps_visits(session, org, 
     move_stage(session, system, household.id, "application")
     visit = book_initial_visit(session, settings, household, org.officer_north)
     at(2026, 3, 30, 10, 0)  # more than the application stage's 14 days later
-    assert scans.stalled_cases(session, settings, clock.now()) == {"tasks": 1, "nudges": 1}
+    assert reminders.run("stalled_cases", session, settings, clock.now()) == {
+        "tasks": 1,
+        "nudges": 1,
+    }
     [stalled] = tasks(session, kind=m.TaskKind.STALLED_CASE)
     [nudge] = outbox(session, template="stalled_case_nudge")
     general = task_for(session, household, m.TaskKind.GENERAL)
@@ -318,9 +330,15 @@ def test_on_hold_pauses_the_stalled_case_chasing_but_keeps_visits(session, org, 
     assert reload(session, visit).status == m.AppointmentStatus.BOOKED
     # The pause has its own target (90 days); only after it does the household hear from us.
     at(2026, 5, 30, 10, 0)
-    assert scans.stalled_cases(session, settings, clock.now()) == {"tasks": 0, "nudges": 0}
+    assert reminders.run("stalled_cases", session, settings, clock.now()) == {
+        "tasks": 0,
+        "nudges": 0,
+    }
     at(2026, 7, 1, 10, 0)
-    assert scans.stalled_cases(session, settings, clock.now()) == {"tasks": 1, "nudges": 1}
+    assert reminders.run("stalled_cases", session, settings, clock.now()) == {
+        "tasks": 1,
+        "nudges": 1,
+    }
 
 
 def test_moving_on_from_enquiry_closes_the_call_back_task(session, org, settings):
@@ -358,7 +376,10 @@ def test_cancelling_one_visit_stops_its_reminders_and_tells_both_sides(session, 
     household = make_household(session, settings)
     visit = book_initial_visit(session, settings, household, org.officer_north)
     at(2026, 3, 11, 10, 30)
-    assert scans.visit_reminders(session, settings, clock.now()) == {"household": 1, "staff": 1}
+    assert reminders.run("visit_reminders", session, settings, clock.now()) == {
+        "household": 1,
+        "staff": 1,
+    }
     waiting = outbox(session, status=m.OutboxStatus.PENDING)
     assert {msg.template for msg in waiting} == {
         "visit_confirmation",
@@ -376,7 +397,10 @@ def test_cancelling_one_visit_stops_its_reminders_and_tells_both_sides(session, 
     [staff] = outbox(session, template="visit_cancelled_staff")
     assert staff.payload["reason"] == "Officer off sick"
     # The scan does not write the reminders again.
-    assert scans.visit_reminders(session, settings, clock.now()) == {"household": 0, "staff": 0}
+    assert reminders.run("visit_reminders", session, settings, clock.now()) == {
+        "household": 0,
+        "staff": 0,
+    }
 
 
 def test_the_timeline_shows_a_closed_task_as_closed_with_its_reason(session, org, settings):

@@ -14,9 +14,8 @@ from sqlmodel import select
 import crm.models as m
 from crm import clock
 from crm.checkins.views import ANSWERS_PER_CHECK_IN_PER_HOUR
-from crm.scheduler import scans
 from crm.scheduler.dispatcher import Dispatcher
-from crm.services import checkins
+from crm.services import checkins, reminders
 from crm.services.actors import Actor
 from crm.services.data_protection import anonymise_household
 from tests.crm.live_server import at_once, live_server
@@ -116,7 +115,7 @@ def test_no_unanswered_check_in_task_for_a_carer_whose_details_were_erased(
     carer, _first = carer_with_check_in(session, engine, org, sched_settings, **EMAIL_CARER)
     # A second check-in goes, and neither is answered.
     now = at(2026, 4, 13, 10, 0)
-    scans.retention_check_ins(session, sched_settings, now)
+    reminders.run("retention_check_ins", session, sched_settings, now)
     dispatcher = Dispatcher(sched_settings, engine)
     assert dispatcher.run_until_idle().sent == 1
     dispatcher.close()
@@ -124,5 +123,7 @@ def test_no_unanswered_check_in_task_for_a_carer_whose_details_were_erased(
         session, Actor.for_staff(session, org.manager), carer.household_id, reason="Asked"
     )
     now = at(2026, 4, 21, 10, 0)
-    assert scans.retention_check_ins(session, sched_settings, now)["unanswered_tasks"] == 0
+    assert (
+        reminders.run("retention_check_ins", session, sched_settings, now)["unanswered_tasks"] == 0
+    )
     assert tasks(session, kind=m.TaskKind.CHECK_IN_FOLLOW_UP) == []

@@ -12,9 +12,8 @@ from telegram import Bot
 
 import crm.models as m
 from crm import clock
-from crm.scheduler import scans
 from crm.scheduler.dispatcher import Dispatcher
-from crm.services import checkins
+from crm.services import checkins, reminders
 from crm.services import outbox as outbox_service
 from crm.services.errors import InvalidInput, NotAllowed
 from crm.testing.telegram_api import FakeTelegramServer
@@ -47,7 +46,7 @@ def carer_with_check_in(session, engine, org, settings, **options) -> tuple[m.Ca
     carer = make_carer(session, settings, supervisor_id=org.supervisor_north.id, **options)
     # Monday 2 March 2026, 10:00: a regular check-in goes out.
     at(2026, 3, 2, 10, 0)
-    scans.retention_check_ins(session, settings, clock.now())
+    reminders.run("retention_check_ins", session, settings, clock.now())
     dispatcher = Dispatcher(settings, engine)
     assert dispatcher.run_until_idle().sent == 1
     dispatcher.close()
@@ -274,7 +273,7 @@ def test_unsubscribe_link_needs_a_press_and_then_stops_emails(
     consents = outbox_service.latest_consents(session, carer.household_id)
     assert consents[m.ConsentScope.EMAIL] is True
     # A pending message by email is cancelled when they unsubscribe.
-    scans.carer_reminders(session, sched_settings, at(2026, 4, 3, 9, 0))
+    reminders.run("carer_reminders", session, sched_settings, at(2026, 4, 3, 9, 0))
     [waiting] = outbox(session, template="tsd_reminder")
     # RFC 8058 one-click: the mail provider POSTs without a form token.
     page = client.post(url, data={"List-Unsubscribe": "One-Click"})
@@ -299,13 +298,17 @@ def test_two_unanswered_check_ins_in_a_row_make_a_task(session, engine, org, sch
     )
     dispatcher = Dispatcher(sched_settings, engine)
     now = at(2026, 4, 13, 10, 0)  # six weeks later: the second check-in
-    assert scans.retention_check_ins(session, sched_settings, now)["periodic"] == 1
+    assert reminders.run("retention_check_ins", session, sched_settings, now)["periodic"] == 1
     dispatcher.run_until_idle()
     now = at(2026, 4, 20, 9, 59)
     assert checkins.flag_unanswered_check_ins(session, sched_settings, now) == 0
     now = at(2026, 4, 20, 10, 0)  # a week for the second to be answered
-    assert scans.retention_check_ins(session, sched_settings, now)["unanswered_tasks"] == 1
-    assert scans.retention_check_ins(session, sched_settings, now)["unanswered_tasks"] == 0
+    assert (
+        reminders.run("retention_check_ins", session, sched_settings, now)["unanswered_tasks"] == 1
+    )
+    assert (
+        reminders.run("retention_check_ins", session, sched_settings, now)["unanswered_tasks"] == 0
+    )
     [task] = tasks(session, kind=m.TaskKind.CHECK_IN_FOLLOW_UP)
     assert task.owner_id == org.supervisor_north.id and task.carer_id == carer.id
     assert task.title == "Get in touch: two check-ins in a row unanswered"
@@ -316,7 +319,7 @@ def test_an_answered_check_in_breaks_the_run(session, engine, org, sched_setting
         session, engine, org, sched_settings, email_address="cara@example.com", phone=None
     )
     checkins.answer_check_in(session, first.id, score=4, settings=sched_settings)
-    scans.retention_check_ins(session, sched_settings, at(2026, 4, 13, 10, 0))
+    reminders.run("retention_check_ins", session, sched_settings, at(2026, 4, 13, 10, 0))
     Dispatcher(sched_settings, engine).run_until_idle()
     now = at(2026, 5, 1, 10, 0)
     assert checkins.flag_unanswered_check_ins(session, sched_settings, now) == 0

@@ -11,9 +11,10 @@ from sqlmodel import Session, select
 
 import crm.models as m
 from crm import clock
-from crm.scheduler import scans
+from crm.scheduler import housekeeping
 from crm.scheduler.dispatcher import Dispatcher
 from crm.services import outbox as outbox_service
+from crm.services import reminders
 from crm.services.actors import Actor
 from crm.services.appointments import book_appointment, cancel_appointment, move_appointment
 from crm.testing.telegram_api import FakeTelegramServer
@@ -84,7 +85,7 @@ def test_visit_reminder_email_arrives_with_a_calendar_invite(
         location="12 Elm Road, Leicester",
     )
     now = at(2026, 3, 11, 10, 0)
-    scans.visit_reminders(session, sched_settings, now)
+    reminders.run("visit_reminders", session, sched_settings, now)
     result = Dispatcher(sched_settings, engine).run_until_idle()
     assert result.sent == 2 and result.failed == 0
 
@@ -140,7 +141,7 @@ def test_reminders_for_a_moved_or_cancelled_visit_are_not_sent(
         )
         for household, hour in ((first, 11), (second, 14))
     ]
-    scans.visit_reminders(session, sched_settings, at(2026, 3, 11, 10, 0))
+    reminders.run("visit_reminders", session, sched_settings, at(2026, 3, 11, 10, 0))
     cancel_appointment(session, SYSTEM, visits[0].id, reason="Unwell")
     move_appointment(
         session,
@@ -157,14 +158,14 @@ def test_reminders_for_a_moved_or_cancelled_visit_are_not_sent(
         ["sam.patel@example.com", org.officer_north.email]
     )
     assert all("is cancelled" in email.text() for email in smtp.messages())
-    reminders = [msg for msg in outbox(session) if msg.template.startswith("visit_reminder")]
-    assert sorted(msg.error for msg in reminders) == [
+    sent_reminders = [msg for msg in outbox(session) if msg.template.startswith("visit_reminder")]
+    assert sorted(msg.error for msg in sent_reminders) == [
         "the visit was cancelled",
         "the visit was cancelled",
         "the visit was moved",
         "the visit was moved",
     ]
-    assert {msg.status for msg in reminders} == {m.OutboxStatus.CANCELLED}
+    assert {msg.status for msg in sent_reminders} == {m.OutboxStatus.CANCELLED}
 
 
 def test_a_cancellation_notice_goes_with_its_visit_and_not_after_the_visit_time(
@@ -192,7 +193,7 @@ def test_consent_withdrawn_after_writing_stops_the_message(
     session, engine, org, sched_settings, smtp
 ):
     household = make_household(session, sched_settings)
-    scans.enquiry_chasers(session, sched_settings, at(2026, 3, 11, 10, 0))
+    reminders.run("enquiry_chasers", session, sched_settings, at(2026, 3, 11, 10, 0))
     [sorry] = outbox(session, template="enquiry_sorry_for_the_wait")
     session.add(
         m.Consent(
@@ -221,7 +222,7 @@ def test_quiet_hours_hold_messages_to_the_public_but_not_to_staff(
         session, sched_settings, first_name="Ash", email_address="ash@example.com", phone=None
     )
     now = at(2026, 4, 2, 20, 30)
-    scans.enquiry_chasers(session, sched_settings, now)
+    reminders.run("enquiry_chasers", session, sched_settings, now)
     dispatcher = Dispatcher(sched_settings, engine)
     result = dispatcher.run_until_idle()
     assert result.sent == 1  # the officer's alert
@@ -267,7 +268,7 @@ def closed_port() -> int:
 def test_retries_with_backoff_then_fails_where_staff_can_see_it(session, engine, org, settings):
     broken = scheduler_settings(settings, smtp_port=closed_port())
     household = make_household(session, broken)
-    scans.enquiry_chasers(session, broken, at(2026, 3, 11, 10, 0))
+    reminders.run("enquiry_chasers", session, broken, at(2026, 3, 11, 10, 0))
     dispatcher = Dispatcher(broken, engine)
     waits = []
     for attempt in range(1, outbox_service.MAX_ATTEMPTS):
@@ -307,7 +308,7 @@ def test_one_bad_address_does_not_block_the_rest(session, engine, org, sched_set
         make_household(
             session, sched_settings, first_name=f"P{n}", email_address=address, phone=None
         )
-    scans.enquiry_chasers(session, sched_settings, at(2026, 3, 11, 10, 0))
+    reminders.run("enquiry_chasers", session, sched_settings, at(2026, 3, 11, 10, 0))
     result = Dispatcher(sched_settings, engine).run_until_idle()
     assert result.failed == 1 and result.sent == 5
     [bad] = outbox(session, recipient="nobody@example.com")
@@ -391,7 +392,7 @@ def test_check_in_by_telegram_has_answer_buttons(session, engine, org, tg_settin
     at(2025, 1, 6, 11, 0)
     carer = telegram_carer(session, org, tg_settings, 7001)
     now = at(2026, 3, 2, 10, 0)
-    assert scans.retention_check_ins(session, tg_settings, now)["periodic"] == 1
+    assert reminders.run("retention_check_ins", session, tg_settings, now)["periodic"] == 1
     dispatcher = Dispatcher(tg_settings, engine)
     assert dispatcher.run_until_idle().sent == 1
     dispatcher.close()
@@ -411,7 +412,7 @@ def test_telegram_flood_control_is_waited_out(session, engine, org, tg_settings,
     telegram_carer(session, org, tg_settings, 7001, "Cara")
     telegram_carer(session, org, tg_settings, 7002, "Dee")
     now = at(2026, 3, 2, 10, 0)
-    scans.retention_check_ins(session, tg_settings, now)
+    reminders.run("retention_check_ins", session, tg_settings, now)
     staff_message(session, org, "test:staff-during-flood")
     telegram.fail("sendMessage", status=429, retry_after=30)
 
@@ -438,7 +439,7 @@ def test_a_blocked_bot_fails_that_chat_only(session, engine, org, tg_settings, t
     at(2025, 1, 6, 11, 0)
     telegram_carer(session, org, tg_settings, 7001, "Cara")
     telegram_carer(session, org, tg_settings, 7002, "Dee")
-    scans.retention_check_ins(session, tg_settings, at(2026, 3, 2, 10, 0))
+    reminders.run("retention_check_ins", session, tg_settings, at(2026, 3, 2, 10, 0))
     telegram.block_chat(7001)
     dispatcher = Dispatcher(tg_settings, engine)
     result = dispatcher.run_until_idle()
@@ -455,7 +456,7 @@ def test_stop_on_telegram_cancels_what_waits_and_withdraws_consent(
 ):
     at(2025, 1, 6, 11, 0)
     carer = telegram_carer(session, org, tg_settings, 7001)
-    scans.retention_check_ins(session, tg_settings, at(2026, 3, 2, 10, 0))
+    reminders.run("retention_check_ins", session, tg_settings, at(2026, 3, 2, 10, 0))
     assert outbox_service.record_telegram_stop(session, 7001) is True
     assert outbox_service.record_telegram_stop(session, 7001) is False
     [message] = outbox(session, template="check_in")
@@ -466,7 +467,7 @@ def test_stop_on_telegram_cancels_what_waits_and_withdraws_consent(
     assert Dispatcher(tg_settings, engine).run_until_idle().claimed == 0
     assert telegram.sent == []
     # The next check-in goes by email, the channel they still agree to.
-    scans.retention_check_ins(session, tg_settings, at(2026, 4, 20, 10, 0))
+    reminders.run("retention_check_ins", session, tg_settings, at(2026, 4, 20, 10, 0))
     latest = outbox(session, template="check_in")[-1]
     assert (latest.channel, latest.recipient) == (m.Channel.EMAIL, "cara@example.com")
 
@@ -475,7 +476,7 @@ def test_weekly_report_is_built_by_the_funnel_package_at_send_time(
     session, engine, org, sched_settings, smtp
 ):
     now = at(2026, 3, 30, 7, 0)
-    scans.weekly_funnel_report(session, sched_settings, now)
+    housekeeping.weekly_funnel_report(session, sched_settings, now)
     result = Dispatcher(sched_settings, engine).run_until_idle()
     [message] = outbox(session, template="weekly_funnel_report")
     if result.failed:

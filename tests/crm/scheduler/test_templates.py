@@ -60,6 +60,15 @@ PAYLOADS = {
         "email": "sam@example.com",
     },
     "enquiry_sorry_for_the_wait": {"greeting_name": "Sam", "officer_name": "Olu"},
+    "initial_visit_not_offered_staff": {
+        "staff_name": "Olu",
+        "household_name": "Sam Patel",
+        "household_reference": "FC-ABCD-EFGH",
+        "enquired_at": "2026-03-10T10:00:00+00:00",
+        "working_days": 5,
+        "phone": "07700 900982",
+        "email": "sam@example.com",
+    },
     "stalled_case_nudge": {
         "greeting_name": "Sam",
         "stage_label": "Application",

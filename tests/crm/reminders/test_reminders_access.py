@@ -11,7 +11,7 @@ from sqlmodel import select
 
 import crm.models as m
 from crm import clock
-from crm.scheduler import scans
+from crm.services import reminders
 from crm.services.actors import Actor
 from crm.services.pipeline import move_stage
 from tests.crm.scheduler.helpers import make_carer, make_household, outbox, tasks
@@ -36,7 +36,7 @@ def test_enquiry_chasers_give_work_to_the_officer_while_they_may_have_it(
     kept = make_household(session, sched_settings)
     assert kept.assigned_officer_id == org.officer_north.id
     at(2026, 3, 12, 10, 0)
-    scans.enquiry_chasers(session, sched_settings, clock.now())
+    reminders.run("enquiry_chasers", session, sched_settings, clock.now())
     alerts = outbox(session, template="enquiry_response_overdue_staff")
     assert [a.recipient for a in alerts] == [org.officer_north.email]
     [call_back] = tasks(session, household_id=kept.id, kind=m.TaskKind.RESPOND_TO_ENQUIRY)
@@ -51,7 +51,7 @@ def test_enquiry_chasers_give_work_to_the_officer_while_they_may_have_it(
     assert moved.assigned_officer_id == org.officer_north.id
     move_area(session, org.officer_north, org.north, org.south)
     at(2026, 3, 24, 10, 0)  # past the response target and the second attempt
-    scans.enquiry_chasers(session, sched_settings, clock.now())
+    reminders.run("enquiry_chasers", session, sched_settings, clock.now())
     new_alerts = [
         a
         for a in outbox(session, template="enquiry_response_overdue_staff")
@@ -76,7 +76,7 @@ def test_stalled_case_task_for_the_officer_or_the_team(session, org, sched_setti
     for household in (first, second):
         move_stage(session, SYSTEM, household.id, m.Stage.APPLICATION)
     at(2026, 3, 10, 10, 0)
-    summary = scans.stalled_cases(session, sched_settings, clock.now())
+    summary = reminders.run("stalled_cases", session, sched_settings, clock.now())
     assert summary["tasks"] == 2
     owners = {t.household_id: t.owner_id for t in tasks(session, kind=m.TaskKind.STALLED_CASE)}
     assert owners == {first.id: org.officer_north.id, second.id: org.officer_north.id}
@@ -85,7 +85,7 @@ def test_stalled_case_task_for_the_officer_or_the_team(session, org, sched_setti
     for household in (first, second):
         move_stage(session, SYSTEM, household.id, m.Stage.STAGE_ONE)
     at(2026, 5, 20, 10, 0)
-    scans.stalled_cases(session, sched_settings, clock.now())
+    reminders.run("stalled_cases", session, sched_settings, clock.now())
     later = [t for t in tasks(session, kind=m.TaskKind.STALLED_CASE) if "stage one" in t.title]
     assert len(later) == 2 and {t.owner_id for t in later} == {None}
 
@@ -98,7 +98,9 @@ def test_carer_reminders_for_the_supervisor_or_whoever_may_open_the_carer(
         session, sched_settings, supervisor_id=org.supervisor_north.id, approved_at=approved
     )
     at(2026, 4, 3, 8, 0)  # 60 days before the annual review
-    assert scans.carer_reminders(session, sched_settings, clock.now())["annual_review"] == 1
+    assert (
+        reminders.run("carer_reminders", session, sched_settings, clock.now())["annual_review"] == 1
+    )
     [review] = tasks(session, kind=m.TaskKind.ANNUAL_REVIEW)
     assert review.owner_id == org.supervisor_north.id
     [alert] = outbox(session, template="annual_review_due_staff")
@@ -117,7 +119,9 @@ def test_carer_reminders_for_the_supervisor_or_whoever_may_open_the_carer(
     session.add(m.StaffArea(staff_id=colleague.id, area_id=org.north.id))
     session.commit()
     at(2026, 5, 3, 8, 0)
-    assert scans.carer_reminders(session, sched_settings, clock.now())["annual_review"] == 1
+    assert (
+        reminders.run("carer_reminders", session, sched_settings, clock.now())["annual_review"] == 1
+    )
     reviews = tasks(session, kind=m.TaskKind.ANNUAL_REVIEW)
     assert [t.owner_id for t in reviews] == [org.supervisor_north.id, None]
     alerts = outbox(session, template="annual_review_due_staff")
@@ -134,7 +138,7 @@ def test_panel_alert_in_an_area_without_a_manager_goes_to_the_admins(session, or
     household = make_household(session, sched_settings)
     move_stage(session, SYSTEM, household.id, m.Stage.APPLICATION)
     at(2026, 3, 10, 10, 0)
-    summary = scans.panel_timescales(session, sched_settings, clock.now())
+    summary = reminders.run("panel_timescales", session, sched_settings, clock.now())
     assert summary["overdue"] == 1
     [task] = tasks(session, kind=m.TaskKind.PANEL_DEADLINE)
     assert task.owner_id == org.admin.id

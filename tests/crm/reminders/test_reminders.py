@@ -1,6 +1,6 @@
-"""Each scan run directly at chosen times (the movable clock), on SQLite and PostgreSQL:
+"""Each reminder run directly at chosen times (the movable clock), on SQLite and PostgreSQL:
 across the clock changes (29 March and 25 October 2026), a bank holiday and a weekend. Every
-scan run twice writes nothing the second time."""
+reminder run twice writes nothing the second time."""
 
 from datetime import UTC, date, datetime, timedelta
 
@@ -8,7 +8,7 @@ from sqlmodel import select
 
 import crm.models as m
 from crm import clock
-from crm.scheduler import scans
+from crm.services import reminders
 from crm.services.actors import Actor
 from crm.services.appointments import book_appointment, cancel_appointment
 from crm.services.pipeline import move_stage
@@ -52,10 +52,19 @@ def test_visit_reminders_across_the_change_to_summer_time(session, org, sched_se
 
     # The day before at 10:00 London time is 09:00 UTC on Sunday 29 March (BST).
     now = at(2026, 3, 29, 8, 59)
-    assert scans.visit_reminders(session, sched_settings, now) == {"household": 0, "staff": 0}
+    assert reminders.run("visit_reminders", session, sched_settings, now) == {
+        "household": 0,
+        "staff": 0,
+    }
     now = at(2026, 3, 29, 9, 0)
-    assert scans.visit_reminders(session, sched_settings, now) == {"household": 1, "staff": 1}
-    assert scans.visit_reminders(session, sched_settings, now) == {"household": 0, "staff": 0}
+    assert reminders.run("visit_reminders", session, sched_settings, now) == {
+        "household": 1,
+        "staff": 1,
+    }
+    assert reminders.run("visit_reminders", session, sched_settings, now) == {
+        "household": 0,
+        "staff": 0,
+    }
     [to_household] = outbox(session, template="visit_reminder")
     assert to_household.recipient == "sam.patel@example.com"
     assert to_household.payload["when"] == "day_before"
@@ -66,11 +75,20 @@ def test_visit_reminders_across_the_change_to_summer_time(session, org, sched_se
 
     # Late on Sunday evening: still nothing new. The morning of: 08:00 BST = 07:00 UTC.
     now = at(2026, 3, 29, 22, 0)
-    assert scans.visit_reminders(session, sched_settings, now) == {"household": 0, "staff": 0}
+    assert reminders.run("visit_reminders", session, sched_settings, now) == {
+        "household": 0,
+        "staff": 0,
+    }
     now = at(2026, 3, 30, 6, 59)
-    assert scans.visit_reminders(session, sched_settings, now) == {"household": 0, "staff": 0}
+    assert reminders.run("visit_reminders", session, sched_settings, now) == {
+        "household": 0,
+        "staff": 0,
+    }
     now = at(2026, 3, 30, 7, 0)
-    assert scans.visit_reminders(session, sched_settings, now) == {"household": 1, "staff": 0}
+    assert reminders.run("visit_reminders", session, sched_settings, now) == {
+        "household": 1,
+        "staff": 0,
+    }
     whens = [msg.payload["when"] for msg in outbox(session, template="visit_reminder")]
     assert whens == ["day_before", "morning_of"]
 
@@ -88,9 +106,9 @@ def test_visit_reminders_across_the_change_back_to_greenwich_time(session, org, 
     )
     # 10:00 on Sunday is 10:00 UTC now, not 09:00 as it was the day before.
     now = at(2026, 10, 25, 9, 30)
-    assert scans.visit_reminders(session, sched_settings, now)["household"] == 0
+    assert reminders.run("visit_reminders", session, sched_settings, now)["household"] == 0
     now = at(2026, 10, 25, 10, 0)
-    assert scans.visit_reminders(session, sched_settings, now)["household"] == 1
+    assert reminders.run("visit_reminders", session, sched_settings, now)["household"] == 1
 
 
 def test_a_late_start_sends_the_day_before_reminder_late_but_not_after_the_morning(
@@ -106,7 +124,7 @@ def test_a_late_start_sends_the_day_before_reminder_late_but_not_after_the_morni
     )
     # The scheduler was down all Wednesday daytime and comes back at 20:00: still sent.
     now = at(2026, 3, 11, 20, 0)
-    assert scans.visit_reminders(session, sched_settings, now)["household"] == 1
+    assert reminders.run("visit_reminders", session, sched_settings, now)["household"] == 1
     # A second visit, scanned for the first time the next morning: only the morning one.
     second = make_household(
         session, sched_settings, first_name="Alex", email_address="alex@example.com", phone=None
@@ -115,7 +133,7 @@ def test_a_late_start_sends_the_day_before_reminder_late_but_not_after_the_morni
         session, sched_settings, second, org.officer_north, datetime(2026, 3, 12, 11, 0, tzinfo=UTC)
     )
     now = at(2026, 3, 12, 8, 5)
-    scans.visit_reminders(session, sched_settings, now)
+    reminders.run("visit_reminders", session, sched_settings, now)
     whens = [
         msg.payload["when"]
         for msg in outbox(session, template="visit_reminder", recipient="alex@example.com")
@@ -141,7 +159,10 @@ def test_no_reminder_without_consent_or_for_a_cancelled_visit(session, org, sche
     cancel_appointment(session, SYSTEM, visit.id, reason="They are away")
     now = at(2026, 3, 11, 10, 0)
     # Only the staff reminder for the first visit: the household agreed to no channel.
-    assert scans.visit_reminders(session, sched_settings, now) == {"household": 0, "staff": 1}
+    assert reminders.run("visit_reminders", session, sched_settings, now) == {
+        "household": 0,
+        "staff": 1,
+    }
 
 
 def test_two_applicants_with_email_both_get_the_reminder(session, org, sched_settings):
@@ -156,7 +177,7 @@ def test_two_applicants_with_email_both_get_the_reminder(session, org, sched_set
         datetime(2026, 3, 12, 9, 30, tzinfo=UTC),
     )
     now = at(2026, 3, 11, 10, 0)
-    scans.visit_reminders(session, sched_settings, now)
+    reminders.run("visit_reminders", session, sched_settings, now)
     recipients = sorted(msg.recipient for msg in outbox(session, template="visit_reminder"))
     assert recipients == ["robin@example.com", "sam.patel@example.com"]
 
@@ -178,7 +199,7 @@ def test_telegram_is_used_when_preferred_and_agreed(session, org, settings):
         datetime(2026, 3, 12, 9, 30, tzinfo=UTC),
     )
     now = at(2026, 3, 11, 10, 0)
-    scans.visit_reminders(session, telegram_settings, now)
+    reminders.run("visit_reminders", session, telegram_settings, now)
     [message] = outbox(session, template="visit_reminder")
     assert (message.channel, message.recipient) == (m.Channel.TELEGRAM, "5551")
 
@@ -194,11 +215,11 @@ def test_enquiry_before_a_bank_holiday_is_chased_on_tuesday(session, org, sched_
 
     for moment in [(2026, 5, 4, 20, 0), (2026, 5, 5, 13, 59)]:
         now = at(*moment)
-        summary = scans.enquiry_chasers(session, sched_settings, now)
+        summary = reminders.run("enquiry_chasers", session, sched_settings, now)
         assert summary == {"overdue": 0, "alerts": 0, "messages": 0, "second_attempts": 0}
 
     now = at(2026, 5, 5, 14, 0)  # Tuesday 15:00 BST: one working day of office time later
-    summary = scans.enquiry_chasers(session, sched_settings, now)
+    summary = reminders.run("enquiry_chasers", session, sched_settings, now)
     assert summary == {"overdue": 1, "alerts": 1, "messages": 1, "second_attempts": 0}
     # The call-back task made with the enquiry is raised, not duplicated.
     [task] = tasks(session, household_id=household.id)
@@ -207,14 +228,14 @@ def test_enquiry_before_a_bank_holiday_is_chased_on_tuesday(session, org, sched_
     assert alert.recipient == org.officer_north.email
     [sorry] = outbox(session, template="enquiry_sorry_for_the_wait")
     assert sorry.recipient == "sam.patel@example.com"
-    assert scans.enquiry_chasers(session, sched_settings, now)["alerts"] == 0
+    assert reminders.run("enquiry_chasers", session, sched_settings, now)["alerts"] == 0
 
     # Two working days (Tuesday and Wednesday): the second attempt on Wednesday 15:00 BST.
     now = at(2026, 5, 6, 13, 59)
-    assert scans.enquiry_chasers(session, sched_settings, now)["second_attempts"] == 0
+    assert reminders.run("enquiry_chasers", session, sched_settings, now)["second_attempts"] == 0
     now = at(2026, 5, 6, 14, 0)
-    assert scans.enquiry_chasers(session, sched_settings, now)["second_attempts"] == 1
-    assert scans.enquiry_chasers(session, sched_settings, now)["second_attempts"] == 0
+    assert reminders.run("enquiry_chasers", session, sched_settings, now)["second_attempts"] == 1
+    assert reminders.run("enquiry_chasers", session, sched_settings, now)["second_attempts"] == 0
     kinds = sorted(t.kind for t in tasks(session, household_id=household.id))
     assert kinds == [m.TaskKind.RESPOND_TO_ENQUIRY, m.TaskKind.SECOND_ATTEMPT]
 
@@ -223,9 +244,9 @@ def test_weekend_enquiry_is_due_at_the_end_of_monday(session, org, sched_setting
     at(2026, 3, 7, 11, 0)  # Saturday
     make_household(session, sched_settings, consents=())
     now = at(2026, 3, 9, 16, 59)
-    assert scans.enquiry_chasers(session, sched_settings, now)["overdue"] == 0
+    assert reminders.run("enquiry_chasers", session, sched_settings, now)["overdue"] == 0
     now = at(2026, 3, 9, 17, 0)
-    summary = scans.enquiry_chasers(session, sched_settings, now)
+    summary = reminders.run("enquiry_chasers", session, sched_settings, now)
     # No consent to contact: staff are alerted, the enquirer gets nothing from us.
     assert summary == {"overdue": 1, "alerts": 1, "messages": 0, "second_attempts": 0}
 
@@ -241,7 +262,7 @@ def test_a_contacted_enquiry_is_not_chased(session, org, sched_settings):
         call_outcome=m.CallOutcome.SPOKE,
     )
     now = at(2026, 3, 20, 12, 0)
-    summary = scans.enquiry_chasers(session, sched_settings, now)
+    summary = reminders.run("enquiry_chasers", session, sched_settings, now)
     assert summary == {"overdue": 0, "alerts": 0, "messages": 0, "second_attempts": 0}
 
 
@@ -250,7 +271,7 @@ def test_unassigned_enquiry_alerts_the_area_team_or_the_managers(session, org, s
     # officer) hears about it; with no officers working, the managers do.
     make_household(session, sched_settings, postcode="SW1A 1AA")
     now = at(2026, 3, 11, 10, 0)
-    scans.enquiry_chasers(session, sched_settings, now)
+    reminders.run("enquiry_chasers", session, sched_settings, now)
     alerts = outbox(session, template="enquiry_response_overdue_staff")
     assert sorted(a.recipient for a in alerts) == sorted(
         [org.officer_north.email, org.officer_south.email]
@@ -268,7 +289,7 @@ def test_unassigned_enquiry_alerts_the_area_team_or_the_managers(session, org, s
         postcode="SW1A 2AA",
     )
     now = at(2026, 3, 12, 10, 0)
-    scans.enquiry_chasers(session, sched_settings, now)
+    reminders.run("enquiry_chasers", session, sched_settings, now)
     alerts = outbox(session, template="enquiry_response_overdue_staff")
     assert alerts[-1].recipient == org.manager.email
 
@@ -282,10 +303,10 @@ def test_stalled_case_gets_a_task_and_a_nudge_once(session, org, sched_settings)
     applied = clock.now()
     # Application's target is 14 days.
     now = at(*(applied + timedelta(days=14)).timetuple()[:5])
-    assert scans.stalled_cases(session, sched_settings, now) == {"tasks": 0, "nudges": 0}
+    assert reminders.run("stalled_cases", session, sched_settings, now) == {"tasks": 0, "nudges": 0}
     now = clock.advance(timedelta(minutes=1))
-    assert scans.stalled_cases(session, sched_settings, now) == {"tasks": 1, "nudges": 1}
-    assert scans.stalled_cases(session, sched_settings, now) == {"tasks": 0, "nudges": 0}
+    assert reminders.run("stalled_cases", session, sched_settings, now) == {"tasks": 1, "nudges": 1}
+    assert reminders.run("stalled_cases", session, sched_settings, now) == {"tasks": 0, "nudges": 0}
     [task] = tasks(session, kind=m.TaskKind.STALLED_CASE)
     assert task.owner_id == org.officer_north.id
     [nudge] = outbox(session, template="stalled_case_nudge")
@@ -297,16 +318,16 @@ def test_stalled_case_gets_a_task_and_a_nudge_once(session, org, sched_settings)
         session, org.actor(session, org.officer_north), household.id, "note", summary="Emailed"
     )
     now = clock.advance(timedelta(days=14))
-    assert scans.stalled_cases(session, sched_settings, now)["tasks"] == 0
+    assert reminders.run("stalled_cases", session, sched_settings, now)["tasks"] == 0
     now = clock.advance(timedelta(minutes=1))
-    assert scans.stalled_cases(session, sched_settings, now)["tasks"] == 1
+    assert reminders.run("stalled_cases", session, sched_settings, now)["tasks"] == 1
 
 
 def test_stalled_assessment_is_a_task_for_staff_only(session, org, sched_settings):
     household = make_household(session, sched_settings)
     move_stage(session, SYSTEM, household.id, m.Stage.STAGE_TWO)
     now = clock.advance(timedelta(days=121))
-    assert scans.stalled_cases(session, sched_settings, now) == {"tasks": 1, "nudges": 0}
+    assert reminders.run("stalled_cases", session, sched_settings, now) == {"tasks": 1, "nudges": 0}
 
 
 # -- the 8-month panel timescale -------------------------------------------------------------
@@ -318,11 +339,11 @@ def test_panel_timescale_warning_then_overdue(session, org, sched_settings):
     move_stage(session, SYSTEM, household.id, m.Stage.APPLICATION)
     move_stage(session, SYSTEM, household.id, m.Stage.STAGE_TWO)
     now = at(2026, 1, 31, 9, 0)
-    assert scans.panel_timescales(session, sched_settings, now)["warnings"] == 0
+    assert reminders.run("panel_timescales", session, sched_settings, now)["warnings"] == 0
     now = at(2026, 2, 1, 9, 0)  # 7 months after applying
-    summary = scans.panel_timescales(session, sched_settings, now)
+    summary = reminders.run("panel_timescales", session, sched_settings, now)
     assert summary == {"warnings": 1, "overdue": 0, "alerts": 1}
-    assert scans.panel_timescales(session, sched_settings, now) == {
+    assert reminders.run("panel_timescales", session, sched_settings, now) == {
         "warnings": 0,
         "overdue": 0,
         "alerts": 0,
@@ -331,7 +352,7 @@ def test_panel_timescale_warning_then_overdue(session, org, sched_settings):
     assert alert.recipient == org.manager.email
     assert alert.payload["deadline_date"] == "1 March 2026"
     now = at(2026, 3, 1, 9, 0)
-    assert scans.panel_timescales(session, sched_settings, now)["overdue"] == 1
+    assert reminders.run("panel_timescales", session, sched_settings, now)["overdue"] == 1
     [warning, overdue] = tasks(session, kind=m.TaskKind.PANEL_DEADLINE)
     assert overdue.priority == m.TaskPriority.URGENT and warning.owner_id == org.manager.id
 
@@ -342,7 +363,7 @@ def test_approved_households_are_past_the_panel_timescale(session, org, sched_se
     move_stage(session, SYSTEM, household.id, m.Stage.APPLICATION)
     move_stage(session, SYSTEM, household.id, m.Stage.APPROVED)
     now = at(2026, 3, 1, 9, 0)
-    assert scans.panel_timescales(session, sched_settings, now)["warnings"] == 0
+    assert reminders.run("panel_timescales", session, sched_settings, now)["warnings"] == 0
 
 
 # -- retention check-ins ---------------------------------------------------------------------
@@ -355,26 +376,26 @@ def test_check_ins_monthly_in_the_first_year_then_every_six_weeks(session, org, 
     )
     # Approved on 5 January; monthly (30 days) in the first year.
     now = at(2026, 2, 3, 10, 0)
-    assert scans.retention_check_ins(session, sched_settings, now)["periodic"] == 0
+    assert reminders.run("retention_check_ins", session, sched_settings, now)["periodic"] == 0
     now = at(2026, 2, 4, 10, 0)
-    assert scans.retention_check_ins(session, sched_settings, now)["periodic"] == 1
-    assert scans.retention_check_ins(session, sched_settings, now)["periodic"] == 0
+    assert reminders.run("retention_check_ins", session, sched_settings, now)["periodic"] == 1
+    assert reminders.run("retention_check_ins", session, sched_settings, now)["periodic"] == 0
     [check_in] = session.exec(select(m.CheckIn)).all()
     assert check_in.carer_id == carer.id and check_in.channel == m.Channel.EMAIL
     [message] = outbox(session, template="check_in")
     assert check_in.outbox_message_id == message.id
     assert message.payload["reason"] == "first_year"
     now = at(2026, 3, 6, 10, 0)
-    assert scans.retention_check_ins(session, sched_settings, now)["periodic"] == 1
+    assert reminders.run("retention_check_ins", session, sched_settings, now)["periodic"] == 1
 
     # After the first year, every 42 days from the last one.
     session.exec(select(m.CheckIn)).all()
     now = at(2027, 1, 10, 10, 0)
-    assert scans.retention_check_ins(session, sched_settings, now)["periodic"] == 1
+    assert reminders.run("retention_check_ins", session, sched_settings, now)["periodic"] == 1
     now = at(2027, 2, 20, 10, 0)
-    assert scans.retention_check_ins(session, sched_settings, now)["periodic"] == 0
+    assert reminders.run("retention_check_ins", session, sched_settings, now)["periodic"] == 0
     now = at(2027, 2, 21, 10, 0)
-    assert scans.retention_check_ins(session, sched_settings, now)["periodic"] == 1
+    assert reminders.run("retention_check_ins", session, sched_settings, now)["periodic"] == 1
     reasons = [msg.payload["reason"] for msg in outbox(session, template="check_in")]
     assert reasons[-1] == "regular"
 
@@ -386,7 +407,7 @@ def test_a_check_in_a_few_days_after_a_placement_ends(session, org, sched_settin
     )
     now = at(2026, 3, 2, 10, 0)
     # Bring the regular check-ins up to date first.
-    scans.retention_check_ins(session, sched_settings, now)
+    reminders.run("retention_check_ins", session, sched_settings, now)
     session.add(
         m.Placement(
             carer_id=carer.id,
@@ -398,11 +419,15 @@ def test_a_check_in_a_few_days_after_a_placement_ends(session, org, sched_settin
     )
     session.commit()
     now = at(2026, 3, 7, 10, 0)
-    assert scans.retention_check_ins(session, sched_settings, now)["placement_ended"] == 0
+    assert (
+        reminders.run("retention_check_ins", session, sched_settings, now)["placement_ended"] == 0
+    )
     now = at(2026, 3, 8, 10, 0)  # three days after
-    summary = scans.retention_check_ins(session, sched_settings, now)
+    summary = reminders.run("retention_check_ins", session, sched_settings, now)
     assert summary["placement_ended"] == 1 and summary["periodic"] == 0
-    assert scans.retention_check_ins(session, sched_settings, now)["placement_ended"] == 0
+    assert (
+        reminders.run("retention_check_ins", session, sched_settings, now)["placement_ended"] == 0
+    )
     reasons = [msg.payload["reason"] for msg in outbox(session, template="check_in")]
     assert reasons[-1] == "placement_ended"
 
@@ -416,7 +441,7 @@ def test_no_check_in_for_a_carer_on_a_break(session, org, sched_settings):
     session.add(carer)
     session.commit()
     now = at(2026, 3, 2, 10, 0)
-    assert scans.retention_check_ins(session, sched_settings, now)["periodic"] == 0
+    assert reminders.run("retention_check_ins", session, sched_settings, now)["periodic"] == 0
 
 
 # -- annual review, TSD, supervision ---------------------------------------------------------
@@ -429,12 +454,12 @@ def test_annual_review_at_60_and_30_days(session, org, sched_settings):
     )
     assert carer.annual_review_due == date(2026, 6, 2)
     now = at(2026, 4, 2, 8, 0)  # 61 days before
-    assert scans.carer_reminders(session, sched_settings, now)["annual_review"] == 0
+    assert reminders.run("carer_reminders", session, sched_settings, now)["annual_review"] == 0
     now = at(2026, 4, 3, 8, 0)  # 60 days before
-    assert scans.carer_reminders(session, sched_settings, now)["annual_review"] == 1
-    assert scans.carer_reminders(session, sched_settings, now)["annual_review"] == 0
+    assert reminders.run("carer_reminders", session, sched_settings, now)["annual_review"] == 1
+    assert reminders.run("carer_reminders", session, sched_settings, now)["annual_review"] == 0
     now = at(2026, 5, 3, 8, 0)  # 30 days before
-    assert scans.carer_reminders(session, sched_settings, now)["annual_review"] == 1
+    assert reminders.run("carer_reminders", session, sched_settings, now)["annual_review"] == 1
     reviews = tasks(session, kind=m.TaskKind.ANNUAL_REVIEW)
     assert [t.owner_id for t in reviews] == [org.supervisor_north.id] * 2
     alerts = outbox(session, template="annual_review_due_staff")
@@ -446,7 +471,7 @@ def test_a_late_start_sends_only_the_nearest_annual_review_reminder(session, org
     approved = at(2025, 6, 2, 10, 0)
     make_carer(session, sched_settings, supervisor_id=org.supervisor_north.id, approved_at=approved)
     now = at(2026, 5, 13, 8, 0)  # 20 days before, never scanned
-    assert scans.carer_reminders(session, sched_settings, now)["annual_review"] == 1
+    assert reminders.run("carer_reminders", session, sched_settings, now)["annual_review"] == 1
     [alert] = outbox(session, template="annual_review_due_staff")
     assert alert.payload["days_left"] == 20
 
@@ -463,9 +488,9 @@ def test_tsd_deadline_reminds_staff_and_the_carer(session, org, sched_settings):
     )
     assert carer.tsd_due == date(2026, 6, 2)
     now = at(2026, 4, 2, 8, 0)
-    assert scans.carer_reminders(session, sched_settings, now)["tsd"] == 0
+    assert reminders.run("carer_reminders", session, sched_settings, now)["tsd"] == 0
     now = at(2026, 4, 3, 8, 0)  # 60 days before
-    summary = scans.carer_reminders(session, sched_settings, now)
+    summary = reminders.run("carer_reminders", session, sched_settings, now)
     assert summary["tsd"] == 1 and summary["tsd_reminders"] == 1
     [to_carer] = outbox(session, template="tsd_reminder")
     assert to_carer.recipient == "carer@example.com" and to_carer.carer_id == carer.id
@@ -474,7 +499,7 @@ def test_tsd_deadline_reminds_staff_and_the_carer(session, org, sched_settings):
     session.add(carer)
     session.commit()
     now = at(2026, 5, 1, 8, 0)
-    assert scans.carer_reminders(session, sched_settings, now)["tsd"] == 0
+    assert reminders.run("carer_reminders", session, sched_settings, now)["tsd"] == 0
 
 
 def test_supervision_overdue_unless_a_visit_is_booked(session, org, sched_settings):
@@ -484,10 +509,10 @@ def test_supervision_overdue_unless_a_visit_is_booked(session, org, sched_settin
     )
     # Approved on 5 January (a date: from midnight); 42 days later is 16 February.
     now = at(2026, 2, 15, 23, 59)
-    assert scans.carer_reminders(session, sched_settings, now)["supervision"] == 0
+    assert reminders.run("carer_reminders", session, sched_settings, now)["supervision"] == 0
     now = at(2026, 2, 16, 0, 1)
-    assert scans.carer_reminders(session, sched_settings, now)["supervision"] == 1
-    assert scans.carer_reminders(session, sched_settings, now)["supervision"] == 0
+    assert reminders.run("carer_reminders", session, sched_settings, now)["supervision"] == 1
+    assert reminders.run("carer_reminders", session, sched_settings, now)["supervision"] == 0
     [alert] = outbox(session, template="supervision_overdue_staff")
     assert alert.recipient == org.supervisor_north.email
 
@@ -507,28 +532,4 @@ def test_supervision_overdue_unless_a_visit_is_booked(session, org, sched_settin
     )
     session.commit()
     now = at(2026, 4, 10, 10, 0)
-    assert scans.carer_reminders(session, sched_settings, now)["supervision"] == 0
-
-
-# -- the weekly report -----------------------------------------------------------------------
-
-
-def test_weekly_report_week_ending_in_london_time(session, org, sched_settings):
-    # 00:30 on Monday 30 March in London is still Sunday 23:30 UTC.
-    now = at(2026, 3, 29, 23, 30)
-    assert scans.week_ending_for(sched_settings, now) == date(2026, 3, 29)
-    now = at(2026, 3, 30, 7, 0)
-    # An extra recipient who is an admin gets it; an address with no staff account, or an
-    # officer's (the report names households and carers they may not open), gets nothing.
-    recipients = ["Board@X.org", org.admin.email.upper(), org.officer_north.email]
-    extra = sched_settings.model_copy(
-        update={"report": sched_settings.report.model_copy(update={"recipients": recipients})}
-    )
-    first = scans.weekly_funnel_report(session, extra, now)
-    assert first["messages"] == 2 and first["not_sent_no_staff_account"] == 2
-    assert "board" not in repr(first).lower()  # the summary names nobody
-    assert scans.weekly_funnel_report(session, extra, now)["messages"] == 0
-    messages = outbox(session, template="weekly_funnel_report")
-    assert sorted(msg.recipient for msg in messages) == [org.admin.email, org.manager.email]
-    assert {msg.staff_id for msg in messages} == {org.admin.id, org.manager.id}
-    assert {msg.payload["week_ending"] for msg in messages} == {"2026-03-29"}
+    assert reminders.run("carer_reminders", session, sched_settings, now)["supervision"] == 0
