@@ -12,8 +12,8 @@ from telegram import Bot
 
 import crm.models as m
 from crm import clock
+from crm.messaging.dispatcher import Dispatcher
 from crm.scheduler import scans
-from crm.scheduler.dispatcher import Dispatcher
 from crm.services import checkins
 from crm.services import outbox as outbox_service
 from crm.services.errors import InvalidInput, NotAllowed
