@@ -70,10 +70,18 @@ def public(
     calendar_invite: bool = False,
     cancels_visit: bool = False,
 ) -> Template:
+    """A message to a household or a carer: consent, opt-outs and (unless `quiet_hours` says
+    GO) quiet hours apply."""
     return Template(
-        name, Audience.PUBLIC, quiet_hours, channels, name, calendar_invite, cancels_visit,
-        described,
-    )  # fmt: skip
+        name=name,
+        audience=Audience.PUBLIC,
+        quiet_hours=quiet_hours,
+        channels=channels,
+        folder=name,
+        calendar_invite=calendar_invite,
+        cancels_visit=cancels_visit,
+        described=described,
+    )
 
 
 def staff(
@@ -85,10 +93,17 @@ def staff(
     calendar_invite: bool = False,
     cancels_visit: bool = False,
 ) -> Template:
+    """A message to our staff: no consent check, and it goes in quiet hours."""
     return Template(
-        name, Audience.STAFF, QuietHours.GO, channels, None if built_in_code else name,
-        calendar_invite, cancels_visit, described,
-    )  # fmt: skip
+        name=name,
+        audience=Audience.STAFF,
+        quiet_hours=QuietHours.GO,
+        channels=channels,
+        folder=None if built_in_code else name,
+        calendar_invite=calendar_invite,
+        cancels_visit=cancels_visit,
+        described=described,
+    )
 
 
 WEEKLY_REPORT = "weekly_funnel_report"
@@ -151,7 +166,13 @@ def template(name: str) -> Template:
     known = TEMPLATES.get(name)
     if known is not None:
         return known
-    return Template(name, Audience.PUBLIC, QuietHours.WAIT, frozenset(Channel), name)
+    return Template(
+        name=name,
+        audience=Audience.PUBLIC,
+        quiet_hours=QuietHours.WAIT,
+        channels=frozenset(Channel),
+        folder=name,
+    )
 
 
 def staff_templates() -> frozenset[str]:
