@@ -36,8 +36,8 @@ from sqlmodel import Session, SQLModel, select  # noqa: E402
 import crm.models as m  # noqa: E402
 from crm import clock  # noqa: E402
 from crm.db import make_engine, normalise_url  # noqa: E402
+from crm.messaging.dispatcher import Dispatcher  # noqa: E402
 from crm.migrate import upgrade  # noqa: E402
-from crm.scheduler.dispatcher import Dispatcher  # noqa: E402
 from crm.services import reminders  # noqa: E402
 from crm.services.reference import ensure_reference_data  # noqa: E402
 from crm.settings import load_settings  # noqa: E402

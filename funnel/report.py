@@ -1042,7 +1042,7 @@ def email_for_report(
     message["From"] = from_address
     message["To"] = ", ".join(recipients)
     message["Date"] = formatdate(report.generated_at.timestamp(), localtime=False)
-    # No Message-ID: the sender (the outbox dispatcher, or send_email) gives one.
+    # No Message-ID: the sender (the outbox dispatcher's email channel) gives one.
     message.set_content(render_text(report))
     # Short Content-IDs, so the header is never folded over two lines.
     token = secrets.token_hex(4)

@@ -151,7 +151,7 @@ def run_job(job_id: str) -> None:
 @friendly_errors
 def dispatch(worker: str | None, claim_seconds: int, batch_size: int) -> None:
     """Send every message that is due now, then stop."""
-    from crm.scheduler.dispatcher import Dispatcher
+    from crm.messaging.dispatcher import Dispatcher
 
     _logging(False)
     settings, engine = _engine()

@@ -28,8 +28,8 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from crm import clock
+from crm.messaging.dispatcher import Dispatcher
 from crm.models import SchedulerJob, SchedulerJobRun
-from crm.scheduler.dispatcher import Dispatcher
 from crm.scheduler.jobs import DISPATCH, JOBS, JobSpec, make_trigger, reconcile
 from crm.scheduler.lease import Lease
 from crm.settings import Settings

@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 
 from crm import clock
 from crm.db import transaction
+from crm.messaging import catalogue
 from crm.models import (
     Applicant,
     Appointment,
@@ -61,7 +62,7 @@ ROLES_FOR_KIND = {
 
 CANCELLED_TEMPLATE = "visit_cancelled"
 CANCELLED_STAFF_TEMPLATE = "visit_cancelled_staff"
-CANCELLATION_NOTICES = frozenset({CANCELLED_TEMPLATE, CANCELLED_STAFF_TEMPLATE})
+CANCELLATION_NOTICES = catalogue.cancellation_notices()
 DEFAULT_TZ = ZoneInfo("Europe/London")
 
 

@@ -39,6 +39,7 @@ from sqlmodel import Session, select
 
 from crm import clock
 from crm.db import transaction
+from crm.messaging import catalogue
 from crm.models import (
     Activity,
     ActivityKind,
@@ -433,22 +434,8 @@ OUTBOX_STATUS_TEXT = {
     OutboxStatus.FAILED: "Could not be sent",
     OutboxStatus.CANCELLED: "Not sent (cancelled)",
 }
-MESSAGE_TEXT = {
-    "check_in": "Check-in: how things are going",
-    "check_in_alert_staff": "Alert to your supervising social worker about your check-in",
-    "annual_review_due_staff": "Reminder to our staff: your annual review is due",
-    "enquiry_response_overdue_staff": "Reminder to our staff: reply to your enquiry",
-    "enquiry_sorry_for_the_wait": "Sorry for the wait",
-    "panel_timescale_alert": "Alert to our staff: the panel timescale",
-    SAFEGUARDING_ALERT_TEMPLATE: "Safeguarding alert to our managers",
-    "stalled_case_nudge": "Checking in about your application",
-    "supervision_overdue_staff": "Reminder to our staff: a supervision visit is due",
-    "tsd_due_staff": "Reminder to our staff: your TSD standards are due",
-    "tsd_reminder": "Reminder: your TSD standards",
-    "visit_confirmation": "Visit confirmation",
-    "visit_reminder": "Visit reminder",
-    "visit_reminder_staff": "Reminder to our staff about your visit",
-}
+# What each message was, in the person's words: from the message catalogue.
+MESSAGE_TEXT = catalogue.descriptions()
 # The words for what a message carried (its payload); ids and codes are left out or put in words.
 PAYLOAD_TEXT = {
     "greeting_name": "Name we used",

@@ -1,5 +1,5 @@
 """The outbox: every message to a person or a member of staff is written here first, and the
-dispatcher (crm.scheduler.dispatcher) sends it. Web requests and the bot never send directly.
+dispatcher (crm.messaging.dispatcher) sends it. Web requests and the bot never send directly.
 
 A message's life: `pending` (waiting for its due time, or for a retry) -> `sending` (claimed
 by one dispatcher until `claimed_until`) -> `sent`, or back to `pending` with `next_attempt_at`
@@ -14,7 +14,8 @@ message, so a repeat of that one message is recognisably the same message to the
 
 Messages to the public respect consent per channel (the latest Consent row per scope), Telegram
 opt-outs (STOP) and quiet hours (21:00-08:00 London by default: they wait). Staff messages do
-not wait for quiet hours and need no consent.
+not wait for quiet hours and need no consent. Which messages are for staff, and which public
+ones go at once even at night, is in the catalogue (crm.messaging.catalogue).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from crm import clock
+from crm.messaging import catalogue
 from crm.models import (
     Activity,
     ActivityKind,
@@ -53,25 +55,6 @@ from crm.settings import Settings
 # Attempts before a message is marked failed, and the wait after each failed attempt.
 MAX_ATTEMPTS = 5
 BACKOFF_SECONDS = (60, 300, 900, 3600)
-# Templates that go to staff (or managers' report lists): no quiet hours, no consent check.
-STAFF_TEMPLATES = frozenset(
-    {
-        "visit_reminder_staff",
-        "visit_cancelled_staff",
-        "enquiry_response_overdue_staff",
-        "initial_visit_not_offered_staff",
-        "panel_timescale_alert",
-        "annual_review_due_staff",
-        "tsd_due_staff",
-        "supervision_overdue_staff",
-        "check_in_alert_staff",
-        "weekly_funnel_report",
-        "safeguarding_alert_staff",
-    }
-)
-# Messages to the public that answer something the person has just done (a booking in the
-# chat): they go at once, even late in the evening, because the person is waiting for them.
-QUIET_HOURS_EXEMPT = frozenset({"visit_confirmation"})
 CONSENT_SCOPE_FOR_CHANNEL = {
     Channel.EMAIL: ConsentScope.EMAIL,
     Channel.TELEGRAM: ConsentScope.TELEGRAM,
@@ -128,11 +111,11 @@ def enqueue_message(
 
 
 def is_for_public(message: OutboxMessage) -> bool:
-    return message.staff_id is None and message.template not in STAFF_TEMPLATES
+    return message.staff_id is None and catalogue.template(message.template).for_public
 
 
 def waits_for_quiet_hours(message: OutboxMessage) -> bool:
-    return is_for_public(message) and message.template not in QUIET_HOURS_EXEMPT
+    return is_for_public(message) and catalogue.template(message.template).waits_in_quiet_hours
 
 
 def latest_consents(session: Session, household_id: int) -> dict[ConsentScope, bool]:
@@ -379,7 +362,7 @@ def _claimable(now: datetime, public_allowed: bool) -> sa.ColumnElement[bool]:
             condition,
             sa.or_(
                 OutboxMessage.staff_id.is_not(None),
-                OutboxMessage.template.in_(sorted(STAFF_TEMPLATES | QUIET_HOURS_EXEMPT)),
+                OutboxMessage.template.in_(sorted(catalogue.sent_in_quiet_hours())),
             ),
         )
     return condition

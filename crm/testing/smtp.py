@@ -1,13 +1,13 @@
 """A real local SMTP server for our tests, keeping every message it receives.
 
 It is aiosmtpd (a test dependency) on 127.0.0.1 and an ephemeral port, so tests running side
-by side never clash. Our senders (send_email, the outbox dispatcher, the scheduler process)
-talk to it over a socket exactly as they would to a mail relay::
+by side never clash. Our senders (crm.messaging.channels.email's EmailSender, the outbox
+dispatcher, the scheduler process) talk to it over a socket exactly as they would to a mail relay::
 
     from crm.testing.smtp import SmtpCapture
 
     with SmtpCapture() as smtp:
-        send_email(smtp.settings_for(settings), message)    # settings.smtp -> this server
+        EmailSender(smtp.settings_for(settings)).send(message)    # settings.smtp -> this server
         # or, for a subprocess: FOSTERCRM_SMTP_HOST=127.0.0.1, FOSTERCRM_SMTP_PORT=smtp.port
         [received] = smtp.messages()
         received.recipients, received.subject, received.text(), received.message
@@ -15,7 +15,7 @@ talk to it over a socket exactly as they would to a mail relay::
         smtp.wait_for(5)                 # block until 5 messages are in (another thread/process)
 
 A sender returns only after the server has accepted the DATA, so in a single thread a message
-is here by the time send_email returns: no waiting. Across threads and processes `wait_for`
+is here by the time the send returns: no waiting. Across threads and processes `wait_for`
 blocks on a condition variable (woken by every message) until the count is reached or a
 deadline passes: no sleeping.
 

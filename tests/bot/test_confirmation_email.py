@@ -11,7 +11,7 @@ from crm.testing.smtp import SmtpCapture
 
 
 def test_booking_in_the_chat_sends_an_email_with_a_calendar_invite(chat, session, settings, engine):
-    from crm.scheduler.dispatcher import Dispatcher
+    from crm.messaging.dispatcher import Dispatcher
 
     chat.give_details(contact="sam.patel@example.com")
     chat.press("Wed 11 Mar, 9:30am")

@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import select
 
 import crm.models as m
-from crm.scheduler.rendering import Renderer
+from crm.messaging.render import Renderer
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput
 from crm.services.safeguarding import CONCERN_CATEGORIES, raise_concern
@@ -97,7 +97,7 @@ def test_the_staff_email_names_the_concern_in_plain_words(session, settings, org
         about_self=category == "child_disclosing",
     )
     alert = _alerts(session)[0]
-    email = Renderer(settings).email(alert)
+    email = Renderer(settings).render(alert).content
     text = email.get_body(("plain",)).get_content()
     html = email.get_body(("html",)).get_content()
     label = CONCERN_CATEGORIES[category]
@@ -128,7 +128,7 @@ def test_an_alert_queued_before_categories_still_renders(settings):
         unique_key="test:old-alert",
         staff_id=1,
     )
-    text = Renderer(settings).email(old).get_body(("plain",)).get_content()
+    text = Renderer(settings).render(old).content.get_body(("plain",)).get_content()
     assert "What it seems to be about" not in text
     assert "urgent task in Fostercrm for the Northshire team" in text
     assert "\n\n\n" not in text

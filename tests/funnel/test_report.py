@@ -27,8 +27,8 @@ from sqlmodel import select
 
 import crm.models as m
 from crm.cli import main
+from crm.messaging.channels.email import EmailSender
 from crm.services.actors import Actor
-from crm.services.mail import send_email
 from crm.services.timeline import log_activity
 from crm.testing.smtp import SmtpCapture
 from funnel.load import FUNNEL, load_funnel_data
@@ -251,7 +251,9 @@ def test_report_weekly_writes_html_charts_and_csv(database_url, session, week_da
 def test_weekly_email_arrives_with_charts_and_csv(session, settings, week_data):
     message = build_weekly_email(session, settings, date(2026, 3, 8), ["manager@test.example"])
     with SmtpCapture() as server:
-        send_email(server.settings_for(settings), message)
+        sender = EmailSender(server.settings_for(settings))
+        sender.send(message)
+        sender.close()
     [delivered] = server.messages()
     recipients, received = delivered.recipients, delivered.message
     assert recipients == ["manager@test.example"]
@@ -278,7 +280,7 @@ def test_weekly_email_arrives_with_charts_and_csv(session, settings, week_data):
 def test_send_queues_for_managers_and_the_dispatcher_delivers(
     database_url, session, settings, org, week_data
 ):
-    dispatcher_module = pytest.importorskip("crm.scheduler.dispatcher")
+    dispatcher_module = pytest.importorskip("crm.messaging.dispatcher")
     first = run_cli(database_url, "report", "weekly", "--week", "2026-W10", "--send")
     assert first.exit_code == 0, first.output
     assert "Queued for 1 recipient(s); the outbox dispatcher sends it." in first.output

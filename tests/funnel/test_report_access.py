@@ -19,7 +19,7 @@ from sqlmodel import select
 import crm.models as m
 from crm.cli import main
 from crm.db import make_engine
-from crm.scheduler.dispatcher import Dispatcher
+from crm.messaging.dispatcher import Dispatcher
 from crm.services.actors import Actor
 from crm.services.errors import NotAllowed
 from crm.services.exports import SafeCsvWriter, neutralise_formula, safe_row

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import crm.models as m
 from crm import clock
+from crm.messaging import catalogue
 from crm.scheduler.jobs import job
 from crm.services import reminders
 from crm.services.actors import Actor
 from crm.services.appointments import book_appointment, cancel_appointment
-from crm.services.outbox import QUIET_HOURS_EXEMPT, STAFF_TEMPLATES
 from crm.services.pipeline import move_stage
 from crm.services.tasks import complete_task
 from tests.crm.scheduler.helpers import make_household, outbox, tasks
@@ -153,5 +153,6 @@ def test_working_days_skip_the_easter_bank_holidays(session, org, sched_settings
 def test_it_is_a_scheduled_job_with_a_staff_template():
     declared = job("initial_visit_offers")
     assert declared.trigger["day_of_week"] == "mon-fri"
-    # A staff message: no consent check and no quiet hours (crm.services.outbox).
-    assert TEMPLATE in STAFF_TEMPLATES and TEMPLATE not in QUIET_HOURS_EXEMPT
+    # A staff message: no consent check and no quiet hours (crm.messaging.catalogue).
+    assert TEMPLATE in catalogue.staff_templates()
+    assert TEMPLATE not in catalogue.sent_in_quiet_hours()

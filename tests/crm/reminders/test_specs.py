@@ -3,9 +3,9 @@ treats them as, its keys are its own, and what it counts is in its summary."""
 
 from __future__ import annotations
 
-from crm.scheduler.rendering import TEMPLATES_DIR
+from crm.messaging import catalogue
+from crm.messaging.render import TEMPLATES_DIR
 from crm.services import reminders
-from crm.services.outbox import STAFF_TEMPLATES
 from crm.services.reminders.engine import Audience
 
 
@@ -15,7 +15,7 @@ def test_every_notice_has_its_templates_and_the_right_audience():
             assert (TEMPLATES_DIR / notice.template / "subject.txt").is_file(), notice.template
             # Staff templates skip the consent check and quiet hours; the public's never do.
             to_staff = notice.audience == Audience.STAFF
-            assert (notice.template in STAFF_TEMPLATES) == to_staff, (spec.id, name)
+            assert (notice.template in catalogue.staff_templates()) == to_staff, (spec.id, name)
             assert notice.counts_as is None or notice.counts_as in spec.counts, (spec.id, name)
 
 

@@ -14,7 +14,7 @@ from sqlmodel import select
 import crm.models as m
 from crm import clock
 from crm.checkins.views import ANSWERS_PER_CHECK_IN_PER_HOUR
-from crm.scheduler.dispatcher import Dispatcher
+from crm.messaging.dispatcher import Dispatcher
 from crm.services import checkins, reminders
 from crm.services.actors import Actor
 from crm.services.data_protection import anonymise_household

@@ -12,7 +12,7 @@ from telegram import Bot
 
 import crm.models as m
 from crm import clock
-from crm.scheduler.dispatcher import Dispatcher
+from crm.messaging.dispatcher import Dispatcher
 from crm.services import checkins, reminders
 from crm.services import outbox as outbox_service
 from crm.services.errors import InvalidInput, NotAllowed

@@ -10,7 +10,7 @@ import pytest
 
 import crm.models as m
 from crm import clock
-from crm.scheduler.rendering import TEMPLATES_DIR, Renderer
+from crm.messaging.render import TEMPLATES_DIR, Renderer
 from crm.services.actors import Actor
 from crm.services.appointments import (
     book_appointment,
@@ -79,11 +79,11 @@ def booked(session, org, settings):
 def test_a_moved_visit_updates_the_same_calendar_entry(session, settings, booked):
     first, _second, third = booked
     renderer = Renderer(settings.model_copy(update={"secret_key": SECRET}))
-    original = renderer.email(_visit_message("visit_reminder", first), appointment=first)
+    original = renderer.render(_visit_message("visit_reminder", first), appointment=first).content
     _attachment, _calendar, before = _invite(original)
     clock.advance(timedelta(minutes=30))
     built_at = clock.now()
-    moved = renderer.email(_visit_message("visit_confirmation", third), appointment=third)
+    moved = renderer.render(_visit_message("visit_confirmation", third), appointment=third).content
     attachment, calendar, event = _invite(moved)
     domain = settings.smtp.from_address.split("@")[-1]
     # The same entry (the first booking's UID), a newer version of it, stamped now.
@@ -112,7 +112,7 @@ def test_a_cancelled_visit_sends_a_cancel_for_the_same_entry(session, settings, 
             (directory / "visit_cancelled" / part).write_text(text)
     renderer = Renderer(settings.model_copy(update={"secret_key": SECRET}), directory)
     message = _visit_message("visit_cancelled", third, reason="They are unwell")
-    attachment, calendar, event = _invite(renderer.email(message, appointment=third))
+    attachment, calendar, event = _invite(renderer.render(message, appointment=third).content)
     domain = settings.smtp.from_address.split("@")[-1]
     assert str(calendar["method"]) == "CANCEL" and attachment.get_param("method") == "CANCEL"
     assert str(event["status"]) == "CANCELLED"
@@ -126,5 +126,5 @@ def test_the_payload_can_fix_the_sequence(session, settings, booked):
     _first, _second, third = booked
     renderer = Renderer(settings.model_copy(update={"secret_key": SECRET}))
     message = _visit_message("visit_reminder", third, sequence=7)
-    _attachment, _calendar, event = _invite(renderer.email(message, appointment=third))
+    _attachment, _calendar, event = _invite(renderer.render(message, appointment=third).content)
     assert event.decoded("sequence") == 7

@@ -11,8 +11,8 @@ from sqlmodel import Session, select
 
 import crm.models as m
 from crm import clock
+from crm.messaging.dispatcher import Dispatcher
 from crm.scheduler import housekeeping
-from crm.scheduler.dispatcher import Dispatcher
 from crm.services import outbox as outbox_service
 from crm.services import reminders
 from crm.services.actors import Actor

@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 import pytest
 
 import crm.models as m
-from crm.scheduler.rendering import TEMPLATES_DIR, Renderer
-from crm.services.outbox import STAFF_TEMPLATES
+from crm.messaging import catalogue
+from crm.messaging.render import TEMPLATES_DIR, Renderer
 from crm.testing.fixtures import make_test_settings
 from tests.crm.scheduler.helpers import SECRET
+
+STAFF_TEMPLATES = catalogue.staff_templates()
 
 VISIT = {
     "appointment_id": 7,
@@ -175,7 +177,9 @@ def appointment() -> m.Appointment:
 @pytest.mark.parametrize("name", SAMPLED)
 def test_email_renders(renderer, name):
     visit = appointment() if "appointment_id" in PAYLOADS[name] else None
-    email = renderer.email(message(name, m.Channel.EMAIL), appointment=visit, household_id=5)
+    email = renderer.render(
+        message(name, m.Channel.EMAIL), appointment=visit, household_id=5
+    ).content
     text = email.get_body(("plain",)).get_content()
     html = email.get_body(("html",)).get_content()
     assert email["Subject"] and "{" not in email["Subject"]
@@ -197,7 +201,7 @@ def test_email_renders(renderer, name):
 )
 def test_telegram_renders(renderer, name):
     visit = appointment() if "appointment_id" in PAYLOADS[name] else None
-    text = renderer.telegram(message(name, m.Channel.TELEGRAM), appointment=visit).text
+    text = renderer.render(message(name, m.Channel.TELEGRAM), appointment=visit).content.text
     assert "{{" not in text and len(text) < 4096
     assert "STOP" in text
 
@@ -208,7 +212,7 @@ def test_messages_to_the_public_all_have_a_telegram_version():
 
 
 def test_check_in_email_has_one_link_per_answer(renderer):
-    email = renderer.email(message("check_in", m.Channel.EMAIL), household_id=5)
+    email = renderer.render(message("check_in", m.Channel.EMAIL), household_id=5).content
     text = email.get_body(("plain",)).get_content()
     for answer in ["1", "2", "3", "4", "5", "call"]:
         assert f"/{answer}\n" in text or f"/{answer} " in text
@@ -217,7 +221,7 @@ def test_check_in_email_has_one_link_per_answer(renderer):
 
 def test_without_a_secret_key_emails_still_go_without_links():
     renderer = Renderer(make_test_settings())
-    email = renderer.email(message("check_in", m.Channel.EMAIL), household_id=5)
+    email = renderer.render(message("check_in", m.Channel.EMAIL), household_id=5).content
     text = email.get_body(("plain",)).get_content()
     assert "reply to this email with a number" in text
     assert "/check-in/" not in text and email["List-Unsubscribe"] is None
@@ -230,10 +234,10 @@ def test_a_cancelled_visit_says_when_and_why_in_the_persons_words(renderer, why)
     """The time comes from the payload (the visit is no longer live, so it is not looked up)
     and the reason is a sentence per change, never staff's own words."""
     payload = {**PAYLOADS["visit_cancelled"], "why": why}
-    email = renderer.email(
+    email = renderer.render(
         message("visit_cancelled", m.Channel.EMAIL).model_copy(update={"payload": payload}),
         household_id=5,
-    )
+    ).content
     text = email.get_body(("plain",)).get_content()
     assert "Monday 30 March 2026 at 9:30am is cancelled" in text
     assert email["Subject"] == "Your initial visit on Monday 30 March 2026 at 9:30am is cancelled"
@@ -245,9 +249,9 @@ def test_a_cancelled_visit_says_when_and_why_in_the_persons_words(renderer, why)
         "deregistered": "Thank you for everything",
     }[why]
     assert sentence in text
-    telegram = renderer.telegram(
+    telegram = renderer.render(
         message("visit_cancelled", m.Channel.TELEGRAM).model_copy(update={"payload": payload})
-    ).text
+    ).content.text
     assert "9:30am is cancelled" in telegram and "STOP" in telegram
 
 
@@ -261,9 +265,9 @@ def test_a_cancelled_visit_says_when_and_why_in_the_persons_words(renderer, why)
 )
 def test_the_staff_notice_says_whether_the_person_was_told(renderer, told, why, expected):
     payload = {**PAYLOADS["visit_cancelled_staff"], "person_told": told, "why": why}
-    email = renderer.email(
+    email = renderer.render(
         message("visit_cancelled_staff", m.Channel.EMAIL).model_copy(update={"payload": payload})
-    )
+    ).content
     text = email.get_body(("plain",)).get_content()
     assert expected in text
     assert "Why: The household withdrew: Timing is not right" in text
@@ -272,8 +276,8 @@ def test_the_staff_notice_says_whether_the_person_was_told(renderer, told, why, 
 
 def test_a_cancellation_notice_without_a_reason_reads_as_a_plain_cancellation(renderer):
     payload = {k: v for k, v in PAYLOADS["visit_cancelled"].items() if k != "why"}
-    email = renderer.email(
+    email = renderer.render(
         message("visit_cancelled", m.Channel.EMAIL).model_copy(update={"payload": payload}),
         household_id=5,
-    )
+    ).content
     assert "we'll find a time that suits you" in email.get_body(("plain",)).get_content()

@@ -1,0 +1,140 @@
+"""Email over SMTP: the message built from subject.txt, email.txt and (when there is one)
+email.html, with the visit's calendar invite and, for the public, a one-click unsubscribe link.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import smtplib
+import time
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+from crm.messaging.calendar import calendar_invite, is_cancellation, payload_sequence
+from crm.messaging.channels.base import (
+    Draft,
+    MessageChannel,
+    Outgoing,
+    PermanentFailure,
+    Templates,
+)
+from crm.models import Channel, ConsentScope, OutboxMessage
+from crm.services import outbox
+from crm.settings import Settings
+
+
+def message_id_for(message: OutboxMessage, settings: Settings) -> str:
+    """A Message-ID fixed per outbox message, so a resend after a crash is the same email."""
+    digest = hashlib.sha256(message.unique_key.encode()).hexdigest()[:16]
+    domain = settings.smtp.from_address.split("@")[-1]
+    return f"<outbox-{message.id}-{digest}@{domain}>"
+
+
+def render(templates: Templates, draft: Draft) -> Outgoing:
+    settings, message, context = templates.settings, draft.message, draft.context
+    if draft.household_id is not None and outbox.is_for_public(message) and settings.secret_key:
+        token = outbox.make_unsubscribe_token(settings, draft.household_id, ConsentScope.EMAIL)
+        context["unsubscribe_url"] = f"{context['public_base_url']}/unsubscribe/{token}"
+    subject = " ".join(templates.text(draft, "subject.txt").split())
+    text = templates.text(draft, "email.txt")
+    email = EmailMessage()
+    email["Subject"] = subject
+    email["To"] = message.recipient
+    email["From"] = settings.smtp.from_address
+    email["Message-ID"] = message_id_for(message, settings)
+    email["Auto-Submitted"] = "auto-generated"
+    if context["unsubscribe_url"]:
+        email["List-Unsubscribe"] = f"<{context['unsubscribe_url']}>"
+        email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    email.set_content(text + "\n")
+    if templates.has(draft, "email.html"):
+        email.add_alternative(templates.text(draft, "email.html"), subtype="html")
+    appointment = draft.appointment
+    if appointment is not None and draft.template.calendar_invite:
+        cancel = is_cancellation(message, appointment)
+        email.add_attachment(
+            calendar_invite(
+                appointment,
+                settings,
+                message.recipient,
+                context,
+                cancel=cancel,
+                sequence=payload_sequence(message),
+            ),
+            maintype="text",
+            subtype="calendar",
+            filename="invite.ics",
+            params={"method": "CANCEL" if cancel else "REQUEST"},
+        )
+    return Outgoing(email, subject)
+
+
+class EmailSender:
+    """SMTP, keeping one connection open while a batch goes out instead of connecting,
+    greeting and signing in for every message. A connection idle for a while is checked (NOOP)
+    before it is trusted again."""
+
+    IDLE_CHECK_SECONDS = 5
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+        self._last_used = 0.0
+
+    def _connect(self) -> smtplib.SMTP:
+        smtp_settings = self.settings.smtp
+        smtp_class = smtplib.SMTP_SSL if smtp_settings.use_tls else smtplib.SMTP
+        smtp = smtp_class(smtp_settings.host, smtp_settings.port, timeout=30)
+        if smtp_settings.username:
+            smtp.login(smtp_settings.username, self.settings.smtp_password or "")
+        return smtp
+
+    def send(self, content: EmailMessage) -> str:
+        email = content
+        if "Message-ID" not in email:
+            domain = self.settings.smtp.from_address.split("@")[-1]
+            email["Message-ID"] = make_msgid(domain=domain)
+        if "From" not in email:
+            email["From"] = self.settings.smtp.from_address
+        if self._smtp is not None and time.monotonic() - self._last_used > self.IDLE_CHECK_SECONDS:
+            try:
+                self._smtp.noop()
+            except (smtplib.SMTPException, OSError):
+                self.close()
+        if self._smtp is None:
+            self._smtp = self._connect()
+        try:
+            self._smtp.send_message(email)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise PermanentFailure(
+                f"the mail server refused the address: {exc.recipients}"
+            ) from exc
+        except smtplib.SMTPResponseException as exc:
+            if 500 <= exc.smtp_code < 600:
+                raise PermanentFailure(
+                    f"mail server said {exc.smtp_code} {exc.smtp_error!r}"
+                ) from exc
+            self.close()
+            raise
+        except (smtplib.SMTPException, OSError):
+            self.close()
+            raise
+        self._last_used = time.monotonic()
+        return str(email["Message-ID"])
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                smtp.quit()
+            with contextlib.suppress(OSError):
+                smtp.close()
+
+
+EMAIL = MessageChannel(
+    channel=Channel.EMAIL,
+    parts=("subject.txt", "email.txt"),
+    render=render,
+    sender=EmailSender,
+)

@@ -1,0 +1,96 @@
+"""Telegram through python-telegram-bot: the text from telegram.txt (plain text, no markup),
+with answer buttons on a check-in.
+
+python-telegram-bot's AIORateLimiter keeps our sending under Telegram's limits (overall and
+per group). It does not retry: when Telegram still answers 429 (flood control), RetryLater
+tells the dispatcher to hold every Telegram message until the time Telegram gave, without
+using up their attempts, instead of this sender sleeping while it holds their claims.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+from crm.messaging.channels.base import (
+    Draft,
+    MessageChannel,
+    Outgoing,
+    PermanentFailure,
+    RetryLater,
+    Templates,
+)
+from crm.models import Channel
+from crm.services import checkins
+from crm.settings import Settings
+
+
+@dataclass
+class TelegramText:
+    chat_id: str
+    text: str
+    reply_markup: dict | None = None
+
+
+def render(templates: Templates, draft: Draft) -> Outgoing:
+    text = templates.text(draft, "telegram.txt")
+    markup = None
+    if draft.message.template == "check_in" and "check_in_id" in draft.context:
+        markup = checkins.telegram_keyboard(int(draft.context["check_in_id"]))
+    content = TelegramText(chat_id=draft.message.recipient, text=text, reply_markup=markup)
+    return Outgoing(content, templates.summary(draft))
+
+
+class TelegramSender:
+    """python-telegram-bot's bot on a private event loop, for a synchronous dispatcher."""
+
+    def __init__(self, settings: Settings) -> None:
+        if not settings.telegram_bot_token:
+            raise PermanentFailure("Telegram is not set up (TELEGRAM_BOT_TOKEN is not set)")
+        from telegram.ext import AIORateLimiter, ExtBot
+
+        self._loop = asyncio.new_event_loop()
+        self._bot = ExtBot(
+            settings.telegram_bot_token,
+            base_url=settings.telegram_api_base_url,
+            rate_limiter=AIORateLimiter(max_retries=0),
+        )
+
+    def send(self, content: TelegramText) -> str:
+        from telegram import InlineKeyboardMarkup
+        from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter
+
+        markup = (
+            InlineKeyboardMarkup.de_json(content.reply_markup, None)
+            if content.reply_markup
+            else None
+        )
+        chat_id = content.chat_id
+        target: int | str = int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
+        try:
+            message = self._loop.run_until_complete(
+                self._bot.send_message(chat_id=target, text=content.text, reply_markup=markup)
+            )
+        except RetryAfter as exc:
+            wait = exc._retry_after  # a timedelta in PTB 22 (reading .retry_after warns)
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            raise RetryLater(seconds, f"Telegram flood control: retry after {seconds:g}s") from exc
+        except (Forbidden, BadRequest, InvalidToken) as exc:
+            raise PermanentFailure(f"Telegram said: {exc.message}") from exc
+        return f"{message.chat.id}:{message.message_id}"
+
+    def close(self) -> None:
+        # Closing a client that never opened may complain; there is nothing to keep.
+        with contextlib.suppress(Exception):
+            self._loop.run_until_complete(self._bot.shutdown())
+        self._loop.close()
+
+
+TELEGRAM = MessageChannel(
+    channel=Channel.TELEGRAM,
+    parts=("telegram.txt",),
+    render=render,
+    sender=TelegramSender,
+)
