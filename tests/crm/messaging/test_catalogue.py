@@ -28,8 +28,8 @@ def _module_constants(tree: ast.Module) -> dict[str, str]:
 
 
 def queued_template_names() -> dict[str, str]:
-    """{template name: where} for every `template=...` in a call and every `"template": ...`
-    in a dict in the code, with names of module constants looked up."""
+    """{template name: where} for every `template=...` in a call, every reminder `Notice(name,
+    ...)` and every `"template": ...` in a dict in the code, with module constants looked up."""
     found: dict[str, str] = {}
     for package in QUEUEING_PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
@@ -39,6 +39,10 @@ def queued_template_names() -> dict[str, str]:
             for node in ast.walk(tree):
                 if isinstance(node, ast.Call):
                     values += [k.value for k in node.keywords if k.arg == "template"]
+                    # A reminder spec names its template first: Notice("visit_reminder", ...).
+                    func = node.func
+                    if isinstance(func, ast.Name) and func.id == "Notice" and node.args:
+                        values.append(node.args[0])
                 elif isinstance(node, ast.Dict):
                     values += [
                         v

@@ -155,4 +155,4 @@ def test_it_is_a_scheduled_job_with_a_staff_template():
     assert declared.trigger["day_of_week"] == "mon-fri"
     # A staff message: no consent check and no quiet hours (crm.messaging.catalogue).
     assert TEMPLATE in catalogue.staff_templates()
-    assert TEMPLATE not in catalogue.sent_in_quiet_hours()
+    assert TEMPLATE in catalogue.sent_in_quiet_hours()
