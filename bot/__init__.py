@@ -15,5 +15,5 @@ visits, on Telegram and in the web chat.
 - `bot.conversations`: conversation state, transcripts and erasure, in the database.
 - `bot.telegram`: the python-telegram-bot adapter (`fostercrm bot`, `fostercrm up`).
 - `bot.webchat`: the public web chat page and the admin page for answers (Flask blueprint).
-- `bot.cli`: `fostercrm bot` and `fostercrm chat` (`--once TEXT --json`, `--eval FILE...`).
+Their commands, `fostercrm bot` and `fostercrm chat`, are in crm.cli.bot and crm.cli.chat.
 """
