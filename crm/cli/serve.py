@@ -174,7 +174,7 @@ def up(demo: bool, host: str, port: int, households: int) -> None:
             stoppers.append(stop)
     app = create_app(settings, engine=engine, secret_key=secret_key)
     # The assistant's classifiers take a few seconds to build: before the first person writes.
-    from bot.webchat import assistant
+    from crm.web.chat import assistant
 
     with app.app_context():
         assistant().warm_up()

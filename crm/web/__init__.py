@@ -129,20 +129,20 @@ def create_app(
 
 def _register_blueprints(app: Flask) -> None:
     # Imported here: the blueprints' modules import db() and state() from this one.
-    from bot import webchat
-    from crm.checkins import views as checkins
     from crm.web import (
         admin,
         auth,
         board,
         carers,
+        chat,
+        checkins,
         data_protection,
         home,
         households,
         public,
+        reports,
         visits,
     )
-    from funnel import views as reports
 
     for module in (
         auth,
@@ -155,7 +155,7 @@ def _register_blueprints(app: Flask) -> None:
         admin,
         data_protection,
         checkins,
-        webchat,
+        chat,
         reports,
     ):
         app.register_blueprint(module.bp)
