@@ -30,12 +30,12 @@ DEMO_HOUSEHOLDS = 2000
 @friendly_errors
 def demo_data(households: int, seed: int, as_of) -> None:  # noqa: ANN001
     """Fill the database with realistic, made-up demo data (never for live use)."""
-    from crm.services.demo_data import generate_demo_data
+    from crm.demo import generate
 
     settings = cli_settings()
     upgrade_database(settings)
     with cli_engine(settings) as engine:
-        summary = generate_demo_data(
+        summary = generate(
             engine,
             settings,
             households=households,

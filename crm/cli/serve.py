@@ -146,15 +146,13 @@ def up(demo: bool, host: str, port: int, households: int) -> None:
         with Session(engine) as session:
             empty = session.exec(select(Hub.id)).first() is None
         if empty:
-            from crm.services.demo_data import generate_demo_data
+            from crm.demo import generate
 
             click.echo(f"Loading demo data ({households} households)...")
             click.echo(
-                generate_demo_data(
-                    engine, settings, households=households, seed=1, progress=True
-                ).describe()
+                generate(engine, settings, households=households, seed=1, progress=True).describe()
             )
-        from crm.services.demo_data import DEMO_LOGINS, DEMO_PASSWORD
+        from crm.demo.organisation import DEMO_LOGINS, DEMO_PASSWORD
 
         click.echo(f"Demo sign-ins (password for all: {DEMO_PASSWORD}):")
         width = max(len(role) for _, role in DEMO_LOGINS)
