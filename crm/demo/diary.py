@@ -10,12 +10,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from crm.workdays import is_bank_holiday
+from crm.workdays import (
+    add_working_days_to_date,
+    is_bank_holiday,
+    is_working_day,
+    next_working_day,
+)
 
 
 class Calendar:
-    """Local days, office times and working days, cached (the generator asks millions of
-    times)."""
+    """Local days, office times and working days. Working days are crm.workdays' (England's
+    bank holidays), with each day's answer cached: the generator asks millions of times."""
 
     def __init__(self, tz: ZoneInfo) -> None:
         self.tz = tz
@@ -31,21 +36,15 @@ class Calendar:
     def working(self, day: date) -> bool:
         known = self._working.get(day)
         if known is None:
-            known = self._working[day] = day.weekday() < 5 and not self.holiday(day)
+            known = self._working[day] = is_working_day(day)
         return known
 
     def next_working(self, day: date) -> date:
         """`day` itself if it is a working day, else the next one."""
-        while not self.working(day):
-            day += timedelta(days=1)
-        return day
+        return day if self.working(day) else next_working_day(day)
 
     def add_working(self, day: date, days: int) -> date:
-        for _ in range(days):
-            day += timedelta(days=1)
-            while not self.working(day):
-                day += timedelta(days=1)
-        return day
+        return add_working_days_to_date(day, days)
 
     def at(self, day: date, minutes: int) -> datetime:
         """A local time on `day` (minutes after midnight), as aware UTC."""
