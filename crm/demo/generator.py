@@ -1,5 +1,6 @@
-"""The generator: one object whose parts (organisation, households, pipeline, visits,
-carers, work) share one state, so their order of calls, and so the data, stay as they were."""
+"""The generator: one object made of the parts (organisation, households, pipeline, visits,
+carers, work), each a mixin reading the state set up here. One object because the parts draw
+from the same random streams, in one order: that order is what makes the rows reproducible."""
 
 from __future__ import annotations
 
