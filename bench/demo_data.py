@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 
 from crm.db import make_engine, normalise_url  # noqa: E402
+from crm.demo import generate  # noqa: E402
 from crm.migrate import upgrade  # noqa: E402
-from crm.services.demo_data import generate_demo_data  # noqa: E402
 from crm.settings import load_settings  # noqa: E402
 
 POSTGRES_ENV = "FOSTERCRM_TEST_POSTGRES_URL"
@@ -76,7 +76,7 @@ def main() -> int:
             migrated = time.perf_counter() - started
             engine = make_engine(url)
             settings = load_settings(environ={}, database={"url": url})
-            summary = generate_demo_data(
+            summary = generate(
                 engine,
                 settings,
                 households=args.households,

@@ -22,7 +22,7 @@ the ~230,000 objects alive after importing everything then no longer make Python
 (generation 2) garbage collections slow, which otherwise land on one request in twenty or so
 and add 130-170 ms to it (they are the p95 of the board without it).
 
-The demo database is built once (crm.services.demo_data) and kept: var/bench/web-<N>.db for
+The demo database is built once (crm.demo) and kept: var/bench/web-<N>.db for
 SQLite, schema fostercrm_bench_web_<N> for PostgreSQL. Delete it to rebuild.
 """
 
@@ -69,7 +69,7 @@ def database_url(backend: str, households: int) -> str:
 
 
 def prepare(url: str, households: int) -> None:
-    from crm.services.demo_data import generate_demo_data
+    from crm.demo import generate
 
     upgrade(url)
     engine = make_engine(url)
@@ -78,7 +78,7 @@ def prepare(url: str, households: int) -> None:
     if have == 0:
         print(f"  building demo data: {households:,} households (once)...", flush=True)
         started = time.perf_counter()
-        summary = generate_demo_data(
+        summary = generate(
             engine, make_test_settings(url), households=households, seed=1, progress=True
         )
         print(f"  built in {time.perf_counter() - started:.0f} s", flush=True)
@@ -140,7 +140,7 @@ def measure(client, path: str, repeat: int, warmup: int) -> tuple[float, float, 
 
 
 def run(backend: str, households: int, repeat: int, warmup: int, gc_freeze: bool) -> None:
-    from crm.services.demo_data import DEMO_PASSWORD
+    from crm.demo.organisation import DEMO_PASSWORD
     from crm.web import create_app
 
     print(f"\n== {backend}, {households:,} households ==", flush=True)

@@ -14,6 +14,7 @@ visits, on Telegram and in the web chat.
 - `bot.safeguarding`: the safeguarding detector, checked first on every message.
 - `bot.conversations`: conversation state, transcripts and erasure, in the database.
 - `bot.telegram`: the python-telegram-bot adapter (`fostercrm bot`, `fostercrm up`).
-- `bot.webchat`: the public web chat page and the admin page for answers (Flask blueprint).
-- `bot.cli`: `fostercrm bot` and `fostercrm chat` (`--once TEXT --json`, `--eval FILE...`).
+
+The web chat page and the admin page for answers are crm.web.chat; the commands `fostercrm bot`
+and `fostercrm chat` are crm.cli.bot and crm.cli.chat.
 """

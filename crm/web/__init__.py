@@ -1,8 +1,8 @@
 """The Flask app factory. Nothing global: settings and the engine are passed in or built here,
 so tests make an app per database. Never start the scheduler here (see crm.scheduler).
 
-Other packages add pages by providing a blueprint listed in OPTIONAL_BLUEPRINTS; their
-templates extend "base.html" (signed-in staff) or "public_base.html" (the public), and use
+Every page's blueprint is imported and registered in `_register_blueprints`. Templates extend
+"base.html" (signed-in staff) or "public_base.html" (the public), and use
 `crm.web.auth.login_required` / `roles_required` / `current_actor`.
 """
 
@@ -24,22 +24,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from crm.db import make_engine
 from crm.settings import Settings, load_settings
 from crm.text import clean_json, clean_value
-
-# Blueprints from other packages, registered when the package providing them is present.
-OPTIONAL_BLUEPRINTS: list[str] = ["crm.checkins.views:bp", "bot.webchat:bp", "funnel.views:bp"]
-
-# Our own pages, in the order their blueprints are registered.
-_OWN_BLUEPRINTS = [
-    "crm.web.auth:bp",
-    "crm.web.home:bp",
-    "crm.web.public:bp",
-    "crm.web.board:bp",
-    "crm.web.households:bp",
-    "crm.web.visits:bp",
-    "crm.web.carers:bp",
-    "crm.web.admin:bp",
-    "crm.web.data_protection:bp",
-]
 
 # No inline script or style anywhere: every script and stylesheet is a file we serve.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -139,15 +123,42 @@ def create_app(
     app.after_request(_security_headers)
     _register_error_pages(app)
 
-    from crm.cli import _load
-
-    for path in _OWN_BLUEPRINTS:
-        app.register_blueprint(_load(path))
-    for path in OPTIONAL_BLUEPRINTS:
-        blueprint = _load(path)
-        if blueprint is not None:
-            app.register_blueprint(blueprint)
+    _register_blueprints(app)
     return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    # Imported here: the blueprints' modules import db() and state() from this one.
+    from crm.web import (
+        admin,
+        auth,
+        board,
+        carers,
+        chat,
+        checkins,
+        data_protection,
+        home,
+        households,
+        public,
+        reports,
+        visits,
+    )
+
+    for module in (
+        auth,
+        home,
+        public,
+        board,
+        households,
+        visits,
+        carers,
+        admin,
+        data_protection,
+        checkins,
+        chat,
+        reports,
+    ):
+        app.register_blueprint(module.bp)
 
 
 def state() -> WebState:

@@ -38,7 +38,7 @@ def live_visits(engine) -> list[m.Appointment]:
 @pytest.fixture
 def terminal(monkeypatch, database_url, org):
     """`fostercrm chat` against the test database (as it would run against the real one)."""
-    from bot.cli import chat_command
+    from crm.cli.chat import chat_command
 
     monkeypatch.setenv("FOSTERCRM_DATABASE_URL", database_url)
 

@@ -91,7 +91,7 @@ def test_clauses_are_split_on_question_marks_and_joining_words():
 
 
 def test_cli_once_json_prints_one_object():
-    from bot.cli import chat_command
+    from crm.cli.chat import chat_command
 
     result = CliRunner().invoke(chat_command, ["--once", "can i foster if im gay", "--json"])
     assert result.exit_code == 0, result.output
@@ -105,14 +105,14 @@ def test_cli_once_json_prints_one_object():
 
 
 def test_cli_once_off_topic_is_fallback():
-    from bot.cli import chat_command
+    from crm.cli.chat import chat_command
 
     result = CliRunner().invoke(chat_command, ["--once", "who won the football", "--json"])
     assert json.loads(result.output)["topic"] == "fallback"
 
 
 def test_cli_eval_prints_overall_and_per_topic_accuracy():
-    from bot.cli import chat_command
+    from crm.cli.chat import chat_command
 
     result = CliRunner().invoke(chat_command, ["--eval", str(EVAL_FILE)])
     assert result.exit_code == 0, result.output
@@ -121,7 +121,7 @@ def test_cli_eval_prints_overall_and_per_topic_accuracy():
 
 
 def test_cli_eval_refuses_a_file_without_the_header(tmp_path):
-    from bot.cli import chat_command
+    from crm.cli.chat import chat_command
 
     bad = tmp_path / "bad.csv"
     bad.write_text("hello,world\n", encoding="utf-8")
@@ -131,7 +131,7 @@ def test_cli_eval_refuses_a_file_without_the_header(tmp_path):
 
 
 def test_cli_interactive_chat_with_buttons_typed_in_brackets():
-    from bot.cli import chat_command
+    from crm.cli.chat import chat_command
 
     result = CliRunner().invoke(
         chat_command, ["--scratch"], input="do i need a spare room\n[Book a visit]\n"

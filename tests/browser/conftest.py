@@ -20,12 +20,12 @@ DEMO_HOUSEHOLDS = 40
 @pytest.fixture
 def live_server(sqlite_url: str) -> Iterator[str]:
     """The app on demo data (a small demo hub), served on an ephemeral port."""
-    from crm.services.demo_data import generate_demo_data
+    from crm.demo import generate
     from crm.web import create_app
 
     settings = make_test_settings(sqlite_url)
     engine = make_engine(sqlite_url)
-    generate_demo_data(engine, settings, households=DEMO_HOUSEHOLDS, seed=1)
+    generate(engine, settings, households=DEMO_HOUSEHOLDS, seed=1)
     app = create_app(settings, engine=engine, secret_key="browser-test-secret-0123456789")
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

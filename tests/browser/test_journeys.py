@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from crm.services.demo_data import DEMO_LOGINS, DEMO_PASSWORD
+from crm.demo.organisation import DEMO_LOGINS, DEMO_PASSWORD
 
 OFFICER = "officer.harrowdale@example.org"
 

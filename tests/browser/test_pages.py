@@ -4,7 +4,7 @@ of search results in the browser's storage, and the favicon loads under our CSP.
 
 import re
 
-from crm.services.demo_data import DEMO_PASSWORD
+from crm.demo.organisation import DEMO_PASSWORD
 from tests.browser.test_journeys import OFFICER, submit_enquiry
 
 MANAGER = "manager@example.org"

@@ -103,6 +103,26 @@ def test_a_bad_setting_stops_the_cli_with_one_line():
     )
 
 
+def test_help_loads_none_of_the_heavy_parts():
+    """`fostercrm --help` stays quick: pandas, scikit-learn, matplotlib and the web app are
+    imported inside the commands that use them, never by the command group itself."""
+    heavy = ("pandas", "sklearn", "matplotlib", "crm.web", "funnel", "bot.assistant")
+    code = (
+        "import sys\n"
+        "from crm.cli import main\n"
+        "try:\n"
+        "    main(['--help'], prog_name='fostercrm')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print('loaded:', sorted(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "Commands:" in result.stdout
+    assert result.stdout.splitlines()[-1] == "loaded: []"
+
+
 def test_up_needs_a_secret_key_outside_demo_mode(tmp_path):
     result = run(f"sqlite:///{tmp_path / 'x.db'}", "up")
     assert result.exit_code == 1

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from crm.cli import public_address_warning
+from crm.cli.serve import public_address_warning
 from crm.testing.fixtures import POSTGRES_ENV, make_test_settings
 
 

@@ -1,4 +1,5 @@
-"""The web server `fostercrm up` runs (crm.cli.make_server: waitress, for real, on a free port).
+"""The web server `fostercrm up` runs (crm.cli.serve.make_server: waitress, for real, on a
+free port).
 
 Behind a proxy each visitor is limited on their own address (waitress would otherwise drop
 X-Forwarded-For before the app saw it); many idle connections do not stop it answering."""
@@ -15,7 +16,7 @@ import httpx
 import pytest
 from waitress import wasyncore
 
-from crm.cli import SERVER_CONNECTION_LIMIT, make_server
+from crm.cli.serve import SERVER_CONNECTION_LIMIT, make_server
 from crm.web import create_app
 from crm.web.public import ENQUIRIES_PER_IP_PER_HOUR
 

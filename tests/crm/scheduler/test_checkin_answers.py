@@ -13,11 +13,11 @@ from sqlmodel import select
 
 import crm.models as m
 from crm import clock
-from crm.checkins.views import ANSWERS_PER_CHECK_IN_PER_HOUR
 from crm.messaging.dispatcher import Dispatcher
 from crm.services import checkins, reminders
 from crm.services.actors import Actor
 from crm.services.data_protection import anonymise_household
+from crm.web.checkins import ANSWERS_PER_CHECK_IN_PER_HOUR
 from tests.crm.live_server import at_once, live_server
 from tests.crm.scheduler.helpers import SECRET, outbox, tasks
 from tests.crm.scheduler.test_checkins import at, carer_with_check_in, email_links

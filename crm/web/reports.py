@@ -7,14 +7,15 @@
 
 A manager who works in only some areas sees only those areas. The page and its charts come
 from one report, kept for a few minutes so the page and its images agree and the database is
-read once per view. Register with ``app.register_blueprint(funnel.views.bp)`` (the app factory
-does so when "funnel.views:bp" is in crm.web.OPTIONAL_BLUEPRINTS).
+read once per view. The report itself (its numbers, charts and the body of the page, shared
+with the email) comes from funnel.report; the page around it is in crm/web/templates/funnel/.
 """
 
 from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flask import (
@@ -30,6 +31,7 @@ from flask import (
 from jinja2 import TemplateNotFound
 from sqlmodel import select
 
+import funnel
 from crm import clock
 from crm.models import Area, Role
 from crm.services import access
@@ -41,11 +43,14 @@ from funnel.periods import IsoWeek
 if TYPE_CHECKING:
     from funnel.report import WeeklyReport
 
+# The report's body template and stylesheet are funnel.report's (the email and the saved files
+# use the same ones), found without importing funnel.report: it loads pandas and matplotlib.
+_FUNNEL_FILES = Path(funnel.__file__).resolve().parent
 bp = Blueprint(
     "funnel",
     __name__,
-    template_folder="templates",
-    static_folder="static",
+    template_folder=str(_FUNNEL_FILES / "templates"),
+    static_folder=str(_FUNNEL_FILES / "static"),
     static_url_path="/reports/assets",
 )
 CACHE_SECONDS = 300

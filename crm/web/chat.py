@@ -1,8 +1,8 @@
 """The public web chat (the same assistant as Telegram) and the admin page for its answers.
 
 The chat works without JavaScript: a plain form posts the message (or a button's value) and the
-page reloads showing the conversation (post/redirect/get). With JavaScript, bot/static/
-webchat.js sends the same form with fetch to /chat/messages and adds the replies in place. The
+page reloads showing the conversation (post/redirect/get). With JavaScript, crm/web/static/
+chat/webchat.js sends the same form with fetch to /chat/messages and adds the replies in place. The
 person is known by a random token in the signed session cookie, which is the conversation's
 `external_id`: nothing guessable, nothing in the URL.
 """
@@ -39,14 +39,10 @@ from crm.models import ChatChannel, Role
 from crm.services.errors import InvalidInput, NotAllowed
 from crm.web import db, state
 from crm.web.auth import current_actor, roles_required
+from crm.web.ratelimit import hit
 
-bp = Blueprint(
-    "webchat",
-    __name__,
-    template_folder="templates",
-    static_folder="static",
-    static_url_path="/chat/static",
-)
+# Templates in crm/web/templates/webchat/; its script and stylesheet under /chat/static/.
+bp = Blueprint("webchat", __name__, static_folder="static/chat", static_url_path="/chat/static")
 SESSION_KEY = "webchat_id"
 MAX_MESSAGE_CHARS = 10_000
 SHOWN_MESSAGES = 60
@@ -79,10 +75,6 @@ def _chat_id(create: bool) -> str | None:
 
 
 def _rate_limited() -> bool:
-    try:
-        from crm.web.ratelimit import hit
-    except ImportError:  # pragma: no cover - the web CRM provides it
-        return False
     return not hit("webchat", request.remote_addr, MESSAGES_PER_IP_PER_HOUR, 3600)
 
 

@@ -1,34 +1,25 @@
-"""`fostercrm import tracker` and `fostercrm report funnel|weekly`.
+"""`fostercrm report funnel|weekly`: the funnel reports for managers.
 
-Thin: the work is in funnel.importer, funnel.metrics and funnel.report. Errors end the command
-with one readable line and a non-zero exit (click.ClickException). crm.cli picks up COMMANDS.
+Thin: the work is in funnel.metrics and funnel.report. Errors end the command with one readable
+line and a non-zero exit (click.ClickException).
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import click
 from sqlmodel import Session
 
-from funnel.periods import IsoWeek, Period
+from crm.cli.common import cli_engine, cli_settings
 
-
-def _settings():
-    # Imported here: crm.cli imports this module while it is itself being imported.
-    from crm.cli import cli_settings
-
-    return cli_settings()
-
-
-def _engine(settings):
-    from crm.cli import cli_engine
-
-    return cli_engine(settings)
+if TYPE_CHECKING:
+    # funnel imports pandas, which takes a second: only inside the commands that need it.
+    from funnel.periods import IsoWeek
 
 
 def _area_ids(session: Session, area: str | None) -> list[int] | None:
@@ -40,78 +31,6 @@ def _area_ids(session: Session, area: str | None) -> list[int] | None:
         return resolve_area_ids(session, [area])
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-
-
-# -- import -------------------------------------------------------------------------------
-
-
-@click.group("import")
-def import_group() -> None:
-    """Bring in records kept elsewhere."""
-
-
-@import_group.command("tracker")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--skip-invalid", is_flag=True, help="Import the good rows and list the bad ones.")
-@click.option(
-    "--dry-run", is_flag=True, help="Check the file and say what would happen; change nothing."
-)
-@click.option("--verbose", "-v", is_flag=True, help="List every row, not just the ones to look at.")
-def import_tracker_command(file: Path, skip_invalid: bool, dry_run: bool, verbose: bool) -> None:
-    """Import a recruitment tracker spreadsheet (CSV or Excel).
-
-    Columns: reference, enquiry_date, first_name, last_name, email, phone, postcode, area,
-    source, campaign, first_contact_date, initial_visit_date, application_date,
-    stage_one_date, stage_two_date, panel_date, approval_date, withdrawn_date,
-    withdrawn_reason, not_progressed_date, not_progressed_reason. Dates as YYYY-MM-DD or
-    DD/MM/YYYY; an empty date means the stage was not reached. The whole file is checked
-    first: if any row is bad nothing is imported (unless --skip-invalid). Importing the same
-    file again changes nothing; an updated tracker adds only what is new.
-    """
-    from tqdm import tqdm
-
-    from funnel.importer import TrackerError, import_tracker
-
-    settings = _settings()
-    progress = tqdm(desc="Importing", unit=" rows", disable=not sys.stderr.isatty(), leave=False)
-    with _engine(settings) as engine, Session(engine) as session:
-        try:
-            report = import_tracker(
-                session,
-                settings,
-                file,
-                skip_invalid=skip_invalid,
-                dry_run=dry_run,
-                on_row=progress.update,
-            )
-        except TrackerError as exc:
-            raise click.ClickException(str(exc)) from None
-        finally:
-            progress.close()
-    if report.ignored_columns:
-        click.echo(f"Columns not used: {', '.join(report.ignored_columns)}", err=True)
-    for problem in report.problems:
-        click.echo(str(problem), err=True)
-    if report.dry_run:
-        for result in report.results:
-            if verbose or result.status in ("duplicate", "conflict"):
-                click.echo(str(result))
-        click.echo(report.summary())
-        return
-    if not report.imported:
-        raise click.ClickException(report.summary())
-    for result in report.results:
-        if verbose or result.status in ("duplicate", "conflict", "failed"):
-            click.echo(str(result))
-    click.echo(report.summary())
-    if report.count("failed"):
-        raise click.ClickException(
-            f"{report.count('failed')} row(s) could not be imported; see above. "
-            "Importing the file again retries them."
-        )
-
-
-# -- reports ------------------------------------------------------------------------------
 
 
 @click.group("report")
@@ -199,11 +118,12 @@ def report_funnel(from_: datetime, to: datetime, area: str | None, as_json: bool
     from funnel import metrics
     from funnel.config import load_funnel_config
     from funnel.load import load_funnel_data
+    from funnel.periods import Period
 
     if to.date() < from_.date():
         raise click.ClickException("--to is before --from")
-    settings = _settings()
-    with _engine(settings) as engine, Session(engine) as session:
+    settings = cli_settings()
+    with cli_engine(settings) as engine, Session(engine) as session:
         area_ids = _area_ids(session, area)
         data = load_funnel_data(session, area_ids=area_ids, tz=settings.service.timezone)
     summary = metrics.funnel_summary(
@@ -240,9 +160,10 @@ def report_weekly(week: str | None, out: Path | None, send: bool, area: str | No
     address gets nothing (the command says how many). With --area, only that area, and only
     to those who work in it."""
     from crm import clock
+    from funnel.periods import IsoWeek
     from funnel.report import load_weekly_report, render_text, write_report_files
 
-    settings = _settings()
+    settings = cli_settings()
     tz = settings.service.timezone
     try:
         chosen = IsoWeek.parse(week) if week else IsoWeek.last_complete(clock.now(), tz)
@@ -250,7 +171,7 @@ def report_weekly(week: str | None, out: Path | None, send: bool, area: str | No
         raise click.ClickException(f"--week: {exc}") from None
     if chosen.monday > clock.now().astimezone(ZoneInfo(tz)).date():
         raise click.ClickException(f"--week: {chosen} has not started yet")
-    with _engine(settings) as engine, Session(engine) as session:
+    with cli_engine(settings) as engine, Session(engine) as session:
         area_ids = _area_ids(session, area)
         report = load_weekly_report(
             session, settings, chosen, area_ids=area_ids, with_charts=bool(out)
@@ -329,6 +250,3 @@ def _queue_weekly(
     )
     for line in left_out:
         click.echo(f"Not sent: {line}.")
-
-
-COMMANDS = [import_group, report_group]

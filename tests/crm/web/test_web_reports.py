@@ -15,21 +15,17 @@ from crm.services.actors import Actor
 from crm.services.staff import create_staff_user
 from crm.testing.fixtures import TEST_PASSWORD
 from crm.web import create_app
-from funnel import views
 from tests.funnel.helpers import at, make_history
 
 SECRET = "funnel-view-test-secret-0123456789"
 _TOKEN = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 PNG = b"\x89PNG\r\n\x1a\n"
-AXE = Path(__file__).resolve().parents[1] / "browser" / "vendor" / "axe.min.js"
+AXE = Path(__file__).resolve().parents[2] / "browser" / "vendor" / "axe.min.js"
 
 
 def make_app(settings, engine):
     app = create_app(settings, engine=engine, secret_key=SECRET)
     app.config["TESTING"] = True
-    if "funnel" not in app.blueprints:
-        # Until "funnel.views:bp" is listed in crm.web.OPTIONAL_BLUEPRINTS.
-        app.register_blueprint(views.bp)
     return app
 
 

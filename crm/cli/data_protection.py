@@ -1,10 +1,10 @@
-"""Commands of the web CRM part: data protection."""
+"""`fostercrm data-protection`: the retention rule."""
 
 from __future__ import annotations
 
 import click
 
-from crm.cli import cli_settings, friendly_errors
+from crm.cli.common import cli_settings, friendly_errors
 
 
 @click.group("data-protection")
@@ -30,6 +30,3 @@ def apply_retention_command() -> None:
         engine.dispose()
     months = settings.retention.anonymise_closed_after_months
     click.echo(f"Anonymised {done} household(s) closed more than {months} months ago.")
-
-
-COMMANDS = [data_protection]

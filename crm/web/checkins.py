@@ -18,13 +18,13 @@ from crm.models import CheckIn
 from crm.services import checkins, outbox
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotFound
+from crm.web import db, state
+from crm.web.ratelimit import limit
 
+# Templates in crm/web/templates/checkins/; their own stylesheet and script (these pages do
+# not use the staff or public layout) under /checkins/static/.
 bp = Blueprint(
-    "checkins",
-    __name__,
-    template_folder="templates",
-    static_folder="static",
-    static_url_path="/checkins/static",
+    "checkins", __name__, static_folder="static/checkins", static_url_path="/checkins/static"
 )
 ANSWERS = {str(n) for n in range(1, 6)} | {checkins.CALL_ANSWER}
 ANSWERS_PER_CHECK_IN_PER_HOUR = 10
@@ -36,19 +36,15 @@ def _exempt_from_csrf(state) -> None:  # noqa: ANN001
     # The one-click unsubscribe POST comes from a mail provider, with no form token.
     csrf = state.app.extensions.get("csrf")
     if csrf is not None:
-        csrf.exempt("crm.checkins.views.unsubscribe")
+        csrf.exempt("crm.web.checkins.unsubscribe")
 
 
 @bp.context_processor
 def _service_name() -> dict:
-    from crm.web import state
-
     return {"service_name": lambda: state().settings.service.name}
 
 
 def _web():  # noqa: ANN202
-    from crm.web import db, state
-
     return db(), state().settings
 
 
@@ -102,8 +98,6 @@ def one_click(token: str, answer: str):  # noqa: ANN201
 def answer(token: str):  # noqa: ANN201
     # A carer answers, perhaps changes their mind or adds a comment: a few posts. Thousands
     # are a script.
-    from crm.web.ratelimit import limit
-
     limit("check-in answer", request.remote_addr, ANSWERS_PER_ADDRESS_PER_HOUR, 3600)
     try:
         session, settings, check_in = _check_in_from(token)

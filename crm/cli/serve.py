@@ -1,59 +1,17 @@
-"""The `fostercrm` command: a Click group that knows the Flask app.
-
-Bad input or a bad setting ends a command with one readable line and a non-zero exit.
-Later parts of the product add their commands through `COMMAND_MODULES` (each exports
-`COMMANDS`) and their background parts of `fostercrm up` through `UP_COMPONENTS`.
-"""
+"""`fostercrm up`: the database, the web app and the background parts in one process."""
 
 from __future__ import annotations
 
-import functools
 import gc
-import importlib
 import secrets
 import signal
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 import click
-import sqlalchemy as sa
-from flask.cli import ScriptInfo, routes_command, shell_command
 from sqlmodel import Session, select
 
-from crm.settings import Settings, SettingsError, load_settings
-
-# Modules exporting COMMANDS (a list of Click commands), added when present.
-COMMAND_MODULES = ["funnel.cli", "bot.cli", "crm.scheduler.cli", "crm.web.cli"]
-# Functions `start(settings, engine) -> stop callable | None` run beside the web by `up`.
-UP_COMPONENTS = ["crm.scheduler.runner:start_for_up", "bot.telegram:start_for_up"]
-DEMO_HOUSEHOLDS = 2000
-
-
-def friendly_errors(func: Callable) -> Callable:
-    """Turn our errors into one line on stderr and exit status 1."""
-    from crm.services.errors import ServiceError
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except (SettingsError, ServiceError) as exc:
-            raise click.ClickException(str(exc)) from None
-
-    return wrapper
-
-
-def cli_settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def safe_url(url: str) -> str:
-    return sa.make_url(url).render_as_string(hide_password=True)
-
+from crm.cli.common import cli_settings, friendly_errors, safe_url, upgrade_database
+from crm.cli.demo import DEMO_HOUSEHOLDS
+from crm.settings import Settings
 
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -83,160 +41,6 @@ def public_address_warning(settings: Settings, host: str, port: int) -> str | No
         f"but Fostercrm serves on {host}:{port}; set FOSTERCRM_SERVICE_PUBLIC_BASE_URL to the "
         "address people use"
     )
-
-
-def _create_app_for_cli():
-    from crm.web import create_app
-
-    # Commands such as `routes` and `shell` never sign a cookie, so a throwaway key will do.
-    settings = cli_settings()
-    return create_app(settings, secret_key=settings.secret_key or secrets.token_urlsafe(32))
-
-
-@click.group(context_settings={"obj": ScriptInfo(create_app=_create_app_for_cli)})
-def main() -> None:
-    """Fostercrm: recruitment and retention of foster carers."""
-
-
-main.add_command(routes_command)
-main.add_command(shell_command)
-
-
-# -- database -----------------------------------------------------------------------------
-
-
-@main.group()
-def db() -> None:
-    """Database commands."""
-
-
-@contextmanager
-def cli_engine(settings: Settings) -> Iterator[sa.Engine]:
-    from crm.db import make_engine
-
-    engine = make_engine(settings.database.url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
-def upgrade_database(settings: Settings) -> str:
-    from crm.migrate import upgrade
-    from crm.services.reference import ensure_reference_data
-
-    upgrade(settings.database.url)
-    with cli_engine(settings) as engine, Session(engine) as session:
-        ensure_reference_data(session)
-        versions = session.exec(sa.text("SELECT version_num FROM alembic_version")).all()
-        return ", ".join(sorted(row[0] for row in versions))
-
-
-@db.command("upgrade")
-@friendly_errors
-def db_upgrade() -> None:
-    """Create or migrate the database to the newest schema."""
-    settings = cli_settings()
-    try:
-        version = upgrade_database(settings)
-    except sa.exc.OperationalError as exc:
-        raise click.ClickException(
-            f"database {safe_url(settings.database.url)}: cannot connect ({exc.orig})"
-        ) from None
-    click.echo(f"Database {safe_url(settings.database.url)} is at revision {version}.")
-
-
-# -- demo data ----------------------------------------------------------------------------
-
-
-@main.command("demo-data")
-@click.option(
-    "--households",
-    type=click.IntRange(1, 2_000_000),
-    default=DEMO_HOUSEHOLDS,
-    show_default=True,
-    help="How many households to create.",
-)
-@click.option(
-    "--seed", type=int, default=1, show_default=True, help="Same seed and date, same data."
-)
-@click.option(
-    "--as-of",
-    "as_of",
-    type=click.DateTime(["%Y-%m-%d"]),
-    default=None,
-    help="The day the demo histories run up to (default: today).",
-)
-@friendly_errors
-def demo_data(households: int, seed: int, as_of) -> None:  # noqa: ANN001
-    """Fill the database with realistic, made-up demo data (never for live use)."""
-    from crm.services.demo_data import generate_demo_data
-
-    settings = cli_settings()
-    upgrade_database(settings)
-    with cli_engine(settings) as engine:
-        summary = generate_demo_data(
-            engine,
-            settings,
-            households=households,
-            seed=seed,
-            as_of=as_of.date() if as_of else None,
-            progress=True,
-        )
-    click.echo(summary.describe())
-
-
-# -- users --------------------------------------------------------------------------------
-
-
-@main.group()
-def user() -> None:
-    """Staff accounts."""
-
-
-@user.command("create")
-@click.option("--email", required=True)
-@click.option("--name", required=True)
-@click.option(
-    "--role",
-    required=True,
-    help="admin, manager, recruitment_officer, "
-    "assessing_social_worker or supervising_social_worker",
-)
-@click.option("--area", "areas", multiple=True, help="An area they work in (repeat for more).")
-@click.password_option(help="At least 12 characters; asked for when not given.")
-@friendly_errors
-def user_create(email: str, name: str, role: str, areas: tuple[str, ...], password: str) -> None:
-    """Create a member of staff who can sign in."""
-    from crm.services.actors import Actor
-    from crm.services.staff import create_staff_user
-
-    with cli_engine(cli_settings()) as engine, Session(engine) as session:
-        staff = create_staff_user(
-            session,
-            Actor.system("cli"),
-            email=email,
-            name=name,
-            role=role,
-            password=password,
-            area_names=list(areas),
-        )
-        click.echo(f"Created {staff.role} {staff.email} (id {staff.id}).")
-
-
-# -- everything in one process ------------------------------------------------------------
-
-
-def _load(path: str):
-    """Import `module:attribute`, or None while that part of the product is not there yet."""
-    module_name, _, attribute = path.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
-            return None
-        raise
-    return getattr(module, attribute) if attribute else module
 
 
 def _stop_on_sigterm(_signum, _frame) -> None:  # noqa: ANN001
@@ -302,7 +106,7 @@ def make_server(app, settings: Settings, host: str, port: int):  # noqa: ANN001,
     )
 
 
-@main.command()
+@click.command("up")
 @click.option("--demo", is_flag=True, help="Load demo data into an empty database first.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
@@ -342,15 +146,13 @@ def up(demo: bool, host: str, port: int, households: int) -> None:
         with Session(engine) as session:
             empty = session.exec(select(Hub.id)).first() is None
         if empty:
-            from crm.services.demo_data import generate_demo_data
+            from crm.demo import generate
 
             click.echo(f"Loading demo data ({households} households)...")
             click.echo(
-                generate_demo_data(
-                    engine, settings, households=households, seed=1, progress=True
-                ).describe()
+                generate(engine, settings, households=households, seed=1, progress=True).describe()
             )
-        from crm.services.demo_data import DEMO_LOGINS, DEMO_PASSWORD
+        from crm.demo.organisation import DEMO_LOGINS, DEMO_PASSWORD
 
         click.echo(f"Demo sign-ins (password for all: {DEMO_PASSWORD}):")
         width = max(len(role) for _, role in DEMO_LOGINS)
@@ -359,16 +161,18 @@ def up(demo: bool, host: str, port: int, households: int) -> None:
 
     # Background parts sign links in messages (check-ins, unsubscribe) with the same key.
     settings = settings.model_copy(update={"secret_key": secret_key})
+    from bot.telegram import start_for_up as start_bot
+    from crm.scheduler.runner import start_for_up as start_scheduler
+
     stoppers = []
-    for path in UP_COMPONENTS:
-        start = _load(path)
-        if start is not None:
-            stop = start(settings, engine)
-            if stop is not None:
-                stoppers.append(stop)
+    # Each returns how to stop it, or None when it does not run (the bot without a token).
+    for start in (start_scheduler, start_bot):
+        stop = start(settings, engine)
+        if stop is not None:
+            stoppers.append(stop)
     app = create_app(settings, engine=engine, secret_key=secret_key)
     # The assistant's classifiers take a few seconds to build: before the first person writes.
-    from bot.webchat import assistant
+    from crm.web.chat import assistant
 
     with app.app_context():
         assistant().warm_up()
@@ -391,18 +195,3 @@ def up(demo: bool, host: str, port: int, households: int) -> None:
         for stop in reversed(stoppers):
             stop()
         engine.dispose()
-
-
-for _module_name in COMMAND_MODULES:
-    _module = _load(_module_name)
-    for _command in getattr(_module, "COMMANDS", []):
-        main.add_command(_command)
-
-
-def run() -> None:
-    """Console-script entry point."""
-    main(prog_name="fostercrm")
-
-
-if __name__ == "__main__":
-    sys.exit(run())

@@ -7,7 +7,7 @@ import logging
 import click
 from sqlmodel import Session, select
 
-from crm.cli import cli_settings, friendly_errors, safe_url
+from crm.cli.common import cli_settings, friendly_errors, safe_url
 
 
 def _engine():  # noqa: ANN202
@@ -186,6 +186,3 @@ def failed(limit: int) -> None:
             )
     finally:
         engine.dispose()
-
-
-COMMANDS = [scheduler]

@@ -19,16 +19,12 @@ from sqlmodel import Session, SQLModel, func, select
 import crm.models as m
 from crm.cli import main
 from crm.db import make_engine
+from crm.demo import DemoSummary, generate
+from crm.demo.organisation import DEMO_LOGINS, DEMO_PASSWORD
 from crm.migrate import upgrade
 from crm.services import reminders
 from crm.services.actors import Actor
 from crm.services.appointments import book_appointment, free_slots, slots_for_area
-from crm.services.demo_data import (
-    DEMO_LOGINS,
-    DEMO_PASSWORD,
-    DemoSummary,
-    generate_demo_data,
-)
 from crm.services.enquiries import (
     ApplicantDetails,
     EnquiryInput,
@@ -109,7 +105,7 @@ def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     upgrade(url)
     engine = make_engine(url)
     settings = make_test_settings(url)
-    summary = generate_demo_data(engine, settings, households=1500, seed=7, as_of=AS_OF)
+    summary = generate(engine, settings, households=1500, seed=7, as_of=AS_OF)
     yield Demo(url, engine, settings, summary)
     engine.dispose()
     if schema:
@@ -127,10 +123,10 @@ def demo_session(demo: Demo):
 
 def test_same_seed_and_day_give_identical_rows(database_url, engine, settings, tmp_path):
     """On SQLite twice, and on PostgreSQL against SQLite: the very same rows."""
-    generate_demo_data(engine, settings, households=300, seed=3, as_of=AS_OF)
+    generate(engine, settings, households=300, seed=3, as_of=AS_OF)
     other_url = fresh_sqlite(tmp_path, "other.db")
     other = make_engine(other_url)
-    generate_demo_data(other, make_test_settings(other_url), households=300, seed=3, as_of=AS_OF)
+    generate(other, make_test_settings(other_url), households=300, seed=3, as_of=AS_OF)
     try:
         first, second = dump(engine), dump(other)
         assert len(first["household"]) == 300
@@ -149,7 +145,7 @@ def test_a_different_seed_or_day_gives_different_data(tmp_path):
     ):
         url = fresh_sqlite(tmp_path, name)
         engine = make_engine(url)
-        generate_demo_data(engine, make_test_settings(url), households=200, seed=seed, as_of=as_of)
+        generate(engine, make_test_settings(url), households=200, seed=seed, as_of=as_of)
         dumps.append(dump(engine))
         engine.dispose()
     base, other_seed, other_day = dumps
@@ -173,9 +169,7 @@ def test_default_day_is_today_in_london_whatever_the_time(tmp_path, frozen_clock
         frozen_clock.set_now(now)
         url = fresh_sqlite(tmp_path, name)
         engine = make_engine(url)
-        summary = generate_demo_data(
-            engine, make_test_settings(url), households=120, seed=1, progress=True
-        )
+        summary = generate(engine, make_test_settings(url), households=120, seed=1, progress=True)
         assert summary.as_of == date(2025, 6, 1)
         dumps.append(dump(engine))
         engine.dispose()
@@ -498,9 +492,7 @@ def test_carers_are_reachable_where_their_check_ins_went(demo: Demo, demo_sessio
 def test_histories_follow_the_national_shape(tmp_path):
     url = fresh_sqlite(tmp_path, "shape.db")
     engine = make_engine(url)
-    summary = generate_demo_data(
-        engine, make_test_settings(url), households=4000, seed=11, as_of=AS_OF
-    )
+    summary = generate(engine, make_test_settings(url), households=4000, seed=11, as_of=AS_OF)
     assert "4,000 households" in summary.describe()
     with Session(engine) as session:
         households = {h.id: h for h in session.exec(select(m.Household)).all()}
@@ -601,7 +593,7 @@ def test_bad_sizes_are_refused(sqlite_url):
     settings = make_test_settings(sqlite_url)
     for bad in (0, -5):
         with pytest.raises(InvalidInput, match="at least one household"):
-            generate_demo_data(engine, settings, households=bad, seed=1, as_of=AS_OF)
+            generate(engine, settings, households=bad, seed=1, as_of=AS_OF)
     with Session(engine) as session:
         assert count(session, m.Hub) == 0
     engine.dispose()
@@ -609,7 +601,7 @@ def test_bad_sizes_are_refused(sqlite_url):
 
 def test_loads_beside_existing_rows_with_ids_after_theirs(database_url, engine, session, settings):
     org = make_organisation(session)  # Northshire owns LE1-LE3 already
-    generate_demo_data(engine, settings, households=150, seed=5, as_of=AS_OF)
+    generate(engine, settings, households=150, seed=5, as_of=AS_OF)
     session.expire_all()
     assert count(session, m.Hub) == 2 and count(session, m.Area) == 5
     assert session.get(m.Area, org.north.id).name == "Northshire"
@@ -629,7 +621,7 @@ def test_loads_beside_existing_rows_with_ids_after_theirs(database_url, engine, 
 
 
 def test_the_services_work_on_a_demo_database(database_url, engine, session, settings):
-    generate_demo_data(engine, settings, households=300, seed=2, as_of=AS_OF)
+    generate(engine, settings, households=300, seed=2, as_of=AS_OF)
     officer = session.exec(
         select(m.StaffUser).where(m.StaffUser.email == "officer.harrowdale@example.org")
     ).one()

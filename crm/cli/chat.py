@@ -1,10 +1,9 @@
-"""`fostercrm bot` (the Telegram bot) and `fostercrm chat` (the assistant in a terminal)."""
+"""`fostercrm chat`: the chat assistant in a terminal (and its measurements)."""
 
 from __future__ import annotations
 
 import json
 import secrets
-import sys
 from pathlib import Path
 
 import click
@@ -12,14 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel
 
-from crm.settings import Settings, SettingsError, load_settings
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
+from crm.cli.common import cli_settings
 
 
 def scratch_engine() -> sa.Engine:
@@ -83,7 +75,7 @@ def chat_command(
     from bot.knowledge import KnowledgeError
     from crm.models import ChatChannel
 
-    settings = _settings()
+    settings = cli_settings()
     try:
         assistant = Assistant(settings)
     except KnowledgeError as exc:
@@ -181,47 +173,3 @@ def chat_command(
                         click.echo("           [" + "] [".join(labels) + "]")
     finally:
         engine.dispose()
-
-
-@click.command("bot")
-@click.option("--webhook-url", help="Public HTTPS address Telegram should post updates to.")
-@click.option("--listen", default="127.0.0.1", show_default=True, help="Webhook: address.")
-@click.option("--port", default=8443, show_default=True, type=click.IntRange(1, 65535))
-@click.option(
-    "--secret-token",
-    envvar="TELEGRAM_WEBHOOK_SECRET",
-    help="Webhook: the secret Telegram sends back in every request (or TELEGRAM_WEBHOOK_SECRET).",
-)
-def bot_command(webhook_url: str | None, listen: str, port: int, secret_token: str | None) -> None:
-    """Run the Telegram bot: polling by default, or a webhook with a secret token.
-
-    Reads TELEGRAM_BOT_TOKEN and TELEGRAM_API_BASE_URL. Run one of these processes only."""
-    from bot.telegram import run_polling, run_webhook
-    from crm.db import make_engine
-
-    settings = _settings()
-    if not settings.telegram_bot_token:
-        raise click.ClickException("TELEGRAM_BOT_TOKEN: not set (the token BotFather gave you)")
-    from bot import safeguarding
-
-    # Built before the first update arrives, not while a person waits for a reply.
-    safeguarding.warm_up()
-    engine = make_engine(settings.database.url)
-    try:
-        if webhook_url:
-            if not secret_token:
-                secret_token = secrets.token_urlsafe(32)
-                click.echo("No --secret-token given: using a new random one for this run.")
-            click.echo(f"Telegram bot: webhook on {listen}:{port} for {webhook_url}")
-            run_webhook(settings, engine, webhook_url, listen, port, secret_token)
-        else:
-            click.echo("Telegram bot: polling (Ctrl+C to stop)")
-            run_polling(settings, engine)
-    finally:
-        engine.dispose()
-
-
-COMMANDS = [bot_command, chat_command]
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(chat_command())
