@@ -24,7 +24,9 @@ _LINE_BREAKS = re.compile("\r\n|[\r\x0b\x0c\x85\u2028\u2029]")
 _ESCAPES = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, bold, cursor moves
     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: titles, links
-    r"|\x1b[@-~]"  # any other two-character escape
+    # Other two-character escapes (ESC + "@" to "_"): uppercase only, so an ESC typed before a
+    # lowercase letter ("O'Br\x1bien") costs no letter of the name.
+    r"|\x1b[@-Z\\-_]"
     r"|\x9b[0-?]*[ -/]*[@-~]"  # the one-byte CSI
 )
 # What is left to drop: C0 controls but tab and newline, DEL, C1 controls, lone surrogates.

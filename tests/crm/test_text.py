@@ -23,6 +23,7 @@ def test_terminal_escape_sequences_go_whole_not_only_their_escape_character():
     assert clean_text("a\x1b]8;;http://x\x1b\\b") == "ab"  # OSC ended by ST
     assert clean_text("\x9b31mred") == "red"  # the one-byte CSI
     assert clean_text("plain [1m text") == "plain [1m text"  # no escape, nothing taken
+    assert clean_text("O'Br\x1bien") == "O'Brien"  # a stray ESC before a letter: only ESC goes
 
 
 def test_every_spelling_of_a_line_break_is_one_newline():
