@@ -278,7 +278,7 @@ def _queue_weekly(
     from crm import clock
     from crm.models import Channel
     from crm.services.outbox import enqueue_message
-    from funnel.report import (
+    from crm.services.reports import (
         EMAIL_TEMPLATE,
         outbox_key,
         outbox_payload,
