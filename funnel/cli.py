@@ -70,7 +70,8 @@ def import_tracker_command(file: Path, skip_invalid: bool, dry_run: bool, verbos
     """
     from tqdm import tqdm
 
-    from funnel.importer import TrackerError, import_tracker
+    from crm.services.imports.columns import TrackerError
+    from crm.services.imports.tracker import import_tracker
 
     settings = _settings()
     progress = tqdm(desc="Importing", unit=" rows", disable=not sys.stderr.isatty(), leave=False)
