@@ -30,7 +30,6 @@ from crm.services.errors import NotAllowed
 from crm.services.outbox import enqueue_message
 from crm.settings import Settings
 from funnel.periods import IsoWeek
-from funnel.report import email_for_report, load_weekly_report
 
 EMAIL_TEMPLATE = "weekly_funnel_report"
 
@@ -141,6 +140,10 @@ def weekly_report_email(
     Figures are as at the end of that week (or now, for a week not yet over). Reads the
     database only.
     """
+    # Imported here: the report draws charts with matplotlib, which takes a moment to load, and
+    # queueing (the scheduler's job, the command line) never needs it.
+    from funnel.report import email_for_report, load_weekly_report
+
     if not recipients:
         raise ValueError("the weekly report needs at least one recipient")
     scope = area_ids
