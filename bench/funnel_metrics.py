@@ -2,10 +2,10 @@
 
     python bench/funnel_metrics.py [--events 1000000] [--seed 7] [--repeat 3]
 
-Generates, in memory, frames in the shape `funnel.load` returns (households, stage events with
+Generates, in memory, frames in the shape `funnel.frames` documents (households, stage events with
 skipped stages, pauses and withdrawals, carers, placements, check-ins, activity), then times:
 
-1. the full set of metrics behind the weekly report (`funnel.report.compute_weekly_tables`,
+1. the full set of metrics behind the weekly report (`funnel.weekly.compute_weekly_tables`,
    everything but drawing the charts) and the `report funnel --json` summary;
 2. a straightforward per-household Python loop computing just the cohort funnel;
 
@@ -31,7 +31,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from funnel import metrics  # noqa: E402
-from funnel.load import FUNNEL, FunnelData, make_funnel_data  # noqa: E402
+from funnel.frames import FUNNEL, FunnelData, make_funnel_data  # noqa: E402
 from funnel.periods import IsoWeek, Period  # noqa: E402
 
 AS_OF = pd.Timestamp("2026-03-09 08:00", tz="UTC")
@@ -249,7 +249,7 @@ def loop_cohort_funnel(events: pd.DataFrame, households: pd.DataFrame, period: P
 
 
 def full_set(data: FunnelData, week: IsoWeek, period: Period, settings) -> None:
-    from funnel.report import compute_weekly_tables
+    from funnel.weekly import compute_weekly_tables
 
     # A fresh copy of the data so nothing cached from an earlier run is reused.
     data = FunnelData(**{**data.__dict__})

@@ -1,4 +1,8 @@
-"""The report's charts: matplotlib (Agg, no display needed) to PNG, each with a text alternative.
+"""The report's charts: matplotlib to PNG, each with a text alternative.
+
+Drawn with matplotlib's object API (a `Figure` on an Agg canvas), never pyplot: pyplot keeps
+every figure in a process-wide registry and picks a display backend, neither of which belongs in
+a web worker.
 
 Readable in print and to colour-blind readers: the Okabe-Ito palette, a second series always
 differs by hatching or marker as well as colour, values are written on the bars, and every
@@ -15,13 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 BLUE = "#0072B2"
 ORANGE = "#E69F00"
@@ -44,8 +47,8 @@ STYLE = {
 }
 
 
-# pyplot and rcParams are process-wide: a web server drawing two reports at once in two
-# threads must not interleave them. Charts are drawn one at a time.
+# The style is applied through rcParams, which are process-wide: a web server drawing two reports
+# at once in two threads must not mix their settings. Charts are drawn one at a time.
 _drawing = threading.Lock()
 
 
@@ -70,26 +73,32 @@ class Chart:
         return f"{self.name}.png"
 
 
-def _png(fig: plt.Figure) -> bytes:
+def _figure(height: float) -> tuple[Figure, Axes]:
+    """A 7-inch-wide figure with one plot, on its own Agg canvas (call inside the style)."""
+    fig = Figure(figsize=(7, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots()
+
+
+def _png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     # One draw: the constrained layout already fits titles, labels and legends.
     fig.savefig(buffer, format="png", dpi=110, facecolor="white")
-    plt.close(fig)
     return buffer.getvalue()
 
 
-def _empty(ax: plt.Axes, message: str) -> None:
+def _empty(ax: Axes, message: str) -> None:
     ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color=GREY)
     ax.set_xticks([])
     ax.set_yticks([])
 
 
-def _legend(ax: plt.Axes, ncols: int = 2) -> None:
+def _legend(ax: Axes, ncols: int = 2) -> None:
     # Below the chart, so it never hides a bar or a value.
     ax.figure.legend(frameon=False, fontsize=8, loc="outside lower center", ncols=ncols)
 
 
-def _room_for_labels(ax: plt.Axes, largest: float) -> None:
+def _room_for_labels(ax: Axes, largest: float) -> None:
     ax.set_xlim(0, max(largest, 1) * 1.15)
 
 
@@ -108,8 +117,8 @@ def funnel_chart(reached: pd.Series, labels: dict[str, str], heading: str) -> Ch
     """Horizontal bars, enquiry at the top, each labelled with the count and share."""
     total = int(reached.iloc[0]) if len(reached) else 0
     names = [labels[s] for s in reached.index]
-    with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(7, 3.6), layout="constrained")
+    with mpl.rc_context(STYLE):
+        fig, ax = _figure(3.6)
         if total == 0:
             _empty(ax, "No enquiries in this period")
         else:
@@ -138,8 +147,8 @@ def trend_chart(weekly: pd.DataFrame) -> Chart:
     weeks = [w.split("-")[1] for w in weekly.index]
     values = weekly["enquiries"].to_numpy()
     average = weekly["average_previous_4_weeks"].to_numpy(dtype=float)
-    with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
+    with mpl.rc_context(STYLE):
+        fig, ax = _figure(3.2)
         x = np.arange(len(weeks))
         bars = ax.bar(x, values, color=SKY, edgecolor="#0b0c0c", linewidth=0.6, label="Enquiries")
         ax.bar_label(bars, padding=2, fontsize=8)
@@ -177,8 +186,8 @@ def time_to_stage_chart(days: pd.DataFrame, labels: dict[str, str]) -> Chart:
     names = [labels[s] for s in days.index]
     median = days["median"].to_numpy(dtype=float)
     p75 = days["p75"].to_numpy(dtype=float)
-    with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(7, 3.4), layout="constrained")
+    with mpl.rc_context(STYLE):
+        fig, ax = _figure(3.4)
         if np.all(np.isnan(median)):
             _empty(ax, "Nobody in this group has moved beyond enquiry yet")
         else:
@@ -229,8 +238,8 @@ def drop_off_chart(reasons: pd.DataFrame) -> Chart:
     `reasons` has columns label, outcome ("withdrawn"/"not_progressed") and households."""
     heading = "Why households left the funnel"
     top = reasons.sort_values("households", ascending=False).head(10).iloc[::-1]
-    with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(7, 3.6), layout="constrained")
+    with mpl.rc_context(STYLE):
+        fig, ax = _figure(3.6)
         if top.empty:
             _empty(ax, "Nobody withdrew or was not progressed")
         else:
@@ -273,8 +282,8 @@ def channels_chart(channels: pd.DataFrame) -> Chart:
     """Enquiries per source (bars) with approvals beside them (hatched)."""
     heading = "Enquiries and approvals by source"
     top = channels.head(10).iloc[::-1]
-    with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(7, 3.6), layout="constrained")
+    with mpl.rc_context(STYLE):
+        fig, ax = _figure(3.6)
         if top.empty:
             _empty(ax, "No enquiries in this period")
         else:
@@ -322,8 +331,8 @@ def retention_chart(movement: pd.DataFrame) -> Chart:
     """Approvals up, deregistrations down (hatched), net change as a line, per month."""
     heading = "Carer households approved and deregistered per month"
     months = list(movement.index)
-    with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
+    with mpl.rc_context(STYLE):
+        fig, ax = _figure(3.2)
         x = np.arange(len(months))
         ax.bar(
             x,
@@ -371,8 +380,8 @@ def check_in_chart(trend: pd.DataFrame) -> Chart:
     heading = "Carer check-ins: average score per month"
     months = list(trend.index)
     score = trend["average_score"].to_numpy(dtype=float)
-    with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(7, 3.0), layout="constrained")
+    with mpl.rc_context(STYLE):
+        fig, ax = _figure(3.0)
         x = np.arange(len(months))
         if np.all(np.isnan(score)):
             _empty(ax, "No check-in answers in this period")

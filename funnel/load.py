@@ -1,33 +1,14 @@
 """Read the history the funnel analytics need into pandas, read-only, in a few queries.
 
-Stage events are the single history: a household's current stage, where it paused and why it
-left are all rebuilt from them, so a report "as at" any moment (the end of a past week) comes
-out the same whenever it is run. Nothing here writes to the database.
-
-Shapes (every frame is built by `make_funnel_data`, which the tests and the benchmark use too):
-
-- households: index ``household_id``; reference, area_id, area (category), source_key
-  (category), campaign_id, enquiry_channel (category), enquired_at, first_contact_at, is_kinship
-- events: household_id, from_stage and to_stage (ordered categoricals over every stage, funnel
-  stages first), occurred_at, reason_code; sorted by household, time, id
-- last_activity: index household_id; the latest note, call, message or completed task
-- carers: index carer_id; household_id, reference, area, approved_on, places, status,
-  deregistered_on, deregistration_reason_code, at_risk, at_risk_reason
-- placements: carer_id, started_on, ended_on; check_ins: carer_id, sent_at, answered_at,
-  score, wants_call
-- lists: campaigns (index id), sources (index key), reasons (kind, code, label), areas (index id)
-
-Datetimes are ``datetime64[ns, UTC]``; calendar dates (approval, placements) are naive
-``datetime64[ns]`` midnights.
+The frames come out in the shapes funnel.frames documents, as they stood at one moment
+("as at"), so a report for the end of a past week comes out the same whenever it is run.
+Nothing here writes to the database.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
-from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -35,7 +16,6 @@ from sqlmodel import Session
 
 from crm import clock
 from crm.models import (
-    FUNNEL_STAGES,
     Activity,
     Area,
     Campaign,
@@ -45,209 +25,10 @@ from crm.models import (
     Placement,
     Reason,
     Source,
-    Stage,
     StageEvent,
     Task,
 )
-
-STAGES: list[str] = [s.value for s in Stage]
-FUNNEL: list[str] = [s.value for s in FUNNEL_STAGES]
-STAGE_DTYPE = pd.CategoricalDtype(STAGES, ordered=True)
-FUNNEL_DTYPE = pd.CategoricalDtype(FUNNEL, ordered=True)
-DEFAULT_TZ = "Europe/London"
-UTC_DTYPE = "datetime64[ns, UTC]"
-DATE_DTYPE = "datetime64[ns]"
-
-_COLUMNS: dict[str, dict[str, Any]] = {
-    "households": {
-        "household_id": "int64",
-        "reference": "str",
-        "area_id": "Int64",
-        "area": "category",
-        "source_key": "category",
-        "campaign_id": "Int64",
-        "enquiry_channel": "category",
-        "enquired_at": UTC_DTYPE,
-        "first_contact_at": UTC_DTYPE,
-        "is_kinship": "bool",
-    },
-    "events": {
-        "household_id": "int64",
-        "from_stage": STAGE_DTYPE,
-        "to_stage": STAGE_DTYPE,
-        "occurred_at": UTC_DTYPE,
-        "reason_code": "category",
-    },
-    "last_activity": {"household_id": "int64", "last_activity_at": UTC_DTYPE},
-    "carers": {
-        "carer_id": "int64",
-        "household_id": "int64",
-        "reference": "str",
-        "area_id": "Int64",
-        "area": "category",
-        "approved_on": DATE_DTYPE,
-        "places": "int64",
-        "status": "category",
-        "deregistered_on": DATE_DTYPE,
-        "deregistration_reason_code": "category",
-        "at_risk": "bool",
-        "at_risk_reason": "object",
-    },
-    "placements": {"carer_id": "int64", "started_on": DATE_DTYPE, "ended_on": DATE_DTYPE},
-    "check_ins": {
-        "carer_id": "int64",
-        "sent_at": UTC_DTYPE,
-        "answered_at": UTC_DTYPE,
-        "score": "Int64",
-        "wants_call": "bool",
-    },
-    "campaigns": {
-        "campaign_id": "int64",
-        "name": "str",
-        "source_key": "object",
-        "cost_pence": "Int64",
-    },
-    "sources": {"key": "str", "label": "str"},
-    "reasons": {"kind": "str", "code": "str", "label": "str"},
-    "areas": {"area_id": "int64", "name": "str"},
-}
-_INDEX = {
-    "households": "household_id",
-    "last_activity": "household_id",
-    "carers": "carer_id",
-    "campaigns": "campaign_id",
-    "sources": "key",
-    "areas": "area_id",
-}
-
-
-def _parse(values: pd.Series, utc: bool) -> pd.Series:
-    """Datetimes from text (SQLite), datetime objects (PostgreSQL) or datetime64 alike."""
-    sample = values.dropna().head(1).tolist()
-    if sample and isinstance(sample[0], str):
-        return pd.to_datetime(values, utc=utc, format="ISO8601")
-    return pd.to_datetime(values, utc=utc)
-
-
-def _typed(name: str, frame: pd.DataFrame | None) -> pd.DataFrame:
-    """The frame with exactly the documented columns and dtypes (missing columns empty)."""
-    spec = _COLUMNS[name]
-    frame = pd.DataFrame(columns=list(spec)) if frame is None else frame.copy()
-    index_name = _INDEX.get(name)
-    if index_name and frame.index.name == index_name:
-        frame = frame.reset_index()
-    out = {}
-    for column, dtype in spec.items():
-        values = frame[column] if column in frame else pd.Series([None] * len(frame))
-        values = values.reset_index(drop=True)
-        if dtype == UTC_DTYPE:
-            values = _parse(values, utc=True).astype(UTC_DTYPE)
-        elif dtype == DATE_DTYPE:
-            values = _parse(values, utc=False).astype(DATE_DTYPE)
-        elif dtype == "bool":
-            values = values.fillna(False).astype(bool)
-        elif dtype == "str":
-            values = values.astype("str") if len(values) else values.astype(object)
-        elif dtype == "object":
-            values = values.astype(object).where(values.notna(), None)
-        else:
-            values = values.astype(dtype)
-        out[column] = values
-    result = pd.DataFrame(out)
-    if index_name:
-        result = result.set_index(index_name)
-    return result
-
-
-NOT_RECORDED = "not_recorded"
-
-
-def _not_recorded(value: Any) -> bool:
-    """Missing, or the placeholder the metrics use for missing."""
-    if value is None or value is pd.NA or value == NOT_RECORDED:
-        return True
-    return isinstance(value, float) and pd.isna(value)
-
-
-@dataclass(eq=False)
-class FunnelData:
-    """Everything the metrics read, as at one moment. Build it with `make_funnel_data`."""
-
-    as_of: pd.Timestamp
-    households: pd.DataFrame
-    events: pd.DataFrame
-    last_activity: pd.DataFrame
-    carers: pd.DataFrame
-    placements: pd.DataFrame
-    check_ins: pd.DataFrame
-    campaigns: pd.DataFrame
-    sources: pd.DataFrame
-    reasons: pd.DataFrame
-    areas: pd.DataFrame
-    tz: str = DEFAULT_TZ
-    # Which areas the data was limited to (None: the whole hub), for report headings.
-    area_names: list[str] | None = None
-
-    @cached_property
-    def journeys(self) -> pd.DataFrame:
-        """Per-household journey (see funnel.metrics.journeys); computed once per data set."""
-        from funnel.metrics import journeys
-
-        return journeys(self)
-
-    def source_label(self, key: Any) -> str:
-        if _not_recorded(key):
-            return "Not recorded"
-        return str(self.sources["label"].get(key, key))
-
-    def reason_label(self, kind: str, code: Any) -> str:
-        if _not_recorded(code):
-            return "Not recorded"
-        match = self.reasons[(self.reasons["kind"] == kind) & (self.reasons["code"] == code)]
-        return str(match["label"].iloc[0]) if len(match) else str(code)
-
-
-def make_funnel_data(
-    as_of: datetime | pd.Timestamp,
-    *,
-    households: pd.DataFrame | None = None,
-    events: pd.DataFrame | None = None,
-    last_activity: pd.DataFrame | None = None,
-    carers: pd.DataFrame | None = None,
-    placements: pd.DataFrame | None = None,
-    check_ins: pd.DataFrame | None = None,
-    campaigns: pd.DataFrame | None = None,
-    sources: pd.DataFrame | None = None,
-    reasons: pd.DataFrame | None = None,
-    areas: pd.DataFrame | None = None,
-    tz: str = DEFAULT_TZ,
-    area_names: list[str] | None = None,
-) -> FunnelData:
-    """Normalise frames to the documented shapes. Missing frames are empty; missing columns
-    are filled with nulls, so tests can give only what they care about."""
-    as_of = pd.Timestamp(as_of)
-    if as_of.tzinfo is None:
-        raise ValueError("as_of must be timezone-aware")
-    events = _typed("events", events)
-    if len(events):
-        events = events.sort_values(["household_id", "occurred_at"], kind="stable")
-        events = events.reset_index(drop=True)
-    return FunnelData(
-        as_of=as_of.tz_convert("UTC").as_unit("ns"),
-        households=_typed("households", households),
-        events=events,
-        last_activity=_typed("last_activity", last_activity),
-        carers=_typed("carers", carers),
-        placements=_typed("placements", placements),
-        check_ins=_typed("check_ins", check_ins),
-        campaigns=_typed("campaigns", campaigns),
-        sources=_typed("sources", sources),
-        reasons=_typed("reasons", reasons),
-        areas=_typed("areas", areas),
-        tz=tz,
-        area_names=area_names,
-    )
-
+from funnel.frames import DEFAULT_TZ, UTC_DTYPE, FunnelData, make_funnel_data, parse_datetimes
 
 # -- reading the database -----------------------------------------------------------------
 
@@ -327,7 +108,7 @@ def load_funnel_data(
     )
     # first contact after as_of had not happened yet, as at as_of.
     if len(households):
-        contact = _parse(households["first_contact_at"], utc=True)
+        contact = parse_datetimes(households["first_contact_at"], utc=True)
         households["first_contact_at"] = contact.where(contact <= pd.Timestamp(as_of))
 
     ev = StageEvent.__table__.c
@@ -372,7 +153,7 @@ def load_funnel_data(
     last_activity = pd.concat([last_notes, last_tasks], ignore_index=True)
     if len(last_activity):
         # MAX() over a UTC column comes back as text on SQLite: parse both the same way.
-        last_activity["last_activity_at"] = _parse(
+        last_activity["last_activity_at"] = parse_datetimes(
             last_activity["last_activity_at"], utc=True
         ).astype(UTC_DTYPE)
         last_activity = last_activity.groupby("household_id", as_index=False)[
@@ -405,7 +186,7 @@ def load_funnel_data(
     )
     if len(carers):
         # As at as_of: a deregistration still to come had not happened.
-        later = _parse(carers["deregistered_on"], utc=False) > pd.Timestamp(as_of_date)
+        later = parse_datetimes(carers["deregistered_on"], utc=False) > pd.Timestamp(as_of_date)
         carers.loc[later, ["deregistered_on", "deregistration_reason_code"]] = None
         carers.loc[later, "status"] = "active"
 
@@ -422,7 +203,7 @@ def load_funnel_data(
         ),
     )
     if len(placements):
-        ended = _parse(placements["ended_on"], utc=False)
+        ended = parse_datetimes(placements["ended_on"], utc=False)
         placements["ended_on"] = ended.where(ended <= pd.Timestamp(as_of_date))
 
     ci = CheckIn.__table__.c
@@ -433,7 +214,7 @@ def load_funnel_data(
         ).where(ci.sent_at <= as_of, ci.carer_id.in_(carer_ids)),
     )
     if len(check_ins):
-        answered = _parse(check_ins["answered_at"], utc=True)
+        answered = parse_datetimes(check_ins["answered_at"], utc=True)
         later = answered > pd.Timestamp(as_of)
         check_ins.loc[later, ["answered_at", "score"]] = None
         check_ins.loc[later, "wants_call"] = False

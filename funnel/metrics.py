@@ -25,53 +25,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from funnel.load import FUNNEL, FUNNEL_DTYPE, STAGES, FunnelData
+from funnel.frames import (
+    CODE,
+    DAY_NS,
+    FUNNEL,
+    LEAVING,
+    N_FUNNEL,
+    NAT_NS,
+    NOT_PROGRESSED,
+    OUTCOMES,
+    WITHDRAWN,
+    FunnelData,
+    as_ns,
+)
 from funnel.officetime import OfficeClock
 from funnel.periods import IsoWeek, Period, local_midnight_utc, week_starts
-
-N_FUNNEL = len(FUNNEL)
-CODE = {stage: i for i, stage in enumerate(STAGES)}
-ON_HOLD, WITHDRAWN, NOT_PROGRESSED, DEREGISTERED = (
-    CODE["on_hold"],
-    CODE["withdrawn"],
-    CODE["not_progressed"],
-    CODE["deregistered"],
-)
-APPROVED = CODE["approved"]
-OUTCOMES = ["in_progress", "on_hold", "withdrawn", "not_progressed", "approved", "deregistered"]
-OUTCOME_DTYPE = pd.CategoricalDtype(OUTCOMES)
-LEAVING = ("withdrawn", "not_progressed")
-# The outcome of a household from the stage it is at now (codes into OUTCOMES).
-_OUTCOME_OF_STAGE = np.array(
-    [
-        OUTCOMES.index(
-            {
-                "on_hold": "on_hold",
-                "withdrawn": "withdrawn",
-                "not_progressed": "not_progressed",
-                "approved": "approved",
-                "deregistered": "deregistered",
-            }.get(stage, "in_progress")
-        )
-        for stage in STAGES
-    ],
-    dtype=np.int8,
-)
-_NAT = np.iinfo(np.int64).min
-_NEVER = np.iinfo(np.int64).max
-_DAY_NS = 86_400 * 1_000_000_000
-TRANSITIONS = [f"{a}->{b}" for a, b in zip(FUNNEL, FUNNEL[1:], strict=False)]
-
-
-def _ns(series: pd.Series) -> np.ndarray:
-    """int64 nanoseconds (NaT as the minimum int64)."""
-    return series.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(np.int64)
-
-
-def _utc(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
-    """int64 nanoseconds (with _NEVER or _NAT for missing) as a UTC datetime array."""
-    values = np.where(values == _NEVER, _NAT, values)
-    return pd.DatetimeIndex(values.view("M8[ns]")).tz_localize("UTC").array
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -85,76 +53,6 @@ def _quantiles(values: pd.Series | np.ndarray) -> tuple[float | None, float | No
         return None, None
     median, p75 = np.percentile(values, [50, 75])
     return float(median), float(p75)
-
-
-# -- the journey of every household -------------------------------------------------------
-
-
-def journeys(data: FunnelData) -> pd.DataFrame:
-    """One row per household (index household_id), rebuilt from the stage events:
-
-    - ``reach_<stage>`` for each funnel stage: when it reached that stage (first time, with
-      skipped stages filled from the next stage it entered), NaT if it never did;
-    - ``furthest`` (0-6) and ``furthest_stage``: how far it got;
-    - ``stage``/``stage_since``: where it is now and since when (its last move);
-    - ``funnel_stage``: the funnel stage it is in, paused at or left from (last funnel move);
-    - ``outcome``: in_progress, on_hold, withdrawn, not_progressed, approved, deregistered;
-    - ``leaving_reason`` and ``left_at`` for withdrawn and not-progressed households;
-    - the household's own columns (area, source_key, enquired_at...).
-    """
-    hh = data.households.sort_index()
-    n = len(hh)
-    ev = data.events
-    codes = ev["to_stage"].cat.codes.to_numpy().astype(np.int64)
-    pos = hh.index.get_indexer(ev["household_id"])
-    times = _ns(ev["occurred_at"])
-    keep = (pos >= 0) & (codes >= 0)
-    pos, codes, times = pos[keep], codes[keep], times[keep]
-    reason_codes = ev["reason_code"].cat.codes.to_numpy()[keep]
-
-    first = np.full((n, N_FUNNEL), _NEVER, dtype=np.int64)
-    in_funnel = codes < N_FUNNEL
-    np.minimum.at(first, (pos[in_funnel], codes[in_funnel]), times[in_funnel])
-    enquired = _ns(hh["enquired_at"])
-    first[:, 0] = np.minimum(first[:, 0], np.where(enquired == _NAT, _NEVER, enquired))
-    # Reached a stage = reached it or any later one; the time is the earliest of those.
-    reach = np.minimum.accumulate(first[:, ::-1], axis=1)[:, ::-1]
-    reached = reach != _NEVER
-    furthest = reached.sum(axis=1) - 1
-
-    # Events are sorted by household and time: the last row of each household is its last move.
-    stage = np.zeros(n, dtype=np.int64)
-    since = enquired.copy()
-    left_reason = np.full(n, -1, dtype=reason_codes.dtype)
-    if len(pos):
-        last = np.flatnonzero(np.r_[pos[1:] != pos[:-1], True])
-        stage[pos[last]] = codes[last]
-        since[pos[last]] = times[last]
-        left_reason[pos[last]] = reason_codes[last]
-    funnel_stage = np.zeros(n, dtype=np.int64)
-    fpos, fcodes = pos[in_funnel], codes[in_funnel]
-    if len(fpos):
-        last_funnel = np.flatnonzero(np.r_[fpos[1:] != fpos[:-1], True])
-        funnel_stage[fpos[last_funnel]] = fcodes[last_funnel]
-
-    leaving = (stage == WITHDRAWN) | (stage == NOT_PROGRESSED)
-
-    # Built in one go (column-by-column insertion would copy the frame again and again).
-    columns: dict[str, Any] = {f"reach_{name}": _utc(reach[:, i]) for i, name in enumerate(FUNNEL)}
-    columns.update(
-        furthest=furthest.astype(np.int8),
-        furthest_stage=pd.Categorical.from_codes(furthest, dtype=FUNNEL_DTYPE),
-        stage=pd.Categorical.from_codes(stage, categories=STAGES, ordered=True),
-        stage_since=_utc(since),
-        funnel_stage=pd.Categorical.from_codes(funnel_stage, dtype=FUNNEL_DTYPE),
-        outcome=pd.Categorical.from_codes(_OUTCOME_OF_STAGE[stage], dtype=OUTCOME_DTYPE),
-        leaving_reason=pd.Categorical.from_codes(
-            np.where(leaving, left_reason, -1), dtype=ev["reason_code"].dtype
-        ),
-        left_at=_utc(np.where(leaving, since, _NAT)),
-    )
-    out = pd.DataFrame(columns, index=hh.index)
-    return pd.concat([out, hh], axis=1)
 
 
 def cohort(data: FunnelData, period: Period) -> pd.DataFrame:
@@ -205,12 +103,12 @@ def conversions(table: pd.DataFrame) -> dict[str, float | None]:
 
 def days_to_stage(journeys_: pd.DataFrame) -> pd.DataFrame:
     """Calendar days from enquiry to reaching each stage: households, median, 75th percentile."""
-    start = _ns(journeys_["enquired_at"])
+    start = as_ns(journeys_["enquired_at"])
     rows = []
     for stage in FUNNEL:
-        reach = _ns(journeys_[f"reach_{stage}"])
-        ok = (reach != _NAT) & (start != _NAT)
-        days = np.maximum(reach[ok] - start[ok], 0) / _DAY_NS
+        reach = as_ns(journeys_[f"reach_{stage}"])
+        ok = (reach != NAT_NS) & (start != NAT_NS)
+        days = np.maximum(reach[ok] - start[ok], 0) / DAY_NS
         median, p75 = _quantiles(days)
         rows.append({"stage": stage, "households": int(ok.sum()), "median": median, "p75": p75})
     return pd.DataFrame(rows).set_index("stage")
@@ -223,12 +121,12 @@ def time_in_stage(data: FunnelData, journeys_: pd.DataFrame) -> pd.DataFrame:
     mask = ev["household_id"].isin(journeys_.index).to_numpy()
     households = ev["household_id"].to_numpy()[mask]
     codes = ev["to_stage"].cat.codes.to_numpy().astype(np.int64)[mask]
-    times = _ns(ev["occurred_at"])[mask]
+    times = as_ns(ev["occurred_at"])[mask]
     as_of = data.as_of.value
     same_next = np.r_[households[1:] == households[:-1], False]
     next_times = np.r_[times[1:], as_of]
     finished = same_next
-    duration = (np.where(finished, next_times, as_of) - times) / _DAY_NS
+    duration = (np.where(finished, next_times, as_of) - times) / DAY_NS
     measured = CODE["approved"]
     rows = []
     for stage in [*FUNNEL[:measured], "on_hold"]:
@@ -485,7 +383,7 @@ def weekly_activity(data: FunnelData, last_week: IsoWeek, weeks: int = 12) -> pd
     )
 
     def per_week(values: np.ndarray) -> np.ndarray:
-        values = values[values != _NAT]
+        values = values[values != NAT_NS]
         slot = np.searchsorted(edges, values, side="right") - 1
         slot = slot[(slot >= 0) & (slot < weeks)]
         return np.bincount(slot, minlength=weeks)
@@ -493,7 +391,7 @@ def weekly_activity(data: FunnelData, last_week: IsoWeek, weeks: int = 12) -> pd
     j = data.journeys
     ev = data.events
     codes = ev["to_stage"].cat.codes.to_numpy()
-    ev_times = _ns(ev["occurred_at"])
+    ev_times = as_ns(ev["occurred_at"])
     carers = data.carers
     dereg = carers["deregistered_on"]
     approved_on = carers["approved_on"]
@@ -509,10 +407,10 @@ def weekly_activity(data: FunnelData, last_week: IsoWeek, weeks: int = 12) -> pd
     table = pd.DataFrame(
         {
             "week_start": [w.monday for w in calendar],
-            "enquiries": per_week(_ns(j["enquired_at"])),
-            "initial_visits": per_week(_ns(j["reach_initial_visit"])),
-            "applications": per_week(_ns(j["reach_application"])),
-            "approvals": per_week(_ns(j["reach_approved"])),
+            "enquiries": per_week(as_ns(j["enquired_at"])),
+            "initial_visits": per_week(as_ns(j["reach_initial_visit"])),
+            "applications": per_week(as_ns(j["reach_application"])),
+            "approvals": per_week(as_ns(j["reach_approved"])),
             "withdrawn": per_week(ev_times[codes == WITHDRAWN]),
             "not_progressed": per_week(ev_times[codes == NOT_PROGRESSED]),
             "carers_approved": per_week_dates(approved_on),

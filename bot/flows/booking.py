@@ -34,6 +34,7 @@ from bot.flows.base import (
 from crm import clock
 from crm.models import AppointmentKind, Household, Source, StaffUser, TaskKind
 from crm.services import appointments as visits
+from crm.services import booking
 from crm.services.enquiries import add_enquiry_details, response_due
 from crm.services.errors import InvalidInput, NotAllowed, NotFound, ServiceError, SlotTaken
 from crm.services.tasks import create_task
@@ -407,29 +408,36 @@ def arrange_task(turn: Turn, household: Household | None, why: str):
 
 
 def book(turn: Turn, starts_at: datetime, staff_id: int) -> None:
+    """Book (or move to) `starts_at` and confirm it, in one go. The times offered are times,
+    not people: a new booking goes to whoever is free then (the service chooses); a move keeps
+    the person offered with the new time (`staff_id`)."""
     household = turn.household
     moving = turn.data.get("moving_appointment")
+    # Email with a calendar invite when we have an address, else Telegram if they are there.
+    telegram_chat_id = turn.conversation.external_id if turn.on_telegram else None
     try:
         if moving:
-            appointment = visits.move_appointment(
+            appointment = booking.move_visit(
                 turn.session,
                 turn.actor,
                 turn.settings,
                 int(moving),
                 starts_at=starts_at,
                 staff_id=staff_id,
+                booked_via=turn.channel.value,
+                telegram_chat_id=telegram_chat_id,
             )
         else:
-            appointment = visits.book_appointment(
+            appointment = booking.book_initial_visit(
                 turn.session,
                 turn.actor,
                 turn.settings,
-                staff_id=staff_id,
-                kind=AppointmentKind.INITIAL_VISIT,
-                starts_at=starts_at,
-                household_id=household.id,
+                household.id,
+                starts_at,
+                booked_via=turn.channel.value,
                 location=f"Home visit, {household.postcode}" if household.postcode else None,
                 notes=f"Booked by the person in the chat assistant ({turn.channel.value})",
+                telegram_chat_id=telegram_chat_id,
             )
     except SlotTaken:
         turn.outcome.actions.append("slot_taken")
@@ -448,15 +456,6 @@ def book(turn: Turn, starts_at: datetime, staff_id: int) -> None:
     turn.data.pop("moving_appointment", None)
     turn.state = START
     staff = turn.session.get(StaffUser, appointment.staff_id)
-    # Email with a calendar invite when we have an address, else Telegram if they are there.
-    visits.enqueue_visit_confirmation(
-        turn.session,
-        appointment,
-        booked_via=turn.channel.value,
-        moved=bool(moving),
-        telegram_chat_id=turn.conversation.external_id if turn.on_telegram else None,
-    )
-    turn.session.commit()
     turn.outcome.actions.append("visit_moved" if moving else "visit_booked")
     turn.say(
         f"{'Done, your visit is moved' if moving else 'Booked'}: {staff.name} will visit you "

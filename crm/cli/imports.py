@@ -1,6 +1,6 @@
 """`fostercrm import tracker`: bring in a recruitment tracker kept elsewhere.
 
-Thin: the work is in funnel.importer. Errors end the command with one readable line and a
+Thin: the work is in crm.services.imports. Errors end the command with one readable line and a
 non-zero exit (click.ClickException).
 """
 
@@ -40,7 +40,8 @@ def import_tracker_command(file: Path, skip_invalid: bool, dry_run: bool, verbos
     """
     from tqdm import tqdm
 
-    from funnel.importer import TrackerError, import_tracker
+    from crm.services.imports.columns import TrackerError
+    from crm.services.imports.tracker import import_tracker
 
     settings = cli_settings()
     progress = tqdm(desc="Importing", unit=" rows", disable=not sys.stderr.isatty(), leave=False)

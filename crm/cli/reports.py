@@ -196,29 +196,28 @@ def _queue_weekly(
     area_ids: list[int] | None,
 ) -> None:
     """Queue this week's report for each recipient, for the areas they may read."""
-    from crm import clock
-    from crm.models import Channel
-    from crm.services.outbox import enqueue_message
-    from funnel.report import (
-        EMAIL_TEMPLATE,
-        outbox_key,
-        outbox_payload,
-        weekly_report_recipients,
-    )
+    from crm.services.actors import Actor
+    from crm.services.reports import queue_weekly_report
 
-    audience = weekly_report_recipients(session, settings, area_ids=area_ids)
+    result = queue_weekly_report(
+        session,
+        settings,
+        week_ending=chosen.sunday,
+        area_ids=area_ids,
+        actor=Actor.system("command line"),
+    )
     # Counts, never addresses: they are personal data and this output may end up in a log.
     left_out = []
-    if audience.without_access:
+    if result.without_access:
         left_out.append(
-            f"{audience.without_access} address(es) with no active manager's or admin's "
+            f"{result.without_access} address(es) with no active manager's or admin's "
             "account got nothing"
         )
-    if audience.outside_areas:
+    if result.outside_areas:
         left_out.append(
-            f"{audience.outside_areas} manager(s) who do not work in {area} were left out"
+            f"{result.outside_areas} manager(s) who do not work in {area} were left out"
         )
-    if not audience.recipients:
+    if not result.recipients:
         raise click.ClickException(
             "No one to send it to: "
             + (
@@ -229,23 +228,9 @@ def _queue_weekly(
             )
             + (f" ({'; '.join(left_out)})" if left_out else "")
         )
-    queued = 0
-    for recipient in audience.recipients:
-        message = enqueue_message(
-            session,
-            channel=Channel.EMAIL,
-            recipient=recipient.address,
-            template=EMAIL_TEMPLATE,
-            payload=outbox_payload(chosen, area_ids),
-            due_at=clock.now(),
-            unique_key=outbox_key(chosen, recipient.address, area_ids),
-            staff_id=recipient.staff_id,
-        )
-        queued += message is not None
-    session.commit()
-    already = len(audience.recipients) - queued
+    already = result.already_queued
     click.echo(
-        f"\nQueued for {queued} recipient(s); the outbox dispatcher sends it"
+        f"\nQueued for {result.queued} recipient(s); the outbox dispatcher sends it"
         + (f" ({already} already had this week's report)." if already else ".")
     )
     for line in left_out:

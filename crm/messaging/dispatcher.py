@@ -316,20 +316,14 @@ class Dispatcher:
         )
 
     # -- the weekly funnel report: the one message built in code, not from config/templates --
-    # (to switch to crm.services.reports.weekly_report_email, change the import and call here)
 
     def _weekly_report(self, session: Session, message: OutboxMessage) -> EmailMessage:
-        try:
-            from funnel.report import build_weekly_email
-        except ImportError as exc:
-            raise PermanentFailure(
-                f"the weekly funnel report cannot be built: funnel.report.build_weekly_email "
-                f"is not available ({exc})"
-            ) from None
+        from crm.services.reports import weekly_report_email
+
         week_ending = date.fromisoformat(message.payload["week_ending"])
         try:
             # For the areas the recipient works in (their account may have changed since).
-            email = build_weekly_email(
+            email = weekly_report_email(
                 session, self.settings, week_ending, [message.recipient],
                 area_ids=message.payload.get("area_ids"),
             )  # fmt: skip

@@ -9,9 +9,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from crm.models import Channel
-from crm.services import access, outbox
 from crm.services.reminders.engine import SCHEDULER, local_date
+from crm.services.reports import queue_weekly_report
 from crm.settings import Settings
 
 # -- the weekly funnel report ----------------------------------------------------------------
@@ -25,28 +24,17 @@ def week_ending_for(settings: Settings, now: datetime) -> date:
 
 def weekly_funnel_report(session: Session, settings: Settings, now: datetime) -> dict[str, int]:
     """One message per manager and per extra recipient in settings.report.recipients, for the
-    week that ended last Sunday. The email itself is built by funnel.report at send time, for
-    the areas its recipient works in. An address with no active manager's or admin's account
-    gets nothing; the summary counts them (never names them)."""
+    week that ended last Sunday, queued by crm.services.reports (the one way to queue it); the
+    email is built at send time, for the areas its recipient works in. An address with no
+    active manager's or admin's account gets nothing; the summary counts them (never names
+    them)."""
     week_ending = week_ending_for(settings, now)
-    audience = access.report_recipients(session, settings.report.recipients)
-    written = 0
-    for recipient in audience.recipients:
-        message = outbox.enqueue_message(
-            session,
-            channel=Channel.EMAIL,
-            recipient=recipient.address,
-            template="weekly_funnel_report",
-            payload={"week_ending": week_ending.isoformat()},
-            due_at=now,
-            unique_key=f"weekly_report:{week_ending.isoformat()}:{recipient.address}",
-            staff_id=recipient.staff_id,
-        )
-        written += message is not None
-    session.commit()
-    summary = {"week_ending": int(week_ending.strftime("%Y%m%d")), "messages": written}
-    if audience.without_access:
-        summary["not_sent_no_staff_account"] = audience.without_access
+    result = queue_weekly_report(
+        session, settings, week_ending=week_ending, actor=SCHEDULER, due_at=now
+    )
+    summary = {"week_ending": int(week_ending.strftime("%Y%m%d")), "messages": result.queued}
+    if result.without_access:
+        summary["not_sent_no_staff_account"] = result.without_access
     return summary
 
 

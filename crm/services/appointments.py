@@ -228,6 +228,24 @@ def slots_for_area(
     return free_slots(session, settings, staff, today, last_day)
 
 
+def free_staff_at(
+    session: Session,
+    settings: Settings,
+    area_id: int | None,
+    starts_at: datetime,
+    kind: AppointmentKind = AppointmentKind.INITIAL_VISIT,
+) -> list[int]:
+    """Who in the area is free for this kind of visit at `starts_at`, first free first (the
+    order the slots are offered in)."""
+    day = starts_at.astimezone(settings.tz).date()
+    staff = bookable_staff(session, area_id, kind)
+    return [
+        s.staff_id
+        for s in free_slots(session, settings, staff, day, day)
+        if s.starts_at == starts_at
+    ]
+
+
 def _parse_kind(kind: str | AppointmentKind) -> AppointmentKind:
     try:
         return AppointmentKind(kind)
@@ -358,6 +376,70 @@ def _insert(session: Session, actor: Actor, settings: Settings, appointment: App
         raise
 
 
+def new_booking(
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    *,
+    staff_id: int,
+    kind: str | AppointmentKind,
+    starts_at: datetime,
+    household_id: int | None = None,
+    carer_id: int | None = None,
+    ends_at: datetime | None = None,
+    location: str | None = None,
+    notes: str | None = None,
+    check_availability: bool = True,
+) -> Appointment:
+    """A checked booking, not yet saved (`save_booking` saves it). Raises SlotTaken when the
+    time is not free, InitialVisitAlreadyBooked, InvalidInput, NotFound or NotAllowed. Only
+    reads, so a refused booking leaves the caller's transaction as it was."""
+    kind = _parse_kind(kind)
+    ends_at = _check_booking(
+        session,
+        actor,
+        settings,
+        staff_id=staff_id,
+        kind=kind,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        household_id=household_id,
+        carer_id=carer_id,
+        check_availability=check_availability,
+    )
+    return Appointment(
+        kind=kind,
+        staff_id=staff_id,
+        household_id=household_id,
+        carer_id=carer_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        location=location,
+        notes=notes,
+        booked_by_id=actor.user_id,
+        booked_by_label=actor.label,
+    )
+
+
+def save_booking(
+    session: Session, actor: Actor, settings: Settings, appointment: Appointment
+) -> None:
+    """Save a booking from `new_booking` in the caller's transaction (flushed, not committed).
+    The database has the last word: SlotTaken or InitialVisitAlreadyBooked when another
+    booking landed a moment ago, and then the session has been rolled back."""
+    if appointment.kind == AppointmentKind.INITIAL_VISIT and appointment.household_id is not None:
+        _past_initial_visits_held(session, appointment.household_id)
+    _insert(session, actor, settings, appointment)
+    audit.record(
+        session,
+        actor,
+        AuditAction.CREATE,
+        "appointment",
+        appointment.id,
+        kind=AppointmentKind(appointment.kind).value,
+    )
+
+
 def book_appointment(
     session: Session,
     actor: Actor,
@@ -373,40 +455,26 @@ def book_appointment(
     notes: str | None = None,
     check_availability: bool = True,
 ) -> Appointment:
-    """Book a visit. With `check_availability` (the default, and always for the public) the
-    time must be one of the staff member's free slots."""
-    kind = _parse_kind(kind)
-    ends_at = _check_booking(
+    """Book a visit and commit. With `check_availability` (the default, and always for the
+    public) the time must be one of the staff member's free slots. An initial visit booked by
+    or for the household goes through crm.services.booking, which confirms it in the same
+    transaction."""
+    appointment = new_booking(
         session,
         actor,
         settings,
         staff_id=staff_id,
         kind=kind,
         starts_at=starts_at,
-        ends_at=ends_at,
         household_id=household_id,
         carer_id=carer_id,
-        check_availability=check_availability,
-    )
-    appointment = Appointment(
-        kind=kind,
-        staff_id=staff_id,
-        household_id=household_id,
-        carer_id=carer_id,
-        starts_at=starts_at,
         ends_at=ends_at,
         location=location,
         notes=notes,
-        booked_by_id=actor.user_id,
-        booked_by_label=actor.label,
+        check_availability=check_availability,
     )
     with transaction(session):
-        if kind == AppointmentKind.INITIAL_VISIT and household_id is not None:
-            _past_initial_visits_held(session, household_id)
-        _insert(session, actor, settings, appointment)
-        audit.record(
-            session, actor, AuditAction.CREATE, "appointment", appointment.id, kind=kind.value
-        )
+        save_booking(session, actor, settings, appointment)
     session.refresh(appointment)
     return appointment
 
@@ -423,7 +491,7 @@ def _live_appointment(session: Session, actor: Actor, appointment_id: int) -> Ap
     return appointment
 
 
-def move_appointment(
+def new_move(
     session: Session,
     actor: Actor,
     settings: Settings,
@@ -433,10 +501,9 @@ def move_appointment(
     staff_id: int | None = None,
     location: str | None = None,
     check_availability: bool = True,
-) -> Appointment:
-    """Move a visit to a new time (and perhaps person, or address: `location`, else the old
-    one). The old booking is kept as `moved` and points at the new one, so the timeline shows
-    what happened."""
+) -> tuple[Appointment, Appointment]:
+    """A checked move, not yet saved (`save_move` saves it): the live booking and its
+    replacement. Only reads."""
     old = _live_appointment(session, actor, appointment_id)
     staff_id = staff_id or old.staff_id
     duration = old.ends_at - old.starts_at
@@ -465,15 +532,50 @@ def move_appointment(
         booked_by_id=actor.user_id,
         booked_by_label=actor.label,
     )
+    return old, new
+
+
+def save_move(
+    session: Session, actor: Actor, settings: Settings, old: Appointment, new: Appointment
+) -> None:
+    """Save a move from `new_move` in the caller's transaction (flushed, not committed)."""
+    # Free the old slot first: the unique index only counts live bookings.
+    old.status = AppointmentStatus.MOVED
+    session.add(old)
+    session.flush()
+    _insert(session, actor, settings, new)
+    old.moved_to_id = new.id
+    session.add(old)
+    audit.record(session, actor, AuditAction.UPDATE, "appointment", old.id, moved_to=new.id)
+
+
+def move_appointment(
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    appointment_id: int,
+    *,
+    starts_at: datetime,
+    staff_id: int | None = None,
+    location: str | None = None,
+    check_availability: bool = True,
+) -> Appointment:
+    """Move a visit to a new time (and perhaps person, or address: `location`, else the old
+    one) and commit. The old booking is kept as `moved` and points at the new one, so the
+    timeline shows what happened. Moving a household's visit and telling them is
+    crm.services.booking.move_visit."""
+    old, new = new_move(
+        session,
+        actor,
+        settings,
+        appointment_id,
+        starts_at=starts_at,
+        staff_id=staff_id,
+        location=location,
+        check_availability=check_availability,
+    )
     with transaction(session):
-        # Free the old slot first: the unique index only counts live bookings.
-        old.status = AppointmentStatus.MOVED
-        session.add(old)
-        session.flush()
-        _insert(session, actor, settings, new)
-        old.moved_to_id = new.id
-        session.add(old)
-        audit.record(session, actor, AuditAction.UPDATE, "appointment", old.id, moved_to=new.id)
+        save_move(session, actor, settings, old, new)
     session.refresh(new)
     return new
 
@@ -672,8 +774,13 @@ __all__ = [
     "cancel_booked",
     "enqueue_visit_confirmation",
     "free_slots",
+    "free_staff_at",
     "move_appointment",
+    "new_booking",
+    "new_move",
     "next_initial_visit",
+    "save_booking",
+    "save_move",
     "slots_for_area",
     "upcoming_for_household",
     "when_text",

@@ -34,7 +34,7 @@ from crm.models import (
     Task,
     TaskKind,
 )
-from crm.services import access
+from crm.services import access, booking
 from crm.services import appointments as appointment_service
 from crm.services import households as service
 from crm.services.enquiries import (
@@ -625,9 +625,10 @@ def move_visit(household_id: int, appointment_id: int):
     if form.validate_on_submit():
         slot = offered[form.slot.data]
         try:
-            moved = appointment_service.move_appointment(
+            # They are told the new time, with the calendar invite updated (same entry).
+            booking.move_visit(
                 db(), current_actor(), state().settings, appointment.id,
-                starts_at=slot.starts_at, staff_id=slot.staff_id,
+                starts_at=slot.starts_at, staff_id=slot.staff_id, booked_via="staff",
                 location=(form.location.data or "").strip() or None,
             )  # fmt: skip
         except SlotTaken:
@@ -637,11 +638,6 @@ def move_visit(household_id: int, appointment_id: int):
             attach_errors(form, exc.errors, "slot")
             offered = _slot_choices(form, household, kind)
         else:
-            # They are told the new time, with the calendar invite updated (same entry).
-            appointment_service.enqueue_visit_confirmation(
-                db(), moved, booked_via="staff", moved=True
-            )
-            db().commit()
             flash("Visit moved")
             return redirect(url_for("households.show", household_id=household.id))
     return render_template(

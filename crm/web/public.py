@@ -47,11 +47,8 @@ from crm.models import (
     Stage,
 )
 from crm.services.actors import Actor
-from crm.services.appointments import (
-    book_appointment,
-    enqueue_visit_confirmation,
-    slots_for_area,
-)
+from crm.services.appointments import slots_for_area
+from crm.services.booking import book_initial_visit
 from crm.services.enquiries import (
     ApplicantDetails,
     EnquiryInput,
@@ -311,26 +308,22 @@ def thank_you(token: str | None = None):
     if visit is None and bookable and form.validate_on_submit():
         starts_at, staff_ids = offered[form.slot.data]
         error = None
-        for staff_id in staff_ids:
-            try:
-                visit = book_appointment(
-                    db(), Actor.system(PUBLIC_ACTOR_LABEL), state().settings,
-                    staff_id=staff_id, kind=AppointmentKind.INITIAL_VISIT,
-                    starts_at=starts_at, household_id=household.id,
-                    notes="Booked by the enquirer on the web form",
-                )  # fmt: skip
-                break
-            except SlotTaken:
-                error = TIME_TAKEN
-            except (InvalidInput, NotFound) as exc:
-                error = next(iter(exc.errors.values())) if isinstance(exc, InvalidInput) else None
+        try:
+            # Whoever offered for that time is still free gets it; confirmed in the same go.
+            visit = book_initial_visit(
+                db(), Actor.system(PUBLIC_ACTOR_LABEL), state().settings, household.id,
+                starts_at, staff_ids=staff_ids, booked_via="web_form",
+                notes="Booked by the enquirer on the web form",
+            )  # fmt: skip
+        except SlotTaken:
+            error = TIME_TAKEN
+        except (InvalidInput, NotFound) as exc:
+            error = next(iter(exc.errors.values())) if isinstance(exc, InvalidInput) else None
         if visit is None:
             # Offer what is still free now, without the time that has just gone.
             form.slot.choices = _slot_options(_offered_slots(household))
             form.slot.errors = [error or TIME_TAKEN]
         else:
-            enqueue_visit_confirmation(db(), visit, booked_via="web_form")
-            db().commit()
             return redirect(url_for("public.thank_you", token=token))
     return render_template(
         "public/thank_you.html",

@@ -12,7 +12,7 @@ import crm.models as m
 from crm.services.actors import Actor
 from crm.services.enquiries import ApplicantDetails, EnquiryInput, create_enquiry
 from crm.services.pipeline import move_stage
-from funnel.load import FUNNEL
+from funnel.frames import FUNNEL
 
 FUNNEL_STAGES = set(FUNNEL)
 

@@ -15,7 +15,8 @@ from crm.services.actors import Actor
 from crm.services.tasks import complete_task, create_task
 from crm.services.timeline import log_activity
 from funnel import metrics
-from funnel.load import FUNNEL, STAGE_DTYPE, UTC_DTYPE, load_funnel_data, resolve_area_ids
+from funnel.frames import FUNNEL, STAGE_DTYPE, UTC_DTYPE
+from funnel.load import load_funnel_data, resolve_area_ids
 from funnel.periods import Period
 from tests.funnel.helpers import at, make_history
 

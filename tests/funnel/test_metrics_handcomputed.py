@@ -27,7 +27,7 @@ import pandas as pd
 import pytest
 
 from funnel import metrics
-from funnel.load import FUNNEL, make_funnel_data
+from funnel.frames import FUNNEL, make_funnel_data
 from funnel.periods import IsoWeek, Period
 from tests.funnel.helpers import at, journey_frames
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from crm.workdays import add_office_days, working_days_between
 from funnel import metrics
-from funnel.load import FUNNEL, make_funnel_data
+from funnel.frames import FUNNEL, make_funnel_data
 from funnel.officetime import OfficeClock
 from funnel.periods import Period
 

@@ -29,11 +29,13 @@ import crm.models as m
 from crm.cli import main
 from crm.messaging.channels.email import EmailSender
 from crm.services.actors import Actor
+from crm.services.reports import weekly_report_email
 from crm.services.timeline import log_activity
 from crm.testing.smtp import SmtpCapture
-from funnel.load import FUNNEL, load_funnel_data
+from funnel.frames import FUNNEL
+from funnel.load import load_funnel_data
 from funnel.periods import IsoWeek
-from funnel.report import build_weekly_email, build_weekly_report, load_weekly_report
+from funnel.report import build_weekly_report, load_weekly_report
 from tests.funnel.helpers import at, make_history
 
 W10 = IsoWeek(2026, 10)
@@ -249,7 +251,7 @@ def test_report_weekly_writes_html_charts_and_csv(database_url, session, week_da
 
 
 def test_weekly_email_arrives_with_charts_and_csv(session, settings, week_data):
-    message = build_weekly_email(session, settings, date(2026, 3, 8), ["manager@test.example"])
+    message = weekly_report_email(session, settings, date(2026, 3, 8), ["manager@test.example"])
     with SmtpCapture() as server:
         sender = EmailSender(server.settings_for(settings))
         sender.send(message)

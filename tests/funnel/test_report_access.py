@@ -23,11 +23,12 @@ from crm.messaging.dispatcher import Dispatcher
 from crm.services.actors import Actor
 from crm.services.errors import NotAllowed
 from crm.services.exports import SafeCsvWriter, neutralise_formula, safe_row
+from crm.services.reports import weekly_report_email
 from crm.services.staff import create_staff_user
 from crm.testing.fixtures import TEST_PASSWORD
 from crm.testing.smtp import SmtpCapture
 from funnel.periods import IsoWeek
-from funnel.report import build_weekly_email, load_weekly_report, report_csv
+from funnel.report import load_weekly_report, report_csv
 from tests.funnel.helpers import at, make_history
 
 W10 = IsoWeek(2026, 10)
@@ -183,12 +184,12 @@ def test_an_account_closed_after_queueing_gets_nothing(
     assert "no active staff account" in failed.error and "@" not in failed.error
 
 
-def test_build_weekly_email_refuses_an_address_without_an_account(session, settings, org):
+def test_weekly_report_email_refuses_an_address_without_an_account(session, settings, org):
     with pytest.raises(NotAllowed) as refused:
-        build_weekly_email(session, settings, date(2026, 3, 8), ["stranger@elsewhere.example"])
+        weekly_report_email(session, settings, date(2026, 3, 8), ["stranger@elsewhere.example"])
     assert "stranger" not in str(refused.value)
     with pytest.raises(NotAllowed):
-        build_weekly_email(session, settings, date(2026, 3, 8), [org.officer_north.email])
+        weekly_report_email(session, settings, date(2026, 3, 8), [org.officer_north.email])
 
 
 # -- formulas in the CSV ------------------------------------------------------------------

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import crm.models as m
 from crm.cli import main
-from funnel.importer import COLUMNS
+from crm.services.imports.columns import COLUMNS
 from tests.integration.fuzzing import (
     FUZZ,
     assert_households_consistent,

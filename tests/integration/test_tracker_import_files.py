@@ -13,7 +13,7 @@ from sqlmodel import select
 
 import crm.models as m
 from crm.cli import main
-from funnel.importer import TrackerError, read_tracker
+from crm.services.imports.columns import TrackerError, read_tracker
 
 HEADER = "reference,enquiry_date,first_name,last_name,email,withdrawn_date,withdrawn_reason"
 ROWS = [

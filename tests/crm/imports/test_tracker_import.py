@@ -14,15 +14,10 @@ from sqlmodel import func, select
 import crm.models as m
 from crm.cli import main
 from crm.services.actors import Actor
+from crm.services.imports.columns import COLUMNS, TrackerError, read_tracker
+from crm.services.imports.tracker import import_tracker
+from crm.services.imports.values import NO_REASON_TEXT, parse_date
 from crm.services.pipeline import move_stage
-from funnel.importer import (
-    COLUMNS,
-    NO_REASON_TEXT,
-    TrackerError,
-    import_tracker,
-    parse_date,
-    read_tracker,
-)
 from tests.funnel.helpers import make_history
 
 GOOD_ROWS = [
