@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from crm import clock
+from crm.db import savepoint
 from crm.models import (
     Activity,
     ActivityKind,
@@ -48,7 +49,7 @@ def get_conversation(
         return conversation
     conversation = ChatConversation(channel=channel, external_id=external_id, data={})
     try:
-        with session.begin_nested():
+        with savepoint(session):
             session.add(conversation)
         session.commit()
     except IntegrityError:

@@ -54,6 +54,24 @@ def session_scope(engine: sa.Engine) -> Iterator[Session]:
 
 
 @contextmanager
+def savepoint(session: Session) -> Iterator[Session]:
+    """`session.begin_nested()` that stays inside the caller's transaction on SQLite too.
+
+    Python's sqlite3 opens a transaction only before INSERT, UPDATE or DELETE, not before
+    SAVEPOINT: a savepoint that is the transaction's first statement would start a transaction
+    of its own, and releasing it would commit everything so far, so a later failure could no
+    longer roll it back. Opening the transaction first keeps "all or nothing" true.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        raw = connection.connection.dbapi_connection
+        if raw is not None and not raw.in_transaction:
+            connection.exec_driver_sql("BEGIN")
+    with session.begin_nested():
+        yield session
+
+
+@contextmanager
 def transaction(session: Session) -> Iterator[Session]:
     """Commit everything in the block, or nothing: bad input never half-lands."""
     try:

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from crm import clock
+from crm.db import savepoint
 from crm.models import (
     Activity,
     ActivityKind,
@@ -364,7 +365,7 @@ def _answer_entry(
             body=check_in.comment,
         )
         try:
-            with session.begin_nested():
+            with savepoint(session):
                 session.add(entry)
             return entry
         except IntegrityError:  # written a moment ago by the same answer sent twice

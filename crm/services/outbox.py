@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from crm import clock
+from crm.db import savepoint
 from crm.messaging import catalogue
 from crm.models import (
     Activity,
@@ -100,7 +101,7 @@ def enqueue_message(
         staff_id=staff_id,
     )
     try:
-        with session.begin_nested():
+        with savepoint(session):
             session.add(message)
     except IntegrityError:
         return None

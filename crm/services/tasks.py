@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from crm import clock
-from crm.db import transaction
+from crm.db import savepoint, transaction
 from crm.models import AuditAction, Carer, Household, StaffUser, Task, TaskKind, TaskPriority
 from crm.services import access, audit
 from crm.services.actors import Actor
@@ -102,7 +102,7 @@ def create_task(
         created_by_id=actor.user_id,
     )
     try:
-        with session.begin_nested():
+        with savepoint(session):
             session.add(task)
             session.flush()
             details = {"kind": kind.value, **({"owner_refused": True} if owner_refused else {})}
