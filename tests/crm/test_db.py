@@ -1,0 +1,35 @@
+"""crm.db: a savepoint is part of the caller's transaction on both databases."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+import crm.models as m
+from crm.db import savepoint
+
+
+def _area(org, name: str) -> m.Area:  # noqa: ANN001
+    return m.Area(name=name, hub_id=org.hub.id)
+
+
+def test_a_savepoint_as_the_first_statement_is_rolled_back_with_the_transaction(session, org):
+    # The first statement of the transaction is the savepoint (nothing written before it).
+    session.commit()
+    with savepoint(session):
+        session.add(_area(org, "Written inside the savepoint"))
+    session.rollback()
+    names = session.exec(select(m.Area.name)).all()
+    assert "Written inside the savepoint" not in names
+
+
+def test_a_failed_savepoint_undoes_only_its_own_writes(session, org):
+    session.add(_area(org, "Before"))
+    session.flush()
+    with pytest.raises(RuntimeError), savepoint(session):
+        session.add(_area(org, "Inside"))
+        session.flush()
+        raise RuntimeError("undo this part")
+    session.commit()
+    names = session.exec(select(m.Area.name)).all()
+    assert "Before" in names and "Inside" not in names
