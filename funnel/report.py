@@ -24,7 +24,7 @@ import pandas as pd
 from sqlmodel import Session
 
 from crm import clock
-from crm.services.exports import SafeCsvWriter
+from crm.exports import SafeCsvWriter
 from crm.settings import Settings
 from funnel import charts
 from funnel.config import FunnelConfig, load_funnel_config
@@ -215,7 +215,7 @@ def render_text(report: WeeklyReport, footer: str = EMAIL_TEXT_FOOTER) -> str:
 def report_csv(report: WeeklyReport) -> str:
     """Every table of the report in one CSV: a title line, a header row, the rows, a blank
     line. Shares are fractions (0.25), money in pounds, dates YYYY-MM-DD; text that would run
-    as a spreadsheet formula starts with an apostrophe (crm.services.exports)."""
+    as a spreadsheet formula starts with an apostrophe (crm.exports)."""
     buffer = io.StringIO()
     # Text from staff and settings (reasons, campaign names, why a carer is at risk) must not
     # run as a formula when a manager opens the file.

@@ -39,6 +39,7 @@ from sqlmodel import Session, select
 
 from crm import clock
 from crm.db import transaction
+from crm.exports import SafeCsvWriter
 from crm.messaging import catalogue
 from crm.models import (
     Activity,
@@ -83,7 +84,6 @@ from crm.models import (
 from crm.services import audit, lifecycle
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
-from crm.services.exports import SafeCsvWriter
 from crm.services.validation import format_phone
 from crm.settings import Settings
 

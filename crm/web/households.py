@@ -19,6 +19,7 @@ from flask import (
 )
 from sqlmodel import select
 
+from crm.exports import SafeCsvWriter, safe_row
 from crm.models import (
     Appointment,
     AppointmentKind,
@@ -44,7 +45,6 @@ from crm.services.enquiries import (
     validate_enquiry,
 )
 from crm.services.errors import InvalidInput, NotAllowed, SlotTaken
-from crm.services.exports import SafeCsvWriter, safe_row
 from crm.services.pipeline import REASON_LISTS, move_stage
 from crm.services.tasks import complete_task, create_task
 from crm.services.timeline import log_activity

@@ -19,10 +19,10 @@ from sqlmodel import select
 import crm.models as m
 from crm.cli import main
 from crm.db import make_engine
+from crm.exports import SafeCsvWriter, neutralise_formula, safe_row
 from crm.messaging.dispatcher import Dispatcher
 from crm.services.actors import Actor
 from crm.services.errors import NotAllowed
-from crm.services.exports import SafeCsvWriter, neutralise_formula, safe_row
 from crm.services.reports import weekly_report_email
 from crm.services.staff import create_staff_user
 from crm.testing.fixtures import TEST_PASSWORD
