@@ -30,6 +30,7 @@ from crm.settings import Settings, load_settings
 
 SERVICE_SKIP_PREFIX = "[needs-service]"
 POSTGRES_ENV = "FOSTERCRM_TEST_POSTGRES_URL"
+REDIS_ENV = "FOSTERCRM_TEST_REDIS_URL"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 # A Tuesday in winter (GMT), away from bank holidays: the default "now" of tests.
 DEFAULT_NOW = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
@@ -61,6 +62,23 @@ def postgres_url(schema: str) -> str:
     return f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
 
 
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A real Redis (FOSTERCRM_TEST_REDIS_URL), for the rate limits that workers share."""
+    url = os.environ.get(REDIS_ENV)
+    if not url:
+        need_service(f"Redis not configured: set {REDIS_ENV}=redis://127.0.0.1:6379/0")
+    try:
+        import redis
+    except ImportError:
+        need_service("the redis package is not installed (pip install -e '.[test]')")
+    try:
+        redis.Redis.from_url(url, socket_timeout=5).ping()
+    except redis.RedisError as exc:
+        need_service(f"Redis at {REDIS_ENV} not reachable: {exc}")
+    return url
+
+
 def make_test_settings(database_url: str = "sqlite://") -> Settings:
     """Settings from the real defaults file, untouched by the developer's environment."""
     return load_settings(environ={}, database={"url": database_url})
@@ -77,7 +95,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     missing = [r for r in skipped if SERVICE_SKIP_PREFIX in str(r.longrepr)]
     if missing:
         reporter.write_line(
-            f"CI: {len(missing)} test(s) needing PostgreSQL or Chromium were skipped", red=True
+            f"CI: {len(missing)} test(s) needing PostgreSQL, Redis or Chromium were skipped",
+            red=True,
         )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
