@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher, profiles
 from sqlmodel import Session, SQLModel
 
 import crm.models as m
@@ -25,7 +26,7 @@ from crm.db import make_engine, normalise_url
 from crm.migrate import upgrade
 from crm.services.actors import Actor
 from crm.services.reference import ensure_reference_data
-from crm.services.staff import hash_password
+from crm.services.staff import hash_password, use_password_hasher
 from crm.settings import Settings, load_settings
 
 SERVICE_SKIP_PREFIX = "[needs-service]"
@@ -85,6 +86,13 @@ def make_test_settings(database_url: str = "sqlite://") -> Settings:
 
 
 # -- pytest hooks -------------------------------------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # argon2's cheapest parameters: every organisation hashes a password and every sign-in
+    # checks one, and the real parameters cost a second each on a busy 2-core machine. Only
+    # here, in the test plugin: production code has no switch for this.
+    use_password_hasher(PasswordHasher.from_parameters(profiles.CHEAPEST))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
