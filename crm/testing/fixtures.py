@@ -96,12 +96,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # Under pytest-xdist the workers' reports reach the controller's reporter, so this check
+    # sees every worker's skips there (in a worker it sees only its own, which is harmless).
     if not IN_CI:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = reporter.stats.get("skipped", []) if reporter else []
     missing = [r for r in skipped if SERVICE_SKIP_PREFIX in str(r.longrepr)]
     if missing:
+        # On a line of its own, after the progress dots (xdist's too).
+        reporter.write("\n")
         reporter.write_line(
             f"CI: {len(missing)} test(s) needing PostgreSQL, Redis or Chromium were skipped",
             red=True,
