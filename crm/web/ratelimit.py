@@ -25,14 +25,14 @@ _lock = threading.Lock()
 def limiter() -> MovingWindowRateLimiter:
     """The app's limiter, made on first use from the app's settings (one per app, so each
     test's app counts afresh)."""
-    app = current_app._get_current_object()
-    found = app.extensions.get(_EXTENSION)
+    extensions = current_app.extensions
+    found = extensions.get(_EXTENSION)
     if found is None:
         with _lock:
-            found = app.extensions.get(_EXTENSION)
+            found = extensions.get(_EXTENSION)
             if found is None:
                 storage = storage_from_string(state().settings.rate_limits.storage)
-                found = app.extensions[_EXTENSION] = MovingWindowRateLimiter(storage)
+                found = extensions[_EXTENSION] = MovingWindowRateLimiter(storage)
     return found
 
 
