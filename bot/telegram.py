@@ -6,6 +6,10 @@ no state of its own. Updates are handled concurrently, but one chat at a time (a
 so two quick messages from one person are answered in order. The assistant's database work runs
 in worker threads so the event loop keeps polling.
 
+Sending goes through python-telegram-bot's AIORateLimiter: it keeps under Telegram's flood
+limits (about 30 messages a second overall, 20 a minute in a group) and, when Telegram still
+answers 429 "retry after", holds every request for that long and tries again.
+
 Group chats are refused politely (and nothing from them is stored); stickers, photos and voice
 notes get a friendly "please type"; check-in buttons (``checkin:...``) go to the scheduler's
 check-in service; "STOP" goes to the outbox's opt-out.
@@ -22,7 +26,6 @@ import hmac
 import json
 import logging
 import threading
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -38,9 +41,8 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ChatType
-from telegram.error import Forbidden, RetryAfter, TelegramError
-from telegram.ext import Application, ContextTypes, TypeHandler
-from telegram.warnings import PTBDeprecationWarning
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 
 from bot.assistant import Assistant, Incoming, Outcome
 from crm.models import ChatChannel
@@ -51,7 +53,8 @@ from crm.text import clean_text
 log = logging.getLogger(__name__)
 
 MAX_TELEGRAM_TEXT = 4096
-SEND_ATTEMPTS = 4
+# Tries after the first when Telegram answers 429 "retry after" (the rate limiter waits).
+SEND_RETRIES = 3
 COMMANDS = [
     ("start", "Start again"),
     ("help", "What I can do"),
@@ -111,6 +114,7 @@ def build_application(
         .concurrent_updates(64)
         .connection_pool_size(64)
         .pool_timeout(30)
+        .rate_limiter(AIORateLimiter(max_retries=SEND_RETRIES))
     )
     if not with_updater:
         builder = builder.updater(None)
@@ -206,21 +210,8 @@ def markups(outcome: Outcome) -> list:
 
 
 async def _send(bot, chat_id: int, text: str, markup=None) -> None:  # noqa: ANN001
-    """Send, waiting out Telegram's flood control a few times before giving up."""
-    text = text[:MAX_TELEGRAM_TEXT] or "…"
-    for attempt in range(SEND_ATTEMPTS):
-        try:
-            await bot.send_message(chat_id, text, reply_markup=markup)
-            return
-        except RetryAfter as exc:
-            if attempt == SEND_ATTEMPTS - 1:
-                raise
-            with warnings.catch_warnings():
-                # PTB 22.2+ warns that retry_after will become a timedelta: both are handled.
-                warnings.simplefilter("ignore", PTBDeprecationWarning)
-                delay = exc.retry_after
-            seconds = delay.total_seconds() if hasattr(delay, "total_seconds") else float(delay)
-            await asyncio.sleep(min(max(seconds, 0.1), 60))
+    """Send one reply (flood control is the application's rate limiter's business)."""
+    await bot.send_message(chat_id, text[:MAX_TELEGRAM_TEXT] or "…", reply_markup=markup)
 
 
 async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -1,5 +1,12 @@
 """Settings: `config/settings.toml` defaults, overridden by FOSTERCRM_* environment variables.
 
+Built on pydantic-settings: `Settings` is a `BaseSettings` whose sources are, highest first, the
+overrides passed in by tests and the CLI, the environment (`EnvironmentOverrides`) and the file
+(`SettingsFile`). The environment source is our own rather than pydantic-settings' EnvSettingsSource
+because section names themselves contain underscores (FOSTERCRM_QUIET_HOURS_START is section
+`quiet_hours`, key `start`): names are matched against the model's sections and keys, so every
+known variable is spelt out by the model and any other FOSTERCRM_* name is refused as a typo.
+
 Secrets never live in the file: the secret key, the SMTP password and the Telegram token come
 only from the environment. A bad or missing setting raises `SettingsError` with one line that
 names the setting, so start-up can stop with a message a person can act on.
@@ -10,20 +17,39 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from datetime import time
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = Path(os.environ.get("FOSTERCRM_CONFIG_DIR", PROJECT_ROOT / "config"))
 ENV_PREFIX = "FOSTERCRM_"
-# Environment variables with our prefix that are not settings of the file.
-SECRET_VARIABLES = {"FOSTERCRM_SECRET_KEY", "FOSTERCRM_SMTP_PASSWORD", "FOSTERCRM_CONFIG_DIR"}
+# The secrets (and the Telegram API's address), by field: read from these environment variables
+# only, never from the file.
+ENVIRONMENT_ONLY = {
+    "secret_key": "FOSTERCRM_SECRET_KEY",
+    "smtp_password": "FOSTERCRM_SMTP_PASSWORD",
+    "telegram_bot_token": "TELEGRAM_BOT_TOKEN",
+    "telegram_api_base_url": "TELEGRAM_API_BASE_URL",
+}
+# Environment variables with our prefix that are neither settings of the file nor secrets.
+OTHER_VARIABLES = {"FOSTERCRM_CONFIG_DIR"}
 IGNORED_PREFIXES = ("FOSTERCRM_TEST_",)
 TELEGRAM_DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+# Where the web's rate limits count (crm.web.ratelimit): the `limits` library's storage schemes.
+RATE_LIMIT_STORAGES = ("memory://", "redis://", "rediss://", "redis+unix://")
 
 
 class SettingsError(Exception):
@@ -52,6 +78,11 @@ class DatabaseSettings(_Section):
     def _known_backend(cls, value: str) -> str:
         if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
             raise ValueError("must start with sqlite:/// or postgresql://")
+        # A relative SQLite path means the project's folder, wherever the command was started.
+        if value.startswith("sqlite:///") and not value.startswith("sqlite:////"):
+            relative = value.removeprefix("sqlite:///")
+            if relative and relative != ":memory:":
+                return f"sqlite:///{PROJECT_ROOT / relative}"
         return value
 
 
@@ -136,6 +167,20 @@ class ReportSettings(_Section):
     recipients: list[str]
 
 
+class RateLimitSettings(_Section):
+    """Where the web's rate limits count: `memory://` in each process, or a shared Redis
+    (`redis://host:6379/0`) so that several workers count together."""
+
+    storage: str
+
+    @field_validator("storage")
+    @classmethod
+    def _known_storage(cls, value: str) -> str:
+        if not value.startswith(RATE_LIMIT_STORAGES):
+            raise ValueError(f"must start with {' or '.join(RATE_LIMIT_STORAGES)}, got {value!r}")
+        return value
+
+
 ALLOWANCE_BANDS = {
     "london": "London",
     "south_east": "the South East",
@@ -177,7 +222,14 @@ class AllowanceSettings(_Section):
         return ALLOWANCE_BANDS[self.band]
 
 
-class Settings(_Section):
+# load_settings hands the environment and the file to the sources through this: the sources of
+# a BaseSettings are chosen by a class method, which takes no per-call arguments.
+_SOURCES: ContextVar[tuple[Mapping[str, str], Path] | None] = ContextVar("_SOURCES", default=None)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="forbid", frozen=True)
+
     database: DatabaseSettings
     service: ServiceSettings
     response: ResponseSettings
@@ -187,12 +239,27 @@ class Settings(_Section):
     retention: RetentionSettings
     smtp: SmtpSettings
     report: ReportSettings
+    rate_limits: RateLimitSettings
     allowances: AllowanceSettings
-    # Secrets: from the environment only (see load_settings).
+    # Secrets: from the environment only (ENVIRONMENT_ONLY).
     secret_key: str | None = None
     smtp_password: str | None = None
     telegram_bot_token: str | None = None
     telegram_api_base_url: str = TELEGRAM_DEFAULT_BASE_URL
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        environ, path = _SOURCES.get() or (os.environ, CONFIG_DIR / "settings.toml")
+        # The file is read first, so a missing or broken file is the first thing said.
+        file = SettingsFile(settings_cls, path)
+        return init_settings, EnvironmentOverrides(settings_cls, environ), file
 
     @property
     def tz(self) -> ZoneInfo:
@@ -206,18 +273,84 @@ class Settings(_Section):
         return self.secret_key
 
 
-def _env_name(section: str, key: str) -> str:
+def _sections(settings_cls: type[BaseSettings]) -> Iterator[tuple[str, type[_Section]]]:
+    for name, field in settings_cls.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, _Section):
+            yield name, field.annotation
+
+
+def env_name(section: str, key: str) -> str:
     return f"{ENV_PREFIX}{section}_{key}".upper()
 
 
-def _coerce_env(raw: str, default: Any) -> Any:
-    """Environment values are strings; lists and numbers take the shape of the default."""
-    if isinstance(default, list):
+class SettingsFile(TomlConfigSettingsSource):
+    """config/settings.toml: every section and key; a secret written in it is refused."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        if not path.is_file():
+            raise SettingsError(f"settings file {path}: not found")
+        super().__init__(settings_cls, toml_file=path)
+
+    def _read_file(self, file_path: Path) -> dict[str, Any]:
+        try:
+            data = tomllib.loads(file_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"settings file {file_path}: not valid TOML ({exc})") from None
+        for field, variable in ENVIRONMENT_ONLY.items():
+            if field in data:
+                raise SettingsError(
+                    f"setting {field}: read only from {variable} in the environment, never the file"
+                )
+        return data
+
+
+class EnvironmentOverrides(PydanticBaseSettingsSource):
+    """FOSTERCRM_<SECTION>_<KEY> for every key of every section, and the secrets."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self.environ = environ
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        # Unused: __call__ builds the whole mapping at once.
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        known = set(OTHER_VARIABLES) | set(ENVIRONMENT_ONLY.values())
+        for section, model in _sections(self.settings_cls):
+            for key, field in model.model_fields.items():
+                name = env_name(section, key)
+                known.add(name)
+                if name in self.environ:
+                    try:
+                        value = _coerce_env(self.environ[name], field)
+                    except (ValueError, json.JSONDecodeError) as exc:
+                        raise SettingsError(f"{name}: {exc}") from None
+                    data.setdefault(section, {})[key] = value
+        unknown = [
+            name
+            for name in self.environ
+            if name.startswith(ENV_PREFIX)
+            and name not in known
+            and not name.startswith(IGNORED_PREFIXES)
+        ]
+        if unknown:
+            raise SettingsError(f"{unknown[0]}: not a known setting (check the spelling)")
+        for field, variable in ENVIRONMENT_ONLY.items():
+            if self.environ.get(variable):
+                data[field] = self.environ[variable]
+        return data
+
+
+def _coerce_env(raw: str, field: FieldInfo) -> Any:
+    """Environment values are strings; lists and true/false take the shape of the field."""
+    if get_origin(field.annotation) is list:
         raw = raw.strip()
         if raw.startswith("["):
             return json.loads(raw)
         return [item.strip() for item in raw.split(",") if item.strip()]
-    if isinstance(default, bool):
+    if field.annotation is bool:
         lowered = raw.strip().lower()
         if lowered in {"1", "true", "yes", "on"}:
             return True
@@ -227,11 +360,11 @@ def _coerce_env(raw: str, default: Any) -> Any:
     return raw
 
 
-def _describe(error: dict[str, Any], env_names: dict[tuple[str, ...], str]) -> str:
+def _describe(error: dict[str, Any], environ: Mapping[str, str]) -> str:
     loc = tuple(str(part) for part in error["loc"])
     name = ".".join(loc)
-    source = env_names.get(loc)
-    where = f" (from {source})" if source else ""
+    source = env_name(*loc[:2]) if len(loc) >= 2 else None
+    where = f" (from {source})" if source in environ else ""
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "missing":
         message = "missing from config/settings.toml"
@@ -239,62 +372,18 @@ def _describe(error: dict[str, Any], env_names: dict[tuple[str, ...], str]) -> s
 
 
 def load_settings(
-    environ: dict[str, str] | None = None, path: Path | None = None, **overrides: Any
+    environ: Mapping[str, str] | None = None, path: Path | None = None, **overrides: Any
 ) -> Settings:
     """Read the defaults file, apply environment overrides, validate.
 
     `overrides` are dotted-free section dicts used by tests and the CLI, e.g.
-    ``load_settings(database={"url": "sqlite://"})``.
+    ``load_settings(database={"url": "sqlite://"})``; they win over the environment.
     """
     environ = dict(os.environ if environ is None else environ)
-    path = path or CONFIG_DIR / "settings.toml"
+    token = _SOURCES.set((environ, path or CONFIG_DIR / "settings.toml"))
     try:
-        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SettingsError(f"settings file {path}: not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"settings file {path}: not valid TOML ({exc})") from None
-
-    env_names: dict[tuple[str, ...], str] = {}
-    known: set[str] = set()
-    for section, values in data.items():
-        if not isinstance(values, dict):
-            continue
-        for key, default in values.items():
-            name = _env_name(section, key)
-            known.add(name)
-            if name in environ:
-                env_names[(section, key)] = name
-                try:
-                    values[key] = _coerce_env(environ[name], default)
-                except (ValueError, json.JSONDecodeError) as exc:
-                    raise SettingsError(f"{name}: {exc}") from None
-
-    for name in environ:
-        if (
-            name.startswith(ENV_PREFIX)
-            and name not in known
-            and name not in SECRET_VARIABLES
-            and not name.startswith(IGNORED_PREFIXES)
-        ):
-            raise SettingsError(f"{name}: not a known setting (check the spelling)")
-
-    for section, values in overrides.items():
-        data.setdefault(section, {}).update(values)
-
-    url = data.get("database", {}).get("url", "")
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        relative = url.removeprefix("sqlite:///")
-        if relative and relative != ":memory:":
-            data["database"]["url"] = f"sqlite:///{PROJECT_ROOT / relative}"
-
-    data["secret_key"] = environ.get("FOSTERCRM_SECRET_KEY") or None
-    data["smtp_password"] = environ.get("FOSTERCRM_SMTP_PASSWORD") or None
-    data["telegram_bot_token"] = environ.get("TELEGRAM_BOT_TOKEN") or None
-    data["telegram_api_base_url"] = (
-        environ.get("TELEGRAM_API_BASE_URL") or TELEGRAM_DEFAULT_BASE_URL
-    )
-    try:
-        return Settings.model_validate(data)
+        return Settings(**overrides)
     except ValidationError as exc:
-        raise SettingsError(_describe(exc.errors()[0], env_names)) from None
+        raise SettingsError(_describe(exc.errors()[0], environ)) from None
+    finally:
+        _SOURCES.reset(token)

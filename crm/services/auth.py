@@ -22,13 +22,16 @@ from crm.services import audit
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed
 from crm.services.sessions import end_all_sessions
-from crm.services.staff import MIN_PASSWORD_LENGTH, hash_password, verify_password
+from crm.services.staff import (
+    MIN_PASSWORD_LENGTH,
+    hash_password,
+    timing_hash,
+    verify_password,
+)
 from crm.services.throttle import SignInThrottle, wait_in_words
 from crm.services.validation import normalise_email
 
 GENERIC_FAILURE = "Enter a correct email address and password"
-# Verifying against a real hash when the email is unknown keeps the timing the same.
-_DUMMY_HASH = hash_password("not a real password, only for timing")
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,8 @@ def authenticate(
             None, waiting_message(attempt.wait), _seconds(attempt.wait), refused_unchecked=True
         )
     user = _active_user(session, email)
-    matches = verify_password(user.password_hash if user else _DUMMY_HASH, password or "")
+    # Verifying against a real hash when the email is unknown keeps the timing the same.
+    matches = verify_password(user.password_hash if user else timing_hash(), password or "")
     if user is not None and matches:
         with transaction(session):
             attempt.succeeded(now)

@@ -14,7 +14,24 @@ from crm.services.errors import InvalidInput
 from crm.services.validation import normalise_email
 
 MIN_PASSWORD_LENGTH = 12
+# argon2-cffi's own defaults (RFC 9106's low-memory profile: argon2id, 64 MiB, 3 passes). Only
+# the test plugin swaps in cheaper ones (use_password_hasher, from crm.testing.fixtures), from
+# Python: no setting or environment variable can make a deployment's hashes weak by mistake.
 _hasher = PasswordHasher()
+_TIMING_PASSWORD = "not a real password, only for timing"
+_timing_hash = _hasher.hash(_TIMING_PASSWORD)
+
+
+def use_password_hasher(hasher: PasswordHasher) -> None:
+    """Hash (and check the timing hash) with `hasher` from now on. For the test plugin only."""
+    global _hasher, _timing_hash
+    _hasher, _timing_hash = hasher, hasher.hash(_TIMING_PASSWORD)
+
+
+def timing_hash() -> str:
+    """A hash made with the current parameters that no typed password matches: checking an
+    unknown email against it costs the same as checking a real account."""
+    return _timing_hash
 
 
 def hash_password(password: str) -> str:

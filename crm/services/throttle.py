@@ -19,6 +19,11 @@ The rule (crm.services.auth applies it to every sign-in):
 Counts live behind `ThrottleStore` so that every web process sees the same ones: the database
 (`DatabaseThrottleStore`, table `sign_in_throttle`) today; a Redis store can take its place.
 Keys are HMACs under the app's secret key, so the store never holds an email or an address.
+
+Why not the `limits` library, like the web's other rate limits (crm.web.ratelimit)? This is not a
+count in a window: it is a doubling wait per key, a claim that lets one of a burst of parallel
+guesses through, and counters an admin can see and clear. And it must hold across every web
+process with no service beyond the database, which `limits` has no storage for.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher, profiles
 from sqlmodel import Session, SQLModel
 
 import crm.models as m
@@ -25,11 +26,12 @@ from crm.db import make_engine, normalise_url
 from crm.migrate import upgrade
 from crm.services.actors import Actor
 from crm.services.reference import ensure_reference_data
-from crm.services.staff import hash_password
+from crm.services.staff import hash_password, use_password_hasher
 from crm.settings import Settings, load_settings
 
 SERVICE_SKIP_PREFIX = "[needs-service]"
 POSTGRES_ENV = "FOSTERCRM_TEST_POSTGRES_URL"
+REDIS_ENV = "FOSTERCRM_TEST_REDIS_URL"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 # A Tuesday in winter (GMT), away from bank holidays: the default "now" of tests.
 DEFAULT_NOW = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
@@ -61,6 +63,23 @@ def postgres_url(schema: str) -> str:
     return f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
 
 
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A real Redis (FOSTERCRM_TEST_REDIS_URL), for the rate limits that workers share."""
+    url = os.environ.get(REDIS_ENV)
+    if not url:
+        need_service(f"Redis not configured: set {REDIS_ENV}=redis://127.0.0.1:6379/0")
+    try:
+        import redis
+    except ImportError:
+        need_service("the redis package is not installed (pip install -e '.[test]')")
+    try:
+        redis.Redis.from_url(url, socket_timeout=5).ping()
+    except redis.RedisError as exc:
+        need_service(f"Redis at {REDIS_ENV} not reachable: {exc}")
+    return url
+
+
 def make_test_settings(database_url: str = "sqlite://") -> Settings:
     """Settings from the real defaults file, untouched by the developer's environment."""
     return load_settings(environ={}, database={"url": database_url})
@@ -69,15 +88,27 @@ def make_test_settings(database_url: str = "sqlite://") -> Settings:
 # -- pytest hooks -------------------------------------------------------------------------
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # argon2's cheapest parameters: every organisation hashes a password and every sign-in
+    # checks one, and the real parameters cost a second each on a busy 2-core machine. Only
+    # here, in the test plugin: production code has no switch for this.
+    use_password_hasher(PasswordHasher.from_parameters(profiles.CHEAPEST))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # Under pytest-xdist the workers' reports reach the controller's reporter, so this check
+    # sees every worker's skips there (in a worker it sees only its own, which is harmless).
     if not IN_CI:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = reporter.stats.get("skipped", []) if reporter else []
     missing = [r for r in skipped if SERVICE_SKIP_PREFIX in str(r.longrepr)]
     if missing:
+        # On a line of its own, after the progress dots (xdist's too).
+        reporter.write("\n")
         reporter.write_line(
-            f"CI: {len(missing)} test(s) needing PostgreSQL or Chromium were skipped", red=True
+            f"CI: {len(missing)} test(s) needing PostgreSQL, Redis or Chromium were skipped",
+            red=True,
         )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

@@ -9,7 +9,7 @@ Every page's blueprint is imported and registered in `_register_blueprints`. Tem
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -68,8 +68,6 @@ class CleanRequest(Request):
 class WebState:
     settings: Settings
     engine: sa.Engine
-    # Shared by the app's threads; see crm.web.ratelimit.
-    limiters: dict = field(default_factory=dict)
 
 
 def create_app(

@@ -58,6 +58,32 @@ def test_a_secret_in_the_file_is_refused(tmp_path):
         load_settings(environ={}, path=path)
 
 
+def test_a_secret_at_the_top_of_the_file_is_refused(tmp_path):
+    text = (PROJECT_ROOT / "config" / "settings.toml").read_text()
+    path = tmp_path / "settings.toml"
+    path.write_text("secret_key = 'in the file by mistake'\n" + text)
+    with pytest.raises(
+        SettingsError,
+        match=r"^setting secret_key: read only from FOSTERCRM_SECRET_KEY in the environment",
+    ):
+        load_settings(environ={"FOSTERCRM_SECRET_KEY": "s" * 40}, path=path)
+
+
+def test_overrides_win_over_the_environment_and_a_relative_sqlite_path_is_the_projects():
+    settings = load_settings(
+        environ={"FOSTERCRM_DATABASE_URL": "postgresql://db.example/fostering"},
+        database={"url": "sqlite:///var/other.db"},
+    )
+    assert settings.database.url == f"sqlite:///{PROJECT_ROOT / 'var' / 'other.db'}"
+    assert load_settings(environ={}, database={"url": "sqlite://"}).database.url == "sqlite://"
+
+
+def test_rate_limits_count_in_memory_unless_a_shared_store_is_given():
+    assert load_settings(environ={}).rate_limits.storage == "memory://"
+    shared = load_settings(environ={"FOSTERCRM_RATE_LIMITS_STORAGE": "redis://cache:6379/0"})
+    assert shared.rate_limits.storage == "redis://cache:6379/0"
+
+
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
@@ -72,6 +98,11 @@ def test_a_secret_in_the_file_is_refused(tmp_path):
         ({"FOSTERCRM_SMTP_PORT": "99999"}, "smtp.port"),
         ({"FOSTERCRM_SMTP_USE_TLS": "perhaps"}, "FOSTERCRM_SMTP_USE_TLS: expected true or false"),
         ({"FOSTERCRM_DATBASE_URL": "sqlite://"}, "FOSTERCRM_DATBASE_URL: not a known setting"),
+        (
+            {"FOSTERCRM_RATE_LIMITS_STORAGE": "memcached://cache:11211"},
+            "setting rate_limits.storage (from FOSTERCRM_RATE_LIMITS_STORAGE): must start with",
+        ),
+        ({"FOSTERCRM_SECRET": "x"}, "FOSTERCRM_SECRET: not a known setting"),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_it(environ, message):
