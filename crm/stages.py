@@ -32,7 +32,9 @@ GROUPS = frozenset({"funnel", "board", "closed", "assessment", "applied", "stall
 class StageRow:
     key: str
     label: str
-    # The GOV.UK tag modifier: the tag is `govuk-tag govuk-tag--{colour}`.
+    # The GOV.UK tag modifier: the tag is `govuk-tag govuk-tag--{colour}`. Only the colours
+    # GOV.UK Frontend 6 ships (it has no blue or light-blue), one per stage of the journey so
+    # the board reads at a glance; grey for the closed ones, red kept for what is overdue.
     colour: str
     # The key in settings.toml's [stage_target_days] (read by crm.settings), if it has one.
     target_days_setting: str | None
@@ -57,17 +59,17 @@ def _row(
 
 # In funnel order; a group lists its stages in this order.
 STAGES: tuple[StageRow, ...] = (
-    _row("enquiry", "Enquiry", "blue", "enquiry",
+    _row("enquiry", "Enquiry", "teal", "enquiry",
          {"funnel", "board", "stall", "nudge"}, "enquiry_date"),
-    _row("initial_visit", "Initial visit", "light-blue", "initial_visit",
+    _row("initial_visit", "Initial visit", "turquoise", "initial_visit",
          {"funnel", "board", "stall", "nudge"}, "initial_visit_date"),
-    _row("application", "Application", "turquoise", "application",
+    _row("application", "Application", "purple", "application",
          {"funnel", "board", "stall", "nudge", "assessment", "applied"}, "application_date"),
-    _row("stage_one", "Stage one", "green", "stage_one",
+    _row("stage_one", "Stage one", "magenta", "stage_one",
          {"funnel", "board", "stall", "assessment", "applied"}, "stage_one_date"),
-    _row("stage_two", "Stage two", "green", "stage_two",
+    _row("stage_two", "Stage two", "pink", "stage_two",
          {"funnel", "board", "stall", "assessment", "applied"}, "stage_two_date"),
-    _row("panel", "Panel", "purple", "panel",
+    _row("panel", "Panel", "orange", "panel",
          {"funnel", "board", "stall", "assessment", "applied"}, "panel_date"),
     _row("approved", "Approved", "green", None, {"funnel", "board", "applied"}, "approval_date"),
     _row("on_hold", "On hold", "yellow", "on_hold",

@@ -3,16 +3,20 @@ with it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from crm import stages
 from crm.models import Stage
 from crm.models import base as model_base
 from crm.services import households, pipeline
+from crm.services.imports import columns as importer
 from crm.services.reminders import stalled
 from crm.settings import StageTargetDays
 from crm.web import create_app
-from funnel import importer
+
+ROOT_STATIC = Path(__file__).resolve().parents[2] / "crm" / "web" / "static"
 
 
 def test_every_stage_has_exactly_one_row_and_every_row_is_a_stage():
@@ -24,7 +28,8 @@ def test_every_stage_has_exactly_one_row_and_every_row_is_a_stage():
 
 
 def test_every_group_is_declared_and_every_row_has_known_groups_and_a_tag_colour():
-    colours = {"grey", "green", "turquoise", "blue", "light-blue", "purple", "pink", "red"}
+    # GOV.UK Frontend 6's tag colours (the stylesheet check is below).
+    colours = {"grey", "green", "teal", "turquoise", "purple", "magenta", "pink", "red"}
     colours |= {"orange", "yellow"}
     for row in stages.STAGES:
         assert row.groups <= stages.GROUPS, row.key
@@ -114,3 +119,12 @@ def test_the_reminders_groups_are_the_table_s():
     assessment = (Stage.APPLICATION, Stage.STAGE_ONE, Stage.STAGE_TWO, Stage.PANEL)
     assert Stage.in_group("assessment") == assessment
     assert Stage.in_group("applied") == (*assessment, Stage.APPROVED)
+
+
+def test_every_stage_colour_is_one_govuk_frontend_ships():
+    css = (ROOT_STATIC / "govuk-frontend" / "govuk-frontend.min.css").read_text(encoding="utf-8")
+    for row in stages.STAGES:
+        assert f"govuk-tag--{row.colour}" in css, row.key
+    journey = [stages.row(key).colour for key in stages.group("funnel")]
+    # Each stage of the journey to approval has a colour of its own.
+    assert len(set(journey)) == len(journey)

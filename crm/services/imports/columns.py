@@ -14,20 +14,21 @@ from typing import Any
 
 from charset_normalizer import from_bytes
 
+from crm import stages
 from crm.models import Stage
 from crm.text import clean_text
 
+# A tracker records each stage reached as a date in the stage's column (crm.stages), and a
+# household that left as a date and a reason.
 STAGE_COLUMNS = {
-    "initial_visit_date": Stage.INITIAL_VISIT,
-    "application_date": Stage.APPLICATION,
-    "stage_one_date": Stage.STAGE_ONE,
-    "stage_two_date": Stage.STAGE_TWO,
-    "panel_date": Stage.PANEL,
-    "approval_date": Stage.APPROVED,
+    row.tracker_column: Stage(row.key)
+    for row in stages.STAGES
+    if row.tracker_column and "funnel" in row.groups and row.key != Stage.ENQUIRY
 }
 LEAVING_COLUMNS = {
-    Stage.WITHDRAWN: ("withdrawn_date", "withdrawn_reason"),
-    Stage.NOT_PROGRESSED: ("not_progressed_date", "not_progressed_reason"),
+    Stage(row.key): (row.tracker_column, f"{row.key}_reason")
+    for row in stages.STAGES
+    if row.tracker_column and "closed" in row.groups
 }
 COLUMNS = [
     "reference",
