@@ -7,7 +7,7 @@ It only reads the database.
 - `funnel.metrics`: pure, vectorised functions on the frames;
 - `funnel.weekly`: the weekly report's figures, sentences and tables (`funnel.tables`);
 - `funnel.report` and `funnel.charts`: rendering it (HTML, text, CSV, PNG charts, the email);
-- `funnel.cli` (`fostercrm report funnel|weekly`) and `funnel.views` (the report in the web
-  CRM). Queueing the weekly email is crm.services.reports; importing a tracker spreadsheet is
-  crm.services.imports. See funnel/README.md.
+Its readers are `fostercrm report funnel|weekly` (crm.cli.reports), the report pages in the web
+CRM (crm.web.reports) and the weekly email (crm.services.reports, which also queues it).
+Importing a tracker spreadsheet is crm.services.imports. See funnel/README.md.
 """
