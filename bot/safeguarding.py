@@ -67,13 +67,15 @@ REPLIES_FILE = DATA_DIR / "safeguarding_replies.toml"
 CATEGORIES: tuple[str, ...] = tuple(CONCERN_CATEGORIES)
 
 # The classifier's calibrated probability of a concern at or above which it counts, chosen by
-# cross-validation over the examples (tests/bot/test_safeguarding_model.py): about the lowest
-# value that keeps false alarms on held-out ordinary examples under 1% with a little margin, so
-# that recall is as high as it can be. It looks high because the examples are 40% concerns, far
-# more than a real chat, and their ordinary messages are the hardest near-misses we could write.
-# On the assistant's own evaluation sets and knowledge-base examples, which it never learns
-# from, the classifier alone raises no false alarm at 0.8 or above.
-THRESHOLD = 0.96
+# cross-validation over the examples (tests/bot/test_safeguarding_model.py): the lowest value
+# whose false alarms on held-out ordinary examples, averaged over five shuffles of the folds,
+# stay no higher than the detector's before it (0.72% against 0.74%; 0.93 gives 0.81%, with one
+# shuffle over 1%), so that recall is as high as it can be (99.6% averaged). It looks high
+# because the examples are 37% concerns, far more than a real chat, and their ordinary messages
+# are the hardest near-misses we could write. On the assistant's own evaluation sets and
+# knowledge-base examples, which it never learns from, the classifier alone raises no false
+# alarm at this value (the highest ordinary message scores under 0.9).
+THRESHOLD = 0.94
 # Two sentences of a long message read together must reach this (random pairs of the
 # evaluation sets' ordinary questions: 1 in 2,000 reach 0.96, none 0.99).
 PAIR_THRESHOLD = 0.99
@@ -256,7 +258,7 @@ _CHILD = (
     r"granddaughter|grandchild|grandchildren|grandkids|sister|brother|stepson|stepdaughter|"
     r"step son|step daughter|little one|little ones|little un|teenager|teenagers|teen|teens|"
     r"youngster|youngsters|pupil|pupils|student|students|infant|infants|newborn|lad|lads|lass|"
-    r"bairn|bairns|twins|schoolgirl|schoolboy|[0-9]{1,2} ?(?:year|yr)s? ?olds?|"
+    r"bairn|bairns|twins|schoolgirl|schoolboy|[0-9]{1,2} ?(?:year|yr|month|week)s? ?olds?|"
     r"(?:year|yr) [0-9]{1,2}s?)"
 )
 _SOMEONE = (
@@ -280,7 +282,8 @@ _HARM_VERB = (
     r"whipped|smacks|smacked|locks|locked|harms|harmed|harming|abandons|abandoned|exploits|"
     r"exploited|pushes|pushed|throws|threw|drags|dragged|bites|bit|scratches|scratched|"
     r"pins|pinned|pinches|pinched|headbutts|headbutted|stamps on|stamped on|"
-    r"thumps|thumped|wallops|walloped|belts|belted|strikes|struck)"
+    r"thumps|thumped|wallops|walloped|belts|belted|strikes|struck|blackmails|blackmailed|"
+    r"blackmailing|extorts|extorted|extorting)"
 )
 _PARENT = (
     r"(?:mum|dad|mother|father|parent|parents|step dad|step mum|step father|step mother|"
@@ -295,6 +298,37 @@ _ONLINE = (
     r"roblox|fortnite|minecraft|facebook|messenger|xbox|playstation|a game|games|gaming|an app|"
     r"the app|webcam|camera|video call|video chat|facetime)"
 )
+# An injury named by itself, with no word for what caused it.
+_INJURY = (
+    r"(?:bruise|bruises|bruised|bruising|black eye|black eyes|mark|marks|burn|burns|burn mark|"
+    r"burn marks|injury|injuries|cuts|scratches|split lip|cut lip|welts|scar|scars|scab|scabs|"
+    r"blisters)"
+)
+# What an injury can be shaped like that no fall or game leaves.
+_MADE_BY = (
+    r"(?:cigarettes?|cigs?|fags?|fingers|fingertips|finger tips|a hand|hands|handprints?|"
+    r"(?:a |an )?adults? hand|(?:a |an )?belt|buckles?|(?:a |an )?adults? teeth|teeth|"
+    r"(?:a |an )?adult bite|(?:a |an )?lighter|(?:an )?iron|(?:a )?rope|(?:a )?cord|"
+    r"(?:a )?cable|knuckles|(?:a )?grip|(?:a )?stick|(?:someones |an adults |a )?thumbs?)"
+)
+# What an injury is explained away with.
+_EXCUSE = (
+    r"(?:fell|fall|falling|tripped|trips|walked into|walks into|banged|bumped|clumsy|"
+    r"(?:an |a silly )?accident|the dog|the cat|the stairs|a door|did it (?:himself|herself|"
+    r"themselves|myself))"
+)
+_PICTURES = (
+    r"(?:pictures|picture|photos|photo|pics|videos|video|nudes|images|selfies|screenshots|"
+    r"recordings?)"
+)
+_SPREAD = r"(?:share|send|post|show|spread|put|leak|upload|expose|forward|publish)\w*"
+# Where pictures are threatened to go.
+_TO_EVERYONE = (
+    r"(?:to everyone|to everybody|to all|to (?:\w+ )?(?:school|friends|family|followers|"
+    r"contacts|class|parents|mum|dad|teachers)|online|on (?:the )?internet|everywhere|round|"
+    r"around|unless|if)"
+)
+
 # Words in between "worried about ... child" that make it a question about fostering or
 # coping ("worried about coping with a child"), not about a child's safety.
 _NOT_BETWEEN = (
@@ -356,8 +390,8 @@ _STRONG = [
     ),
     (
         "hungry and dirty*",
-        r"\b(?:hungry|starving|starved|thin|skinny|underweight|no food|nothing to eat)\b"
-        r"(?: \w+){0,5} "
+        r"\b(?:hungry|starving|starved|thin|skinny|underweight|no food|nothing to eat|"
+        r"no breakfast|no lunch|no packed lunch)\b(?: \w+){0,5} "
         r"(?:dirty|filthy|grubby|smelly|smell|unwashed|head lice|lice|nits|same clothes|no one|"
         r"nobody|alone|on their own|never at school|no coat)\b",
     ),
@@ -409,6 +443,58 @@ _STRONG = [
         rf"\b(?:black eye|bruise|bruises|marks|burn|burns|cut|cuts|injuries|split lip|broken "
         rf"(?:arm|wrist|leg|nose))\b(?: \w+){{0,2}} (?:from|off|by) (?:my|her|his|their|the) "
         rf"(?:\w+ )?{_SOMEONE}\b",
+    ),
+    (
+        "an injury with a telling shape*",
+        rf"\b{_INJURY}\b(?: \w+){{0,8}} (?:like|shaped like|the shape of|in the shape of|the "
+        rf"size of|the size and shape of) (?:\w+ ){{0,2}}{_MADE_BY}\b"
+        r"|\b(?:cigarette|cig|fag|finger|fingertip|finger tip|finger shaped|hand shaped|grip|"
+        r"grab|bite|teeth|tooth|belt|buckle|rope|ligature|strap|slap) (?:burn|burns|mark|marks|"
+        r"bruise|bruises|bruising|shaped bruises|scar|scars|print|prints)\b"
+        r"|\b(?:fingermarks?|fingertip bruis\w*|(?:hand ?prints?|finger ?prints?|grip marks) on "
+        r"(?:his|her|their|my|the \w+s) (?:face|cheek|cheeks|arm|arms|leg|legs|neck|back|bottom|"
+        r"thigh|thighs|wrist|wrists|shoulder|shoulders|chest|tummy|ribs))\b"
+        r"|\b(?:small |little |perfectly |neat )?(?:round|circular) (?:burn|burns|blister|"
+        r"blisters|scab|scabs|scar|scars)\b"
+        r"|\b(?:adult|adult sized|grown up|grown ups|adults) (?:bite|bites|bite mark|bite marks|"
+        r"teeth marks|hand|hand print|handprint)\b"
+        r"|\b(?:bald patch|bald patches|bald spot|clumps of hair|hair missing)\b(?: \w+){0,8} "
+        r"(?:pulled|ripped|yanked|torn)\b",
+    ),
+    (
+        "flinching at a raised hand",
+        r"\b(?:flinch\w*|cower\w*|shrinks? away|shrank away|recoil\w*)\b(?: \w+){0,8} "
+        r"(?:raises?|raised|raising|lifts?|lifted|lifting|puts? up|reaches?|reached|goes to|"
+        r"went to|comes? near|came near|comes? close|came close|gets? close|got close|walks? past|"
+        r"walked past|touch\w*|(?:moves?|moved|moving) (?:quickly|fast|suddenly|near|towards)|"
+        r"(?:his|her|their|my|your|an?) (?:hand|hands|arm|arms|voice))\b"
+        r"|\b(?:raise|raises|raised|raising|lift|lifts|lifted|lifting) (?:a |an |his |her |"
+        r"their |my |your )?(?:hand|arm|voice)\b(?: \w+){0,8} (?:flinch\w*|cower\w*|ducks|"
+        r"ducked|covers? (?:his|her|their|my) (?:face|head)|curls? up|freeze|freezes|froze|"
+        r"goes rigid|go rigid|went rigid)\b",
+    ),
+    (
+        "an injury explained away*",
+        rf"\b(?:excuse|excuses|story|stories|explanation|explanations|reason|reasons)\b"
+        rf"(?: \w+){{0,6}} (?:for|about|behind) (?:\w+ ){{0,3}}{_INJURY}\b"
+        rf"|\b{_INJURY}\b(?: \w+){{0,12}} (?:says|said|claims|claimed|tells|told|explains|"
+        rf"explained|insists|insisted|blames|blamed) (?:\w+ ){{0,4}}{_EXCUSE}\b(?: \w+){{0,8}} "
+        r"(?:again|every time|each time|always|all the time|but|doesnt|does not|dont|do not|"
+        r"not sure|never|odd|strange|weird|funny|suspicious|doubt)\b"
+        rf"|\b{_INJURY}\b(?: \w+){{0,10}} (?:always|keeps?|every time|each time|again|another|"
+        rf"different|new)\b(?: \w+){{0,6}} (?:says|saying|said|claims|claiming|tells|telling|told|"
+        rf"explains|explaining|excuse|excuses|story)\b(?: \w+){{0,4}} {_EXCUSE}\b"
+        rf"|\b(?:always|keeps?|every time|each time|another|different|new)\b(?: \w+){{0,6}} "
+        rf"(?:says|saying|said|claims|claiming|tells|telling|told|explains|explaining|excuse|"
+        rf"excuses|story)\b(?: \w+){{0,4}} {_EXCUSE}\b(?: \w+){{0,12}} {_INJURY}\b"
+        rf"|\b{_INJURY}\b(?: \w+){{0,8}} (?:explains?|explained|laughs?|laughed|brushes|brushed|"
+        r"shrugs?|shrugged) (?:it |them |those |these )?(?:away|off)\b"
+        rf"|\b(?:hides|hiding|hid|covers|covering|covered up|cover up) (?:\w+ ){{0,3}}{_INJURY}\b"
+        # A child telling us what they say to cover it: "i tell people i fell but i didnt".
+        rf"|\b(?:i|we) (?:keep |always |just |have to |had to )?(?:tell|telling|told|say|saying|"
+        rf"said)\b"
+        rf"(?: \w+){{0,3}} (?:i|we) {_EXCUSE}\b(?: \w+){{0,6}} (?:but|when) (?:i|we|it|thats|that "
+        r"is|that) (?:didnt|did not|wasnt|was not|not|isnt|is not)\b",
     ),
     (
         "a child left somewhere",
@@ -533,7 +619,15 @@ _STRONG = [
         "running errands for older youths",
         r"\b(?:errands|runs|jobs|deliveries|delivering|parcels|packages|stuff|things)\b"
         r"(?: \w+){0,2} for (?:some |the |a group of |these |those )?(?:older|big|grown|gang|"
-        r"dealers?)\b",
+        r"dealers?)\b"
+        r"|\b(?:dealing|selling drugs|selling weed|selling stuff|holding stuff|carrying drugs)\b"
+        r"(?: \w+){0,4} for (?:some |the |a group of |these |those )?(?:(?:older|big|grown) "
+        r"(?:boys|lads|kids|youths|teenagers|teens|men|guys|ones)|gangs?|dealers?)\b",
+    ),
+    (
+        "a child living alone",
+        r"\b(?:i am|i m)(?: only| just)? (?:[5-9]|1[0-7])\b(?: \w+){0,8} (?:living|live|staying|"
+        r"left|been left) (?:on my own|alone|by myself)\b",
     ),
     (
         "unexplained cash and county lines",
@@ -577,6 +671,26 @@ _STRONG = [
         "online blackmail",
         r"\b(?:blackmail\w*|threaten\w*)\b(?: \w+){0,8} (?:share|post|send|spread|show) "
         r"(?:\w+ ){0,3}(?:pictures|picture|photos|nudes|videos|video|pics)\b",
+    ),
+    (
+        "pictures held over a child",
+        rf"\b{_PICTURES}\b(?: \w+){{0,12}} (?:unless|or else|or (?:he|she|they) (?:will|would|"
+        r"is going to|are going to|gonna)|if (?:i|he|she|they|you) (?:dont|do not|doesnt|does not|"
+        r"wont|will not|didnt|did not|refuse\w*|stop\w*)) (?:\w+ ){0,4}(?:send|sends|sending|pay|"
+        r"pays|paying|give|gives|money|cash|more|another|gift cards?|vouchers|bitcoin|[0-9]+|"
+        r"talking|talk|meet|do)\b"
+        rf"|\b(?:says?|said|saying|told \w+) (?:that )?(?:he|she|they|it) (?:will|would|is going "
+        rf"to|are going to|gonna|can) (?:\w+ ){{0,2}}{_SPREAD} (?:\w+ ){{0,4}}{_PICTURES}\b"
+        rf"(?: \w+){{0,6}} {_TO_EVERYONE}\b"
+        rf"|\b{_PICTURES}\b(?: \w+){{0,10}} (?:says?|said|saying|threaten\w*) (?:that )?"
+        rf"(?:he|she|they) (?:will|would|is going to|are going to|gonna) (?:\w+ ){{0,2}}{_SPREAD}"
+        rf"(?: \w+){{0,6}} {_TO_EVERYONE}\b",
+    ),
+    (
+        "money or more pictures demanded",
+        rf"\b(?:wants?|wanted|wanting|demand\w*|asking for|asked for|asks for) (?:\w+ ){{0,3}}"
+        rf"(?:money|cash|[0-9]+|more {_PICTURES}|another {_PICTURES}|gift cards?|bitcoin)\b"
+        rf"(?: \w+){{0,4}} (?:or|otherwise|unless|else) (?:\w+ ){{0,3}}(?:{_SPREAD}|tell\w*)\b",
     ),
     (
         "not safe at home",
@@ -725,7 +839,9 @@ _STRONG = [
     ),
     (
         "in a bad situation",
-        rf"\b{_CHILD}\b(?: \w+){{0,4}} (?:is|are) in (?:a |such a )?(?:bad|dangerous|terrible|"
+        # "my niece's mum is in a bad way" is about the mum.
+        rf"\b{_CHILD}\b(?: (?!(?:mum|dad|mother|father|parent|parents|partner|boyfriend|"
+        rf"girlfriend)\b)\w+){{0,4}} (?:is|are) in (?:a |such a )?(?:bad|dangerous|terrible|"
         r"awful|horrible|scary) (?:situation|place|way|home|state)\b",
     ),
     (
@@ -917,7 +1033,8 @@ _NEGLECT = (
     "no food for a child|hungry and dirty|dirty and hungry|nothing to eat at home|not fed|"
     "food withheld as a punishment|punished with no food|a child left alone|leaves a child alone|"
     "home alone|a child left somewhere|left to fend for themselves|a filthy home|out all night|"
-    "no meal for days|food locked away|no doctor for a child|nappy never changed|"
+    "no meal for days|a child living alone|food locked away|no doctor for a child|"
+    "nappy never changed|"
     "a young child in charge of a baby|a small child wandering the roads|kept off school|"
     "drink or drugs around children|a parent always drunk or high|"
     "a parent drinks and a child looks after|looking after a sibling"
@@ -946,6 +1063,8 @@ _PATTERN_CATEGORY = {
             "asked a child for pictures",
             "nude pictures",
             "online blackmail",
+            "pictures held over a child",
+            "money or more pictures demanded",
             "a child shown on camera",
             "asked what they are wearing",
         ],
@@ -972,7 +1091,15 @@ _PATTERN_CATEGORY = {
         "emotional_abuse",
     ),
     **dict.fromkeys(
-        ["bruises on a child", "bruises explained", "an injury from someone"], "physical_abuse"
+        [
+            "bruises on a child",
+            "bruises explained",
+            "an injury from someone",
+            "an injury with a telling shape",
+            "flinching at a raised hand",
+            "an injury explained away",
+        ],
+        "physical_abuse",
     ),
     **dict.fromkeys(
         [
@@ -1098,10 +1225,10 @@ def load_examples(path: Path = EXAMPLES_FILE) -> list[Example]:
 # count as what they are even when an example used only one of them. Whole words only.
 _CONCEPTS = {
     "harm": r"hit|hits|hitting|beat|beats|beating|beaten|hurt|hurts|hurting|punch\w*|slap\w*|"
-    r"kick\w*|smack\w*|burn\w*|chok\w*|strangl\w*|bruis\w*|abus\w*|batter\w*|thump\w*|"
-    r"whack\w*|wallop\w*|shook|shakes|shaken|marks|injur\w*|violent|violence|attack\w*|"
-    r"push\w*|threw|throws|grab\w*|belt|belted|whip\w*|scratch\w*|pinch\w*|bleeding|blood",
-    "sexual": r"touch\w*|private|privates|naked|nudes?|sex|sexual\w*|rape\w*|raping|molest\w*|"
+    r"kick\w*|smack\w*|burn|burns|burned|burnt|burning|chok\w*|strangl\w*|bruis\w*|abus\w*|"
+    r"batter|batters|battered|battering|thump\w*|whack\w*|wallop\w*|shook|shakes|shaken|marks|"
+    r"injur\w*|violent|violence|attack\w*|push|pushes|pushed|pushing|threw|throws|grab\w*|belt|belted|whip\w*|scratch\w*|pinch\w*|bleeding|blood",
+    "sexual": r"touch\w*|privates|naked|nudes?|sex|sexual\w*|rape\w*|raping|molest\w*|"
     r"porn\w*|undress\w*|knickers|secret|underwear|explicit|exposes|exposing",
     "neglect": r"hungry|starv\w*|dirty|filthy|smel\w*|unwashed|lice|nits|alone|unattended|fed|"
     r"feed|food|eat|eaten|eating|dinner|cold|heating|electric|bins?|nappy|mould\w*|rubbish",
@@ -1111,12 +1238,13 @@ _CONCEPTS = {
     "substance": r"drunk|drinks|drinking|drugs?|weed|crack|heroin|cocaine|coke|high|stoned|"
     r"wasted|pissed|alcohol|vodka|pills|tablets|injects|injecting|snorts|snorting|using",
     "online": r"online|snapchat|snap|insta|instagram|tiktok|whatsapp|discord|roblox|fortnite|"
-    r"minecraft|game|games|gaming|webcam|camera|app|messages|messaging|messaged|live|stream\w*",
+    r"minecraft|game|games|gaming|webcam|camera|app|messages|messaging|messaged|livestream\w*|"
+    r"stream\w*",
     "pictures": r"pictures|picture|photos|photo|selfies|selfie|videos|video|images|nudes",
-    "older": r"older|grown|men|blokes|guys|twenties|thirties|forties|[2-5][0-9]s?",
+    "older": r"older|grown|men|blokes|guys|twenties|thirties|forties|[2-5]0s",
     "money": r"cash|money|phones|trainers|wads?|wedge|burner|gifts|expensive|owe|owes|debt",
     "exploit": r"errands|runs|packages|parcels|deliver\w*|gang|gangs|dealing|dealer\w*|county|"
-    r"trap|sell|selling|knife|knives|stab\w*",
+    r"trap|sell|selling|knife|knives|stab|stabs|stabbed|stabbing|stabbings",
     "missing": r"missing|disappear\w*|overnight|ran|runaway|collect|fetch|away|nowhere",
     "self": r"myself|kill|die|alive|end|cutting|suicid\w*",
     "fostering": r"foster|fostering|fostered|carer|carers|assessment|approval|approved|panel|"
@@ -1141,7 +1269,7 @@ _ABSTRACT = [
         re.compile(
             r"child|children|kid|kids|baby|babies|boy|boys|girl|girls|toddler|toddlers|son|"
             r"daughter|niece|nephew|grandson|granddaughter|grandchildren|grandkids|teenager|"
-            r"teen|teens|lad|pupil|pupils|twins|little|one|ones|stepson|stepdaughter"
+            r"teen|teens|lad|pupil|pupils|twins|little|stepson|stepdaughter"
         ),
     ),
     (
