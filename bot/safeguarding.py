@@ -68,14 +68,14 @@ CATEGORIES: tuple[str, ...] = tuple(CONCERN_CATEGORIES)
 
 # The classifier's calibrated probability of a concern at or above which it counts, chosen by
 # cross-validation over the examples (tests/bot/test_safeguarding_model.py): the lowest value
-# whose false alarms on held-out ordinary examples, averaged over five shuffles of the folds,
-# stay no higher than the detector's before it (0.72% against 0.74%; 0.93 gives 0.81%, with one
-# shuffle over 1%), so that recall is as high as it can be (99.6% averaged). It looks high
-# because the examples are 37% concerns, far more than a real chat, and their ordinary messages
-# are the hardest near-misses we could write. On the assistant's own evaluation sets and
-# knowledge-base examples, which it never learns from, the classifier alone raises no false
-# alarm at this value (the highest ordinary message scores under 0.9).
-THRESHOLD = 0.94
+# whose false alarms on held-out ordinary examples, averaged over five shuffles of the folds
+# (seeds 0-4), stay no higher than the detector's before its last change of examples (0.73%
+# against 0.74%; 0.94 gives 0.82%), so that recall is as high as it can be (99.2% averaged). It
+# looks high because the examples are 36% concerns, far more than a real chat, and their
+# ordinary messages are the hardest near-misses we could write. On the assistant's own
+# evaluation sets and knowledge-base examples, which it never learns from, the classifier alone
+# raises no false alarm at this value (the highest ordinary message scores under 0.9).
+THRESHOLD = 0.95
 # Two sentences of a long message read together must reach this (random pairs of the
 # evaluation sets' ordinary questions: 1 in 2,000 reach 0.96, none 0.99).
 PAIR_THRESHOLD = 0.99
@@ -319,14 +319,30 @@ _EXCUSE = (
 )
 _PICTURES = (
     r"(?:pictures|picture|photos|photo|pics|videos|video|nudes|images|selfies|screenshots|"
-    r"recordings?)"
+    r"recordings?|what (?:i|she|he|they|you|we) sent)"
 )
 _SPREAD = r"(?:share|send|post|show|spread|put|leak|upload|expose|forward|publish)\w*"
-# Where pictures are threatened to go.
+_UNLESS = (
+    r"(?:or else|or (?:he|she|they) (?:will|would|is going to|are going to|gonna)|if "
+    r"(?:i|he|she|they|you) (?:dont|do not|doesnt|does not|wont|will not|didnt|did not|"
+    r"refuse\w*|stop\w*)|unless (?:i|he|she|they|you|we)(?: \w+)?)"
+)
+# Someone else threatening: "he'll", "they're going to", "threatening to".
+_THREAT = (
+    r"(?:(?:he|she|they|someone|it) (?:will|would|is going to|are going to|is gonna|are gonna|"
+    r"gonna|can)|threaten\w*(?: to)?|blackmail\w*)"
+)
+# Whose pictures: the child's own.
+_THEIRS = r"(?:my|her|his|your|their|those|these)"
+# What is demanded for the pictures not to be spread.
+_DEMAND = (
+    r"(?:send|sends|sending|pay|pays|paying|give|gives|money|cash|more|another|gift cards?|"
+    r"vouchers|bitcoin|[0-9]+|keep talking|talk|meet|(?:do|does) (?:it|another|more|a video))"
+)
+# Where pictures are threatened to go, or on what condition.
 _TO_EVERYONE = (
-    r"(?:to everyone|to everybody|to all|to (?:\w+ )?(?:school|friends|family|followers|"
-    r"contacts|class|parents|mum|dad|teachers)|online|on (?:the )?internet|everywhere|round|"
-    r"around|unless|if)"
+    r"(?:to everyone|to everybody|to all|to (?:\w+ ){0,2}(?:school|friends|family|followers|"
+    r"contacts|class|year|parents|mum|dad|teachers)|unless|if|or)"
 )
 
 # Words in between "worried about ... child" that make it a question about fostering or
@@ -490,11 +506,13 @@ _STRONG = [
         rf"|\b{_INJURY}\b(?: \w+){{0,8}} (?:explains?|explained|laughs?|laughed|brushes|brushed|"
         r"shrugs?|shrugged) (?:it |them |those |these )?(?:away|off)\b"
         rf"|\b(?:hides|hiding|hid|covers|covering|covered up|cover up) (?:\w+ ){{0,3}}{_INJURY}\b"
+        rf"|\b(?:hide|hides|hiding|hid|cover|covers|covering) (?:up )?(?:my|her|his|their) (?:legs|"
+        rf"arms|body|face|neck|back|wrists)\b(?: \w+){{0,6}} {_INJURY}\b"
         # A child telling us what they say to cover it: "i tell people i fell but i didnt".
         rf"|\b(?:i|we) (?:keep |always |just |have to |had to )?(?:tell|telling|told|say|saying|"
         rf"said)\b"
-        rf"(?: \w+){{0,3}} (?:i|we) {_EXCUSE}\b(?: \w+){{0,6}} (?:but|when) (?:i|we|it|thats|that "
-        r"is|that) (?:didnt|did not|wasnt|was not|not|isnt|is not)\b",
+        rf"(?: \w+){{0,3}} (?:i|we) {_EXCUSE}\b(?: \w+){{0,6}} (?:but|when) (?:i|we|it|its|thats|"
+        r"that is|that) (?:didnt|did not|wasnt|was not|not|isnt|is not)\b",
     ),
     (
         "a child left somewhere",
@@ -523,6 +541,9 @@ _STRONG = [
         r"\b(?:havent|have not|hasnt|has not|not|never) (?:had|eaten) (?:a |any )?(?:proper |hot )?"
         r"(?:meal|meals|food|anything|dinner|breakfast)\b(?: \w+){0,3} (?:all week|for days|"
         r"since|in days|for a day|today|yesterday|all day)\b"
+        r"|\b(?:havent|have not|hasnt|has not|not) eaten (?:since (?:yesterday|last night|school|"
+        r"friday|saturday|sunday|monday|tuesday|wednesday|thursday)|for days|in days|for (?:two|"
+        r"2|three|3) days|all weekend)\b"
         r"|\b(?:had|has|have|got|gets|getting|get|given) no (?:proper |hot )?(?:food|dinner|tea|"
         r"meals?|breakfast)\b(?: \w+){0,3} (?:for days|all week|since|in days|today|yesterday|"
         r"all day)\b",
@@ -620,7 +641,9 @@ _STRONG = [
         r"\b(?:errands|runs|jobs|deliveries|delivering|parcels|packages|stuff|things)\b"
         r"(?: \w+){0,2} for (?:some |the |a group of |these |those )?(?:older|big|grown|gang|"
         r"dealers?)\b"
-        r"|\b(?:dealing|selling drugs|selling weed|selling stuff|holding stuff|carrying drugs)\b"
+        r"|\b(?:dealing|selling drugs|selling weed|selling stuff|holding stuff|carrying drugs|"
+        r"carries a knife|carrying a knife|carry a knife|carrying knives|holds a knife|hiding a "
+        r"knife)\b"
         r"(?: \w+){0,4} for (?:some |the |a group of |these |those )?(?:(?:older|big|grown) "
         r"(?:boys|lads|kids|youths|teenagers|teens|men|guys|ones)|gangs?|dealers?)\b",
     ),
@@ -673,24 +696,41 @@ _STRONG = [
         r"(?:\w+ ){0,3}(?:pictures|picture|photos|nudes|videos|video|pics)\b",
     ),
     (
+        # Sextortion: pictures a child sent, held over them to get more or money. Someone else
+        # must be threatening ("he'll send them to everyone unless", "threatening to post her
+        # pics"), and they must be the child's ("my", "her", "the ones she sent"), so that "can
+        # you send photos of the house unless a visit is easier" and "mum will send the
+        # holiday photos to the family" are not.
         "pictures held over a child",
-        rf"\b{_PICTURES}\b(?: \w+){{0,12}} (?:unless|or else|or (?:he|she|they) (?:will|would|"
-        r"is going to|are going to|gonna)|if (?:i|he|she|they|you) (?:dont|do not|doesnt|does not|"
-        r"wont|will not|didnt|did not|refuse\w*|stop\w*)) (?:\w+ ){0,4}(?:send|sends|sending|pay|"
-        r"pays|paying|give|gives|money|cash|more|another|gift cards?|vouchers|bitcoin|[0-9]+|"
-        r"talking|talk|meet|do)\b"
-        rf"|\b(?:says?|said|saying|told \w+) (?:that )?(?:he|she|they|it) (?:will|would|is going "
-        rf"to|are going to|gonna|can) (?:\w+ ){{0,2}}{_SPREAD} (?:\w+ ){{0,4}}{_PICTURES}\b"
-        rf"(?: \w+){{0,6}} {_TO_EVERYONE}\b"
-        rf"|\b{_PICTURES}\b(?: \w+){{0,10}} (?:says?|said|saying|threaten\w*) (?:that )?"
-        rf"(?:he|she|they) (?:will|would|is going to|are going to|gonna) (?:\w+ ){{0,2}}{_SPREAD}"
-        rf"(?: \w+){{0,6}} {_TO_EVERYONE}\b",
+        rf"\b{_PICTURES}\b(?: \w+){{0,10}} {_THREAT} (?:\w+ ){{0,2}}{_SPREAD}\b(?: \w+){{0,8}} "
+        rf"{_UNLESS} {_DEMAND}\b"
+        rf"|\b{_THREAT} (?:\w+ ){{0,2}}{_SPREAD} (?:\w+ ){{0,4}}{_PICTURES}\b(?: \w+){{0,8}} "
+        rf"{_UNLESS} {_DEMAND}\b"
+        rf"|\b{_PICTURES}\b(?: \w+){{0,10}} {_UNLESS} {_DEMAND}\b(?: \w+){{0,6}} {_THREAT} "
+        rf"(?:\w+ ){{0,2}}{_SPREAD}\b"
+        rf"|\b(?:says?|said|saying|told \w+|threaten\w*) (?:that |to )?(?:(?:he|she|they|it) "
+        rf"(?:will|would|is going to|are going to|gonna|can) )?(?:\w+ ){{0,2}}{_SPREAD} "
+        rf"(?:(?:\w+ ){{0,2}}{_THEIRS} (?:\w+ )?{_PICTURES}|(?:\w+ ){{0,4}}{_PICTURES} "
+        rf"(?:i|she|he|they|you|we) (?:sent|took|made))\b(?: \w+){{0,6}} {_TO_EVERYONE}\b"
+        rf"|\b{_THEIRS} (?:\w+ )?{_PICTURES}\b(?: \w+){{0,10}} (?:says?|said|saying|"
+        rf"threaten\w*) (?:that |to )?(?:(?:he|she|they) (?:will|would|is going to|are going to|"
+        rf"gonna) )?(?:\w+ ){{0,2}}{_SPREAD}(?: \w+){{0,6}} {_TO_EVERYONE}\b",
     ),
     (
         "money or more pictures demanded",
-        rf"\b(?:wants?|wanted|wanting|demand\w*|asking for|asked for|asks for) (?:\w+ ){{0,3}}"
-        rf"(?:money|cash|[0-9]+|more {_PICTURES}|another {_PICTURES}|gift cards?|bitcoin)\b"
-        rf"(?: \w+){{0,4}} (?:or|otherwise|unless|else) (?:\w+ ){{0,3}}(?:{_SPREAD}|tell\w*)\b",
+        rf"\b(?:wants?|wanted|wanting|demand\w*|asking for|asked for|asks for|pay|paying|buy) "
+        rf"(?:\w+ ){{0,3}}(?:money|cash|[0-9]+|pounds|quid|more {_PICTURES}|another "
+        rf"{_PICTURES}|gift cards?|bitcoin)\b(?: \w+){{0,4}} (?:or|otherwise|unless|else) "
+        rf"(?:\w+ ){{0,3}}(?:{_SPREAD} (?:\w+ ){{0,3}}{_PICTURES}|{_SPREAD} (?:\w+ ){{0,2}}"
+        rf"(?:them|it)(?: \w+){{0,4}} {_TO_EVERYONE}|tell\w* (?:\w+ ){{0,2}}(?:mum|dad|parents|"
+        rf"school|everyone|family|friends|teachers))\b"
+        rf"|\b(?:wants?|wanted|wanting|demand\w*|asking for|asked for|asks for) (?:\w+ ){{0,2}}"
+        rf"(?:more|another) {_PICTURES}\b(?: \w+){{0,4}} (?:or|otherwise|else) (?:\w+ ){{0,3}}"
+        rf"{_SPREAD}\b"
+        rf"|\b{_PICTURES}\b(?: \w+){{0,10}} (?:wants?|wanted|wanting|demand\w*|asking for|asked "
+        rf"for|asks for) (?:\w+ ){{0,3}}(?:money|cash|[0-9]+|pounds|quid|more|another|gift "
+        rf"cards?|bitcoin)\b(?: \w+){{0,4}} (?:or|otherwise|unless|else) (?:\w+ ){{0,3}}"
+        rf"{_SPREAD} (?:\w+ ){{0,2}}(?:them|it|{_PICTURES})\b(?! back)",
     ),
     (
         "not safe at home",
@@ -1009,7 +1049,9 @@ _EVERYDAY_CAUSE = re.compile(
     r"climbs|trampoline|bike|scooter|park|playground|garden|clumsy|accident|growth spurt|haha|"
     r"lol|school|mud|muddy|rain|camping|forest school|holidays|anxiety|anxious|ill|illness|"
     r"poorly|sick|hospital|operation|covid|chickenpox|flu|bullied|bullying|oven|cooking|iron|"
-    r"sun|sunburn|sunburnt|bbq|hockey)\b"
+    r"sun|sunburn|sunburnt|bbq|hockey|cricket|judo|karate|taekwondo|martial arts|gymnastics|"
+    r"dance|ballet|skating|skates|skateboard\w*|roller skating|trampolining|practice|"
+    r"training|match|tackle|straighteners|curling tongs|tripped|slipped)\b"
 )
 _SOMEONE_ELSE = re.compile(
     r"\b(?:dad|mum|step \w+|boyfriend|girlfriend|partner|ex|uncle|aunt|auntie|nan|grandad|"
