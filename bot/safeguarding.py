@@ -74,7 +74,7 @@ CATEGORIES: tuple[str, ...] = tuple(CONCERN_CATEGORIES)
 # looks high because the examples are 36% concerns, far more than a real chat, and their
 # ordinary messages are the hardest near-misses we could write. On the assistant's own
 # evaluation sets and knowledge-base examples, which it never learns from, the classifier alone
-# raises no false alarm at this value (the highest ordinary message scores under 0.9).
+# raises no false alarm at this value (the highest ordinary message scores about 0.9).
 THRESHOLD = 0.95
 # Two sentences of a long message read together must reach this (random pairs of the
 # evaluation sets' ordinary questions: 1 in 2,000 reach 0.96, none 0.99).
