@@ -345,6 +345,54 @@ _TO_EVERYONE = (
     r"contacts|class|year|parents|mum|dad|teachers)|unless|if|or)"
 )
 
+# Domestic abuse around children told by a neighbour or relative with no violent word: the
+# police keep coming to a house for rows, with young children there. Not "police check" or
+# "police record" (the writer's own vetting), and only young children, since "my son" and "my
+# sister" in such a message are often the adults having the rows.
+_POLICE = (
+    r"(?:police(?! (?:check|checks|checked|record|records|caution|cautions|officer|officers|force|"
+    r"station|background|vetting|clearance|dbs))|coppers|cops|old bill|999|blue lights|riot van)"
+)
+_ROW = (
+    r"(?:fight|fights|fighting|fought|row|rows|rowing|argument|arguments|arguing|argue|argues|"
+    r"scream\w*|shout\w*|yell\w*|smash\w*|kick\w* off|kicks? off|a domestic|domestics|at each "
+    r"other|going at it|goes off on|kicking off|banging|thuds|glass breaking|things (?:breaking|"
+    r"flying|being thrown)|throwing things|violence|aggro)"
+    r"(?! (?:outside|at|in) (?:the )?(?:pub|school|park|match|football|club|town))"
+)
+_YOUNG = (
+    r"(?:child|children|kid|kids|kiddie|kiddies|baby|babies|toddler|toddlers|little one|little "
+    r"ones|little un|little uns|little boys?|little girls?|little lads?|little brothers?|"
+    r"little sisters?|little cousins?|young kids|young children|newborn|infant|"
+    r"infants|bairn|bairns|youngsters|grandchildren|grandkids|grandson|granddaughter|"
+    r"grandchild|niece|nieces|nephew|nephews|twins|[0-9]{1,2} ?(?:year|yr|month|week)s? ?olds?|"
+    r"aged [0-9]{1,2}|under (?:fives|5s|5))"
+)
+
+
+def _all_three(first: str, second: str, third: str, gap: int) -> str:
+    """Three things in any order, each within `gap` words of the one before."""
+    orders = [
+        (first, second, third),
+        (first, third, second),
+        (second, first, third),
+        (second, third, first),
+        (third, first, second),
+        (third, second, first),
+    ]
+    return "|".join(
+        rf"\b{a}\b(?: \w+){{0,{gap}}} {b}\b(?: \w+){{0,{gap}}} {c}\b" for a, b, c in orders
+    )
+
+
+# Sextortion told by a parent: someone has pictures OF the child and holds them over them.
+_OF_THE_CHILD = rf"(?:him|her|them|(?:my|our|his|her|their) (?:\w+ )?{_CHILD})"
+_HELD_OVER = (
+    r"(?:(?:being|been|getting|got|is|are|was|were) (?:blackmailed|extorted|sextorted)|"
+    r"(?:blackmailing|extorting|sextorting|blackmails|blackmailed|extorts) (?:him|her|them|me|my|"
+    r"our|his|their|a|the)|blackmail|extortion|sextortion)"
+)
+
 # Words in between "worried about ... child" that make it a question about fostering or
 # coping ("worried about coping with a child"), not about a child's safety.
 _NOT_BETWEEN = (
@@ -358,7 +406,10 @@ _STRONG = [
     (
         "someone harms a child",
         rf"\b{_SOMEONE}\b(?: \w+){{0,4}} (?:is |are |keeps |keep |has been |have been |always |"
-        rf"still |often |then )?{_HARM_VERB} {_OBJECT}\b",
+        rf"still |often |then )?{_HARM_VERB} {_OBJECT}\b"
+        # "my uncle who lives with my cousins hits them": the person and the verb far apart.
+        rf"|\b{_SOMEONE} (?:who|that) (?:\w+ ){{0,6}}(?:{_CHILD}|cousins?) (?:\w+ )?"
+        rf"(?:is |keeps |always |often )?{_HARM_VERB} (?:them|him|her)\b",
     ),
     (
         "a child is harmed",
@@ -693,7 +744,10 @@ _STRONG = [
     (
         "online blackmail",
         r"\b(?:blackmail\w*|threaten\w*)\b(?: \w+){0,8} (?:share|post|send|spread|show) "
-        r"(?:\w+ ){0,3}(?:pictures|picture|photos|nudes|videos|video|pics)\b",
+        r"(?:\w+ ){0,3}(?:pictures|picture|photos|nudes|videos|video|pics)\b"
+        # "mum threatened to show him photos of me as a baby" is teasing.
+        r"(?!(?: \w+){0,3} (?:as a baby|as babies|when (?:i|we|he|she) (?:was|were) (?:little|"
+        r"small|a baby)))",
     ),
     (
         # Sextortion: pictures a child sent, held over them to get more or money. Someone else
@@ -731,6 +785,23 @@ _STRONG = [
         rf"for|asks for) (?:\w+ ){{0,3}}(?:money|cash|[0-9]+|pounds|quid|more|another|gift "
         rf"cards?|bitcoin)\b(?: \w+){{0,4}} (?:or|otherwise|unless|else) (?:\w+ ){{0,3}}"
         rf"{_SPREAD} (?:\w+ ){{0,2}}(?:them|it|{_PICTURES})\b(?! back)",
+    ),
+    (
+        "police called to rows with children there",
+        _all_three(rf"(?:{_POLICE})", _ROW, _YOUNG, 14),
+    ),
+    (
+        # "my son is being blackmailed by someone on snapchat who has photos of him"
+        "someone holds pictures of a child over them",
+        rf"\b{_HELD_OVER}\b(?: \w+){{0,14}} {_PICTURES}\b"
+        rf"|\b{_PICTURES}\b(?: \w+){{0,14}} {_HELD_OVER}\b"
+        rf"|\b(?:threaten\w*|threats?|threatening messages|terrified|scared)\b(?: \w+){{0,14}} "
+        rf"(?:has|have|got|saved|kept|with) (?:\w+ ){{0,3}}{_PICTURES} of {_OF_THE_CHILD}\b"
+        rf"|\b(?:has|have|got|saved|kept) (?:\w+ ){{0,3}}{_PICTURES} of {_OF_THE_CHILD}\b"
+        rf"(?: \w+){{0,14}} (?:threaten\w*|demand\w*|wants? (?:money|cash|more)|blackmail\w*|"
+        rf"unless|or else|pay (?:up|him|her|them)|gift cards?)\b"
+        rf"|\b{_THREAT}(?: to)? (?:\w+ ){{0,2}}{_SPREAD} (?:\w+ ){{0,3}}{_PICTURES} of "
+        rf"{_OF_THE_CHILD}\b(?: \w+){{0,8}} {_UNLESS} {_DEMAND}\b",
     ),
     (
         "not safe at home",
@@ -777,7 +848,10 @@ _STRONG = [
     (
         "scared to go home",
         r"\b(?:scared|afraid|frightened|dont want|do not want|too scared|cant|can not|cannot) "
-        r"(?:to )?go (?:back )?(?:home|to my (?:house|home|mum|dad|flat))\b",
+        r"(?:to )?go (?:back )?(?:home|to my (?:house|home|mum|dad|flat))\b"
+        # "my dad can't go home alone from hospital" is about an adult's care.
+        r"(?! (?:alone|on (?:his|her|their) own|by (?:himself|herself|themselves)|from "
+        r"hospital|yet))",
     ),
     (
         "thoughts of suicide or self-harm",
@@ -852,7 +926,9 @@ _STRONG = [
         "told they are not wanted",
         r"\b(?:better off without me|happier if i (?:was|were)n?t? (?:here|alive|born)|"
         r"wish(?:es)? (?:i|he|she) (?:was|were|had) never (?:been )?born|wish(?:es)? (?:i|he|she) "
-        r"(?:was|were|had) (?:dead|died)|nobody (?:wants|loves|cares about) me|no one "
+        r"(?:was|were|had) (?:dead|died)|wish(?:es|ed)? (?:id|hed|shed|you had|youd) (?:died|"
+        r"never been born)|(?:id|i had|hed|shed) died instead of|nobody (?:wants|loves|cares "
+        r"about) me|no one "
         r"(?:wants|loves|cares about) me|nobody would (?:care|miss|notice)|no one would (?:care|"
         r"miss|notice))\b",
     ),
@@ -885,6 +961,23 @@ _STRONG = [
         r"awful|horrible|scary) (?:situation|place|way|home|state)\b",
     ),
     (
+        # "they make their daughter wear a sign saying she's a liar"
+        "made to wear a humiliating sign",
+        r"\b(?:make|makes|made|making|force|forces|forced|forcing) (?:\w+ ){0,6}(?:wear|"
+        r"wearing|hold|holding|carry|carrying) (?:a |this |the )?(?:sign|placard|board|label)\b"
+        r"(?: (?:saying|that says|round|around|with))?",
+    ),
+    (
+        # "my partner grabbed me by the neck while my son was watching"
+        "held by the throat with a child there",
+        rf"\b(?:grab\w*|held|holds|holding|pinned|pins|squeez\w*|had|has) (?:me|her|him|them|"
+        rf"mum|my mum) (?:up )?(?:by|round|around) the (?:neck|throat)\b(?: \w+){{0,12}} "
+        rf"{_CHILD}\b"
+        rf"|\b{_CHILD}\b(?: \w+){{0,12}} (?:grab\w*|held|holds|holding|pinned|pins|squeez\w*|"
+        rf"had|has) (?:me|her|him|them|mum|my mum) (?:up )?(?:by|round|around) the "
+        rf"(?:neck|throat)\b",
+    ),
+    (
         "treated like an animal",
         rf"\b{_CHILD}\b(?: \w+){{0,8}} like (?:a |an )?(?:dog|animal|slave|prisoner)\b",
     ),
@@ -904,6 +997,22 @@ _STRONG = [
         r"\b(?:toddler|toddlers|baby|babies|little one|little ones|[1-5] ?(?:year|yr)s? olds?|tot)"
         r"\b(?: \w+){0,6} (?:wandering|wanders|wandered|out|playing|walking) (?:\w+ ){0,3}"
         r"(?:road|street|roads|canal|river|dual carriageway)\b",
+    ),
+    (
+        # "the twins next door are 3 and I keep finding them playing in the road alone"
+        "a small child alone by the road",
+        r"\b(?:are|is|aged|only|just) [1-5]\b(?: \w+){0,10} (?:playing|wandering|walking|out|"
+        r"running|riding) (?:\w+ ){0,2}(?:in|on|near|by|along|across) the (?:road|roads|street|"
+        r"main road|canal|river)\b(?: \w+){0,3} (?:alone|on (?:their|his|her) own|by "
+        r"(?:themselves|himself|herself)|unsupervised|with no (?:adult|one|grown up))\b",
+    ),
+    (
+        # "my nephew is 7 ... he stays home and looks after himself"
+        "a young child left to look after themselves",
+        r"\b(?:is|are|aged|only|just) (?:[3-9]|10)\b(?: \w+){0,14} (?:looks|look|looking|has to "
+        r"look|left to look) after (?:himself|herself|themselves)\b"
+        r"|\b(?:looks|looking|has to look|left to look) after (?:himself|herself|themselves)\b"
+        r"(?: \w+){0,8} (?:he|she|they) (?:is|are) (?:only )?(?:[3-9]|10)\b",
     ),
     (
         "kept off school*",
@@ -1076,7 +1185,8 @@ _NEGLECT = (
     "food withheld as a punishment|punished with no food|a child left alone|leaves a child alone|"
     "home alone|a child left somewhere|left to fend for themselves|a filthy home|out all night|"
     "no meal for days|a child living alone|food locked away|no doctor for a child|"
-    "nappy never changed|"
+    "nappy never changed|a small child alone by the road|"
+    "a young child left to look after themselves|"
     "a young child in charge of a baby|a small child wandering the roads|kept off school|"
     "drink or drugs around children|a parent always drunk or high|"
     "a parent drinks and a child looks after|looking after a sibling"
@@ -1109,6 +1219,7 @@ _PATTERN_CATEGORY = {
             "money or more pictures demanded",
             "a child shown on camera",
             "asked what they are wearing",
+            "someone holds pictures of a child over them",
         ],
         "online_abuse",
     ),
@@ -1118,6 +1229,8 @@ _PATTERN_CATEGORY = {
             "children and domestic abuse",
             "a mother with injuries and children",
             "a court order and children",
+            "held by the throat with a child there",
+            "police called to rows with children there",
         ],
         "domestic_abuse",
     ),
@@ -1128,6 +1241,7 @@ _PATTERN_CATEGORY = {
             "told they are not wanted",
             "a pet threatened to control children",
             "treated like an animal",
+            "made to wear a humiliating sign",
             "shut in or locked out",
         ],
         "emotional_abuse",
@@ -1296,6 +1410,13 @@ _CONCEPTS = {
     "happy": r"lovely|nice|cute|sweet|great|love|loves|loved|brilliant|fun|laughter|laughing|"
     r"haha|lol|bless|happy|enjoy\w*|adorable|amazing|wonderful|proud|polite|thriving|fine",
     "young": r"[5-9]|1[0-7]|year|yr|school|class|teacher|im",
+    # An elderly or disabled adult's care, which is adults' social care, not a child at risk.
+    "elderly": r"elderly|dementia|alzheimers|parkinsons|stroke|frail|pensioner|nursing|"
+    r"residential|wheelchair|disabled|disability|disabilities|[6-9][0-9]|[6-9]0s|mobility|"
+    r"zimmer|hospice|stairlift",
+    # Asking for a person because it is long or complicated to type.
+    "person": r"human|person|advisor|adviser|typing|type|complicated|complex|tricky|messy|"
+    r"explain",
 }
 _CONCEPT_RE = {name: re.compile(rf"(?:{p})") for name, p in _CONCEPTS.items()}
 # The same message with each word that names a concept (or a child, or an adult around them)
@@ -1304,7 +1425,7 @@ _CONCEPT_RE = {name: re.compile(rf"(?:{p})") for name, p in _CONCEPTS.items()}
 _ABSTRACT = [
     (name, _CONCEPT_RE[name])
     for name in _CONCEPTS
-    if name not in ("past", "young", "fostering", "danger", "happy")
+    if name not in ("past", "young", "fostering", "danger", "happy", "person")
 ] + [
     (
         "child",

@@ -505,3 +505,134 @@ def test_without_an_area_the_service_number_is_given(chat, session, settings):
     assert settings.service.childrens_services_phone in outcome.text
     task = session.exec(select(m.Task)).one()
     assert task.area_id is None  # the hub's queue
+
+
+# Issue 10's third look, themes an independent evaluation still missed or alarmed on, in
+# wordings of our own (none of them a training example). Domestic abuse around children told
+# by a neighbour or relative with no violent word: the police keep coming for rows where young
+# children live. Sextortion told by a parent: someone has pictures of the child and holds them
+# over them.
+POLICE_ROWS_AND_SEXTORTION = [
+    (
+        "hi, not sure who to ask, the police get called to the house next door nearly every "
+        "weekend for fighting, there are kids in that house",
+        "domestic_abuse",
+    ),
+    (
+        "my neighbours are always rowing, police have been out 5 times since summer, the little "
+        "ones are there when it happens",
+        "domestic_abuse",
+    ),
+    (
+        "would a police record matter, the police came to my daughter's house because of a "
+        "domestic, my grandkids were there",
+        "domestic_abuse",
+    ),
+    (
+        "I keep ringing the police about the couple next door fighting, they have two little girls",
+        "domestic_abuse",
+    ),
+    (
+        "there are always police cars at the house on the corner, its the couple fighting, "
+        "they've got young kids",
+        "domestic_abuse",
+    ),
+    (
+        "my sister's boyfriend smashed up the kitchen and the police came, the children were "
+        "upstairs",
+        None,
+    ),
+    (
+        "the family downstairs have the police out constantly for rows, there's a newborn in there",
+        "domestic_abuse",
+    ),
+    (
+        "my daughter and her partner fight so much the neighbours call the police, the "
+        "grandchildren are 1 and 3",
+        "domestic_abuse",
+    ),
+    (
+        "is it normal for police to be at a house with kids every week, my neighbours scream at "
+        "each other all night",
+        "domestic_abuse",
+    ),
+    ("blue lights outside next door again, he was kicking off, their kids are 3 and 5", None),
+    ("my son is being blackmailed by someone on snapchat who has photos of him", "online_abuse"),
+    (
+        "my 15 year old is being blackmailed by someone he met on instagram, they've got "
+        "pictures of him",
+        "online_abuse",
+    ),
+    (
+        "i think my nephew is being blackmailed, some account on snap has pics of him and keeps "
+        "messaging",
+        "online_abuse",
+    ),
+    ("my grandson is being extorted online, they have pictures of him", "online_abuse"),
+    (
+        "my daughter is getting threatening messages on instagram from someone who says he has "
+        "photos of her",
+        "online_abuse",
+    ),
+    (
+        "they say they will send the pictures of my son to all his followers if he doesnt pay",
+        "online_abuse",
+    ),
+    ("my boy is being blackmailed over some pictures he sent, what do i do", "online_abuse"),
+    (
+        "someone says they'll post pictures of my daughter unless she pays them",
+        "online_abuse",
+    ),
+    # Held-out misses of the cross-validation, reworded.
+    (
+        "the little boy over the road is only 4 and he's out on the street on his own most "
+        "evenings",
+        "neglect",
+    ),
+    (
+        "the lady next door makes her son stand at the gate holding a sign that says i am a thief",
+        "emotional_abuse",
+    ),
+    ("she told me she wished i'd never been born", "emotional_abuse"),
+    ("he had her by the throat and the kids were crying", "domestic_abuse"),
+    ("the man who lives with my niece and nephew beats them", None),
+]
+
+
+@pytest.mark.parametrize(("text", "category"), POLICE_ROWS_AND_SEXTORTION)
+def test_police_called_to_rows_around_children_and_sextortion_are_caught(text, category):
+    signal = safeguarding.detect(text)
+    assert signal is not None, text
+    if category is not None:
+        assert signal.category == category, (text, signal)
+    assert signal.about_self is False, (text, signal)
+
+
+# An elderly or disabled adult's care is adults' social care, not a child at risk; someone whose
+# situation is long to type and who asks for a person is asking for a human; the police and
+# photos in ordinary life.
+ADULTS_CARE_AND_ASKING_FOR_A_PERSON = [
+    "getting my mum into a care home, she's 84 and can't manage on her own",
+    "my dad is 90 and can't cope at home anymore, how do we get him into a home",
+    "my nan keeps falling and can't look after herself, who do I talk to about carers",
+    "my grandad has dementia and isn't safe on his own, can the council help",
+    "i look after my elderly father who can't be left alone, would that stop me fostering",
+    "my aunt is in a wheelchair and her carers don't turn up, who do I complain to",
+    "my dad's in hospital and can't go home alone, social services are involved",
+    "can i get help paying for my mum's residential care",
+    "i have a complicated situation with my family and i don't want to type it all out, can i "
+    "talk to a person",
+    "my family situation is complicated, can i just speak to someone on the phone",
+    "it's a long story with my family, i'd rather explain to a real person",
+    "can someone ring me, my situation is complicated and hard to explain here",
+    "we've got a complicated family set up, can i talk to an actual human",
+    "my mum threatened to show my boyfriend photos of me as a baby haha",
+    "my nephew sells photos of cars online",
+    "the police came to my son's school to talk about road safety",
+    "i had a police caution for a fight outside a club when i was 20, i'm 41 now with kids",
+]
+
+
+@pytest.mark.parametrize("text", ADULTS_CARE_AND_ASKING_FOR_A_PERSON)
+def test_adults_care_and_asking_for_a_person_are_not(text):
+    assert safeguarding.detect(text) is None, text
