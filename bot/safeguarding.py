@@ -1073,6 +1073,14 @@ _WORRY_PATTERNS = [
         rf"\b{_WORRY}\b (?:about|for) (?:{_NOT_BETWEEN}\w+ ){{0,4}}{_CHILD}\b",
     ),
     (
+        # "there's a child i'm really worried about, who do i speak to"
+        "a child the writer is worried about",
+        rf"\b(?:a|this|the|one|some) (?:little )?{_CHILD} (?:that |who )?(?:i am|we are|i have "
+        rf"been|we have been) (?:really |very |so |quite |a bit |a little |genuinely )?{_WORRY} "
+        r"(?:about|for)\b(?! (?:coping|fostering|how|whether|if|when|what|being|getting|having|"
+        r"looking|taking|caring|matching|placing|sharing|settling|fitting))",
+    ),
+    (
         "a child is frightened of someone",
         rf"\b{_CHILD}\b(?: \w+){{0,6}} (?:scared|frightened|terrified|petrified) of "
         rf"(?:going home|being at home|(?:(?:his|her|their|my|the|a|our) )?(?:new )?"
