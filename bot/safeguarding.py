@@ -453,7 +453,17 @@ _STRONG = [
     (
         "no food for a child",
         rf"\b{_CHILD}\b(?: \w+){{0,8}} (?:no food|nothing to eat|not fed|never fed|"
-        r"no heating|sleeping rough|on the streets|eats? out of (?:the |our )?bins?)\b",
+        r"no heating|sleeping rough|on the streets|eats? out of (?:the |our )?bins?|never (?:seem "
+        r"to |seems to )?(?:have|has) (?:any|enough) (?:food|dinner|meals?|breakfast))\b",
+    ),
+    (
+        # "a kid in my street is out on his own at midnight every night"
+        "a young child out alone at night",
+        rf"\b(?!(?:1[3-9]|[2-9][0-9]) ?(?:year|yr))(?:{_YOUNG})\b(?: \w+){{0,6}} (?:out|outside|"
+        rf"wandering|walking|playing|roaming)"
+        r"(?: \w+){0,2} (?:on (?:his|her|their) own|alone|by (?:himself|herself|themselves))"
+        r"(?: \w+){0,2} (?:at|till|until|after|past|in the) (?:midnight|night|dark|middle of the "
+        r"night|[0-9]{1,2} ?(?:am|pm|oclock)?)\b",
     ),
     (
         "hungry and dirty*",
@@ -1193,7 +1203,7 @@ _NEGLECT = (
     "food withheld as a punishment|punished with no food|a child left alone|leaves a child alone|"
     "home alone|a child left somewhere|left to fend for themselves|a filthy home|out all night|"
     "no meal for days|a child living alone|food locked away|no doctor for a child|"
-    "nappy never changed|a small child alone by the road|"
+    "nappy never changed|a small child alone by the road|a young child out alone at night|"
     "a young child left to look after themselves|"
     "a young child in charge of a baby|a small child wandering the roads|kept off school|"
     "drink or drugs around children|a parent always drunk or high|"

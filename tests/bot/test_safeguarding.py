@@ -595,6 +595,9 @@ POLICE_ROWS_AND_SEXTORTION = [
     ),
     ("she told me she wished i'd never been born", "emotional_abuse"),
     ("he had her by the throat and the kids were crying", "domestic_abuse"),
+    ("the kids next door are out alone at 11pm on school nights", "neglect"),
+    ("the 6 year old across the road is outside on her own after dark every night", "neglect"),
+    ("the children at number 9 never seem to have any food in the house", "neglect"),
     ("the man who lives with my niece and nephew beats them", None),
 ]
 
@@ -628,6 +631,8 @@ ADULTS_CARE_AND_ASKING_FOR_A_PERSON = [
     "we've got a complicated family set up, can i talk to an actual human",
     "my mum threatened to show my boyfriend photos of me as a baby haha",
     "my nephew sells photos of cars online",
+    "my 16 year old son is out on his own till midnight sometimes, is that ok for a foster child",
+    "my kids never get breakfast because they refuse to eat it",
     "the police came to my son's school to talk about road safety",
     "i had a police caution for a fight outside a club when i was 20, i'm 41 now with kids",
 ]
