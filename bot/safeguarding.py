@@ -67,13 +67,15 @@ REPLIES_FILE = DATA_DIR / "safeguarding_replies.toml"
 CATEGORIES: tuple[str, ...] = tuple(CONCERN_CATEGORIES)
 
 # The classifier's calibrated probability of a concern at or above which it counts, chosen by
-# cross-validation over the examples (tests/bot/test_safeguarding_model.py): about the lowest
-# value that keeps false alarms on held-out ordinary examples under 1% with a little margin, so
-# that recall is as high as it can be. It looks high because the examples are 40% concerns, far
-# more than a real chat, and their ordinary messages are the hardest near-misses we could write.
-# On the assistant's own evaluation sets and knowledge-base examples, which it never learns
-# from, the classifier alone raises no false alarm at 0.8 or above.
-THRESHOLD = 0.96
+# cross-validation over the examples (tests/bot/test_safeguarding_model.py): the lowest value
+# whose false alarms on held-out ordinary examples, averaged over five shuffles of the folds
+# (seeds 0-4), stay no higher than the detector's before its last change of examples (0.73%
+# against 0.74%; 0.94 gives 0.82%), so that recall is as high as it can be (99.2% averaged). It
+# looks high because the examples are 36% concerns, far more than a real chat, and their
+# ordinary messages are the hardest near-misses we could write. On the assistant's own
+# evaluation sets and knowledge-base examples, which it never learns from, the classifier alone
+# raises no false alarm at this value (the highest ordinary message scores about 0.9).
+THRESHOLD = 0.95
 # Two sentences of a long message read together must reach this (random pairs of the
 # evaluation sets' ordinary questions: 1 in 2,000 reach 0.96, none 0.99).
 PAIR_THRESHOLD = 0.99
@@ -256,7 +258,7 @@ _CHILD = (
     r"granddaughter|grandchild|grandchildren|grandkids|sister|brother|stepson|stepdaughter|"
     r"step son|step daughter|little one|little ones|little un|teenager|teenagers|teen|teens|"
     r"youngster|youngsters|pupil|pupils|student|students|infant|infants|newborn|lad|lads|lass|"
-    r"bairn|bairns|twins|schoolgirl|schoolboy|[0-9]{1,2} ?(?:year|yr)s? ?olds?|"
+    r"bairn|bairns|twins|schoolgirl|schoolboy|[0-9]{1,2} ?(?:year|yr|month|week)s? ?olds?|"
     r"(?:year|yr) [0-9]{1,2}s?)"
 )
 _SOMEONE = (
@@ -280,7 +282,8 @@ _HARM_VERB = (
     r"whipped|smacks|smacked|locks|locked|harms|harmed|harming|abandons|abandoned|exploits|"
     r"exploited|pushes|pushed|throws|threw|drags|dragged|bites|bit|scratches|scratched|"
     r"pins|pinned|pinches|pinched|headbutts|headbutted|stamps on|stamped on|"
-    r"thumps|thumped|wallops|walloped|belts|belted|strikes|struck)"
+    r"thumps|thumped|wallops|walloped|belts|belted|strikes|struck|blackmails|blackmailed|"
+    r"blackmailing|extorts|extorted|extorting)"
 )
 _PARENT = (
     r"(?:mum|dad|mother|father|parent|parents|step dad|step mum|step father|step mother|"
@@ -295,6 +298,101 @@ _ONLINE = (
     r"roblox|fortnite|minecraft|facebook|messenger|xbox|playstation|a game|games|gaming|an app|"
     r"the app|webcam|camera|video call|video chat|facetime)"
 )
+# An injury named by itself, with no word for what caused it.
+_INJURY = (
+    r"(?:bruise|bruises|bruised|bruising|black eye|black eyes|mark|marks|burn|burns|burn mark|"
+    r"burn marks|injury|injuries|cuts|scratches|split lip|cut lip|welts|scar|scars|scab|scabs|"
+    r"blisters)"
+)
+# What an injury can be shaped like that no fall or game leaves.
+_MADE_BY = (
+    r"(?:cigarettes?|cigs?|fags?|fingers|fingertips|finger tips|a hand|hands|handprints?|"
+    r"(?:a |an )?adults? hand|(?:a |an )?belt|buckles?|(?:a |an )?adults? teeth|teeth|"
+    r"(?:a |an )?adult bite|(?:a |an )?lighter|(?:an )?iron|(?:a )?rope|(?:a )?cord|"
+    r"(?:a )?cable|knuckles|(?:a )?grip|(?:a )?stick|(?:someones |an adults |a )?thumbs?)"
+)
+# What an injury is explained away with.
+_EXCUSE = (
+    r"(?:fell|fall|falling|tripped|trips|walked into|walks into|banged|bumped|clumsy|"
+    r"(?:an |a silly )?accident|the dog|the cat|the stairs|a door|did it (?:himself|herself|"
+    r"themselves|myself))"
+)
+_PICTURES = (
+    r"(?:pictures|picture|photos|photo|pics|videos|video|nudes|images|selfies|screenshots|"
+    r"recordings?|what (?:i|she|he|they|you|we) sent)"
+)
+_SPREAD = r"(?:share|send|post|show|spread|put|leak|upload|expose|forward|publish)\w*"
+_UNLESS = (
+    r"(?:or else|or (?:he|she|they) (?:will|would|is going to|are going to|gonna)|if "
+    r"(?:i|he|she|they|you) (?:dont|do not|doesnt|does not|wont|will not|didnt|did not|"
+    r"refuse\w*|stop\w*)|unless (?:i|he|she|they|you|we)(?: \w+)?)"
+)
+# Someone else threatening: "he'll", "they're going to", "threatening to".
+_THREAT = (
+    r"(?:(?:he|she|they|someone|it) (?:will|would|is going to|are going to|is gonna|are gonna|"
+    r"gonna|can)|threaten\w*(?: to)?|blackmail\w*)"
+)
+# Whose pictures: the child's own.
+_THEIRS = r"(?:my|her|his|your|their|those|these)"
+# What is demanded for the pictures not to be spread.
+_DEMAND = (
+    r"(?:send|sends|sending|pay|pays|paying|give|gives|money|cash|more|another|gift cards?|"
+    r"vouchers|bitcoin|[0-9]+|keep talking|talk|meet|(?:do|does) (?:it|another|more|a video))"
+)
+# Where pictures are threatened to go, or on what condition.
+_TO_EVERYONE = (
+    r"(?:to everyone|to everybody|to all|to (?:\w+ ){0,2}(?:school|friends|family|followers|"
+    r"contacts|class|year|parents|mum|dad|teachers)|unless|if|or)"
+)
+
+# Domestic abuse around children told by a neighbour or relative with no violent word: the
+# police keep coming to a house for rows, with young children there. Not "police check" or
+# "police record" (the writer's own vetting), and only young children, since "my son" and "my
+# sister" in such a message are often the adults having the rows.
+_POLICE = (
+    r"(?:police(?! (?:check|checks|checked|record|records|caution|cautions|officer|officers|force|"
+    r"station|background|vetting|clearance|dbs))|coppers|cops|old bill|999|blue lights|riot van)"
+)
+_ROW = (
+    r"(?:fight|fights|fighting|fought|row|rows|rowing|argument|arguments|arguing|argue|argues|"
+    r"scream\w*|shout\w*|yell\w*|smash\w*|kick\w* off|kicks? off|a domestic|domestics|at each "
+    r"other|going at it|goes off on|kicking off|banging|thuds|glass breaking|things (?:breaking|"
+    r"flying|being thrown)|throwing things|violence|aggro)"
+    r"(?! (?:outside|at|in) (?:the )?(?:pub|school|park|match|football|club|town))"
+)
+_YOUNG = (
+    r"(?:child|children|kid|kids|kiddie|kiddies|baby|babies|toddler|toddlers|little one|little "
+    r"ones|little un|little uns|little boys?|little girls?|little lads?|little brothers?|"
+    r"little sisters?|little cousins?|young kids|young children|newborn|infant|"
+    r"infants|bairn|bairns|youngsters|grandchildren|grandkids|grandson|granddaughter|"
+    r"grandchild|niece|nieces|nephew|nephews|twins|[0-9]{1,2} ?(?:year|yr|month|week)s? ?olds?|"
+    r"aged [0-9]{1,2}|under (?:fives|5s|5))"
+)
+
+
+def _all_three(first: str, second: str, third: str, gap: int) -> str:
+    """Three things in any order, each within `gap` words of the one before."""
+    orders = [
+        (first, second, third),
+        (first, third, second),
+        (second, first, third),
+        (second, third, first),
+        (third, first, second),
+        (third, second, first),
+    ]
+    return "|".join(
+        rf"\b{a}\b(?: \w+){{0,{gap}}} {b}\b(?: \w+){{0,{gap}}} {c}\b" for a, b, c in orders
+    )
+
+
+# Sextortion told by a parent: someone has pictures OF the child and holds them over them.
+_OF_THE_CHILD = rf"(?:him|her|them|(?:my|our|his|her|their) (?:\w+ )?{_CHILD})"
+_HELD_OVER = (
+    r"(?:(?:being|been|getting|got|is|are|was|were) (?:blackmailed|extorted|sextorted)|"
+    r"(?:blackmailing|extorting|sextorting|blackmails|blackmailed|extorts) (?:him|her|them|me|my|"
+    r"our|his|their|a|the)|blackmail|extortion|sextortion)"
+)
+
 # Words in between "worried about ... child" that make it a question about fostering or
 # coping ("worried about coping with a child"), not about a child's safety.
 _NOT_BETWEEN = (
@@ -308,7 +406,10 @@ _STRONG = [
     (
         "someone harms a child",
         rf"\b{_SOMEONE}\b(?: \w+){{0,4}} (?:is |are |keeps |keep |has been |have been |always |"
-        rf"still |often |then )?{_HARM_VERB} {_OBJECT}\b",
+        rf"still |often |then )?{_HARM_VERB} {_OBJECT}\b"
+        # "my uncle who lives with my cousins hits them": the person and the verb far apart.
+        rf"|\b{_SOMEONE} (?:who|that) (?:\w+ ){{0,6}}(?:{_CHILD}|cousins?) (?:\w+ )?"
+        rf"(?:is |keeps |always |often )?{_HARM_VERB} (?:them|him|her)\b",
     ),
     (
         "a child is harmed",
@@ -352,12 +453,22 @@ _STRONG = [
     (
         "no food for a child",
         rf"\b{_CHILD}\b(?: \w+){{0,8}} (?:no food|nothing to eat|not fed|never fed|"
-        r"no heating|sleeping rough|on the streets|eats? out of (?:the |our )?bins?)\b",
+        r"no heating|sleeping rough|on the streets|eats? out of (?:the |our )?bins?|never (?:seem "
+        r"to |seems to )?(?:have|has) (?:any|enough) (?:food|dinner|meals?|breakfast))\b",
+    ),
+    (
+        # "a kid in my street is out on his own at midnight every night"
+        "a young child out alone at night",
+        rf"\b(?!(?:1[3-9]|[2-9][0-9]) ?(?:year|yr))(?:{_YOUNG})\b(?: \w+){{0,6}} (?:out|outside|"
+        rf"wandering|walking|playing|roaming)"
+        r"(?: \w+){0,2} (?:on (?:his|her|their) own|alone|by (?:himself|herself|themselves))"
+        r"(?: \w+){0,2} (?:at|till|until|after|past|in the) (?:midnight|night|dark|middle of the "
+        r"night|[0-9]{1,2} ?(?:am|pm|oclock)?)\b",
     ),
     (
         "hungry and dirty*",
-        r"\b(?:hungry|starving|starved|thin|skinny|underweight|no food|nothing to eat)\b"
-        r"(?: \w+){0,5} "
+        r"\b(?:hungry|starving|starved|thin|skinny|underweight|no food|nothing to eat|"
+        r"no breakfast|no lunch|no packed lunch)\b(?: \w+){0,5} "
         r"(?:dirty|filthy|grubby|smelly|smell|unwashed|head lice|lice|nits|same clothes|no one|"
         r"nobody|alone|on their own|never at school|no coat)\b",
     ),
@@ -411,6 +522,60 @@ _STRONG = [
         rf"(?:\w+ )?{_SOMEONE}\b",
     ),
     (
+        "an injury with a telling shape*",
+        rf"\b{_INJURY}\b(?: \w+){{0,8}} (?:like|shaped like|the shape of|in the shape of|the "
+        rf"size of|the size and shape of) (?:\w+ ){{0,2}}{_MADE_BY}\b"
+        r"|\b(?:cigarette|cig|fag|finger|fingertip|finger tip|finger shaped|hand shaped|grip|"
+        r"grab|bite|teeth|tooth|belt|buckle|rope|ligature|strap|slap) (?:burn|burns|mark|marks|"
+        r"bruise|bruises|bruising|shaped bruises|scar|scars|print|prints)\b"
+        r"|\b(?:fingermarks?|fingertip bruis\w*|(?:hand ?prints?|finger ?prints?|grip marks) on "
+        r"(?:his|her|their|my|the \w+s) (?:face|cheek|cheeks|arm|arms|leg|legs|neck|back|bottom|"
+        r"thigh|thighs|wrist|wrists|shoulder|shoulders|chest|tummy|ribs))\b"
+        r"|\b(?:small |little |perfectly |neat )?(?:round|circular) (?:burn|burns|blister|"
+        r"blisters|scab|scabs|scar|scars)\b"
+        r"|\b(?:adult|adult sized|grown up|grown ups|adults) (?:bite|bites|bite mark|bite marks|"
+        r"teeth marks|hand|hand print|handprint)\b"
+        r"|\b(?:bald patch|bald patches|bald spot|clumps of hair|hair missing)\b(?: \w+){0,8} "
+        r"(?:pulled|ripped|yanked|torn)\b",
+    ),
+    (
+        "flinching at a raised hand",
+        r"\b(?:flinch\w*|cower\w*|shrinks? away|shrank away|recoil\w*)\b(?: \w+){0,8} "
+        r"(?:raises?|raised|raising|lifts?|lifted|lifting|puts? up|reaches?|reached|goes to|"
+        r"went to|comes? near|came near|comes? close|came close|gets? close|got close|walks? past|"
+        r"walked past|touch\w*|(?:moves?|moved|moving) (?:quickly|fast|suddenly|near|towards)|"
+        r"(?:his|her|their|my|your|an?) (?:hand|hands|arm|arms|voice))\b"
+        r"|\b(?:raise|raises|raised|raising|lift|lifts|lifted|lifting) (?:a |an |his |her |"
+        r"their |my |your )?(?:hand|arm|voice)\b(?: \w+){0,8} (?:flinch\w*|cower\w*|ducks|"
+        r"ducked|covers? (?:his|her|their|my) (?:face|head)|curls? up|freeze|freezes|froze|"
+        r"goes rigid|go rigid|went rigid)\b",
+    ),
+    (
+        "an injury explained away*",
+        rf"\b(?:excuse|excuses|story|stories|explanation|explanations|reason|reasons)\b"
+        rf"(?: \w+){{0,6}} (?:for|about|behind) (?:\w+ ){{0,3}}{_INJURY}\b"
+        rf"|\b{_INJURY}\b(?: \w+){{0,12}} (?:says|said|claims|claimed|tells|told|explains|"
+        rf"explained|insists|insisted|blames|blamed) (?:\w+ ){{0,4}}{_EXCUSE}\b(?: \w+){{0,8}} "
+        r"(?:again|every time|each time|always|all the time|but|doesnt|does not|dont|do not|"
+        r"not sure|never|odd|strange|weird|funny|suspicious|doubt)\b"
+        rf"|\b{_INJURY}\b(?: \w+){{0,10}} (?:always|keeps?|every time|each time|again|another|"
+        rf"different|new)\b(?: \w+){{0,6}} (?:says|saying|said|claims|claiming|tells|telling|told|"
+        rf"explains|explaining|excuse|excuses|story)\b(?: \w+){{0,4}} {_EXCUSE}\b"
+        rf"|\b(?:always|keeps?|every time|each time|another|different|new)\b(?: \w+){{0,6}} "
+        rf"(?:says|saying|said|claims|claiming|tells|telling|told|explains|explaining|excuse|"
+        rf"excuses|story)\b(?: \w+){{0,4}} {_EXCUSE}\b(?: \w+){{0,12}} {_INJURY}\b"
+        rf"|\b{_INJURY}\b(?: \w+){{0,8}} (?:explains?|explained|laughs?|laughed|brushes|brushed|"
+        r"shrugs?|shrugged) (?:it |them |those |these )?(?:away|off)\b"
+        rf"|\b(?:hides|hiding|hid|covers|covering|covered up|cover up) (?:\w+ ){{0,3}}{_INJURY}\b"
+        rf"|\b(?:hide|hides|hiding|hid|cover|covers|covering) (?:up )?(?:my|her|his|their) (?:legs|"
+        rf"arms|body|face|neck|back|wrists)\b(?: \w+){{0,6}} {_INJURY}\b"
+        # A child telling us what they say to cover it: "i tell people i fell but i didnt".
+        rf"|\b(?:i|we) (?:keep |always |just |have to |had to )?(?:tell|telling|told|say|saying|"
+        rf"said)\b"
+        rf"(?: \w+){{0,3}} (?:i|we) {_EXCUSE}\b(?: \w+){{0,6}} (?:but|when) (?:i|we|it|its|thats|"
+        r"that is|that) (?:didnt|did not|wasnt|was not|not|isnt|is not)\b",
+    ),
+    (
         "a child left somewhere",
         rf"\b{_CHILD}\b(?: \w+){{0,4}} left (?:\w+ ){{0,6}}(?:outside|in (?:the|a) "
         r"(?:car|cold|rain|pram|cot)|for hours|all day|all night|overnight)\b",
@@ -437,6 +602,9 @@ _STRONG = [
         r"\b(?:havent|have not|hasnt|has not|not|never) (?:had|eaten) (?:a |any )?(?:proper |hot )?"
         r"(?:meal|meals|food|anything|dinner|breakfast)\b(?: \w+){0,3} (?:all week|for days|"
         r"since|in days|for a day|today|yesterday|all day)\b"
+        r"|\b(?:havent|have not|hasnt|has not|not) eaten (?:since (?:yesterday|last night|school|"
+        r"friday|saturday|sunday|monday|tuesday|wednesday|thursday)|for days|in days|for (?:two|"
+        r"2|three|3) days|all weekend)\b"
         r"|\b(?:had|has|have|got|gets|getting|get|given) no (?:proper |hot )?(?:food|dinner|tea|"
         r"meals?|breakfast)\b(?: \w+){0,3} (?:for days|all week|since|in days|today|yesterday|"
         r"all day)\b",
@@ -533,7 +701,17 @@ _STRONG = [
         "running errands for older youths",
         r"\b(?:errands|runs|jobs|deliveries|delivering|parcels|packages|stuff|things)\b"
         r"(?: \w+){0,2} for (?:some |the |a group of |these |those )?(?:older|big|grown|gang|"
-        r"dealers?)\b",
+        r"dealers?)\b"
+        r"|\b(?:dealing|selling drugs|selling weed|selling stuff|holding stuff|carrying drugs|"
+        r"carries a knife|carrying a knife|carry a knife|carrying knives|holds a knife|hiding a "
+        r"knife)\b"
+        r"(?: \w+){0,4} for (?:some |the |a group of |these |those )?(?:(?:older|big|grown) "
+        r"(?:boys|lads|kids|youths|teenagers|teens|men|guys|ones)|gangs?|dealers?)\b",
+    ),
+    (
+        "a child living alone",
+        r"\b(?:i am|i m)(?: only| just)? (?:[5-9]|1[0-7])\b(?: \w+){0,8} (?:living|live|staying|"
+        r"left|been left) (?:on my own|alone|by myself)\b",
     ),
     (
         "unexplained cash and county lines",
@@ -576,7 +754,64 @@ _STRONG = [
     (
         "online blackmail",
         r"\b(?:blackmail\w*|threaten\w*)\b(?: \w+){0,8} (?:share|post|send|spread|show) "
-        r"(?:\w+ ){0,3}(?:pictures|picture|photos|nudes|videos|video|pics)\b",
+        r"(?:\w+ ){0,3}(?:pictures|picture|photos|nudes|videos|video|pics)\b"
+        # "mum threatened to show him photos of me as a baby" is teasing.
+        r"(?!(?: \w+){0,3} (?:as a baby|as babies|when (?:i|we|he|she) (?:was|were) (?:little|"
+        r"small|a baby)))",
+    ),
+    (
+        # Sextortion: pictures a child sent, held over them to get more or money. Someone else
+        # must be threatening ("he'll send them to everyone unless", "threatening to post her
+        # pics"), and they must be the child's ("my", "her", "the ones she sent"), so that "can
+        # you send photos of the house unless a visit is easier" and "mum will send the
+        # holiday photos to the family" are not.
+        "pictures held over a child",
+        rf"\b{_PICTURES}\b(?: \w+){{0,10}} {_THREAT} (?:\w+ ){{0,2}}{_SPREAD}\b(?: \w+){{0,8}} "
+        rf"{_UNLESS} {_DEMAND}\b"
+        rf"|\b{_THREAT} (?:\w+ ){{0,2}}{_SPREAD} (?:\w+ ){{0,4}}{_PICTURES}\b(?: \w+){{0,8}} "
+        rf"{_UNLESS} {_DEMAND}\b"
+        rf"|\b{_PICTURES}\b(?: \w+){{0,10}} {_UNLESS} {_DEMAND}\b(?: \w+){{0,6}} {_THREAT} "
+        rf"(?:\w+ ){{0,2}}{_SPREAD}\b"
+        rf"|\b(?:says?|said|saying|told \w+|threaten\w*) (?:that |to )?(?:(?:he|she|they|it) "
+        rf"(?:will|would|is going to|are going to|gonna|can) )?(?:\w+ ){{0,2}}{_SPREAD} "
+        rf"(?:(?:\w+ ){{0,2}}{_THEIRS} (?:\w+ )?{_PICTURES}|(?:\w+ ){{0,4}}{_PICTURES} "
+        rf"(?:i|she|he|they|you|we) (?:sent|took|made))\b(?: \w+){{0,6}} {_TO_EVERYONE}\b"
+        rf"|\b{_THEIRS} (?:\w+ )?{_PICTURES}\b(?: \w+){{0,10}} (?:says?|said|saying|"
+        rf"threaten\w*) (?:that |to )?(?:(?:he|she|they) (?:will|would|is going to|are going to|"
+        rf"gonna) )?(?:\w+ ){{0,2}}{_SPREAD}(?: \w+){{0,6}} {_TO_EVERYONE}\b",
+    ),
+    (
+        "money or more pictures demanded",
+        rf"\b(?:wants?|wanted|wanting|demand\w*|asking for|asked for|asks for|pay|paying|buy) "
+        rf"(?:\w+ ){{0,3}}(?:money|cash|[0-9]+|pounds|quid|more {_PICTURES}|another "
+        rf"{_PICTURES}|gift cards?|bitcoin)\b(?: \w+){{0,4}} (?:or|otherwise|unless|else) "
+        rf"(?:\w+ ){{0,3}}(?:{_SPREAD} (?:\w+ ){{0,3}}{_PICTURES}|{_SPREAD} (?:\w+ ){{0,2}}"
+        rf"(?:them|it)(?: \w+){{0,4}} {_TO_EVERYONE}|tell\w* (?:\w+ ){{0,2}}(?:mum|dad|parents|"
+        rf"school|everyone|family|friends|teachers))\b"
+        rf"|\b(?:wants?|wanted|wanting|demand\w*|asking for|asked for|asks for) (?:\w+ ){{0,2}}"
+        rf"(?:more|another) {_PICTURES}\b(?: \w+){{0,4}} (?:or|otherwise|else) (?:\w+ ){{0,3}}"
+        rf"{_SPREAD}\b"
+        rf"|\b{_PICTURES}\b(?: \w+){{0,10}} (?:wants?|wanted|wanting|demand\w*|asking for|asked "
+        rf"for|asks for) (?:\w+ ){{0,3}}(?:money|cash|[0-9]+|pounds|quid|more|another|gift "
+        rf"cards?|bitcoin)\b(?: \w+){{0,4}} (?:or|otherwise|unless|else) (?:\w+ ){{0,3}}"
+        rf"{_SPREAD} (?:\w+ ){{0,2}}(?:them|it|{_PICTURES})\b(?! back)",
+    ),
+    (
+        "police called to rows with children there",
+        _all_three(rf"(?:{_POLICE})", _ROW, _YOUNG, 14),
+    ),
+    (
+        # "my son is being blackmailed by someone on snapchat who has photos of him"
+        "someone holds pictures of a child over them",
+        rf"\b{_HELD_OVER}\b(?: \w+){{0,14}} {_PICTURES}\b"
+        rf"|\b{_PICTURES}\b(?: \w+){{0,14}} {_HELD_OVER}\b"
+        rf"|\b(?:threaten\w*|threats?|threatening messages|terrified|scared)\b(?: \w+){{0,14}} "
+        rf"(?:has|have|got|saved|kept|with) (?:\w+ ){{0,3}}{_PICTURES} of {_OF_THE_CHILD}\b"
+        rf"|\b(?:has|have|got|saved|kept) (?:\w+ ){{0,3}}{_PICTURES} of {_OF_THE_CHILD}\b"
+        rf"(?: \w+){{0,14}} (?:threaten\w*|demand\w*|wants? (?:money|cash|more)|blackmail\w*|"
+        rf"unless|or else|pay (?:up|him|her|them)|gift cards?)\b"
+        rf"|\b{_THREAT}(?: to)? (?:\w+ ){{0,2}}{_SPREAD} (?:\w+ ){{0,3}}{_PICTURES} of "
+        rf"{_OF_THE_CHILD}\b(?: \w+){{0,8}} {_UNLESS} {_DEMAND}\b",
     ),
     (
         "not safe at home",
@@ -623,7 +858,10 @@ _STRONG = [
     (
         "scared to go home",
         r"\b(?:scared|afraid|frightened|dont want|do not want|too scared|cant|can not|cannot) "
-        r"(?:to )?go (?:back )?(?:home|to my (?:house|home|mum|dad|flat))\b",
+        r"(?:to )?go (?:back )?(?:home|to my (?:house|home|mum|dad|flat))\b"
+        # "my dad can't go home alone from hospital" is about an adult's care.
+        r"(?! (?:alone|on (?:his|her|their) own|by (?:himself|herself|themselves)|from "
+        r"hospital|yet))",
     ),
     (
         "thoughts of suicide or self-harm",
@@ -698,7 +936,9 @@ _STRONG = [
         "told they are not wanted",
         r"\b(?:better off without me|happier if i (?:was|were)n?t? (?:here|alive|born)|"
         r"wish(?:es)? (?:i|he|she) (?:was|were|had) never (?:been )?born|wish(?:es)? (?:i|he|she) "
-        r"(?:was|were|had) (?:dead|died)|nobody (?:wants|loves|cares about) me|no one "
+        r"(?:was|were|had) (?:dead|died)|wish(?:es|ed)? (?:id|hed|shed|you had|youd) (?:died|"
+        r"never been born)|(?:id|i had|hed|shed) died instead of|nobody (?:wants|loves|cares "
+        r"about) me|no one "
         r"(?:wants|loves|cares about) me|nobody would (?:care|miss|notice)|no one would (?:care|"
         r"miss|notice))\b",
     ),
@@ -725,8 +965,27 @@ _STRONG = [
     ),
     (
         "in a bad situation",
-        rf"\b{_CHILD}\b(?: \w+){{0,4}} (?:is|are) in (?:a |such a )?(?:bad|dangerous|terrible|"
+        # "my niece's mum is in a bad way" is about the mum.
+        rf"\b{_CHILD}\b(?: (?!(?:mum|dad|mother|father|parent|parents|partner|boyfriend|"
+        rf"girlfriend)\b)\w+){{0,4}} (?:is|are) in (?:a |such a )?(?:bad|dangerous|terrible|"
         r"awful|horrible|scary) (?:situation|place|way|home|state)\b",
+    ),
+    (
+        # "they make their daughter wear a sign saying she's a liar"
+        "made to wear a humiliating sign",
+        r"\b(?:make|makes|made|making|force|forces|forced|forcing) (?:\w+ ){0,6}(?:wear|"
+        r"wearing|hold|holding|carry|carrying) (?:a |this |the )?(?:sign|placard|board|label)\b"
+        r"(?: (?:saying|that says|round|around|with))?",
+    ),
+    (
+        # "my partner grabbed me by the neck while my son was watching"
+        "held by the throat with a child there",
+        rf"\b(?:grab\w*|held|holds|holding|pinned|pins|squeez\w*|had|has) (?:me|her|him|them|"
+        rf"mum|my mum) (?:up )?(?:by|round|around) the (?:neck|throat)\b(?: \w+){{0,12}} "
+        rf"{_CHILD}\b"
+        rf"|\b{_CHILD}\b(?: \w+){{0,12}} (?:grab\w*|held|holds|holding|pinned|pins|squeez\w*|"
+        rf"had|has) (?:me|her|him|them|mum|my mum) (?:up )?(?:by|round|around) the "
+        rf"(?:neck|throat)\b",
     ),
     (
         "treated like an animal",
@@ -748,6 +1007,22 @@ _STRONG = [
         r"\b(?:toddler|toddlers|baby|babies|little one|little ones|[1-5] ?(?:year|yr)s? olds?|tot)"
         r"\b(?: \w+){0,6} (?:wandering|wanders|wandered|out|playing|walking) (?:\w+ ){0,3}"
         r"(?:road|street|roads|canal|river|dual carriageway)\b",
+    ),
+    (
+        # "the twins next door are 3 and I keep finding them playing in the road alone"
+        "a small child alone by the road",
+        r"\b(?:are|is|aged|only|just) [1-5]\b(?: \w+){0,10} (?:playing|wandering|walking|out|"
+        r"running|riding) (?:\w+ ){0,2}(?:in|on|near|by|along|across) the (?:road|roads|street|"
+        r"main road|canal|river)\b(?: \w+){0,3} (?:alone|on (?:their|his|her) own|by "
+        r"(?:themselves|himself|herself)|unsupervised|with no (?:adult|one|grown up))\b",
+    ),
+    (
+        # "my nephew is 7 ... he stays home and looks after himself"
+        "a young child left to look after themselves",
+        r"\b(?:is|are|aged|only|just) (?:[3-9]|10)\b(?: \w+){0,14} (?:looks|look|looking|has to "
+        r"look|left to look) after (?:himself|herself|themselves)\b"
+        r"|\b(?:looks|looking|has to look|left to look) after (?:himself|herself|themselves)\b"
+        r"(?: \w+){0,8} (?:he|she|they) (?:is|are) (?:only )?(?:[3-9]|10)\b",
     ),
     (
         "kept off school*",
@@ -806,6 +1081,14 @@ _WORRY_PATTERNS = [
     (
         "worried about a child",
         rf"\b{_WORRY}\b (?:about|for) (?:{_NOT_BETWEEN}\w+ ){{0,4}}{_CHILD}\b",
+    ),
+    (
+        # "there's a child i'm really worried about, who do i speak to"
+        "a child the writer is worried about",
+        rf"\b(?:a|this|the|one|some) (?:little )?{_CHILD} (?:that |who )?(?:i am|we are|i have "
+        rf"been|we have been) (?:really |very |so |quite |a bit |a little |genuinely )?{_WORRY} "
+        r"(?:about|for)\b(?! (?:coping|fostering|how|whether|if|when|what|being|getting|having|"
+        r"looking|taking|caring|matching|placing|sharing|settling|fitting))",
     ),
     (
         "a child is frightened of someone",
@@ -893,7 +1176,9 @@ _EVERYDAY_CAUSE = re.compile(
     r"climbs|trampoline|bike|scooter|park|playground|garden|clumsy|accident|growth spurt|haha|"
     r"lol|school|mud|muddy|rain|camping|forest school|holidays|anxiety|anxious|ill|illness|"
     r"poorly|sick|hospital|operation|covid|chickenpox|flu|bullied|bullying|oven|cooking|iron|"
-    r"sun|sunburn|sunburnt|bbq|hockey)\b"
+    r"sun|sunburn|sunburnt|bbq|hockey|cricket|judo|karate|taekwondo|martial arts|gymnastics|"
+    r"dance|ballet|skating|skates|skateboard\w*|roller skating|trampolining|practice|"
+    r"training|match|tackle|straighteners|curling tongs|tripped|slipped)\b"
 )
 _SOMEONE_ELSE = re.compile(
     r"\b(?:dad|mum|step \w+|boyfriend|girlfriend|partner|ex|uncle|aunt|auntie|nan|grandad|"
@@ -917,7 +1202,9 @@ _NEGLECT = (
     "no food for a child|hungry and dirty|dirty and hungry|nothing to eat at home|not fed|"
     "food withheld as a punishment|punished with no food|a child left alone|leaves a child alone|"
     "home alone|a child left somewhere|left to fend for themselves|a filthy home|out all night|"
-    "no meal for days|food locked away|no doctor for a child|nappy never changed|"
+    "no meal for days|a child living alone|food locked away|no doctor for a child|"
+    "nappy never changed|a small child alone by the road|a young child out alone at night|"
+    "a young child left to look after themselves|"
     "a young child in charge of a baby|a small child wandering the roads|kept off school|"
     "drink or drugs around children|a parent always drunk or high|"
     "a parent drinks and a child looks after|looking after a sibling"
@@ -946,8 +1233,11 @@ _PATTERN_CATEGORY = {
             "asked a child for pictures",
             "nude pictures",
             "online blackmail",
+            "pictures held over a child",
+            "money or more pictures demanded",
             "a child shown on camera",
             "asked what they are wearing",
+            "someone holds pictures of a child over them",
         ],
         "online_abuse",
     ),
@@ -957,6 +1247,8 @@ _PATTERN_CATEGORY = {
             "children and domestic abuse",
             "a mother with injuries and children",
             "a court order and children",
+            "held by the throat with a child there",
+            "police called to rows with children there",
         ],
         "domestic_abuse",
     ),
@@ -967,12 +1259,21 @@ _PATTERN_CATEGORY = {
             "told they are not wanted",
             "a pet threatened to control children",
             "treated like an animal",
+            "made to wear a humiliating sign",
             "shut in or locked out",
         ],
         "emotional_abuse",
     ),
     **dict.fromkeys(
-        ["bruises on a child", "bruises explained", "an injury from someone"], "physical_abuse"
+        [
+            "bruises on a child",
+            "bruises explained",
+            "an injury from someone",
+            "an injury with a telling shape",
+            "flinching at a raised hand",
+            "an injury explained away",
+        ],
+        "physical_abuse",
     ),
     **dict.fromkeys(
         [
@@ -1098,10 +1399,10 @@ def load_examples(path: Path = EXAMPLES_FILE) -> list[Example]:
 # count as what they are even when an example used only one of them. Whole words only.
 _CONCEPTS = {
     "harm": r"hit|hits|hitting|beat|beats|beating|beaten|hurt|hurts|hurting|punch\w*|slap\w*|"
-    r"kick\w*|smack\w*|burn\w*|chok\w*|strangl\w*|bruis\w*|abus\w*|batter\w*|thump\w*|"
-    r"whack\w*|wallop\w*|shook|shakes|shaken|marks|injur\w*|violent|violence|attack\w*|"
-    r"push\w*|threw|throws|grab\w*|belt|belted|whip\w*|scratch\w*|pinch\w*|bleeding|blood",
-    "sexual": r"touch\w*|private|privates|naked|nudes?|sex|sexual\w*|rape\w*|raping|molest\w*|"
+    r"kick\w*|smack\w*|burn|burns|burned|burnt|burning|chok\w*|strangl\w*|bruis\w*|abus\w*|"
+    r"batter|batters|battered|battering|thump\w*|whack\w*|wallop\w*|shook|shakes|shaken|marks|"
+    r"injur\w*|violent|violence|attack\w*|push|pushes|pushed|pushing|threw|throws|grab\w*|belt|belted|whip\w*|scratch\w*|pinch\w*|bleeding|blood",
+    "sexual": r"touch\w*|privates|naked|nudes?|sex|sexual\w*|rape\w*|raping|molest\w*|"
     r"porn\w*|undress\w*|knickers|secret|underwear|explicit|exposes|exposing",
     "neglect": r"hungry|starv\w*|dirty|filthy|smel\w*|unwashed|lice|nits|alone|unattended|fed|"
     r"feed|food|eat|eaten|eating|dinner|cold|heating|electric|bins?|nappy|mould\w*|rubbish",
@@ -1111,12 +1412,13 @@ _CONCEPTS = {
     "substance": r"drunk|drinks|drinking|drugs?|weed|crack|heroin|cocaine|coke|high|stoned|"
     r"wasted|pissed|alcohol|vodka|pills|tablets|injects|injecting|snorts|snorting|using",
     "online": r"online|snapchat|snap|insta|instagram|tiktok|whatsapp|discord|roblox|fortnite|"
-    r"minecraft|game|games|gaming|webcam|camera|app|messages|messaging|messaged|live|stream\w*",
+    r"minecraft|game|games|gaming|webcam|camera|app|messages|messaging|messaged|livestream\w*|"
+    r"stream\w*",
     "pictures": r"pictures|picture|photos|photo|selfies|selfie|videos|video|images|nudes",
-    "older": r"older|grown|men|blokes|guys|twenties|thirties|forties|[2-5][0-9]s?",
+    "older": r"older|grown|men|blokes|guys|twenties|thirties|forties|[2-5]0s",
     "money": r"cash|money|phones|trainers|wads?|wedge|burner|gifts|expensive|owe|owes|debt",
     "exploit": r"errands|runs|packages|parcels|deliver\w*|gang|gangs|dealing|dealer\w*|county|"
-    r"trap|sell|selling|knife|knives|stab\w*",
+    r"trap|sell|selling|knife|knives|stab|stabs|stabbed|stabbing|stabbings",
     "missing": r"missing|disappear\w*|overnight|ran|runaway|collect|fetch|away|nowhere",
     "self": r"myself|kill|die|alive|end|cutting|suicid\w*",
     "fostering": r"foster|fostering|fostered|carer|carers|assessment|approval|approved|panel|"
@@ -1126,6 +1428,13 @@ _CONCEPTS = {
     "happy": r"lovely|nice|cute|sweet|great|love|loves|loved|brilliant|fun|laughter|laughing|"
     r"haha|lol|bless|happy|enjoy\w*|adorable|amazing|wonderful|proud|polite|thriving|fine",
     "young": r"[5-9]|1[0-7]|year|yr|school|class|teacher|im",
+    # An elderly or disabled adult's care, which is adults' social care, not a child at risk.
+    "elderly": r"elderly|dementia|alzheimers|parkinsons|stroke|frail|pensioner|nursing|"
+    r"residential|wheelchair|disabled|disability|disabilities|[6-9][0-9]|[6-9]0s|mobility|"
+    r"zimmer|hospice|stairlift",
+    # Asking for a person because it is long or complicated to type.
+    "person": r"human|person|advisor|adviser|typing|type|complicated|complex|tricky|messy|"
+    r"explain",
 }
 _CONCEPT_RE = {name: re.compile(rf"(?:{p})") for name, p in _CONCEPTS.items()}
 # The same message with each word that names a concept (or a child, or an adult around them)
@@ -1134,14 +1443,14 @@ _CONCEPT_RE = {name: re.compile(rf"(?:{p})") for name, p in _CONCEPTS.items()}
 _ABSTRACT = [
     (name, _CONCEPT_RE[name])
     for name in _CONCEPTS
-    if name not in ("past", "young", "fostering", "danger", "happy")
+    if name not in ("past", "young", "fostering", "danger", "happy", "person")
 ] + [
     (
         "child",
         re.compile(
             r"child|children|kid|kids|baby|babies|boy|boys|girl|girls|toddler|toddlers|son|"
             r"daughter|niece|nephew|grandson|granddaughter|grandchildren|grandkids|teenager|"
-            r"teen|teens|lad|pupil|pupils|twins|little|one|ones|stepson|stepdaughter"
+            r"teen|teens|lad|pupil|pupils|twins|little|stepson|stepdaughter"
         ),
     ),
     (

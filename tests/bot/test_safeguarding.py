@@ -310,6 +310,150 @@ def test_near_misses_are_not(text):
     assert safeguarding.detect(text) is None, text
 
 
+# Issue 10's second look: injuries described by what they look like, with no word for what
+# was done, and pictures held over a child (sextortion). Wordings of our own, none of them a
+# training example.
+INJURIES_AND_SEXTORTION = [
+    (
+        "the little lad next door has a round blister on the back of his hand, just like a "
+        "cigarette end",
+        "physical_abuse",
+        False,
+    ),
+    (
+        "my granddaughter came back from her dad's with four purple marks on her arm in the shape "
+        "of fingers",
+        "physical_abuse",
+        False,
+    ),
+    (
+        "there's a bite mark on the baby's thigh and it's far too big to be from a child",
+        "physical_abuse",
+        False,
+    ),
+    ("whenever her mum's partner raises his hand she flinches and covers her face", None, False),
+    ("a boy in my class cowers if the dinner man reaches over him", None, False),
+    (
+        "every bruise on him comes with a story, he fell off the sofa, he walked into the door, "
+        "it never adds up",
+        "physical_abuse",
+        False,
+    ),
+    (
+        "my nephew has a hand print on his cheek and says he isn't allowed to talk about it",
+        "physical_abuse",
+        False,
+    ),
+    ("the toddler i look after has small circular burns on the soles of her feet", None, False),
+    (
+        "she always wears long sleeves and when i saw her arms there were marks all the way up, "
+        "she said she fell off a trampoline again",
+        "physical_abuse",
+        False,
+    ),
+    ("theres a mark on my face from my mums hand and i have to tell school i fell", None, True),
+    ("i say i walked into the door every time but its not true", None, True),
+    (
+        "i have burns on my arm that look like cigarettes and i have to say it was the oven",
+        "physical_abuse",
+        True,
+    ),
+    (
+        "someone who has my daughter's pictures says he'll email them to her teachers unless she "
+        "sends him more",
+        "online_abuse",
+        False,
+    ),
+    (
+        "a man has videos of my son from a video call and is asking for 200 pounds or he'll share "
+        "them with his friends",
+        "online_abuse",
+        False,
+    ),
+    (
+        "my 14 year old is being told to buy gift cards or a stranger will post her photos online",
+        "online_abuse",
+        False,
+    ),
+    (
+        "this account saved my snaps and wants money or theyll send them to everyone in my "
+        "contacts",
+        "online_abuse",
+        None,
+    ),
+    (
+        "my niece is terrified because someone is threatening to leak her pictures to her family",
+        "online_abuse",
+        False,
+    ),
+    ("a guy has my photos and says he'll put them on instagram if i dont pay him", None, None),
+    (
+        "she said she'll show my pics to my whole year unless i keep sending them",
+        "online_abuse",
+        None,
+    ),
+    (
+        "im 13 and a boy has my nudes and says if i dont send another one hes putting them on "
+        "tiktok",
+        "online_abuse",
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "category", "about_self"), INJURIES_AND_SEXTORTION)
+def test_injuries_without_a_violent_word_and_sextortion_are_caught(text, category, about_self):
+    signal = safeguarding.detect(text)
+    assert signal is not None, text
+    if category is not None:
+        assert signal.category == category, (text, signal)
+    if about_self is not None:
+        assert signal.about_self is about_self, (text, signal)
+
+
+# The same words in ordinary life, and people telling us about themselves: a short "i am ..."
+# is not a child's disclosure, and a relative asking to care for a child whom children's
+# services already know about is a kinship enquiry.
+ORDINARY_LIFE = [
+    "we keep the horses in a stable and the kids love them",
+    "i'm on a stable income and have a permanent contract",
+    "we live in a bungalow near the school",
+    "i only have hearing in one ear",
+    "my son came home from rugby with a bruise on his leg, he says he fell in a tackle",
+    "my son has a scar on his knee from falling off his bike last year",
+    "the round table in our kitchen has burn marks from hot pans",
+    "i bruise easily because of my blood thinners, does my health matter",
+    "we made hand prints with paint at the toddler group",
+    "my daughter raises her hand in class a lot, her teacher says she's keen",
+    "my toddler flinches at loud noises like the hoover, is that normal",
+    "feeding the ducks at the park with the kids",
+    "can i record the video call with the social worker",
+    "do i need to recycle the batteries from the smoke alarm",
+    "we have a pushchair and a cot ready",
+    "is private fostering the same as agency fostering",
+    "i'm 35 and my partner is 41",
+    "we paid for school photos, they want the money by friday or they'll send them back",
+    "can you send photos of the bedrooms, unless it's easier to pay for a home visit",
+    "the photographer will send the wedding photos to everyone unless we say otherwise",
+    "the school will share photos of the nativity unless parents opt out",
+    "can i post photos of the foster child online if i blur their face",
+    "my mum says she will send the holiday photos to the family whatsapp",
+    "my sister says she'll post her baby photos online, is that ok near a foster child",
+    "i'm a sikh and wear a kara every day",
+    "i'm 21 and still live with my parents",
+    "i'm a single man in my thirties",
+    "i have crohn's disease but it's in remission",
+    "i'd rather not use a chatbot thanks",
+    "my son's partner uses drugs and the council have asked if we'd take the baby, i'm the grandad",
+    "our niece's social worker wants us assessed so she can stay in the family",
+]
+
+
+@pytest.mark.parametrize("text", ORDINARY_LIFE)
+def test_ordinary_life_sharing_those_words_is_not(text):
+    assert safeguarding.detect(text) is None, text
+
+
 def test_no_fostering_question_in_the_evaluation_set_triggers_it():
     rows = csv.DictReader((Path(__file__).parent / "eval_set.csv").open(encoding="utf-8"))
     wrong = [
@@ -361,3 +505,139 @@ def test_without_an_area_the_service_number_is_given(chat, session, settings):
     assert settings.service.childrens_services_phone in outcome.text
     task = session.exec(select(m.Task)).one()
     assert task.area_id is None  # the hub's queue
+
+
+# Issue 10's third look, themes an independent evaluation still missed or alarmed on, in
+# wordings of our own (none of them a training example). Domestic abuse around children told
+# by a neighbour or relative with no violent word: the police keep coming for rows where young
+# children live. Sextortion told by a parent: someone has pictures of the child and holds them
+# over them.
+POLICE_ROWS_AND_SEXTORTION = [
+    (
+        "hi, not sure who to ask, the police get called to the house next door nearly every "
+        "weekend for fighting, there are kids in that house",
+        "domestic_abuse",
+    ),
+    (
+        "my neighbours are always rowing, police have been out 5 times since summer, the little "
+        "ones are there when it happens",
+        "domestic_abuse",
+    ),
+    (
+        "would a police record matter, the police came to my daughter's house because of a "
+        "domestic, my grandkids were there",
+        "domestic_abuse",
+    ),
+    (
+        "I keep ringing the police about the couple next door fighting, they have two little girls",
+        "domestic_abuse",
+    ),
+    (
+        "there are always police cars at the house on the corner, its the couple fighting, "
+        "they've got young kids",
+        "domestic_abuse",
+    ),
+    (
+        "my sister's boyfriend smashed up the kitchen and the police came, the children were "
+        "upstairs",
+        None,
+    ),
+    (
+        "the family downstairs have the police out constantly for rows, there's a newborn in there",
+        "domestic_abuse",
+    ),
+    (
+        "my daughter and her partner fight so much the neighbours call the police, the "
+        "grandchildren are 1 and 3",
+        "domestic_abuse",
+    ),
+    (
+        "is it normal for police to be at a house with kids every week, my neighbours scream at "
+        "each other all night",
+        "domestic_abuse",
+    ),
+    ("blue lights outside next door again, he was kicking off, their kids are 3 and 5", None),
+    ("my son is being blackmailed by someone on snapchat who has photos of him", "online_abuse"),
+    (
+        "my 15 year old is being blackmailed by someone he met on instagram, they've got "
+        "pictures of him",
+        "online_abuse",
+    ),
+    (
+        "i think my nephew is being blackmailed, some account on snap has pics of him and keeps "
+        "messaging",
+        "online_abuse",
+    ),
+    ("my grandson is being extorted online, they have pictures of him", "online_abuse"),
+    (
+        "my daughter is getting threatening messages on instagram from someone who says he has "
+        "photos of her",
+        "online_abuse",
+    ),
+    (
+        "they say they will send the pictures of my son to all his followers if he doesnt pay",
+        "online_abuse",
+    ),
+    ("my boy is being blackmailed over some pictures he sent, what do i do", "online_abuse"),
+    (
+        "someone says they'll post pictures of my daughter unless she pays them",
+        "online_abuse",
+    ),
+    # Held-out misses of the cross-validation, reworded.
+    (
+        "the little boy over the road is only 4 and he's out on the street on his own most "
+        "evenings",
+        "neglect",
+    ),
+    (
+        "the lady next door makes her son stand at the gate holding a sign that says i am a thief",
+        "emotional_abuse",
+    ),
+    ("she told me she wished i'd never been born", "emotional_abuse"),
+    ("he had her by the throat and the kids were crying", "domestic_abuse"),
+    ("the kids next door are out alone at 11pm on school nights", "neglect"),
+    ("the 6 year old across the road is outside on her own after dark every night", "neglect"),
+    ("the children at number 9 never seem to have any food in the house", "neglect"),
+    ("the man who lives with my niece and nephew beats them", None),
+]
+
+
+@pytest.mark.parametrize(("text", "category"), POLICE_ROWS_AND_SEXTORTION)
+def test_police_called_to_rows_around_children_and_sextortion_are_caught(text, category):
+    signal = safeguarding.detect(text)
+    assert signal is not None, text
+    if category is not None:
+        assert signal.category == category, (text, signal)
+    assert signal.about_self is False, (text, signal)
+
+
+# An elderly or disabled adult's care is adults' social care, not a child at risk; someone whose
+# situation is long to type and who asks for a person is asking for a human; the police and
+# photos in ordinary life.
+ADULTS_CARE_AND_ASKING_FOR_A_PERSON = [
+    "getting my mum into a care home, she's 84 and can't manage on her own",
+    "my dad is 90 and can't cope at home anymore, how do we get him into a home",
+    "my nan keeps falling and can't look after herself, who do I talk to about carers",
+    "my grandad has dementia and isn't safe on his own, can the council help",
+    "i look after my elderly father who can't be left alone, would that stop me fostering",
+    "my aunt is in a wheelchair and her carers don't turn up, who do I complain to",
+    "my dad's in hospital and can't go home alone, social services are involved",
+    "can i get help paying for my mum's residential care",
+    "i have a complicated situation with my family and i don't want to type it all out, can i "
+    "talk to a person",
+    "my family situation is complicated, can i just speak to someone on the phone",
+    "it's a long story with my family, i'd rather explain to a real person",
+    "can someone ring me, my situation is complicated and hard to explain here",
+    "we've got a complicated family set up, can i talk to an actual human",
+    "my mum threatened to show my boyfriend photos of me as a baby haha",
+    "my nephew sells photos of cars online",
+    "my 16 year old son is out on his own till midnight sometimes, is that ok for a foster child",
+    "my kids never get breakfast because they refuse to eat it",
+    "the police came to my son's school to talk about road safety",
+    "i had a police caution for a fight outside a club when i was 20, i'm 41 now with kids",
+]
+
+
+@pytest.mark.parametrize("text", ADULTS_CARE_AND_ASKING_FOR_A_PERSON)
+def test_adults_care_and_asking_for_a_person_are_not(text):
+    assert safeguarding.detect(text) is None, text

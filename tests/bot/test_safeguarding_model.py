@@ -192,3 +192,50 @@ def test_the_fast_scorer_agrees_with_sklearn(examples):
 
 def test_built_once_per_process():
     assert safeguarding.default_detector() is safeguarding.default_detector()
+
+
+def _concepts(text: str) -> tuple[set[str], list[str]]:
+    """The concept tokens the classifier sees for a text, and its abstracted words."""
+    seen = safeguarding.classifier_text(safeguarding.words(text))
+    plain, abstracted = seen.split("\t")
+    return {t for t in plain.split() if t.startswith("zz")}, abstracted.split()
+
+
+@pytest.mark.parametrize(
+    ("text", "wrong"),
+    [
+        ("we have a stable home", "zzexploit"),
+        ("we live in a two bed terrace", "zzonline"),
+        ("i'm blind in one eye", "zzchild"),
+        ("i'm 22 and serious about it", "zzolder"),
+        ("where do i recycle batteries", "zzharm"),
+        ("we have a pushchair ready", "zzharm"),
+        ("i'm feeling some burnout", "zzharm"),
+        ("is private fostering the same", "zzsexual"),
+    ],
+)
+def test_concepts_do_not_read_ordinary_words_as_harm(text, wrong):
+    found, abstracted = _concepts(text)
+    assert wrong not in found, (text, found)
+    assert wrong not in abstracted, (text, abstracted)
+
+
+@pytest.mark.parametrize(
+    ("text", "concept"),
+    [
+        ("he got stabbed near the flats", "zzexploit"),
+        ("older boys with knives", "zzexploit"),
+        ("she goes on livestreams at night", "zzonline"),
+        ("a man on snapchat", "zzonline"),
+        ("men in their 40s", "zzolder"),
+        ("a man in his twenties", "zzolder"),
+        ("the little ones next door", "zzchild"),
+        ("he battered her", "zzharm"),
+        ("she pushed him down the stairs", "zzharm"),
+        ("it burnt his hand", "zzharm"),
+        ("he touched her privates", "zzsexual"),
+    ],
+)
+def test_concepts_still_name_what_they_mean(text, concept):
+    found, abstracted = _concepts(text)
+    assert concept in found or concept in abstracted, (text, found, abstracted)
