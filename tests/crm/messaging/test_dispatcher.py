@@ -17,7 +17,6 @@ from crm.services import outbox as outbox_service
 from crm.services import reminders
 from crm.services.actors import Actor
 from crm.services.appointments import book_appointment, cancel_appointment, move_appointment
-from crm.testing.telegram_api import FakeTelegramServer
 from tests.crm.scheduler.helpers import (
     make_carer,
     make_household,
@@ -52,22 +51,6 @@ def staff_message(session, org, key: str, due: datetime | None = None) -> m.Outb
     )
     session.commit()
     return message
-
-
-@pytest.fixture
-def telegram():
-    with FakeTelegramServer() as server:
-        yield server
-
-
-@pytest.fixture
-def tg_settings(settings, smtp, telegram):
-    return scheduler_settings(
-        settings,
-        smtp_port=smtp.port,
-        telegram_base_url=telegram.base_url,
-        telegram_token=telegram.token,
-    )
 
 
 def test_visit_reminder_email_arrives_with_a_calendar_invite(

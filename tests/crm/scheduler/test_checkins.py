@@ -17,28 +17,12 @@ from crm.services import checkins, reminders
 from crm.services import outbox as outbox_service
 from crm.services.errors import InvalidInput, NotAllowed
 from crm.testing.telegram_api import FakeTelegramServer
-from tests.crm.scheduler.helpers import SECRET, make_carer, outbox, scheduler_settings, tasks
+from tests.crm.scheduler.helpers import SECRET, make_carer, outbox, tasks
 
 
 def at(*args) -> datetime:
     clock.set_now(datetime(*args, tzinfo=UTC))
     return clock.now()
-
-
-@pytest.fixture
-def telegram():
-    with FakeTelegramServer() as server:
-        yield server
-
-
-@pytest.fixture
-def tg_settings(settings, smtp, telegram):
-    return scheduler_settings(
-        settings,
-        smtp_port=smtp.port,
-        telegram_base_url=telegram.base_url,
-        telegram_token=telegram.token,
-    )
 
 
 def carer_with_check_in(session, engine, org, settings, **options) -> tuple[m.Carer, m.CheckIn]:
