@@ -49,6 +49,7 @@ class Activity(SQLModel, table=True):
 class TaskKind(StrEnum):
     RESPOND_TO_ENQUIRY = "respond_to_enquiry"
     SECOND_ATTEMPT = "second_attempt"
+    OFFER_VISIT = "offer_visit"
     CALL_BACK = "call_back"
     STALLED_CASE = "stalled_case"
     PANEL_DEADLINE = "panel_deadline"

@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from crm.db import transaction
 from crm.models import Appointment, AppointmentKind, Household
-from crm.services import appointments
+from crm.services import appointments, lifecycle
 from crm.services.actors import Actor
 from crm.services.errors import NotFound, SlotTaken
 from crm.settings import Settings
@@ -46,11 +46,11 @@ def book_initial_visit(
     confirm when there is no email address. Raises SlotTaken when nobody is free at that time
     any more, InitialVisitAlreadyBooked when the household has one to come, and InvalidInput,
     NotFound or NotAllowed as appointments.book_appointment does. A refusal or a failure writes
-    nothing."""
+    nothing. The booking also closes the chaser to offer them a visit."""
+    household = session.get(Household, household_id)
+    if household is None or household.anonymised_at is not None:
+        raise NotFound(f"No household with id {household_id}")
     if staff_ids is None:
-        household = session.get(Household, household_id)
-        if household is None or household.anonymised_at is not None:
-            raise NotFound(f"No household with id {household_id}")
         staff_ids = appointments.free_staff_at(session, settings, household.area_id, starts_at)
     taken: SlotTaken = SlotTaken()
     for staff_id in staff_ids:
@@ -70,6 +70,14 @@ def book_initial_visit(
                 appointments.save_booking(session, actor, settings, appointment)
                 appointments.enqueue_visit_confirmation(
                     session, appointment, booked_via=booked_via, telegram_chat_id=telegram_chat_id
+                )
+                lifecycle.close_what_follows(
+                    session,
+                    actor,
+                    household,
+                    why=lifecycle.Change.INITIAL_VISIT_BOOKED,
+                    reason="Initial visit booked",
+                    settings=settings,
                 )
         except SlotTaken as exc:
             # Someone else has this person at that time (perhaps a moment ago): the next one.

@@ -371,6 +371,7 @@ APPOINTMENT_STATUS_TEXT = {
 TASK_KIND_TEXT = {
     TaskKind.RESPOND_TO_ENQUIRY: "Reply to your enquiry",
     TaskKind.SECOND_ATTEMPT: "Try again to reach you",
+    TaskKind.OFFER_VISIT: "Offer you an initial visit",
     TaskKind.CALL_BACK: "Call you back",
     TaskKind.STALLED_CASE: "Check on progress",
     TaskKind.PANEL_DEADLINE: "Panel timescale",

@@ -64,6 +64,7 @@ class Change(StrEnum):
     ON_HOLD = "on_hold"
     LEFT_ENQUIRY = "left_enquiry"
     MOVED = "moved"
+    INITIAL_VISIT_BOOKED = "initial_visit_booked"
 
 
 ALL = None  # every visit kind / task kind / message template (but safeguarding)
@@ -79,8 +80,16 @@ RECRUITMENT_VISITS = frozenset(
 )
 STALLED_TASKS = frozenset({TaskKind.STALLED_CASE})
 STALLED_MESSAGES = frozenset({"stalled_case_nudge"})
-ENQUIRY_TASKS = frozenset({TaskKind.RESPOND_TO_ENQUIRY, TaskKind.SECOND_ATTEMPT})
-ENQUIRY_MESSAGES = frozenset({"enquiry_sorry_for_the_wait", "enquiry_response_overdue_staff"})
+# "Offer an initial visit" is an enquiry's task: it makes no sense once they have moved on.
+VISIT_OFFER_TASKS = frozenset({TaskKind.OFFER_VISIT})
+VISIT_OFFER_MESSAGES = frozenset({"initial_visit_not_offered_staff"})
+ENQUIRY_TASKS = (
+    frozenset({TaskKind.RESPOND_TO_ENQUIRY, TaskKind.SECOND_ATTEMPT}) | VISIT_OFFER_TASKS
+)
+ENQUIRY_MESSAGES = (
+    frozenset({"enquiry_sorry_for_the_wait", "enquiry_response_overdue_staff"})
+    | VISIT_OFFER_MESSAGES
+)
 
 
 @dataclass(frozen=True)
@@ -110,6 +119,10 @@ RULES: dict[Change, Rule] = {
         messages=STALLED_MESSAGES | ENQUIRY_MESSAGES,
     ),
     Change.MOVED: Rule(visits=frozenset(), tasks=STALLED_TASKS, messages=STALLED_MESSAGES),
+    # A visit booked is a visit offered: the chaser to offer one is done with.
+    Change.INITIAL_VISIT_BOOKED: Rule(
+        visits=frozenset(), tasks=VISIT_OFFER_TASKS, messages=VISIT_OFFER_MESSAGES
+    ),
 }
 CHANGE_FOR_STAGE = {
     Stage.WITHDRAWN: Change.WITHDRAWN,

@@ -581,12 +581,20 @@ def book_visit(household_id: int):
     offered = _slot_choices(form, household, kind)
     if form.validate_on_submit():
         slot = offered[form.slot.data]
+        location = (form.location.data or "").strip() or None
         try:
-            appointment_service.book_appointment(
-                db(), current_actor(), state().settings, staff_id=slot.staff_id, kind=kind,
-                starts_at=slot.starts_at, household_id=household.id,
-                location=(form.location.data or "").strip() or None,
-            )  # fmt: skip
+            if kind == AppointmentKind.INITIAL_VISIT:
+                # The household is told of the visit (as when they book it themselves), and
+                # the chaser to offer them one closes, in the same transaction.
+                booking.book_initial_visit(
+                    db(), current_actor(), state().settings, household.id, slot.starts_at,
+                    booked_via="staff", staff_ids=[slot.staff_id], location=location,
+                )  # fmt: skip
+            else:
+                appointment_service.book_appointment(
+                    db(), current_actor(), state().settings, staff_id=slot.staff_id, kind=kind,
+                    starts_at=slot.starts_at, household_id=household.id, location=location,
+                )  # fmt: skip
         except SlotTaken:
             form.slot.errors = [TIME_TAKEN]
             offered = _slot_choices(form, household, kind)

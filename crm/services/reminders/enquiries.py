@@ -225,7 +225,7 @@ def due_initial_visit_offers(scan: Scan) -> list[Due]:
                 key,
                 household_id=household.id,
                 task=TaskDraft(
-                    kind=TaskKind.GENERAL,
+                    kind=TaskKind.OFFER_VISIT,
                     title="Offer an initial visit",
                     detail=f"Enquired {within} working days ago and no initial visit is booked "
                     "yet: offer one, or record why it is waiting.",

@@ -11,6 +11,7 @@ from crm.scheduler.jobs import job
 from crm.services import reminders
 from crm.services.actors import Actor
 from crm.services.appointments import book_appointment, cancel_appointment
+from crm.services.booking import book_initial_visit
 from crm.services.pipeline import move_stage
 from crm.services.tasks import complete_task
 from tests.crm.scheduler.helpers import make_household, outbox, tasks
@@ -59,6 +60,7 @@ def test_five_working_days_without_a_visit_offered_tell_the_officer_once(
     assert run(session, sched_settings) == {"tasks": 0, "alerts": 0}
 
     [task] = offer_tasks(session, household)
+    assert task.kind == m.TaskKind.OFFER_VISIT
     assert task.owner_id == org.officer_north.id
     assert task.title == "Offer an initial visit"
     assert "5 working days" in task.detail
@@ -122,6 +124,40 @@ def test_closed_paused_and_moved_on_households_are_left_alone(session, org, sche
     at(2026, 3, 18, 10, 0)
     assert run(session, sched_settings) == {"tasks": 0, "alerts": 0}
     assert outbox(session, template=TEMPLATE) == []
+
+
+def test_booking_the_initial_visit_closes_the_task_to_offer_one(session, org, sched_settings):
+    at(2026, 3, 10, 10, 0)
+    household = make_household(session, sched_settings)
+    at(2026, 3, 17, 10, 0)
+    assert run(session, sched_settings)["tasks"] == 1
+    [task] = offer_tasks(session, household)
+    assert task.done_at is None
+
+    visit = book_initial_visit(
+        session,
+        SYSTEM,
+        sched_settings,
+        household.id,
+        datetime(2026, 3, 19, 9, 30, tzinfo=UTC),
+        booked_via="staff",
+        staff_ids=[org.officer_north.id],
+        location="At home",
+    )
+    assert visit.status == m.AppointmentStatus.BOOKED
+    session.refresh(task)
+    assert task.done_at is not None
+    assert task.closed_reason == "Initial visit booked"
+
+
+def test_leaving_the_enquiry_stage_closes_the_task_to_offer_a_visit(session, org, sched_settings):
+    at(2026, 3, 10, 10, 0)
+    household = make_household(session, sched_settings)
+    at(2026, 3, 17, 10, 0)
+    assert run(session, sched_settings)["tasks"] == 1
+    move_stage(session, SYSTEM, household.id, m.Stage.INITIAL_VISIT)
+    [task] = offer_tasks(session, household)
+    assert task.done_at is not None
 
 
 def test_with_no_officer_the_task_goes_to_the_team_and_the_area_s_officers_are_told(

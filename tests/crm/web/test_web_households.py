@@ -235,6 +235,12 @@ def test_book_move_and_cancel_a_visit_in_free_slots_only(
         == 302
     )
     visit = session.exec(select(m.Appointment)).one()
+    # Booked by staff, the household is still told (as when they book it themselves).
+    [confirmation] = session.exec(
+        select(m.OutboxMessage).where(m.OutboxMessage.template == "visit_confirmation")
+    ).all()
+    assert confirmation.household_id == household.id
+    assert confirmation.payload["booked_via"] == "staff"
     page = c.get(f"{url}/visits/book").get_data(as_text=True)
     assert offered[0] not in page  # the slot is gone
     move_page = c.get(f"{url}/visits/{visit.id}/move").get_data(as_text=True)
