@@ -4,6 +4,7 @@ is reached: the consent wording links the privacy notice at service.public_base_
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -49,12 +50,16 @@ def test_the_warning_says_when_links_point_elsewhere(public, proxies, host, port
 
 
 def test_up_prints_the_warning_at_start_up(tmp_path):
+    # A free port, so runs side by side (xdist workers, two checkouts) never meet.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("FOSTERCRM_")}
     env.pop(POSTGRES_ENV, None)
     env["FOSTERCRM_DATABASE_URL"] = f"sqlite:///{tmp_path / 'warn.db'}"
     env["FOSTERCRM_SECRET_KEY"] = "a-secret-key-long-enough-for-the-test"
     process = subprocess.Popen(
-        [sys.executable, "-m", "crm.cli", "up", "--port", "5999"],
+        [sys.executable, "-m", "crm.cli", "up", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -67,4 +72,4 @@ def test_up_prints_the_warning_at_start_up(tmp_path):
         process.terminate()
         process.wait(timeout=30)
     assert line.startswith("Warning: links in messages and consent wording point at")
-    assert "http://127.0.0.1:5000" in line and "127.0.0.1:5999" in line
+    assert "http://127.0.0.1:5000" in line and f"127.0.0.1:{port}" in line
