@@ -67,6 +67,14 @@ def _allowed_area_ids() -> list[int] | None:
         abort(403)
 
 
+def _area_choices(allowed: list[int] | None) -> list[tuple[str, str]]:
+    """The areas this member of staff may narrow the report to, by name."""
+    query = select(Area.name).order_by(Area.name)
+    if allowed is not None:
+        query = query.where(Area.id.in_(allowed))
+    return [(name, name) for name in db().exec(query).all()]
+
+
 def _chosen_areas() -> tuple[list[int] | None, str]:
     allowed = _allowed_area_ids()
     name = request.args.get("area", "").strip()
@@ -129,8 +137,15 @@ def weekly(week: str):
     args = {"area": area} if area else {}
     today = clock.now().astimezone(state().settings.tz).date()
     following = chosen.shift(1)
+    tz = state().settings.service.timezone
     context = {
         "report": report,
+        "case_url": lambda household_id: url_for("households.show", household_id=household_id),
+        "area_choices": _area_choices(_allowed_area_ids()),
+        "area": area,
+        "week_url": url_for("funnel.weekly", week=str(chosen)),
+        # A week still going reads "so far": the link says so before anyone follows it.
+        "next_unfinished": following.end_utc(tz) > clock.now(),
         "image_src": lambda chart: url_for(
             "funnel.chart", week=str(chosen), name=chart.name, **args
         ),
