@@ -374,3 +374,56 @@ def test_report_for_one_area(session, settings, week_data, org):
     assert report.area_label == "Southshire"
     assert report.subject.startswith("Weekly fostering report (Southshire)")
     assert report.changes[0].startswith("0 enquiries this week")
+
+
+# The email's bound: its text under 2,500 characters and the whole of it under 3,000 CSS pixels
+# tall at 800 pixels wide (about three screens, four charts included), against ten screens and
+# 19 tables before. On this data it measures about 1,900 characters and 2,000 pixels.
+EMAIL_MAX_TEXT = 2_500
+EMAIL_MAX_HEIGHT = 3_000
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_email_in_chromium_is_short_and_starts_with_the_verdicts(
+    session, settings, week_data, chromium
+):
+    import base64
+
+    message = weekly_report_email(session, settings, date(2026, 3, 8), ["manager@test.example"])
+    html = message.get_body(("html",)).get_content()
+    # Chromium has no cid: scheme: give it the very images the email carries.
+    for part in message.walk():
+        if part.get_content_type() == "image/png":
+            cid = part["Content-ID"].strip().strip("<>")
+            data = base64.b64encode(part.get_content()).decode()
+            html = html.replace(f"cid:{cid}", f"data:image/png;base64,{data}")
+    context = chromium.new_context(viewport={"width": 800, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_content(html, wait_until="load")
+        verdicts = page.locator(".fr-verdict").all_inner_texts()
+        assert [v.split(":")[0] for v in verdicts] == [
+            "On track", "Needs action", "Needs action", "Too early to tell", "On track",
+        ]  # fmt: skip
+        assert "Enquiries: 3 this week" in verdicts[0]
+        assert "Responding: 50% first attempted within a working day" in verdicts[1]
+        # The verdicts come first: above the actions, the link and the charts.
+        top = page.eval_on_selector("#verdicts-heading", "e => e.getBoundingClientRect().top")
+        charts_top = page.eval_on_selector("figure", "e => e.getBoundingClientRect().top")
+        assert top < 300 < charts_top
+        loaded = page.eval_on_selector_all(
+            "figure img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)"
+        )
+        assert loaded == [True] * 4
+        assert (
+            page.get_by_role("link", name="Open the full report in the CRM").get_attribute("href")
+            == f"{settings.service.public_base_url.rstrip('/')}/reports/weekly/2026-W10"
+        )
+        text = page.inner_text("body")
+        height = page.evaluate("document.documentElement.scrollHeight")
+        assert len(text) < EMAIL_MAX_TEXT, len(text)
+        assert height < EMAIL_MAX_HEIGHT, height
+        assert page.locator("table").count() == 0  # the tables are on the page and in the CSV
+        print(f"email: {len(text)} characters, {height} px tall at 800 px")
+    finally:
+        context.close()

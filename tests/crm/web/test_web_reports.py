@@ -105,7 +105,41 @@ def test_unknown_weeks_and_charts_are_not_found(app, org):
     assert client.get("/reports/weekly/2026-W10/secrets.png").status_code == 404
     page = client.get("/reports/weekly/2026-W09").get_data(as_text=True)
     assert 'href="/reports/weekly/2026-W10"' in page  # next week link
-    assert "2026-W11" not in page  # the current week is not over: no link to it
+    assert "2026-W11" not in page  # two weeks on: only the next week is linked
+    assert "not over yet" not in page
+
+
+def test_a_week_still_going_says_so_before_and_after_the_link(app, org):
+    client = signed_in(app, org.manager)
+    last_full = client.get("/reports/weekly/2026-W10").get_data(as_text=True)
+    assert "Next week (2026-W11, not over yet: figures so far)" in last_full
+    assert "This week is not over yet" not in last_full
+    going = client.get("/reports/weekly/2026-W11").get_data(as_text=True)
+    assert "This week is not over yet." in going and "figures so far, as at" in going
+
+
+def test_case_references_link_to_the_household_and_the_area_is_a_form(app, org, session, settings):
+    stalled = make_history(
+        session, settings, first_name="Uma", enquired_at=at("2025-06-02"),
+        moves=[(at("2025-06-20"), "initial_visit", None), (at("2025-07-01"), "application", None),
+               (at("2025-08-01"), "stage_one", None)],
+    )  # fmt: skip
+    client = signed_in(app, org.manager)
+    html = client.get("/reports/weekly/2026-W10").get_data(as_text=True)
+    link = f'<a href="/households/{stalled.id}">{stalled.reference}</a>'
+    assert link in html  # in the stalled cases, the panel deadlines and the top actions
+    assert html.count(link) >= 3
+    assert client.get(f"/households/{stalled.id}").status_code == 200
+    # The area filter is a real form: a labelled select sending ?area=NAME to the same week.
+    assert (
+        '<form class="fr-no-print fr-area-filter" method="get" action="/reports/weekly/2026-W10">'
+        in html
+    )
+    assert '<label class="govuk-label govuk-label--s" for="filter-area">Area</label>' in html
+    assert '<option value="Northshire" >Northshire</option>' in html
+    narrowed = client.get("/reports/weekly/2026-W10?area=Southshire").get_data(as_text=True)
+    assert '<option value="Southshire" selected>Southshire</option>' in narrowed
+    assert stalled.reference not in narrowed  # Uma lives in Northshire
 
 
 def test_a_manager_of_one_area_sees_only_that_area(app, org, session):
