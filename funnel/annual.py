@@ -221,9 +221,7 @@ def annual_workbook(figures: AnnualFigures, config: FunnelConfig | None = None) 
     workbook = Workbook(write_only=True)
     for table in figures.tables(config):
         sheet = workbook.create_sheet(table.title[:31])
-        sheet.append(
-            safe_row([f"{figures.service_name} · {figures.area_label} · {figures.label}"])
-        )
+        sheet.append(safe_row([f"{figures.service_name} · {figures.area_label} · {figures.label}"]))
         sheet.append(safe_row([c.heading for c in table.columns]))
         for row in table.frame.to_dict("records"):
             sheet.append(safe_row(raw_value(row[c.key], c.kind) for c in table.columns))

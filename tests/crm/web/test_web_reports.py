@@ -3,6 +3,7 @@ browser, that it loads under the CRM's Content Security Policy, prints and passe
 
 from __future__ import annotations
 
+import io
 import re
 import threading
 from pathlib import Path
@@ -219,3 +220,35 @@ def test_in_chromium_under_the_csp_printable_and_accessible(app, org, chromium, 
         context.close()
         server.shutdown()
         thread.join()
+
+
+def test_annual_figures_page_and_excel(app, org):
+    from openpyxl import load_workbook
+
+    client = signed_in(app, org.manager)
+    # "Now" is 10 March 2026: the year 2025-26 is still going, the last full one is 2024-25.
+    index = client.get("/reports/annual")
+    assert index.status_code == 302 and index.headers["Location"].endswith("/reports/annual/2024")
+    chosen = client.get("/reports/annual?year=2025")
+    assert chosen.headers["Location"].endswith("/reports/annual/2025")
+    html = client.get("/reports/annual/2025").get_data(as_text=True)
+    assert "Annual figures 2025-26" in html and "This year is not over yet." in html
+    assert '<label class="govuk-label govuk-label--s" for="filter-year">Year</label>' in html
+    # Pat and Sam enquired in March 2026; Pat withdrew at enquiry.
+    assert '<th scope="row">Enquiries</th><td class="fr-num">2</td>' in html
+    assert client.get("/reports/annual/2027").status_code == 404  # not begun
+    assert client.get("/reports/annual/next").status_code == 404
+    download = client.get("/reports/annual/2025.xlsx")
+    assert download.headers["Content-Disposition"] == (
+        'attachment; filename="annual-figures-2025-26.xlsx"'
+    )
+    rows = list(
+        load_workbook(io.BytesIO(download.data))["Recruitment and households"].iter_rows(
+            values_only=True
+        )
+    )
+    assert ("Enquiries", 2) in rows and ("Withdrawn (all stages)", 1) in rows
+    for user in (org.officer_north, org.supervisor_north):
+        refused = signed_in(app, user)
+        assert refused.get("/reports/annual/2025").status_code == 403
+        assert refused.get("/reports/annual/2025.xlsx").status_code == 403
