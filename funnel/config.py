@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from crm.models.base import STAGE_LABELS, Stage
 from crm.settings import CONFIG_DIR, SettingsError
@@ -20,13 +20,55 @@ class ReportConfig(BaseModel):
     retention_months: int = Field(12, ge=3, le=60)
     low_check_in_score: int = Field(2, ge=1, le=4)
     max_rows: int = Field(25, ge=5, le=1000)
+    # Conversion to approval and time to approval come from the enquiries of a "mature"
+    # cohort, old enough for most to have been approved or to have left (assessment takes 6
+    # to 8 months); younger cohorts are "too early to tell".
+    # Response per area and per officer follows the enquiries of this many weeks.
+    response_weeks: int = Field(4, ge=1, le=52)
+    mature_from_months: int = Field(9, ge=1, le=60)
+    mature_to_months: int = Field(21, ge=2, le=120)
+
+    @model_validator(mode="after")
+    def _window(self) -> ReportConfig:
+        if self.mature_to_months <= self.mature_from_months:
+            raise ValueError("mature_to_months must be more than mature_from_months")
+        return self
+
+
+class Targets(BaseModel):
+    """The service's own targets the verdicts compare with (None: no target set)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enquiries_per_week: float | None = Field(None, ge=0)
+    first_attempt_share: float = Field(0.9, ge=0, le=1)
+    visit_offer_share: float = Field(0.8, ge=0, le=1)
+    enquiry_to_approval: float | None = Field(None, ge=0, le=1)
+    retention_12_months: float | None = Field(None, ge=0, le=1)
+
+
+class Benchmark(BaseModel):
+    """A national figure to read ours against, with where it comes from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: float
+    what: str
+    source: str
+    year: str
+
+    def cite(self, shown: str) -> str:
+        return f"{self.source} {self.year}: {shown}"
 
 
 class FunnelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     report: ReportConfig = ReportConfig()
+    targets: Targets = Targets()
     stage_labels: dict[str, str] = {}
+    # From config/benchmarks.toml (keys as there); empty when the file is missing.
+    benchmarks: dict[str, Benchmark] = {}
 
     def stage_label(self, stage: str) -> str:
         if stage in self.stage_labels:
@@ -37,16 +79,26 @@ class FunnelConfig(BaseModel):
             return stage.replace("_", " ").capitalize()
 
 
-def load_funnel_config(path: Path | None = None) -> FunnelConfig:
-    """Read config/funnel.toml; a missing file means the defaults. A bad value raises
-    SettingsError with one line naming it."""
-    path = path or CONFIG_DIR / "funnel.toml"
+def _read_toml(path: Path) -> dict | None:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return FunnelConfig()
+        return None
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: not valid TOML ({exc})") from None
+
+
+def load_funnel_config(
+    path: Path | None = None, benchmarks_path: Path | None = None
+) -> FunnelConfig:
+    """Read config/funnel.toml and config/benchmarks.toml; a missing file means the defaults
+    (and no benchmarks). A bad value raises SettingsError with one line naming it."""
+    path = path or CONFIG_DIR / "funnel.toml"
+    benchmarks_path = benchmarks_path or (path.parent / "benchmarks.toml")
+    data = _read_toml(path) or {}
+    benchmarks = _read_toml(benchmarks_path)
+    if benchmarks is not None:
+        data = {**data, "benchmarks": benchmarks}
     unknown = set(data.get("stage_labels", {})) - {s.value for s in Stage}
     if unknown:
         raise SettingsError(f"{path}: [stage_labels] has unknown stage {sorted(unknown)[0]!r}")
@@ -55,4 +107,5 @@ def load_funnel_config(path: Path | None = None) -> FunnelConfig:
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
-        raise SettingsError(f"{path}: {where}: {error['msg']}") from None
+        in_file = benchmarks_path if error["loc"][:1] == ("benchmarks",) else path
+        raise SettingsError(f"{in_file}: {where}: {error['msg']}") from None

@@ -9,7 +9,10 @@ Shapes (every frame is built by `make_funnel_data`, which funnel.load, the tests
 benchmark use):
 
 - households: index ``household_id``; reference, area_id, area (category), source_key
-  (category), campaign_id, enquiry_channel (category), enquired_at, first_contact_at, is_kinship
+  (category), campaign_id, enquiry_channel (category), enquired_at, first_contact_at, is_kinship,
+  first_attempt_at (first call or email by staff, answered or not), visit_offered_at (first
+  initial visit booked), officer_id and officer (the assigned recruitment officer),
+  referrer_household_id (refer-a-friend)
 - events: household_id, from_stage and to_stage (ordered categoricals over every stage, funnel
   stages first), occurred_at, reason_code; sorted by household, time, id
 - last_activity: index household_id; the latest note, call, message or completed task
@@ -57,6 +60,14 @@ _COLUMNS: dict[str, dict[str, Any]] = {
         "enquired_at": UTC_DTYPE,
         "first_contact_at": UTC_DTYPE,
         "is_kinship": "bool",
+        # The first call or email by a member of staff, whether or not anybody answered.
+        "first_attempt_at": UTC_DTYPE,
+        # When an initial visit was first booked (offered), whatever became of it.
+        "visit_offered_at": UTC_DTYPE,
+        "officer_id": "Int64",
+        "officer": "category",
+        # Refer-a-friend: the carer household that referred this one.
+        "referrer_household_id": "Int64",
     },
     "events": {
         "household_id": "int64",

@@ -17,6 +17,9 @@ from sqlmodel import Session
 from crm import clock
 from crm.models import (
     Activity,
+    ActivityKind,
+    Appointment,
+    AppointmentKind,
     Area,
     Campaign,
     Carer,
@@ -25,6 +28,7 @@ from crm.models import (
     Placement,
     Reason,
     Source,
+    StaffUser,
     StageEvent,
     Task,
 )
@@ -102,14 +106,56 @@ def load_funnel_data(
             _raw(hh.enquired_at),
             _raw(hh.first_contact_at),
             hh.is_kinship,
+            hh.assigned_officer_id.label("officer_id"),
+            StaffUser.__table__.c.name.label("officer"),
+            hh.referrer_household_id,
         )
-        .select_from(Household.__table__.outerjoin(Area.__table__, Area.id == hh.area_id))
+        .select_from(
+            Household.__table__.outerjoin(Area.__table__, Area.id == hh.area_id).outerjoin(
+                StaffUser.__table__, StaffUser.__table__.c.id == hh.assigned_officer_id
+            )
+        )
         .where(hh.enquired_at <= as_of, *in_areas(hh.area_id)),
     )
     # first contact after as_of had not happened yet, as at as_of.
     if len(households):
         contact = parse_datetimes(households["first_contact_at"], utc=True)
         households["first_contact_at"] = contact.where(contact <= pd.Timestamp(as_of))
+
+    act = Activity.__table__.c
+    ap = Appointment.__table__.c
+    in_households = [] if area_ids is None else [sa.select(hh.id).where(hh.area_id.in_(area_ids))]
+    # The team's first try, answered or not: a call or an email by a member of staff (the
+    # system's own messages are not somebody responding).
+    attempts = _frame(
+        session,
+        sa.select(act.household_id, _raw(sa.func.min(act.occurred_at), "first_attempt_at"))
+        .where(
+            act.kind.in_([ActivityKind.CALL.value, ActivityKind.EMAIL.value]),
+            act.actor_id.is_not(None),
+            act.occurred_at <= as_of,
+            *(act.household_id.in_(q) for q in in_households),
+        )
+        .group_by(act.household_id),
+    )
+    # Any booking counts as an offer, even one later moved, cancelled or not attended.
+    offers = _frame(
+        session,
+        sa.select(ap.household_id, _raw(sa.func.min(ap.created_at), "visit_offered_at"))
+        .where(
+            ap.kind == AppointmentKind.INITIAL_VISIT.value,
+            ap.household_id.is_not(None),
+            ap.created_at <= as_of,
+            *(ap.household_id.in_(q) for q in in_households),
+        )
+        .group_by(ap.household_id),
+    )
+    for extra, column in ((attempts, "first_attempt_at"), (offers, "visit_offered_at")):
+        if len(households) and len(extra):
+            # MIN() over a UTC column comes back as text on SQLite: parse it the same way.
+            moments = parse_datetimes(extra[column], utc=True)
+            by_household = pd.Series(moments.to_numpy(), index=extra["household_id"].to_numpy())
+            households[column] = households["household_id"].map(by_household)
 
     ev = StageEvent.__table__.c
     household_filter = (
@@ -124,7 +170,6 @@ def load_funnel_data(
         .order_by(ev.household_id, ev.occurred_at, ev.id),
     )
 
-    act = Activity.__table__.c
     task = Task.__table__.c
     activity_filter = [] if area_ids is None else [sa.select(hh.id).where(hh.area_id.in_(area_ids))]
     last_notes = _frame(

@@ -743,3 +743,280 @@ def funnel_summary(data: FunnelData, period: Period, rule: ResponseRule) -> dict
             for _, row in campaigns.iterrows()
         },
     }
+
+
+# -- honest cohorts -----------------------------------------------------------------------
+
+
+def mature_period(today: date, from_months: int = 9, to_months: int = 21) -> Period:
+    """The enquiries old enough to read conversion and time to approval from: made between
+    `to_months` and `from_months` months before `today` (both ends included). Younger ones
+    have not had time to get through assessment."""
+    day = pd.Timestamp(today)
+    end = (day - pd.DateOffset(months=from_months)).date()
+    start = (day - pd.DateOffset(months=to_months)).date() + timedelta(days=1)
+    return Period(start, end)
+
+
+# -- response: how fast the team tries, and who it reaches ----------------------------------
+
+
+def response_times(
+    data: FunnelData, journeys_: pd.DataFrame, rule: ResponseRule, offer_working_days: int
+) -> pd.DataFrame:
+    """Per household, the team's speed:
+
+    - ``attempt_due``: whether the response target has passed or a first attempt was made
+      (every such enquiry counts, reachable or not);
+    - ``attempted_in_time``: a first call or email by staff (answered or not, or a recorded
+      first contact) within the target;
+    - ``contacted_in_time``: a successful first contact within the target;
+    - ``attempt_working_days``: working days to the first attempt;
+    - ``offer_due``: spoken to, and `offer_working_days` have passed or a visit was offered;
+    - ``offered_in_time``: an initial visit booked (or reached) within `offer_working_days`
+      of the enquiry.
+    """
+    enquired = journeys_["enquired_at"]
+    contact = journeys_["first_contact_at"]
+    attempt = pd.concat([journeys_["first_attempt_at"], contact], axis=1).min(axis=1)
+    attempt = attempt.astype(enquired.dtype)
+    offered = pd.concat([journeys_["visit_offered_at"], journeys_["reach_initial_visit"]], axis=1)
+    offered = offered.min(axis=1).astype(enquired.dtype)
+    clock = OfficeClock.for_moments(
+        pd.concat([enquired, attempt]), data.tz, rule.opens, rule.closes
+    )
+    due = clock.due(enquired, rule.working_days)
+    offer_by = clock.due(enquired, offer_working_days)
+    as_of = data.as_of
+    attempted_in_time = (attempt <= due).to_numpy()
+    contacted_in_time = (contact <= due).to_numpy()
+    offered_in_time = (offered <= offer_by).to_numpy()
+    past_due = (due < as_of).to_numpy()
+    return pd.DataFrame(
+        {
+            "attempt_due": past_due | attempt.notna().to_numpy(),
+            "attempted_in_time": attempted_in_time,
+            "contacted_in_time": contacted_in_time,
+            "attempt_working_days": clock.working_days_between(enquired, attempt),
+            "offer_due": contact.notna().to_numpy()
+            & ((offer_by < as_of).to_numpy() | offered.notna().to_numpy()),
+            "offered_in_time": offered_in_time,
+        },
+        index=journeys_.index,
+    )
+
+
+_RESPONSE_COLUMNS = [
+    "enquiries",
+    "due",
+    "attempted_in_time",
+    "attempted_share",
+    "contacted_in_time",
+    "contacted_share",
+    "median_working_days",
+    "offer_due",
+    "offered_in_time",
+    "offered_share",
+]
+
+
+def response_summary(times: pd.DataFrame) -> dict[str, Any]:
+    """Counts and shares over these households. Shares are over every enquiry whose target
+    has passed (or that was attempted already), so unreachable households count."""
+    due = times["attempt_due"].to_numpy(bool)
+    offer_due = times["offer_due"].to_numpy(bool)
+    attempted = int((due & times["attempted_in_time"].to_numpy(bool)).sum())
+    contacted = int((due & times["contacted_in_time"].to_numpy(bool)).sum())
+    offered = int((offer_due & times["offered_in_time"].to_numpy(bool)).sum())
+    median, _ = _quantiles(times["attempt_working_days"])
+    return {
+        "enquiries": int(len(times)),
+        "due": int(due.sum()),
+        "attempted_in_time": attempted,
+        "attempted_share": _ratio(attempted, due.sum()),
+        "contacted_in_time": contacted,
+        "contacted_share": _ratio(contacted, due.sum()),
+        "median_working_days": median,
+        "offer_due": int(offer_due.sum()),
+        "offered_in_time": offered,
+        "offered_share": _ratio(offered, offer_due.sum()),
+    }
+
+
+def response_by(times: pd.DataFrame, keys: pd.Series, missing: str) -> pd.DataFrame:
+    """`response_summary` per value of `keys` (area, officer), one row each, most enquiries
+    first; households with no value under `missing`."""
+    key = keys.astype(object).where(keys.notna(), missing)
+    due = times["attempt_due"].to_numpy(bool)
+    offer_due = times["offer_due"].to_numpy(bool)
+    frame = pd.DataFrame(
+        {
+            "key": key.to_numpy(),
+            "enquiries": 1,
+            "due": due.astype(int),
+            "attempted_in_time": (due & times["attempted_in_time"].to_numpy(bool)).astype(int),
+            "contacted_in_time": (due & times["contacted_in_time"].to_numpy(bool)).astype(int),
+            "offer_due": offer_due.astype(int),
+            "offered_in_time": (offer_due & times["offered_in_time"].to_numpy(bool)).astype(int),
+            "days": times["attempt_working_days"].to_numpy(float),
+        }
+    )
+    grouped = frame.groupby("key", sort=False).agg(
+        enquiries=("enquiries", "sum"),
+        due=("due", "sum"),
+        attempted_in_time=("attempted_in_time", "sum"),
+        contacted_in_time=("contacted_in_time", "sum"),
+        median_working_days=("days", "median"),
+        offer_due=("offer_due", "sum"),
+        offered_in_time=("offered_in_time", "sum"),
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        grouped["attempted_share"] = (grouped["attempted_in_time"] / grouped["due"]).where(
+            grouped["due"] > 0
+        )
+        grouped["contacted_share"] = (grouped["contacted_in_time"] / grouped["due"]).where(
+            grouped["due"] > 0
+        )
+        grouped["offered_share"] = (grouped["offered_in_time"] / grouped["offer_due"]).where(
+            grouped["offer_due"] > 0
+        )
+    grouped.index.name = None
+    return grouped[_RESPONSE_COLUMNS].sort_values("enquiries", ascending=False, kind="stable")
+
+
+# -- areas side by side -----------------------------------------------------------------
+
+# The steps the area table shows: (from stage, to stage).
+AREA_STEPS = [
+    ("enquiry", "initial_visit"),
+    ("initial_visit", "application"),
+    ("application", "approved"),
+    ("enquiry", "approved"),
+]
+
+
+def _step_days(journeys_: pd.DataFrame, start: str, end: str) -> np.ndarray:
+    a, b = as_ns(journeys_[f"reach_{start}"]), as_ns(journeys_[f"reach_{end}"])
+    ok = (a != NAT_NS) & (b != NAT_NS)
+    return np.where(ok, np.maximum(b - a, 0) / DAY_NS, np.nan)
+
+
+def area_comparison(
+    recent: pd.DataFrame,
+    recent_times: pd.DataFrame,
+    mature: pd.DataFrame,
+    stalled: pd.DataFrame,
+    total_label: str = "All areas",
+) -> pd.DataFrame:
+    """One row per area and one for all of them together: response over the recent
+    enquiries (`recent`, with their `response_times`), conversion and median days per step
+    over the mature cohort (`mature`), and the stalled cases now. The total row is computed
+    over every household, not from the rows above it."""
+    missing = "Not yet in an area"
+
+    def area_of(frame: pd.DataFrame) -> pd.Series:
+        values = frame["area"].astype(object)
+        return values.where(values.notna(), missing)
+
+    response = response_by(recent_times, area_of(recent), missing)
+    overall = pd.DataFrame([response_summary(recent_times)], index=[total_label])
+    response = pd.concat([response, overall])[["enquiries", "attempted_share", "offered_share"]]
+
+    furthest = mature["furthest"].to_numpy(np.int64)
+    columns: dict[str, Any] = {
+        "mature_enquiries": np.ones(len(mature), dtype=np.int64),
+        **{f"reached_{s}": (furthest >= FUNNEL.index(s)).astype(np.int64) for s in FUNNEL},
+    }
+    for start, end in AREA_STEPS:
+        columns[f"days_{start}_{end}"] = _step_days(mature, start, end)
+    steps = pd.DataFrame(columns, index=mature.index)
+    keys = area_of(mature).to_numpy()
+    sums = steps.filter(regex="^(mature|reached)").groupby(keys).sum()
+    medians = steps.filter(regex="^days_").groupby(keys).median()
+    sums.loc[total_label] = steps.filter(regex="^(mature|reached)").sum()
+    medians.loc[total_label] = steps.filter(regex="^days_").median()
+    out = response.join(sums, how="outer").join(medians, how="outer")
+    for start, end in AREA_STEPS:
+        before, after = out[f"reached_{start}"], out[f"reached_{end}"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[f"{start}_{end}"] = (after / before).where(before > 0)
+    stalled_area = stalled["area"].astype(object)
+    stalled_counts = stalled_area.where(stalled_area.notna(), missing).value_counts()
+    stalled_counts.loc[total_label] = len(stalled)
+    out["stalled"] = stalled_counts.reindex(out.index).fillna(0).astype(np.int64)
+    for column in ("enquiries", "mature_enquiries"):
+        out[column] = out[column].fillna(0).astype(np.int64)
+    order = [i for i in out.index if i != total_label] + [total_label]
+    # Areas by name, the total last.
+    order = sorted(order[:-1], key=lambda name: (name == missing, str(name))) + [total_label]
+    out = out.loc[order]
+    out.index.name = "area"
+    return out
+
+
+# -- campaigns' cost and refer-a-friend -------------------------------------------------------
+
+
+def campaign_costs(data: FunnelData, mature_end: date) -> pd.DataFrame:
+    """Per campaign with any enquiry: its enquiries, initial visits, applications and
+    approvals so far (every enquiry it brought), its cost, and the cost per enquiry, per
+    initial visit and per approval. Cost per approval is only given once the campaign's
+    enquiries are all in or before the mature cohort (made on or before `mature_end`):
+    before that its approvals are still to come and ``approval_too_early`` is True."""
+    j = data.journeys
+    with_campaign = j[j["campaign_id"].notna().to_numpy()]
+    table = channel_table(with_campaign, "campaign_id").drop(
+        columns=["to_initial_visit", "to_approval"]
+    )
+    columns = ["campaign", "cost_pence", "cost_per_enquiry_pence", "cost_per_initial_visit_pence"]
+    columns += ["cost_per_approval_pence", "approval_too_early", "last_enquiry_on"]
+    if table.empty:
+        for column in columns:
+            table[column] = pd.Series(dtype=object)
+        return table
+    ids = table.index.astype(np.int64)
+    campaigns = data.campaigns.reindex(ids)
+    local = with_campaign["enquired_at"].dt.tz_convert(data.tz).dt.date
+    last = local.groupby(with_campaign["campaign_id"].astype(np.int64)).max().reindex(ids)
+    cost = campaigns["cost_pence"].astype(float).to_numpy()
+    table["campaign"] = campaigns["name"].to_numpy()
+    table["cost_pence"] = campaigns["cost_pence"].to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for count, name in (
+            ("enquiries", "enquiry"),
+            ("initial_visits", "initial_visit"),
+            ("approvals", "approval"),
+        ):
+            n = table[count].to_numpy(float)
+            table[f"cost_per_{name}_pence"] = np.where(n > 0, cost / n, np.nan)
+    too_early = (last > mature_end).to_numpy()
+    table["approval_too_early"] = too_early
+    table.loc[too_early, "cost_per_approval_pence"] = np.nan
+    table["last_enquiry_on"] = last.to_numpy()
+    return table
+
+
+def referrals(data: FunnelData) -> pd.DataFrame:
+    """Refer-a-friend: per referring carer household, how many households it referred and
+    how far they got (initial visit, application, approval). A referrer outside the data
+    (another area) is not named."""
+    j = data.journeys
+    referred = j[j["referrer_household_id"].notna().to_numpy()]
+    columns = ["referrer", "referrals", "initial_visits", "applications", "approvals"]
+    if referred.empty:
+        return pd.DataFrame(columns=columns)
+    referrer = referred["referrer_household_id"].astype(np.int64)
+    furthest = referred["furthest"].to_numpy(np.int64)
+    frame = pd.DataFrame(
+        {
+            "referrer_household_id": referrer.to_numpy(),
+            "referrals": 1,
+            "initial_visits": (furthest >= FUNNEL.index("initial_visit")).astype(int),
+            "applications": (furthest >= FUNNEL.index("application")).astype(int),
+            "approvals": (furthest >= FUNNEL.index("approved")).astype(int),
+        }
+    )
+    out = frame.groupby("referrer_household_id").sum()
+    names = data.households["reference"].reindex(out.index)
+    out.insert(0, "referrer", names.where(names.notna(), "A carer in another area").to_numpy())
+    return out.sort_values(["referrals", "approvals"], ascending=False, kind="stable")

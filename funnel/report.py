@@ -33,7 +33,9 @@ from funnel.load import load_funnel_data
 from funnel.periods import IsoWeek
 from funnel.tables import Table, raw_value
 from funnel.weekly import (
+    Action,
     Headline,
+    Verdict,
     WeeklyTables,
     compute_weekly_tables,
     headline_numbers,
@@ -41,6 +43,8 @@ from funnel.weekly import (
     report_tables,
     stage_labels,
     summarise,
+    top_actions,
+    verdicts,
 )
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -62,6 +66,15 @@ class WeeklyReport:
     charts: list[charts.Chart] = field(default_factory=list)
     max_rows: int = 25
     tz: str = "Europe/London"
+    verdicts: list[Verdict] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    # The web page of this report (the email links to it).
+    page_url: str = ""
+
+    @property
+    def week_unfinished(self) -> bool:
+        """The week had not ended when the figures were read: they are figures so far."""
+        return self.as_of < self.week.end_utc(self.tz)
 
     @property
     def as_of_label(self) -> str:
@@ -88,7 +101,7 @@ def _charts(
 ) -> list[charts.Chart]:
     labels = stage_labels(config)
     by_name = {table.name: table for table in report_tables}
-    cohort_heading = f"How far enquiries got ({t.cohort_period.label})"
+    cohort_heading = f"How far enquiries got (mature cohort, {t.mature_period.label})"
     return [
         charts.funnel_chart(t.funnel["reached"], labels, cohort_heading),
         charts.trend_chart(t.enquiries_trend),
@@ -125,6 +138,9 @@ def build_weekly_report(
         as_of=data.as_of,
         generated_at=clock.now(),
         headlines=headline_numbers(t),
+        verdicts=verdicts(t, data, settings, config),
+        actions=top_actions(t, config),
+        page_url=f"{settings.service.public_base_url.rstrip('/')}/reports/weekly/{week}",
         changes=changes,
         attention=attention,
         tables=tables,
@@ -167,36 +183,61 @@ def _environment() -> jinja2.Environment:
 def render_html(
     report: WeeklyReport, image_src: Callable[[charts.Chart], str], footer: str = ""
 ) -> str:
-    """The report as one HTML document with its styles inside; `image_src` says where each
-    chart's PNG is (a cid: in the email, a file name next to the HTML)."""
+    """The whole report as one HTML document with its styles inside; `image_src` says where
+    each chart's PNG is (a file name next to the HTML)."""
     return (
         _environment()
         .get_template("funnel/weekly_report.html")
         .render(
             report=report,
             image_src=image_src,
+            case_url=None,
             css=STYLESHEET.read_text(encoding="utf-8"),
             footer=footer,
         )
     )
 
 
-EMAIL_TEXT_FOOTER = (
-    "The full report, with charts, is in the HTML version of this email; the tables are "
-    "attached as a CSV file."
-)
+# The four charts the email carries (the page has them all).
+EMAIL_CHARTS = ("enquiries_trend", "funnel", "drop_off", "retention")
+
+
+def render_email_html(
+    report: WeeklyReport, image_src: Callable[[charts.Chart], str], footer: str = ""
+) -> str:
+    """The short email: verdicts, the top actions, a link to the page and four charts."""
+    return (
+        _environment()
+        .get_template("funnel/weekly_email.html")
+        .render(
+            report=report,
+            image_src=image_src,
+            email_charts=[name for name in EMAIL_CHARTS if report.charts],
+            css=STYLESHEET.read_text(encoding="utf-8"),
+            footer=footer,
+        )
+    )
+
+
+EMAIL_TEXT_FOOTER = "Every table is attached as a CSV file."
 
 
 def render_text(report: WeeklyReport, footer: str = EMAIL_TEXT_FOOTER) -> str:
-    """The summary and the headline numbers as plain text (the email's text part)."""
+    """The verdicts, the top actions, the link to the page and the headline numbers as plain
+    text (the email's text part)."""
     lines = [
         report.title,
         f"{report.service_name} · {report.area_label}",
         f"{report.week.title}. Figures as at {report.as_of_label}.",
         "",
     ]
-    lines += ["What changed", *[f"- {s}" for s in report.changes], ""]
-    lines += ["Needs attention", *[f"- {s}" for s in report.attention], ""]
+    if report.week_unfinished:
+        lines += ["This week is not over yet: these are the figures so far.", ""]
+    lines += ["The five questions"]
+    lines += [f"- {v.status_label}: {v.text}" for v in report.verdicts]
+    lines += ["", "Top actions"]
+    lines += [f"{i}. {a.text}" for i, a in enumerate(report.actions, 1)] or ["- Nothing overdue."]
+    lines += ["", f"The full report: {report.page_url}", ""]
     header = ["", "This week", "Last week", "Change", "4-week average"]
     cells = [h.cells() for h in report.headlines]
     widths = [max(len(r[i]) for r in [header, *cells]) for i in range(len(header))]
@@ -225,7 +266,7 @@ def report_csv(report: WeeklyReport) -> str:
     writer.writerow([f"Figures as at {report.as_of.isoformat()}"])
     writer.writerow([])
     writer.writerow(["Summary"])
-    for sentence in [*report.changes, *report.attention]:
+    for sentence in [*(v.text for v in report.verdicts), *report.changes, *report.attention]:
         writer.writerow([sentence])
     writer.writerow([])
     writer.writerow(["Headline numbers"])
@@ -285,15 +326,16 @@ def email_for_report(
     message.set_content(render_text(report))
     # Short Content-IDs, so the header is never folded over two lines.
     token = secrets.token_hex(4)
-    cids = {chart.name: f"<{chart.name}.{token}@{domain}>" for chart in report.charts}
-    html = render_html(
+    shown = [chart for chart in report.charts if chart.name in EMAIL_CHARTS]
+    cids = {chart.name: f"<{chart.name}.{token}@{domain}>" for chart in shown}
+    html = render_email_html(
         report,
         lambda chart: f"cid:{cids[chart.name][1:-1]}",
-        footer="The tables are attached as a CSV file.",
+        footer="Every table is attached as a CSV file.",
     )
     message.add_alternative(html, subtype="html")
     html_part = message.get_payload()[1]
-    for chart in report.charts:
+    for chart in shown:
         html_part.add_related(
             chart.png,
             maintype="image",

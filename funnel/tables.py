@@ -15,6 +15,9 @@ class Column:
     heading: str
     # text, int, signed, pct, days, number, money (pence), date
     kind: str = "text"
+    # The frame column with the household id this cell names (a case reference), so the web
+    # page can link it to the household.
+    link: str | None = None
 
 
 @dataclass
@@ -35,6 +38,20 @@ class Table:
         frame = self.frame if limit is None else self.frame.head(limit)
         return [
             [format_value(row[c.key], c.kind) for c in self.columns]
+            for row in frame.to_dict("records")
+        ]
+
+    def cells(self, limit: int | None = None) -> list[list[tuple[str, int | None]]]:
+        """Like `rows`, each cell with the household id it links to (or None)."""
+        frame = self.frame if limit is None else self.frame.head(limit)
+        return [
+            [
+                (
+                    format_value(row[c.key], c.kind),
+                    None if c.link is None or _missing(row[c.link]) else int(row[c.link]),
+                )
+                for c in self.columns
+            ]
             for row in frame.to_dict("records")
         ]
 

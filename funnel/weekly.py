@@ -4,8 +4,11 @@ computed from the frames of funnel.load (pure: no database, no charts, no markup
 Which figures cover what:
 - headline numbers count what happened in the week (enquiries, first arrivals at each stage,
   leavers, deregistrations) beside last week and the average of the 4 weeks before;
-- the funnel, time-to-stage, drop-off and channel tables follow the enquiries of the last
-  `cohort_weeks` weeks (config/funnel.toml), because assessment takes months;
+- conversion, time to approval, drop-off and channel tables follow a *mature* cohort: the
+  enquiries made 9 to 21 months before the end of the week (config/funnel.toml), old enough
+  to have been approved; the enquiries of the last `cohort_weeks` weeks are shown too, with
+  what is too early to tell said so;
+- response is the team's speed: a first attempt within the target, every enquiry counted;
 - stalled cases, panel deadlines and at-risk carers are as at the end of the week.
 """
 
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -60,6 +63,28 @@ class WeeklyTables:
     check_ins: pd.DataFrame
     at_risk: pd.DataFrame
     carer_households: int
+    # The cohort conversion and time to approval are read from (see mature_period).
+    mature_period: Period
+    young_funnel: pd.DataFrame
+    # The team's response for the enquiries of this week and the 5 before (oldest first),
+    # and over the last `response_weeks` weeks per area and per officer.
+    response_by_week: list[dict[str, Any]]
+    response_period: Period
+    response_areas: pd.DataFrame
+    response_officers: pd.DataFrame
+    area_table: pd.DataFrame
+    campaign_costs: pd.DataFrame
+    referrals: pd.DataFrame
+    # The same figures for the mature cohort a quarter earlier, for the verdicts' trend.
+    previous_mature_funnel: pd.DataFrame
+    previous_mature_days: pd.DataFrame
+    previous_retention: dict[str, Any]
+
+
+def _year_before(day: date, months_back: int) -> Period:
+    """The 12 months that ended `months_back` months before `day`."""
+    end = (pd.Timestamp(day) - pd.DateOffset(months=months_back)).date()
+    return Period((pd.Timestamp(end) - pd.DateOffset(years=1)).date() + timedelta(days=1), end)
 
 
 def _target_days(settings: Settings) -> dict[str, int]:
@@ -98,32 +123,72 @@ def compute_weekly_tables(
         (pd.Timestamp(week.sunday) - pd.DateOffset(years=1)).date() + timedelta(days=1),
         week.sunday,
     )
+    # As at the end of the week: the last day of it (a report of a week still going: today).
+    last_day = min(week.sunday, data.as_of.tz_convert(data.tz).date())
+    mature_period = metrics.mature_period(week.sunday, rc.mature_from_months, rc.mature_to_months)
+    mature = metrics.cohort(data, mature_period)
+    previous_mature = metrics.cohort(
+        data,
+        metrics.mature_period(
+            (pd.Timestamp(week.sunday) - pd.DateOffset(months=3)).date(),
+            rc.mature_from_months,
+            rc.mature_to_months,
+        ),
+    )
+    offer_days = settings.response.offer_initial_visit_within_working_days
+    recent_times = metrics.response_times(data, recent, rule, offer_days)
+    response_by_week = []
+    for offset in range(5, -1, -1):
+        w = week.shift(-offset)
+        in_week = w.period.contains(enquired_local, data.tz).to_numpy()
+        response_by_week.append({"week": str(w), **metrics.response_summary(recent_times[in_week])})
+    response_period = Period(week.shift(-(rc.response_weeks - 1)).monday, week.sunday)
+    response_group = metrics.cohort(data, response_period)
+    response_times = metrics.response_times(data, response_group, rule, offer_days)
+    stalled = metrics.stalled_cases(data, _target_days(settings))
     return WeeklyTables(
         week=week,
         as_of=data.as_of,
         cohort_period=cohort_period,
+        mature_period=mature_period,
+        young_funnel=metrics.funnel_table(group),
+        response_by_week=response_by_week,
+        response_period=response_period,
+        response_areas=metrics.response_by(
+            response_times, response_group["area"], "Not yet in an area"
+        ),
+        response_officers=metrics.response_by(
+            response_times, response_group["officer"], "No officer assigned"
+        ),
+        area_table=metrics.area_comparison(response_group, response_times, mature, stalled),
+        campaign_costs=metrics.campaign_costs(data, mature_period.end),
+        referrals=metrics.referrals(data),
+        previous_mature_funnel=metrics.funnel_table(previous_mature),
+        previous_mature_days=metrics.days_to_stage(previous_mature),
+        previous_retention=metrics.retention_12_months(data, _year_before(last_day, 15)),
         activity=activity,
         enquiries_trend=trend,
         contact_by_week=contact_by_week,
-        funnel=metrics.funnel_table(group),
-        days_to_stage=metrics.days_to_stage(group),
-        time_in_stage=metrics.time_in_stage(data, group),
+        funnel=metrics.funnel_table(mature),
+        days_to_stage=metrics.days_to_stage(mature),
+        time_in_stage=metrics.time_in_stage(data, mature),
         cohort_contact=metrics.first_contact_summary(metrics.first_contact(data, group, rule)),
-        outcomes=metrics.stage_outcomes(group),
-        drop_off=metrics.drop_off(group),
+        outcomes=metrics.stage_outcomes(mature),
+        drop_off=metrics.drop_off(mature),
         leavers_this_week=metrics.leavers(data, week.period),
-        channels=metrics.channel_table(group, "source_key"),
-        enquiry_channels=metrics.channel_table(group, "enquiry_channel"),
+        channels=metrics.channel_table(mature, "source_key"),
+        enquiry_channels=metrics.channel_table(mature, "enquiry_channel"),
         campaigns=metrics.campaign_table(data, group),
-        areas=metrics.channel_table(group, "area"),
-        stalled=metrics.stalled_cases(data, _target_days(settings)),
+        areas=metrics.channel_table(mature, "area"),
+        stalled=stalled,
         panel=metrics.panel_deadlines(
             data, settings.reminders.panel_warning_months, settings.reminders.panel_deadline_months
         ),
         movement=metrics.carer_movement(data, first_month, month_end),
         deregistration_reasons=metrics.deregistration_reasons(data, year_period),
         retention=metrics.retention_12_months(data),
-        utilisation=metrics.place_utilisation(data),
+        # On the week's last day: a carer approved after the week is not in it.
+        utilisation=metrics.place_utilisation(data, last_day),
         check_ins=metrics.check_in_trend(data, first_month, month_end),
         at_risk=metrics.carers_at_risk(data, rc.low_check_in_score),
         carer_households=int(metrics.carer_households_on(data, week.sunday).sum()),
@@ -164,12 +229,10 @@ class Headline:
 
 
 def _pooled_share(weeks: list[dict[str, Any]]) -> float | None:
-    """The share contacted in time over several weeks' enquiries taken together."""
-    on_time = sum(w["contacted_within_target"] for w in weeks)
-    decided = sum(
-        w["contacted_within_target"] + w["contacted_late"] + w["waiting_past_target"] for w in weeks
-    )
-    return on_time / decided if decided else None
+    """The share first attempted in time over several weeks' enquiries taken together."""
+    on_time = sum(w["attempted_in_time"] for w in weeks)
+    due = sum(w["due"] for w in weeks)
+    return on_time / due if due else None
 
 
 def headline_numbers(t: WeeklyTables) -> list[Headline]:
@@ -186,13 +249,13 @@ def headline_numbers(t: WeeklyTables) -> list[Headline]:
     ):
         values = a[column].to_numpy()
         rows.append(Headline(label, int(values[-1]), int(values[-2]), float(values[-5:-1].mean())))
-    shares = [c["share_within_target"] for c in t.contact_by_week]
+    shares = [c["attempted_share"] for c in t.response_by_week]
     rows.append(
         Headline(
-            "Enquiries contacted within the response target",
+            "Enquiries first attempted within the response target",
             shares[-1],
             shares[-2],
-            _pooled_share(t.contact_by_week[-5:-1]),
+            _pooled_share(t.response_by_week[-5:-1]),
             kind="pct",
         )
     )
@@ -262,13 +325,12 @@ def summarise(
 
     attention: list[str] = []
     target = settings.response.target_working_days
-    week_contact = t.contact_by_week[-1]
-    slow = week_contact["contacted_late"] + week_contact["waiting_past_target"]
+    week_response = t.response_by_week[-1]
+    slow = week_response["due"] - week_response["attempted_in_time"]
     if slow:
-        waiting = week_contact["waiting_past_target"]
         attention.append(
-            f"{_plural(slow, 'enquiry', 'enquiries')} waited more than {_working_days(target)} "
-            f"for a first contact" + (f" ({waiting} still not contacted)." if waiting else ".")
+            f"{_plural(slow, 'enquiry', 'enquiries')} had no first call or email within "
+            f"{_working_days(target)}."
         )
     elif enquiries:
         attention.append(
@@ -279,9 +341,10 @@ def summarise(
         worst = t.stalled.iloc[0]
         attention.append(
             f"{_plural(len(t.stalled), 'case')} had no move or contact for longer than the "
-            f"target for their stage; the longest is {worst['reference']} "
+            f"target for their stage; the most over target is {worst['reference']} "
             f"({config.stage_label(worst['stage']).lower()}, "
-            f"{int(worst['days_since_last_action'])} days)."
+            f"{int(worst['days_since_last_action'])} days without a move or contact, "
+            f"{int(worst['days_over_target'])} over its {int(worst['target_days'])}-day target)."
         )
     if len(t.panel):
         overdue = int((t.panel["status"] == "overdue").sum())
@@ -325,16 +388,39 @@ def report_tables(
 ) -> list[Table]:
     labels = stage_labels(config)
     rc = config.report
-    cohort_note = (
-        f"Households whose enquiry fell between {t.cohort_period.label}, and how far they "
-        f"have got so far. A household that skipped a stage still counts as reaching it."
+    mature_note = (
+        f"The mature cohort: households whose enquiry fell between {t.mature_period.label} "
+        f"({rc.mature_from_months} to {rc.mature_to_months} months before the end of the week, "
+        "old enough to have been approved), and how far they have got. A household that "
+        "skipped a stage still counts as reaching it."
     )
+    young = _stage_frame(t.young_funnel, labels)
+    # After the application, younger enquiries have not had time: say so rather than
+    # showing a share that will only grow.
+    early = young["stage"].isin(FUNNEL[FUNNEL.index("application") + 1 :])
+    young["shown_from_enquiry"] = [
+        "Too early to tell" if too_early else format_value(value, "pct")
+        for too_early, value in zip(early, young["conversion_from_enquiry"], strict=True)
+    ]
     funnel = _stage_frame(t.funnel.join(t.days_to_stage[["median", "p75"]]), labels)
     trend = t.enquiries_trend.reset_index()
-    contact_rows = pd.DataFrame(
-        [{"group": f"Enquiries in {c['week']}", **c} for c in t.contact_by_week[-2:][::-1]]
-        + [{"group": f"Enquiries {t.cohort_period.label}", **t.cohort_contact}]
+    response_rows = pd.DataFrame(
+        [{"group": f"Enquiries in {c['week']}", **c} for c in t.response_by_week[::-1]]
     )
+    area_table = t.area_table.reset_index()
+    officers = t.response_officers.reset_index(names="officer")
+    costs = t.campaign_costs.reset_index(drop=True)
+    if len(costs):
+        costs["shown_per_approval"] = [
+            "Too early to tell" if early else format_value(value, "money")
+            for early, value in zip(
+                costs["approval_too_early"], costs["cost_per_approval_pence"], strict=True
+            )
+        ]
+    else:
+        costs["shown_per_approval"] = pd.Series(dtype=object)
+    referrals = t.referrals.reset_index(drop=True)
+    left_week = _left_this_week(t, data)
     outcomes = _stage_frame(t.outcomes, labels)
     outcomes["open"] = outcomes["in_progress"] + outcomes["on_hold"]
     drops = t.drop_off.copy()
@@ -349,7 +435,7 @@ def report_tables(
         )
     else:
         drops = pd.DataFrame(columns=["outcome_label", "reason", "stage_label", "households"])
-    reasons = _reason_table(t, data)
+    reasons = _reason_table(t.drop_off, data)
 
     def with_labels(frame: pd.DataFrame, label: Callable[[Any], str]) -> pd.DataFrame:
         out = frame.reset_index()
@@ -360,11 +446,11 @@ def report_tables(
     enquiry_channels = with_labels(
         t.enquiry_channels, lambda k: str(k).replace("_", " ").capitalize()
     )
-    areas = with_labels(t.areas, lambda k: "Not yet in an area" if k == "not_recorded" else k)
-    campaigns = t.campaigns.reset_index(drop=True)
     stalled = t.stalled.copy()
     stalled["stage_label"] = stalled["stage"].map(labels)
+    stalled["household_id"] = stalled.index
     panel = t.panel.copy()
+    panel["household_id"] = panel.index
     panel["stage_label"] = panel["stage"].map(labels)
     panel["status_label"] = panel["status"].map(
         {"overdue": "Past the deadline", "approaching": "Deadline approaching"}
@@ -421,20 +507,62 @@ def report_tables(
             ],
         ),
         Table(
-            "first_contact",
-            "First contact",
-            contact_rows,
+            "response",
+            "Responding to enquiries",
+            response_rows,
             [
                 Column("group", "Enquiries"),
                 Column("enquiries", "Number", "int"),
-                Column("contacted_within_target", "Contacted in time", "int"),
-                Column("contacted_late", "Contacted late", "int"),
-                Column("waiting_past_target", "Still waiting, past target", "int"),
-                Column("share_within_target", "Share in time", "pct"),
-                Column("median_working_days", "Median working days", "number"),
+                Column("due", "Due a response", "int"),
+                Column("attempted_in_time", "First attempt in time", "int"),
+                Column("attempted_share", "Share attempted in time", "pct"),
+                Column("contacted_share", "Share spoken to in time", "pct"),
+                Column("median_working_days", "Median working days to first attempt", "number"),
+                Column("offered_share", "Initial visit offered in time", "pct"),
             ],
-            note=f"Target: a first contact within {_working_days(response_days)} of office "
-            "time. Households that moved on with no contact recorded are left out.",
+            note=f"The team's speed: a first call or email within {_working_days(response_days)} "
+            "of office time, answered or not. Every enquiry whose target has passed counts, "
+            "including those we could not reach. Initial visit offered: of those spoken to, "
+            f"a visit booked within {settings.response.offer_initial_visit_within_working_days} "
+            "working days of the enquiry.",
+        ),
+        Table(
+            "areas_side_by_side",
+            "Areas side by side",
+            area_table,
+            [
+                Column("area", "Area"),
+                Column("enquiries", f"Enquiries (last {rc.response_weeks} weeks)", "int"),
+                Column("attempted_share", "First attempt in time", "pct"),
+                Column("offered_share", "Visit offered in time", "pct"),
+                Column("mature_enquiries", "Mature cohort", "int"),
+                Column("enquiry_initial_visit", "Enquiry to visit", "pct"),
+                Column("initial_visit_application", "Visit to application", "pct"),
+                Column("application_approved", "Application to approval", "pct"),
+                Column("enquiry_approved", "Enquiry to approval", "pct"),
+                Column("days_enquiry_initial_visit", "Median days to visit", "days"),
+                Column("days_application_approved", "Median days application to approval", "days"),
+                Column("days_enquiry_approved", "Median days to approval", "days"),
+                Column("stalled", "Stalled now", "int"),
+            ],
+            note=f"Response: enquiries of {t.response_period.label}. Conversion and days: the "
+            f"mature cohort ({t.mature_period.label}). The last row is every area together.",
+        ),
+        Table(
+            "officers",
+            "Response by recruitment officer",
+            officers,
+            [
+                Column("officer", "Officer"),
+                Column("enquiries", "Enquiries", "int"),
+                Column("due", "Due a response", "int"),
+                Column("attempted_share", "First attempt in time", "pct"),
+                Column("contacted_share", "Spoken to in time", "pct"),
+                Column("median_working_days", "Median working days", "number"),
+                Column("offered_share", "Visit offered in time", "pct"),
+            ],
+            note=f"Enquiries of {t.response_period.label}, by the officer they are assigned to.",
+            empty="No enquiries in these weeks.",
         ),
         Table(
             "funnel",
@@ -448,7 +576,19 @@ def report_tables(
                 Column("median", "Median days from enquiry", "days"),
                 Column("p75", "3 in 4 within (days)", "days"),
             ],
-            note=cohort_note,
+            note=mature_note,
+        ),
+        Table(
+            "young_funnel",
+            "Younger enquiries so far",
+            young,
+            [
+                Column("label", "Stage"),
+                Column("reached", "Reached so far", "int"),
+                Column("shown_from_enquiry", "From enquiry"),
+            ],
+            note=f"Enquiries of {t.cohort_period.label}: most have not had time to be approved, "
+            "so their conversion after the application is too early to tell.",
         ),
         Table(
             "time_in_stage",
@@ -463,7 +603,7 @@ def report_tables(
                 Column("ongoing", "Still in the stage", "int"),
                 Column("ongoing_median", "Median days so far", "days"),
             ],
-            note="For the same households. On hold pauses the assessment.",
+            note="For the mature cohort. On hold pauses the assessment.",
         ),
         Table(
             "outcomes",
@@ -477,7 +617,7 @@ def report_tables(
                 Column("approved", "Approved", "int"),
                 Column("deregistered", "Approved, since deregistered", "int"),
             ],
-            note="Each household once, at the furthest stage it reached.",
+            note="The mature cohort, each household once, at the furthest stage it reached.",
         ),
         Table(
             "drop_off_reasons",
@@ -486,10 +626,23 @@ def report_tables(
             [
                 Column("label", "Reason"),
                 Column("outcome_label", "Who decided"),
-                Column("this_week", "This week", "int"),
-                Column("households", f"Enquiries of the last {rc.cohort_weeks} weeks", "int"),
+                Column("households", "Households", "int"),
             ],
+            note=f"Households of the mature cohort ({t.mature_period.label}) who left.",
             empty="Nobody withdrew or was not progressed.",
+        ),
+        Table(
+            "left_this_week",
+            "Who left this week, and why",
+            left_week,
+            [
+                Column("label", "Reason"),
+                Column("outcome_label", "Who decided"),
+                Column("households", "Households", "int"),
+            ],
+            note="Moves to withdrawn or not progressed made this week, whenever the household "
+            "enquired.",
+            empty="Nobody withdrew or was not progressed this week.",
         ),
         Table(
             "drop_off",
@@ -534,41 +687,44 @@ def report_tables(
         ),
         Table(
             "campaigns",
-            "Campaigns",
-            campaigns,
+            "Campaigns: what each step cost",
+            costs,
             [
                 Column("campaign", "Campaign"),
                 Column("enquiries", "Enquiries", "int"),
                 Column("initial_visits", "Initial visits", "int"),
-                Column("approvals", "Approvals", "int"),
-                Column("cost_pence", "Cost", "money"),
-                Column("approvals_all_time", "Approvals since it began", "int"),
-                Column("cost_per_approval_pence", "Cost per approval", "money"),
-            ],
-            note="Cost per approval divides the campaign's whole cost by every approval it "
-            "has brought so far.",
-            empty="No enquiries came from a campaign in this period.",
-        ),
-        Table(
-            "areas",
-            "Areas",
-            areas,
-            [
-                Column("label", "Area"),
-                Column("enquiries", "Enquiries", "int"),
-                Column("initial_visits", "Initial visits", "int"),
                 Column("applications", "Applications", "int"),
                 Column("approvals", "Approvals", "int"),
-                Column("to_approval", "To approval", "pct"),
+                Column("cost_pence", "Cost", "money"),
+                Column("cost_per_enquiry_pence", "Per enquiry", "money"),
+                Column("cost_per_initial_visit_pence", "Per initial visit", "money"),
+                Column("shown_per_approval", "Per approval"),
             ],
-            empty="No enquiries in this period.",
+            note="Every enquiry a campaign has brought, whenever it came. Cost per approval "
+            f"only once all its enquiries are in the mature cohort (made by "
+            f"{t.mature_period.end:%-d %B %Y}); before that it is too early to tell.",
+            empty="No enquiries came from a campaign yet.",
+        ),
+        Table(
+            "referrals",
+            "Refer a friend: referrals per referring carer",
+            referrals,
+            [
+                Column("referrer", "Referring carer household"),
+                Column("referrals", "Households referred", "int"),
+                Column("initial_visits", "Reached an initial visit", "int"),
+                Column("applications", "Applied", "int"),
+                Column("approvals", "Approved", "int"),
+            ],
+            empty="No household has been referred by a carer yet.",
+            limit=rc.max_rows,
         ),
         Table(
             "stalled",
             "Stalled cases",
             stalled,
             [
-                Column("reference", "Household"),
+                Column("reference", "Household", link="household_id"),
                 Column("area", "Area"),
                 Column("stage_label", "Stage"),
                 Column("last_action_at", "Last move or contact", "date"),
@@ -586,7 +742,7 @@ def report_tables(
             "Applications nearing the panel deadline",
             panel,
             [
-                Column("reference", "Household"),
+                Column("reference", "Household", link="household_id"),
                 Column("area", "Area"),
                 Column("stage_label", "Stage"),
                 Column("application_on", "Application", "date"),
@@ -659,37 +815,366 @@ def report_tables(
     ]
 
 
-def _reason_table(t: WeeklyTables, data: FunnelData) -> pd.DataFrame:
-    cohort = (
-        t.drop_off.groupby(["outcome", "reason_code"])["households"].sum()
-        if len(t.drop_off)
-        else pd.Series(dtype=np.int64)
-    )
-    week = (
-        t.leavers_this_week.groupby(["outcome", "reason_code"]).size()
-        if len(t.leavers_this_week)
-        else pd.Series(dtype=np.int64)
-    )
-    keys = sorted(set(cohort.index) | set(week.index))
+def _reason_frame(counts: pd.Series, data: FunnelData) -> pd.DataFrame:
     rows = [
         {
             "outcome": outcome,
             "reason_code": code,
             "label": data.reason_label(outcome, code),
             "outcome_label": "Withdrew" if outcome == "withdrawn" else "Not progressed",
-            "this_week": int(week.get((outcome, code), 0)),
-            "households": int(cohort.get((outcome, code), 0)),
+            "households": int(n),
         }
-        for outcome, code in keys
+        for (outcome, code), n in counts.items()
     ]
     frame = pd.DataFrame(
-        rows,
-        columns=["outcome", "reason_code", "label", "outcome_label", "this_week", "households"],
+        rows, columns=["outcome", "reason_code", "label", "outcome_label", "households"]
     )
-    return frame.sort_values(["households", "this_week"], ascending=False).reset_index(drop=True)
+    return frame.sort_values(["households", "label"], ascending=[False, True]).reset_index(
+        drop=True
+    )
+
+
+def _reason_table(drops: pd.DataFrame, data: FunnelData) -> pd.DataFrame:
+    """Leavers of the mature cohort by reason (never mixed with this week's leavers)."""
+    counts = (
+        drops.groupby(["outcome", "reason_code"])["households"].sum()
+        if len(drops)
+        else pd.Series(dtype=np.int64)
+    )
+    return _reason_frame(counts, data)
+
+
+def _left_this_week(t: WeeklyTables, data: FunnelData) -> pd.DataFrame:
+    week = t.leavers_this_week
+    counts = (
+        week.groupby(["outcome", "reason_code"]).size() if len(week) else pd.Series(dtype=np.int64)
+    )
+    return _reason_frame(counts, data)
 
 
 def report_as_of(week: IsoWeek, settings: Settings) -> datetime:
     """The end of the week, or now if the week has not ended yet."""
     end = week.end_utc(settings.service.timezone).to_pydatetime()
     return min(end, clock.now())
+
+
+# -- verdicts: one line per question a manager asks ------------------------------------------
+
+
+@dataclass
+class Verdict:
+    """One question a manager asks, answered in one plain line: this week, the trend, the
+    target (config/funnel.toml [targets]) and the national benchmark (config/benchmarks.toml).
+    `status`: good, watch, concern, or unknown (too early to tell / nothing to compare)."""
+
+    key: str
+    question: str
+    status: str
+    text: str
+
+    @property
+    def status_label(self) -> str:
+        return {
+            "good": "On track",
+            "watch": "Watch",
+            "concern": "Needs action",
+            "unknown": "Too early to tell",
+        }[self.status]
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def _versus(now: float | None, before: float | None, kind: str = "pct", when: str = "") -> str:
+    """ "up from 71% last week", "down from ...", "the same as ..." ("" if either is missing)."""
+    if now is None or before is None:
+        return ""
+    shown = _pct(before) if kind == "pct" else f"{before:,.0f}"
+    now_shown = _pct(now) if kind == "pct" else f"{now:,.0f}"
+    if now_shown == shown:
+        return f"the same as {when}".strip()
+    return f"{'up' if now > before else 'down'} from {shown} {when}".strip()
+
+
+def _against(value: float | None, target: float | None, lower_is_better: bool = False) -> str:
+    if value is None or target is None:
+        return "unknown"
+    ratio = (target / value if value else 0.0) if lower_is_better else value / target
+    if ratio >= 1:
+        return "good"
+    return "watch" if ratio >= 0.8 else "concern"
+
+
+def _benchmark(config: FunnelConfig, key: str, kind: str = "pct") -> str:
+    b = config.benchmarks.get(key)
+    if b is None:
+        return ""
+    shown = _pct(b.value) if kind == "pct" else f"{b.value:,.0f}"
+    return f"national {shown}: {b.source} {b.year}"
+
+
+def _join(parts: list[str]) -> str:
+    return ", ".join(p for p in parts if p)
+
+
+def verdicts(
+    t: WeeklyTables, data: FunnelData, settings: Settings, config: FunnelConfig
+) -> list[Verdict]:
+    targets = config.targets
+    a = t.activity
+    out: list[Verdict] = []
+
+    # Enough enquiries?
+    this, last = int(a["enquiries"].iloc[-1]), int(a["enquiries"].iloc[-2])
+    average = float(a["enquiries"].iloc[-5:-1].mean())
+    if targets.enquiries_per_week is not None:
+        status = _against(this, targets.enquiries_per_week)
+        target = f"target {targets.enquiries_per_week:,.0f} a week"
+    else:
+        status = "good" if average == 0 or this >= 0.9 * average else "watch"
+        target = "no weekly target set"
+    out.append(
+        Verdict(
+            "enquiries",
+            "Are we getting enough enquiries?",
+            status,
+            f"Enquiries: {this:,} this week, {target}, "
+            f"{_versus(this, last, 'int', 'last week') or 'none last week'} "
+            f"(4-week average {average:,.1f}).",
+        )
+    )
+
+    # Responding fast enough?
+    days = _working_days(settings.response.target_working_days)
+    offer_days = settings.response.offer_initial_visit_within_working_days
+    now, before = t.response_by_week[-1], t.response_by_week[-2]
+    share = now["attempted_share"]
+    if share is None:
+        text = (
+            f"Responding: no enquiry this week is due a first attempt yet; last week "
+            f"{_pct(before['attempted_share'])} were first attempted within {days}."
+        )
+        status = _against(before["attempted_share"], targets.first_attempt_share)
+    else:
+        text = (
+            f"Responding: {_pct(share)} first attempted within {days}, target "
+            f"{_pct(targets.first_attempt_share)}"
+            + (
+                f", {_versus(share, before['attempted_share'], when='last week')}"
+                if before["attempted_share"] is not None
+                else ""
+            )
+            + f"; {_pct(now['contacted_share'])} spoken to within {days}"
+        )
+        offered = t.response_by_week[-2]["offered_share"]
+        if offered is not None:
+            text += (
+                f"; of last week's enquirers we spoke to, {_pct(offered)} were offered an "
+                f"initial visit within {offer_days} working days (target "
+                f"{_pct(targets.visit_offer_share)})"
+            )
+        text += "."
+        status = _against(share, targets.first_attempt_share)
+    out.append(Verdict("response", "Are we responding fast enough?", status, text))
+
+    # Where do people drop out, and why?
+    f = t.funnel["reached"]
+    previous = t.previous_mature_funnel["reached"]
+    if int(f["enquiry"]) == 0:
+        out.append(
+            Verdict(
+                "drop_out",
+                "Where do people drop out and why?",
+                "unknown",
+                f"Dropping out: too early to tell, no enquiries from {t.mature_period.label} "
+                f"(9 to 21 months ago) yet.",
+            )
+        )
+    else:
+        total = int(f["enquiry"])
+        visit, applied, approved = (
+            f["initial_visit"] / total,
+            f["application"] / total,
+            f["approved"] / total,
+        )
+        before_approved = (
+            previous["approved"] / previous["enquiry"] if previous["enquiry"] else None
+        )
+        median = t.days_to_stage.loc["approved", "median"]
+        left_at = {
+            stage: metrics.by_left_stage(t.drop_off, "withdrawn")[stage]
+            + metrics.by_left_stage(t.drop_off, "not_progressed")[stage]
+            for stage in FUNNEL[:-1]
+        }
+        worst_stage, lost = max(left_at.items(), key=lambda item: item[1])
+        reasons = metrics.by_reason(t.drop_off, "withdrawn")
+        reason = next(iter(reasons), None)
+        benchmark_target = targets.enquiry_to_approval or (
+            config.benchmarks["enquiry_to_approval"].value
+            if "enquiry_to_approval" in config.benchmarks
+            else None
+        )
+        text = (
+            f"Dropping out: of {_plural(total, 'enquiry', 'enquiries')} made "
+            f"{t.mature_period.label}, "
+            f"{_pct(visit)} reached an initial visit"
+            + (f" ({_benchmark(config, 'enquiry_to_initial_visit')})" if config.benchmarks else "")
+            + f", {_pct(applied)} applied"
+            + (f" ({_benchmark(config, 'enquiry_to_application')})" if config.benchmarks else "")
+            + f" and {_pct(approved)} were approved"
+            + (f" ({_benchmark(config, 'enquiry_to_approval')})" if config.benchmarks else "")
+            + (
+                f", {_versus(approved, before_approved, when='a quarter earlier')}"
+                if before_approved is not None
+                else ""
+            )
+            + (
+                f"; a median of {median:,.0f} days to approval"
+                + (
+                    f" ({_benchmark(config, 'days_to_approval', 'days')})"
+                    if "days_to_approval" in config.benchmarks
+                    else ""
+                )
+                if median is not None and not pd.isna(median)
+                else ""
+            )
+            + (
+                f". Most leave at {config.stage_label(worst_stage).lower()} ({lost:,})"
+                if lost
+                else ". Nobody in it has left"
+            )
+            + (
+                f"; the commonest reason for withdrawing is "
+                f"\u201c{data.reason_label('withdrawn', reason)}\u201d."
+                if reason
+                else "."
+            )
+        )
+        out.append(
+            Verdict(
+                "drop_out",
+                "Where do people drop out and why?",
+                _against(approved, benchmark_target),
+                text,
+            )
+        )
+
+    # Which channels work?
+    channels = t.channels
+    sized = channels[channels["enquiries"] >= max(5, int(0.05 * channels["enquiries"].sum()))]
+    if sized.empty:
+        out.append(
+            Verdict(
+                "channels",
+                "Which channels work?",
+                "unknown",
+                "Channels: too early to tell, too few enquiries 9 to 21 months old to compare "
+                "sources.",
+            )
+        )
+    else:
+        best = sized.sort_values("to_approval", ascending=False, kind="stable").iloc[0]
+        most = sized.iloc[0]
+        total = int(channels["enquiries"].sum())
+        text = (
+            f"Channels: {data.source_label(best.name)} approves the most "
+            f"({_pct(best['to_approval'])} of its enquiries)"
+        )
+        if most.name != best.name:
+            text += (
+                f"; {data.source_label(most.name)} brings the most enquiries "
+                f"({_pct(most['enquiries'] / total)}) and approves {_pct(most['to_approval'])}"
+            )
+        costs = t.campaign_costs
+        priced = costs[costs["cost_per_approval_pence"].notna()] if len(costs) else costs
+        if len(priced):
+            cheapest = priced.sort_values("cost_per_approval_pence").iloc[0]
+            text += (
+                f"; cheapest approvals: {cheapest['campaign']} at "
+                f"{format_value(cheapest['cost_per_approval_pence'], 'money')} each"
+            )
+        out.append(Verdict("channels", "Which channels work?", "good", text + "."))
+
+    # Are carers staying?
+    r, before_r = t.retention, t.previous_retention
+    movement = t.movement
+    net_year = int(movement["net_change"].sum())
+    this_week = a.iloc[-1]
+    text = (
+        f"Carers staying: {_plural(t.carer_households, 'approved household')}, "
+        f"{int(this_week['carers_approved'])} approved and {int(this_week['deregistrations'])} "
+        f"deregistered this week, net {net_year:+d} over {len(movement)} months"
+    )
+    if r["retention_rate"] is not None:
+        text += f"; {_pct(r['retention_rate'])} still approved a year after approval"
+        if targets.retention_12_months is not None:
+            text += f" (target {_pct(targets.retention_12_months)})"
+        versus = _versus(r["retention_rate"], before_r["retention_rate"], when="a quarter earlier")
+        text += f", {versus}" if versus else ""
+    if len(t.at_risk):
+        text += f"; {_plural(len(t.at_risk), 'carer household')} at risk"
+    if targets.retention_12_months is not None and r["retention_rate"] is not None:
+        status = _against(r["retention_rate"], targets.retention_12_months)
+    else:
+        status = "good" if net_year >= 0 else "concern"
+    out.append(Verdict("retention", "Are carers staying?", status, text + "."))
+    return out
+
+
+@dataclass
+class Action:
+    """One of the top actions: what to do, and the households it names (id, reference)."""
+
+    text: str
+    households: list[tuple[int, str]]
+
+
+def _days_left(days: int) -> str:
+    return f"{-days} days overdue" if days < 0 else f"{days} days left"
+
+
+def top_actions(t: WeeklyTables, config: FunnelConfig, limit: int = 3) -> list[Action]:
+    """The three things to do first: the stalled cases most over target, the applications
+    nearest to (or past) the panel deadline, and the carers at risk, each naming up to
+    `limit` households."""
+    actions = []
+    if len(t.stalled):
+        top = t.stalled.head(limit)
+        actions.append(
+            Action(
+                f"Move on the {_plural(len(top), 'stalled case')} most over target (of "
+                f"{len(t.stalled):,}): "
+                + "; ".join(
+                    f"{row.reference} ({config.stage_label(row.stage).lower()}, "
+                    f"{int(row.days_over_target)} days over)"
+                    for row in top.itertuples()
+                )
+                + ".",
+                [(int(i), str(r)) for i, r in zip(top.index, top["reference"], strict=True)],
+            )
+        )
+    if len(t.panel):
+        top = t.panel.head(limit)
+        actions.append(
+            Action(
+                "Book panel for the applications nearest the 8-month timescale: "
+                + "; ".join(
+                    f"{row.reference} ({_days_left(int(row.days_left))})"
+                    for row in top.itertuples()
+                )
+                + ".",
+                [(int(i), str(r)) for i, r in zip(top.index, top["reference"], strict=True)],
+            )
+        )
+    if len(t.at_risk):
+        top = t.at_risk.head(limit)
+        actions.append(
+            Action(
+                f"Call the {_plural(len(top), 'carer household')} at risk of leaving first: "
+                + "; ".join(f"{row.reference} ({row.why})" for row in top.itertuples())
+                + ".",
+                [],
+            )
+        )
+    return actions

@@ -67,6 +67,14 @@ def _allowed_area_ids() -> list[int] | None:
         abort(403)
 
 
+def _area_choices(allowed: list[int] | None) -> list[tuple[str, str]]:
+    """The areas this member of staff may narrow the report to, by name."""
+    query = select(Area.name).order_by(Area.name)
+    if allowed is not None:
+        query = query.where(Area.id.in_(allowed))
+    return [(name, name) for name in db().exec(query).all()]
+
+
 def _chosen_areas() -> tuple[list[int] | None, str]:
     allowed = _allowed_area_ids()
     name = request.args.get("area", "").strip()
@@ -129,8 +137,15 @@ def weekly(week: str):
     args = {"area": area} if area else {}
     today = clock.now().astimezone(state().settings.tz).date()
     following = chosen.shift(1)
+    tz = state().settings.service.timezone
     context = {
         "report": report,
+        "case_url": lambda household_id: url_for("households.show", household_id=household_id),
+        "area_choices": _area_choices(_allowed_area_ids()),
+        "area": area,
+        "week_url": url_for("funnel.weekly", week=str(chosen)),
+        # A week still going reads "so far": the link says so before anyone follows it.
+        "next_unfinished": following.end_utc(tz) > clock.now(),
         "image_src": lambda chart: url_for(
             "funnel.chart", week=str(chosen), name=chart.name, **args
         ),
@@ -177,3 +192,77 @@ def chart(week: str, name: str):
     if found is None:
         abort(404)
     return Response(found.png, mimetype="image/png")
+
+
+# -- the annual figures (1 April to 31 March) -------------------------------------------------
+
+
+def _year(text: str) -> int:
+    """A start year in the range we may have data for, and not one that has not begun."""
+    from funnel.annual import current_year
+
+    today = clock.now().astimezone(state().settings.tz).date()
+    try:
+        year = int(text)
+    except ValueError:
+        abort(404)
+    if not 2000 <= year <= current_year(today):
+        abort(404)
+    return year
+
+
+@bp.get("/reports/annual")
+@roles_required(Role.MANAGER, Role.ADMIN)
+def annual_index():
+    from funnel.annual import current_year
+
+    today = clock.now().astimezone(state().settings.tz).date()
+    chosen = request.args.get("year", "").strip()
+    # The year form sends ?year=2025; the last full year is the default.
+    year = _year(chosen) if chosen else current_year(today) - 1
+    area = request.args.get("area")
+    return redirect(url_for("funnel.annual", year=year, **({"area": area} if area else {})))
+
+
+@bp.get("/reports/annual/<year>")
+@roles_required(Role.MANAGER, Role.ADMIN)
+def annual(year: str):
+    from funnel.annual import current_year, load_annual_figures, year_label
+    from funnel.config import load_funnel_config
+
+    chosen = _year(year)
+    area_ids, area = _chosen_areas()
+    figures = load_annual_figures(db(), state().settings, chosen, area_ids=area_ids)
+    db().rollback()
+
+    args = {"area": area} if area else {}
+    today = clock.now().astimezone(state().settings.tz).date()
+    years = range(current_year(today), current_year(today) - 6, -1)
+    return render_template(
+        "funnel/annual_page.html",
+        figures=figures,
+        tables=figures.tables(load_funnel_config()),
+        year_choices=[(str(y), year_label(y)) for y in years],
+        area_choices=_area_choices(_allowed_area_ids()),
+        area=area,
+        xlsx_url=url_for("funnel.annual_xlsx", year=chosen, **args),
+        css_url=url_for("funnel.static", filename="weekly_report.css"),
+    )
+
+
+@bp.get("/reports/annual/<year>.xlsx")
+@roles_required(Role.MANAGER, Role.ADMIN)
+def annual_xlsx(year: str):
+    from funnel.annual import annual_workbook, load_annual_figures
+
+    chosen = _year(year)
+    area_ids, _ = _chosen_areas()
+    figures = load_annual_figures(db(), state().settings, chosen, area_ids=area_ids)
+    db().rollback()
+    return Response(
+        annual_workbook(figures),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={
+            "Content-Disposition": f'attachment; filename="annual-figures-{figures.label}.xlsx"'
+        },
+    )

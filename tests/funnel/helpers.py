@@ -62,6 +62,7 @@ def make_history(
     campaign_name: str | None = None,
     first_contact_at: datetime | None = None,
     area_name: str | None = None,
+    referrer_reference: str | None = None,
 ) -> m.Household:
     """A household made through create_enquiry and moved through move_stage, as in life."""
     actor = Actor.system("test")
@@ -79,6 +80,7 @@ def make_history(
             enquired_at=enquired_at,
             first_contact_at=first_contact_at,
             area_name=area_name,
+            referrer_reference=referrer_reference,
         ),
         settings,
     )

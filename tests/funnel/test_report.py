@@ -35,7 +35,7 @@ from crm.testing.smtp import SmtpCapture
 from funnel.frames import FUNNEL
 from funnel.load import load_funnel_data
 from funnel.periods import IsoWeek
-from funnel.report import build_weekly_report, load_weekly_report
+from funnel.report import EMAIL_CHARTS, build_weekly_report, load_weekly_report
 from tests.funnel.helpers import at, make_history
 
 W10 = IsoWeek(2026, 10)
@@ -124,9 +124,10 @@ def test_weekly_summary_in_plain_english(session, settings, week_data):
         "household now.",
     ]
     assert report.attention == [
-        "1 enquiry waited more than a working day for a first contact.",
+        "1 enquiry had no first call or email within a working day.",
         f"1 case had no move or contact for longer than the target for their stage; the "
-        f"longest is {week_data['p6'].reference} (stage one, 219 days).",
+        f"most over target is {week_data['p6'].reference} (stage one, 219 days without a move "
+        "or contact, 159 over its 60-day target).",
         "1 application is past the 8-month panel deadline.",
         "1 carer household may be at risk of leaving.",
     ]
@@ -135,12 +136,59 @@ def test_weekly_summary_in_plain_english(session, settings, week_data):
     assert headlines["Approvals"] == ["1", "0", "+1", "0.0"]
     assert headlines["Withdrew"] == ["1", "0", "+1", "0.0"]
     assert headlines["Carer households deregistered"] == ["1", "0", "+1", "0.0"]
-    # P1 on time, P2 late, P3 not yet due: 1 of 2; last week P4 on time.
-    assert headlines["Enquiries contacted within the response target"] == [
-        "50%", "100%", "-50 points", "100%",
+    # P1 on time, P2 late, P3 not yet due: 1 of 2; last week P4 on time. The 4 weeks before:
+    # P4 on time and P5, never called at all (it withdrew), which counts against the team.
+    assert headlines["Enquiries first attempted within the response target"] == [
+        "50%", "100%", "-50 points", "50%",
     ]  # fmt: skip
     stalled = report.table("stalled").rows()
     assert [row[0] for row in stalled] == [week_data["p6"].reference]
+
+
+def test_one_verdict_per_question_with_target_trend_and_benchmark(session, settings, week_data):
+    report = load_weekly_report(session, settings, W10, with_charts=False)
+    verdicts = {v.key: (v.status, v.text) for v in report.verdicts}
+    assert list(verdicts) == ["enquiries", "response", "drop_out", "channels", "retention"]
+    # W10 3 enquiries, W9 1 (P4); W6-W9: 0, 0, 1 (P5), 1 (P4).
+    assert verdicts["enquiries"] == (
+        "good",
+        "Enquiries: 3 this week, no weekly target set, up from 1 last week (4-week average 0.5).",
+    )
+    # P1 on time, P2 called late, P3 not due: 1 of 2 (target 90% in config/funnel.toml); W9: P4
+    # on time. P4, spoken to, reached its initial visit exactly 5 working days after enquiring.
+    assert verdicts["response"] == (
+        "concern",
+        "Responding: 50% first attempted within a working day, target 90%, down from 100% "
+        "last week; 50% spoken to within a working day; of last week's enquirers we spoke "
+        "to, 100% were offered an initial visit within 5 working days (target 80%).",
+    )
+    # The mature cohort (9 Jun 2024 to 8 Jun 2025) is P6 alone, at stage one; a quarter
+    # earlier (9 Mar 2024 to 8 Mar 2025) it was P8, approved.
+    status, text = verdicts["drop_out"]
+    assert status == "concern"
+    assert text.startswith(
+        "Dropping out: of 1 enquiry made 9 June 2024 to 8 June 2025, 100% reached an initial "
+        "visit (national 31%: The Fostering Network, recruitment benchmark 2024), 100% applied "
+        "(national 6%: Ofsted, Fostering in England 2023-24) and 0% were approved (national "
+        "11%: The Fostering Network, recruitment benchmark 2024), down from 100% a quarter "
+        "earlier. Nobody in it has left."
+    )
+    assert verdicts["channels"][0] == "unknown" and "too early to tell" in verdicts["channels"][1]
+    # P8 approved 15 Jan 2025 and deregistered after its first year: still approved then.
+    assert verdicts["retention"] == (
+        "good",
+        "Carers staying: 1 approved household, 1 approved and 1 deregistered this week, net +0 "
+        "over 12 months; 100% still approved a year after approval; 1 carer household at risk.",
+    )
+    actions = [a.text for a in report.actions]
+    p6 = week_data["p6"].reference
+    assert actions[0] == (
+        f"Move on the 1 stalled case most over target (of 1): {p6} (stage one, 159 days over)."
+    )
+    assert actions[1] == (
+        f"Book panel for the applications nearest the 8-month timescale: {p6} (8 days overdue)."
+    )
+    assert actions[2].startswith("Call the 1 carer household at risk of leaving first: ")
     assert report.table("panel_deadlines").rows()[0][-2:] == ["-8", "Past the deadline"]
 
 
@@ -229,7 +277,7 @@ def test_report_weekly_writes_html_charts_and_csv(database_url, session, week_da
     out = tmp_path / "report"
     result = run_cli(database_url, "report", "weekly", "--out", str(out))
     assert result.exit_code == 0, result.output
-    assert "3 enquiries this week" in result.output  # the default is the last full week: W10
+    assert "Enquiries: 3 this week" in result.output  # the default is the last full week: W10
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted(
         ["weekly-report-2026-W10.html", "weekly-report-2026-W10.csv"]
@@ -245,7 +293,7 @@ def test_report_weekly_writes_html_charts_and_csv(database_url, session, week_da
     rows = list(csv.reader(io.StringIO((out / "weekly-report-2026-W10.csv").read_text(
         encoding="utf-8-sig"))))  # fmt: skip
     assert ["Enquiries", "3", "1", "0.5"] in rows
-    assert ["Enquiries contacted within the response target", "0.5", "1.0", "1.0"] in rows
+    assert ["Enquiries first attempted within the response target", "0.5", "1.0", "0.5"] in rows
     funnel_at = rows.index(["How far enquiries got"])
     assert rows[funnel_at + 1][:3] == ["Stage", "Reached", "From the stage before"]
 
@@ -260,10 +308,10 @@ def test_weekly_email_arrives_with_charts_and_csv(session, settings, week_data):
     recipients, received = delivered.recipients, delivered.message
     assert recipients == ["manager@test.example"]
     assert received["Subject"] == ("Weekly fostering report: week 10 of 2026 (2 Mar to 8 Mar 2026)")
-    assert "3 enquiries this week" in received.get_body(("plain",)).get_content()
+    assert "Enquiries: 3 this week" in received.get_body(("plain",)).get_content()
     html = received.get_body(("html",)).get_content()
     cids = set(re.findall(r'src="cid:([^"]+)"', html))
-    assert len(cids) == len(CHARTS)
+    assert len(cids) == len(EMAIL_CHARTS)
     images = {
         part["Content-ID"].strip().strip("<>"): part
         for part in received.walk()
@@ -313,7 +361,9 @@ def test_send_queues_for_managers_and_the_dispatcher_delivers(
     recipients, received = delivered.recipients, delivered.message
     assert recipients == ["manager@test.example"]
     assert received["Subject"].startswith("Weekly fostering report: week 10 of 2026")
-    assert sum(1 for p in received.walk() if p.get_content_type() == "image/png") == len(CHARTS)
+    assert sum(1 for p in received.walk() if p.get_content_type() == "image/png") == len(
+        EMAIL_CHARTS
+    )
 
 
 def test_report_for_one_area(session, settings, week_data, org):
@@ -324,3 +374,56 @@ def test_report_for_one_area(session, settings, week_data, org):
     assert report.area_label == "Southshire"
     assert report.subject.startswith("Weekly fostering report (Southshire)")
     assert report.changes[0].startswith("0 enquiries this week")
+
+
+# The email's bound: its text under 2,500 characters and the whole of it under 3,000 CSS pixels
+# tall at 800 pixels wide (about three screens, four charts included), against ten screens and
+# 19 tables before. On this data it measures about 1,900 characters and 2,000 pixels.
+EMAIL_MAX_TEXT = 2_500
+EMAIL_MAX_HEIGHT = 3_000
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_email_in_chromium_is_short_and_starts_with_the_verdicts(
+    session, settings, week_data, chromium
+):
+    import base64
+
+    message = weekly_report_email(session, settings, date(2026, 3, 8), ["manager@test.example"])
+    html = message.get_body(("html",)).get_content()
+    # Chromium has no cid: scheme: give it the very images the email carries.
+    for part in message.walk():
+        if part.get_content_type() == "image/png":
+            cid = part["Content-ID"].strip().strip("<>")
+            data = base64.b64encode(part.get_content()).decode()
+            html = html.replace(f"cid:{cid}", f"data:image/png;base64,{data}")
+    context = chromium.new_context(viewport={"width": 800, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_content(html, wait_until="load")
+        verdicts = page.locator(".fr-verdict").all_inner_texts()
+        assert [v.split(":")[0] for v in verdicts] == [
+            "On track", "Needs action", "Needs action", "Too early to tell", "On track",
+        ]  # fmt: skip
+        assert "Enquiries: 3 this week" in verdicts[0]
+        assert "Responding: 50% first attempted within a working day" in verdicts[1]
+        # The verdicts come first: above the actions, the link and the charts.
+        top = page.eval_on_selector("#verdicts-heading", "e => e.getBoundingClientRect().top")
+        charts_top = page.eval_on_selector("figure", "e => e.getBoundingClientRect().top")
+        assert top < 300 < charts_top
+        loaded = page.eval_on_selector_all(
+            "figure img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)"
+        )
+        assert loaded == [True] * 4
+        assert (
+            page.get_by_role("link", name="Open the full report in the CRM").get_attribute("href")
+            == f"{settings.service.public_base_url.rstrip('/')}/reports/weekly/2026-W10"
+        )
+        text = page.inner_text("body")
+        height = page.evaluate("document.documentElement.scrollHeight")
+        assert len(text) < EMAIL_MAX_TEXT, len(text)
+        assert height < EMAIL_MAX_HEIGHT, height
+        assert page.locator("table").count() == 0  # the tables are on the page and in the CSV
+        print(f"email: {len(text)} characters, {height} px tall at 800 px")
+    finally:
+        context.close()

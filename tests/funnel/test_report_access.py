@@ -114,6 +114,32 @@ def test_each_manager_gets_only_their_areas(database_url, session, settings, org
     assert north.reference not in body and "Northshire" not in body
 
 
+def test_a_one_area_email_names_no_household_of_another_area(
+    database_url, session, settings, org, two_areas
+):
+    """Refer-a-friend crosses areas: a Southshire family referred by Northshire's carer. The
+    Southshire manager's email counts the referral without naming the referring household,
+    and no table, verdict, action or attachment names a Northshire household or the area."""
+    north, south = two_areas["north"], two_areas["south"]
+    referred = make_history(
+        session, settings, first_name="Ria", enquired_at=at("2026-03-03"), postcode="NG1 1AA",
+        referrer_reference=north.reference,
+    )  # fmt: skip
+    assert referred.referrer_household_id == north.id
+    message = weekly_report_email(
+        session, settings, date(2026, 3, 8), ["south.manager@test.example"]
+    )
+    body = everything_in(message)
+    assert south.reference in body and "A carer in another area" in body
+    north_households = session.exec(
+        select(m.Household.reference).where(m.Household.area_id == org.north.id)
+    ).all()
+    assert north_households
+    for reference in north_households:
+        assert reference not in body
+    assert "Northshire" not in body
+
+
 def test_send_for_one_area(database_url, session, settings, org, two_areas):
     north, south = two_areas["north"], two_areas["south"]
     result = run_cli(

@@ -3,6 +3,7 @@ browser, that it loads under the CRM's Content Security Policy, prints and passe
 
 from __future__ import annotations
 
+import io
 import re
 import threading
 from pathlib import Path
@@ -105,7 +106,41 @@ def test_unknown_weeks_and_charts_are_not_found(app, org):
     assert client.get("/reports/weekly/2026-W10/secrets.png").status_code == 404
     page = client.get("/reports/weekly/2026-W09").get_data(as_text=True)
     assert 'href="/reports/weekly/2026-W10"' in page  # next week link
-    assert "2026-W11" not in page  # the current week is not over: no link to it
+    assert "2026-W11" not in page  # two weeks on: only the next week is linked
+    assert "not over yet" not in page
+
+
+def test_a_week_still_going_says_so_before_and_after_the_link(app, org):
+    client = signed_in(app, org.manager)
+    last_full = client.get("/reports/weekly/2026-W10").get_data(as_text=True)
+    assert "Next week (2026-W11, not over yet: figures so far)" in last_full
+    assert "This week is not over yet" not in last_full
+    going = client.get("/reports/weekly/2026-W11").get_data(as_text=True)
+    assert "This week is not over yet." in going and "figures so far, as at" in going
+
+
+def test_case_references_link_to_the_household_and_the_area_is_a_form(app, org, session, settings):
+    stalled = make_history(
+        session, settings, first_name="Uma", enquired_at=at("2025-06-02"),
+        moves=[(at("2025-06-20"), "initial_visit", None), (at("2025-07-01"), "application", None),
+               (at("2025-08-01"), "stage_one", None)],
+    )  # fmt: skip
+    client = signed_in(app, org.manager)
+    html = client.get("/reports/weekly/2026-W10").get_data(as_text=True)
+    link = f'<a href="/households/{stalled.id}">{stalled.reference}</a>'
+    assert link in html  # in the stalled cases, the panel deadlines and the top actions
+    assert html.count(link) >= 3
+    assert client.get(f"/households/{stalled.id}").status_code == 200
+    # The area filter is a real form: a labelled select sending ?area=NAME to the same week.
+    assert (
+        '<form class="fr-no-print fr-area-filter" method="get" action="/reports/weekly/2026-W10">'
+        in html
+    )
+    assert '<label class="govuk-label govuk-label--s" for="filter-area">Area</label>' in html
+    assert '<option value="Northshire" >Northshire</option>' in html
+    narrowed = client.get("/reports/weekly/2026-W10?area=Southshire").get_data(as_text=True)
+    assert '<option value="Southshire" selected>Southshire</option>' in narrowed
+    assert stalled.reference not in narrowed  # Uma lives in Northshire
 
 
 def test_a_manager_of_one_area_sees_only_that_area(app, org, session):
@@ -185,3 +220,35 @@ def test_in_chromium_under_the_csp_printable_and_accessible(app, org, chromium, 
         context.close()
         server.shutdown()
         thread.join()
+
+
+def test_annual_figures_page_and_excel(app, org):
+    from openpyxl import load_workbook
+
+    client = signed_in(app, org.manager)
+    # "Now" is 10 March 2026: the year 2025-26 is still going, the last full one is 2024-25.
+    index = client.get("/reports/annual")
+    assert index.status_code == 302 and index.headers["Location"].endswith("/reports/annual/2024")
+    chosen = client.get("/reports/annual?year=2025")
+    assert chosen.headers["Location"].endswith("/reports/annual/2025")
+    html = client.get("/reports/annual/2025").get_data(as_text=True)
+    assert "Annual figures 2025-26" in html and "This year is not over yet." in html
+    assert '<label class="govuk-label govuk-label--s" for="filter-year">Year</label>' in html
+    # Pat and Sam enquired in March 2026; Pat withdrew at enquiry.
+    assert '<th scope="row">Enquiries</th><td class="fr-num">2</td>' in html
+    assert client.get("/reports/annual/2027").status_code == 404  # not begun
+    assert client.get("/reports/annual/next").status_code == 404
+    download = client.get("/reports/annual/2025.xlsx")
+    assert download.headers["Content-Disposition"] == (
+        'attachment; filename="annual-figures-2025-26.xlsx"'
+    )
+    rows = list(
+        load_workbook(io.BytesIO(download.data))["Recruitment and households"].iter_rows(
+            values_only=True
+        )
+    )
+    assert ("Enquiries", 2) in rows and ("Withdrawn (all stages)", 1) in rows
+    for user in (org.officer_north, org.supervisor_north):
+        refused = signed_in(app, user)
+        assert refused.get("/reports/annual/2025").status_code == 403
+        assert refused.get("/reports/annual/2025.xlsx").status_code == 403

@@ -1,0 +1,101 @@
+"""Server time of the weekly report page, uncached, on a big demo database.
+
+What is measured: the time for the Flask app to answer GET /reports/weekly/<last full week>
+end to end inside the process (sign-in check, loading the funnel data, every figure, the
+page's template), through the WSGI test client, with the app's report cache emptied before
+every request, beside a trivial route (/healthz: one `SELECT 1`) in the same run. The page's
+charts are separate requests (its <img> sources): timed too, as the first chart after an
+uncached page, since the page leaves them to be drawn when asked for.
+
+The user is the demo manager (every area: the widest view). The demo database is built once
+by bench/web.py's `prepare` and kept (var/bench/web-<N>.db, or its PostgreSQL schema).
+
+Usage:
+    python bench/report_page.py                        # SQLite, 100,000 households
+    python bench/report_page.py --households 2000 --repeat 5
+    python bench/report_page.py --backend postgresql
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import sqlalchemy as sa  # noqa: E402
+from web import MANAGER, database_url, prepare  # noqa: E402
+
+from crm import clock  # noqa: E402
+from crm.db import make_engine  # noqa: E402
+from crm.testing.fixtures import make_test_settings  # noqa: E402
+from funnel.periods import IsoWeek  # noqa: E402
+
+
+def timed(client, path: str, before=None) -> tuple[float, int]:
+    if before:
+        before()
+    started = time.perf_counter()
+    response = client.get(path)
+    return (time.perf_counter() - started) * 1000, response.status_code
+
+
+def summary(times: list[float]) -> str:
+    times = sorted(times)
+    return f"median {statistics.median(times):7.0f} ms   worst {times[-1]:7.0f} ms"
+
+
+def main() -> None:
+    from crm.demo.organisation import DEMO_PASSWORD
+    from crm.web import create_app
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--households", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    url = database_url(args.backend, args.households)
+    prepare(url, args.households)
+    settings = make_test_settings(url)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        total = conn.execute(sa.text("SELECT count(*) FROM household")).scalar_one()
+    app = create_app(settings, engine=engine, secret_key="bench-secret-key-0123456789abcdef")
+    app.config["WTF_CSRF_ENABLED"] = False
+    client = app.test_client()
+    signed = client.post("/sign-in", data={"email": MANAGER, "password": DEMO_PASSWORD})
+    if signed.status_code != 302:
+        raise SystemExit(f"could not sign in as {MANAGER}")
+    week = IsoWeek.last_complete(clock.now(), settings.service.timezone)
+    page = f"/reports/weekly/{week}"
+
+    def empty_cache() -> None:
+        app.extensions.pop("funnel_reports", None)
+
+    # Warm up: imports (pandas, matplotlib), templates, the database's own caches.
+    timed(client, page, empty_cache)
+    timed(client, f"{page}/funnel.png")
+    print(f"{args.backend}, {total:,} households, {week}, signed in as {MANAGER}")
+    trivial = [timed(client, "/healthz")[0] for _ in range(args.repeat)]
+    uncached, charts, cached = [], [], []
+    for _ in range(args.repeat):
+        ms, status = timed(client, page, empty_cache)
+        assert status == 200, status
+        uncached.append(ms)
+        charts.append(timed(client, f"{page}/funnel.png")[0])
+        cached.append(timed(client, page)[0])
+    print(f"  trivial route (/healthz)         {summary(trivial)}")
+    print(f"  report page, uncached            {summary(uncached)}")
+    print(f"  report page, cached              {summary(cached)}")
+    print(f"  first chart after it (funnel)    {summary(charts)}")
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
