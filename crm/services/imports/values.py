@@ -5,8 +5,10 @@ spreadsheet row and column; nothing here writes."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import date
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
@@ -14,13 +16,47 @@ from sqlmodel import Session, select
 from crm import clock
 from crm.models import Area, Campaign, Reason, ReasonKind, Source, Stage
 from crm.services.imports.columns import LEAVING_COLUMNS, STAGE_COLUMNS
+from crm.services.imports.mapping import (
+    DAY_FIRST,
+    MONTH_FIRST,
+    NEW,
+    OTHER,
+    ImportMapping,
+    MappingError,
+    normalise,
+)
 from crm.services.validation import normalise_email, normalise_phone, normalise_postcode
 from crm.settings import Settings
 
 NO_REASON_TEXT = "No reason recorded in the tracker"
 
-_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_UK = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+_ISO = re.compile(
+    r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+)
+_NUMERIC = re.compile(
+    r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?: \d{1,2}:\d{2}(?::\d{2})?)?$"
+)
+_DAY_NAMED = re.compile(
+    r"^(\d{1,2})(?:st|nd|rd|th)?[\s\-/.]+([a-z]{3,9})\.?[\s\-/.,]+(\d{4}|\d{2})$", re.I
+)
+_NAMED_DAY = re.compile(r"^([a-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4}|\d{2})$", re.I)
+_SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
+            ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
+            ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
+            ("dec", "december"),
+        ],
+        start=1,
+    )
+    for name in names
+}  # fmt: skip
+# Excel counts days from 30 December 1899 (its 1900 leap-year bug included).
+_EXCEL_EPOCH = date(1899, 12, 30)
+DATE_EXAMPLES = "01/02/2023, 1 Feb 23 or 2023-02-01"
 
 
 @dataclass(frozen=True)
@@ -28,24 +64,87 @@ class Problem:
     row: int
     column: str
     message: str
+    sheet: str | None = None
 
     def __str__(self) -> str:
-        return f"Row {self.row}, {self.column}: {self.message}"
+        from crm.services.imports.columns import display_row
+
+        where = f"Sheet {self.sheet!r}, row" if self.sheet else "Row"
+        return f"{where} {display_row(self.row)}, {self.column}: {self.message}"
 
 
-def parse_date(text: str) -> date:
-    """YYYY-MM-DD or DD/MM/YYYY (day first, as UK spreadsheets write it)."""
-    text = text.strip()
-    for pattern, order in ((_ISO, (0, 1, 2)), (_UK, (2, 1, 0))):
-        match = pattern.match(text)
-        if match:
-            parts = [int(g) for g in match.groups()]
-            year, month, day = (parts[i] for i in order)
-            try:
-                return date(year, month, day)
-            except ValueError:
-                raise ValueError(f"{text!r} is not a real date") from None
-    raise ValueError(f"enter a date as YYYY-MM-DD or DD/MM/YYYY, not {text!r}")
+def _year(text: str) -> int:
+    year = int(text)
+    # Two-digit years in a recruitment tracker are this century.
+    return 2000 + year if len(text) == 2 else year
+
+
+def _real(text: str, year: int, month: int, day: int) -> date:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a real date") from None
+
+
+def parse_date(text: str, order: str = DAY_FIRST) -> date:
+    """A date as trackers write it: 01/02/2023 or 1/2/23 (day first, the UK way, unless the
+    column is month-first), 1 Feb 23, 1st February 2023, Feb 1 2023, 2023-02-01, or the
+    number Excel keeps a date as (44958) when the cell lost its date format."""
+    text = " ".join(text.split())
+    if match := _ISO.match(text):
+        year, month, day = (int(g) for g in match.groups())
+        return _real(text, year, month, day)
+    if match := _NUMERIC.match(text):
+        first, second, year = match.groups()
+        day, month = (int(first), int(second))
+        if order == MONTH_FIRST:
+            day, month = month, day
+        return _real(text, _year(year), month, day)
+    for pattern, day_at, month_at in ((_DAY_NAMED, 0, 1), (_NAMED_DAY, 1, 0)):
+        if match := pattern.match(text):
+            parts = match.groups()
+            month = _MONTHS.get(parts[month_at].casefold())
+            if month is None:
+                break
+            return _real(text, _year(parts[2]), month, int(parts[day_at]))
+    if _SERIAL.match(text):
+        serial = float(text)
+        if 20000 <= serial <= 80000:
+            return _EXCEL_EPOCH + timedelta(days=int(serial))
+    raise ValueError(f"Enter a date such as {DATE_EXAMPLES}, not {text!r}")
+
+
+def date_order(values: list[str]) -> tuple[str, str | None]:
+    """Which way round a column's dates are (day-first unless only month-first fits), and a
+    sentence when that was a guess or the column's dates disagree."""
+    day_first = month_first = either = None
+    for value in values:
+        match = _NUMERIC.match(" ".join(value.split()))
+        if not match:
+            continue
+        a, b = int(match.group(1)), int(match.group(2))
+        if a > 12 >= b:
+            day_first = day_first or value
+        elif b > 12 >= a:
+            month_first = month_first or value
+        elif a != b:
+            either = either or value
+    if month_first and not day_first:
+        return MONTH_FIRST, (
+            f"dates read month first (US), as {month_first} can only be read that way; "
+            "say day-first in the mapping's [dates] if that is wrong"
+        )
+    if month_first and day_first:
+        return DAY_FIRST, (
+            f"the dates disagree ({day_first} is day first, {month_first} month first): "
+            "read day first, the UK way, and the others listed as problems"
+        )
+    if either and not day_first:
+        return DAY_FIRST, (
+            f"every date could be day or month first (such as {either}): read day first, "
+            "the UK way; say month-first in the mapping's [dates] if the file is American"
+        )
+    return DAY_FIRST, None
 
 
 @dataclass
@@ -74,6 +173,10 @@ class TrackerRow:
     first_contact_on: date | None
     stages: dict[Stage, date]
     leaving: Leaving | None
+    # The file's own words for a source or campaign filed under "other".
+    source_text: str | None = None
+    campaign_text: str | None = None
+    sheet: str | None = None
 
     def history(self) -> list[tuple[Stage, date]]:
         """(stage, date) in the order the moves happen, enquiry first."""
@@ -83,32 +186,158 @@ class TrackerRow:
         return moves
 
 
+def slug(text: str, limit: int) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.casefold()).strip("_")[:limit] or "value"
+
+
+@dataclass
+class NewEntry:
+    """A list entry the import adds (--create-missing, or "new" in the mapping), keeping the
+    file's wording as its label."""
+
+    kind: str  # source, campaign, withdrawn, not_progressed
+    key: str
+    label: str
+    rows: int = 0
+
+
 @dataclass
 class Lists:
-    """The database lists a row is checked against, read once per import."""
+    """The database lists a row is checked against, read once per import, and what the mapping
+    and --create-missing say about values the lists do not have."""
 
     areas: dict[str, str]
     sources: dict[str, str]
     source_names: list[str]
     campaigns: dict[str, str]
     reasons: dict[ReasonKind, dict[str, str]]
+    mapping: ImportMapping = field(default_factory=ImportMapping)
+    create_missing: bool = False
+    # kind -> normalised value -> the entry to add
+    new: dict[str, dict[str, NewEntry]] = field(default_factory=dict)
+    # value list -> the file's words filed under "other" -> rows
+    other: dict[str, Counter] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, session: Session) -> Lists:
-        areas = {name.casefold(): name for name in session.exec(select(Area.name)).all()}
+    def read(
+        cls, session: Session, mapping: ImportMapping | None = None, create_missing: bool = False
+    ) -> Lists:
+        areas = {normalise(name): name for name in session.exec(select(Area.name)).all()}
         sources: dict[str, str] = {}
         names = []
         for source in session.exec(select(Source).where(Source.active.is_(True))).all():
-            sources[source.key.casefold()] = source.key
-            sources[source.label.casefold()] = source.key
+            sources[normalise(source.key)] = source.key
+            sources[normalise(source.label)] = source.key
             names.append(source.label)
-        campaigns = {name.casefold(): name for name in session.exec(select(Campaign.name)).all()}
+        campaigns = {
+            normalise(name): name
+            for name in session.exec(select(Campaign.name).where(Campaign.active.is_(True))).all()
+        }
         reasons: dict[ReasonKind, dict[str, str]] = {}
         for reason in session.exec(select(Reason).where(Reason.active.is_(True))).all():
             kind = reasons.setdefault(ReasonKind(reason.kind), {})
-            kind[reason.code.casefold()] = reason.code
-            kind[reason.label.casefold()] = reason.code
-        return cls(areas, sources, sorted(names), campaigns, reasons)
+            kind[normalise(reason.code)] = reason.code
+            kind[normalise(reason.label)] = reason.code
+        lists = cls(
+            areas, sources, sorted(names), campaigns, reasons, mapping or ImportMapping(),
+            create_missing,
+        )  # fmt: skip
+        lists._check_mapping()
+        return lists
+
+    def _table(self, kind: str) -> dict[str, str]:
+        if kind == "source":
+            return self.sources
+        if kind == "campaign":
+            return self.campaigns
+        if kind == "area":
+            return self.areas
+        stage = kind.removesuffix("_reason")
+        return self.reasons.get(ReasonKind(stage), {})
+
+    def _check_mapping(self) -> None:
+        """A mapping to an entry we do not have is the mapping's mistake: say so before any
+        row is read."""
+        for kind, choices in self.mapping.values.items():
+            kinds = ["withdrawn_reason", "not_progressed_reason"] if kind == "reason" else [kind]
+            for choice in choices.values():
+                if choice.casefold() in (NEW, OTHER):
+                    if choice.casefold() == NEW and kind == "area":
+                        raise MappingError(
+                            "areas cannot be added by an import (they need their postcode "
+                            "districts): an admin adds them in the CRM first"
+                        )
+                    continue
+                if not any(normalise(choice) in self._table(k) for k in kinds):
+                    raise MappingError(
+                        f"the mapping's [values.{kind}] names {choice!r}, which is not in the "
+                        f"CRM's list of {kind.replace('_', ' ')}s"
+                    )
+
+    def resolve(self, kind: str, text: str) -> tuple[str | None, str | None]:
+        """(the entry's key, the file's words when filed under other) for a value in the file;
+        ValueError with a sentence when the value cannot be placed."""
+        table = self._table(kind)
+        choice = self.mapping.value_choice(kind, text)
+        if choice is not None and choice.casefold() not in (NEW, OTHER):
+            return table[normalise(choice)], None
+        if choice is None and normalise(text) in table:
+            return table[normalise(text)], None
+        if choice is not None and choice.casefold() == OTHER:
+            return self._other(kind, text)
+        if (choice is not None and choice.casefold() == NEW) or (
+            self.create_missing and kind != "area"
+        ):
+            return self._add(kind, text), None
+        if kind.endswith("_reason"):
+            # A reason in the team's own words is kept as they wrote it, under "other", and
+            # shown in the reports' breakdown of "other"; the dry run lists every one.
+            return self._other(kind, text)
+        noun = kind.replace("_", " ")
+        if kind == "area":
+            known = ", ".join(sorted(self.areas.values())) or "none yet"
+            raise ValueError(
+                f"Unknown area {text!r}. Areas are: {known}. Map it to one, or to other "
+                "(the hub's triage queue), in the mapping's [values.area]"
+            )
+        listed = f" Use one of: {', '.join(self.source_names)}." if kind == "source" else ""
+        raise ValueError(
+            f"Unknown {noun} {text!r}.{listed} Map it in the mapping's [values.{kind}], file it "
+            f"under other, or add it with --create-missing"
+        )
+
+    def _other(self, kind: str, text: str) -> tuple[str | None, str | None]:
+        self.other.setdefault(kind, Counter())[text] += 1
+        if kind == "source":
+            return self.sources.get("other"), text
+        if kind.endswith("_reason"):
+            code = self._table(kind).get("other")
+            if code is None:
+                raise ValueError(
+                    f"No reason matches {text!r} and there is no 'other' reason to use"
+                )
+            return code, text
+        return None, text
+
+    def _add(self, kind: str, text: str) -> str:
+        list_kind = kind.removesuffix("_reason")
+        pending = self.new.setdefault(list_kind, {})
+        key = normalise(text)
+        if key not in pending:
+            if kind == "campaign":
+                code = text[:200]
+            else:
+                limit = 40 if kind == "source" else 60
+                taken = set(self._table(kind).values()) | {e.key for e in pending.values()}
+                code, n = slug(text, limit), 1
+                while code in taken:
+                    n += 1
+                    code = f"{slug(text, limit - 3)}_{n}"
+            pending[key] = NewEntry(
+                list_kind, code, text[:200] if kind == "campaign" else text[:100]
+            )
+        pending[key].rows += 1
+        return pending[key].key
 
 
 def local_today(settings: Settings) -> date:
@@ -116,13 +345,20 @@ def local_today(settings: Settings) -> date:
 
 
 def check_row(
-    number: int, values: dict[str, str], lists: Lists, today: date
+    number: int,
+    values: dict[str, str],
+    lists: Lists,
+    today: date,
+    orders: dict[str, str] | None = None,
+    sheet: str | None = None,
 ) -> tuple[TrackerRow | None, list[Problem]]:
-    """Check one row on its own (no history comparison); every problem is reported."""
+    """Check one row on its own (no history comparison); every problem is reported. `orders`
+    says which way round each date column is (day-first unless said)."""
     problems: list[Problem] = []
+    orders = orders or {}
 
     def problem(column: str, message: str) -> None:
-        problems.append(Problem(number, column, message))
+        problems.append(Problem(number, column, message, sheet))
 
     def text(column: str, limit: int = 200) -> str | None:
         value = " ".join(values.get(column, "").split())
@@ -135,7 +371,7 @@ def check_row(
         if not raw:
             return None
         try:
-            parsed = parse_date(raw)
+            parsed = parse_date(raw, orders.get(column, DAY_FIRST))
         except ValueError as exc:
             problem(column, str(exc)[0].upper() + str(exc)[1:])
             return None
@@ -174,23 +410,21 @@ def check_row(
         except ValueError as exc:
             problem("postcode", str(exc))
 
-    area_name = source_key = campaign_name = None
-    if area := text("area"):
-        area_name = lists.areas.get(area.casefold())
-        if area_name is None:
-            known = ", ".join(sorted(lists.areas.values())) or "none yet"
-            problem("area", f"Unknown area {area!r}. Areas are: {known}")
-    if source := text("source"):
-        source_key = lists.sources.get(source.casefold())
-        if source_key is None:
-            problem(
-                "source",
-                f"Unknown source {source!r}. Use one of: {', '.join(lists.source_names)}",
-            )
-    if campaign := text("campaign"):
-        campaign_name = lists.campaigns.get(campaign.casefold())
-        if campaign_name is None:
-            problem("campaign", f"Unknown campaign {campaign!r}")
+    area_name = source_key = campaign_name = source_text = campaign_text = None
+
+    def listed(column: str) -> tuple[str | None, str | None]:
+        value = text(column)
+        if not value:
+            return None, None
+        try:
+            return lists.resolve(column, value)
+        except ValueError as exc:
+            problem(column, str(exc))
+            return None, None
+
+    area_name, _ = listed("area")
+    source_key, source_text = listed("source")
+    campaign_name, campaign_text = listed("campaign")
 
     first_contact_on = day("first_contact_date")
     if enquired_on and first_contact_on and first_contact_on < enquired_on:
@@ -231,13 +465,8 @@ def check_row(
                 date_column, f"{when:%d/%m/%Y} is before the {latest[0]} ({latest[1]:%d/%m/%Y})"
             )
         else:
-            code, reason_text = _match_reason(lists, stage, reason)
-            if code is None:
-                problem(
-                    reason_column,
-                    f"No reason matches {reason!r} and there is no 'other' reason to use",
-                )
-            else:
+            code, reason_text = _match_reason(lists, stage, reason, problem, reason_column)
+            if code is not None:
                 leaving = Leaving(stage, when, code, reason_text)
 
     if problems:
@@ -256,6 +485,8 @@ def check_row(
             area_name=area_name,
             source_key=source_key,
             campaign_name=campaign_name,
+            source_text=source_text,
+            campaign_text=campaign_text,
             first_contact_on=first_contact_on,
             stages=stages,
             leaving=leaving,
@@ -264,8 +495,20 @@ def check_row(
     )
 
 
-def _match_reason(lists: Lists, stage: Stage, text: str | None) -> tuple[str | None, str | None]:
-    options = lists.reasons.get(ReasonKind(stage.value), {})
-    if text and text.casefold() in options:
-        return options[text.casefold()], None
-    return options.get("other"), text or NO_REASON_TEXT
+def _match_reason(
+    lists: Lists,
+    stage: Stage,
+    text: str | None,
+    problem: Callable[[str, str], None],
+    column: str,
+) -> tuple[str | None, str | None]:
+    if not text:
+        code = lists.reasons.get(ReasonKind(stage.value), {}).get("other")
+        if code is None:
+            problem(column, "No reason is given and there is no 'other' reason to use")
+        return code, NO_REASON_TEXT
+    try:
+        return lists.resolve(f"{stage.value}_reason", text)
+    except ValueError as exc:
+        problem(column, str(exc))
+        return None, None
