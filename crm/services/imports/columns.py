@@ -11,8 +11,16 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from crm import stages
-from crm.models import Stage
+from crm.services.imports.dates import parse_date
+from crm.services.imports.fields import (  # noqa: F401  (the importer's columns, here too)
+    ALL_COLUMNS,
+    COLUMNS,
+    DATE_COLUMNS,
+    EXTRA_COLUMNS,
+    LEAVING_COLUMNS,
+    REQUIRED_COLUMNS,
+    STAGE_COLUMNS,
+)
 from crm.services.imports.mapping import (
     IGNORE,
     ImportMapping,
@@ -23,43 +31,6 @@ from crm.services.imports.mapping import (
 )
 from crm.services.imports.sheets import Sheet, SpreadsheetError, read_sheets
 from crm.text import clean_text
-
-# A tracker records each stage reached as a date in the stage's column (crm.stages), and a
-# household that left as a date and a reason.
-STAGE_COLUMNS = {
-    row.tracker_column: Stage(row.key)
-    for row in stages.STAGES
-    if row.tracker_column and "funnel" in row.groups and row.key != Stage.ENQUIRY
-}
-LEAVING_COLUMNS = {
-    Stage(row.key): (row.tracker_column, f"{row.key}_reason")
-    for row in stages.STAGES
-    if row.tracker_column and "closed" in row.groups
-}
-COLUMNS = [
-    "reference",
-    "enquiry_date",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "postcode",
-    "area",
-    "source",
-    "campaign",
-    "first_contact_date",
-    *STAGE_COLUMNS,
-    "withdrawn_date",
-    "withdrawn_reason",
-    "not_progressed_date",
-    "not_progressed_reason",
-]
-# Columns a file may have that are read into the ones above: a name in one cell ("Kim Lee"),
-# and one reason column beside both leaving dates.
-EXTRA_COLUMNS = ["full_name", "leaving_reason"]
-ALL_COLUMNS = [*COLUMNS, *EXTRA_COLUMNS]
-DATE_COLUMNS = frozenset(c for c in COLUMNS if c.endswith("_date"))
-REQUIRED_COLUMNS = ["reference", "enquiry_date"]
 
 # How far down a sheet the header may be (title rows, a logo, notes to the team).
 HEADER_SEARCH_ROWS = 30
@@ -179,8 +150,6 @@ def find_header(rows: list[list[Any]], names: KnownNames) -> int | None:
 
 
 def _looks_like_date(text: str) -> bool:
-    from crm.services.imports.values import parse_date
-
     try:
         parse_date(text)
     except ValueError:

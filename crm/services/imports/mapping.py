@@ -38,13 +38,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from crm.services.imports.dates import DAY_FIRST, MONTH_FIRST
+from crm.services.imports.fields import ALL_COLUMNS
 from crm.settings import CONFIG_DIR
 
 IGNORE = "ignore"
 NEW = "new"
 OTHER = "other"
-DAY_FIRST = "day-first"
-MONTH_FIRST = "month-first"
 VALUE_LISTS = ("source", "campaign", "area", "withdrawn_reason", "not_progressed_reason", "reason")
 
 
@@ -89,8 +89,6 @@ class ImportMapping:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ImportMapping:
-        from crm.services.imports.columns import ALL_COLUMNS
-
         known = set(ALL_COLUMNS)
         columns = {}
         for heading, target in (data.get("columns") or {}).items():

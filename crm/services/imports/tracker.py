@@ -44,6 +44,7 @@ from crm.services.actors import Actor
 from crm.services.enquiries import response_due
 from crm.services.errors import NotAllowed, ServiceError
 from crm.services.imports.columns import DATE_COLUMNS, TrackerFile, display_row, read_tracker
+from crm.services.imports.dates import date_order
 from crm.services.imports.mapping import ImportMapping, normalise
 from crm.services.imports.values import (
     Lists,
@@ -51,7 +52,6 @@ from crm.services.imports.values import (
     Problem,
     TrackerRow,
     check_row,
-    date_order,
     local_today,
 )
 from crm.services.pipeline import move_stage, new_carer_record

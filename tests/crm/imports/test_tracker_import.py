@@ -305,6 +305,7 @@ def test_duplicates_are_reported_not_merged(session, settings, org, tmp_path):
         session, settings, first_name="Kim", email="kim@example.org",
         enquired_at=datetime(2026, 1, 5, 12, tzinfo=UTC),
     )  # fmt: skip
+
     def kims_activities() -> int:
         return session.exec(
             select(func.count()).select_from(m.Activity).where(m.Activity.household_id == kim.id)
