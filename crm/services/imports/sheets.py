@@ -46,7 +46,7 @@ class Sheet:
 
 
 def read_sheets(path: Path, name: str | None = None) -> list[Sheet]:
-    """Every sheet of the file (a CSV file is one sheet named after the file). `name` is the
+    """Every sheet of the file (a CSV file is one sheet, named as the file). `name` is the
     file's name as the user knows it (an upload is saved under another name)."""
     name = name or path.name
     try:
@@ -77,7 +77,7 @@ def read_sheets(path: Path, name: str | None = None) -> list[Sheet]:
         raise SpreadsheetError(
             f"{name}: not a readable {kind} (the file is damaged or is not a spreadsheet)"
         )
-    return [Sheet(Path(name).stem, _read_csv(path.read_bytes(), name))]
+    return [Sheet(name, _read_csv(path.read_bytes(), name))]
 
 
 def _read_zip(path: Path, name: str) -> list[Sheet]:

@@ -788,8 +788,11 @@ def import_tracker(
     for number, values in tracker.rows:
         sheet = tracker.sheet_of_row.get(number)
         row, row_problems = check_row(number, values, lists, today, orders, sheet)
-        for column, message in tracker.cell_problems.get(number, {}).items():
-            row_problems.append(Problem(number, column, message, sheet))
+        unreadable = tracker.cell_problems.get(number, {})
+        if unreadable:
+            # The cell's own problem says it all: not also "enter a date".
+            row_problems = [p for p in row_problems if p.column not in unreadable]
+            row_problems += [Problem(number, c, text, sheet) for c, text in unreadable.items()]
             row = None
         reference = " ".join(values.get("reference", "").split()).casefold()
         if reference:
