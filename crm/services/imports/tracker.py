@@ -25,6 +25,8 @@ from crm.models import (
     AuditAction,
     AuditEvent,
     Campaign,
+    Carer,
+    CarerStatus,
     EnquiryChannel,
     Household,
     Reason,
@@ -54,7 +56,7 @@ from crm.services.imports.values import (
     check_row,
     local_today,
 )
-from crm.services.pipeline import move_stage, new_carer_record
+from crm.services.pipeline import carer_due_dates, move_stage
 from crm.services.timeline import log_activity
 from crm.services.validation import postcode_district
 from crm.settings import Settings
@@ -588,13 +590,21 @@ def _create_all(
                 "updated_at": now,
             }
         )
-    ids = (
-        connection.execute(
-            sa.insert(Household).returning(Household.id, sort_by_parameter_order=True), households
+    # One executemany, then the ids by reference (unique): a RETURNING in parameter order
+    # would be one statement per row on SQLite.
+    connection.execute(sa.insert(Household), households)
+    id_of: dict[str, int] = {}
+    references = [h["reference"] for h in households]
+    for start in range(0, len(references), 500):
+        id_of.update(
+            connection.execute(
+                sa.select(Household.reference, Household.id).where(
+                    Household.reference.in_(references[start : start + 500])
+                )
+            ).all()
         )
-        .scalars()
-        .all()
-    )
+    ids = [id_of[reference] for reference in references]
+
     applicants, events, activities, audits, tasks, carers = [], [], [], [], [], []
     for plan, household_id, household in zip(plans, ids, households, strict=True):
         row = plan.row
@@ -670,22 +680,28 @@ def _create_all(
                     }
                 )
         if Stage.APPROVED in row.stages:
-            carer = new_carer_record(
-                Household(id=household_id, is_kinship=False), row.stages[Stage.APPROVED]
+            # Approval opens the carer record, with the pipeline's review and TSD dates.
+            approved_on = row.stages[Stage.APPROVED]
+            carers.append(
+                {
+                    "household_id": household_id,
+                    "approved_on": approved_on,
+                    "is_family_and_friends": False,
+                    "status": CarerStatus.ACTIVE.value,
+                    "status_changed_at": _noon(approved_on, tz),
+                    **carer_due_dates(approved_on, False),
+                }
             )
-            carer.status_changed_at = _noon(row.stages[Stage.APPROVED], tz)
-            carers.append(carer)
     for model, values in (
         (Applicant, applicants),
         (StageEvent, events),
         (Activity, activities),
         (AuditEvent, audits),
         (Task, tasks),
+        (Carer, carers),
     ):
         if values:
             connection.execute(sa.insert(model), values)
-    db.add_all(carers)
-    db.flush()
 
 
 def _update(
