@@ -35,6 +35,10 @@ class Household(SQLModel, table=True):
     enquiry_channel: EnquiryChannel = enum_column(EnquiryChannel)
     source_key: str | None = Field(default=None, foreign_key="source.key", max_length=40)
     campaign_id: int | None = Field(default=None, foreign_key="campaign.id")
+    # The words a tracker import found for how they heard of us, or the campaign, when the team
+    # filed them under "other": the reports' breakdown of "other" shows them.
+    source_text: str | None = Field(default=None, max_length=200)
+    campaign_text: str | None = Field(default=None, max_length=200)
     # Refer-a-friend: the household that referred this one, or a name when not on our books.
     referrer_household_id: int | None = Field(default=None, foreign_key="household.id")
     referrer_name: str | None = Field(default=None, max_length=200)

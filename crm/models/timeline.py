@@ -17,6 +17,8 @@ class ActivityKind(StrEnum):
     MESSAGE_SENT = "message_sent"
     MESSAGE_FAILED = "message_failed"
     REPEAT_ENQUIRY = "repeat_enquiry"
+    # Brought in from a tracker file: which file and row.
+    IMPORTED = "imported"
 
 
 class CallOutcome(StrEnum):

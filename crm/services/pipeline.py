@@ -309,14 +309,20 @@ def _update_carer_record(
 
 
 def new_carer_record(household: Household, approved_on: date) -> Carer:
-    # First annual review within 12 months of approval; TSD standards within 12 months
-    # (18 for family and friends carers).
-    tsd_months = 18 if household.is_kinship else 12
     return Carer(
         household_id=household.id,
         approved_on=approved_on,
         is_family_and_friends=household.is_kinship,
-        annual_review_due=approved_on + relativedelta(years=1),
-        tsd_due=approved_on + relativedelta(months=tsd_months),
+        **carer_due_dates(approved_on, household.is_kinship),
         status=CarerStatus.ACTIVE,
     )
+
+
+def carer_due_dates(approved_on: date, is_kinship: bool) -> dict[str, date]:
+    """First annual review within 12 months of approval; TSD standards within 12 months
+    (18 for family and friends carers). Also read by the tracker import's bulk path."""
+    tsd_months = 18 if is_kinship else 12
+    return {
+        "annual_review_due": approved_on + relativedelta(years=1),
+        "tsd_due": approved_on + relativedelta(months=tsd_months),
+    }

@@ -5,7 +5,9 @@ spreadsheet row and column; nothing here writes."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -14,13 +16,18 @@ from sqlmodel import Session, select
 from crm import clock
 from crm.models import Area, Campaign, Reason, ReasonKind, Source, Stage
 from crm.services.imports.columns import LEAVING_COLUMNS, STAGE_COLUMNS
+from crm.services.imports.dates import DAY_FIRST, date_order, parse_date  # noqa: F401
+from crm.services.imports.mapping import (
+    NEW,
+    OTHER,
+    ImportMapping,
+    MappingError,
+    normalise,
+)
 from crm.services.validation import normalise_email, normalise_phone, normalise_postcode
 from crm.settings import Settings
 
 NO_REASON_TEXT = "No reason recorded in the tracker"
-
-_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_UK = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 
 
 @dataclass(frozen=True)
@@ -28,24 +35,13 @@ class Problem:
     row: int
     column: str
     message: str
+    sheet: str | None = None
 
     def __str__(self) -> str:
-        return f"Row {self.row}, {self.column}: {self.message}"
+        from crm.services.imports.columns import display_row
 
-
-def parse_date(text: str) -> date:
-    """YYYY-MM-DD or DD/MM/YYYY (day first, as UK spreadsheets write it)."""
-    text = text.strip()
-    for pattern, order in ((_ISO, (0, 1, 2)), (_UK, (2, 1, 0))):
-        match = pattern.match(text)
-        if match:
-            parts = [int(g) for g in match.groups()]
-            year, month, day = (parts[i] for i in order)
-            try:
-                return date(year, month, day)
-            except ValueError:
-                raise ValueError(f"{text!r} is not a real date") from None
-    raise ValueError(f"enter a date as YYYY-MM-DD or DD/MM/YYYY, not {text!r}")
+        where = f"Sheet {self.sheet!r}, row" if self.sheet else "Row"
+        return f"{where} {display_row(self.row)}, {self.column}: {self.message}"
 
 
 @dataclass
@@ -74,6 +70,10 @@ class TrackerRow:
     first_contact_on: date | None
     stages: dict[Stage, date]
     leaving: Leaving | None
+    # The file's own words for a source or campaign filed under "other".
+    source_text: str | None = None
+    campaign_text: str | None = None
+    sheet: str | None = None
 
     def history(self) -> list[tuple[Stage, date]]:
         """(stage, date) in the order the moves happen, enquiry first."""
@@ -83,32 +83,158 @@ class TrackerRow:
         return moves
 
 
+def slug(text: str, limit: int) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.casefold()).strip("_")[:limit] or "value"
+
+
+@dataclass
+class NewEntry:
+    """A list entry the import adds (--create-missing, or "new" in the mapping), keeping the
+    file's wording as its label."""
+
+    kind: str  # source, campaign, withdrawn, not_progressed
+    key: str
+    label: str
+    rows: int = 0
+
+
 @dataclass
 class Lists:
-    """The database lists a row is checked against, read once per import."""
+    """The database lists a row is checked against, read once per import, and what the mapping
+    and --create-missing say about values the lists do not have."""
 
     areas: dict[str, str]
     sources: dict[str, str]
     source_names: list[str]
     campaigns: dict[str, str]
     reasons: dict[ReasonKind, dict[str, str]]
+    mapping: ImportMapping = field(default_factory=ImportMapping)
+    create_missing: bool = False
+    # kind -> normalised value -> the entry to add
+    new: dict[str, dict[str, NewEntry]] = field(default_factory=dict)
+    # value list -> the file's words filed under "other" -> rows
+    other: dict[str, Counter] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, session: Session) -> Lists:
-        areas = {name.casefold(): name for name in session.exec(select(Area.name)).all()}
+    def read(
+        cls, session: Session, mapping: ImportMapping | None = None, create_missing: bool = False
+    ) -> Lists:
+        areas = {normalise(name): name for name in session.exec(select(Area.name)).all()}
         sources: dict[str, str] = {}
         names = []
         for source in session.exec(select(Source).where(Source.active.is_(True))).all():
-            sources[source.key.casefold()] = source.key
-            sources[source.label.casefold()] = source.key
+            sources[normalise(source.key)] = source.key
+            sources[normalise(source.label)] = source.key
             names.append(source.label)
-        campaigns = {name.casefold(): name for name in session.exec(select(Campaign.name)).all()}
+        campaigns = {
+            normalise(name): name
+            for name in session.exec(select(Campaign.name).where(Campaign.active.is_(True))).all()
+        }
         reasons: dict[ReasonKind, dict[str, str]] = {}
         for reason in session.exec(select(Reason).where(Reason.active.is_(True))).all():
             kind = reasons.setdefault(ReasonKind(reason.kind), {})
-            kind[reason.code.casefold()] = reason.code
-            kind[reason.label.casefold()] = reason.code
-        return cls(areas, sources, sorted(names), campaigns, reasons)
+            kind[normalise(reason.code)] = reason.code
+            kind[normalise(reason.label)] = reason.code
+        lists = cls(
+            areas, sources, sorted(names), campaigns, reasons, mapping or ImportMapping(),
+            create_missing,
+        )  # fmt: skip
+        lists._check_mapping()
+        return lists
+
+    def _table(self, kind: str) -> dict[str, str]:
+        if kind == "source":
+            return self.sources
+        if kind == "campaign":
+            return self.campaigns
+        if kind == "area":
+            return self.areas
+        stage = kind.removesuffix("_reason")
+        return self.reasons.get(ReasonKind(stage), {})
+
+    def _check_mapping(self) -> None:
+        """A mapping to an entry we do not have is the mapping's mistake: say so before any
+        row is read."""
+        for kind, choices in self.mapping.values.items():
+            kinds = ["withdrawn_reason", "not_progressed_reason"] if kind == "reason" else [kind]
+            for choice in choices.values():
+                if choice.casefold() in (NEW, OTHER):
+                    if choice.casefold() == NEW and kind == "area":
+                        raise MappingError(
+                            "areas cannot be added by an import (they need their postcode "
+                            "districts): an admin adds them in the CRM first"
+                        )
+                    continue
+                if not any(normalise(choice) in self._table(k) for k in kinds):
+                    raise MappingError(
+                        f"the mapping's [values.{kind}] names {choice!r}, which is not in the "
+                        f"CRM's list of {kind.replace('_', ' ')}s"
+                    )
+
+    def resolve(self, kind: str, text: str) -> tuple[str | None, str | None]:
+        """(the entry's key, the file's words when filed under other) for a value in the file;
+        ValueError with a sentence when the value cannot be placed."""
+        table = self._table(kind)
+        choice = self.mapping.value_choice(kind, text)
+        if choice is not None and choice.casefold() not in (NEW, OTHER):
+            return table[normalise(choice)], None
+        if choice is None and normalise(text) in table:
+            return table[normalise(text)], None
+        if choice is not None and choice.casefold() == OTHER:
+            return self._other(kind, text)
+        if (choice is not None and choice.casefold() == NEW) or (
+            self.create_missing and kind != "area"
+        ):
+            return self._add(kind, text), None
+        if kind.endswith("_reason"):
+            # A reason in the team's own words is kept as they wrote it, under "other", and
+            # shown in the reports' breakdown of "other"; the dry run lists every one.
+            return self._other(kind, text)
+        noun = kind.replace("_", " ")
+        if kind == "area":
+            known = ", ".join(sorted(self.areas.values())) or "none yet"
+            raise ValueError(
+                f"Unknown area {text!r}. Areas are: {known}. Map it to one, or to other "
+                "(the hub's triage queue), in the mapping's [values.area]"
+            )
+        listed = f" Use one of: {', '.join(self.source_names)}." if kind == "source" else ""
+        raise ValueError(
+            f"Unknown {noun} {text!r}.{listed} Map it in the mapping's [values.{kind}], file it "
+            f"under other, or add it with --create-missing"
+        )
+
+    def _other(self, kind: str, text: str) -> tuple[str | None, str | None]:
+        self.other.setdefault(kind, Counter())[text] += 1
+        if kind == "source":
+            return self.sources.get("other"), text
+        if kind.endswith("_reason"):
+            code = self._table(kind).get("other")
+            if code is None:
+                raise ValueError(
+                    f"No reason matches {text!r} and there is no 'other' reason to use"
+                )
+            return code, text
+        return None, text
+
+    def _add(self, kind: str, text: str) -> str:
+        list_kind = kind.removesuffix("_reason")
+        pending = self.new.setdefault(list_kind, {})
+        key = normalise(text)
+        if key not in pending:
+            if kind == "campaign":
+                code = text[:200]
+            else:
+                limit = 40 if kind == "source" else 60
+                taken = set(self._table(kind).values()) | {e.key for e in pending.values()}
+                code, n = slug(text, limit), 1
+                while code in taken:
+                    n += 1
+                    code = f"{slug(text, limit - 3)}_{n}"
+            pending[key] = NewEntry(
+                list_kind, code, text[:200] if kind == "campaign" else text[:100]
+            )
+        pending[key].rows += 1
+        return pending[key].key
 
 
 def local_today(settings: Settings) -> date:
@@ -116,13 +242,20 @@ def local_today(settings: Settings) -> date:
 
 
 def check_row(
-    number: int, values: dict[str, str], lists: Lists, today: date
+    number: int,
+    values: dict[str, str],
+    lists: Lists,
+    today: date,
+    orders: dict[str, str] | None = None,
+    sheet: str | None = None,
 ) -> tuple[TrackerRow | None, list[Problem]]:
-    """Check one row on its own (no history comparison); every problem is reported."""
+    """Check one row on its own (no history comparison); every problem is reported. `orders`
+    says which way round each date column is (day-first unless said)."""
     problems: list[Problem] = []
+    orders = orders or {}
 
     def problem(column: str, message: str) -> None:
-        problems.append(Problem(number, column, message))
+        problems.append(Problem(number, column, message, sheet))
 
     def text(column: str, limit: int = 200) -> str | None:
         value = " ".join(values.get(column, "").split())
@@ -135,7 +268,7 @@ def check_row(
         if not raw:
             return None
         try:
-            parsed = parse_date(raw)
+            parsed = parse_date(raw, orders.get(column, DAY_FIRST))
         except ValueError as exc:
             problem(column, str(exc)[0].upper() + str(exc)[1:])
             return None
@@ -174,23 +307,21 @@ def check_row(
         except ValueError as exc:
             problem("postcode", str(exc))
 
-    area_name = source_key = campaign_name = None
-    if area := text("area"):
-        area_name = lists.areas.get(area.casefold())
-        if area_name is None:
-            known = ", ".join(sorted(lists.areas.values())) or "none yet"
-            problem("area", f"Unknown area {area!r}. Areas are: {known}")
-    if source := text("source"):
-        source_key = lists.sources.get(source.casefold())
-        if source_key is None:
-            problem(
-                "source",
-                f"Unknown source {source!r}. Use one of: {', '.join(lists.source_names)}",
-            )
-    if campaign := text("campaign"):
-        campaign_name = lists.campaigns.get(campaign.casefold())
-        if campaign_name is None:
-            problem("campaign", f"Unknown campaign {campaign!r}")
+    area_name = source_key = campaign_name = source_text = campaign_text = None
+
+    def listed(column: str) -> tuple[str | None, str | None]:
+        value = text(column)
+        if not value:
+            return None, None
+        try:
+            return lists.resolve(column, value)
+        except ValueError as exc:
+            problem(column, str(exc))
+            return None, None
+
+    area_name, _ = listed("area")
+    source_key, source_text = listed("source")
+    campaign_name, campaign_text = listed("campaign")
 
     first_contact_on = day("first_contact_date")
     if enquired_on and first_contact_on and first_contact_on < enquired_on:
@@ -231,13 +362,8 @@ def check_row(
                 date_column, f"{when:%d/%m/%Y} is before the {latest[0]} ({latest[1]:%d/%m/%Y})"
             )
         else:
-            code, reason_text = _match_reason(lists, stage, reason)
-            if code is None:
-                problem(
-                    reason_column,
-                    f"No reason matches {reason!r} and there is no 'other' reason to use",
-                )
-            else:
+            code, reason_text = _match_reason(lists, stage, reason, problem, reason_column)
+            if code is not None:
                 leaving = Leaving(stage, when, code, reason_text)
 
     if problems:
@@ -256,6 +382,8 @@ def check_row(
             area_name=area_name,
             source_key=source_key,
             campaign_name=campaign_name,
+            source_text=source_text,
+            campaign_text=campaign_text,
             first_contact_on=first_contact_on,
             stages=stages,
             leaving=leaving,
@@ -264,8 +392,20 @@ def check_row(
     )
 
 
-def _match_reason(lists: Lists, stage: Stage, text: str | None) -> tuple[str | None, str | None]:
-    options = lists.reasons.get(ReasonKind(stage.value), {})
-    if text and text.casefold() in options:
-        return options[text.casefold()], None
-    return options.get("other"), text or NO_REASON_TEXT
+def _match_reason(
+    lists: Lists,
+    stage: Stage,
+    text: str | None,
+    problem: Callable[[str, str], None],
+    column: str,
+) -> tuple[str | None, str | None]:
+    if not text:
+        code = lists.reasons.get(ReasonKind(stage.value), {}).get("other")
+        if code is None:
+            problem(column, "No reason is given and there is no 'other' reason to use")
+        return code, NO_REASON_TEXT
+    try:
+        return lists.resolve(f"{stage.value}_reason", text)
+    except ValueError as exc:
+        problem(column, str(exc))
+        return None, None

@@ -15,6 +15,7 @@ from crm.models import (
     Appointment,
     AppointmentKind,
     AppointmentStatus,
+    EnquiryChannel,
     Household,
     OutboxMessage,
     Role,
@@ -42,6 +43,12 @@ ENQUIRY_CHASE_HORIZON = timedelta(days=30)
 OVERDUE_TITLE = "Overdue: call back a new enquirer"
 
 
+def _due_before_import(household: Household, due: datetime) -> bool:
+    """History is history: an enquiry brought in from a tracker whose response was due before
+    the import is not chased (by then it is the tracker's past, not a late reply of ours)."""
+    return household.enquiry_channel == EnquiryChannel.IMPORT and due <= household.created_at
+
+
 def due_enquiry_chasers(scan: Scan) -> list[Due]:
     session, settings, now = scan.session, scan.settings, scan.now
     households = session.exec(
@@ -59,7 +66,7 @@ def due_enquiry_chasers(scan: Scan) -> list[Due]:
     items: list[Due] = []
     for household in households:
         due = response_due(settings, household.enquired_at)
-        if now < due:
+        if now < due or _due_before_import(household, due):
             continue
         key = f"enquiry:{household.id}"
         officer = people.allowed_owner(session, household.assigned_officer_id, household=household)
@@ -213,7 +220,8 @@ def due_initial_visit_offers(scan: Scan) -> list[Due]:
     ).all()
     items = []
     for household in households:
-        if now < add_office_days(household.enquired_at, within, *office_hours(settings)):
+        offer_by = add_office_days(household.enquired_at, within, *office_hours(settings))
+        if now < offer_by or _due_before_import(household, offer_by):
             continue
         key = f"visit_offer:{household.id}"
         if key in scan.used_keys():
