@@ -19,8 +19,10 @@ from crm.models.messages import (
     ChatConversation,
     ChatMessage,
     CheckIn,
+    NotifyReceivedText,
     OutboxMessage,
     OutboxStatus,
+    SmsOptOut,
     TelegramChatLink,
 )
 from crm.models.organisation import (
@@ -35,6 +37,7 @@ from crm.models.organisation import (
 )
 from crm.models.pipeline import StageEvent
 from crm.models.scheduling import SchedulerJob, SchedulerJobRun, SchedulerLease
+from crm.models.second_factor import StaffRecoveryCode, StaffTotp
 from crm.models.sessions import SessionEndReason, SignInCounter, SignInMethod, StaffSession
 from crm.models.timeline import Activity, ActivityKind, CallOutcome, Task, TaskKind, TaskPriority
 from crm.models.visits import (
@@ -77,6 +80,7 @@ __all__ = [
     "Household",
     "Hub",
     "KnowledgeEdit",
+    "NotifyReceivedText",
     "OutboxMessage",
     "OutboxStatus",
     "Placement",
@@ -89,10 +93,13 @@ __all__ = [
     "SessionEndReason",
     "SignInCounter",
     "SignInMethod",
+    "SmsOptOut",
     "Source",
     "Specialism",
     "StaffArea",
+    "StaffRecoveryCode",
     "StaffSession",
+    "StaffTotp",
     "StaffUser",
     "Stage",
     "StageEvent",
