@@ -153,6 +153,7 @@ def _register_blueprints(app: Flask) -> None:
         public,
         reports,
         second_factor,
+        single_sign_on,
         visits,
     )
 
@@ -170,6 +171,7 @@ def _register_blueprints(app: Flask) -> None:
         chat,
         reports,
         second_factor,
+        single_sign_on,
     ):
         app.register_blueprint(module.bp)
 

@@ -176,6 +176,12 @@ def sign_in():
     if current_user() is not None and request.method == "GET":
         return redirect(_safe_next(request.args.get("next")))
     status, headers = 200, {}
+    settings = state().settings
+    if not settings.sign_in.password:
+        # Everyone signs in through the council's identity provider: no password is checked.
+        if request.method == "POST":
+            status = 403
+        return render_template("auth/sign_in.html", form=None, sso=settings.single_sign_on), status
     if form.validate_on_submit():
         result = auth_service.authenticate(
             db(), form.email.data, form.password.data,
@@ -199,7 +205,11 @@ def sign_in():
             status = 429
         if result.retry_after:
             headers["Retry-After"] = str(result.retry_after)
-    return render_template("auth/sign_in.html", form=form), status, headers
+    return (
+        render_template("auth/sign_in.html", form=form, sso=settings.single_sign_on),
+        status,
+        headers,
+    )
 
 
 @bp.post("/sign-out")
