@@ -44,6 +44,7 @@ from crm.models import (
     Consent,
     ConsentScope,
     Household,
+    NotifyReceivedText,
     OutboxMessage,
     OutboxStatus,
     TelegramChatLink,
@@ -576,6 +577,100 @@ def next_due_at(session: Session, now: datetime | None = None) -> datetime | Non
     ).one()
     candidates = [t for t in (upcoming, claims) if t is not None]
     return min(candidates) if candidates else None
+
+
+# -- what the provider said afterwards (delivery receipts) -----------------------------------
+
+DELIVERY_IN_PROGRESS = "in progress"
+DELIVERED = "delivered"
+NOT_DELIVERED = "not delivered"
+
+
+def awaiting_delivery(
+    session: Session, *, provider_prefix: str, since: datetime, limit: int = 500
+) -> list[OutboxMessage]:
+    """Sent messages of one provider (by the prefix of their provider ids) whose fate is not
+    known yet, oldest check first, sent since `since` (a receipt never comes for older ones)."""
+    return list(
+        session.exec(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status == OutboxStatus.SENT,
+                OutboxMessage.provider_message_id.startswith(provider_prefix),
+                OutboxMessage.sent_at >= since,
+                sa.or_(
+                    OutboxMessage.delivery_status.is_(None),
+                    OutboxMessage.delivery_status == DELIVERY_IN_PROGRESS,
+                ),
+            )
+            .order_by(sa.func.coalesce(OutboxMessage.delivery_checked_at, OutboxMessage.sent_at))
+            .limit(limit)
+            .execution_options(populate_existing=True)
+        ).all()
+    )
+
+
+def record_delivery(
+    session: Session,
+    message_id: int,
+    *,
+    delivered: bool | None,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """What the provider says happened to a sent message: `delivered` True or False once it
+    knows (a line on the household's timeline, once), None while it is still trying. Returns
+    True when this changed what we knew."""
+    now = now or clock.now()
+    message = session.get(OutboxMessage, message_id)
+    if message is None:
+        return False
+    status = {None: DELIVERY_IN_PROGRESS, True: DELIVERED, False: NOT_DELIVERED}[delivered]
+    values: dict[str, Any] = {"delivery_status": status, "delivery_checked_at": now}
+    if delivered is False and reason:
+        values["error"] = f"not delivered: {reason}"[:1000]
+    result = session.execute(
+        sa.update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            sa.or_(
+                OutboxMessage.delivery_status.is_(None),
+                OutboxMessage.delivery_status == DELIVERY_IN_PROGRESS,
+            ),
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    changed = result.rowcount == 1 and delivered is not None
+    if changed and is_for_public(message):
+        what = f"{Channel(message.channel).value}, {message.template.replace('_', ' ')}"
+        if delivered:
+            _timeline_entry(session, message, f"Delivered ({what})", None, now)
+        else:
+            _timeline_entry(
+                session, message, f"Not delivered ({what})",
+                f"The provider could not deliver it: {reason or 'no reason given'}"[:2000],
+                now, kind=ActivityKind.MESSAGE_FAILED,
+            )  # fmt: skip
+    session.commit()
+    return changed
+
+
+def replies_read(session: Session, since: datetime) -> set[str]:
+    """The ids of the replies (received texts) already read, received since `since`."""
+    return set(
+        session.exec(
+            select(NotifyReceivedText.id).where(NotifyReceivedText.received_at >= since)
+        ).all()
+    )
+
+
+def mark_reply_read(session: Session, reply_id: str, received_at: datetime) -> bool:
+    """In the caller's transaction; False when it had been read already."""
+    if session.get(NotifyReceivedText, reply_id) is not None:
+        return False
+    session.add(NotifyReceivedText(id=reply_id[:40], received_at=received_at))
+    return True
 
 
 # -- for staff -------------------------------------------------------------------------------
