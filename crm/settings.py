@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
@@ -24,7 +25,14 @@ from pathlib import Path
 from typing import Any, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -43,6 +51,12 @@ ENVIRONMENT_ONLY = {
     "smtp_password": "FOSTERCRM_SMTP_PASSWORD",
     "telegram_bot_token": "TELEGRAM_BOT_TOKEN",
     "telegram_api_base_url": "TELEGRAM_API_BASE_URL",
+    "notify_api_key": "FOSTERCRM_NOTIFY_API_KEY",
+    "single_sign_on_client_secret": "FOSTERCRM_SINGLE_SIGN_ON_CLIENT_SECRET",
+    # May hold a password, so never in the file: the web's rate limits (and /readyz) use it.
+    "redis_url": "FOSTERCRM_REDIS_URL",
+    # The bearer token the Prometheus scraper sends to /metrics.
+    "metrics_token": "FOSTERCRM_METRICS_TOKEN",
 }
 # Environment variables with our prefix that are neither settings of the file nor secrets.
 OTHER_VARIABLES = {"FOSTERCRM_CONFIG_DIR"}
@@ -50,6 +64,10 @@ IGNORED_PREFIXES = ("FOSTERCRM_TEST_",)
 TELEGRAM_DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 # Where the web's rate limits count (crm.web.ratelimit): the `limits` library's storage schemes.
 RATE_LIMIT_STORAGES = ("memory://", "redis://", "rediss://", "redis+unix://")
+# A GOV.UK Notify API key: `{key name}-{service id}-{secret}`, the last two UUIDs.
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+NOTIFY_KEY_SHAPE = re.compile(rf"^[A-Za-z0-9_-]+-{_UUID}-{_UUID}$")
+ROLE_NAME_SHAPE = re.compile(r"^[a-z][a-z_]{1,39}$")
 
 
 class SettingsError(Exception):
@@ -181,6 +199,77 @@ class RateLimitSettings(_Section):
         return value
 
 
+class SignInSettings(_Section):
+    """How staff sign in. `mfa_required_roles` are role names (strings, so a role another
+    release adds can be named before it exists: crm.services.second_factor checks them against
+    the roles there are at start-up and warns about any it does not know)."""
+
+    password: bool
+    mfa_required_roles: list[str]
+    mfa_for_everyone: bool
+
+    @field_validator("mfa_required_roles")
+    @classmethod
+    def _role_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not ROLE_NAME_SHAPE.match(name):
+                raise ValueError(f"expected role names like manager, got {name!r}")
+        return value
+
+
+class SingleSignOnSettings(_Section):
+    """The council's OpenID Connect identity provider; off while `discovery_url` is empty."""
+
+    discovery_url: str
+    client_id: str
+    provider_name: str
+
+    @field_validator("discovery_url")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        if value and not value.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            raise ValueError("must be an https:// address (http:// only on this machine)")
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.discovery_url)
+
+
+MESSAGE_PROVIDERS = ("smtp", "notify")
+
+
+class MessagingSettings(_Section):
+    """Which provider carries email: our SMTP server (the embedded default) or GOV.UK Notify.
+    Text messages go by Notify whenever its key is set."""
+
+    email_by: str
+
+    @field_validator("email_by")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        if value not in MESSAGE_PROVIDERS:
+            raise ValueError(f"must be one of {', '.join(MESSAGE_PROVIDERS)}, got {value!r}")
+        return value
+
+
+class NotifySettings(_Section):
+    """GOV.UK Notify: its address, and the ids of two templates in the Notify service that pass
+    our own rendered words through (email: subject `((subject))`, body `((body))`; text
+    message: `((body))`), so our templates in config/templates/ stay the one place for words."""
+
+    base_url: str
+    email_template_id: str
+    sms_template_id: str
+
+    @field_validator("email_template_id", "sms_template_id")
+    @classmethod
+    def _template_id(cls, value: str) -> str:
+        if value and not re.fullmatch(_UUID, value):
+            raise ValueError(f"expected a Notify template id (a UUID), got {value!r}")
+        return value
+
+
 ALLOWANCE_BANDS = {
     "london": "London",
     "south_east": "the South East",
@@ -241,11 +330,66 @@ class Settings(BaseSettings):
     report: ReportSettings
     rate_limits: RateLimitSettings
     allowances: AllowanceSettings
+    sign_in: SignInSettings
+    single_sign_on: SingleSignOnSettings
+    messaging: MessagingSettings
+    notify: NotifySettings
     # Secrets: from the environment only (ENVIRONMENT_ONLY).
     secret_key: str | None = None
     smtp_password: str | None = None
     telegram_bot_token: str | None = None
     telegram_api_base_url: str = TELEGRAM_DEFAULT_BASE_URL
+    notify_api_key: str | None = None
+    single_sign_on_client_secret: str | None = None
+    redis_url: str | None = None
+    metrics_token: str | None = None
+
+    @model_validator(mode="after")
+    def _providers_ready(self) -> Settings:
+        # Checked at start-up, so a wrong key stops the service with one line instead of
+        # every message failing later.
+        key = self.notify_api_key
+        if key is not None and not NOTIFY_KEY_SHAPE.match(key.strip()):
+            raise ValueError(
+                "FOSTERCRM_NOTIFY_API_KEY: not a GOV.UK Notify API key (expected "
+                "key name-service id-secret, the last two UUIDs, as Notify shows it)"
+            )
+        if self.messaging.email_by == "notify":
+            if not key:
+                raise ValueError(
+                    "messaging.email_by is notify, but FOSTERCRM_NOTIFY_API_KEY is not set"
+                )
+            if not self.notify.email_template_id:
+                raise ValueError(
+                    "messaging.email_by is notify, but notify.email_template_id is empty"
+                )
+        if key and not self.notify.sms_template_id:
+            raise ValueError("FOSTERCRM_NOTIFY_API_KEY is set, but notify.sms_template_id is empty")
+        if self.redis_url is not None and not self.redis_url.startswith(RATE_LIMIT_STORAGES[1:]):
+            raise ValueError(
+                "FOSTERCRM_REDIS_URL: must start with redis://, rediss:// or redis+unix://"
+            )
+        if self.single_sign_on.enabled and not (
+            self.single_sign_on.client_id and self.single_sign_on_client_secret
+        ):
+            raise ValueError(
+                "single_sign_on.discovery_url is set: single_sign_on.client_id and "
+                "FOSTERCRM_SINGLE_SIGN_ON_CLIENT_SECRET are needed too"
+            )
+        if not self.sign_in.password and not self.single_sign_on.enabled:
+            raise ValueError("sign_in.password is off, but single sign-on is not set up")
+        return self
+
+    @property
+    def sms_enabled(self) -> bool:
+        return bool(self.notify_api_key)
+
+    @property
+    def rate_limit_storage(self) -> str:
+        """Where the web's rate limits count: FOSTERCRM_REDIS_URL when set, else the setting."""
+        if self.redis_url and self.rate_limits.storage == "memory://":
+            return self.redis_url
+        return self.rate_limits.storage
 
     @classmethod
     def settings_customise_sources(
@@ -366,6 +510,8 @@ def _describe(error: dict[str, Any], environ: Mapping[str, str]) -> str:
     source = env_name(*loc[:2]) if len(loc) >= 2 else None
     where = f" (from {source})" if source in environ else ""
     message = error["msg"].removeprefix("Value error, ")
+    if not loc:
+        return message
     if error["type"] == "missing":
         message = "missing from config/settings.toml"
     return f"setting {name}{where}: {message}"

@@ -35,6 +35,8 @@ class QuietHours(StrEnum):
 
 EMAIL_ONLY = frozenset({Channel.EMAIL})
 EMAIL_AND_TELEGRAM = frozenset({Channel.EMAIL, Channel.TELEGRAM})
+# Text messages are for what is worth a text: visits (reminders, confirmations, cancellations).
+EMAIL_TELEGRAM_AND_SMS = EMAIL_AND_TELEGRAM | {Channel.SMS}
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,12 @@ TEMPLATES: dict[str, Template] = {
     t.name: t
     for t in (
         # -- visits ---------------------------------------------------------------------------
-        public("visit_reminder", described="Visit reminder", calendar_invite=True),
+        public(
+            "visit_reminder",
+            described="Visit reminder",
+            calendar_invite=True,
+            channels=EMAIL_TELEGRAM_AND_SMS,
+        ),
         # Answers what the person has just done (a booking in the chat): they are waiting
         # for it, so it goes at once even late in the evening.
         public(
@@ -120,8 +127,14 @@ TEMPLATES: dict[str, Template] = {
             described="Visit confirmation",
             quiet_hours=QuietHours.GO,
             calendar_invite=True,
+            channels=EMAIL_TELEGRAM_AND_SMS,
         ),
-        public("visit_cancelled", calendar_invite=True, cancels_visit=True),
+        public(
+            "visit_cancelled",
+            calendar_invite=True,
+            cancels_visit=True,
+            channels=EMAIL_TELEGRAM_AND_SMS,
+        ),
         staff(
             "visit_reminder_staff",
             described="Reminder to our staff about your visit",

@@ -7,9 +7,10 @@ while talking to a mail server or Telegram:
 2. for each message: renew its claim (so a slow batch never lets another dispatcher take a
    message we are about to send), check consent, opt-outs and that a visit is still booked at
    that time, render it (crm.messaging.render, through its channel's module);
-3. send it with its channel's Sender; then record the provider's id (mark_sent), or retry with
-   backoff, or give up after the last attempt (mark_failed: on the timeline and in the admin
-   list).
+3. send it with its channel's Sender (after an attempt whose answer was lost, first asking a
+   provider that can be asked whether it has it already: GOV.UK Notify, by reference); record
+   the provider's id (mark_sent), or retry with backoff, or give up after the last attempt
+   (mark_failed: on the timeline and in the admin list).
 
 Nothing here names a channel: the channels are crm.messaging.channels.CHANNELS. Failures are
 isolated: an exception with one message is recorded on that message and the dispatcher
@@ -226,7 +227,9 @@ class Dispatcher:
             session.commit()  # end the read transaction before talking to the outside world
 
         try:
-            provider_id = self._sender(channel).send(prepared.content)
+            provider_id = self._already_sent(message)
+            if provider_id is None:
+                provider_id = self._sender(channel).send(prepared.content)
         except PermanentFailure as exc:
             with Session(self.engine, expire_on_commit=False) as session:
                 outbox.mark_failed(session, message_id, self.worker, error=str(exc))
@@ -262,6 +265,14 @@ class Dispatcher:
                 now=sent_at,
             )
         return "sent" if done else "lost"
+
+    def _already_sent(self, message: OutboxMessage) -> str | None:
+        """After an attempt whose answer never came (a crash, a dropped connection), a provider
+        that can be asked says whether it has the message already: then it is not sent again."""
+        if message.attempts <= 1 or Channel(message.channel) in self._sender_factories:
+            return None
+        ask = channel_for(message.channel).already_sent
+        return ask(self.settings, message) if ask is not None else None
 
     def _paused(self, channel: Channel, now: datetime) -> bool:
         until = self.paused_until.get(channel)

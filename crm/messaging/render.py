@@ -28,8 +28,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFo
 from crm.messaging import catalogue
 from crm.messaging.channels import channel_for
 from crm.messaging.channels.base import Draft, Outgoing, TemplateProblem
-from crm.models import Appointment, AppointmentKind, OutboxMessage
-from crm.services import checkins
+from crm.models import Appointment, AppointmentKind, ConsentScope, OutboxMessage
+from crm.services import checkins, outbox
 from crm.settings import CONFIG_DIR, Settings
 from crm.timetext import clock_time
 
@@ -96,6 +96,20 @@ class Renderer:
             )
         except TemplateProblem:
             return message.template.replace("_", " ")
+
+    def unsubscribe_url(self, draft: Draft, scope: ConsentScope) -> str | None:
+        settings, message = self.settings, draft.message
+        if draft.household_id is None or not outbox.is_for_public(message):
+            return None
+        if not settings.secret_key:
+            return None
+        token = outbox.make_unsubscribe_token(settings, draft.household_id, scope)
+        return f"{settings.service.public_base_url.rstrip('/')}/unsubscribe/{token}"
+
+    def answer_buttons(self, draft: Draft) -> dict | None:
+        if draft.message.template == "check_in" and "check_in_id" in draft.context:
+            return checkins.telegram_keyboard(int(draft.context["check_in_id"]))
+        return None
 
     # -- the rest -------------------------------------------------------------------------------
 

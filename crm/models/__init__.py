@@ -20,8 +20,10 @@ from crm.models.messages import (
     ChatConversation,
     ChatMessage,
     CheckIn,
+    NotifyReceivedText,
     OutboxMessage,
     OutboxStatus,
+    SmsOptOut,
     TelegramChatLink,
 )
 from crm.models.organisation import (
@@ -36,6 +38,7 @@ from crm.models.organisation import (
 )
 from crm.models.pipeline import StageEvent
 from crm.models.scheduling import SchedulerJob, SchedulerJobRun, SchedulerLease
+from crm.models.second_factor import StaffRecoveryCode, StaffTotp
 from crm.models.sessions import SessionEndReason, SignInCounter, SignInMethod, StaffSession
 from crm.models.timeline import Activity, ActivityKind, CallOutcome, Task, TaskKind, TaskPriority
 from crm.models.visits import (
@@ -78,6 +81,7 @@ __all__ = [
     "Household",
     "Hub",
     "KnowledgeEdit",
+    "NotifyReceivedText",
     "OutboxMessage",
     "OutboxStatus",
     "Placement",
@@ -91,10 +95,13 @@ __all__ = [
     "SessionEndReason",
     "SignInCounter",
     "SignInMethod",
+    "SmsOptOut",
     "Source",
     "Specialism",
     "StaffArea",
+    "StaffRecoveryCode",
     "StaffSession",
+    "StaffTotp",
     "StaffUser",
     "Stage",
     "StageEvent",

@@ -41,6 +41,10 @@ class OutboxMessage(SQLModel, table=True):
     provider_message_id: str | None = Field(default=None, max_length=200)
     error: str | None = Field(default=None, max_length=1000)
     sent_at: datetime | None = None
+    # What the provider last said happened after it accepted the message (GOV.UK Notify's
+    # delivery receipts: delivered, or a failure), read back by the delivery-status job.
+    delivery_status: str | None = Field(default=None, max_length=30)
+    delivery_checked_at: datetime | None = None
     household_id: int | None = Field(
         default=None, foreign_key="household.id", index=True, ondelete="CASCADE"
     )
@@ -119,3 +123,23 @@ class TelegramChatLink(SQLModel, table=True):
     carer_id: int | None = Field(default=None, foreign_key="carer.id", index=True)
     linked_at: datetime = created_at_field()
     opted_out_at: datetime | None = None
+
+
+class SmsOptOut(SQLModel, table=True):
+    """A mobile number that replied STOP: no more text messages to it, whoever it belongs to."""
+
+    __tablename__ = "sms_opt_out"
+
+    # E.164, e.g. +447700900123.
+    phone: str = Field(primary_key=True, max_length=20)
+    opted_out_at: datetime
+
+
+class NotifyReceivedText(SQLModel, table=True):
+    """A reply to our text messages already read from GOV.UK Notify (only its id and time: the
+    words and the number are not kept), so reading the replies again skips it."""
+
+    __tablename__ = "notify_received_text"
+
+    id: str = Field(primary_key=True, max_length=40)
+    received_at: datetime

@@ -25,6 +25,8 @@ class SessionEndReason(StrEnum):
     ROLE_CHANGED = "role_changed"
     DEACTIVATED = "deactivated"
     ENDED_BY_ADMIN = "ended_by_admin"
+    # An admin reset their one-time code app (the column holds 16 characters).
+    SECOND_FACTOR_RESET = "code_reset"
 
     @property
     def label(self) -> str:
@@ -32,9 +34,13 @@ class SessionEndReason(StrEnum):
 
 
 class SignInMethod(StrEnum):
-    """How the person proved who they are (single sign-on will add its own)."""
+    """How the person proved who they are."""
 
     PASSWORD = "password"
+    # The password and a one-time code from their app (or a recovery code).
+    PASSWORD_TOTP = "password_totp"
+    # The council's identity provider (OpenID Connect), with its own multi-factor rules.
+    SINGLE_SIGN_ON = "single_sign_on"
 
 
 class StaffSession(SQLModel, table=True):

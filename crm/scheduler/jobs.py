@@ -81,6 +81,20 @@ JOBS: tuple[JobSpec, ...] = (
         "crm.scheduler.housekeeping:data_retention",
         {"trigger": "cron", "hour": 2, "minute": 30},
     ),
+    JobSpec(
+        "notify_delivery_status",
+        "Read back from GOV.UK Notify whether messages were delivered",
+        "crm.scheduler.housekeeping:notify_delivery_status",
+        {"trigger": "interval", "minutes": 5},
+        keep_history=False,
+    ),
+    JobSpec(
+        "notify_replies",
+        "Read the replies to our text messages (STOP)",
+        "crm.scheduler.housekeeping:notify_replies",
+        {"trigger": "interval", "minutes": 5},
+        keep_history=False,
+    ),
 )
 
 

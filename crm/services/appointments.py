@@ -667,7 +667,7 @@ def cancel_booked(
     told = []
     if tell_person and household.anonymised_at is None:
         for recipient in outbox.reachable_recipients(
-            session, settings, household.id, appointment.carer_id
+            session, settings, household.id, appointment.carer_id, template=CANCELLED_TEMPLATE
         ):
             message = enqueue_message(
                 session,

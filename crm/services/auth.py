@@ -140,3 +140,29 @@ def change_own_password(
         audit.record(session, actor, AuditAction.UPDATE, "staff_user", user.id, password=True)
     session.refresh(user)
     return user
+
+
+# -- single sign-on ------------------------------------------------------------------------
+
+SSO_UNVERIFIED = (
+    "Your council account's email address is not verified, so it cannot sign you in here. "
+    "Ask your IT service desk"
+)
+SSO_NO_ACCOUNT = (
+    "There is no active staff account here for your council account's email address. "
+    "Ask an admin to add you"
+)
+
+
+def staff_for_identity(session: Session, claims: dict) -> SignInResult:
+    """Who a sign-in at the council's identity provider is: the active member of staff whose
+    email is the one the provider has verified. An account is never made by signing in, and
+    an email the provider has not verified signs nobody in (anyone can type an address into
+    some providers' profiles). The ID token's signature, issuer, audience, expiry and nonce
+    were checked by the caller (Authlib)."""
+    if claims.get("email_verified") is not True:
+        return SignInResult(None, SSO_UNVERIFIED)
+    user = _active_user(session, claims.get("email"))
+    if user is None:
+        return SignInResult(None, SSO_NO_ACCOUNT)
+    return SignInResult(user)

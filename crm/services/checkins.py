@@ -155,7 +155,7 @@ def start_check_in(
         return None
     if book is None:
         book = outbox.RecipientBook(session, settings, [carer.household_id], [carer.id])
-    recipients = book.recipients(carer.household_id, carer.id)
+    recipients = book.recipients(carer.household_id, carer.id, template="check_in")
     if not recipients:
         return None
     channel = recipients[0].channel

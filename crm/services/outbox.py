@@ -34,16 +34,17 @@ from sqlmodel import Session, select
 from crm import clock
 from crm.db import savepoint
 from crm.messaging import catalogue
+from crm.messaging.channels import CHANNELS, channel_for
 from crm.models import (
     Activity,
     ActivityKind,
-    Applicant,
     AuditAction,
     Carer,
     Channel,
     Consent,
     ConsentScope,
     Household,
+    NotifyReceivedText,
     OutboxMessage,
     OutboxStatus,
     TelegramChatLink,
@@ -132,7 +133,8 @@ def latest_consents(session: Session, household_id: int) -> dict[ConsentScope, b
 def consent_granted(session: Session, household_id: int | None, channel: Channel) -> bool:
     if household_id is None:
         return False
-    scope = CONSENT_SCOPE_FOR_CHANNEL.get(Channel(channel))
+    registered = CHANNELS.get(Channel(channel))
+    scope = (registered and registered.consent) or CONSENT_SCOPE_FOR_CHANNEL.get(Channel(channel))
     return bool(scope and latest_consents(session, household_id).get(scope, False))
 
 
@@ -146,16 +148,13 @@ def household_of(session: Session, message: OutboxMessage) -> int | None:
 
 
 def telegram_link_open(session: Session, chat_id: str) -> bool:
-    link = session.exec(
-        select(TelegramChatLink).where(TelegramChatLink.chat_id == str(chat_id))
-    ).first()
-    return link is not None and link.opted_out_at is None
+    return channel_for(Channel.TELEGRAM).opted_out(session, chat_id) is None
 
 
 def why_not_deliverable(session: Session, message: OutboxMessage) -> str | None:
     """None when a message to the public may go now as far as consent is concerned; otherwise
     the reason it must be cancelled. Checked at send time, so a withdrawal made after the
-    message was written still stops it."""
+    message was written still stops it. The channel's module says what opting out means."""
     if not is_for_public(message):
         return None
     household_id = household_of(session, message)
@@ -166,22 +165,22 @@ def why_not_deliverable(session: Session, message: OutboxMessage) -> str | None:
         return "the household's details have been removed"
     if not consent_granted(session, household_id, Channel(message.channel)):
         return f"no consent to contact by {Channel(message.channel).value}"
-    if message.channel == Channel.TELEGRAM and not telegram_link_open(session, message.recipient):
-        return "the person said STOP on Telegram (or the chat is not linked)"
+    if Channel(message.channel) in CHANNELS:
+        return CHANNELS[Channel(message.channel)].opted_out(session, message.recipient)
     return None
 
 
 @dataclass(frozen=True)
 class Recipient:
     channel: Channel
-    address: str  # email address or Telegram chat id
+    address: str  # email address, Telegram chat id, mobile number...
 
 
 class RecipientBook:
     """Where messages to many households may go, looked up in a few queries (not a few per
     household), for scans over thousands of them. See `reachable_recipients` for the rule.
-    Without settings (a service called with none, such as a stage move), Telegram counts when
-    the person has a linked chat: a link only exists where the bot is running."""
+    Each channel of the registry (crm.messaging.channels) that is set up finds its own
+    addresses and leaves out those that opted out; this book knows no channel by name."""
 
     CHUNK = 900  # stays under SQLite's limit on bound parameters
 
@@ -192,13 +191,10 @@ class RecipientBook:
         household_ids: Iterable[int],
         carer_ids: Iterable[int] = (),
     ) -> None:
-        self.telegram_on = settings is None or bool(settings.telegram_bot_token)
         self.preferred: dict[int, Channel | None] = {}
         self.consents: dict[int, dict[ConsentScope, bool]] = defaultdict(dict)
-        self.emails: dict[int, list[str]] = defaultdict(list)
-        self.chats_of_household: dict[int, list[str]] = defaultdict(list)
-        self.chats_of_carer: dict[int, list[str]] = defaultdict(list)
         ids = sorted(set(household_ids))
+        carers = sorted(set(carer_ids))
         for start in range(0, len(ids), self.CHUNK):
             chunk = ids[start : start + self.CHUNK]
             for household_id, preferred in session.exec(
@@ -213,54 +209,30 @@ class RecipientBook:
                 .order_by(Consent.id)
             ):
                 self.consents[household_id][ConsentScope(scope)] = granted
-            for household_id, address in session.exec(
-                select(Applicant.household_id, Applicant.email)
-                .where(Applicant.household_id.in_(chunk), Applicant.email.is_not(None))
-                .order_by(Applicant.household_id, Applicant.position)
-            ):
-                if address not in self.emails[household_id]:
-                    self.emails[household_id].append(address)
-        if self.telegram_on:
-            carers = sorted(set(carer_ids))
-            size = self.CHUNK
-            conditions = [
-                TelegramChatLink.household_id.in_(ids[i : i + size])
-                for i in range(0, len(ids), size)
-            ] + [
-                TelegramChatLink.carer_id.in_(carers[i : i + size])
-                for i in range(0, len(carers), size)
-            ]
-            seen: set[int] = set()
-            for condition in conditions:
-                for link in session.exec(
-                    select(TelegramChatLink)
-                    .where(condition, TelegramChatLink.opted_out_at.is_(None))
-                    .order_by(TelegramChatLink.id)
-                ):
-                    if link.id in seen:
-                        continue
-                    seen.add(link.id)
-                    if link.household_id is not None:
-                        self.chats_of_household[link.household_id].append(link.chat_id)
-                    if link.carer_id is not None:
-                        self.chats_of_carer[link.carer_id].append(link.chat_id)
+        self.channels = [c for c in CHANNELS.values() if c.consent and c.available(settings)]
+        self.addresses = {c.channel: c.addresses(session, ids, carers) for c in self.channels}
 
-    def recipients(self, household_id: int, carer_id: int | None = None) -> list[Recipient]:
+    def recipients(
+        self, household_id: int, carer_id: int | None = None, *, template: str | None = None
+    ) -> list[Recipient]:
+        """By the household's preferred channel when they agreed to it and it reaches them,
+        else by the first channel of the registry that does. `template` leaves out the
+        channels its catalogue entry does not allow."""
         if household_id not in self.preferred:  # unknown or anonymised
             return []
         consents = self.consents.get(household_id, {})
-        telegram: list[Recipient] = []
-        if self.telegram_on and consents.get(ConsentScope.TELEGRAM):
-            chats = list(self.chats_of_household.get(household_id, []))
-            if carer_id is not None:
-                chats += self.chats_of_carer.get(carer_id, [])
-            telegram = [Recipient(Channel.TELEGRAM, c) for c in dict.fromkeys(chats)]
-        email: list[Recipient] = []
-        if consents.get(ConsentScope.EMAIL):
-            email = [Recipient(Channel.EMAIL, a) for a in self.emails.get(household_id, [])]
-        if self.preferred[household_id] == Channel.TELEGRAM:
-            return telegram or email
-        return email or telegram
+        allowed = catalogue.template(template).channels if template else None
+        preferred = self.preferred[household_id]
+        ordered = sorted(self.channels, key=lambda c: c.channel != preferred)
+        for channel in ordered:
+            if allowed is not None and channel.channel not in allowed:
+                continue
+            if not consents.get(channel.consent):
+                continue
+            found = self.addresses[channel.channel].of(household_id, carer_id)
+            if found:
+                return [Recipient(channel.channel, a) for a in found]
+        return []
 
 
 def reachable_recipients(
@@ -268,12 +240,15 @@ def reachable_recipients(
     settings: Settings | None,
     household_id: int,
     carer_id: int | None = None,
+    *,
+    template: str | None = None,
 ) -> list[Recipient]:
     """Where a message to this household may go: one channel, the one they prefer when they
     agreed to it. Email goes to each applicant with an address; Telegram to each linked chat
-    that has not said STOP. Empty when they agreed to neither (then we do not write)."""
+    that has not said STOP; a text to each applicant's mobile that has not replied STOP.
+    Empty when they agreed to none (then we do not write)."""
     book = RecipientBook(session, settings, [household_id], [carer_id] if carer_id else [])
-    return book.recipients(household_id, carer_id)
+    return book.recipients(household_id, carer_id, template=template)
 
 
 def enqueue_many(session: Session, messages: list[dict[str, Any]]) -> list[str]:
@@ -604,6 +579,100 @@ def next_due_at(session: Session, now: datetime | None = None) -> datetime | Non
     return min(candidates) if candidates else None
 
 
+# -- what the provider said afterwards (delivery receipts) -----------------------------------
+
+DELIVERY_IN_PROGRESS = "in progress"
+DELIVERED = "delivered"
+NOT_DELIVERED = "not delivered"
+
+
+def awaiting_delivery(
+    session: Session, *, provider_prefix: str, since: datetime, limit: int = 500
+) -> list[OutboxMessage]:
+    """Sent messages of one provider (by the prefix of their provider ids) whose fate is not
+    known yet, oldest check first, sent since `since` (a receipt never comes for older ones)."""
+    return list(
+        session.exec(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status == OutboxStatus.SENT,
+                OutboxMessage.provider_message_id.startswith(provider_prefix),
+                OutboxMessage.sent_at >= since,
+                sa.or_(
+                    OutboxMessage.delivery_status.is_(None),
+                    OutboxMessage.delivery_status == DELIVERY_IN_PROGRESS,
+                ),
+            )
+            .order_by(sa.func.coalesce(OutboxMessage.delivery_checked_at, OutboxMessage.sent_at))
+            .limit(limit)
+            .execution_options(populate_existing=True)
+        ).all()
+    )
+
+
+def record_delivery(
+    session: Session,
+    message_id: int,
+    *,
+    delivered: bool | None,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """What the provider says happened to a sent message: `delivered` True or False once it
+    knows (a line on the household's timeline, once), None while it is still trying. Returns
+    True when this changed what we knew."""
+    now = now or clock.now()
+    message = session.get(OutboxMessage, message_id)
+    if message is None:
+        return False
+    status = {None: DELIVERY_IN_PROGRESS, True: DELIVERED, False: NOT_DELIVERED}[delivered]
+    values: dict[str, Any] = {"delivery_status": status, "delivery_checked_at": now}
+    if delivered is False and reason:
+        values["error"] = f"not delivered: {reason}"[:1000]
+    result = session.execute(
+        sa.update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            sa.or_(
+                OutboxMessage.delivery_status.is_(None),
+                OutboxMessage.delivery_status == DELIVERY_IN_PROGRESS,
+            ),
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    changed = result.rowcount == 1 and delivered is not None
+    if changed and is_for_public(message):
+        what = f"{Channel(message.channel).value}, {message.template.replace('_', ' ')}"
+        if delivered:
+            _timeline_entry(session, message, f"Delivered ({what})", None, now)
+        else:
+            _timeline_entry(
+                session, message, f"Not delivered ({what})",
+                f"The provider could not deliver it: {reason or 'no reason given'}"[:2000],
+                now, kind=ActivityKind.MESSAGE_FAILED,
+            )  # fmt: skip
+    session.commit()
+    return changed
+
+
+def replies_read(session: Session, since: datetime) -> set[str]:
+    """The ids of the replies (received texts) already read, received since `since`."""
+    return set(
+        session.exec(
+            select(NotifyReceivedText.id).where(NotifyReceivedText.received_at >= since)
+        ).all()
+    )
+
+
+def mark_reply_read(session: Session, reply_id: str, received_at: datetime) -> bool:
+    """In the caller's transaction; False when it had been read already."""
+    if session.get(NotifyReceivedText, reply_id) is not None:
+        return False
+    session.add(NotifyReceivedText(id=reply_id[:40], received_at=received_at))
+    return True
+
+
 # -- for staff -------------------------------------------------------------------------------
 
 
@@ -740,6 +809,45 @@ def record_telegram_stop(session: Session, chat_id: str | int, *, text: str = "S
             ConsentScope.TELEGRAM,
             wording=f"Wrote {text!r} to the Telegram bot",
             via="telegram STOP",
+        )
+    return True
+
+
+def record_stop(
+    session: Session, channel: Channel, address: str, *, text: str = "STOP", via: str
+) -> bool:
+    """Someone answered STOP to a channel that can hear it (a text message): nothing more goes
+    to that address, what waits for it is cancelled, and the households it belongs to have
+    that channel's consent withdrawn. The channel's module says how an address opts out and
+    whose it is. Returns False when the address had already opted out."""
+    registered = channel_for(channel)
+    if registered.record_opt_out is None or registered.households_at is None:
+        raise InvalidInput(f"{Channel(channel).value} cannot hear STOP", "channel")
+    now = clock.now()
+    new = registered.record_opt_out(session, address, now)
+    if not new:
+        session.commit()
+        return False
+    households = registered.households_at(session, address)
+    session.execute(
+        sa.update(OutboxMessage)
+        .where(
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.channel == Channel(channel),
+            OutboxMessage.recipient == address,
+        )
+        .values(status=OutboxStatus.CANCELLED, error=f"the person replied STOP ({via})")
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    for household_id in households:
+        withdraw_consent(
+            session,
+            Actor.system(via),
+            household_id,
+            registered.consent,
+            wording=f"Replied {text[:40]!r} to our {Channel(channel).value} messages",
+            via=via,
         )
     return True
 

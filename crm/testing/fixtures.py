@@ -81,8 +81,13 @@ def redis_url() -> str:
 
 
 def make_test_settings(database_url: str = "sqlite://") -> Settings:
-    """Settings from the real defaults file, untouched by the developer's environment."""
-    return load_settings(environ={}, database={"url": database_url})
+    """Settings from the real defaults file, untouched by the developer's environment (but
+    for the second factor, below)."""
+    # The second factor is asked of no role here, so that every page's tests can sign in with
+    # a password alone; tests/crm/web/test_second_factor.py signs in with the real defaults.
+    return load_settings(
+        environ={}, database={"url": database_url}, sign_in={"mfa_required_roles": []}
+    )
 
 
 # -- pytest hooks -------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from crm.models import (
     StaffUser,
 )
 from crm.services import admin as service
+from crm.services import second_factor
 from crm.services import sessions as sessions_service
 from crm.services.errors import InvalidInput
 from crm.services.staff import create_staff_user
@@ -125,6 +126,11 @@ def user(staff_id: int):
                     abort(400)
                 sessions_service.end_session_by_admin(db(), current_actor(), staff_id, session_id)
                 flash("Session ended")
+            elif action == "reset-second-factor":
+                second_factor.reset_by_admin(db(), current_actor(), staff_id)
+                flash(
+                    "Their code app and recovery codes are removed; they are signed out everywhere"
+                )
             elif action == "end-sessions":
                 sessions_service.end_all_by_admin(db(), current_actor(), staff_id)
                 flash("All their sessions ended")
@@ -141,6 +147,7 @@ def user(staff_id: int):
         live_sessions=sessions_service.live_sessions(db(), current_actor(), staff_id),
         current_session=current_session(),
         failures=service.sign_in_failures(db(), current_actor(), staff_id, sign_in_throttle()),
+        has_second_factor=second_factor.is_set_up(db(), staff),
     ), (400 if errors else 200)  # fmt: skip
 
 

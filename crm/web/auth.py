@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import (
@@ -34,13 +35,15 @@ from govuk_frontend_wtf.wtforms_widgets import GovPasswordInput, GovSubmitInput,
 from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import InputRequired
 
+from crm import clock
 from crm.models import Role, StaffSession, StaffUser
 from crm.services import auth as auth_service
+from crm.services import second_factor
 from crm.services import sessions as sessions_service
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput
 from crm.services.throttle import DatabaseThrottleStore, SignInThrottle
-from crm.web import db
+from crm.web import db, state
 
 bp = Blueprint("auth", __name__)
 
@@ -56,6 +59,22 @@ OVERSIGHT_ROLES = (Role.ADMIN, Role.MANAGER)
 ADMIN_ROLES = (Role.ADMIN,)
 # The one thing the cookie holds about who is signed in.
 SESSION_TOKEN_KEY = "sid"
+# A right password waiting for its second factor (crm.web.second_factor): who, what next, until.
+PENDING_KEY = "pending_sign_in"
+# Time to find the phone and type a code (or scan the QR code) after the password.
+PENDING_FOR = timedelta(minutes=10)
+
+
+def hold_sign_in(user: StaffUser, step: str, next_url: str) -> str:
+    """Remember a right password for the next step; returns where to go."""
+    session.clear()
+    session[PENDING_KEY] = {
+        "staff_id": user.id,
+        "step": step,
+        "until": int((clock.now() + PENDING_FOR).timestamp()),
+        "next": next_url,
+    }
+    return url_for("second_factor.code" if step == "code" else "second_factor.set_up")
 
 
 def sign_in_throttle() -> SignInThrottle:
@@ -157,12 +176,24 @@ def sign_in():
     if current_user() is not None and request.method == "GET":
         return redirect(_safe_next(request.args.get("next")))
     status, headers = 200, {}
+    settings = state().settings
+    if not settings.sign_in.password:
+        # Everyone signs in through the council's identity provider: no password is checked.
+        if request.method == "POST":
+            status = 403
+        return render_template("auth/sign_in.html", form=None, sso=settings.single_sign_on), status
     if form.validate_on_submit():
         result = auth_service.authenticate(
             db(), form.email.data, form.password.data,
             address=request.remote_addr, throttle=sign_in_throttle(),
         )  # fmt: skip
         if result.ok:
+            step = second_factor.next_step(db(), state().settings, result.user)
+            if step != "done":
+                # The password was right; the session waits for the second factor.
+                return redirect(
+                    hold_sign_in(result.user, step, _safe_next(request.args.get("next")))
+                )
             started = sessions_service.start_session(db(), result.user)
             # A new cookie for a new session: nothing from before signing in is carried over.
             session.clear()
@@ -174,7 +205,11 @@ def sign_in():
             status = 429
         if result.retry_after:
             headers["Retry-After"] = str(result.retry_after)
-    return render_template("auth/sign_in.html", form=form), status, headers
+    return (
+        render_template("auth/sign_in.html", form=form, sso=settings.single_sign_on),
+        status,
+        headers,
+    )
 
 
 @bp.post("/sign-out")

@@ -7,7 +7,18 @@ A channel module (email.py, telegram.py; sms.py next) defines one `MessageChanne
 - `render(templates, draft)`: the message as this channel carries it (`Outgoing`), from the
   templates and the context the renderer made;
 - `sender(settings)`: a `Sender` that talks to the outside world. The dispatcher makes one per
-  channel when it first needs it and closes it when it is done.
+  channel when it first needs it and closes it when it is done;
+- who can be reached this way, for the outbox (crm.services.outbox asks the registry, so the
+  rules need not name a channel): `consent`, the scope a household must have agreed to;
+  `available(settings)`, whether the channel is set up at all (a bot token, a Notify key);
+  `addresses(session, household_ids, carer_ids)`, the addresses of many households at once;
+  `opted_out(session, address)`, why an address must not be written to (it said STOP);
+  and for channels people can answer STOP on, `record_opt_out(session, address, now)` and
+  `households_at(session, address)`.
+
+This module and the channel modules sit below crm.services (the import contract in
+pyproject.toml), so they use nothing from the rules: what a channel's renderer needs from them
+(an unsubscribe link, answer buttons) the renderer gives it through `Templates`.
 
 A sender raises `PermanentFailure` when sending can never work (bad address, blocked bot) and
 `RetryLater` when the provider asks us to wait (flood control): the dispatcher then holds every
@@ -17,12 +28,15 @@ network trouble: the message is tried again with a backoff.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
+from sqlmodel import Session
+
 from crm.messaging.catalogue import Template
-from crm.models import Appointment, Channel, OutboxMessage
+from crm.models import Appointment, Channel, ConsentScope, OutboxMessage
 from crm.settings import Settings
 
 
@@ -53,6 +67,14 @@ class Templates(Protocol):
 
     def summary(self, draft: Draft) -> str: ...
 
+    def unsubscribe_url(self, draft: Draft, scope: ConsentScope) -> str | None:
+        """A one-click link withdrawing `scope`, for messages to the public (else None)."""
+        ...
+
+    def answer_buttons(self, draft: Draft) -> dict | None:
+        """A check-in's answers as Telegram buttons (Bot API JSON), for a check-in."""
+        ...
+
 
 @dataclass
 class Draft:
@@ -80,9 +102,42 @@ class Sender(Protocol):
     def close(self) -> None: ...
 
 
+class Addresses(Protocol):
+    """Where this channel reaches the households (and carers) it was asked about."""
+
+    def of(self, household_id: int, carer_id: int | None = None) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class NoAddresses:
+    def of(self, household_id: int, carer_id: int | None = None) -> list[str]:
+        return []
+
+
+def _always(settings: Settings | None) -> bool:
+    return True
+
+
+def _no_addresses(session: Session, households: Sequence[int], carers: Sequence[int]):  # noqa: ANN202
+    return NoAddresses()
+
+
+def _never_opted_out(session: Session, address: str) -> str | None:
+    return None
+
+
 @dataclass(frozen=True)
 class MessageChannel:
     channel: Channel
     parts: tuple[str, ...]
     render: Callable[[Templates, Draft], Outgoing]
     sender: Callable[[Settings], Sender]
+    consent: ConsentScope | None = None
+    available: Callable[[Settings | None], bool] = _always
+    addresses: Callable[[Session, Sequence[int], Sequence[int]], Addresses] = _no_addresses
+    opted_out: Callable[[Session, str], str | None] = _never_opted_out
+    record_opt_out: Callable[[Session, str, datetime], bool] | None = None
+    households_at: Callable[[Session, str], list[int]] | None = None
+    # What the dispatcher may do before sending again after an attempt whose answer was lost:
+    # ask the provider whether it has the message already (provider id, or None).
+    already_sent: Callable[[Settings, OutboxMessage], str | None] | None = None

@@ -8,8 +8,12 @@ import contextlib
 import hashlib
 import smtplib
 import time
+from collections import defaultdict
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import make_msgid
+
+from sqlmodel import Session, select
 
 from crm.messaging.calendar import calendar_invite, is_cancellation, payload_sequence
 from crm.messaging.channels.base import (
@@ -19,9 +23,10 @@ from crm.messaging.channels.base import (
     PermanentFailure,
     Templates,
 )
-from crm.models import Channel, ConsentScope, OutboxMessage
-from crm.services import outbox
+from crm.models import Applicant, Channel, ConsentScope, OutboxMessage
 from crm.settings import Settings
+
+CHUNK = 900  # stays under SQLite's limit on bound parameters
 
 
 def message_id_for(message: OutboxMessage, settings: Settings) -> str:
@@ -33,9 +38,7 @@ def message_id_for(message: OutboxMessage, settings: Settings) -> str:
 
 def render(templates: Templates, draft: Draft) -> Outgoing:
     settings, message, context = templates.settings, draft.message, draft.context
-    if draft.household_id is not None and outbox.is_for_public(message) and settings.secret_key:
-        token = outbox.make_unsubscribe_token(settings, draft.household_id, ConsentScope.EMAIL)
-        context["unsubscribe_url"] = f"{context['public_base_url']}/unsubscribe/{token}"
+    context["unsubscribe_url"] = templates.unsubscribe_url(draft, ConsentScope.EMAIL)
     subject = " ".join(templates.text(draft, "subject.txt").split())
     text = templates.text(draft, "email.txt")
     email = EmailMessage()
@@ -132,9 +135,51 @@ class EmailSender:
                 smtp.close()
 
 
+class EmailAddresses:
+    """Each applicant's email address, first applicant first."""
+
+    def __init__(self, session: Session, households: Sequence[int], carers: Sequence[int]) -> None:
+        self.by_household: dict[int, list[str]] = defaultdict(list)
+        ids = sorted(set(households))
+        for start in range(0, len(ids), CHUNK):
+            for household_id, address in session.exec(
+                select(Applicant.household_id, Applicant.email)
+                .where(
+                    Applicant.household_id.in_(ids[start : start + CHUNK]),
+                    Applicant.email.is_not(None),
+                )
+                .order_by(Applicant.household_id, Applicant.position)
+            ):
+                if address not in self.by_household[household_id]:
+                    self.by_household[household_id].append(address)
+
+    def of(self, household_id: int, carer_id: int | None = None) -> list[str]:
+        return list(self.by_household.get(household_id, []))
+
+
+def sender(settings: Settings):  # noqa: ANN201
+    """SMTP, or GOV.UK Notify when `messaging.email_by` says so."""
+    if settings.messaging.email_by == "notify":
+        from crm.messaging.channels.notify import NotifyEmailSender
+
+        return NotifyEmailSender(settings)
+    return EmailSender(settings)
+
+
+def already_sent(settings: Settings, message: OutboxMessage) -> str | None:
+    if settings.messaging.email_by != "notify":
+        return None  # a resent email keeps its Message-ID: the mailbox sees one message
+    from crm.messaging.channels.notify import notification_for
+
+    return notification_for(settings, message)
+
+
 EMAIL = MessageChannel(
     channel=Channel.EMAIL,
     parts=("subject.txt", "email.txt"),
     render=render,
-    sender=EmailSender,
+    sender=sender,
+    consent=ConsentScope.EMAIL,
+    addresses=EmailAddresses,
+    already_sent=already_sent,
 )

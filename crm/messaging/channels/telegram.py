@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+
+from sqlmodel import Session, select
 
 from crm.messaging.channels.base import (
     Draft,
@@ -22,9 +26,10 @@ from crm.messaging.channels.base import (
     RetryLater,
     Templates,
 )
-from crm.models import Channel
-from crm.services import checkins
+from crm.models import Channel, ConsentScope, TelegramChatLink
 from crm.settings import Settings
+
+CHUNK = 900  # stays under SQLite's limit on bound parameters
 
 
 @dataclass
@@ -36,9 +41,7 @@ class TelegramText:
 
 def render(templates: Templates, draft: Draft) -> Outgoing:
     text = templates.text(draft, "telegram.txt")
-    markup = None
-    if draft.message.template == "check_in" and "check_in_id" in draft.context:
-        markup = checkins.telegram_keyboard(int(draft.context["check_in_id"]))
+    markup = templates.answer_buttons(draft)
     content = TelegramText(chat_id=draft.message.recipient, text=text, reply_markup=markup)
     return Outgoing(content, templates.summary(draft))
 
@@ -88,9 +91,63 @@ class TelegramSender:
         self._loop.close()
 
 
+def available(settings: Settings | None) -> bool:
+    # Without settings (a service called with none) a linked chat counts: a link only exists
+    # where the bot is running.
+    return settings is None or bool(settings.telegram_bot_token)
+
+
+class TelegramChats:
+    """The chats linked to each household and carer that have not said STOP."""
+
+    def __init__(self, session: Session, households: Sequence[int], carers: Sequence[int]) -> None:
+        self.of_household: dict[int, list[str]] = defaultdict(list)
+        self.of_carer: dict[int, list[str]] = defaultdict(list)
+        ids, carer_ids = sorted(set(households)), sorted(set(carers))
+        conditions = [
+            TelegramChatLink.household_id.in_(ids[i : i + CHUNK]) for i in range(0, len(ids), CHUNK)
+        ] + [
+            TelegramChatLink.carer_id.in_(carer_ids[i : i + CHUNK])
+            for i in range(0, len(carer_ids), CHUNK)
+        ]
+        seen: set[int] = set()
+        for condition in conditions:
+            for link in session.exec(
+                select(TelegramChatLink)
+                .where(condition, TelegramChatLink.opted_out_at.is_(None))
+                .order_by(TelegramChatLink.id)
+            ):
+                if link.id in seen:
+                    continue
+                seen.add(link.id)
+                if link.household_id is not None:
+                    self.of_household[link.household_id].append(link.chat_id)
+                if link.carer_id is not None:
+                    self.of_carer[link.carer_id].append(link.chat_id)
+
+    def of(self, household_id: int, carer_id: int | None = None) -> list[str]:
+        chats = list(self.of_household.get(household_id, []))
+        if carer_id is not None:
+            chats += self.of_carer.get(carer_id, [])
+        return list(dict.fromkeys(chats))
+
+
+def opted_out(session: Session, chat_id: str) -> str | None:
+    link = session.exec(
+        select(TelegramChatLink).where(TelegramChatLink.chat_id == str(chat_id))
+    ).first()
+    if link is None or link.opted_out_at is not None:
+        return "the person said STOP on Telegram (or the chat is not linked)"
+    return None
+
+
 TELEGRAM = MessageChannel(
     channel=Channel.TELEGRAM,
     parts=("telegram.txt",),
     render=render,
     sender=TelegramSender,
+    consent=ConsentScope.TELEGRAM,
+    available=available,
+    addresses=TelegramChats,
+    opted_out=opted_out,
 )

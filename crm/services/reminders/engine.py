@@ -280,7 +280,7 @@ class Messages:
         carer_id: int | None = None,
     ) -> None:
         """To the household (or carer) by the channel they agreed to; nothing if none."""
-        for recipient in self.book.recipients(household.id, carer_id):
+        for recipient in self.book.recipients(household.id, carer_id, template=template):
             unique_key = f"{key}:{recipient.channel.value}:{recipient.address}"
             self.kinds[unique_key] = kind
             self.rows.append(

@@ -26,6 +26,7 @@ CONSENT_WORDS = {
     m.ConsentScope.STORE_DETAILS: "You may keep my details to help me foster.",
     m.ConsentScope.EMAIL: "You may email me about fostering.",
     m.ConsentScope.TELEGRAM: "You may message me on Telegram.",
+    m.ConsentScope.SMS: "You may text me about fostering.",
 }
 
 

@@ -25,7 +25,12 @@ def test_every_reminder_is_a_job_with_its_own_trigger():
     ids = [spec.id for spec in JOBS]
     assert len(ids) == len(set(ids))
     assert ids[0] == "dispatch_outbox" and JOBS[0].target == DISPATCH
-    assert ids[-2:] == ["weekly_funnel_report", "data_retention"]
+    assert ids[-4:] == [
+        "weekly_funnel_report",
+        "data_retention",
+        "notify_delivery_status",
+        "notify_replies",
+    ]
     for spec in JOBS:
         make_trigger(spec, "Europe/London")  # every trigger is one APScheduler accepts
         if spec.target != DISPATCH:
