@@ -80,3 +80,57 @@ def transaction(session: Session) -> Iterator[Session]:
     except BaseException:
         session.rollback()
         raise
+
+
+def has_statistics(connection: sa.Connection) -> bool:
+    """Whether the query planner has statistics for the household table (the lists' table).
+
+    Without them SQLite guesses and sorts whole tables; PostgreSQL's autovacuum analyses only
+    after enough changes, so a database just loaded in bulk can go unanalysed for a while.
+    """
+    if connection.dialect.name == "sqlite":
+        found = connection.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'"
+        ).first()
+        if found is None:
+            return False
+        return (
+            connection.exec_driver_sql(
+                "SELECT 1 FROM sqlite_stat1 WHERE tbl = 'household' LIMIT 1"
+            ).first()
+            is not None
+        )
+    row = connection.exec_driver_sql(
+        "SELECT last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL "
+        "FROM pg_stat_user_tables WHERE relname = 'household' AND schemaname = current_schema()"
+    ).first()
+    return bool(row and row[0])
+
+
+def refresh_statistics(engine: sa.Engine, *, only_if_missing: bool = False) -> bool:
+    """ANALYZE the database, so lists and search get index plans; True when it ran.
+
+    `only_if_missing` is start-up's check (crm.migrate.upgrade): analyse a database that has
+    never been analysed, and otherwise leave SQLite a `PRAGMA optimize`, which is cheap and
+    re-analyses only what it judges stale.
+    """
+    with engine.connect() as connection:
+        if only_if_missing and has_statistics(connection):
+            if connection.dialect.name == "sqlite":
+                connection.exec_driver_sql("PRAGMA optimize")
+            connection.commit()
+            return False
+        if connection.dialect.name == "sqlite":
+            # Sampled statistics (about a thousand rows per index) are enough for the planner
+            # and keep this to a fraction of a second on a big database.
+            connection.exec_driver_sql("PRAGMA analysis_limit=1000")
+            connection.exec_driver_sql("ANALYZE")
+        else:
+            # Only this schema's tables: a bare ANALYZE would walk every schema in the database.
+            tables = connection.exec_driver_sql(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            ).scalars()
+            for table in list(tables):
+                connection.exec_driver_sql(f'ANALYZE "{table}"')
+        connection.commit()
+        return True

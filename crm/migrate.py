@@ -18,6 +18,15 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
+    # Start-up runs this too (`fostercrm up`): a database that has never been analysed (a bulk
+    # load, a copy restored from a backup) gets statistics before the first page is served.
+    from crm.db import make_engine, refresh_statistics
+
+    engine = make_engine(database_url)
+    try:
+        refresh_statistics(engine, only_if_missing=True)
+    finally:
+        engine.dispose()
 
 
 def heads(database_url: str = "sqlite://") -> list[str]:

@@ -30,6 +30,7 @@ DEMO_HOUSEHOLDS = 2000
 @friendly_errors
 def demo_data(households: int, seed: int, as_of) -> None:  # noqa: ANN001
     """Fill the database with realistic, made-up demo data (never for live use)."""
+    from crm.db import refresh_statistics
     from crm.demo import generate
 
     settings = cli_settings()
@@ -43,4 +44,5 @@ def demo_data(households: int, seed: int, as_of) -> None:  # noqa: ANN001
             as_of=as_of.date() if as_of else None,
             progress=True,
         )
+        refresh_statistics(engine)  # the lists' query plans need statistics of the new rows
     click.echo(summary.describe())

@@ -1,4 +1,4 @@
-"""Indexes for the web CRM's board, lists and search (migration 0003_web).
+"""Indexes for the web CRM's board, lists and search (migrations 0003_web and 0018_perf).
 
 Declared here, on the existing tables, so the metadata matches the migrated schema. The name
 indexes are on lower(...) so one prefix search (a range on the lowered text) is served by an
@@ -7,6 +7,7 @@ index on SQLite and PostgreSQL alike; see crm.services.households.search_clause.
 
 import sqlalchemy as sa
 
+from crm.models.carers import Carer
 from crm.models.households import Applicant, Household
 
 _household = Household.__table__
@@ -31,9 +32,43 @@ ix_applicant_first_name_lower = sa.Index(
     "ix_applicant_first_name_lower", sa.func.lower(_applicant.c.first_name)
 )
 
+
+# Migration 0018_perf. The household list's default order (newest enquiry first) read straight
+# from an index instead of sorting every visible household; the carers list in its own order
+# (at risk first, then the review due soonest).
+ix_household_list = sa.Index(
+    "ix_household_list", _household.c.anonymised_at, _household.c.enquired_at, _household.c.id
+)
+ix_carer_list = sa.Index(
+    "ix_carer_list",
+    Carer.__table__.c.at_risk,
+    Carer.__table__.c.annual_review_due,
+    Carer.__table__.c.id,
+)
+# Forgiving search on PostgreSQL (crm.services.search): trigram GIN indexes on the lowered
+# names, for pg_trgm's `%` operator. PostgreSQL only: SQLite reads the distinct names from the
+# lower(...) indexes above. The operator class is qualified because the extension lives in
+# `public` while a deployment (or a test run) may keep its tables in another schema.
+ix_applicant_last_name_trgm = sa.Index(
+    "ix_applicant_last_name_trgm",
+    sa.func.lower(_applicant.c.last_name).label("last_name_lower"),
+    postgresql_using="gin",
+    postgresql_ops={"last_name_lower": "public.gin_trgm_ops"},
+).ddl_if(dialect="postgresql")
+ix_applicant_first_name_trgm = sa.Index(
+    "ix_applicant_first_name_trgm",
+    sa.func.lower(_applicant.c.first_name).label("first_name_lower"),
+    postgresql_using="gin",
+    postgresql_ops={"first_name_lower": "public.gin_trgm_ops"},
+).ddl_if(dialect="postgresql")
+
 WEB_INDEXES = (
     ix_household_board,
     ix_household_visible,
     ix_applicant_last_name_lower,
     ix_applicant_first_name_lower,
+    ix_household_list,
+    ix_carer_list,
+    ix_applicant_last_name_trgm,
+    ix_applicant_first_name_trgm,
 )

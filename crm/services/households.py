@@ -687,6 +687,7 @@ def home_lists(session: Session, actor: Actor, settings: Settings) -> HomeLists:
         )
         .order_by(Task.due_at)
         .limit(100)
+        .options(selectinload(Household.applicants))  # the panel names each household
     )
     if actor.role == Role.RECRUITMENT_OFFICER:
         late_query = late_query.where(
@@ -722,6 +723,7 @@ def home_lists(session: Session, actor: Actor, settings: Settings) -> HomeLists:
             Household.anonymised_at.is_(None),
             access.carer_visibility(actor),
         )
+        .options(selectinload(Household.applicants))
     )
     if actor.role == Role.SUPERVISING_SOCIAL_WORKER:
         # "Carers of yours": the ones they supervise, not every carer they could open.
