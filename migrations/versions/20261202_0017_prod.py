@@ -6,7 +6,7 @@ accepted a message (delivery_status, delivery_checked_at); sms_opt_out lists the
 replied STOP, and notify_received_text the replies already read (ids only).
 
 Revision ID: 0017_prod
-Revises: 0012_dp_fixes
+Revises: 0015_imports
 Create Date: 2026-12-02 10:13:58.396465
 """
 
@@ -17,7 +17,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0017_prod"
-down_revision: str | None = "0012_dp_fixes"
+down_revision: str | None = "0015_imports"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

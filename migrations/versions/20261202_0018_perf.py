@@ -7,7 +7,7 @@ search (crm.services.search); SQLite reads the distinct names from the lower(...
 0003_web instead, so it needs no equivalent.
 
 Revision ID: 0018_perf
-Revises: 0012_dp_fixes
+Revises: 0017_prod
 Create Date: 2026-12-02 11:00:00
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0018_perf"
-down_revision: str | None = "0012_dp_fixes"
+down_revision: str | None = "0017_prod"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
