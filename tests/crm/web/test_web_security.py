@@ -150,6 +150,7 @@ def test_no_template_relies_on_inline_style_or_script():
     # subject access document is opened from a zip on the person's computer, never served.
     documents = {
         "funnel/templates/funnel/weekly_report.html",
+        "funnel/templates/funnel/weekly_email.html",
         "crm/web/templates/data_protection/subject_access_document.html",
     }
     inline = re.compile(r"<style\b|<script\b(?![^>]*\bsrc\b)", re.IGNORECASE)
