@@ -149,8 +149,7 @@ def test_no_template_relies_on_inline_style_or_script():
     # is never served under the CSP (the web view renders the body into a normal page). The
     # subject access document is opened from a zip on the person's computer, never served.
     documents = {
-        "funnel/templates/funnel/weekly_report.html",
-        "funnel/templates/funnel/weekly_email.html",
+        "funnel/templates/funnel/_document.html",
         "crm/web/templates/data_protection/subject_access_document.html",
     }
     inline = re.compile(r"<style\b|<script\b(?![^>]*\bsrc\b)", re.IGNORECASE)
