@@ -69,6 +69,7 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 SUFFIXES = (".csv", ".xlsx", ".xlsm", ".ods")
 KEPT_FOR = timedelta(days=1)
 SAMPLES = 3
+PREVIEW_ROWS = 5
 
 COLUMN_LABELS = {
     "reference": "Reference",
@@ -207,6 +208,8 @@ class SheetView:
     rows: int
     columns: list[ColumnQuestion]
     missing: list[str]
+    headings: list[str] = field(default_factory=list)
+    preview: list[list[str]] = field(default_factory=list)  # the first rows, as read
 
     @property
     def looks_like_tracker(self) -> bool:
@@ -337,7 +340,15 @@ def _sheet_view(
                 from_mapping=key in mapping.columns,
             )
         )
-    return SheetView(name, layout.header_row, layout.rows, columns, missing_columns(layout))
+    return SheetView(
+        name,
+        layout.header_row,
+        layout.rows,
+        columns,
+        missing_columns(layout),
+        headings=list(layout.headings),
+        preview=[row[: len(layout.headings)] for row in layout.preview[:PREVIEW_ROWS]],
+    )
 
 
 def _value_questions(

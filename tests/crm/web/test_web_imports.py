@@ -65,6 +65,9 @@ def test_a_manager_maps_checks_and_imports_a_tracker(client_for, org, session):
     assert "Not ready to import yet" in page
     assert "Map or ignore this column: it holds dates" in page
     assert "G: Visited on" in page and "20/05/2024" in page
+    # A preview of the first rows below the headings the importer found on row 2.
+    assert "The first 3 rows, below the headings on row 2" in page
+    assert '<td class="govuk-table__cell">Leaflet thru door</td>' in page
 
     answers = wizard_answers(page)
     answers.update({"column-visitedon": "initial_visit_date", "column-gaveupon": "withdrawn_date"})
