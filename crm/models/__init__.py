@@ -13,7 +13,7 @@ from crm.models.base import (
 )
 from crm.models.carers import Carer, CarerStatus, FosteringType, Placement, Specialism
 from crm.models.households import Applicant, Consent, Household
-from crm.models.imports import SavedImportMapping
+from crm.models.imports import ImportUpload, SavedImportMapping
 from crm.models.knowledge import KnowledgeEdit
 from crm.models.messages import (
     ChatChannel,
@@ -86,6 +86,7 @@ __all__ = [
     "OutboxStatus",
     "Placement",
     "Reason",
+    "ImportUpload",
     "SavedImportMapping",
     "ReasonKind",
     "Role",

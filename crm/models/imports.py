@@ -22,3 +22,20 @@ class SavedImportMapping(SQLModel, table=True):
     file_name: str = Field(max_length=200)
     saved_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
     saved_at: datetime = created_at_field()
+
+
+class ImportUpload(SQLModel, table=True):
+    """A tracker uploaded to the import wizard and not yet imported. Kept in the database, not
+    on one web worker's disk, so whichever worker answers the next step can read it; deleted
+    when it is imported and purged after a day (it holds families' names)."""
+
+    __tablename__ = "import_upload"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # A random token in the wizard's address: upload ids are not guessable.
+    token: str = Field(max_length=43, unique=True)
+    file_name: str = Field(max_length=200)
+    content: bytes = Field(sa_type=sa.LargeBinary)
+    size: int
+    uploaded_by_id: int = Field(foreign_key="staff_user.id")
+    uploaded_at: datetime = created_at_field()

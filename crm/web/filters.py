@@ -39,6 +39,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("visits.week", "Visits", _ALL, "/visits"),
     NavItem("carers.index", "Carers", _CARERS, "/carers"),
     NavItem("funnel.report", "Reports", _OVERSIGHT, "/reports"),
+    NavItem("imports.upload", "Import", _OVERSIGHT, "/imports"),
     NavItem("admin.audit_log", "Audit log", _OVERSIGHT, "/audit"),
     NavItem("admin.index", "Admin", frozenset({Role.ADMIN}), "/admin"),
 ]

@@ -152,6 +152,10 @@ class Lists:
         stage = kind.removesuffix("_reason")
         return self.reasons.get(ReasonKind(stage), {})
 
+    def knows(self, kind: str, text: str) -> bool:
+        """Whether the CRM's list has this value already (by key or label)."""
+        return normalise(text) in self._table(kind)
+
     def _check_mapping(self) -> None:
         """A mapping to an entry we do not have is the mapping's mistake: say so before any
         row is read."""
