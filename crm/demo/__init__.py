@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 from crm import clock
 from crm.demo.generator import Generator
+from crm.demo.mockingbird import add_constellations
 from crm.demo.organisation import AREAS, DEMO_HUB_NAME, DEMO_LOGINS
 from crm.models import Area, AreaPostcodeDistrict, AuditEvent, Hub, Reason, Source, StaffUser
 from crm.services.errors import InvalidInput
@@ -207,6 +208,8 @@ def generate(
                 ],
             )
             connection.commit()
+            constellations = add_constellations(connection, seed, as_of)
+            connection.commit()
             bar.update(households - bar.n)
         finally:
             bar.close()
@@ -221,6 +224,7 @@ def generate(
 
     rows = Counter(generator.rows.counts)
     rows.update(generator.extra_counts)
+    rows.update(constellations)
     rows.update({"hub": 1, "area": len(AREAS), "audit_event": 1})
     rows["area_postcode_district"] = sum(len(a.districts) for a in generator.areas)
     reached = {k: generator.reached[k] for k in ("initial_visit", "application", "approved")}

@@ -26,6 +26,12 @@ from crm.models.messages import (
     SmsOptOut,
     TelegramChatLink,
 )
+from crm.models.mockingbird import (
+    Constellation,
+    ConstellationActivity,
+    ConstellationActivityKind,
+    ConstellationMember,
+)
 from crm.models.organisation import (
     Area,
     AreaPostcodeDistrict,
@@ -77,6 +83,10 @@ __all__ = [
     "Consent",
     "ConsentScope",
     "EnquiryChannel",
+    "Constellation",
+    "ConstellationActivity",
+    "ConstellationActivityKind",
+    "ConstellationMember",
     "FosteringType",
     "Household",
     "Hub",

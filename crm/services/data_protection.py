@@ -62,6 +62,9 @@ from crm.models import (
     CheckIn,
     Consent,
     ConsentScope,
+    ConstellationActivity,
+    ConstellationActivityKind,
+    ConstellationMember,
     EnquiryChannel,
     FosteringType,
     Household,
@@ -666,6 +669,7 @@ class _Builder:
             self.carer(),
             self.placements(),
             self.check_ins(),
+            self.constellations(),
             self.access_log(),
         ]
 
@@ -1045,6 +1049,41 @@ class _Builder:
             )
         return section
 
+    def constellations(self) -> Section:
+        section = Section(
+            "mockingbird",
+            "Mockingbird constellation",
+            "The Mockingbird constellations you were part of, and the sleepovers, short breaks "
+            "and support the hub home gave you, with our notes.",
+            ("What", "When", "Nights", "Notes"),
+        )
+        c = self.records.carer
+        if c is None:
+            return section
+        for m in self.rows(
+            ConstellationMember, ConstellationMember.carer_id == c.id, ConstellationMember.joined_on
+        ):
+            left = f", left on {self.fmt.date(m.left_on)}" if m.left_on else ""
+            section.rows.append(
+                ("A satellite household", f"Joined on {self.fmt.date(m.joined_on)}{left}", "",
+                 m.left_reason or "")
+            )  # fmt: skip
+        for a in self.rows(
+            ConstellationActivity,
+            ConstellationActivity.carer_id == c.id,
+            ConstellationActivity.occurred_on,
+            ConstellationActivity.id,
+        ):
+            section.rows.append(
+                (
+                    ConstellationActivityKind(a.kind).label,
+                    self.fmt.date(a.occurred_on),
+                    _count(a.nights, "night", "nights") if a.nights else "",
+                    a.notes or "",
+                )
+            )
+        return section
+
     def access_log(self) -> Section:
         section = Section(
             "access-log",
@@ -1368,6 +1407,16 @@ def _erase_records(
         carer.deregistration_reason_text = None
         session.add(carer)
         session.exec(sa.update(CheckIn).where(CheckIn.carer_id == carer.id).values(comment=None))
+        session.exec(
+            sa.update(ConstellationActivity)
+            .where(ConstellationActivity.carer_id == carer.id)
+            .values(notes=None)
+        )
+        session.exec(
+            sa.update(ConstellationMember)
+            .where(ConstellationMember.carer_id == carer.id)
+            .values(left_reason=None)
+        )
         # The child's reference would tie the placement (and so the carer) to a case file; its
         # type and dates stay for the statistics.
         session.exec(

@@ -9,8 +9,10 @@ What each change closes (`RULES`):
 
 - withdrawn, not progressed, erased, deregistered: every visit still to come (with the
   household, or with the carer by `carer_id`), every open task but a safeguarding one, every
-  pending message but a safeguarding alert. The person is told of each cancelled visit where
-  they agreed to hear from us (never after an erasure: there is nobody left to tell).
+  pending message but a safeguarding alert, and their place in a Mockingbird constellation
+  (a hub home's constellation stays, for a manager to give it a new hub home). The person is
+  told of each cancelled visit where they agreed to hear from us (never after an erasure:
+  there is nobody left to tell).
 - approved: the recruitment and assessment visits still to come (initial visits, information
   and assessment sessions), the recruitment tasks (call-backs to a new enquirer, second
   attempts, stalled-case and panel-timescale tasks) and the messages that belonged to them
@@ -49,7 +51,7 @@ from crm.models import (
     Task,
     TaskKind,
 )
-from crm.services import audit, outbox
+from crm.services import audit, mockingbird, outbox
 from crm.services.actors import Actor
 from crm.services.appointments import CANCELLATION_NOTICES, cancel_booked
 from crm.settings import Settings
@@ -149,6 +151,7 @@ class Closed:
     visits: list[Appointment] = field(default_factory=list)
     tasks: int = 0
     messages: int = 0
+    memberships: int = 0
 
 
 def close_what_follows(
@@ -223,7 +226,13 @@ def close_what_follows(
             .execution_options(synchronize_session="fetch")
         ).rowcount
 
-    if closed.visits or closed.tasks or closed.messages:
+    if why in (Change.DEREGISTERED, Change.ERASED) and carer_id is not None:
+        # A carer who leaves leaves their Mockingbird constellation too.
+        closed.memberships = mockingbird.carer_left(
+            session, carer_id, clock.now().astimezone(clock.ENGLAND).date(), reason
+        )
+
+    if closed.visits or closed.tasks or closed.messages or closed.memberships:
         audit.record(
             session,
             actor,

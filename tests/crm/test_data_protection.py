@@ -33,7 +33,7 @@ from bot.matching import Matcher
 from crm import clock
 from crm.scheduler import housekeeping
 from crm.services import carers as carer_service
-from crm.services import reminders
+from crm.services import mockingbird, reminders
 from crm.services.actors import Actor
 from crm.services.appointments import book_appointment, cancel_appointment
 from crm.services.checkins import answer_check_in, start_check_in
@@ -47,6 +47,7 @@ from crm.services.households import DetailsChange, update_details
 from crm.services.pipeline import move_stage
 from crm.services.tasks import create_task
 from crm.services.timeline import log_activity
+from crm.testing.fixtures import new_household
 from tests.bot.bot_helpers import Chat
 
 FIRST, LAST = "Zebedee", "Quixworth"
@@ -196,6 +197,22 @@ def the_whole_way(session: Session, settings, org, assistant: Assistant) -> Jour
     )
     session.add(m.TelegramChatLink(chat_id=TELEGRAM_CHAT, carer_id=carer.id))
     session.commit()
+    # A satellite of another carer's Mockingbird constellation, with a sleepover noted.
+    hub_household = new_household(session, settings, first_name="Hana", last_name="Hub",
+                                  email="hana.hub@example.com")  # fmt: skip
+    move_stage(session, Actor.system("test"), hub_household.id, m.Stage.APPROVED)
+    hub = session.exec(select(m.Carer).where(m.Carer.household_id == hub_household.id)).one()
+    today = clock.now().date()
+    constellation = mockingbird.start_constellation(
+        session, manager, name="Northshire Wren", hub_carer_id=hub.id, started_on=today,
+        today=today,
+    )  # fmt: skip
+    mockingbird.add_satellite(session, manager, constellation.id, carer_id=carer.id,
+                              joined_on=today, today=today)  # fmt: skip
+    mockingbird.record_activity(
+        session, manager, constellation.id, kind="sleepover", occurred_on=today,
+        carer_id=carer.id, nights=1, notes=f"{FIRST}'s sleepover went well", today=today,
+    )  # fmt: skip
     check_in = start_check_in(
         session, settings, carer, unique_key="checkin:journey:1", reason="regular"
     )
@@ -389,7 +406,7 @@ def test_export_is_a_zip_with_every_kind_of_record_in_words(
     assert set(tables) == {
         "your-details", "household", "what-you-agreed-to", "your-progress",
         "notes-and-contact", "visits", "tasks", "messages", "chats", "telegram",
-        "foster-carer", "placements", "check-ins", "access-log",
+        "foster-carer", "placements", "check-ins", "mockingbird", "access-log",
     }  # fmt: skip
     # Every kind of record is there and holds rows: by household and by carer.
     assert all(len(rows) > 1 for rows in tables.values()), {k: len(v) for k, v in tables.items()}
