@@ -14,6 +14,7 @@ from crm.models.base import (
 from crm.models.carers import Carer, CarerStatus, FosteringType, Placement, Specialism
 from crm.models.households import Applicant, Consent, Household
 from crm.models.imports import ImportUpload, SavedImportMapping
+from crm.models.kinship import TemporaryApproval
 from crm.models.knowledge import KnowledgeEdit
 from crm.models.messages import (
     ChatChannel,
@@ -120,4 +121,5 @@ __all__ = [
     "TaskKind",
     "TaskPriority",
     "TelegramChatLink",
+    "TemporaryApproval",
 ]

@@ -57,6 +57,7 @@ class TaskKind(StrEnum):
     PANEL_DEADLINE = "panel_deadline"
     CHECK_IN_FOLLOW_UP = "check_in_follow_up"
     ANNUAL_REVIEW = "annual_review"
+    TEMPORARY_APPROVAL = "temporary_approval"
     SAFEGUARDING = "safeguarding"
     GENERAL = "general"
 

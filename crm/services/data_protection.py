@@ -83,6 +83,7 @@ from crm.models import (
     TaskKind,
     TaskPriority,
     TelegramChatLink,
+    TemporaryApproval,
 )
 from crm.services import audit, lifecycle
 from crm.services.actors import Actor
@@ -380,6 +381,7 @@ TASK_KIND_TEXT = {
     TaskKind.PANEL_DEADLINE: "Panel timescale",
     TaskKind.CHECK_IN_FOLLOW_UP: "Follow up your check-in answer",
     TaskKind.ANNUAL_REVIEW: "Annual review",
+    TaskKind.TEMPORARY_APPROVAL: "Your temporary approval",
     TaskKind.SAFEGUARDING: "Safeguarding concern",
     TaskKind.GENERAL: "General",
 }
@@ -743,6 +745,19 @@ class _Builder:
             ("We first spoke to you", self.fmt.date(h.first_contact_at)),
             ("Officer looking after you", self.staff_name(h.assigned_officer_id)),
         ]
+        for approval in self.rows(
+            TemporaryApproval, TemporaryApproval.household_id == h.id, TemporaryApproval.id
+        ):
+            # The child's reference is about the child: left out, as for placements.
+            ends = approval.ended_on or approval.extended_until or approval.expires_on
+            items.append(
+                (
+                    "Temporary approval as a connected person",
+                    f"From {self.fmt.date(approval.approved_on)} to {self.fmt.date(ends)}"
+                    + (f" (extended: {approval.extension_reason})" if approval.extended_until
+                       else ""),
+                )
+            )  # fmt: skip
         if h.anonymised_at is not None:
             items.append(("Your details were erased on", self.fmt.date(h.anonymised_at)))
         section.rows.extend(items)
@@ -1336,6 +1351,13 @@ def _erase_records(
         session.delete(applicant)
     for model in (Consent, Activity):
         session.exec(sa.delete(model).where(model.household_id == hid))
+    # A temporary approval's dates stay for the statistics; the child's reference and staff's
+    # words go.
+    session.exec(
+        sa.update(TemporaryApproval)
+        .where(TemporaryApproval.household_id == hid)
+        .values(child_reference=ERASED, extension_reason=None, ended_reason=None)
+    )
     # Free text in the stage history may name people; the stages and codes stay.
     session.exec(
         sa.update(StageEvent)

@@ -13,6 +13,8 @@ What each change closes (`RULES`):
   (a hub home's constellation stays, for a manager to give it a new hub home). The person is
   told of each cancelled visit where they agreed to hear from us (never after an erasure:
   there is nobody left to tell).
+- approved, withdrawn, not progressed, erased: a connected person's temporary approval
+  (regulation 24) ends that day.
 - approved: the recruitment and assessment visits still to come (initial visits, information
   and assessment sessions), the recruitment tasks (call-backs to a new enquirer, second
   attempts, stalled-case and panel-timescale tasks) and the messages that belonged to them
@@ -51,7 +53,7 @@ from crm.models import (
     Task,
     TaskKind,
 )
-from crm.services import audit, mockingbird, outbox
+from crm.services import audit, kinship, mockingbird, outbox
 from crm.services.actors import Actor
 from crm.services.appointments import CANCELLATION_NOTICES, cancel_booked
 from crm.settings import Settings
@@ -69,6 +71,9 @@ class Change(StrEnum):
     INITIAL_VISIT_BOOKED = "initial_visit_booked"
 
 
+ENDS_TEMPORARY_APPROVAL = frozenset(
+    {Change.APPROVED, Change.WITHDRAWN, Change.NOT_PROGRESSED, Change.ERASED}
+)
 ALL = None  # every visit kind / task kind / message template (but safeguarding)
 NEVER_CLOSED_TASKS = frozenset({TaskKind.SAFEGUARDING})
 # Safeguarding alerts, and the notices that a visit is cancelled (still true after any change).
@@ -152,6 +157,7 @@ class Closed:
     tasks: int = 0
     messages: int = 0
     memberships: int = 0
+    temporary_approval: bool = False
 
 
 def close_what_follows(
@@ -230,6 +236,13 @@ def close_what_follows(
         # A carer who leaves leaves their Mockingbird constellation too.
         closed.memberships = mockingbird.carer_left(
             session, carer_id, clock.now().astimezone(clock.ENGLAND).date(), reason
+        )
+
+    if why in ENDS_TEMPORARY_APPROVAL:
+        # A connected person's temporary approval (regulation 24) ends with full approval or
+        # with leaving; nothing else would stop its expiry reminders.
+        closed.temporary_approval = kinship.household_changed(
+            session, household.id, clock.now().astimezone(clock.ENGLAND).date(), reason
         )
 
     if closed.visits or closed.tasks or closed.messages or closed.memberships:

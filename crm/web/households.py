@@ -19,6 +19,7 @@ from flask import (
 )
 from sqlmodel import select
 
+from crm import clock
 from crm.exports import SafeCsvWriter, safe_row
 from crm.models import (
     Appointment,
@@ -35,7 +36,7 @@ from crm.models import (
     Task,
     TaskKind,
 )
-from crm.services import access, booking
+from crm.services import access, booking, kinship
 from crm.services import appointments as appointment_service
 from crm.services import households as service
 from crm.services.enquiries import (
@@ -276,7 +277,14 @@ def _household(household_id: int):  # noqa: ANN202
 @roles_required(*RECRUITMENT_ROLES)
 def show(household_id: int):
     view = service.household_view(db(), current_actor(), state().settings, household_id)
-    return render_template("households/show.html", view=view, h=view.household)
+    household = view.household
+    return render_template(
+        "households/show.html",
+        view=view,
+        h=household,
+        temporary_approvals=kinship.history(db(), household.id) if household.is_kinship else [],
+        today=clock.now().astimezone(state().settings.tz).date(),
+    )
 
 
 # -- actions ------------------------------------------------------------------------------
