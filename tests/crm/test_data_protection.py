@@ -169,7 +169,7 @@ def the_whole_way(session: Session, settings, org, assistant: Assistant) -> Jour
     for stage in ("initial_visit", "application", "stage_one", "stage_two", "panel"):
         move_stage(session, manager, household.id, stage)
     move_stage(
-        session, manager, household.id, "approved",
+        session, Actor.system("test"), household.id, "approved",
         reason_text=f"Panel met {FIRST} and {SECOND_FIRST} at {ADDRESS_1}",
     )  # fmt: skip
     carer = session.exec(select(m.Carer).where(m.Carer.household_id == household.id)).one()
