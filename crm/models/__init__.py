@@ -36,6 +36,7 @@ from crm.models.organisation import (
     StaffArea,
     StaffUser,
 )
+from crm.models.panel import Decision, PanelListing, PanelMeeting, Recommendation
 from crm.models.pipeline import StageEvent
 from crm.models.scheduling import SchedulerJob, SchedulerJobRun, SchedulerLease
 from crm.models.second_factor import StaffRecoveryCode, StaffTotp
@@ -74,6 +75,7 @@ __all__ = [
     "ChatConversation",
     "ChatMessage",
     "CheckIn",
+    "Decision",
     "Consent",
     "ConsentScope",
     "EnquiryChannel",
@@ -84,8 +86,11 @@ __all__ = [
     "NotifyReceivedText",
     "OutboxMessage",
     "OutboxStatus",
+    "PanelListing",
+    "PanelMeeting",
     "Placement",
     "Reason",
+    "Recommendation",
     "SavedImportMapping",
     "ReasonKind",
     "Role",

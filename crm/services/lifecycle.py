@@ -13,8 +13,9 @@ What each change closes (`RULES`):
   they agreed to hear from us (never after an erasure: there is nobody left to tell).
 - approved: the recruitment and assessment visits still to come (initial visits, information
   and assessment sessions), the recruitment tasks (call-backs to a new enquirer, second
-  attempts, stalled-case and panel-timescale tasks) and the messages that belonged to them
-  (sorry-for-the-wait, stalled-case nudges and the matching staff alerts).
+  attempts, stalled-case, panel-timescale, panel papers and decision tasks) and the messages
+  that belonged to them (sorry-for-the-wait, stalled-case nudges and the matching staff
+  alerts).
 - on hold, and any other move: the stalled-case task and nudge for the stage it left (the scan
   writes new ones from the new stage's target days, so on hold the household hears from us
   again only after the on-hold target, by design). Visits stay: a pause is often short, and
@@ -91,6 +92,12 @@ ENQUIRY_MESSAGES = (
     | VISIT_OFFER_MESSAGES
 )
 
+# The 8-month timescale's alerts and the panel's papers and decision reminders.
+PANEL_TASKS = frozenset({TaskKind.PANEL_DEADLINE, TaskKind.PANEL_PAPERS, TaskKind.PANEL_DECISION})
+PANEL_MESSAGES = frozenset(
+    {"panel_timescale_alert", "panel_papers_due_staff", "panel_decision_due_staff"}
+)
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -109,8 +116,8 @@ RULES: dict[Change, Rule] = {
     Change.ERASED: Rule(visits=ALL, tasks=ALL, messages=ALL, tell_person=False),
     Change.APPROVED: Rule(
         visits=RECRUITMENT_VISITS,
-        tasks=STALLED_TASKS | ENQUIRY_TASKS | {TaskKind.PANEL_DEADLINE},
-        messages=STALLED_MESSAGES | ENQUIRY_MESSAGES | {"panel_timescale_alert"},
+        tasks=STALLED_TASKS | ENQUIRY_TASKS | PANEL_TASKS,
+        messages=STALLED_MESSAGES | ENQUIRY_MESSAGES | PANEL_MESSAGES,
     ),
     Change.ON_HOLD: Rule(visits=frozenset(), tasks=STALLED_TASKS, messages=STALLED_MESSAGES),
     Change.LEFT_ENQUIRY: Rule(
