@@ -442,3 +442,36 @@ def test_the_decision_maker_sees_panel_households_in_their_areas_only(
     assert row.household.id == household.id
     south = staff(session, org, m.Role.DECISION_MAKER, "decider.south@test.example", [org.south])
     assert panel.decisions_waiting(session, Actor.for_staff(session, south)) == []
+
+
+# -- data protection -----------------------------------------------------------------------
+
+
+def test_subject_access_shows_the_panel_and_erasure_removes_the_words(
+    session, settings, org, manager, decider
+):
+    from crm.services.data_protection import anonymise_household, subject_access_export
+
+    household = at_stage_two(session, settings)
+    listing = recommended(
+        session, settings, manager, household, "do_not_approve", notes="Worried about space"
+    )
+    reason = panel.not_approved_reasons(session)[0]
+    panel.record_decision(
+        session, Actor.for_staff(session, decider), listing.id, decision="not_approved",
+        reason_code=reason.code, notes="No spare bedroom yet.", settings=settings,
+    )  # fmt: skip
+    document = subject_access_export(session, manager, settings, household.id)
+    [section] = [s for s in document.sections if s.key == "panel"]
+    [row] = section.rows
+    assert "Do not approve" in row and "Worried about space" in row
+    assert "No spare bedroom yet." in row and reason.label in row and decider.name in row
+
+    # A fresh look, as a new request has: the test's session still holds the applicants.
+    session.expire_all()
+    anonymise_household(session, manager, household.id, reason="Asked in writing")
+    listing = session.get(m.PanelListing, listing.id)
+    session.refresh(listing)
+    assert listing.recommendation_notes is None and listing.decision_notes is None
+    # The outcome stays for the statistics.
+    assert listing.decision == m.Decision.NOT_APPROVED
