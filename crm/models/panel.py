@@ -72,6 +72,8 @@ class PanelListing(SQLModel, table=True):
     listed_at: datetime = created_at_field()
     listed_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
     papers_sent_on: date | None = None
+    # Taken off the panel before it met: the household left or was erased (its place is free).
+    withdrawn_at: datetime | None = None
     # After the meeting.
     recommendation: Recommendation | None = enum_column(Recommendation, default=None, nullable=True)
     recommended_places: int | None = None

@@ -832,7 +832,9 @@ class _Builder:
                     self.fmt.date(meeting.meets_on),
                     meeting.chair,
                     self.fmt.date(li.papers_sent_on),
-                    Recommendation(li.recommendation).label if li.recommendation else "Not yet",
+                    Recommendation(li.recommendation).label
+                    if li.recommendation
+                    else ("Taken off the panel" if li.withdrawn_at else "Not yet"),
                     terms,
                     li.recommendation_notes or "",
                     Decision(li.decision).label if li.decision else "",

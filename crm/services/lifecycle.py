@@ -9,8 +9,10 @@ What each change closes (`RULES`):
 
 - withdrawn, not progressed, erased, deregistered: every visit still to come (with the
   household, or with the carer by `carer_id`), every open task but a safeguarding one, every
-  pending message but a safeguarding alert. The person is told of each cancelled visit where
-  they agreed to hear from us (never after an erasure: there is nobody left to tell).
+  pending message but a safeguarding alert, and its place on a panel still to come (the
+  listing is kept, marked withdrawn, and the place is free). The person is told of each
+  cancelled visit where they agreed to hear from us (never after an erasure: there is nobody
+  left to tell).
 - approved: the recruitment and assessment visits still to come (initial visits, information
   and assessment sessions), the recruitment tasks (call-backs to a new enquirer, second
   attempts, stalled-case, panel-timescale, panel papers and decision tasks) and the messages
@@ -46,6 +48,8 @@ from crm.models import (
     Carer,
     Household,
     OutboxMessage,
+    PanelListing,
+    PanelMeeting,
     Stage,
     Task,
     TaskKind,
@@ -106,14 +110,18 @@ class Rule:
     tasks: frozenset[TaskKind] | None
     messages: frozenset[str] | None
     tell_person: bool = True
+    # Take the household off panels still to come that have not considered it yet.
+    panel_listings: bool = False
 
 
-ENDS_EVERYTHING = Rule(visits=ALL, tasks=ALL, messages=ALL)
+ENDS_EVERYTHING = Rule(visits=ALL, tasks=ALL, messages=ALL, panel_listings=True)
 RULES: dict[Change, Rule] = {
     Change.WITHDRAWN: ENDS_EVERYTHING,
     Change.NOT_PROGRESSED: ENDS_EVERYTHING,
     Change.DEREGISTERED: ENDS_EVERYTHING,
-    Change.ERASED: Rule(visits=ALL, tasks=ALL, messages=ALL, tell_person=False),
+    Change.ERASED: Rule(
+        visits=ALL, tasks=ALL, messages=ALL, tell_person=False, panel_listings=True
+    ),
     Change.APPROVED: Rule(
         visits=RECRUITMENT_VISITS,
         tasks=STALLED_TASKS | ENQUIRY_TASKS | PANEL_TASKS,
@@ -156,6 +164,7 @@ class Closed:
     visits: list[Appointment] = field(default_factory=list)
     tasks: int = 0
     messages: int = 0
+    panel_listings: int = 0
 
 
 def close_what_follows(
@@ -230,7 +239,35 @@ def close_what_follows(
             .execution_options(synchronize_session="fetch")
         ).rowcount
 
-    if closed.visits or closed.tasks or closed.messages:
+    if rule.panel_listings:
+        still_to_come = (
+            select(PanelMeeting.id)
+            .where(
+                PanelMeeting.id == PanelListing.meeting_id,
+                PanelMeeting.meets_on >= clock.local_date(now),
+            )
+            .exists()
+        )
+        closed.panel_listings = session.execute(
+            sa.update(PanelListing)
+            .where(
+                PanelListing.household_id == household.id,
+                PanelListing.recommendation.is_(None),
+                PanelListing.withdrawn_at.is_(None),
+                still_to_come,
+            )
+            .values(withdrawn_at=now)
+            .execution_options(synchronize_session="fetch")
+        ).rowcount
+
+    if closed.visits or closed.tasks or closed.messages or closed.panel_listings:
+        counts = {
+            "visits_cancelled": len(closed.visits),
+            "tasks_closed": closed.tasks,
+            "messages_cancelled": closed.messages,
+        }
+        if closed.panel_listings:
+            counts["panel_listings_withdrawn"] = closed.panel_listings
         audit.record(
             session,
             actor,
@@ -238,9 +275,7 @@ def close_what_follows(
             "household",
             household.id,
             closed_after=why.value,
-            visits_cancelled=len(closed.visits),
-            tasks_closed=closed.tasks,
-            messages_cancelled=closed.messages,
+            **counts,
         )
     session.flush()
     return closed

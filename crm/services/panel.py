@@ -257,6 +257,7 @@ def meetings(session: Session, actor: Actor, *, upcoming_only: bool = False) -> 
         raise NotAllowed("Panel meetings are for managers, admins and the agency decision maker")
     counts = (
         select(PanelListing.meeting_id, sa.func.count().label("n"))
+        .where(PanelListing.withdrawn_at.is_(None))
         .group_by(PanelListing.meeting_id)
         .subquery()
     )
@@ -299,7 +300,9 @@ def meeting_view(
 ) -> MeetingView:
     meeting = get_meeting(session, actor, meeting_id)
     listings = session.exec(
-        select(PanelListing).where(PanelListing.meeting_id == meeting.id).order_by(PanelListing.id)
+        select(PanelListing)
+        .where(PanelListing.meeting_id == meeting.id, PanelListing.withdrawn_at.is_(None))
+        .order_by(PanelListing.id)
     ).all()
     visible = access.visible_households(session, actor, [li.household_id for li in listings])
     rows = [
@@ -326,6 +329,7 @@ def open_listing(session: Session, household_id: int) -> PanelListing | None:
         select(PanelListing)
         .where(
             PanelListing.household_id == household_id,
+            PanelListing.withdrawn_at.is_(None),
             PanelListing.decision.is_(None),
             sa.or_(
                 PanelListing.recommendation.is_(None),
@@ -387,7 +391,7 @@ def list_household(
         listed = session.exec(
             select(sa.func.count())
             .select_from(PanelListing)
-            .where(PanelListing.meeting_id == meeting.id)
+            .where(PanelListing.meeting_id == meeting.id, PanelListing.withdrawn_at.is_(None))
         ).one()
         if listed >= meeting.capacity:
             raise InvalidInput(

@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("listed_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.Column("listed_by_id", sa.Integer(), nullable=True),
         sa.Column("papers_sent_on", sa.Date(), nullable=True),
+        sa.Column("withdrawn_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("recommendation", sa.String(length=16), nullable=True),
         sa.Column("recommended_places", sa.Integer(), nullable=True),
         sa.Column("recommended_age_min", sa.Integer(), nullable=True),

@@ -475,3 +475,20 @@ def test_subject_access_shows_the_panel_and_erasure_removes_the_words(
     assert listing.recommendation_notes is None and listing.decision_notes is None
     # The outcome stays for the statistics.
     assert listing.decision == m.Decision.NOT_APPROVED
+
+
+def test_a_household_that_withdraws_gives_up_its_place_on_the_panel(
+    session, settings, org, manager
+):
+    made = meeting(session, settings, manager, capacity=1)
+    first = at_stage_two(session, settings, email="one@example.com")
+    second = at_stage_two(session, settings, email="two@example.com")
+    listing = panel.list_household(session, manager, settings, made.id, first.id)
+    clock.advance(timedelta(hours=1))
+    move_stage(session, manager, first.id, "withdrawn", reason_code="timing")
+    session.refresh(listing)
+    assert listing.withdrawn_at is not None
+    # The place is free for the next household.
+    panel.list_household(session, manager, settings, made.id, second.id)
+    view = panel.meeting_view(session, manager, settings, made.id)
+    assert [row.household.id for row in view.rows] == [second.id]

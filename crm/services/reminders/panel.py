@@ -150,6 +150,7 @@ def due_panel_papers(scan: Scan) -> list[Due]:
         .join(Household, Household.id == PanelListing.household_id)
         .where(
             PanelListing.papers_sent_on.is_(None),
+            PanelListing.withdrawn_at.is_(None),
             PanelListing.recommendation.is_(None),
             PanelMeeting.meets_on >= today,
             Household.stage == Stage.PANEL,
