@@ -492,3 +492,14 @@ def test_a_household_that_withdraws_gives_up_its_place_on_the_panel(
     panel.list_household(session, manager, settings, made.id, second.id)
     view = panel.meeting_view(session, manager, settings, made.id)
     assert [row.household.id for row in view.rows] == [second.id]
+
+
+def test_the_decision_maker_signs_in_with_a_second_step_by_default():
+    from crm.services import second_factor
+    from crm.settings import load_settings
+
+    defaults = load_settings(environ={})
+    user = m.StaffUser(email="d@example.org", name="D", role=m.Role.DECISION_MAKER)
+    assert second_factor.unknown_role_names(defaults) == []
+    assert second_factor.required_for(defaults, user)
+    assert m.Role.DECISION_MAKER.label == "Agency decision maker"
