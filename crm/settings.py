@@ -169,6 +169,17 @@ class StageTargetDays(_Section):
     on_hold: int = Field(ge=1)
 
 
+class PanelSettings(_Section):
+    """The fostering panel and the agency decision: papers go out `papers_due_working_days`
+    before the meeting; the decision is due `decision_within_working_days` after it; an
+    application is at risk of missing the 8-month timescale (reminders.panel_deadline_months)
+    when fewer than `at_risk_days` are left and the panel has not recommended yet."""
+
+    papers_due_working_days: int = Field(ge=1, le=30)
+    decision_within_working_days: int = Field(ge=1, le=30)
+    at_risk_days: int = Field(ge=1, le=240)
+
+
 class RetentionSettings(_Section):
     anonymise_closed_after_months: int = Field(ge=1, le=240)
 
@@ -325,6 +336,7 @@ class Settings(BaseSettings):
     reminders: ReminderSettings
     quiet_hours: QuietHours
     stage_target_days: StageTargetDays
+    panel: PanelSettings
     retention: RetentionSettings
     smtp: SmtpSettings
     report: ReportSettings

@@ -40,6 +40,15 @@ def add_working_days_to_date(day: date, days: int) -> date:
     return day
 
 
+def subtract_working_days_from_date(day: date, days: int) -> date:
+    """The working day `days` working days before `day` (panel papers go out 5 before)."""
+    for _ in range(days):
+        day -= timedelta(days=1)
+        while not is_working_day(day):
+            day -= timedelta(days=1)
+    return day
+
+
 def working_days_between(start: date, end: date) -> int:
     """Working days after `start` up to and including `end` (0 when end <= start)."""
     count = 0

@@ -42,6 +42,7 @@ from crm import clock
 from crm.demo.generator import Generator
 from crm.demo.mockingbird import add_constellations
 from crm.demo.organisation import AREAS, DEMO_HUB_NAME, DEMO_LOGINS
+from crm.demo.panel import add_panel
 from crm.models import Area, AreaPostcodeDistrict, AuditEvent, Hub, Reason, Source, StaffUser
 from crm.services.errors import InvalidInput
 from crm.services.reference import ensure_reference_data
@@ -222,7 +223,16 @@ def generate(
                 connection.execute(sa.text(f'ANALYZE "{table.name}"'))
             connection.commit()
 
+    # The panel's part of the journey, from what the load made (crm.demo.panel).
+    with Session(engine) as session:
+        panel_counts = add_panel(
+            session, settings, as_of,
+            manager_id=generator.hub_manager, decision_maker_id=generator.decision_maker,
+        )  # fmt: skip
+        session.commit()
+
     rows = Counter(generator.rows.counts)
+    rows.update({"panel_meeting": panel_counts.meetings, "panel_listing": panel_counts.listings})
     rows.update(generator.extra_counts)
     rows.update(constellations)
     rows.update({"hub": 1, "area": len(AREAS), "audit_event": 1})

@@ -45,6 +45,7 @@ DEMO_LOGINS: list[tuple[str, str]] = [
     ("officer.westbrook@example.org", "Recruitment officer, Westbrook"),
     ("assessor@example.org", "Assessing social worker, Harrowdale"),
     ("supervisor@example.org", "Supervising social worker, Harrowdale"),
+    ("decision.maker@example.org", "Agency decision maker, all areas"),
 ]
 
 
@@ -215,9 +216,11 @@ class OrganisationMixin:
                     names_used.add(name)
                     return name
 
-        def add(role: str, area_ids: list[int], email: str | None = None) -> int:
+        def add(
+            role: str, area_ids: list[int], email: str | None = None, name: str | None = None
+        ) -> int:
             staff_id = self.ids.take("staff_user")
-            name = person()
+            name = name or person()
             if email is None:
                 first, last = name.split(" ", 1)
                 base = f"{letters_only(first)}.{letters_only(last)}"
@@ -265,6 +268,10 @@ class OrganisationMixin:
                 add("supervising_social_worker", [area.id]) for _ in range(supervisors - 1)
             ]
             area.manager = add("manager", [area.id])
+        # Named here rather than drawn, so the names drawn for everyone else stay as they were.
+        self.decision_maker = add(
+            "decision_maker", [a.id for a in areas], emails[7], name="Morgan Ellison"
+        )
 
         for area in areas:
             for staff_id in area.officers:

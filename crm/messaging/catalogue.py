@@ -153,6 +153,15 @@ TEMPLATES: dict[str, Template] = {
         ),
         public("stalled_case_nudge", described="Checking in about your application"),
         staff("panel_timescale_alert", described="Alert to our staff: the panel timescale"),
+        # -- panel and the agency decision (crm.services.panel) --------------------------------
+        public("panel_date_set", described="Your panel date: what happens next"),
+        public("panel_decision_approved", described="The agency decision: you are approved"),
+        public("panel_decision_not_approved", described="The agency decision, in writing"),
+        staff("panel_papers_due_staff", described="Reminder to our staff: your panel papers"),
+        staff(
+            "panel_decision_due_staff",
+            described="Reminder to our decision maker: the decision after your panel",
+        ),
         # -- carers ---------------------------------------------------------------------------
         public("check_in", described="Check-in: how things are going"),
         staff(

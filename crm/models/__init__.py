@@ -43,6 +43,7 @@ from crm.models.organisation import (
     StaffArea,
     StaffUser,
 )
+from crm.models.panel import Decision, PanelListing, PanelMeeting, Recommendation
 from crm.models.pipeline import StageEvent
 from crm.models.scheduling import SchedulerJob, SchedulerJobRun, SchedulerLease
 from crm.models.second_factor import StaffRecoveryCode, StaffTotp
@@ -81,6 +82,7 @@ __all__ = [
     "ChatConversation",
     "ChatMessage",
     "CheckIn",
+    "Decision",
     "Consent",
     "ConsentScope",
     "EnquiryChannel",
@@ -95,9 +97,12 @@ __all__ = [
     "NotifyReceivedText",
     "OutboxMessage",
     "OutboxStatus",
+    "PanelListing",
+    "PanelMeeting",
     "Placement",
     "Reason",
     "ImportUpload",
+    "Recommendation",
     "SavedImportMapping",
     "ReasonKind",
     "Role",

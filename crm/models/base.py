@@ -48,9 +48,13 @@ class Role(StrEnum):
     RECRUITMENT_OFFICER = "recruitment_officer"
     ASSESSING_SOCIAL_WORKER = "assessing_social_worker"
     SUPERVISING_SOCIAL_WORKER = "supervising_social_worker"
+    # The agency decision maker: decides on approval after the panel's recommendation.
+    DECISION_MAKER = "decision_maker"
 
     @property
     def label(self) -> str:
+        if self is Role.DECISION_MAKER:
+            return "Agency decision maker"
         return self.value.replace("_", " ").capitalize()
 
 

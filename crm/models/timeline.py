@@ -55,6 +55,8 @@ class TaskKind(StrEnum):
     CALL_BACK = "call_back"
     STALLED_CASE = "stalled_case"
     PANEL_DEADLINE = "panel_deadline"
+    PANEL_PAPERS = "panel_papers"
+    PANEL_DECISION = "panel_decision"
     CHECK_IN_FOLLOW_UP = "check_in_follow_up"
     ANNUAL_REVIEW = "annual_review"
     TEMPORARY_APPROVAL = "temporary_approval"

@@ -10,7 +10,9 @@ Who sees what (least privilege, on top of the areas in crm.services.actors):
 - households: managers and recruitment officers those in their areas and the hub's triage
   queue (no area yet); assessing social workers, in their areas and triage, households in
   assessment (application to panel, or on hold from one of those) and any household assigned
-  to them; supervising social workers work with carers, not this pipeline;
+  to them; agency decision makers, in their areas, households at panel or approved (what they
+  decide on, and what they decided); supervising social workers work with carers, not this
+  pipeline;
 - carers: managers those in their areas; supervising social workers the carers they
   supervise, and in their areas carers nobody supervises yet;
 - tasks and visits: through the household or carer they are about. A task about nothing (no
@@ -46,6 +48,8 @@ from crm.services.actors import ALL_AREAS_ROLES, Actor
 from crm.services.errors import NotAllowed
 
 ASSESSMENT_STAGES = (Stage.APPLICATION, Stage.STAGE_ONE, Stage.STAGE_TWO, Stage.PANEL)
+# What the agency decision maker decides on, and what they decided.
+DECISION_STAGES = (Stage.PANEL, Stage.APPROVED)
 # Roles that read the funnel report (its tables name household references).
 REPORT_ROLES = frozenset({Role.ADMIN, Role.MANAGER})
 
@@ -73,6 +77,10 @@ def household_visibility(actor: Actor) -> sa.ColumnElement[bool]:
             Household.assigned_officer_id == actor.user_id,
         )
         return sa.and_(in_areas, in_assessment)
+    if actor.role == Role.DECISION_MAKER:
+        return sa.and_(
+            Household.area_id.in_(sorted(actor.area_ids)), Household.stage.in_(DECISION_STAGES)
+        )
     return sa.false()
 
 
@@ -90,6 +98,8 @@ def may_view_household(actor: Actor, household: Household) -> bool:
             or (stage == Stage.ON_HOLD and household.held_from_stage in ASSESSMENT_STAGES)
             or household.assigned_officer_id == actor.user_id
         )
+    if actor.role == Role.DECISION_MAKER:
+        return household.area_id in actor.area_ids and Stage(household.stage) in DECISION_STAGES
     return False
 
 

@@ -65,14 +65,18 @@ from crm.models import (
     ConstellationActivity,
     ConstellationActivityKind,
     ConstellationMember,
+    Decision,
     EnquiryChannel,
     FosteringType,
     Household,
     OutboxMessage,
     OutboxStatus,
+    PanelListing,
+    PanelMeeting,
     Placement,
     Reason,
     ReasonKind,
+    Recommendation,
     Role,
     Source,
     Specialism,
@@ -135,6 +139,7 @@ class _Records:
     message_ids: list[int] = field(default_factory=list)
     appointment_ids: list[int] = field(default_factory=list)
     check_in_ids: list[int] = field(default_factory=list)
+    panel_listing_ids: list[int] = field(default_factory=list)
 
     def linked(self, model: Any) -> sa.ColumnElement[bool]:
         """Rows kept by household id or, once approved, by carer id."""
@@ -196,6 +201,7 @@ class _Records:
             ("check_in", self.check_in_ids),
             ("outbox_message", self.message_ids),
             ("chat_conversation", self.conversation_ids),
+            ("panel_listing", self.panel_listing_ids),
         ]
         return sa.or_(
             *(
@@ -244,6 +250,7 @@ def _records(session: Session, household: Household) -> _Records:
     records.task_ids = ids(Task, records.tasks())
     records.message_ids = ids(OutboxMessage, records.messages())
     records.appointment_ids = ids(Appointment, records.linked(Appointment))
+    records.panel_listing_ids = ids(PanelListing, PanelListing.household_id == hid)
     if carer is not None:
         records.check_in_ids = ids(CheckIn, CheckIn.carer_id == carer.id)
     return records
@@ -516,6 +523,7 @@ AUDIT_ENTITY_TEXT = {
     "check_in": "A check-in we sent you",
     "outbox_message": "A message to you or about you",
     "chat_conversation": "Your chat with our assistant",
+    "panel_listing": "Your fostering panel and the agency decision",
 }
 ACTOR_TEXT = {
     "public web form": "You, on our website",
@@ -662,6 +670,7 @@ class _Builder:
             self.household(),
             self.consents(),
             self.stages(),
+            self.panel(),
             self.timeline(),
             self.visits(),
             self.tasks(),
@@ -806,6 +815,52 @@ class _Builder:
                     self.reason(e.to_stage, e.reason_code),
                     e.reason_text or "",
                     self.who(e.actor_id, e.actor_label),
+                )
+            )
+        return section
+
+    def panel(self) -> Section:
+        section = Section(
+            "panel",
+            "Your fostering panel and the agency decision",
+            "Each panel your assessment went to: what the panel recommended and why, and the "
+            "agency decision maker's decision with the reasons.",
+            ("Panel date", "Chair", "Papers sent on", "Recommendation", "Recommended terms",
+             "The panel's notes", "Decision", "Decided on", "Decided by", "Reason",
+             "The reasons we gave"),
+        )  # fmt: skip
+        rows = self.session.exec(
+            select(PanelListing, PanelMeeting)
+            .join(PanelMeeting, PanelMeeting.id == PanelListing.meeting_id)
+            .where(PanelListing.household_id == self.records.household.id)
+            .order_by(PanelMeeting.meets_on, PanelListing.id)
+        ).all()
+        for li, meeting in rows:
+            terms = ""
+            if li.recommended_places:
+                types = ", ".join(
+                    _text(FOSTERING_TYPE_TEXT, t) for t in li.recommended_fostering_types
+                )
+                terms = (
+                    f"{li.recommended_places} child{'' if li.recommended_places == 1 else 'ren'}, "
+                    f"aged {li.recommended_age_min} to {li.recommended_age_max}"
+                    + (f"; {types}" if types else "")
+                )
+            section.rows.append(
+                (
+                    self.fmt.date(meeting.meets_on),
+                    meeting.chair,
+                    self.fmt.date(li.papers_sent_on),
+                    Recommendation(li.recommendation).label
+                    if li.recommendation
+                    else ("Taken off the panel" if li.withdrawn_at else "Not yet"),
+                    terms,
+                    li.recommendation_notes or "",
+                    Decision(li.decision).label if li.decision else "",
+                    self.fmt.date(li.decided_at),
+                    self.staff_name(li.decided_by_id),
+                    self.reason(ReasonKind.NOT_PROGRESSED, li.decision_reason_code),
+                    li.decision_notes or "",
                 )
             )
         return section
@@ -1424,6 +1479,13 @@ def _erase_records(
             )
         )
     session.exec(sa.delete(TelegramChatLink).where(records.linked(TelegramChatLink)))
+    # The panel's and the decision maker's words about them go; the recommendation, the
+    # decision and their dates stay for the statistics.
+    session.exec(
+        sa.update(PanelListing)
+        .where(PanelListing.household_id == hid)
+        .values(recommendation_notes=None, decision_notes=None)
+    )
     if carer is not None:
         carer.at_risk_reason = None
         carer.deregistration_reason_text = None

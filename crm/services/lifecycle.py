@@ -9,16 +9,18 @@ What each change closes (`RULES`):
 
 - withdrawn, not progressed, erased, deregistered: every visit still to come (with the
   household, or with the carer by `carer_id`), every open task but a safeguarding one, every
-  pending message but a safeguarding alert, and their place in a Mockingbird constellation
-  (a hub home's constellation stays, for a manager to give it a new hub home). The person is
-  told of each cancelled visit where they agreed to hear from us (never after an erasure:
-  there is nobody left to tell).
+  pending message but a safeguarding alert, its place on a panel still to come (the listing
+  is kept, marked withdrawn, and the place is free), and their place in a Mockingbird
+  constellation (a hub home's constellation stays, for a manager to give it a new hub home).
+  The person is told of each cancelled visit where they agreed to hear from us (never after
+  an erasure: there is nobody left to tell).
 - approved, withdrawn, not progressed, erased: a connected person's temporary approval
   (regulation 24) ends that day.
 - approved: the recruitment and assessment visits still to come (initial visits, information
   and assessment sessions), the recruitment tasks (call-backs to a new enquirer, second
-  attempts, stalled-case and panel-timescale tasks) and the messages that belonged to them
-  (sorry-for-the-wait, stalled-case nudges and the matching staff alerts).
+  attempts, stalled-case, panel-timescale, panel papers and decision tasks) and the messages
+  that belonged to them (sorry-for-the-wait, stalled-case nudges and the matching staff
+  alerts).
 - on hold, and any other move: the stalled-case task and nudge for the stage it left (the scan
   writes new ones from the new stage's target days, so on hold the household hears from us
   again only after the on-hold target, by design). Visits stay: a pause is often short, and
@@ -49,6 +51,8 @@ from crm.models import (
     Carer,
     Household,
     OutboxMessage,
+    PanelListing,
+    PanelMeeting,
     Stage,
     Task,
     TaskKind,
@@ -98,6 +102,12 @@ ENQUIRY_MESSAGES = (
     | VISIT_OFFER_MESSAGES
 )
 
+# The 8-month timescale's alerts and the panel's papers and decision reminders.
+PANEL_TASKS = frozenset({TaskKind.PANEL_DEADLINE, TaskKind.PANEL_PAPERS, TaskKind.PANEL_DECISION})
+PANEL_MESSAGES = frozenset(
+    {"panel_timescale_alert", "panel_papers_due_staff", "panel_decision_due_staff"}
+)
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -106,18 +116,22 @@ class Rule:
     tasks: frozenset[TaskKind] | None
     messages: frozenset[str] | None
     tell_person: bool = True
+    # Take the household off panels still to come that have not considered it yet.
+    panel_listings: bool = False
 
 
-ENDS_EVERYTHING = Rule(visits=ALL, tasks=ALL, messages=ALL)
+ENDS_EVERYTHING = Rule(visits=ALL, tasks=ALL, messages=ALL, panel_listings=True)
 RULES: dict[Change, Rule] = {
     Change.WITHDRAWN: ENDS_EVERYTHING,
     Change.NOT_PROGRESSED: ENDS_EVERYTHING,
     Change.DEREGISTERED: ENDS_EVERYTHING,
-    Change.ERASED: Rule(visits=ALL, tasks=ALL, messages=ALL, tell_person=False),
+    Change.ERASED: Rule(
+        visits=ALL, tasks=ALL, messages=ALL, tell_person=False, panel_listings=True
+    ),
     Change.APPROVED: Rule(
         visits=RECRUITMENT_VISITS,
-        tasks=STALLED_TASKS | ENQUIRY_TASKS | {TaskKind.PANEL_DEADLINE},
-        messages=STALLED_MESSAGES | ENQUIRY_MESSAGES | {"panel_timescale_alert"},
+        tasks=STALLED_TASKS | ENQUIRY_TASKS | PANEL_TASKS,
+        messages=STALLED_MESSAGES | ENQUIRY_MESSAGES | PANEL_MESSAGES,
     ),
     Change.ON_HOLD: Rule(visits=frozenset(), tasks=STALLED_TASKS, messages=STALLED_MESSAGES),
     Change.LEFT_ENQUIRY: Rule(
@@ -158,6 +172,7 @@ class Closed:
     messages: int = 0
     memberships: int = 0
     temporary_approval: bool = False
+    panel_listings: int = 0
 
 
 def close_what_follows(
@@ -245,7 +260,43 @@ def close_what_follows(
             session, household.id, clock.now().astimezone(clock.ENGLAND).date(), reason
         )
 
-    if closed.visits or closed.tasks or closed.messages or closed.memberships:
+    if rule.panel_listings:
+        still_to_come = (
+            select(PanelMeeting.id)
+            .where(
+                PanelMeeting.id == PanelListing.meeting_id,
+                PanelMeeting.meets_on >= clock.local_date(now),
+            )
+            .exists()
+        )
+        closed.panel_listings = session.execute(
+            sa.update(PanelListing)
+            .where(
+                PanelListing.household_id == household.id,
+                PanelListing.recommendation.is_(None),
+                PanelListing.withdrawn_at.is_(None),
+                still_to_come,
+            )
+            .values(withdrawn_at=now)
+            .execution_options(synchronize_session="fetch")
+        ).rowcount
+
+    if (
+        closed.visits
+        or closed.tasks
+        or closed.messages
+        or closed.panel_listings
+        or closed.memberships
+    ):
+        counts = {
+            "visits_cancelled": len(closed.visits),
+            "tasks_closed": closed.tasks,
+            "messages_cancelled": closed.messages,
+        }
+        if closed.panel_listings:
+            counts["panel_listings_withdrawn"] = closed.panel_listings
+        if closed.memberships:
+            counts["constellation_memberships_ended"] = closed.memberships
         audit.record(
             session,
             actor,
@@ -253,9 +304,7 @@ def close_what_follows(
             "household",
             household.id,
             closed_after=why.value,
-            visits_cancelled=len(closed.visits),
-            tasks_closed=closed.tasks,
-            messages_cancelled=closed.messages,
+            **counts,
         )
     session.flush()
     return closed

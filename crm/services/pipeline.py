@@ -8,7 +8,11 @@ Rules, in the words of a fostering team:
 - `on_hold` pauses the clock and resumes at the stage it paused from (or later);
 - going backwards, or bringing back a closed household, is a *reopen*: it must be asked for
   explicitly and say why;
-- an approved household leaves by `deregistered`, with a reason.
+- an approved household leaves by `deregistered`, with a reason;
+- only the agency decision maker approves, by recording the decision after panel
+  (crm.services.panel.record_decision, which brings the approval's terms and the supervising
+  social worker); no member of staff, whatever their role, approves by a move. Trusted system
+  code (a tracker import of carers approved elsewhere) still may.
 The stage event, the household's current stage, the audit entry and what the move closes
 (visits still to come, open tasks, waiting messages: crm.services.lifecycle) land in one
 transaction.
@@ -60,10 +64,29 @@ CLOSING_WORDS = {
 }
 
 
+# Said to anyone who tries to approve by a move.
+APPROVAL_BY_DECISION = (
+    "Only the agency decision maker approves a household, by recording the decision after panel"
+)
+
+
 @dataclass(frozen=True)
 class Move:
     to_stage: Stage
     needs_reopen: bool
+
+
+@dataclass(frozen=True)
+class ApprovalTerms:
+    """What an approval says: how many children, of what ages, which types of fostering and
+    specialisms, and the supervising social worker. Checked by crm.services.panel."""
+
+    places: int
+    age_min: int
+    age_max: int
+    fostering_types: tuple[str, ...]
+    specialisms: tuple[str, ...]
+    supervising_social_worker_id: int
 
 
 def parse_stage(value: str | Stage) -> Stage:
@@ -98,11 +121,17 @@ def _left_from(session: Session, household: Household) -> Stage:
     return Stage.ENQUIRY
 
 
-def classify_move(session: Session, household: Household, to_stage: Stage) -> Move:
-    """Is this move allowed at all, and does it need an explicit reopen? Raises if impossible."""
+def classify_move(
+    session: Session, household: Household, to_stage: Stage, *, approving: bool = False
+) -> Move:
+    """Is this move allowed at all, and does it need an explicit reopen? Raises if impossible.
+    A move to `approved` is only possible when `approving` (the agency decision, or trusted
+    system code), so no list of moves for staff ever offers it."""
     current = Stage(household.stage)
     if to_stage == current:
         raise InvalidInput(f"The household is already at {current.label.lower()}", "to_stage")
+    if to_stage == Stage.APPROVED and not approving:
+        raise InvalidInput(APPROVAL_BY_DECISION, "to_stage")
 
     if current in CLOSED_STAGES:
         if to_stage.funnel_index is None:
@@ -183,17 +212,54 @@ def move_stage(
 ) -> StageEvent:
     """Move a household to `to_stage`; raises InvalidInput / NotAllowed and changes nothing
     when the move is not right. `settings`, when given, says whether Telegram is on for the
-    messages that tell people of cancelled visits (without, a linked chat counts)."""
+    messages that tell people of cancelled visits (without, a linked chat counts). No member
+    of staff approves by a move (APPROVAL_BY_DECISION); trusted system code may."""
+    if parse_stage(to_stage) == Stage.APPROVED and not actor.is_system:
+        raise NotAllowed(APPROVAL_BY_DECISION)
+    with transaction(session):
+        event = apply_move(
+            session,
+            actor,
+            household_id,
+            to_stage,
+            reason_code=reason_code,
+            reason_text=reason_text,
+            reopen=reopen,
+            occurred_at=occurred_at,
+            settings=settings,
+        )
+    session.refresh(event)
+    return event
+
+
+def apply_move(
+    session: Session,
+    actor: Actor,
+    household_id: int,
+    to_stage: str | Stage,
+    *,
+    reason_code: str | None = None,
+    reason_text: str | None = None,
+    reopen: bool = False,
+    occurred_at: datetime | None = None,
+    settings: Settings | None = None,
+    approval: ApprovalTerms | None = None,
+) -> StageEvent:
+    """`move_stage` inside the caller's transaction (nothing committed here), for a service
+    whose own change and the move must land together: the agency decision
+    (crm.services.panel), which alone brings `approval` for a member of staff."""
     target = parse_stage(to_stage)
     household = session.get(Household, household_id)
     if household is None or household.anonymised_at is not None:
         raise NotFound(f"No household with id {household_id}")
     if not actor.may_work_on(household.area_id):
         raise NotAllowed("This household is in an area you do not work in")
+    if target == Stage.APPROVED and not actor.is_system and approval is None:
+        raise NotAllowed(APPROVAL_BY_DECISION)
 
     if target == Stage.DEREGISTERED and not (actor.is_system or actor.role in CARER_TEAM_ROLES):
         raise NotAllowed("Deregistration is for the carer's supervising team or a manager")
-    move = classify_move(session, household, target)
+    move = classify_move(session, household, target, approving=True)
     reason_text = " ".join(reason_text.split()) if reason_text else None
     if move.needs_reopen and not reopen:
         raise InvalidInput(
@@ -228,45 +294,44 @@ def move_stage(
         reason_code=code,
         reason_text=reason_text,
     )
-    with transaction(session):
-        session.add(event)
-        held = household.held_from_stage
-        if target == Stage.ON_HOLD:
-            held = current
-        elif current == Stage.ON_HOLD and target not in CLOSED_STAGES:
-            held = None
-        # Only if nobody moved it since we checked: two moves from the same stage at once
-        # (the board and the record, two workers) must not both land.
-        moved = session.exec(
-            sa.update(Household)
-            .where(Household.id == household.id, Household.stage == current.value)
-            .values(stage=target, stage_entered_at=when, held_from_stage=held, updated_at=now)
-            .execution_options(synchronize_session="fetch")
+    session.add(event)
+    held = household.held_from_stage
+    if target == Stage.ON_HOLD:
+        held = current
+    elif current == Stage.ON_HOLD and target not in CLOSED_STAGES:
+        held = None
+    # Only if nobody moved it since we checked: two moves from the same stage at once
+    # (the board and the record, two workers) must not both land.
+    moved = session.exec(
+        sa.update(Household)
+        .where(Household.id == household.id, Household.stage == current.value)
+        .values(stage=target, stage_entered_at=when, held_from_stage=held, updated_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    if moved.rowcount != 1:
+        raise InvalidInput(
+            "Someone moved this household a moment ago: reload it and try again", "to_stage"
         )
-        if moved.rowcount != 1:
-            raise InvalidInput(
-                "Someone moved this household a moment ago: reload it and try again", "to_stage"
-            )
-        _update_carer_record(session, household, target, when, code, reason_text)
-        lifecycle.close_what_follows(
-            session,
-            actor,
-            household,
-            why=lifecycle.change_for_move(current, target),
-            reason=_closing_reason(session, target, code),
-            settings=settings,
-        )
-        audit.record(
-            session,
-            actor,
-            AuditAction.UPDATE,
-            "household",
-            household.id,
-            stage_from=current.value,
-            stage_to=target.value,
-            reopen=move.needs_reopen,
-        )
-    session.refresh(event)
+    _update_carer_record(session, household, target, when, code, reason_text, approval)
+    lifecycle.close_what_follows(
+        session,
+        actor,
+        household,
+        why=lifecycle.change_for_move(current, target),
+        reason=_closing_reason(session, target, code),
+        settings=settings,
+    )
+    audit.record(
+        session,
+        actor,
+        AuditAction.UPDATE,
+        "household",
+        household.id,
+        stage_from=current.value,
+        stage_to=target.value,
+        reopen=move.needs_reopen,
+    )
+    session.flush()
     return event
 
 
@@ -287,8 +352,10 @@ def _update_carer_record(
     when: datetime,
     reason_code: str | None,
     reason_text: str | None,
+    approval: ApprovalTerms | None = None,
 ) -> None:
-    """Approval opens the carer record; deregistration closes it."""
+    """Approval opens the carer record (with the decision's terms and supervising social
+    worker); deregistration closes it."""
     carer = session.exec(select(Carer).where(Carer.household_id == household.id)).first()
     if target == Stage.APPROVED:
         approved_on = clock.local_date(when)
@@ -297,6 +364,13 @@ def _update_carer_record(
         else:
             carer.status = CarerStatus.ACTIVE
             carer.deregistered_on = None
+        if approval is not None:
+            carer.places = approval.places
+            carer.age_min = approval.age_min
+            carer.age_max = approval.age_max
+            carer.fostering_types = list(approval.fostering_types)
+            carer.specialisms = list(approval.specialisms)
+            carer.supervising_social_worker_id = approval.supervising_social_worker_id
         carer.status_changed_at = when
         session.add(carer)
     elif target == Stage.DEREGISTERED and carer is not None:

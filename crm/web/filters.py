@@ -113,6 +113,9 @@ def display(value: object) -> str:
 
 
 def humanise(value: str | None) -> str:
+    # A role has its own words ("Agency decision maker").
+    if value in Role._value2member_map_:
+        return Role(value).label
     return (value or "").replace("_", " ").capitalize()
 
 

@@ -169,8 +169,23 @@ def the_whole_way(session: Session, settings, org, assistant: Assistant) -> Jour
     cancel_appointment(session, manager, session_at_home.id, reason=f"{FIRST} {LAST} is unwell")
     for stage in ("initial_visit", "application", "stage_one", "stage_two", "panel"):
         move_stage(session, manager, household.id, stage)
+    # The panel met them today and recommended approval, with words that name them.
+    from crm.services import panel
+
+    meeting = panel.create_meeting(
+        session, manager, settings, meets_on=clock.local_date(clock.now()), chair="Pat Chair",
+        capacity=3,
+    )  # fmt: skip
+    listing = panel.list_household(session, manager, settings, meeting.id, household.id)
+    panel.record_recommendation(
+        session, manager, settings, listing.id, recommendation="approve",
+        terms=panel.TermsInput(
+            places="1", age_min="0", age_max="10", fostering_types=["short_term"]
+        ),
+        notes=f"{FIRST} and {SECOND_FIRST} spoke warmly about {ADDRESS_1}",
+    )  # fmt: skip
     move_stage(
-        session, manager, household.id, "approved",
+        session, Actor.system("test"), household.id, "approved",
         reason_text=f"Panel met {FIRST} and {SECOND_FIRST} at {ADDRESS_1}",
     )  # fmt: skip
     carer = session.exec(select(m.Carer).where(m.Carer.household_id == household.id)).one()
@@ -404,7 +419,7 @@ def test_export_is_a_zip_with_every_kind_of_record_in_words(
     assert export.filename.endswith(".zip") and reference in export.filename
     html, tables = _open(export.content)
     assert set(tables) == {
-        "your-details", "household", "what-you-agreed-to", "your-progress",
+        "your-details", "household", "what-you-agreed-to", "your-progress", "panel",
         "notes-and-contact", "visits", "tasks", "messages", "chats", "telegram",
         "foster-carer", "placements", "check-ins", "mockingbird", "access-log",
     }  # fmt: skip

@@ -181,7 +181,8 @@ def test_approval_opens_a_carer_record_and_deregistration_closes_it(
     step()
     move_stage(session, officer, household.id, "panel")
     step()
-    move_stage(session, officer, household.id, "approved")
+    # Staff approve only through the agency decision (tests/crm/test_panel.py).
+    move_stage(session, Actor.system("test"), household.id, "approved")
     carer = session.exec(select(m.Carer).where(m.Carer.household_id == household.id)).one()
     assert carer.status == m.CarerStatus.ACTIVE
     assert carer.approved_on.isoformat() == "2026-03-10"
@@ -206,7 +207,7 @@ def test_approval_opens_a_carer_record_and_deregistration_closes_it(
 def test_approval_date_is_englands_date_not_utcs(session, household, officer):
     # 00:30 on 1 July in London is still 30 June in UTC.
     clock.set_now(datetime(2026, 6, 30, 23, 30, tzinfo=UTC))
-    move_stage(session, officer, household.id, "approved")
+    move_stage(session, Actor.system("test"), household.id, "approved")
     carer = session.exec(select(m.Carer).where(m.Carer.household_id == household.id)).one()
     assert carer.approved_on.isoformat() == "2026-07-01"
 
@@ -285,3 +286,69 @@ def test_two_moves_from_the_same_stage_at_once_only_one_lands(engine, session, h
         (None, m.Stage.ENQUIRY),
         (m.Stage.ENQUIRY, m.Stage.INITIAL_VISIT),
     ]
+
+
+# -- nobody approves by a move (only the agency decision: tests/crm/test_panel.py) ----------
+
+
+def _decision_maker(session, org) -> m.StaffUser:
+    staff = m.StaffUser(
+        email="decider@test.example", name="Decider", role=m.Role.DECISION_MAKER,
+        password_hash="x",
+    )  # fmt: skip
+    session.add(staff)
+    session.flush()
+    session.add(m.StaffArea(staff_id=staff.id, area_id=org.north.id))
+    session.commit()
+    return staff
+
+
+@pytest.mark.parametrize("role", list(m.Role))
+def test_no_member_of_staff_approves_by_a_move_whatever_their_role(session, household, org, role):
+    staff = {
+        m.Role.ADMIN: org.admin,
+        m.Role.MANAGER: org.manager,
+        m.Role.RECRUITMENT_OFFICER: org.officer_north,
+        m.Role.ASSESSING_SOCIAL_WORKER: org.assessor_north,
+        m.Role.SUPERVISING_SOCIAL_WORKER: org.supervisor_north,
+    }.get(role) or _decision_maker(session, org)
+    assert staff.role == role
+    for stage in ("initial_visit", "application", "stage_one", "stage_two", "panel"):
+        step()
+        move_stage(session, Actor.system("test"), household.id, stage)
+    before = counts(session)
+    step()
+    with pytest.raises(NotAllowed, match="Only the agency decision maker approves"):
+        move_stage(session, Actor.for_staff(session, staff), household.id, "approved")
+    session.refresh(household)
+    assert household.stage == m.Stage.PANEL
+    assert counts(session) == before
+    assert session.exec(select(m.Carer).where(m.Carer.household_id == household.id)).first() is None
+
+
+def test_straight_from_stage_two_to_approved_is_refused_and_never_offered(session, household, org):
+    from crm.services.households import allowed_moves
+
+    manager = Actor.for_staff(session, org.manager)
+    for stage in ("initial_visit", "application", "stage_one", "stage_two"):
+        step()
+        move_stage(session, manager, household.id, stage)
+    session.refresh(household)
+    assert m.Stage.APPROVED not in allowed_moves(session, household)
+    with pytest.raises(NotAllowed):
+        move_stage(session, manager, household.id, m.Stage.APPROVED)
+    session.refresh(household)
+    assert household.stage == m.Stage.STAGE_TWO
+
+
+def test_a_deregistered_carer_is_not_reapproved_by_a_reopen(session, household, org):
+    move_stage(session, Actor.system("test"), household.id, "approved")
+    step()
+    supervisor = Actor.for_staff(session, org.supervisor_north)
+    move_stage(session, supervisor, household.id, "deregistered", reason_code="retirement")
+    step()
+    with pytest.raises(NotAllowed):
+        move_stage(
+            session, Actor.for_staff(session, org.manager), household.id, "approved",
+            reopen=True, reason_text="Came back",
+        )  # fmt: skip

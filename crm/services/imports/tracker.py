@@ -725,9 +725,13 @@ def _update(
         reason_code = reason_text = None
         if row.leaving and stage == row.leaving.stage:
             reason_code, reason_text = row.leaving.reason_code, row.leaving.reason_text
+        # An approval in the tracker is the record of an agency decision made before, not a
+        # new one: it is written as the import's history (no member of staff approves by a
+        # move); the audit entry of the import names who ran it.
+        mover = Actor.system(ACTOR_LABEL) if stage == Stage.APPROVED else actor
         move_stage(
             db,
-            actor,
+            mover,
             household_id,
             stage,
             reason_code=reason_code,

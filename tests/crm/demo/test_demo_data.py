@@ -203,7 +203,7 @@ def test_stage_events_form_the_chain_move_stage_would_write(demo: Demo, demo_ses
         for previous, event in zip(history, history[1:], strict=False):
             assert event.from_stage == previous.to_stage
             assert event.occurred_at > previous.occurred_at
-            move = classify_move(session, replay, m.Stage(event.to_stage))
+            move = classify_move(session, replay, m.Stage(event.to_stage), approving=True)
             assert not move.needs_reopen
             if event.to_stage in ("withdrawn", "not_progressed", "deregistered", "on_hold"):
                 assert event.reason_code in reasons[event.to_stage], event
