@@ -115,10 +115,14 @@ def create_app(
     csrf.init_app(app)
     WTFormsHelpers(app)
 
-    from crm.web import filters
+    from crm.web import filters, logs, metrics
 
     filters.register(app)
     app.after_request(_security_headers)
+    # Request ids and the request's log line; then its time in the metrics (after_request
+    # functions run last registered first, so both see the same start).
+    logs.init_app(app)
+    metrics.init_app(app)
     _register_error_pages(app)
 
     _register_blueprints(app)
@@ -148,8 +152,10 @@ def _register_blueprints(app: Flask) -> None:
         chat,
         checkins,
         data_protection,
+        health,
         home,
         households,
+        metrics,
         public,
         reports,
         second_factor,
@@ -172,6 +178,8 @@ def _register_blueprints(app: Flask) -> None:
         reports,
         second_factor,
         single_sign_on,
+        health,
+        metrics,
     ):
         app.register_blueprint(module.bp)
 
