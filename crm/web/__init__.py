@@ -112,17 +112,20 @@ def create_app(
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
+    from crm.web import logs, metrics
+
+    # Before CSRF's check, so that a refused form has its request id and its line too; the
+    # metrics' after_request runs before the log's (last registered runs first), both timing
+    # from the same start.
+    logs.init_app(app)
+    metrics.init_app(app)
     csrf.init_app(app)
     WTFormsHelpers(app)
 
-    from crm.web import filters, logs, metrics
+    from crm.web import filters
 
     filters.register(app)
     app.after_request(_security_headers)
-    # Request ids and the request's log line; then its time in the metrics (after_request
-    # functions run last registered first, so both see the same start).
-    logs.init_app(app)
-    metrics.init_app(app)
     _register_error_pages(app)
 
     _register_blueprints(app)

@@ -224,3 +224,12 @@ def test_the_outbox_and_the_scheduler_lease_are_in_the_metrics(settings, engine,
     # The holder died: once its lease has run out nobody holds it.
     clock.advance(timedelta(seconds=61))
     assert metric(scrape(c), "fostercrm_scheduler_running") == 0
+
+
+def test_a_form_refused_for_its_csrf_token_is_logged_with_its_id(client, log_lines):
+    response = client.http.post("/enquire", data={"first_name": "Zanele"})
+    assert response.status_code == 400
+    rid = response.headers["X-Request-Id"]
+    [line] = [json.loads(x) for x in log_lines() if rid in x and '"request"' in x]
+    assert (line["route"], line["status"], line["method"]) == ("/enquire", 400, "POST")
+    assert line["duration_ms"] > 0
