@@ -3,7 +3,7 @@
 What is measured: the time for the Flask app to answer GET /reports/weekly/<last full week>
 end to end inside the process (sign-in check, loading the funnel data, every figure, the
 page's template), through the WSGI test client, with the app's report cache emptied before
-every request, beside a trivial route (/healthz: one `SELECT 1`) in the same run. The page's
+every request, beside a trivial route (/readyz: one `SELECT 1`) in the same run. The page's
 charts are separate requests (its <img> sources): timed too, as the first chart after an
 uncached page, since the page leaves them to be drawn when asked for.
 
@@ -82,7 +82,7 @@ def main() -> None:
     timed(client, page, empty_cache)
     timed(client, f"{page}/funnel.png")
     print(f"{args.backend}, {total:,} households, {week}, signed in as {MANAGER}")
-    trivial = [timed(client, "/healthz")[0] for _ in range(args.repeat)]
+    trivial = [timed(client, "/readyz")[0] for _ in range(args.repeat)]
     uncached, charts, cached = [], [], []
     for _ in range(args.repeat):
         ms, status = timed(client, page, empty_cache)
@@ -90,7 +90,7 @@ def main() -> None:
         uncached.append(ms)
         charts.append(timed(client, f"{page}/funnel.png")[0])
         cached.append(timed(client, page)[0])
-    print(f"  trivial route (/healthz)         {summary(trivial)}")
+    print(f"  trivial route (/readyz)         {summary(trivial)}")
     print(f"  report page, uncached            {summary(uncached)}")
     print(f"  report page, cached              {summary(cached)}")
     print(f"  first chart after it (funnel)    {summary(charts)}")

@@ -4,7 +4,7 @@ What is measured: the time for the Flask app to answer a request end to end insi
 (routing, session and sign-in check, every database query, template rendering), through the
 WSGI test client, so no network or browser time is included. Each route is requested
 --repeat times after --warmup untimed requests; the median and the 95th percentile are printed
-beside those of a trivial route (/healthz: one `SELECT 1`) measured in the same run, as a
+beside those of a trivial route (/readyz: one `SELECT 1`) measured in the same run, as a
 floor for the framework's own cost.
 
 The user is the demo manager (every area), the widest view and so the slowest. Routes:
@@ -159,13 +159,13 @@ def run(backend: str, households: int, repeat: int, warmup: int, gc_freeze: bool
         total = conn.execute(sa.text("SELECT count(*) FROM household")).scalar_one()
     print(f"  {total:,} households; signed in as {MANAGER} (every area)", flush=True)
     if gc_freeze:
-        for path in ("/healthz", "/pipeline", "/households"):
+        for path in ("/readyz", "/pipeline", "/households"):
             client.get(path)
         gc.freeze()
         print("  gc.freeze() after warming up", flush=True)
 
     routes = [
-        ("trivial route (/healthz)", "/healthz"),
+        ("trivial route (/readyz)", "/readyz"),
         ("pipeline board", "/pipeline"),
         ("board, one area filter", "/pipeline?area=1"),
         ("household list, first page", "/households"),

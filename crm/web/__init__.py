@@ -112,6 +112,13 @@ def create_app(
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
+    from crm.web import logs, metrics
+
+    # Before CSRF's check, so that a refused form has its request id and its line too; the
+    # metrics' after_request runs before the log's (last registered runs first), both timing
+    # from the same start.
+    logs.init_app(app)
+    metrics.init_app(app)
     csrf.init_app(app)
     WTFormsHelpers(app)
 
@@ -148,12 +155,14 @@ def _register_blueprints(app: Flask) -> None:
         chat,
         checkins,
         data_protection,
+        health,
         home,
         households,
         imports,
         kinship,
         mockingbird,
         panel,
+        metrics,
         public,
         reports,
         second_factor,
@@ -180,6 +189,8 @@ def _register_blueprints(app: Flask) -> None:
         reports,
         second_factor,
         single_sign_on,
+        health,
+        metrics,
     ):
         app.register_blueprint(module.bp)
 

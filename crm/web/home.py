@@ -1,9 +1,8 @@
-"""The signed-in user's home page, and a health check for load balancers."""
+"""The signed-in user's home page (the health checks are crm.web.health)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, url_for
-from sqlmodel import select
 
 from crm.services.households import home_lists
 from crm.web import db, state
@@ -24,9 +23,3 @@ def root():
 def index():
     lists = home_lists(db(), current_actor(), state().settings)
     return render_template("home.html", lists=lists, user=current_user())
-
-
-@bp.get("/healthz")
-def healthz():
-    db().exec(select(1)).one()
-    return {"status": "ok"}
