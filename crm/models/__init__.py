@@ -11,7 +11,7 @@ from crm.models.base import (
     Role,
     Stage,
 )
-from crm.models.carers import Carer, CarerStatus, FosteringType, Placement, Specialism
+from crm.models.carers import Carer, CarerStatus, FosteringType, Specialism
 from crm.models.households import Applicant, Consent, Household
 from crm.models.imports import SavedImportMapping
 from crm.models.knowledge import KnowledgeEdit
@@ -37,6 +37,15 @@ from crm.models.organisation import (
     StaffUser,
 )
 from crm.models.pipeline import StageEvent
+from crm.models.placements import (
+    AnnualReview,
+    Placement,
+    PlacementEnding,
+    ReviewOutcome,
+    SupervisionKind,
+    SupervisionVisit,
+    TrainingRecord,
+)
 from crm.models.scheduling import SchedulerJob, SchedulerJobRun, SchedulerLease
 from crm.models.second_factor import StaffRecoveryCode, StaffTotp
 from crm.models.sessions import SessionEndReason, SignInCounter, SignInMethod, StaffSession
@@ -54,6 +63,7 @@ __all__ = [
     "CLOSED_STAGES",
     "FUNNEL_STAGES",
     "Activity",
+    "AnnualReview",
     "ActivityKind",
     "Applicant",
     "Appointment",
@@ -85,9 +95,11 @@ __all__ = [
     "OutboxMessage",
     "OutboxStatus",
     "Placement",
+    "PlacementEnding",
     "Reason",
     "SavedImportMapping",
     "ReasonKind",
+    "ReviewOutcome",
     "Role",
     "SchedulerJob",
     "SchedulerJobRun",
@@ -105,8 +117,11 @@ __all__ = [
     "StaffUser",
     "Stage",
     "StageEvent",
+    "SupervisionKind",
+    "SupervisionVisit",
     "Task",
     "TaskKind",
     "TaskPriority",
     "TelegramChatLink",
+    "TrainingRecord",
 ]
