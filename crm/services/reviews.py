@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, select
 
@@ -140,10 +141,10 @@ def record_review(
     if errors:
         raise InvalidInput(errors)
     changed = terms is not None and terms.as_dict() != before.as_dict()
-    first = (
-        session.exec(select(AnnualReview.id).where(AnnualReview.carer_id == carer.id)).first()
-        is None
-    )
+    latest = session.exec(
+        select(sa.func.max(AnnualReview.reviewed_on)).where(AnnualReview.carer_id == carer.id)
+    ).one()
+    first = latest is None
     with transaction(session):
         review = AnnualReview(
             carer_id=carer.id,
@@ -162,9 +163,9 @@ def record_review(
             carer.age_min = terms.age_min
             carer.age_max = terms.age_max
             carer.fostering_types = sorted(terms.fostering_types)
-        next_due = reviewed_on + relativedelta(years=1)
-        if carer.annual_review_due is None or carer.annual_review_due < next_due:
-            carer.annual_review_due = next_due
+        # The latest review sets the next; one recorded late for an earlier date does not.
+        if latest is None or reviewed_on >= latest:
+            carer.annual_review_due = reviewed_on + relativedelta(years=1)
         session.add(carer)
         _close_tasks(session, actor, carer, "annual_review", TaskKind.ANNUAL_REVIEW)
         session.flush()

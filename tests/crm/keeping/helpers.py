@@ -30,6 +30,7 @@ def approved_carer(
     approved_on: date = date(2024, 1, 15),
     supervisor: m.StaffUser | None = None,
     kinship: bool = False,
+    review_due: date = date(2026, 9, 1),
 ) -> m.Carer:
     n = next(_numbers)
     household = new_household(
@@ -45,7 +46,7 @@ def approved_carer(
     carer.specialisms = list(specialisms)
     carer.approved_on = approved_on
     carer.is_family_and_friends = kinship
-    carer.annual_review_due = date(approved_on.year + 1, approved_on.month, approved_on.day)
+    carer.annual_review_due = review_due
     session.add(carer)
     session.commit()
     if supervisor is not False:
