@@ -429,3 +429,55 @@ def utilisation(
         ],
     )
     return rows, hub
+
+
+def placements_of(session: Session, actor: Actor, carer_id: int) -> list[Placement]:
+    """The carer's placements, live ones first, newest first."""
+    carer, _ = get_carer(session, actor, carer_id)
+    return list(
+        session.exec(
+            select(Placement)
+            .where(Placement.carer_id == carer.id)
+            .order_by(Placement.ended_on.is_not(None), Placement.started_on.desc(), Placement.id)
+        ).all()
+    )
+
+
+def carers_to_move_to(
+    session: Session, actor: Actor, carer_id: int, *, limit: int = 500
+) -> list[tuple[Carer, str]]:
+    """Active carers the actor may place with (other than `carer_id`), with their vacancies,
+    for the move form; those with room first."""
+    from sqlalchemy.orm import selectinload
+
+    live = (
+        select(Placement.carer_id, sa.func.count(Placement.id).label("filled"))
+        .where(Placement.ended_on.is_(None))
+        .group_by(Placement.carer_id)
+        .subquery()
+    )
+    filled = sa.func.coalesce(live.c.filled, 0)
+    rows = session.exec(
+        select(Carer, Household, filled)
+        .join(Household, Household.id == Carer.household_id)
+        .outerjoin(live, live.c.carer_id == Carer.id)
+        .where(
+            access.carer_visibility(actor),
+            Household.anonymised_at.is_(None),
+            Carer.status == CarerStatus.ACTIVE,
+            Carer.id != carer_id,
+        )
+        .order_by((Carer.places - filled) <= 0, Carer.id)
+        .limit(limit)
+        .options(selectinload(Household.applicants))
+    ).all()
+    out = []
+    for carer, household, taken in rows:
+        if not actor.may_work_on(household.area_id):
+            continue
+        room = max(0, carer.places - taken)
+        out.append(
+            (carer, f"{household.display_name} ({household.reference}): "
+             f"{room} vacanc{'y' if room == 1 else 'ies'}")
+        )  # fmt: skip
+    return out
