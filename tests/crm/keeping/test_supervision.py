@@ -100,3 +100,43 @@ def test_other_roles_cannot_record_a_visit(session, settings, org, role):
     with pytest.raises(NotAllowed):
         visit(session, settings, Actor.for_staff(session, getattr(org, role)), carer)
     assert session.exec(select(func.count(m.SupervisionVisit.id))).one() == 0
+
+
+def test_reminders_chase_a_missing_unannounced_visit_until_one_is_recorded(session, settings, org):
+    from datetime import UTC, datetime
+
+    from crm.services import reminders
+
+    carer = approved_carer(session, settings, org, approved_on=date(2025, 2, 1))
+    ssw = Actor.for_staff(session, org.supervisor_north)
+    visit(session, settings, ssw, carer, visited_on=date(2026, 3, 2))  # announced
+    now = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
+    summary = reminders.run("carer_reminders", session, settings, now)
+    assert summary["unannounced"] == 1 and summary["supervision"] == 0
+    assert reminders.run("carer_reminders", session, settings, now)["unannounced"] == 0
+    [task] = session.exec(
+        select(m.Task).where(m.Task.unique_key.like(f"carer:{carer.id}:unannounced:%"))
+    ).all()
+    assert task.owner_id == org.supervisor_north.id and task.done_at is None
+    assert "No unannounced visit since approval" in task.detail
+    visit(session, settings, ssw, carer, visited_on=date(2026, 3, 9), kind="unannounced")
+    session.refresh(task)
+    assert task.done_at is not None
+    assert reminders.run("carer_reminders", session, settings, now)["unannounced"] == 0
+
+
+def test_a_visit_closes_the_overdue_chase(session, settings, org):
+    from datetime import UTC, datetime
+
+    from crm.services import reminders
+
+    carer = approved_carer(session, settings, org, approved_on=date(2025, 11, 1))
+    now = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
+    assert reminders.run("carer_reminders", session, settings, now)["supervision"] == 1
+    chase = session.exec(
+        select(m.Task).where(m.Task.unique_key.like(f"carer:{carer.id}:supervision:%"))
+    ).one()
+    visit(session, settings, Actor.for_staff(session, org.supervisor_north), carer)
+    session.refresh(chase)
+    assert chase.done_at is not None
+    assert reminders.run("carer_reminders", session, settings, now)["supervision"] == 0

@@ -31,7 +31,8 @@ def test_placement_beyond_capacity_keeps_what_was_typed(client_for, session, org
     assert refused.status_code == 400
     assert "outside the approval terms" in html and "govuk-error-summary" in html
     assert 'value="CH-2"' in html and 'value="Southshire"' in html
-    assert session.exec(select(m.Placement).where(m.Placement.child_reference == "CH-2")).first() is None
+    saved = select(m.Placement).where(m.Placement.child_reference == "CH-2")
+    assert session.exec(saved).first() is None
     # The manager agrees the exemption.
     manager = client_for(org.manager)
     done = manager.post(url, {**data, "exemption_reason": "Brothers together"}, token_from=url)
