@@ -13,6 +13,7 @@ admin the whole hub.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -157,46 +158,80 @@ def search(session: Session, actor: Actor, needs: Needs, *, limit: int = SHOWN) 
     )
     children = len(needs.ages)
     youngest, oldest = min(needs.ages), max(needs.ages)
-    live = (
-        select(Placement.carer_id, sa.func.count(Placement.id).label("filled"))
-        .where(Placement.ended_on.is_(None))
-        .group_by(Placement.carer_id)
-        .subquery()
+    # Children placed now, per carer: a look-up in the (carer_id, ended_on) index for each
+    # candidate, cheaper than counting every open placement in the hub first.
+    filled = (
+        select(sa.func.count(Placement.id))
+        .where(Placement.carer_id == Carer.id, Placement.ended_on.is_(None))
+        .correlate(Carer)
+        .scalar_subquery()
     )
-    filled = sa.func.coalesce(live.c.filled, 0)
-    rows = session.exec(
-        select(Carer, Household.area_id, Household.postcode, filled)
-        .join(Household, Household.id == Carer.household_id)
-        .outerjoin(live, live.c.carer_id == Carer.id)
-        .where(
-            access.carer_visibility(actor),
-            Household.anonymised_at.is_(None),
-            Household.area_id.in_(list(hub_areas)),
-            Carer.status.in_([CarerStatus.ACTIVE, CarerStatus.ON_BREAK]),
-            Carer.age_min <= youngest,
-            Carer.age_max >= oldest,
-            Carer.places - filled >= children,
-        )
-    ).all()
-    wanted_types = {needs.fostering_type} if needs.fostering_type else set()
-    long_types = HOW_LONG[needs.how_long][1] if needs.how_long else None
     today = _today()
-    found = []
-    for carer, area_id, postcode, taken in rows:
-        types = set(carer.fostering_types)
-        if wanted_types and not wanted_types <= types:
-            continue
-        if long_types is not None and not types & long_types:
-            continue
-        if not set(needs.specialisms) <= set(carer.specialisms):
-            continue
-        band = (
-            Band.DISTRICT
-            if postcode and postcode.split(" ")[0] == district
-            else Band.AREA
-            if area_id == home_area_id
-            else Band.HUB
+
+    def offers(column: sa.ColumnElement, value: str) -> sa.ColumnElement[bool]:
+        # The lists are JSON arrays of strings; their text holds each value in quotes on
+        # SQLite and PostgreSQL alike, so the filter runs in the database.
+        return sa.cast(column, sa.String).like(f'%"{value}"%')
+
+    conditions = [
+        access.carer_visibility(actor),
+        Household.anonymised_at.is_(None),
+        Household.area_id.in_(list(hub_areas)),
+        Carer.status.in_([CarerStatus.ACTIVE, CarerStatus.ON_BREAK]),
+        Carer.age_min <= youngest,
+        Carer.age_max >= oldest,
+        Carer.places >= children,
+    ]
+    if needs.fostering_type:
+        conditions.append(offers(Carer.fostering_types, needs.fostering_type))
+    if needs.how_long:
+        conditions.append(
+            sa.or_(*[offers(Carer.fostering_types, t) for t in sorted(HOW_LONG[needs.how_long][1])])
         )
+    conditions.extend(offers(Carer.specialisms, s) for s in needs.specialisms)
+    band = sa.case(
+        (Household.postcode.like(f"{district} %"), Band.DISTRICT),
+        (Household.area_id == home_area_id, Band.AREA),
+        else_=Band.HUB,
+    )
+    on_break = sa.case((Carer.status == CarerStatus.ON_BREAK, 1), else_=0)
+    at_risk = sa.case((Carer.at_risk.is_(True), 1), else_=0)
+    review_overdue = sa.case((Carer.annual_review_due < today, 1), else_=0)
+    siblings_last = (
+        sa.case((offers(Carer.specialisms, Specialism.SIBLING_GROUPS.value), 0), else_=1)
+        if children > 1
+        else sa.literal(0)
+    )
+    # One pass: every candidate's sort key (a few thousand small rows at the hub's size), so
+    # the count and the nearest `limit` come from the same read.
+    candidates = session.exec(
+        select(
+            Carer.id,
+            Household.area_id,
+            band,
+            filled,
+            on_break + at_risk + review_overdue,
+            siblings_last,
+            Carer.places,
+        )  # fmt: skip
+        .join(Household, Household.id == Carer.household_id)
+        .where(*conditions)
+    ).all()
+    # Room for every child (children placed counted once per carer, here rather than in the
+    # query's filter, where it would be counted again).
+    candidates = [r for r in candidates if r[6] - r[3] >= children]
+    total = len(candidates)
+    # Nearest first; then nothing to think twice about; sibling groups with carers who offer
+    # them; then the tightest fit, so a large household is kept for the group that needs it.
+    ranked = heapq.nsmallest(
+        limit, candidates, key=lambda r: (r[2], r[4], r[5], r[6] - r[3] - children, r[0])
+    )
+    carers = {
+        c.id: c for c in session.exec(select(Carer).where(Carer.id.in_([r[0] for r in ranked])))
+    }
+    shown = []
+    for carer_id, area_id, carer_band, taken, *_ in ranked:
+        carer = carers[carer_id]
         cautions = []
         if carer.status == CarerStatus.ON_BREAK:
             cautions.append("On a break from fostering")
@@ -204,22 +239,7 @@ def search(session: Session, actor: Actor, needs: Needs, *, limit: int = SHOWN) 
             cautions.append("Flagged at risk of leaving")
         if carer.annual_review_due is not None and carer.annual_review_due < today:
             cautions.append("Annual review overdue")
-        spare = carer.places - taken - children
-        # Sibling groups placed with carers who asked for them; then the tightest fit, so a
-        # large household is kept for the group that needs it.
-        siblings_first = children > 1 and Specialism.SIBLING_GROUPS in carer.specialisms
-        found.append(
-            (
-                (band, len(cautions), not siblings_first, spare, carer.id),
-                carer,
-                area_id,
-                band,
-                carer.places - taken,
-                cautions,
-            )
-        )
-    found.sort(key=lambda item: item[0])
-    shown = found[:limit]
+        shown.append((None, carer, area_id, carer_band, carer.places - taken, cautions))
     ids = [item[1].id for item in shown]
     households = {
         h.id: h
@@ -261,4 +281,4 @@ def search(session: Session, actor: Actor, needs: Needs, *, limit: int = SHOWN) 
                 reasons=reasons,
             )
         )
-    return Result(needs, district, home.name, matches, len(found))
+    return Result(needs, district, home.name, matches, total)
