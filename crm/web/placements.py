@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxesInput,
@@ -399,6 +399,14 @@ class CarerSupport:
 
 @bp.app_template_global("carer_support")
 def carer_support(carer: Carer) -> CarerSupport:
+    # Several sections of one page ask: read once per request.
+    cache = g.setdefault("carer_support", {})
+    if carer.id not in cache:
+        cache[carer.id] = _carer_support(carer)
+    return cache[carer.id]
+
+
+def _carer_support(carer: Carer) -> CarerSupport:
     actor, session, settings = current_actor(), db(), state().settings
     return CarerSupport(
         placements=service.placements_of(session, actor, carer.id),
