@@ -182,7 +182,11 @@ def prepare(url: str, carers: int, placements: int) -> None:
         generate(engine, make_test_settings(url), households=2000, seed=1, progress=False)
     top_up(engine, carers, placements)
     with engine.begin() as conn:
-        conn.execute(sa.text("ANALYZE"))
+        # Only this schema's tables: a bare ANALYZE on PostgreSQL reads every schema in the
+        # database (other runs' too) and can deadlock with one being dropped.
+        tables = ("household", "applicant", "carer", "placement", "area", "area_postcode_district")
+        for name in tables:
+            conn.execute(sa.text(f"ANALYZE {name}"))
     engine.dispose()
 
 
