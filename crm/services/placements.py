@@ -331,7 +331,9 @@ def move_placement(
         new_errors: dict[str, str] = {}
         filled = len(live_placements(session, target.id))
         reference, authority, exemption = _check_new(actor, target, filled, new_data, new_errors)
-        new_errors.pop("started_on", None)
+        if "started_on" in new_errors:
+            # The new placement starts on the day of the move.
+            new_errors["moved_on"] = new_errors.pop("started_on")
         errors.update(new_errors)
     if errors:
         raise InvalidInput(errors)
