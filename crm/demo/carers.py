@@ -106,9 +106,14 @@ class CarersMixin:
             at_risk_reason=at_risk_reason,
             created_at=approved_at,
         )
+        self.placing_ages = (age_min, min(age_max, 17) if age_min <= 17 else age_max)
         self._placements(
             plan, carer_id, approved_on, placement_end, places, types, status, dereg, rng
         )
+        self._support(
+            carer_id, supervisor, approved_on, end_day, last_supervision, review_due, tsd_done,
+            places, age_min, age_max, types,
+        )  # fmt: skip
         if (
             status == "active"
             and review_due <= self.as_of + timedelta(days=30)
@@ -212,6 +217,7 @@ class CarersMixin:
                     started_on=start,
                     ended_on=ended_on,
                     created_at=self.calendar.at(start, 12 * 60),
+                    **self._placement_details(plan.area.spec.name, start, ended_on),
                 )
                 if ended_on is None or plan.kinship and place == 0:
                     break

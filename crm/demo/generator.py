@@ -28,6 +28,7 @@ from crm.demo.shape import (
     SOURCES,
     WITHDRAWN_REASONS,
 )
+from crm.demo.support import SupportMixin
 from crm.demo.visits import VisitsMixin
 from crm.demo.work import WorkMixin
 from crm.models import (
@@ -45,7 +46,13 @@ from crm.settings import Settings
 
 
 class Generator(
-    OrganisationMixin, HouseholdsMixin, PipelineMixin, VisitsMixin, CarersMixin, WorkMixin
+    OrganisationMixin,
+    HouseholdsMixin,
+    PipelineMixin,
+    VisitsMixin,
+    CarersMixin,
+    SupportMixin,
+    WorkMixin,
 ):
     """One demo load: the state every part shares (streams of random numbers, the calendar,
     the slot book, the rows to write) and the reasons lists."""
@@ -81,6 +88,7 @@ class Generator(
         self.rng_org = random.Random(f"{seed}:organisation")
         self.rng = random.Random(f"{seed}:households")
         self.rng_carers = random.Random(f"{seed}:carers")
+        self.rng_support = random.Random(f"{seed}:support")
         self.reasons = reasons
         self.sources = sources
         self.service_name = settings.service.name

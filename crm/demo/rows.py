@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 
 from crm.models import (
     Activity,
+    AnnualReview,
     Applicant,
     Appointment,
     Carer,
@@ -22,8 +23,10 @@ from crm.models import (
     OutboxMessage,
     Placement,
     StageEvent,
+    SupervisionVisit,
     Task,
     TelegramChatLink,
+    TrainingRecord,
 )
 
 
@@ -51,7 +54,10 @@ _ROW_TABLES: list[tuple[type[SQLModel], dict[str, Any]]] = [
     (Consent, {"granted": True}),
     (StageEvent, {}),
     (Carer, {"at_risk": False}),
-    (Placement, {}),
+    (Placement, {"emergency": False}),
+    (SupervisionVisit, {}),
+    (AnnualReview, {"terms_changed": False, "goes_to_panel": False}),
+    (TrainingRecord, {}),
     (TelegramChatLink, {}),
     (Task, {"priority": "normal"}),
     (OutboxMessage, {"attempts": 0}),

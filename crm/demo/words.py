@@ -115,3 +115,43 @@ CHECK_IN_COMMENTS = {
         "Our supervising social worker is great",
     ),
 }
+
+# Keeping carers (crm.demo.support).
+SUPERVISION_NOTES = (
+    "Children settled; school attendance good. Safer caring plan reviewed and up to date.",
+    "Home warm and tidy. Discussed bedtime routines and contact arrangements.",
+    "Carer managing well after a difficult month; talked through support available.",
+    "Reviewed the daily log and medication records; both complete.",
+    "Spoke with the young person alone; they said they feel safe and listened to.",
+    "Discussed the child's life story work and the next review meeting.",
+)
+SUPERVISION_RAISED = (
+    "Would like a short break over the summer holidays",
+    "Asked for help with the school about a reduced timetable",
+    "Mileage claims are taking a long time to be paid",
+    "Wants to go on the therapeutic parenting course",
+    "Worried about contact with the birth family being cancelled at short notice",
+)
+PLACEMENT_ENDINGS = {
+    "planned": (
+        "Returned home to family",
+        "Moved to long-term carers as planned",
+        "Adopted",
+        "Turned 18 and moved to supported lodgings",
+        "Special guardianship order",
+    ),
+    "unplanned": (
+        "Placement broke down after allegations",
+        "Carer asked for the child to be moved",
+        "Moved to a residential home",
+        "Child went missing and was placed elsewhere",
+    ),
+}
+TRAINING_COURSES = (
+    ("Safer caring", 3.0),
+    ("First aid for foster carers", 6.0),
+    ("Understanding trauma and attachment", 6.0),
+    ("Managing allegations", 2.5),
+    ("Online safety", 2.0),
+    ("Recording and the daily log", 1.5),
+)

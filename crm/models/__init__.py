@@ -11,7 +11,7 @@ from crm.models.base import (
     Role,
     Stage,
 )
-from crm.models.carers import Carer, CarerStatus, FosteringType, Placement, Specialism
+from crm.models.carers import Carer, CarerStatus, FosteringType, Specialism
 from crm.models.households import Applicant, Consent, Household
 from crm.models.imports import ImportUpload, SavedImportMapping
 from crm.models.kinship import TemporaryApproval
@@ -45,6 +45,15 @@ from crm.models.organisation import (
 )
 from crm.models.panel import Decision, PanelListing, PanelMeeting, Recommendation
 from crm.models.pipeline import StageEvent
+from crm.models.placements import (
+    AnnualReview,
+    Placement,
+    PlacementEnding,
+    ReviewOutcome,
+    SupervisionKind,
+    SupervisionVisit,
+    TrainingRecord,
+)
 from crm.models.scheduling import SchedulerJob, SchedulerJobRun, SchedulerLease
 from crm.models.second_factor import StaffRecoveryCode, StaffTotp
 from crm.models.sessions import SessionEndReason, SignInCounter, SignInMethod, StaffSession
@@ -62,6 +71,7 @@ __all__ = [
     "CLOSED_STAGES",
     "FUNNEL_STAGES",
     "Activity",
+    "AnnualReview",
     "ActivityKind",
     "Applicant",
     "Appointment",
@@ -100,11 +110,13 @@ __all__ = [
     "PanelListing",
     "PanelMeeting",
     "Placement",
+    "PlacementEnding",
     "Reason",
     "ImportUpload",
     "Recommendation",
     "SavedImportMapping",
     "ReasonKind",
+    "ReviewOutcome",
     "Role",
     "SchedulerJob",
     "SchedulerJobRun",
@@ -122,9 +134,12 @@ __all__ = [
     "StaffUser",
     "Stage",
     "StageEvent",
+    "SupervisionKind",
+    "SupervisionVisit",
     "Task",
     "TaskKind",
     "TaskPriority",
     "TelegramChatLink",
     "TemporaryApproval",
+    "TrainingRecord",
 ]

@@ -66,17 +66,3 @@ class Carer(SQLModel, table=True):
     at_risk: bool = False
     at_risk_reason: str | None = Field(default=None, max_length=500)
     created_at: datetime = created_at_field()
-
-
-class Placement(SQLModel, table=True):
-    """A child living with the carer. No child's name: a reference from the case system."""
-
-    __table_args__ = (sa.Index("ix_placement_carer_open", "carer_id", "ended_on"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    carer_id: int = Field(foreign_key="carer.id")
-    child_reference: str = Field(max_length=40)
-    fostering_type: FosteringType = enum_column(FosteringType)
-    started_on: date
-    ended_on: date | None = None
-    created_at: datetime = created_at_field()

@@ -321,28 +321,6 @@ def today_local(settings) -> date:  # noqa: ANN001
     return clock.now().astimezone(settings.tz).date()
 
 
-def record_supervision(session: Session, actor: Actor, carer_id: int, on: date) -> Carer:
-    """Note that a supervision visit took place (keeps 'last supervision' and the overdue
-    reminders right)."""
-    from datetime import datetime, time
-
-    carer, household = get_carer(session, actor, carer_id)
-    _may_change(actor, household)
-    today = clock.now().date()
-    if on > today:
-        raise InvalidInput("The visit cannot be in the future", "on")
-    if on < carer.approved_on:
-        raise InvalidInput("The visit cannot be before the approval", "on")
-    when = datetime.combine(on, time(12, 0), clock.now().tzinfo)
-    with transaction(session):
-        if carer.last_supervision_at is None or carer.last_supervision_at < when:
-            carer.last_supervision_at = when
-        session.add(carer)
-        audit.record(session, actor, AuditAction.UPDATE, "carer", carer.id, supervision=True)
-    session.refresh(carer)
-    return carer
-
-
 def set_break(session: Session, actor: Actor, carer_id: int, *, on_break: bool) -> Carer:
     """Start or end a break from fostering (the approval stays; check-ins can pause)."""
     carer, household = get_carer(session, actor, carer_id)

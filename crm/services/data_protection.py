@@ -44,6 +44,7 @@ from crm.messaging import catalogue
 from crm.models import (
     Activity,
     ActivityKind,
+    AnnualReview,
     Applicant,
     Appointment,
     AppointmentKind,
@@ -83,11 +84,14 @@ from crm.models import (
     StaffUser,
     Stage,
     StageEvent,
+    SupervisionKind,
+    SupervisionVisit,
     Task,
     TaskKind,
     TaskPriority,
     TelegramChatLink,
     TemporaryApproval,
+    TrainingRecord,
 )
 from crm.services import audit, lifecycle
 from crm.services.actors import Actor
@@ -679,6 +683,9 @@ class _Builder:
             self.telegram(),
             self.carer(),
             self.placements(),
+            self.supervision_visits(),
+            self.annual_reviews(),
+            self.training(),
             self.check_ins(),
             self.constellations(),
             self.access_log(),
@@ -1090,6 +1097,81 @@ class _Builder:
                     _text(FOSTERING_TYPE_TEXT, p.fostering_type),
                     self.fmt.date(p.started_on),
                     self.fmt.date(p.ended_on) or "Still living with you",
+                )
+            )
+        return section
+
+    def supervision_visits(self) -> Section:
+        section = Section(
+            "supervision-visits",
+            "Supervision visits",
+            "Your supervising social worker's visits: when, whether you knew in advance, what "
+            "they noted and what you raised with them.",
+            ("Date", "Announced", "What the visit found", "What you raised"),
+        )
+        c = self.records.carer
+        if c is None:
+            return section
+        for v in self.rows(
+            SupervisionVisit, SupervisionVisit.carer_id == c.id, SupervisionVisit.visited_on
+        ):
+            section.rows.append(
+                (
+                    self.fmt.date(v.visited_on),
+                    "No" if v.kind == SupervisionKind.UNANNOUNCED else "Yes",
+                    v.notes or "",
+                    v.carer_raised or "",
+                )
+            )
+        return section
+
+    def annual_reviews(self) -> Section:
+        section = Section(
+            "annual-reviews",
+            "Annual reviews",
+            "Each review of your approval: its outcome, whether your approval terms changed, "
+            "and the notes made.",
+            ("Date", "Outcome", "Approval terms", "Went to the fostering panel", "Notes"),
+        )
+        c = self.records.carer
+        if c is None:
+            return section
+        for r in self.rows(AnnualReview, AnnualReview.carer_id == c.id, AnnualReview.reviewed_on):
+            terms = r.terms_after or {}
+            section.rows.append(
+                (
+                    self.fmt.date(r.reviewed_on),
+                    _humanise(r.outcome),
+                    (
+                        f"Changed to {terms.get('places')} places, ages {terms.get('age_min')} "
+                        f"to {terms.get('age_max')}"
+                        if r.terms_changed
+                        else "Confirmed"
+                    ),
+                    _yes_no(r.goes_to_panel),
+                    r.notes or "",
+                )
+            )
+        return section
+
+    def training(self) -> Section:
+        section = Section(
+            "training",
+            "Training",
+            "Courses you completed with us, with their hours.",
+            ("Course", "Completed on", "How long"),
+        )
+        c = self.records.carer
+        if c is None:
+            return section
+        for t in self.rows(
+            TrainingRecord, TrainingRecord.carer_id == c.id, TrainingRecord.completed_on
+        ):
+            section.rows.append(
+                (
+                    t.course,
+                    self.fmt.date(t.completed_on),
+                    f"{t.hours:g} hour{'' if t.hours == 1 else 's'}",
                 )
             )
         return section
@@ -1506,7 +1588,17 @@ def _erase_records(
         session.exec(
             sa.update(Placement)
             .where(Placement.carer_id == carer.id)
-            .values(child_reference=ERASED)
+            .values(child_reference=ERASED, end_reason=None, exemption_reason=None)
+        )
+        # What a visit or review noted about them and what they raised; dates, types and
+        # outcomes stay for the statistics (visits a year, reviews on time).
+        session.exec(
+            sa.update(SupervisionVisit)
+            .where(SupervisionVisit.carer_id == carer.id)
+            .values(notes=None, carer_raised=None)
+        )
+        session.exec(
+            sa.update(AnnualReview).where(AnnualReview.carer_id == carer.id).values(notes=None)
         )
 
 

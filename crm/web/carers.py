@@ -13,7 +13,7 @@ from crm.services import carers as service
 from crm.services.errors import InvalidInput
 from crm.web import db, state
 from crm.web.auth import CARER_ROLES, OVERSIGHT_ROLES, current_actor, roles_required
-from crm.web.forms import GovDateField, attach_errors, options
+from crm.web.forms import attach_errors, options
 from crm.web.households import _int
 
 bp = Blueprint("carers", __name__, url_prefix="/carers")
@@ -37,15 +37,6 @@ class AtRiskForm(FlaskForm):
 class SupervisorForm(FlaskForm):
     staff_id = SelectField("Supervising social worker", widget=GovSelect(), validate_choice=False)
     submit = SubmitField("Save", widget=GovSubmitInput())
-
-
-class SupervisionForm(FlaskForm):
-    on = GovDateField(
-        "Record a supervision visit",
-        required_message="Enter the date of the supervision visit",
-        description="The date it took place, for example 27 3 2026",
-    )
-    submit = SubmitField("Record visit", widget=GovSubmitInput())
 
 
 class DeregisterForm(FlaskForm):
@@ -91,18 +82,11 @@ def show(carer_id: int):
     return _show(carer_id)
 
 
-def _show(carer_id: int, supervision: SupervisionForm | None = None):  # noqa: ANN202
-    """The carer's page; with `supervision`, its form re-rendered with what was typed."""
+def _show(carer_id: int):  # noqa: ANN202
+    """The carer's page (supervision visits, reviews and placements: crm.web.placements)."""
     view = service.carer_view(db(), current_actor(), carer_id)
     today = service.today_local(state().settings)
-    if supervision is None:
-        supervision = SupervisionForm(formdata=None, on=today)
-    return render_template(
-        "carers/show.html",
-        view=view,
-        supervision=supervision,
-        due=service.due_soon(view.carer, today),
-    ), (400 if supervision.errors else 200)
+    return render_template("carers/show.html", view=view, due=service.due_soon(view.carer, today))
 
 
 @bp.route("/<int:carer_id>/at-risk", methods=["GET", "POST"])
@@ -163,22 +147,6 @@ def take_break(carer_id: int):
     else:
         flash("On a break from fostering" if carer.status == "on_break" else "Back from a break")
     return redirect(url_for("carers.show", carer_id=carer_id))
-
-
-@bp.post("/<int:carer_id>/supervision")
-@roles_required(*CARER_ROLES)
-def supervision(carer_id: int):
-    form = SupervisionForm()
-    if form.validate_on_submit():
-        try:
-            service.record_supervision(db(), current_actor(), carer_id, form.on.data)
-        except InvalidInput as exc:
-            attach_errors(form, exc.errors, "on")
-        else:
-            flash("Supervision visit recorded")
-            return redirect(url_for("carers.show", carer_id=carer_id))
-    # Errors go in the error summary, on the carer's page, with the date as typed.
-    return _show(carer_id, supervision=form)
 
 
 @bp.route("/<int:carer_id>/deregister", methods=["GET", "POST"])

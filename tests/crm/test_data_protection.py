@@ -211,6 +211,23 @@ def the_whole_way(session: Session, settings, org, assistant: Assistant) -> Jour
         )
     )
     session.add(m.TelegramChatLink(chat_id=TELEGRAM_CHAT, carer_id=carer.id))
+    session.add(
+        m.SupervisionVisit(
+            carer_id=carer.id, visited_on=date(2026, 3, 10), kind="unannounced",
+            notes=f"{FIRST} coping well at {ADDRESS_1}", carer_raised=f"Call {SECOND_FIRST}",
+        )
+    )  # fmt: skip
+    session.add(
+        m.AnnualReview(
+            carer_id=carer.id, reviewed_on=date(2026, 3, 10), outcome="approval_continues",
+            goes_to_panel=True, notes=f"{FIRST} and {SECOND_FIRST} asked for respite",
+        )
+    )  # fmt: skip
+    session.add(
+        m.TrainingRecord(
+            carer_id=carer.id, course="Safer caring", completed_on=date(2026, 3, 10), hours=3
+        )
+    )
     session.commit()
     # A satellite of another carer's Mockingbird constellation, with a sleepover noted.
     hub_household = new_household(session, settings, first_name="Hana", last_name="Hub",
@@ -300,6 +317,12 @@ def test_erasure_leaves_no_personal_value_in_any_table(
     [placement] = session.exec(select(m.Placement)).all()
     assert (placement.fostering_type, placement.started_on) == ("short_term", date(2026, 3, 10))
     assert placement.child_reference != CHILD_REFERENCE
+    [visit] = session.exec(select(m.SupervisionVisit)).all()
+    assert (visit.visited_on, visit.kind, visit.notes, visit.carer_raised) == (
+        date(2026, 3, 10), "unannounced", None, None,
+    )  # fmt: skip
+    [review] = session.exec(select(m.AnnualReview)).all()
+    assert (review.outcome, review.notes) == ("approval_continues", None)
     [check_in] = session.exec(select(m.CheckIn)).all()
     assert (check_in.score, check_in.comment) == (2, None)
     assert session.exec(select(m.ChatMessage)).all() == []
@@ -421,7 +444,8 @@ def test_export_is_a_zip_with_every_kind_of_record_in_words(
     assert set(tables) == {
         "your-details", "household", "what-you-agreed-to", "your-progress", "panel",
         "notes-and-contact", "visits", "tasks", "messages", "chats", "telegram",
-        "foster-carer", "placements", "check-ins", "mockingbird", "access-log",
+        "foster-carer", "placements", "supervision-visits", "annual-reviews", "training",
+        "check-ins", "mockingbird", "access-log",
     }  # fmt: skip
     # Every kind of record is there and holds rows: by household and by carer.
     assert all(len(rows) > 1 for rows in tables.values()), {k: len(v) for k, v in tables.items()}
@@ -499,6 +523,15 @@ def test_export_is_a_zip_with_every_kind_of_record_in_words(
     assert "About this copy" in html and "reference numbers of children" in html
     assert f"{FIRST} {LAST} and {SECOND_FIRST} {SECOND_LAST}" in html
     assert ADDRESS_1 in html and "Supervision visit" in html
+    visits = tables["supervision-visits"]
+    assert _column(visits, "What the visit found") == [f"{FIRST} coping well at {ADDRESS_1}"]
+    assert _column(visits, "What you raised") == [f"Call {SECOND_FIRST}"]
+    assert _column(visits, "Announced") == ["No"]
+    assert _column(tables["annual-reviews"], "Notes") == [
+        f"{FIRST} and {SECOND_FIRST} asked for respite"
+    ]
+    assert _column(tables["annual-reviews"], "Went to the fostering panel") == ["Yes"]
+    assert _column(tables["training"], "Course") == ["Safer caring"]
 
     # No child's reference, internal id or code anywhere.
     everything = html + json.dumps(tables)

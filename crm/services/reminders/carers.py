@@ -1,7 +1,9 @@
 """Approved carers: the annual review due in 60 and 30 days (annual_review_warn_days), the TSD
 standards deadline approaching (tsd_warn_days), and supervision visits overdue
 (supervision_overdue_days): a task and an email for the supervising social worker (or the
-area's team), and a friendly TSD reminder to the carer."""
+area's team), and a friendly TSD reminder to the carer. A carer with no unannounced
+supervision visit in a year (counted from approval, then from the last one) gives the
+supervising social worker a task to make one (crm.services.supervision records visits)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ from crm.models import (
     Household,
     Role,
     StaffUser,
+    SupervisionKind,
+    SupervisionVisit,
     TaskKind,
     TaskPriority,
 )
@@ -99,6 +103,17 @@ def due_carer_reminders(scan: Scan) -> list[Due]:
             )
         ).all()
     )
+    last_unannounced = dict(
+        session.exec(
+            select(SupervisionVisit.carer_id, sa.func.max(SupervisionVisit.visited_on))
+            .where(SupervisionVisit.kind == SupervisionKind.UNANNOUNCED)
+            .group_by(SupervisionVisit.carer_id)
+        ).all()
+    )
+
+    def unannounced_due(carer: Carer):  # noqa: ANN202
+        return last_unannounced.get(carer.id, carer.approved_on) + relativedelta(years=1)
+
     warn_days = sorted(reminders.annual_review_warn_days)
     review_window = today + timedelta(days=max(warn_days, default=0))
     tsd_window = today + timedelta(days=reminders.tsd_warn_days)
@@ -113,6 +128,8 @@ def due_carer_reminders(scan: Scan) -> list[Due]:
             return True
         tsd_due = carer.tsd_due if carer.tsd_completed_on is None else None
         if tsd_due is not None and today <= tsd_due <= tsd_window:
+            return True
+        if carer.status == CarerStatus.ACTIVE and unannounced_due(carer) < today:
             return True
         if carer.status == CarerStatus.ACTIVE and carer.id not in booked_ahead:
             visits = [t for t in (carer.last_supervision_at, last_visit.get(carer.id)) if t]
@@ -192,6 +209,28 @@ def due_carer_reminders(scan: Scan) -> list[Due]:
                         },
                     )
                 )
+        # At least one unannounced visit a year.
+        if carer.status == CarerStatus.ACTIVE and unannounced_due(carer) < today:
+            expected = unannounced_due(carer)
+            key = f"carer:{carer.id}:unannounced:{expected}"
+            if key not in done:
+                items.append(
+                    due(
+                        key,
+                        TaskDraft(
+                            kind=TaskKind.GENERAL,
+                            title="Unannounced supervision visit due: make one",
+                            detail=(
+                                f"Last unannounced visit {date_text(last_unannounced[carer.id])}"
+                                if carer.id in last_unannounced
+                                else "No unannounced visit since approval"
+                            )
+                            + "; at least one a year is expected.",
+                            due_at=add_office_days(now, 10, *office_hours(settings)),
+                            counts_as="unannounced",
+                        ),
+                    )
+                )
         # Supervision visits.
         if carer.status != CarerStatus.ACTIVE or carer.id in booked_ahead:
             continue
@@ -239,6 +278,6 @@ CARER_REMINDERS = ReminderSpec(
         "tsd_reminder": Notice("tsd_reminder", Audience.HOUSEHOLD, "tsd_reminders"),
         "supervision": Notice("supervision_overdue_staff", Audience.STAFF),
     },
-    counts=("annual_review", "tsd", "tsd_reminders", "supervision"),
+    counts=("annual_review", "tsd", "tsd_reminders", "supervision", "unannounced"),
 )
 SPECS = (CARER_REMINDERS,)

@@ -129,13 +129,17 @@ def test_no_page_shows_markup_after_the_main_actions(
     )
     act(f"{curl}/break", {"on_break": "1"}, "On a break from fostering", page=curl)
     act(f"{curl}/break", {"on_break": "1"}, page=curl)  # refused: already on a break
+    visit = {"kind": "unannounced", "notes": "Tired & low"}
     act(
-        f"{curl}/supervision",
-        {"on": parts(today)},
+        f"{curl}/supervision-visits/new",
+        {"visited_on": parts(today), **visit},
         "Supervision visit recorded",
-        page=curl,
     )
-    act(f"{curl}/supervision", {"on": parts(today + timedelta(days=20))}, status=400, page=curl)
+    act(
+        f"{curl}/supervision-visits/new",
+        {"visited_on": parts(today + timedelta(days=20)), **visit},
+        status=400,
+    )
     act(f"{curl}/deregister", {"reason_code": "burnout"}, "Carer deregistered")
 
     # Admin list edits.

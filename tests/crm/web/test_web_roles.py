@@ -138,7 +138,10 @@ def test_carer_actions_are_refused_to_recruitment_roles(world, org, client_for, 
         c = client_for(user)
         for url, data in [
             (f"/carers/{world['carer']}/break", {"on_break": "1"}),
-            (f"/carers/{world['carer']}/supervision", {"on": "2026-03-09"}),
+            (
+                f"/carers/{world['carer']}/supervision-visits/new",
+                {"visited_on": ["9", "3", "2026"], "kind": "announced", "notes": "x"},
+            ),
             (f"/carers/{world['carer']}/at-risk", {"at_risk": "yes", "reason": "x"}),
         ]:
             assert c.post(url, data, token_from="/home").status_code == 403, (user.email, url)

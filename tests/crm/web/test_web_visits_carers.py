@@ -187,12 +187,14 @@ def test_break_and_supervision_visit(client_for, org, make_household, session):
     c.post(f"{url}/break", {"on_break": "0"}, token_from=url)
     session.refresh(carer)
     assert carer.status == m.CarerStatus.ACTIVE
-    future = c.post(f"{url}/supervision", {"on": ["1", "4", "2026"]}, token_from=url)
+    form = f"{url}/supervision-visits/new"
+    visit = {"kind": "announced", "notes": "All well"}
+    future = c.post(form, {"visited_on": ["1", "4", "2026"], **visit}, token_from=form)
     assert future.status_code == 400
     assert "cannot be in the future" in future.get_data(as_text=True)
     session.refresh(carer)
     assert carer.last_supervision_at is None
-    done = c.post(f"{url}/supervision", {"on": ["10", "3", "2026"]}, token_from=url)
+    done = c.post(form, {"visited_on": ["10", "3", "2026"], **visit}, token_from=form)
     assert done.status_code == 302
     session.refresh(carer)
     assert carer.last_supervision_at.date() == date(2026, 3, 10)

@@ -46,17 +46,20 @@ def test_a_supervision_visit_in_the_future_is_an_error_not_a_success(
     move_stage(session, Actor.system("test"), household.id, m.Stage.APPROVED)
     carer = session.exec(select(m.Carer).where(m.Carer.household_id == household.id)).one()
     assign_supervisor(session, Actor.system("test"), carer.id, org.supervisor_north.id)
-    url = f"/carers/{carer.id}"
+    url = f"/carers/{carer.id}/supervision-visits/new"
     c = client_for(org.supervisor_north)
     later = clock.now().date() + timedelta(days=5)
-    response = c.post(f"{url}/supervision", {"on": parts(later)}, token_from=url)
+    response = c.post(
+        url, {"visited_on": parts(later), "kind": "announced", "notes": "Fine"}, token_from=url
+    )
     html = response.get_data(as_text=True)
     # The form comes back (not a redirect to a green banner) with the error in the summary.
     assert response.status_code == 400
     assert SUCCESS not in html and "Success" not in html
     assert "The visit cannot be in the future" in error_summary(html)
     assert html.count('class="govuk-date-input"') == 1
-    assert f'id="on-day" name="on" type="text" value="{later.day}"' in html
+    assert f'id="visited_on-day" name="visited_on" type="text" value="{later.day}"' in html
+    assert "Fine</textarea>" in html
     assert "<title>Error: " in html
     session.refresh(carer)
     assert carer.last_supervision_at is None
@@ -237,7 +240,10 @@ def test_every_typed_date_uses_the_govuk_date_input(client_for, org, make_househ
     manager = client_for(org.manager)
     pages = {
         f"/households/{other.id}/task": ["due_on"],
-        f"/carers/{carer.id}": ["on"],
+        f"/carers/{carer.id}/supervision-visits/new": ["visited_on"],
+        f"/carers/{carer.id}/reviews/new": ["reviewed_on"],
+        f"/carers/{carer.id}/training/new": ["completed_on"],
+        f"/carers/{carer.id}/placements/new": ["started_on", "expected_end_on"],
         f"/visits/availability/{org.officer_north.id}": ["on_date"],
         "/audit": ["from", "to"],
     }
