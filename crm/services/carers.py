@@ -31,7 +31,7 @@ from crm.models import (
     StaffUser,
     Stage,
 )
-from crm.services import access, audit
+from crm.services import access, audit, search
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
 from crm.services.pipeline import move_stage
@@ -98,11 +98,9 @@ def list_carers(session: Session, actor: Actor, query: CarerQuery) -> CarerPage:
     if query.supervisor_id:
         conditions.append(Carer.supervising_social_worker_id == query.supervisor_id)
     if query.q.strip():
-        from crm.services.households import search_clause
-
-        clause = search_clause(query.q)
-        if clause is not None:
-            conditions.append(clause)
+        found = search.match(session, query.q)
+        if found is not None:
+            conditions.append(found.condition)
     base = select(Carer, Household).join(Household, Household.id == Carer.household_id)
     total = session.exec(
         select(sa.func.count(Carer.id))
