@@ -100,8 +100,19 @@ def _prefix_range(value: Any, prefix: str) -> sa.ColumnElement[bool]:
     return sa.and_(value >= prefix, value < upper, value.like(escaped + "%", escape="\\"))
 
 
-def _applicant_match(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
-    return Household.id.in_(select(Applicant.household_id).where(condition))
+def _applicant_match(session: Session, condition: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
+    """Households with an applicant matching `condition`."""
+    matching = select(Applicant.household_id).where(condition)
+    if session.connection().dialect.name == "postgresql":
+        # As an array computed first, the few matches are fetched by their primary key.
+        # Written as IN (subquery), PostgreSQL guesses how many there are from the name
+        # indexes, and at a few hundred it prefers hashing the whole household table to
+        # fetching them (a sequential scan of every household for a search by name).
+        ids = select(sa.func.array_agg(Applicant.household_id)).where(condition)
+        # The cast keeps it one array: ANY (SELECT ...) would compare with each row instead.
+        array = sa.cast(ids.scalar_subquery(), sa.ARRAY(sa.Integer))
+        return Household.id == sa.any_(array)
+    return Household.id.in_(matching)
 
 
 def match(session: Session, q: str) -> Match | None:
@@ -111,12 +122,12 @@ def match(session: Session, q: str) -> Match | None:
         return None
     if "@" in q:
         try:
-            return Match(_applicant_match(Applicant.email == normalise_email(q)))
+            return Match(_applicant_match(session, Applicant.email == normalise_email(q)))
         except ValueError:
-            return Match(_applicant_match(_prefix_range(Applicant.email, q.lower())))
+            return Match(_applicant_match(session, _prefix_range(Applicant.email, q.lower())))
     if sum(ch.isdigit() for ch in q) >= 6 and not _REFERENCE.match(q):
         try:
-            return Match(_applicant_match(Applicant.phone == normalise_phone(q)))
+            return Match(_applicant_match(session, Applicant.phone == normalise_phone(q)))
         except ValueError:
             return Match(sa.false())
     if _REFERENCE.match(q) and q.upper().startswith("FC"):
@@ -167,7 +178,7 @@ def _name_match(session: Session, q: str) -> Match:
         .correlate(Household)
         .scalar_subquery()
     )
-    return Match(_applicant_match(condition), best)
+    return Match(_applicant_match(session, condition), best)
 
 
 def similar_names(session: Session, column: Any, typed: str) -> dict[str, float]:
