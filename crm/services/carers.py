@@ -118,16 +118,18 @@ def _parse_key(text: str) -> tuple[bool, date, int] | None:
 
 
 def _beyond(key: tuple[bool, date, int], *, forwards: bool) -> sa.ColumnElement[bool]:
+    """Carers after `key` in the list's order (or before it)."""
     at_risk, due, carer_id = key
     rest = sa.tuple_(_REVIEW_DUE, Carer.id)
     if forwards:
+        # At risk (true) comes first: after it come those not at risk.
+        further_group = Carer.at_risk.is_(False) if at_risk else sa.false()
         return sa.or_(
-            Carer.at_risk < at_risk,
-            sa.and_(Carer.at_risk == at_risk, rest > sa.tuple_(due, carer_id)),
+            further_group, sa.and_(Carer.at_risk.is_(at_risk), rest > sa.tuple_(due, carer_id))
         )
+    earlier_group = sa.false() if at_risk else Carer.at_risk.is_(True)
     return sa.or_(
-        Carer.at_risk > at_risk,
-        sa.and_(Carer.at_risk == at_risk, rest < sa.tuple_(due, carer_id)),
+        earlier_group, sa.and_(Carer.at_risk.is_(at_risk), rest < sa.tuple_(due, carer_id))
     )
 
 
@@ -172,32 +174,33 @@ def list_carers(session: Session, actor: Actor, query: CarerQuery) -> CarerPage:
     after = _parse_key(query.after) if query.after else None
     before = _parse_key(query.before) if query.before and after is None else None
     ids = (
-        select(Carer.id)
+        select(Carer.id, Carer.household_id)
         .join(Household, Household.id == Carer.household_id)
         .where(*conditions)
         .limit(PAGE_SIZE)
     )
     if after is not None:
-        carer_ids = list(session.exec(ids.where(_beyond(after, forwards=True)).order_by(*ORDER)))
+        keys = session.exec(ids.where(_beyond(after, forwards=True)).order_by(*ORDER)).all()
     elif before is not None:
         backwards = ids.where(_beyond(before, forwards=False)).order_by(*BACKWARDS)
-        carer_ids = list(reversed(session.exec(backwards).all()))
+        keys = list(reversed(session.exec(backwards).all()))
     else:
-        carer_ids = list(session.exec(ids.order_by(*ORDER).offset((page - 1) * PAGE_SIZE)))
-    found_pairs = (
-        {
-            c.id: (c, h)
-            for c, h in session.exec(
-                select(Carer, Household)
-                .join(Household, Household.id == Carer.household_id)
-                .where(Carer.id.in_(carer_ids))
-                .options(selectinload(Household.applicants))
-            ).all()
+        keys = session.exec(ids.order_by(*ORDER).offset((page - 1) * PAGE_SIZE)).all()
+    # The page's rows whole, each by its primary key.
+    pairs = []
+    if keys:
+        found = {
+            c.id: c for c in session.exec(select(Carer).where(Carer.id.in_([k[0] for k in keys])))
         }
-        if carer_ids
-        else {}
-    )
-    pairs = [found_pairs[i] for i in carer_ids if i in found_pairs]
+        homes = {
+            h.id: h
+            for h in session.exec(
+                select(Household)
+                .where(Household.id.in_([k[1] for k in keys]))
+                .options(selectinload(Household.applicants))
+            )
+        }
+        pairs = [(found[c], homes[h]) for c, h in keys]
     filled = _open_placements(session, [c.id for c, _ in pairs])
     names = dict(session.exec(select(StaffUser.id, StaffUser.name)).all())
     rows = [

@@ -8,6 +8,7 @@ list here goes through it. Opening a household's page records an audit `view` ev
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -62,6 +63,8 @@ SORTS = {
     "reference": (Household.reference.asc(),),
 }
 DEFAULT_SORT = "enquired_desc"
+# References as they are stored ("FC-2026-AB12"): a page key in that order must look like one.
+_REFERENCE_KEY = re.compile(r"[A-Z0-9-]{1,40}")
 
 
 def get_household(
@@ -180,6 +183,8 @@ def _parse_key(text: str, sort: str) -> list[Any] | None:
             if column.key == "id":
                 values.append(int(part))
             elif column.key == "reference":
+                if not _REFERENCE_KEY.fullmatch(part):
+                    return None
                 values.append(part)
             else:
                 moment = datetime.fromisoformat(part)
