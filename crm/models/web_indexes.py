@@ -2,7 +2,7 @@
 
 Declared here, on the existing tables, so the metadata matches the migrated schema. The name
 indexes are on lower(...) so one prefix search (a range on the lowered text) is served by an
-index on SQLite and PostgreSQL alike; see crm.services.households.search_clause.
+index on SQLite and PostgreSQL alike; see crm.services.search.
 """
 
 import sqlalchemy as sa
