@@ -108,7 +108,8 @@ def has_statistics(connection: sa.Connection) -> bool:
 
 
 def refresh_statistics(engine: sa.Engine, *, only_if_missing: bool = False) -> bool:
-    """ANALYZE the database, so lists and search get index plans; True when it ran.
+    """ANALYZE the database (on PostgreSQL VACUUM (ANALYZE)), so lists and search get index
+    plans; True when it ran.
 
     `only_if_missing` is start-up's check (crm.migrate.upgrade): analyse a database that has
     never been analysed, and otherwise leave SQLite a `PRAGMA optimize`, which is cheap and
@@ -125,12 +126,21 @@ def refresh_statistics(engine: sa.Engine, *, only_if_missing: bool = False) -> b
             # and keep this to a fraction of a second on a big database.
             connection.exec_driver_sql("PRAGMA analysis_limit=1000")
             connection.exec_driver_sql("ANALYZE")
-        else:
-            # Only this schema's tables: a bare ANALYZE would walk every schema in the database.
-            tables = connection.exec_driver_sql(
+            connection.commit()
+            return True
+        # Only this schema's tables: a bare VACUUM would walk every schema in the database.
+        tables = list(
+            connection.exec_driver_sql(
                 "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
             ).scalars()
-            for table in list(tables):
-                connection.exec_driver_sql(f'ANALYZE "{table}"')
+        )
         connection.commit()
-        return True
+    # VACUUM as well as ANALYZE, after rows arrive in bulk: it marks the pages all-visible, so
+    # counts and the carers list read narrow indexes alone (index-only scans) instead of the
+    # household table, and it merges the trigram indexes' pending entries, which a search
+    # would otherwise read one by one (a name search at 48 ms instead of 0.05 on 20,000
+    # households). VACUUM cannot run inside a transaction.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for table in tables:
+            connection.exec_driver_sql(f'VACUUM (ANALYZE) "{table}"')
+    return True

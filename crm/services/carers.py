@@ -31,7 +31,7 @@ from crm.models import (
     StaffUser,
     Stage,
 )
-from crm.services import access, audit
+from crm.services import access, audit, search
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
 from crm.services.pipeline import move_stage
@@ -60,6 +60,9 @@ class CarerQuery:
     supervisor_id: int | None = None
     q: str = ""
     page: int = 1
+    # Keyset pagination: the sort key of the row the page starts after (or ends before).
+    after: str = ""
+    before: str = ""
 
 
 @dataclass
@@ -69,6 +72,9 @@ class CarerPage:
     page: int
     per_page: int = PAGE_SIZE
     totals: dict[str, int] = field(default_factory=dict)
+    # The keys the next and previous pages' links carry.
+    next_key: str | None = None
+    previous_key: str | None = None
 
     @property
     def pages(self) -> int:
@@ -87,6 +93,46 @@ def _open_placements(session: Session, carer_ids: list[int]) -> dict[int, int]:
     )
 
 
+# The list's order: at risk first, then the annual review due soonest (none due last, on both
+# databases alike: SQLite and PostgreSQL sort NULL at opposite ends), then the carer.
+_NO_REVIEW = date(9999, 12, 31)
+_REVIEW_DUE = sa.func.coalesce(Carer.annual_review_due, _NO_REVIEW)
+ORDER = (Carer.at_risk.desc(), _REVIEW_DUE.asc(), Carer.id.asc())
+BACKWARDS = (Carer.at_risk.asc(), _REVIEW_DUE.desc(), Carer.id.desc())
+
+
+def carer_key(carer: Carer) -> str:
+    """The carer's place in the list's order, as a page link carries it: "1~2027-03-01~42"."""
+    due = carer.annual_review_due or _NO_REVIEW
+    return f"{int(bool(carer.at_risk))}~{due.isoformat()}~{carer.id}"
+
+
+def _parse_key(text: str) -> tuple[bool, date, int] | None:
+    parts = text.split("~")
+    if len(parts) != 3 or parts[0] not in ("0", "1"):
+        return None
+    try:
+        return parts[0] == "1", date.fromisoformat(parts[1]), int(parts[2])
+    except ValueError:
+        return None
+
+
+def _beyond(key: tuple[bool, date, int], *, forwards: bool) -> sa.ColumnElement[bool]:
+    """Carers after `key` in the list's order (or before it)."""
+    at_risk, due, carer_id = key
+    rest = sa.tuple_(_REVIEW_DUE, Carer.id)
+    if forwards:
+        # At risk (true) comes first: after it come those not at risk.
+        further_group = Carer.at_risk.is_(False) if at_risk else sa.false()
+        return sa.or_(
+            further_group, sa.and_(Carer.at_risk.is_(at_risk), rest > sa.tuple_(due, carer_id))
+        )
+    earlier_group = sa.false() if at_risk else Carer.at_risk.is_(True)
+    return sa.or_(
+        earlier_group, sa.and_(Carer.at_risk.is_(at_risk), rest < sa.tuple_(due, carer_id))
+    )
+
+
 def list_carers(session: Session, actor: Actor, query: CarerQuery) -> CarerPage:
     conditions = [access.carer_visibility(actor), Household.anonymised_at.is_(None)]
     if query.status == "current":
@@ -98,46 +144,76 @@ def list_carers(session: Session, actor: Actor, query: CarerQuery) -> CarerPage:
     if query.supervisor_id:
         conditions.append(Carer.supervising_social_worker_id == query.supervisor_id)
     if query.q.strip():
-        from crm.services.households import search_clause
-
-        clause = search_clause(query.q)
-        if clause is not None:
-            conditions.append(clause)
-    base = select(Carer, Household).join(Household, Household.id == Carer.household_id)
-    total = session.exec(
-        select(sa.func.count(Carer.id))
+        found = search.match(session, query.q)
+        if found is not None:
+            conditions.append(found.condition)
+    # Everything the filters match read once, for the count, the places, children placed and
+    # vacancies. The household is needed only for who may see it (its area and whether it was
+    # anonymised), which ix_household_visible_id holds, so neither statement here reads the
+    # household table itself: only the page's few rows are read whole, by their keys.
+    placed_now = (
+        select(Placement.carer_id, sa.func.count(Placement.id).label("placed"))
+        .where(Placement.ended_on.is_(None))
+        .group_by(Placement.carer_id)
+        .subquery()
+    )
+    active = Carer.status == CarerStatus.ACTIVE
+    total, places, placed = session.exec(
+        select(
+            sa.func.count(Carer.id),
+            sa.func.coalesce(sa.func.sum(sa.case((active, Carer.places), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((active, placed_now.c.placed), else_=0)), 0),
+        )
+        .select_from(Carer)
         .join(Household, Household.id == Carer.household_id)
+        .outerjoin(placed_now, placed_now.c.carer_id == Carer.id)
         .where(*conditions)
     ).one()
-    page = max(1, min(query.page, max(1, math.ceil(total / PAGE_SIZE))))
-    pairs = session.exec(
-        base.where(*conditions)
-        .order_by(Carer.at_risk.desc(), Carer.annual_review_due, Carer.id)
-        .offset((page - 1) * PAGE_SIZE)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = max(1, min(query.page, pages))
+    after = _parse_key(query.after) if query.after else None
+    before = _parse_key(query.before) if query.before and after is None else None
+    ids = (
+        select(Carer.id, Carer.household_id)
+        .join(Household, Household.id == Carer.household_id)
+        .where(*conditions)
         .limit(PAGE_SIZE)
-        .options(selectinload(Household.applicants))
-    ).all()
+    )
+    if after is not None:
+        keys = session.exec(ids.where(_beyond(after, forwards=True)).order_by(*ORDER)).all()
+    elif before is not None:
+        backwards = ids.where(_beyond(before, forwards=False)).order_by(*BACKWARDS)
+        keys = list(reversed(session.exec(backwards).all()))
+    else:
+        keys = session.exec(ids.order_by(*ORDER).offset((page - 1) * PAGE_SIZE)).all()
+    # The page's rows whole, each by its primary key.
+    pairs = []
+    if keys:
+        found = {
+            c.id: c for c in session.exec(select(Carer).where(Carer.id.in_([k[0] for k in keys])))
+        }
+        homes = {
+            h.id: h
+            for h in session.exec(
+                select(Household)
+                .where(Household.id.in_([k[1] for k in keys]))
+                .options(selectinload(Household.applicants))
+            )
+        }
+        pairs = [(found[c], homes[h]) for c, h in keys]
     filled = _open_placements(session, [c.id for c, _ in pairs])
     names = dict(session.exec(select(StaffUser.id, StaffUser.name)).all())
     rows = [
         CarerRow(c, h, filled.get(c.id, 0), names.get(c.supervising_social_worker_id, "None"))
         for c, h in pairs
     ]
-    # Places, children placed and vacancies across everything the filters match.
-    all_ids = select(Carer.id).join(Household, Household.id == Carer.household_id)
-    places = session.exec(
-        select(sa.func.coalesce(sa.func.sum(Carer.places), 0))
-        .join(Household, Household.id == Carer.household_id)
-        .where(*conditions, Carer.status == CarerStatus.ACTIVE)
-    ).one()
-    placed = session.exec(
-        select(sa.func.count(Placement.id)).where(
-            Placement.ended_on.is_(None),
-            Placement.carer_id.in_(all_ids.where(*conditions, Carer.status == CarerStatus.ACTIVE)),
-        )
-    ).one()
     totals = {"places": places, "placed": placed, "vacancies": max(0, places - placed)}
-    return CarerPage(rows=rows, total=total, page=page, totals=totals)
+    result = CarerPage(rows=rows, total=total, page=page, totals=totals)
+    if rows:
+        result.next_key = carer_key(rows[-1].carer)
+        # Page 1 is the list's start: its link needs no key.
+        result.previous_key = carer_key(rows[0].carer) if page > 2 else None
+    return result
 
 
 @dataclass

@@ -41,12 +41,11 @@ from crm.models import (
     StageEvent,
     Task,
 )
-from crm.services import access, audit
+from crm.services import access, audit, search
 from crm.services.actors import Actor
 from crm.services.enquiries import ApplicantDetails, check_applicant
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
 from crm.services.pipeline import REASON_LISTS, classify_move
-from crm.services.validation import normalise_email, normalise_phone
 from crm.settings import Settings
 
 BOARD_STAGES = Stage.in_group("board")
@@ -54,6 +53,8 @@ BOARD_CARDS_PER_STAGE = 20
 PAGE_SIZE = 25
 # Lists count matches up to this many; beyond it people narrow the search rather than page.
 COUNT_CAP = 10_000
+# Each order ends in a unique column, so a row's sort key says exactly where a page ends and the
+# next page can start after it (keyset pagination) instead of counting past every row before.
 SORTS = {
     "enquired_desc": (Household.enquired_at.desc(), Household.id.desc()),
     "enquired_asc": (Household.enquired_at.asc(), Household.id.asc()),
@@ -61,8 +62,9 @@ SORTS = {
     "updated_desc": (Household.updated_at.desc(), Household.id.desc()),
     "reference": (Household.reference.asc(),),
 }
-_REFERENCE = re.compile(r"^FC-?[A-Z0-9]{0,4}-?[A-Z0-9]{0,4}$", re.IGNORECASE)
-_POSTCODE_START = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?( ?[0-9][A-Z]{0,2})?$", re.IGNORECASE)
+DEFAULT_SORT = "enquired_desc"
+# References as they are stored ("FC-2026-AB12"): a page key in that order must look like one.
+_REFERENCE_KEY = re.compile(r"[A-Z0-9-]{1,40}")
 
 
 def get_household(
@@ -92,10 +94,14 @@ class HouseholdQuery:
     source_key: str = ""
     campaign_id: int | None = None
     include_closed: bool = True
-    sort: str = "enquired_desc"
+    # "" is the default: best match first when searching, then newest enquiry first.
+    sort: str = ""
     page: int = 1
     per_page: int = PAGE_SIZE
     count_cap: int = COUNT_CAP
+    # Keyset pagination: the sort key of the row the page starts after (or ends before).
+    after: str = ""
+    before: str = ""
 
 
 @dataclass
@@ -109,67 +115,23 @@ class HouseholdPage:
     areas: dict[int, str] = field(default_factory=dict)
     # True when there are more than COUNT_CAP matches (total is then COUNT_CAP).
     capped: bool = False
+    # The keys the next and previous pages' links carry (None: that link counts pages).
+    next_key: str | None = None
+    previous_key: str | None = None
 
     @property
     def pages(self) -> int:
         return max(1, math.ceil(self.total / self.per_page))
 
 
-def _prefix_range(column: Any, prefix: str, *, lowered: bool = True) -> sa.ColumnElement[bool]:
-    """`column` starts with `prefix`, written as a range so an index serves it on SQLite and
-    PostgreSQL alike (an index on lower(column) when `lowered`; columns we store normalised
-    (upper-case references and postcodes, lower-case emails) use their plain index); LIKE
-    keeps the match exact."""
-    prefix = prefix.lower() if lowered else prefix
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    value = sa.func.lower(column) if lowered else column
-    return sa.and_(value >= prefix, value < upper, value.like(escaped + "%", escape="\\"))
-
-
-def search_clause(q: str) -> sa.ColumnElement[bool] | None:
-    """Turn what staff type into a condition: a reference, an email, a phone number, a
-    postcode, or a name (first, last, or "first last")."""
-    q = " ".join((q or "").split())
-    if not q:
-        return None
-    applicant_match = None
-    if "@" in q:
-        try:
-            email = normalise_email(q)
-            applicant_match = Applicant.email == email
-        except ValueError:
-            applicant_match = _prefix_range(Applicant.email, q.lower(), lowered=False)
-    elif sum(ch.isdigit() for ch in q) >= 6 and not _REFERENCE.match(q):
-        try:
-            applicant_match = Applicant.phone == normalise_phone(q)
-        except ValueError:
-            return sa.false()
-    elif _REFERENCE.match(q) and q.upper().startswith("FC"):
-        return _prefix_range(Household.reference, q.upper(), lowered=False)
-    elif _POSTCODE_START.match(q) and any(ch.isdigit() for ch in q):
-        compact = q.upper().replace(" ", "")
-        spaced = f"{compact[:-3]} {compact[-3:]}" if len(compact) >= 5 else compact
-        return _prefix_range(Household.postcode, spaced, lowered=False)
-    else:
-        words = q.split(" ")
-        if len(words) >= 2:
-            applicant_match = sa.and_(
-                _prefix_range(Applicant.first_name, words[0]),
-                _prefix_range(Applicant.last_name, " ".join(words[1:])),
-            )
-        else:
-            applicant_match = sa.or_(
-                _prefix_range(Applicant.last_name, q), _prefix_range(Applicant.first_name, q)
-            )
-    return Household.id.in_(select(Applicant.household_id).where(applicant_match))
-
-
-def _filtered(actor: Actor, query: HouseholdQuery) -> list[sa.ColumnElement[bool]]:
+def _filtered(
+    session: Session, actor: Actor, query: HouseholdQuery
+) -> tuple[list[sa.ColumnElement[bool]], sa.ColumnElement | None]:
+    """The list's conditions (the visibility rule first) and, for a name search, the score."""
     conditions = [access.household_visibility(actor), Household.anonymised_at.is_(None)]
-    match = search_clause(query.q)
-    if match is not None:
-        conditions.append(match)
+    found = search.match(session, query.q)
+    if found is not None:
+        conditions.append(found.condition)
     if query.stage:
         conditions.append(Household.stage == query.stage)
     elif not query.include_closed:
@@ -182,7 +144,7 @@ def _filtered(actor: Actor, query: HouseholdQuery) -> list[sa.ColumnElement[bool
         conditions.append(Household.source_key == query.source_key)
     if query.campaign_id:
         conditions.append(Household.campaign_id == query.campaign_id)
-    return conditions
+    return conditions, found.score if found is not None else None
 
 
 def lookups(session: Session) -> dict[str, dict]:
@@ -197,27 +159,101 @@ def lookups(session: Session) -> dict[str, dict]:
     }
 
 
+def _sort_columns(sort: str) -> list[Any]:
+    return [term.element for term in SORTS[sort]]
+
+
+def sort_key(household: Household, sort: str) -> str:
+    """The row's place in `sort`, as a page link carries it: "2026-11-30T09:15:00+00:00~42"."""
+    values = []
+    for column in _sort_columns(sort):
+        value = getattr(household, column.key)
+        values.append(value.isoformat() if isinstance(value, datetime) else str(value))
+    return "~".join(values)
+
+
+def _parse_key(text: str, sort: str) -> list[Any] | None:
+    columns = _sort_columns(sort)
+    parts = text.split("~")
+    if len(parts) != len(columns):
+        return None
+    values: list[Any] = []
+    try:
+        for column, part in zip(columns, parts, strict=True):
+            if column.key == "id":
+                values.append(int(part))
+            elif column.key == "reference":
+                if not _REFERENCE_KEY.fullmatch(part):
+                    return None
+                values.append(part)
+            else:
+                moment = datetime.fromisoformat(part)
+                if moment.tzinfo is None:
+                    return None
+                values.append(moment)
+    except ValueError:
+        return None
+    return values
+
+
+def _beyond(sort: str, key: list[Any], *, forwards: bool) -> sa.ColumnElement[bool]:
+    """Rows after `key` in `sort` (or before it): one row-value comparison, which both
+    databases read as a range of the sort's index."""
+    columns = _sort_columns(sort)
+    descending = SORTS[sort][0].modifier is sa.sql.operators.desc_op
+    later = (
+        sa.tuple_(*columns) < sa.tuple_(*key)
+        if descending
+        else (sa.tuple_(*columns) > sa.tuple_(*key))
+    )
+    if forwards:
+        return later
+    return (
+        sa.tuple_(*columns) > sa.tuple_(*key)
+        if descending
+        else (sa.tuple_(*columns) < sa.tuple_(*key))
+    )
+
+
+def _reversed(order: tuple) -> list[Any]:
+    return [
+        term.element.asc() if term.modifier is sa.sql.operators.desc_op else term.element.desc()
+        for term in order
+    ]
+
+
 def search_households(session: Session, actor: Actor, query: HouseholdQuery) -> HouseholdPage:
-    conditions = _filtered(actor, query)
+    conditions, score = _filtered(session, actor, query)
     # Counting every match of a broad list costs a full scan; past the cap nobody pages anyway.
     matches = select(Household.id).where(*conditions).limit(query.count_cap + 1).subquery()
     total = session.exec(select(sa.func.count()).select_from(matches)).one()
     capped = total > query.count_cap
     total = min(total, query.count_cap)
     per_page = max(1, min(query.per_page, 200))
-    page = max(1, min(query.page, max(1, math.ceil(total / per_page))))
-    order = SORTS.get(query.sort, SORTS["enquired_desc"])
-    rows = session.exec(
-        select(Household)
-        .where(*conditions)
-        .order_by(*order)
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-        .options(selectinload(Household.applicants))
-    ).all()
+    pages = max(1, math.ceil(total / per_page))
+    page = max(1, min(query.page, pages))
+    sort = query.sort if query.sort in SORTS else DEFAULT_SORT
+    statement = select(Household).options(selectinload(Household.applicants)).limit(per_page)
+    # A search's matches are few and best first; a list in a column's order may be paged deep,
+    # so its links carry the last row's key rather than a count of rows to skip.
+    keyset = not (score is not None and query.sort not in SORTS)
+    after = _parse_key(query.after, sort) if keyset and query.after else None
+    before = _parse_key(query.before, sort) if keyset and query.before and not after else None
+    if not keyset:
+        statement = statement.where(*conditions).order_by(score.desc(), *SORTS[sort])
+        rows = list(session.exec(statement.offset((page - 1) * per_page)).all())
+    elif after is not None:
+        statement = statement.where(*conditions, _beyond(sort, after, forwards=True))
+        rows = list(session.exec(statement.order_by(*SORTS[sort])).all())
+    elif before is not None:
+        statement = statement.where(*conditions, _beyond(sort, before, forwards=False))
+        rows = list(reversed(session.exec(statement.order_by(*_reversed(SORTS[sort]))).all()))
+    else:
+        statement = statement.where(*conditions).order_by(*SORTS[sort])
+        rows = list(session.exec(statement.offset((page - 1) * per_page)).all())
     names = lookups(session)
-    return HouseholdPage(
-        rows=list(rows),
+    result = HouseholdPage(
+        rows=rows,
         total=total,
         page=page,
         per_page=per_page,
@@ -226,17 +262,25 @@ def search_households(session: Session, actor: Actor, query: HouseholdQuery) -> 
         areas=names["areas"],
         capped=capped,
     )
+    if keyset and rows:
+        result.next_key = sort_key(rows[-1], sort)
+        # Page 1 is the list's start: its link needs no key.
+        result.previous_key = sort_key(rows[0], sort) if page > 2 else None
+    return result
 
 
 def export_rows(
     session: Session, actor: Actor, query: HouseholdQuery, limit: int = 100_000
 ) -> tuple[list[str], list[list[Any]]]:
     """The household list as rows for a CSV or Excel download; records an audit `export`."""
-    conditions = _filtered(actor, query)
+    conditions, score = _filtered(session, actor, query)
+    order = SORTS.get(query.sort) or (
+        (score.desc(), *SORTS[DEFAULT_SORT]) if score is not None else SORTS[DEFAULT_SORT]
+    )
     households = session.exec(
         select(Household)
         .where(*conditions)
-        .order_by(*SORTS.get(query.sort, SORTS["enquired_desc"]))
+        .order_by(*order)
         .limit(limit)
         .options(selectinload(Household.applicants))
     ).all()
@@ -335,7 +379,7 @@ def board(
     query = HouseholdQuery(
         area_id=area_id, officer_id=officer_id, source_key=source_key, campaign_id=campaign_id
     )
-    conditions = _filtered(actor, query)
+    conditions, _ = _filtered(session, actor, query)
     now = clock.now()
     targets = {stage: stages.target_days(settings, stage) for stage in BOARD_STAGES}
     # One pass for every column's count and how many are over their stage's target.

@@ -14,7 +14,7 @@ from crm.services.errors import InvalidInput
 from crm.web import db, state
 from crm.web.auth import CARER_ROLES, OVERSIGHT_ROLES, current_actor, roles_required
 from crm.web.forms import attach_errors, options
-from crm.web.households import _int
+from crm.web.households import PAGE_ARGS, _int
 
 bp = Blueprint("carers", __name__, url_prefix="/carers")
 
@@ -61,9 +61,11 @@ def index():
         supervisor_id=_int(request.args.get("supervisor")),
         q=request.args.get("q", "")[:200],
         page=_int(request.args.get("page")) or 1,
+        after=request.args.get("after", "")[:40],
+        before=request.args.get("before", "")[:40],
     )
     page = service.list_carers(db(), current_actor(), query)
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    args = {k: v for k, v in request.args.items() if k not in PAGE_ARGS and v}
     return render_template(
         "carers/index.html",
         page=page,

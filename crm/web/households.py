@@ -87,6 +87,10 @@ AT_HOME = frozenset(
 )
 
 
+# Where a list's page starts: the page links set these, filters and downloads never carry them.
+PAGE_ARGS = frozenset({"page", "after", "before"})
+
+
 def _int(value: str | None) -> int | None:
     try:
         return int(value) if value not in (None, "") else None
@@ -102,8 +106,10 @@ def query_from_args(args) -> service.HouseholdQuery:  # noqa: ANN001
         officer_id=_int(args.get("officer")),
         source_key=args.get("source", "")[:40],
         campaign_id=_int(args.get("campaign")),
-        sort=args.get("sort", "enquired_desc"),
+        sort=args.get("sort", ""),
         page=_int(args.get("page")) or 1,
+        after=args.get("after", "")[:80],
+        before=args.get("before", "")[:80],
     )
 
 
@@ -135,7 +141,7 @@ def index():
     if fmt in ("csv", "xlsx"):
         return _export(query, fmt)
     page = service.search_households(db(), current_actor(), query)
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    args = {k: v for k, v in request.args.items() if k not in PAGE_ARGS and v}
     # htmx asks for the results alone; restoring history (going back) needs the whole page.
     partial = request.headers.get("HX-Request") and not request.headers.get(
         "HX-History-Restore-Request"

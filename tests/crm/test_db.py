@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import select
 
 import crm.models as m
-from crm.db import savepoint
+from crm.db import has_statistics, refresh_statistics, savepoint
 
 
 def _area(org, name: str) -> m.Area:  # noqa: ANN001
@@ -33,3 +33,16 @@ def test_a_failed_savepoint_undoes_only_its_own_writes(session, org):
     session.commit()
     names = session.exec(select(m.Area.name)).all()
     assert "Before" in names and "Inside" not in names
+
+
+def test_statistics_are_refreshed_after_a_bulk_load(engine, session, settings, org):
+    from crm.testing.fixtures import new_household
+
+    new_household(session, settings)  # SQLite keeps no statistics of an empty table
+    session.close()
+    # On PostgreSQL this is VACUUM (ANALYZE), which must run outside a transaction.
+    assert refresh_statistics(engine)
+    with engine.connect() as connection:
+        assert has_statistics(connection)
+    # Start-up leaves a database that has statistics as it is.
+    assert refresh_statistics(engine, only_if_missing=True) is False
