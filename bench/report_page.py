@@ -58,6 +58,13 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--households", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--profile",
+        metavar="N",
+        type=int,
+        default=0,
+        help="print cProfile's N slowest functions (cumulative) of one uncached page, then stop",
+    )
     args = parser.parse_args()
 
     url = database_url(args.backend, args.households)
@@ -82,6 +89,19 @@ def main() -> None:
     timed(client, page, empty_cache)
     timed(client, f"{page}/funnel.png")
     print(f"{args.backend}, {total:,} households, {week}, signed in as {MANAGER}")
+    if args.profile:
+        import cProfile
+        import pstats
+
+        empty_cache()
+        profiler = cProfile.Profile()
+        profiler.enable()
+        client.get(page)
+        profiler.disable()
+        stats = pstats.Stats(profiler).sort_stats("cumulative")
+        stats.print_stats(args.profile)
+        stats.sort_stats("tottime").print_stats(args.profile)
+        return
     trivial = [timed(client, "/healthz")[0] for _ in range(args.repeat)]
     uncached, charts, cached = [], [], []
     for _ in range(args.repeat):
