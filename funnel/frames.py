@@ -202,16 +202,27 @@ class FunnelData:
         """Per-household journey (see `journeys`); computed once per data set."""
         return journeys(self)
 
+    @cached_property
+    def _source_labels(self) -> dict[Any, str]:
+        return {key: str(label) for key, label in self.sources["label"].items()}
+
+    @cached_property
+    def _reason_labels(self) -> dict[tuple[str, Any], str]:
+        # The first label wins when a list repeats a code, as the lookup always did.
+        labels: dict[tuple[str, Any], str] = {}
+        for kind, code, label in self.reasons[["kind", "code", "label"]].itertuples(index=False):
+            labels.setdefault((kind, code), str(label))
+        return labels
+
     def source_label(self, key: Any) -> str:
         if _not_recorded(key):
             return "Not recorded"
-        return str(self.sources["label"].get(key, key))
+        return self._source_labels.get(key, str(key))
 
     def reason_label(self, kind: str, code: Any) -> str:
         if _not_recorded(code):
             return "Not recorded"
-        match = self.reasons[(self.reasons["kind"] == kind) & (self.reasons["code"] == code)]
-        return str(match["label"].iloc[0]) if len(match) else str(code)
+        return self._reason_labels.get((kind, code), str(code))
 
 
 def make_funnel_data(

@@ -24,6 +24,8 @@ from crm.models import (
     Appointment,
     AppointmentKind,
     Area,
+    AuditAction,
+    AuditEvent,
     Campaign,
     Carer,
     CheckIn,
@@ -176,6 +178,33 @@ def _frame(session: Session, statement: sa.Select, kinds: dict[str, str]) -> pd.
         else:
             columns[name] = _texts(text, n, kind)
     return pd.DataFrame(columns, index=pd.RangeIndex(n)) if columns else pd.DataFrame()
+
+
+AUDITED_CHANGES = (AuditAction.CREATE, AuditAction.UPDATE, AuditAction.ERASE)
+# The tables the report reads that only grow (an insert gives a higher id).
+_GROWING = (Household, StageEvent, Activity, Appointment, Task, Carer, Placement, CheckIn, Campaign)
+
+
+def data_version(session: Session) -> tuple[int, ...]:
+    """Changes whenever the figures could: the newest row of every table the report reads, and
+    the newest change in the audit trail (a household moved to another area, a task done, a
+    check-in answered: edits in place are audited). One cheap query (primary key ends)."""
+    newest = [
+        sa.select(sa.func.coalesce(sa.func.max(model.__table__.c.id), 0)).scalar_subquery()
+        for model in _GROWING
+    ]
+    audit = AuditEvent.__table__.c
+    newest.append(
+        sa.func.coalesce(
+            sa.select(audit.id)
+            .where(audit.action.in_([a.value for a in AUDITED_CHANGES]))
+            .order_by(audit.id.desc())
+            .limit(1)
+            .scalar_subquery(),
+            0,
+        )
+    )
+    return tuple(int(v) for v in session.connection().execute(sa.select(*newest)).one())
 
 
 def resolve_area_ids(session: Session, names: Iterable[str]) -> list[int]:
