@@ -312,20 +312,33 @@ def _load(
     act = Activity.__table__.c
     ap = Appointment.__table__.c
     in_households = [] if area_ids is None else [sa.select(hh.id).where(hh.area_id.in_(area_ids))]
-    # The team's first try, answered or not: a call or an email by a member of staff (the
-    # system's own messages are not somebody responding).
-    attempts = _frame(
+    # One pass over the activities: the team's first try, answered or not (a call or an email by
+    # a member of staff: the system's own messages are not somebody responding), and the latest
+    # note, call or message of any kind (for stalled cases).
+    by_activity = _frame(
         session,
-        sa.select(act.household_id, sa.func.min(act.occurred_at).label("first_attempt_at"))
-        .where(
-            act.kind.in_([ActivityKind.CALL.value, ActivityKind.EMAIL.value]),
-            act.actor_id.is_not(None),
-            act.occurred_at <= as_of,
-            *(act.household_id.in_(q) for q in in_households),
+        sa.select(
+            act.household_id,
+            sa.func.min(
+                sa.case(
+                    (
+                        sa.and_(
+                            act.kind.in_([ActivityKind.CALL.value, ActivityKind.EMAIL.value]),
+                            act.actor_id.is_not(None),
+                        ),
+                        act.occurred_at,
+                    )
+                )
+            ).label("first_attempt_at"),
+            sa.func.max(act.occurred_at).label("last_activity_at"),
         )
+        .where(act.occurred_at <= as_of, *(act.household_id.in_(q) for q in in_households))
         .group_by(act.household_id),
-        {"household_id": "int", "first_attempt_at": "time"},
+        {"household_id": "int", "first_attempt_at": "time", "last_activity_at": "time"},
     )
+    attempts = by_activity.loc[
+        by_activity["first_attempt_at"].notna().to_numpy(), ["household_id", "first_attempt_at"]
+    ]
     # Any booking counts as an offer, even one later moved, cancelled or not attended.
     offers = _frame(
         session,
@@ -385,16 +398,7 @@ def _load(
 
     task = Task.__table__.c
     activity_filter = [] if area_ids is None else [sa.select(hh.id).where(hh.area_id.in_(area_ids))]
-    last_notes = _frame(
-        session,
-        sa.select(act.household_id, sa.func.max(act.occurred_at).label("last_activity_at"))
-        .where(
-            act.occurred_at <= as_of,
-            *(act.household_id.in_(q) for q in activity_filter),
-        )
-        .group_by(act.household_id),
-        {"household_id": "int", "last_activity_at": "time"},
-    )
+    last_notes = by_activity[["household_id", "last_activity_at"]]
     last_tasks = _frame(
         session,
         sa.select(task.household_id, sa.func.max(task.done_at).label("last_activity_at"))
