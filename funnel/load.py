@@ -133,11 +133,15 @@ def _times(text: str | None, n: int, kind: str, dialect: str) -> pd.Series:
     return values.dt.tz_localize("UTC") if kind == "time" else values
 
 
+class _Misaligned(ValueError):
+    """A text value held the separator (text that never went through crm.text)."""
+
+
 def _texts(text: str | None, n: int, kind: str) -> pd.Series:
     """Text values ('' and NULL alike are missing); codes as a categorical."""
     split = text.split(_SEP) if n and text is not None else []
     if len(split) != n:
-        raise ValueError(f"expected {n} values, read {len(split)}")
+        raise _Misaligned(f"expected {n} values, read {len(split)}")
     if kind == "code":
         codes = pd.Categorical(split)
         if "" in codes.categories:
@@ -161,6 +165,15 @@ def _frame(session: Session, statement: sa.Select, kinds: dict[str, str]) -> pd.
         sa.func.count(), *(_aggregate(dialect, rows.c[name], kinds[name]) for name in names)
     ).select_from(rows)
     n, *texts = connection.execute(read).one()
+    try:
+        return _columns(dialect, names, kinds, n, texts)
+    except _Misaligned:
+        return _frame_by_rows(connection, statement, kinds)
+
+
+def _columns(
+    dialect: str, names: list[str], kinds: dict[str, str], n: int, texts: list[str | None]
+) -> pd.DataFrame:
     columns: dict[str, Any] = {}
     for name, text in zip(names, texts, strict=True):
         kind = kinds[name]
@@ -178,6 +191,30 @@ def _frame(session: Session, statement: sa.Select, kinds: dict[str, str]) -> pd.
         else:
             columns[name] = _texts(text, n, kind)
     return pd.DataFrame(columns, index=pd.RangeIndex(n)) if columns else pd.DataFrame()
+
+
+def _frame_by_rows(
+    connection: sa.Connection, statement: sa.Select, kinds: dict[str, str]
+) -> pd.DataFrame:
+    """The slow way, a tuple per row: only when a text held the separator."""
+    result = connection.execute(statement)
+    names = list(result.keys())
+    rows = result.fetchall()
+    values = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+    columns: dict[str, Any] = {}
+    for name, column in zip(names, values, strict=True):
+        kind, series = kinds[name], pd.Series(list(column), dtype=object)
+        if kind == "int":
+            series = pd.Series(pd.array(list(column), dtype="Int64"))
+            columns[name] = series.astype(np.int64) if not series.isna().any() else series
+        elif kind == "bool":
+            columns[name] = series.fillna(False).astype(bool)
+        elif kind in ("time", "date"):
+            dtype = UTC_DTYPE if kind == "time" else "datetime64[ns]"
+            columns[name] = parse_datetimes(series, utc=kind == "time").astype(dtype)
+        else:
+            columns[name] = series.where(series.notna() & (series != ""), None)
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(rows)))
 
 
 AUDITED_CHANGES = (AuditAction.CREATE, AuditAction.UPDATE, AuditAction.ERASE)
