@@ -12,12 +12,10 @@ numbers in the report.
 
 from __future__ import annotations
 
-import functools
 import io
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 import matplotlib as mpl
 import numpy as np
@@ -52,21 +50,29 @@ STYLE = {
 _drawing = threading.Lock()
 
 
-def _one_at_a_time(draw: Callable[..., Chart]) -> Callable[..., Chart]:
-    @functools.wraps(draw)
-    def wrapper(*args: Any, **kwargs: Any) -> Chart:
-        with _drawing:
-            return draw(*args, **kwargs)
-
-    return wrapper
-
-
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Chart:
+    """A chart's words now, its picture when first asked for: a page shows its charts as
+    separate images, so the page never waits for them, and a chart nobody opens (or that the
+    email leaves out) is never drawn."""
+
     name: str
     title: str
     alt: str
-    png: bytes
+    draw: Callable[[], bytes] = field(repr=False)
+    _png: bytes | None = field(default=None, repr=False)
+
+    @property
+    def png(self) -> bytes:
+        if self._png is None:
+            with _drawing:
+                if self._png is None:
+                    self._png = self.draw()
+        return self._png
+
+    @property
+    def drawn(self) -> bool:
+        return self._png is not None
 
     @property
     def filename(self) -> str:
@@ -112,61 +118,69 @@ def _list(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-@_one_at_a_time
 def funnel_chart(reached: pd.Series, labels: dict[str, str], heading: str) -> Chart:
     """Horizontal bars, enquiry at the top, each labelled with the count and share."""
     total = int(reached.iloc[0]) if len(reached) else 0
     names = [labels[s] for s in reached.index]
-    with mpl.rc_context(STYLE):
-        fig, ax = _figure(3.6)
-        if total == 0:
-            _empty(ax, "No enquiries in this period")
-        else:
-            y = np.arange(len(reached))[::-1]
-            ax.barh(y, reached.to_numpy(), color=BLUE, edgecolor="#0b0c0c", linewidth=0.6)
-            for yi, value in zip(y, reached.to_numpy(), strict=True):
-                ax.text(value + total * 0.01, yi, f"{value:,} ({value / total:.0%})", va="center")
-            ax.set_yticks(y, names)
-            ax.set_xlim(0, total * 1.25)
-            ax.set_xlabel("Households that reached the stage")
-        ax.set_title(heading)
-        png = _png(fig)
+
+    def draw() -> bytes:
+        with mpl.rc_context(STYLE):
+            fig, ax = _figure(3.6)
+            if total == 0:
+                _empty(ax, "No enquiries in this period")
+            else:
+                y = np.arange(len(reached))[::-1]
+                ax.barh(y, reached.to_numpy(), color=BLUE, edgecolor="#0b0c0c", linewidth=0.6)
+                for yi, value in zip(y, reached.to_numpy(), strict=True):
+                    ax.text(
+                        value + total * 0.01, yi, f"{value:,} ({value / total:.0%})", va="center"
+                    )
+                ax.set_yticks(y, names)
+                ax.set_xlim(0, total * 1.25)
+                ax.set_xlabel("Households that reached the stage")
+            ax.set_title(heading)
+            return _png(fig)
+
     parts = [f"{labels[s]} {int(v):,}" for s, v in reached.items()]
     alt = f"Bar chart: {heading}. " + (
         "No enquiries in this period."
         if total == 0
         else "Households reached: " + _list(parts) + "."
     )
-    return Chart("funnel", heading, alt, png)
+    return Chart("funnel", heading, alt, draw)
 
 
-@_one_at_a_time
 def trend_chart(weekly: pd.DataFrame) -> Chart:
     """Enquiries per week as bars, the average of the 4 weeks before as a dashed line."""
     heading = "Enquiries per week"
     weeks = [w.split("-")[1] for w in weekly.index]
     values = weekly["enquiries"].to_numpy()
     average = weekly["average_previous_4_weeks"].to_numpy(dtype=float)
-    with mpl.rc_context(STYLE):
-        fig, ax = _figure(3.2)
-        x = np.arange(len(weeks))
-        bars = ax.bar(x, values, color=SKY, edgecolor="#0b0c0c", linewidth=0.6, label="Enquiries")
-        ax.bar_label(bars, padding=2, fontsize=8)
-        ax.plot(
-            x,
-            average,
-            color="#0b0c0c",
-            linestyle="--",
-            marker="o",
-            markersize=3,
-            label="Average of the 4 weeks before",
-        )
-        ax.set_xticks(x, weeks, rotation=0, fontsize=8)
-        ax.set_ylabel("Enquiries")
-        ax.set_ylim(0, max(1, np.nanmax(np.r_[values, average, 0])) * 1.2)
-        _legend(ax)
-        ax.set_title(heading)
-        png = _png(fig)
+
+    def draw() -> bytes:
+        with mpl.rc_context(STYLE):
+            fig, ax = _figure(3.2)
+            x = np.arange(len(weeks))
+            bars = ax.bar(
+                x, values, color=SKY, edgecolor="#0b0c0c", linewidth=0.6, label="Enquiries"
+            )
+            ax.bar_label(bars, padding=2, fontsize=8)
+            ax.plot(
+                x,
+                average,
+                color="#0b0c0c",
+                linestyle="--",
+                marker="o",
+                markersize=3,
+                label="Average of the 4 weeks before",
+            )
+            ax.set_xticks(x, weeks, rotation=0, fontsize=8)
+            ax.set_ylabel("Enquiries")
+            ax.set_ylim(0, max(1, np.nanmax(np.r_[values, average, 0])) * 1.2)
+            _legend(ax)
+            ax.set_title(heading)
+            return _png(fig)
+
     if len(values):
         alt = (
             f"Bar chart of enquiries per week from {weekly.index[0]} to {weekly.index[-1]}: "
@@ -175,10 +189,9 @@ def trend_chart(weekly: pd.DataFrame) -> Chart:
         )
     else:
         alt = "Bar chart of enquiries per week: no weeks to show."
-    return Chart("enquiries_trend", heading, alt, png)
+    return Chart("enquiries_trend", heading, alt, draw)
 
 
-@_one_at_a_time
 def time_to_stage_chart(days: pd.DataFrame, labels: dict[str, str]) -> Chart:
     """Median and 75th-percentile days from enquiry to each stage (bars, second one hatched)."""
     heading = "Days from enquiry to each stage"
@@ -186,180 +199,194 @@ def time_to_stage_chart(days: pd.DataFrame, labels: dict[str, str]) -> Chart:
     names = [labels[s] for s in days.index]
     median = days["median"].to_numpy(dtype=float)
     p75 = days["p75"].to_numpy(dtype=float)
-    with mpl.rc_context(STYLE):
-        fig, ax = _figure(3.4)
-        if np.all(np.isnan(median)):
-            _empty(ax, "Nobody in this group has moved beyond enquiry yet")
-        else:
-            y = np.arange(len(names))[::-1]
-            h = 0.38
-            ax.barh(
-                y + h / 2,
-                np.nan_to_num(median),
-                h,
-                color=BLUE,
-                label="Median",
-                edgecolor="#0b0c0c",
-                linewidth=0.6,
-            )
-            ax.barh(
-                y - h / 2,
-                np.nan_to_num(p75),
-                h,
-                color="white",
-                hatch="///",
-                edgecolor=ORANGE,
-                linewidth=1,
-                label="3 in 4 within (75th percentile)",
-            )
-            for yi, m, p in zip(y, median, p75, strict=True):
-                if not np.isnan(m):
-                    ax.text(m, yi + h / 2, f" {m:.0f}", va="center", fontsize=8)
-                    ax.text(p, yi - h / 2, f" {p:.0f}", va="center", fontsize=8)
-            ax.set_yticks(y, names)
-            ax.set_xlabel("Days after the enquiry")
-            _room_for_labels(ax, float(np.nanmax(p75)))
-            _legend(ax)
-        ax.set_title(heading)
-        png = _png(fig)
+
+    def draw() -> bytes:
+        with mpl.rc_context(STYLE):
+            fig, ax = _figure(3.4)
+            if np.all(np.isnan(median)):
+                _empty(ax, "Nobody in this group has moved beyond enquiry yet")
+            else:
+                y = np.arange(len(names))[::-1]
+                h = 0.38
+                ax.barh(
+                    y + h / 2,
+                    np.nan_to_num(median),
+                    h,
+                    color=BLUE,
+                    label="Median",
+                    edgecolor="#0b0c0c",
+                    linewidth=0.6,
+                )
+                ax.barh(
+                    y - h / 2,
+                    np.nan_to_num(p75),
+                    h,
+                    color="white",
+                    hatch="///",
+                    edgecolor=ORANGE,
+                    linewidth=1,
+                    label="3 in 4 within (75th percentile)",
+                )
+                for yi, m, p in zip(y, median, p75, strict=True):
+                    if not np.isnan(m):
+                        ax.text(m, yi + h / 2, f" {m:.0f}", va="center", fontsize=8)
+                        ax.text(p, yi - h / 2, f" {p:.0f}", va="center", fontsize=8)
+                ax.set_yticks(y, names)
+                ax.set_xlabel("Days after the enquiry")
+                _room_for_labels(ax, float(np.nanmax(p75)))
+                _legend(ax)
+            ax.set_title(heading)
+            return _png(fig)
+
     parts = [
         f"{labels[s]} median {m:.0f} days (75th percentile {p:.0f})"
         for s, m, p in zip(days.index, median, p75, strict=True)
         if not np.isnan(m)
     ]
     alt = f"Bar chart: {heading}. " + (_list(parts) + "." if parts else "No one reached a stage.")
-    return Chart("time_to_stage", heading, alt, png)
+    return Chart("time_to_stage", heading, alt, draw)
 
 
-@_one_at_a_time
 def drop_off_chart(reasons: pd.DataFrame) -> Chart:
     """Reasons households left (top 10), withdrawn solid, not progressed hatched.
 
     `reasons` has columns label, outcome ("withdrawn"/"not_progressed") and households."""
     heading = "Why households left the funnel"
     top = reasons.sort_values("households", ascending=False).head(10).iloc[::-1]
-    with mpl.rc_context(STYLE):
-        fig, ax = _figure(3.6)
-        if top.empty:
-            _empty(ax, "Nobody withdrew or was not progressed")
-        else:
-            y = np.arange(len(top))
-            withdrawn = (top["outcome"] == "withdrawn").to_numpy()
-            values = top["households"].to_numpy()
-            for mask, colour, hatch, label in (
-                (withdrawn, VERMILLION, None, "Withdrew (their choice)"),
-                (~withdrawn, "white", "xx", "Not progressed (our decision)"),
-            ):
-                if mask.any():
-                    ax.barh(
-                        y[mask],
-                        values[mask],
-                        color=colour,
-                        hatch=hatch,
-                        edgecolor=VERMILLION if hatch else "#0b0c0c",
-                        linewidth=0.8,
-                        label=label,
-                    )
-            for yi, v in zip(y, values, strict=True):
-                ax.text(v, yi, f" {v}", va="center", fontsize=8)
-            ax.set_yticks(y, [str(s) for s in top["label"]])
-            ax.set_xlabel("Households")
-            _room_for_labels(ax, float(values.max()))
-            _legend(ax)
-        ax.set_title(heading)
-        png = _png(fig)
+
+    def draw() -> bytes:
+        with mpl.rc_context(STYLE):
+            fig, ax = _figure(3.6)
+            if top.empty:
+                _empty(ax, "Nobody withdrew or was not progressed")
+            else:
+                y = np.arange(len(top))
+                withdrawn = (top["outcome"] == "withdrawn").to_numpy()
+                values = top["households"].to_numpy()
+                for mask, colour, hatch, label in (
+                    (withdrawn, VERMILLION, None, "Withdrew (their choice)"),
+                    (~withdrawn, "white", "xx", "Not progressed (our decision)"),
+                ):
+                    if mask.any():
+                        ax.barh(
+                            y[mask],
+                            values[mask],
+                            color=colour,
+                            hatch=hatch,
+                            edgecolor=VERMILLION if hatch else "#0b0c0c",
+                            linewidth=0.8,
+                            label=label,
+                        )
+                for yi, v in zip(y, values, strict=True):
+                    ax.text(v, yi, f" {v}", va="center", fontsize=8)
+                ax.set_yticks(y, [str(s) for s in top["label"]])
+                ax.set_xlabel("Households")
+                _room_for_labels(ax, float(values.max()))
+                _legend(ax)
+            ax.set_title(heading)
+            return _png(fig)
+
     parts = [
         f"{row.label} ({'withdrew' if row.outcome == 'withdrawn' else 'not progressed'}) "
         f"{row.households}"
         for row in top.iloc[::-1].itertuples()
     ]
     alt = f"Bar chart: {heading}. " + (_list(parts) + "." if parts else "Nobody left.")
-    return Chart("drop_off", heading, alt, png)
+    return Chart("drop_off", heading, alt, draw)
 
 
-@_one_at_a_time
 def channels_chart(channels: pd.DataFrame) -> Chart:
     """Enquiries per source (bars) with approvals beside them (hatched)."""
     heading = "Enquiries and approvals by source"
     top = channels.head(10).iloc[::-1]
-    with mpl.rc_context(STYLE):
-        fig, ax = _figure(3.6)
-        if top.empty:
-            _empty(ax, "No enquiries in this period")
-        else:
-            y = np.arange(len(top))
-            h = 0.38
-            ax.barh(
-                y + h / 2,
-                top["enquiries"],
-                h,
-                color=BLUE,
-                label="Enquiries",
-                edgecolor="#0b0c0c",
-                linewidth=0.6,
-            )
-            ax.barh(
-                y - h / 2,
-                top["approvals"],
-                h,
-                color="white",
-                hatch="\\\\\\",
-                edgecolor=GREEN,
-                linewidth=1,
-                label="Approved",
-            )
-            for yi, e, a in zip(y, top["enquiries"], top["approvals"], strict=True):
-                ax.text(e, yi + h / 2, f" {e:,}", va="center", fontsize=8)
-                share = f" ({a / e:.1%})" if e else ""
-                ax.text(a, yi - h / 2, f" {a:,} approved{share}", va="center", fontsize=8)
-            ax.set_yticks(y, [str(s) for s in top["label"]])
-            ax.set_xlabel("Households")
-            _room_for_labels(ax, float(top["enquiries"].max()))
-            _legend(ax)
-        ax.set_title(heading)
-        png = _png(fig)
+
+    def draw() -> bytes:
+        with mpl.rc_context(STYLE):
+            fig, ax = _figure(3.6)
+            if top.empty:
+                _empty(ax, "No enquiries in this period")
+            else:
+                y = np.arange(len(top))
+                h = 0.38
+                ax.barh(
+                    y + h / 2,
+                    top["enquiries"],
+                    h,
+                    color=BLUE,
+                    label="Enquiries",
+                    edgecolor="#0b0c0c",
+                    linewidth=0.6,
+                )
+                ax.barh(
+                    y - h / 2,
+                    top["approvals"],
+                    h,
+                    color="white",
+                    hatch="\\\\\\",
+                    edgecolor=GREEN,
+                    linewidth=1,
+                    label="Approved",
+                )
+                for yi, e, a in zip(y, top["enquiries"], top["approvals"], strict=True):
+                    ax.text(e, yi + h / 2, f" {e:,}", va="center", fontsize=8)
+                    share = f" ({a / e:.1%})" if e else ""
+                    ax.text(a, yi - h / 2, f" {a:,} approved{share}", va="center", fontsize=8)
+                ax.set_yticks(y, [str(s) for s in top["label"]])
+                ax.set_xlabel("Households")
+                _room_for_labels(ax, float(top["enquiries"].max()))
+                _legend(ax)
+            ax.set_title(heading)
+            return _png(fig)
+
     parts = [
         f"{row.label} {row.enquiries} enquiries, {row.approvals} approved"
         for row in top.iloc[::-1].itertuples()
     ]
     alt = f"Bar chart: {heading}. " + (_list(parts) + "." if parts else "No enquiries.")
-    return Chart("channels", heading, alt, png)
+    return Chart("channels", heading, alt, draw)
 
 
-@_one_at_a_time
 def retention_chart(movement: pd.DataFrame) -> Chart:
     """Approvals up, deregistrations down (hatched), net change as a line, per month."""
     heading = "Carer households approved and deregistered per month"
     months = list(movement.index)
-    with mpl.rc_context(STYLE):
-        fig, ax = _figure(3.2)
-        x = np.arange(len(months))
-        ax.bar(
-            x,
-            movement["approvals"],
-            color=GREEN,
-            edgecolor="#0b0c0c",
-            linewidth=0.6,
-            label="Approved",
-        )
-        ax.bar(
-            x,
-            -movement["deregistrations"],
-            color="white",
-            hatch="xx",
-            edgecolor=VERMILLION,
-            linewidth=1,
-            label="Deregistered",
-        )
-        ax.plot(
-            x, movement["net_change"], color="#0b0c0c", marker="D", markersize=4, label="Net change"
-        )
-        ax.axhline(0, color=GREY, linewidth=0.8)
-        ax.set_xticks(x, [_month(m) for m in months], fontsize=8)
-        ax.set_ylabel("Carer households")
-        _legend(ax, ncols=3)
-        ax.set_title(heading)
-        png = _png(fig)
+
+    def draw() -> bytes:
+        with mpl.rc_context(STYLE):
+            fig, ax = _figure(3.2)
+            x = np.arange(len(months))
+            ax.bar(
+                x,
+                movement["approvals"],
+                color=GREEN,
+                edgecolor="#0b0c0c",
+                linewidth=0.6,
+                label="Approved",
+            )
+            ax.bar(
+                x,
+                -movement["deregistrations"],
+                color="white",
+                hatch="xx",
+                edgecolor=VERMILLION,
+                linewidth=1,
+                label="Deregistered",
+            )
+            ax.plot(
+                x,
+                movement["net_change"],
+                color="#0b0c0c",
+                marker="D",
+                markersize=4,
+                label="Net change",
+            )
+            ax.axhline(0, color=GREY, linewidth=0.8)
+            ax.set_xticks(x, [_month(m) for m in months], fontsize=8)
+            ax.set_ylabel("Carer households")
+            _legend(ax, ncols=3)
+            ax.set_title(heading)
+            return _png(fig)
+
     parts = [
         f"{m} +{a} -{d}"
         for m, a, d in zip(months, movement["approvals"], movement["deregistrations"], strict=True)
@@ -371,40 +398,42 @@ def retention_chart(movement: pd.DataFrame) -> Chart:
         + _list(parts)
         + "."
     )
-    return Chart("retention", heading, alt, png)
+    return Chart("retention", heading, alt, draw)
 
 
-@_one_at_a_time
 def check_in_chart(trend: pd.DataFrame) -> Chart:
     """Average check-in score (1-5) per month, with the share answered beside it."""
     heading = "Carer check-ins: average score per month"
     months = list(trend.index)
     score = trend["average_score"].to_numpy(dtype=float)
-    with mpl.rc_context(STYLE):
-        fig, ax = _figure(3.0)
-        x = np.arange(len(months))
-        if np.all(np.isnan(score)):
-            _empty(ax, "No check-in answers in this period")
-        else:
-            ax.plot(x, score, color=BLUE, marker="o", linewidth=2, label="Average score")
-            for xi, s in zip(x, score, strict=True):
-                if not np.isnan(s):
-                    ax.annotate(
-                        f"{s:.1f}",
-                        (xi, s),
-                        textcoords="offset points",
-                        xytext=(0, 6),
-                        ha="center",
-                        fontsize=8,
-                    )
-            ax.set_ylim(1, 5.5)
-            ax.set_yticks([1, 2, 3, 4, 5])
-            ax.set_xticks(x, [_month(m) for m in months], fontsize=8)
-            ax.set_ylabel("Score (1 to 5)")
-        ax.set_title(heading)
-        png = _png(fig)
+
+    def draw() -> bytes:
+        with mpl.rc_context(STYLE):
+            fig, ax = _figure(3.0)
+            x = np.arange(len(months))
+            if np.all(np.isnan(score)):
+                _empty(ax, "No check-in answers in this period")
+            else:
+                ax.plot(x, score, color=BLUE, marker="o", linewidth=2, label="Average score")
+                for xi, s in zip(x, score, strict=True):
+                    if not np.isnan(s):
+                        ax.annotate(
+                            f"{s:.1f}",
+                            (xi, s),
+                            textcoords="offset points",
+                            xytext=(0, 6),
+                            ha="center",
+                            fontsize=8,
+                        )
+                ax.set_ylim(1, 5.5)
+                ax.set_yticks([1, 2, 3, 4, 5])
+                ax.set_xticks(x, [_month(m) for m in months], fontsize=8)
+                ax.set_ylabel("Score (1 to 5)")
+            ax.set_title(heading)
+            return _png(fig)
+
     parts = [f"{m} {s:.1f}" for m, s in zip(months, score, strict=True) if not np.isnan(s)]
     alt = f"Line chart: {heading}. " + (
         _list(parts) + "." if parts else "No answers in this period."
     )
-    return Chart("check_ins", heading, alt, png)
+    return Chart("check_ins", heading, alt, draw)

@@ -12,12 +12,14 @@ benchmark use):
   (category), campaign_id, enquiry_channel (category), enquired_at, first_contact_at, is_kinship,
   first_attempt_at (first call or email by staff, answered or not), visit_offered_at (first
   initial visit booked), officer_id and officer (the assigned recruitment officer),
-  referrer_household_id (refer-a-friend)
+  referrer_household_id (refer-a-friend), source_text and campaign_text (an import's own words
+  for a source or campaign filed under "other")
 - events: household_id, from_stage and to_stage (ordered categoricals over every stage, funnel
-  stages first), occurred_at, reason_code; sorted by household, time, id
+  stages first), occurred_at, reason_code, reason_text; sorted by household, time, id
 - last_activity: index household_id; the latest note, call, message or completed task
 - carers: index carer_id; household_id, reference, area, approved_on, places, status,
-  deregistered_on, deregistration_reason_code, at_risk, at_risk_reason
+  deregistered_on, deregistration_reason_code, deregistration_reason_text, at_risk,
+  at_risk_reason
 - placements: carer_id, started_on, ended_on; check_ins: carer_id, sent_at, answered_at,
   score, wants_call
 - lists: campaigns (index id), sources (index key), reasons (kind, code, label), areas (index id)
@@ -55,7 +57,11 @@ _COLUMNS: dict[str, dict[str, Any]] = {
         "area_id": "Int64",
         "area": "category",
         "source_key": "category",
+        # The words an import found when the team filed the source (or campaign) under
+        # "other" or found no campaign for them: the report's breakdown of "other".
+        "source_text": "object",
         "campaign_id": "Int64",
+        "campaign_text": "object",
         "enquiry_channel": "category",
         "enquired_at": UTC_DTYPE,
         "first_contact_at": UTC_DTYPE,
@@ -75,6 +81,8 @@ _COLUMNS: dict[str, dict[str, Any]] = {
         "to_stage": STAGE_DTYPE,
         "occurred_at": UTC_DTYPE,
         "reason_code": "category",
+        # The reason in the words given (an import's own wording filed under "other").
+        "reason_text": "object",
     },
     "last_activity": {"household_id": "int64", "last_activity_at": UTC_DTYPE},
     "carers": {
@@ -88,6 +96,7 @@ _COLUMNS: dict[str, dict[str, Any]] = {
         "status": "category",
         "deregistered_on": DATE_DTYPE,
         "deregistration_reason_code": "category",
+        "deregistration_reason_text": "object",
         "at_risk": "bool",
         "at_risk_reason": "object",
     },
@@ -138,7 +147,9 @@ def _typed(name: str, frame: pd.DataFrame | None) -> pd.DataFrame:
     for column, dtype in spec.items():
         values = frame[column] if column in frame else pd.Series([None] * len(frame))
         values = values.reset_index(drop=True)
-        if dtype == UTC_DTYPE:
+        if str(values.dtype) == str(dtype) and dtype not in ("object", "str", "category"):
+            pass  # already typed (funnel.load reads columns in their final dtypes)
+        elif dtype == UTC_DTYPE:
             values = parse_datetimes(values, utc=True).astype(UTC_DTYPE)
         elif dtype == DATE_DTYPE:
             values = parse_datetimes(values, utc=False).astype(DATE_DTYPE)
@@ -191,16 +202,27 @@ class FunnelData:
         """Per-household journey (see `journeys`); computed once per data set."""
         return journeys(self)
 
+    @cached_property
+    def _source_labels(self) -> dict[Any, str]:
+        return {key: str(label) for key, label in self.sources["label"].items()}
+
+    @cached_property
+    def _reason_labels(self) -> dict[tuple[str, Any], str]:
+        # The first label wins when a list repeats a code, as the lookup always did.
+        labels: dict[tuple[str, Any], str] = {}
+        for kind, code, label in self.reasons[["kind", "code", "label"]].itertuples(index=False):
+            labels.setdefault((kind, code), str(label))
+        return labels
+
     def source_label(self, key: Any) -> str:
         if _not_recorded(key):
             return "Not recorded"
-        return str(self.sources["label"].get(key, key))
+        return self._source_labels.get(key, str(key))
 
     def reason_label(self, kind: str, code: Any) -> str:
         if _not_recorded(code):
             return "Not recorded"
-        match = self.reasons[(self.reasons["kind"] == kind) & (self.reasons["code"] == code)]
-        return str(match["label"].iloc[0]) if len(match) else str(code)
+        return self._reason_labels.get((kind, code), str(code))
 
 
 def make_funnel_data(

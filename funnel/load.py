@@ -7,9 +7,12 @@ Nothing here writes to the database.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -21,6 +24,8 @@ from crm.models import (
     Appointment,
     AppointmentKind,
     Area,
+    AuditAction,
+    AuditEvent,
     Campaign,
     Carer,
     CheckIn,
@@ -32,25 +37,211 @@ from crm.models import (
     StageEvent,
     Task,
 )
-from funnel.frames import DEFAULT_TZ, UTC_DTYPE, FunnelData, make_funnel_data, parse_datetimes
+from funnel.frames import (
+    DEFAULT_TZ,
+    UTC_DTYPE,
+    FunnelData,
+    as_ns,
+    make_funnel_data,
+    parse_datetimes,
+)
 
 # -- reading the database -----------------------------------------------------------------
+#
+# Each query comes back as ONE row of whole columns: the database joins every value of a column
+# into one string (SQLite's group_concat, PostgreSQL's string_agg) and numpy parses it at C
+# speed. Fetching the same rows as tuples made ~6 Python objects per value (and kept the
+# garbage collector busy): at 100,000 households that was most of the report page's time.
+# Aggregates in one SELECT see the rows in the same order, so the columns stay aligned.
+
+# Stands for NULL in whole-number columns (ids are positive, scores small).
+_NULL_INT = -(2**62)
+# Between the values of a text column (the unit separator: cleaned text never holds it).
+_SEP = "\x1f"
+_NULL_TIME = "0001-01-01 00:00:00.000000"
+_NULL_DATE = "0001-01-01"
 
 
-def _frame(session: Session, statement: sa.Select) -> pd.DataFrame:
-    result = session.connection().execute(statement)
-    columns = list(result.keys())
+def _aggregate(dialect: str, column: sa.ColumnElement, kind: str) -> sa.ColumnElement:
+    if dialect == "sqlite":
+        if kind in ("int", "bool"):
+            return sa.func.group_concat(sa.func.coalesce(column, _NULL_INT), ",")
+        if kind == "time":
+            return sa.func.group_concat(sa.func.coalesce(column, _NULL_TIME), ",")
+        if kind == "date":
+            return sa.func.group_concat(sa.func.coalesce(column, _NULL_DATE), ",")
+        return sa.func.group_concat(sa.func.coalesce(column, ""), _SEP)
+    if kind == "bool":
+        value = sa.cast(column, sa.Integer)
+    elif kind == "int":
+        value = sa.cast(column, sa.BigInteger)
+    elif kind in ("time", "date"):
+        # Microseconds since 1970 (a time without a zone is UTC, as everywhere in the CRM).
+        value = sa.cast(sa.extract("epoch", column) * 1_000_000, sa.BigInteger)
+    else:
+        return sa.func.string_agg(sa.func.coalesce(sa.cast(column, sa.Text), ""), _SEP)
+    return sa.func.string_agg(sa.cast(sa.func.coalesce(value, _NULL_INT), sa.Text), ",")
+
+
+def _ints(text: str | None, n: int) -> np.ndarray:
+    if not n:
+        return np.empty(0, dtype=np.int64)
+    values = np.array(text.split(","), dtype=np.int64) if n < 64 else _parse_ints(text)
+    if len(values) != n:
+        raise ValueError(f"expected {n} values, read {len(values)}")
+    return values
+
+
+def _parse_ints(text: str) -> np.ndarray:
+    # One C pass over the digits (no Python int per value).
+    return np.fromstring(text, dtype=np.int64, sep=",")
+
+
+def _times(text: str | None, n: int, kind: str, dialect: str) -> pd.Series:
+    """UTC datetimes (kind "time") or naive midnights ("date") from a joined column."""
+    dtype = UTC_DTYPE if kind == "time" else "datetime64[ns]"
+    if not n:
+        return pd.Series(pd.array([], dtype=dtype))
+    if text is None:
+        raise ValueError("a date column came back empty")
+    if dialect != "sqlite":
+        # PostgreSQL: microseconds since 1970.
+        micros = _ints(text, n)
+        values = pd.Series(
+            np.where(micros == _NULL_INT, np.iinfo(np.int64).min, micros * 1000).view("M8[ns]")
+        )
+    else:
+        # SQLite keeps text: 'YYYY-MM-DD HH:MM:SS.ffffff' as SQLAlchemy writes it (26
+        # characters) or 'YYYY-MM-DD'; numpy reads fixed-width ISO text in C.
+        width = 26 if kind == "time" else 10
+        raw = (text + ",").encode("ascii", errors="replace")
+        parsed = None
+        if len(raw) == (width + 1) * n:
+            fields = np.frombuffer(raw, dtype=[("value", f"S{width}"), ("comma", "S1")])
+            if (fields["comma"] == b",").all():
+                try:
+                    parsed = fields["value"].astype("M8[us]" if kind == "time" else "M8[D]")
+                except ValueError:
+                    parsed = None
+        if parsed is None:
+            # Written some other way (no fraction of a second, an offset): pandas reads it.
+            values = pd.Series(text.split(","))
+            values = values.where(~values.isin([_NULL_TIME, _NULL_DATE]))
+            return parse_datetimes(values, utc=kind == "time").astype(dtype)
+        parsed[parsed < np.datetime64("1000-01-01", "D")] = np.datetime64("NaT")  # NULL marker
+        values = pd.Series(parsed.astype("M8[ns]"))
+    return values.dt.tz_localize("UTC") if kind == "time" else values
+
+
+class _Misaligned(ValueError):
+    """A text value held the separator (text that never went through crm.text)."""
+
+
+def _texts(text: str | None, n: int, kind: str) -> pd.Series:
+    """Text values ('' and NULL alike are missing); codes as a categorical."""
+    split = text.split(_SEP) if n and text is not None else []
+    if len(split) != n:
+        raise _Misaligned(f"expected {n} values, read {len(split)}")
+    if kind == "code":
+        codes = pd.Categorical(split)
+        if "" in codes.categories:
+            codes = codes.remove_categories([""])
+        if len(codes.categories):
+            return pd.Series(codes)
+    values = np.array(split, dtype=object)
+    values[values == ""] = None
+    return pd.Series(values)
+
+
+def _frame(session: Session, statement: sa.Select, kinds: dict[str, str]) -> pd.DataFrame:
+    """The rows of `statement` as a frame, column by column. `kinds` names each column's kind:
+    int (nullable Int64 when a NULL is among them), bool, time (UTC), date, code (a short code
+    or name: categorical) or text."""
+    connection = session.connection()
+    dialect = connection.dialect.name
+    rows = statement.subquery()
+    names = list(kinds)
+    read = sa.select(
+        sa.func.count(), *(_aggregate(dialect, rows.c[name], kinds[name]) for name in names)
+    ).select_from(rows)
+    n, *texts = connection.execute(read).one()
+    try:
+        return _columns(dialect, names, kinds, n, texts)
+    except _Misaligned:
+        return _frame_by_rows(connection, statement, kinds)
+
+
+def _columns(
+    dialect: str, names: list[str], kinds: dict[str, str], n: int, texts: list[str | None]
+) -> pd.DataFrame:
+    columns: dict[str, Any] = {}
+    for name, text in zip(names, texts, strict=True):
+        kind = kinds[name]
+        if kind in ("int", "bool"):
+            values = _ints(text, n)
+            missing = values == _NULL_INT
+            if kind == "bool":
+                columns[name] = pd.Series(np.where(missing, 0, values).astype(bool))
+            elif missing.any():
+                columns[name] = pd.Series(pd.arrays.IntegerArray(values, missing))
+            else:
+                columns[name] = pd.Series(values)
+        elif kind in ("time", "date"):
+            columns[name] = _times(text, n, kind, dialect)
+        else:
+            columns[name] = _texts(text, n, kind)
+    return pd.DataFrame(columns, index=pd.RangeIndex(n)) if columns else pd.DataFrame()
+
+
+def _frame_by_rows(
+    connection: sa.Connection, statement: sa.Select, kinds: dict[str, str]
+) -> pd.DataFrame:
+    """The slow way, a tuple per row: only when a text held the separator."""
+    result = connection.execute(statement)
+    names = list(result.keys())
     rows = result.fetchall()
-    # Column by column from plain tuples: handing pandas the Row objects is ten times slower.
-    values = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
-    return pd.DataFrame({name: list(column) for name, column in zip(columns, values, strict=True)})
+    values = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+    columns: dict[str, Any] = {}
+    for name, column in zip(names, values, strict=True):
+        kind, series = kinds[name], pd.Series(list(column), dtype=object)
+        if kind == "int":
+            series = pd.Series(pd.array(list(column), dtype="Int64"))
+            columns[name] = series.astype(np.int64) if not series.isna().any() else series
+        elif kind == "bool":
+            columns[name] = series.fillna(False).astype(bool)
+        elif kind in ("time", "date"):
+            dtype = UTC_DTYPE if kind == "time" else "datetime64[ns]"
+            columns[name] = parse_datetimes(series, utc=kind == "time").astype(dtype)
+        else:
+            columns[name] = series.where(series.notna() & (series != ""), None)
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(rows)))
 
 
-def _raw(column: sa.ColumnElement, label: str | None = None) -> sa.ColumnElement:
-    """A date or time column as the driver gives it (text on SQLite, datetime on PostgreSQL),
-    skipping the per-value conversion in Python; pandas parses the whole column at once.
-    SQLite holds UTC times without an offset, which pandas reads as UTC."""
-    return sa.type_coerce(column, sa.String).label(label or column.key)
+AUDITED_CHANGES = (AuditAction.CREATE, AuditAction.UPDATE, AuditAction.ERASE)
+# The tables the report reads that only grow (an insert gives a higher id).
+_GROWING = (Household, StageEvent, Activity, Appointment, Task, Carer, Placement, CheckIn, Campaign)
+
+
+def data_version(session: Session) -> tuple[int, ...]:
+    """Changes whenever the figures could: the newest row of every table the report reads, and
+    the newest change in the audit trail (a household moved to another area, a task done, a
+    check-in answered: edits in place are audited). One cheap query (primary key ends)."""
+    newest = [
+        sa.select(sa.func.coalesce(sa.func.max(model.__table__.c.id), 0)).scalar_subquery()
+        for model in _GROWING
+    ]
+    audit = AuditEvent.__table__.c
+    newest.append(
+        sa.func.coalesce(
+            sa.select(audit.id)
+            .where(audit.action.in_([a.value for a in AUDITED_CHANGES]))
+            .order_by(audit.id.desc())
+            .limit(1)
+            .scalar_subquery(),
+            0,
+        )
+    )
+    return tuple(int(v) for v in session.connection().execute(sa.select(*newest)).one())
 
 
 def resolve_area_ids(session: Session, names: Iterable[str]) -> list[int]:
@@ -88,7 +279,21 @@ def load_funnel_data(
         raise ValueError("as_of must be timezone-aware")
     as_of_date = pd.Timestamp(as_of).tz_convert(tz).date()
     area_ids = None if area_ids is None else sorted(set(area_ids))
+    # The load makes a few large arrays and many short-lived strings; a full collection in the
+    # middle of it would walk every object the process holds for nothing.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        frames = _load(session, as_of, as_of_date, area_ids)
+    finally:
+        if collecting:
+            gc.enable()
+    return make_funnel_data(as_of, tz=tz, **frames)
 
+
+def _load(
+    session: Session, as_of: datetime, as_of_date: date, area_ids: list[int] | None
+) -> dict[str, Any]:
     def in_areas(column: sa.ColumnElement) -> list[sa.ColumnElement]:
         return [] if area_ids is None else [column.in_(area_ids)]
 
@@ -101,10 +306,12 @@ def load_funnel_data(
             hh.area_id,
             Area.__table__.c.name.label("area"),
             hh.source_key,
+            hh.source_text,
             hh.campaign_id,
+            hh.campaign_text,
             hh.enquiry_channel,
-            _raw(hh.enquired_at),
-            _raw(hh.first_contact_at),
+            hh.enquired_at,
+            hh.first_contact_at,
             hh.is_kinship,
             hh.assigned_officer_id.label("officer_id"),
             StaffUser.__table__.c.name.label("officer"),
@@ -116,32 +323,63 @@ def load_funnel_data(
             )
         )
         .where(hh.enquired_at <= as_of, *in_areas(hh.area_id)),
+        {
+            "household_id": "int",
+            "reference": "text",
+            "area_id": "int",
+            "area": "code",
+            "source_key": "code",
+            "source_text": "text",
+            "campaign_id": "int",
+            "campaign_text": "text",
+            "enquiry_channel": "code",
+            "enquired_at": "time",
+            "first_contact_at": "time",
+            "is_kinship": "bool",
+            "officer_id": "int",
+            "officer": "code",
+            "referrer_household_id": "int",
+        },
     )
     # first contact after as_of had not happened yet, as at as_of.
     if len(households):
-        contact = parse_datetimes(households["first_contact_at"], utc=True)
+        contact = households["first_contact_at"]
         households["first_contact_at"] = contact.where(contact <= pd.Timestamp(as_of))
 
     act = Activity.__table__.c
     ap = Appointment.__table__.c
     in_households = [] if area_ids is None else [sa.select(hh.id).where(hh.area_id.in_(area_ids))]
-    # The team's first try, answered or not: a call or an email by a member of staff (the
-    # system's own messages are not somebody responding).
-    attempts = _frame(
+    # One pass over the activities: the team's first try, answered or not (a call or an email by
+    # a member of staff: the system's own messages are not somebody responding), and the latest
+    # note, call or message of any kind (for stalled cases).
+    by_activity = _frame(
         session,
-        sa.select(act.household_id, _raw(sa.func.min(act.occurred_at), "first_attempt_at"))
-        .where(
-            act.kind.in_([ActivityKind.CALL.value, ActivityKind.EMAIL.value]),
-            act.actor_id.is_not(None),
-            act.occurred_at <= as_of,
-            *(act.household_id.in_(q) for q in in_households),
+        sa.select(
+            act.household_id,
+            sa.func.min(
+                sa.case(
+                    (
+                        sa.and_(
+                            act.kind.in_([ActivityKind.CALL.value, ActivityKind.EMAIL.value]),
+                            act.actor_id.is_not(None),
+                        ),
+                        act.occurred_at,
+                    )
+                )
+            ).label("first_attempt_at"),
+            sa.func.max(act.occurred_at).label("last_activity_at"),
         )
+        .where(act.occurred_at <= as_of, *(act.household_id.in_(q) for q in in_households))
         .group_by(act.household_id),
+        {"household_id": "int", "first_attempt_at": "time", "last_activity_at": "time"},
     )
+    attempts = by_activity.loc[
+        by_activity["first_attempt_at"].notna().to_numpy(), ["household_id", "first_attempt_at"]
+    ]
     # Any booking counts as an offer, even one later moved, cancelled or not attended.
     offers = _frame(
         session,
-        sa.select(ap.household_id, _raw(sa.func.min(ap.created_at), "visit_offered_at"))
+        sa.select(ap.household_id, sa.func.min(ap.created_at).label("visit_offered_at"))
         .where(
             ap.kind == AppointmentKind.INITIAL_VISIT.value,
             ap.household_id.is_not(None),
@@ -149,12 +387,13 @@ def load_funnel_data(
             *(ap.household_id.in_(q) for q in in_households),
         )
         .group_by(ap.household_id),
+        {"household_id": "int", "visit_offered_at": "time"},
     )
     for extra, column in ((attempts, "first_attempt_at"), (offers, "visit_offered_at")):
         if len(households) and len(extra):
-            # MIN() over a UTC column comes back as text on SQLite: parse it the same way.
-            moments = parse_datetimes(extra[column], utc=True)
-            by_household = pd.Series(moments.to_numpy(), index=extra["household_id"].to_numpy())
+            by_household = pd.Series(
+                extra[column].to_numpy(), index=extra["household_id"].to_numpy()
+            )
             households[column] = households["household_id"].map(by_household)
 
     ev = StageEvent.__table__.c
@@ -165,25 +404,41 @@ def load_funnel_data(
     )
     events = _frame(
         session,
-        sa.select(ev.household_id, ev.from_stage, ev.to_stage, _raw(ev.occurred_at), ev.reason_code)
-        .where(ev.occurred_at <= as_of, *household_filter)
-        .order_by(ev.household_id, ev.occurred_at, ev.id),
+        sa.select(
+            ev.id,
+            ev.household_id,
+            ev.from_stage,
+            ev.to_stage,
+            ev.occurred_at,
+            ev.reason_code,
+            ev.reason_text,
+        ).where(ev.occurred_at <= as_of, *household_filter),
+        {
+            "id": "int",
+            "household_id": "int",
+            "from_stage": "code",
+            "to_stage": "code",
+            "occurred_at": "time",
+            "reason_code": "code",
+            "reason_text": "text",
+        },
     )
+    # In each household's order: by time, then as recorded.
+    order = np.lexsort(
+        (
+            events["id"].to_numpy(),
+            as_ns(events["occurred_at"]),
+            events["household_id"].to_numpy(),
+        )
+    )
+    events = events.iloc[order].drop(columns="id").reset_index(drop=True)
 
     task = Task.__table__.c
     activity_filter = [] if area_ids is None else [sa.select(hh.id).where(hh.area_id.in_(area_ids))]
-    last_notes = _frame(
-        session,
-        sa.select(act.household_id, _raw(sa.func.max(act.occurred_at), "last_activity_at"))
-        .where(
-            act.occurred_at <= as_of,
-            *(act.household_id.in_(q) for q in activity_filter),
-        )
-        .group_by(act.household_id),
-    )
+    last_notes = by_activity[["household_id", "last_activity_at"]]
     last_tasks = _frame(
         session,
-        sa.select(task.household_id, _raw(sa.func.max(task.done_at), "last_activity_at"))
+        sa.select(task.household_id, sa.func.max(task.done_at).label("last_activity_at"))
         .where(
             task.household_id.is_not(None),
             task.done_at.is_not(None),
@@ -194,13 +449,10 @@ def load_funnel_data(
             *(task.household_id.in_(q) for q in activity_filter),
         )
         .group_by(task.household_id),
+        {"household_id": "int", "last_activity_at": "time"},
     )
     last_activity = pd.concat([last_notes, last_tasks], ignore_index=True)
     if len(last_activity):
-        # MAX() over a UTC column comes back as text on SQLite: parse both the same way.
-        last_activity["last_activity_at"] = parse_datetimes(
-            last_activity["last_activity_at"], utc=True
-        ).astype(UTC_DTYPE)
         last_activity = last_activity.groupby("household_id", as_index=False)[
             "last_activity_at"
         ].max()
@@ -214,11 +466,12 @@ def load_funnel_data(
             hh.reference,
             hh.area_id,
             Area.__table__.c.name.label("area"),
-            _raw(ca.approved_on),
+            ca.approved_on,
             ca.places,
             ca.status,
-            _raw(ca.deregistered_on),
+            ca.deregistered_on,
             ca.deregistration_reason_code,
+            ca.deregistration_reason_text,
             ca.at_risk,
             ca.at_risk_reason,
         )
@@ -228,11 +481,29 @@ def load_funnel_data(
             )
         )
         .where(ca.approved_on <= as_of_date, *in_areas(hh.area_id)),
+        {
+            "carer_id": "int",
+            "household_id": "int",
+            "reference": "text",
+            "area_id": "int",
+            "area": "code",
+            "approved_on": "date",
+            "places": "int",
+            "status": "text",
+            "deregistered_on": "date",
+            "deregistration_reason_code": "text",
+            "deregistration_reason_text": "text",
+            "at_risk": "bool",
+            "at_risk_reason": "text",
+        },
     )
     if len(carers):
         # As at as_of: a deregistration still to come had not happened.
-        later = parse_datetimes(carers["deregistered_on"], utc=False) > pd.Timestamp(as_of_date)
-        carers.loc[later, ["deregistered_on", "deregistration_reason_code"]] = None
+        later = carers["deregistered_on"] > pd.Timestamp(as_of_date)
+        carers.loc[
+            later,
+            ["deregistered_on", "deregistration_reason_code", "deregistration_reason_text"],
+        ] = None
         carers.loc[later, "status"] = "active"
 
     carer_ids = sa.select(ca.id).select_from(
@@ -243,24 +514,31 @@ def load_funnel_data(
     pl = Placement.__table__.c
     placements = _frame(
         session,
-        sa.select(pl.carer_id, _raw(pl.started_on), _raw(pl.ended_on)).where(
+        sa.select(pl.carer_id, pl.started_on, pl.ended_on).where(
             pl.started_on <= as_of_date, pl.carer_id.in_(carer_ids)
         ),
+        {"carer_id": "int", "started_on": "date", "ended_on": "date"},
     )
     if len(placements):
-        ended = parse_datetimes(placements["ended_on"], utc=False)
+        ended = placements["ended_on"]
         placements["ended_on"] = ended.where(ended <= pd.Timestamp(as_of_date))
 
     ci = CheckIn.__table__.c
     check_ins = _frame(
         session,
-        sa.select(
-            ci.carer_id, _raw(ci.sent_at), _raw(ci.answered_at), ci.score, ci.wants_call
-        ).where(ci.sent_at <= as_of, ci.carer_id.in_(carer_ids)),
+        sa.select(ci.carer_id, ci.sent_at, ci.answered_at, ci.score, ci.wants_call).where(
+            ci.sent_at <= as_of, ci.carer_id.in_(carer_ids)
+        ),
+        {
+            "carer_id": "int",
+            "sent_at": "time",
+            "answered_at": "time",
+            "score": "int",
+            "wants_call": "bool",
+        },
     )
     if len(check_ins):
-        answered = parse_datetimes(check_ins["answered_at"], utc=True)
-        later = answered > pd.Timestamp(as_of)
+        later = check_ins["answered_at"] > pd.Timestamp(as_of)
         check_ins.loc[later, ["answered_at", "score"]] = None
         check_ins.loc[later, "wants_call"] = False
 
@@ -268,30 +546,38 @@ def load_funnel_data(
     campaigns = _frame(
         session,
         sa.select(cp.id.label("campaign_id"), cp.name, cp.source_key, cp.cost_pence),
+        {"campaign_id": "int", "name": "text", "source_key": "text", "cost_pence": "int"},
     )
-    sources = _frame(session, sa.select(Source.__table__.c.key, Source.__table__.c.label))
+    sources = _frame(
+        session,
+        sa.select(Source.__table__.c.key, Source.__table__.c.label),
+        {"key": "text", "label": "text"},
+    )
     reasons = _frame(
         session,
         sa.select(Reason.__table__.c.kind, Reason.__table__.c.code, Reason.__table__.c.label),
+        {"kind": "text", "code": "text", "label": "text"},
     )
-    areas = _frame(session, sa.select(Area.__table__.c.id.label("area_id"), Area.__table__.c.name))
+    areas = _frame(
+        session,
+        sa.select(Area.__table__.c.id.label("area_id"), Area.__table__.c.name),
+        {"area_id": "int", "name": "text"},
+    )
     area_names = (
         None
         if area_ids is None
         else sorted(areas.loc[areas["area_id"].isin(area_ids), "name"].tolist())
     )
-    return make_funnel_data(
-        as_of,
-        households=households,
-        events=events,
-        last_activity=last_activity,
-        carers=carers,
-        placements=placements,
-        check_ins=check_ins,
-        campaigns=campaigns,
-        sources=sources,
-        reasons=reasons,
-        areas=areas,
-        tz=tz,
-        area_names=area_names,
-    )
+    return {
+        "households": households,
+        "events": events,
+        "last_activity": last_activity,
+        "carers": carers,
+        "placements": placements,
+        "check_ins": check_ins,
+        "campaigns": campaigns,
+        "sources": sources,
+        "reasons": reasons,
+        "areas": areas,
+        "area_names": area_names,
+    }

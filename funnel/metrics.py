@@ -1020,3 +1020,73 @@ def referrals(data: FunnelData) -> pd.DataFrame:
     names = data.households["reference"].reindex(out.index)
     out.insert(0, "referrer", names.where(names.notna(), "A carer in another area").to_numpy())
     return out.sort_values(["referrals", "approvals"], ascending=False, kind="stable")
+
+
+# -- "other", in the words given --------------------------------------------------------------
+
+OTHER = "other"
+NO_WORDS = "No words recorded"
+OTHER_LISTS = {
+    "source": "Source",
+    "campaign": "Campaign not on our list",
+    "withdrawn": "Reason for withdrawing",
+    "not_progressed": "Reason not progressed",
+    "deregistered": "Reason for deregistering",
+}
+
+
+def other_words(data: FunnelData, journeys_: pd.DataFrame, deregistered: Period) -> pd.DataFrame:
+    """What lies behind each "Other": for the households of `journeys_` (the report's mature
+    cohort) whose source is "other", who named a campaign we do not run (an import keeps the
+    name it found), or who left for the reason "other", and for the carers deregistered in
+    `deregistered` for "other", the words given (an import keeps the tracker's own wording),
+    counted. Columns: list (the key of OTHER_LISTS), words, households; each list in its
+    order, most households first."""
+    parts = []
+
+    def counted(kind: str, words: pd.Series) -> None:
+        if len(words):
+            texts = words.astype(object).where(words.notna(), NO_WORDS)
+            counts = texts.value_counts()
+            parts.append(
+                pd.DataFrame(
+                    {"list": kind, "words": counts.index.astype(object), "households": counts}
+                )
+            )
+
+    source = journeys_["source_key"].astype(object)
+    counted("source", journeys_.loc[(source == OTHER).to_numpy(), "source_text"])
+    counted("campaign", journeys_["campaign_text"].dropna())
+    left = (
+        journeys_["outcome"].isin(LEAVING).to_numpy()
+        & (journeys_["leaving_reason"].astype(object) == OTHER).to_numpy()
+    )
+    if left.any():
+        # The words of the move that took them out: their last stage event.
+        last = data.events.drop_duplicates("household_id", keep="last").set_index("household_id")
+        leavers = journeys_.loc[left]
+        words = last["reason_text"].reindex(leavers.index)
+        for outcome in LEAVING:
+            counted(outcome, words[(leavers["outcome"] == outcome).to_numpy()])
+    carers = data.carers
+    gone = (
+        deregistered.contains_dates(carers["deregistered_on"]).to_numpy()
+        & (carers["deregistration_reason_code"].astype(object) == OTHER).to_numpy()
+    )
+    counted("deregistered", carers.loc[gone, "deregistration_reason_text"])
+    columns = ["list", "words", "households"]
+    if not parts:
+        return pd.DataFrame({"list": [], "words": [], "households": []}, columns=columns).astype(
+            {"list": object, "words": object, "households": np.int64}
+        )
+    frame = pd.concat(parts, ignore_index=True)
+    order = {kind: i for i, kind in enumerate(OTHER_LISTS)}
+    frame["_order"] = frame["list"].map(order)
+    frame = frame.sort_values(
+        ["_order", "households", "words"], ascending=[True, False, True], kind="stable"
+    )
+    return (
+        frame.drop(columns="_order")
+        .reset_index(drop=True)[columns]
+        .astype({"households": np.int64})
+    )

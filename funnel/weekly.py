@@ -42,11 +42,9 @@ class WeeklyTables:
     cohort_period: Period
     activity: pd.DataFrame
     enquiries_trend: pd.DataFrame
-    contact_by_week: list[dict[str, Any]]
     funnel: pd.DataFrame
     days_to_stage: pd.DataFrame
     time_in_stage: pd.DataFrame
-    cohort_contact: dict[str, Any]
     outcomes: pd.DataFrame
     drop_off: pd.DataFrame
     leavers_this_week: pd.DataFrame
@@ -75,6 +73,8 @@ class WeeklyTables:
     area_table: pd.DataFrame
     campaign_costs: pd.DataFrame
     referrals: pd.DataFrame
+    # The words behind each "Other" (sources, campaigns, reasons), see metrics.other_words.
+    other_words: pd.DataFrame
     # The same figures for the mature cohort a quarter earlier, for the verdicts' trend.
     previous_mature_funnel: pd.DataFrame
     previous_mature_days: pd.DataFrame
@@ -104,17 +104,9 @@ def compute_weekly_tables(
     trend.insert(0, "week_start", activity["week_start"].iloc[4:])
     trend = trend.rename(columns={"value": "enquiries"})
 
-    # First contact for the enquiries of this week and the 5 before (headline comparisons).
-    contact_by_week = []
+    # The team's response for the enquiries of this week and the 5 before (headline comparisons).
     recent = metrics.cohort(data, Period(week.shift(-5).monday, week.sunday))
-    recent_contacts = metrics.first_contact(data, recent, rule)
     enquired_local = recent["enquired_at"]
-    for offset in range(5, -1, -1):
-        w = week.shift(-offset)
-        in_week = w.period.contains(enquired_local, data.tz).to_numpy()
-        contact_by_week.append(
-            {"week": str(w), **metrics.first_contact_summary(recent_contacts[in_week])}
-        )
 
     month_end = week.sunday
     first_month = (pd.Timestamp(month_end) - pd.DateOffset(months=rc.retention_months - 1)).date()
@@ -163,16 +155,15 @@ def compute_weekly_tables(
         area_table=metrics.area_comparison(response_group, response_times, mature, stalled),
         campaign_costs=metrics.campaign_costs(data, mature_period.end),
         referrals=metrics.referrals(data),
+        other_words=metrics.other_words(data, mature, year_period),
         previous_mature_funnel=metrics.funnel_table(previous_mature),
         previous_mature_days=metrics.days_to_stage(previous_mature),
         previous_retention=metrics.retention_12_months(data, _year_before(last_day, 15)),
         activity=activity,
         enquiries_trend=trend,
-        contact_by_week=contact_by_week,
         funnel=metrics.funnel_table(mature),
         days_to_stage=metrics.days_to_stage(mature),
         time_in_stage=metrics.time_in_stage(data, mature),
-        cohort_contact=metrics.first_contact_summary(metrics.first_contact(data, group, rule)),
         outcomes=metrics.stage_outcomes(mature),
         drop_off=metrics.drop_off(mature),
         leavers_this_week=metrics.leavers(data, week.period),
@@ -420,6 +411,8 @@ def report_tables(
     else:
         costs["shown_per_approval"] = pd.Series(dtype=object)
     referrals = t.referrals.reset_index(drop=True)
+    other = t.other_words.copy()
+    other.insert(0, "list_label", other["list"].map(metrics.OTHER_LISTS))
     left_week = _left_this_week(t, data)
     outcomes = _stage_frame(t.outcomes, labels)
     outcomes["open"] = outcomes["in_progress"] + outcomes["on_hold"]
@@ -704,6 +697,21 @@ def report_tables(
             f"only once all its enquiries are in the mature cohort (made by "
             f"{t.mature_period.end:%-d %B %Y}); before that it is too early to tell.",
             empty="No enquiries came from a campaign yet.",
+        ),
+        Table(
+            "other_words",
+            "What \u201cOther\u201d means, in the words given",
+            other,
+            [
+                Column("list_label", "Filed as other"),
+                Column("words", "The words given"),
+                Column("households", "Households", "int"),
+            ],
+            note=f"Sources, campaigns and reasons for leaving of the mature cohort "
+            f"({t.mature_period.label}), and reasons for deregistering in the last 12 months, "
+            "that were filed under \u201cOther\u201d (or named a campaign we do not run), with "
+            "the words the team or the imported tracker gave.",
+            empty="Nothing was filed under \u201cOther\u201d.",
         ),
         Table(
             "referrals",

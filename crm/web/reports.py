@@ -6,9 +6,10 @@
     /reports/weekly/2026-W10/funnel.png   a chart (the page's <img> sources)
 
 A manager who works in only some areas sees only those areas. The page and its charts come
-from one report, kept for a few minutes so the page and its images agree and the database is
-read once per view. The report itself (its numbers, charts and the body of the page, shared
-with the email) comes from funnel.report; the page around it is in crm/web/templates/funnel/.
+from one report, kept until the data changes (two minutes at most, see `_report`): the page
+is answered without drawing, and each chart is drawn the first time its image is asked for.
+The report itself (its numbers, charts and the body of the page, shared with the email)
+comes from funnel.report; the page around it is in crm/web/templates/funnel/.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ bp = Blueprint(
     static_folder=str(_FUNNEL_FILES / "static"),
     static_url_path="/reports/assets",
 )
-CACHE_SECONDS = 300
+CACHE_SECONDS = 120
 CACHE_SIZE = 16
 _lock = threading.Lock()
 
@@ -98,13 +99,21 @@ def _week(text: str) -> IsoWeek:
 
 
 def _report(week: IsoWeek, area_ids: list[int] | None) -> WeeklyReport:
-    """The report, from this app's short-lived cache when the page or a chart asked for the
-    same one a moment ago."""
-    # Imported here: matplotlib takes a moment to load, and the app should start quickly.
+    """The report, from this app's cache when the page or a chart asked for the same one and
+    nothing the report reads has changed since.
+
+    The key is the week, the areas the report was limited to (already narrowed to what this
+    member of staff may read, so a one-area manager's key can never be the whole hub's or
+    another area's) and funnel.load.data_version; an entry lives CACHE_SECONDS at most, for
+    the edits the version cannot see and the figures of a week still going."""
+    # Imported here: pandas and matplotlib take a moment to load, and the app should start
+    # quickly.
+    from funnel.load import data_version
     from funnel.report import load_weekly_report
 
     cache = current_app.extensions.setdefault("funnel_reports", {})
-    key = (str(week), tuple(area_ids) if area_ids is not None else None)
+    version = data_version(db())
+    key = (str(week), tuple(area_ids) if area_ids is not None else None, version)
     now = clock.now()
     with _lock:
         hit = cache.get(key)
@@ -113,6 +122,8 @@ def _report(week: IsoWeek, area_ids: list[int] | None) -> WeeklyReport:
     report = load_weekly_report(db(), state().settings, week, area_ids=area_ids)
     db().rollback()
     with _lock:
+        for old in [k for k in cache if k[:2] == key[:2] or cache[k][0] <= now]:
+            cache.pop(old, None)
         cache[key] = (now + timedelta(seconds=CACHE_SECONDS), report)
         for stale in sorted(cache, key=lambda k: cache[k][0])[: max(0, len(cache) - CACHE_SIZE)]:
             cache.pop(stale, None)

@@ -215,3 +215,29 @@ def test_only_reads_in_a_few_queries(session, engine, histories):
     assert statements.count("SELECT") <= 14
     assert not session.new and not session.dirty
     assert session.exec(select(func.count()).select_from(m.AuditEvent)).one() == audit_before
+
+
+def test_a_text_holding_the_column_separator_is_read_all_the_same(session, histories, org):
+    """Text that never went through crm.text (written by hand in the database) may hold the
+    separator the load joins text columns with: that query is read row by row instead."""
+    before = load_funnel_data(session)
+    household = histories["a"]
+    session.exec(
+        sa.update(m.StaffUser)
+        .where(m.StaffUser.id == org.officer_north.id)
+        .values(name="Ann\x1fSmith")
+    )
+    session.exec(
+        sa.update(m.Household)
+        .where(m.Household.id == household.id)
+        .values(assigned_officer_id=org.officer_north.id)
+    )
+    session.commit()
+    after = load_funnel_data(session)
+    assert after.households.loc[household.id, "officer"] == "Ann\x1fSmith"
+    assert after.households.loc[household.id, "officer_id"] == org.officer_north.id
+    for column in ("reference", "enquired_at", "first_contact_at", "source_key", "area"):
+        pd.testing.assert_series_equal(
+            after.households[column].sort_index(), before.households[column].sort_index()
+        )
+    pd.testing.assert_frame_equal(after.events, before.events)
