@@ -80,7 +80,8 @@ def comparable(response, email: str) -> tuple:
     for pattern in _TOKEN_VALUES:
         page = pattern.sub(r'\1TOKEN"', page)
     page = page.replace(email, "EMAIL")
-    varying = {"Set-Cookie", "Content-Length"}
+    # The request id is new on every request, whoever asks: it tells nothing about accounts.
+    varying = {"Set-Cookie", "Content-Length", "X-Request-Id"}
     headers = {k: v for k, v in response.headers.items() if k not in varying}
     return response.status_code, headers, page
 
