@@ -153,6 +153,12 @@ TEMPLATES: dict[str, Template] = {
         ),
         public("stalled_case_nudge", described="Checking in about your application"),
         staff("panel_timescale_alert", described="Alert to our staff: the panel timescale"),
+        # -- the assessment -------------------------------------------------------------------
+        staff("check_overdue_staff", described="Reminder to our staff: chase one of your checks"),
+        staff(
+            "member_turning_18_staff",
+            described="Reminder to our staff: a child in your household turns 18 (DBS check)",
+        ),
         # -- carers ---------------------------------------------------------------------------
         public("check_in", described="Check-in: how things are going"),
         staff(

@@ -9,7 +9,16 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from crm.services.reminders import carers, check_ins, engine, enquiries, panel, stalled, visits
+from crm.services.reminders import (
+    assessment,
+    carers,
+    check_ins,
+    engine,
+    enquiries,
+    panel,
+    stalled,
+    visits,
+)
 from crm.settings import Settings
 
 REMINDERS: tuple[engine.ReminderSpec, ...] = (
@@ -17,6 +26,7 @@ REMINDERS: tuple[engine.ReminderSpec, ...] = (
     *enquiries.SPECS,
     *stalled.SPECS,
     *panel.SPECS,
+    *assessment.SPECS,
     *carers.SPECS,
     *check_ins.SPECS,
 )
