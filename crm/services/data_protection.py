@@ -49,6 +49,7 @@ from crm.models import (
     AppointmentKind,
     AppointmentStatus,
     Area,
+    AssessmentSessionNote,
     AuditAction,
     AuditEvent,
     CallOutcome,
@@ -60,17 +61,25 @@ from crm.models import (
     ChatConversation,
     ChatMessage,
     CheckIn,
+    CheckOutcome,
     Consent,
     ConsentScope,
+    CourseAttendance,
     EnquiryChannel,
+    FormFSection,
     FosteringType,
     Household,
+    HouseholdCheck,
+    HouseholdMember,
+    HouseholdPet,
+    MemberKind,
     OutboxMessage,
     OutboxStatus,
     Placement,
     Reason,
     ReasonKind,
     Role,
+    SessionOutcome,
     Source,
     Specialism,
     StaffUser,
@@ -81,7 +90,7 @@ from crm.models import (
     TaskPriority,
     TelegramChatLink,
 )
-from crm.services import audit, lifecycle
+from crm.services import audit, checks, lifecycle
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
 from crm.services.validation import format_phone
@@ -193,12 +202,18 @@ class _Records:
             ("outbox_message", self.message_ids),
             ("chat_conversation", self.conversation_ids),
         ]
+        # The assessment's records name their household in the event (they may be gone).
+        assessment = sa.and_(
+            AuditEvent.entity.in_(ASSESSMENT_ENTITIES),
+            AuditEvent.detail["household_id"].as_integer() == self.household.id,
+        )
         return sa.or_(
+            assessment,
             *(
                 sa.and_(AuditEvent.entity == entity, AuditEvent.entity_id.in_(ids))
                 for entity, ids in pairs
                 if ids
-            )
+            ),
         )
 
 
@@ -305,6 +320,10 @@ def _identifiers(session: Session, records: _Records) -> _Identifiers:
         found.word(a.last_name)
         found.email(a.email)
         found.phone(a.phone)
+    for m in session.exec(select(HouseholdMember).where(HouseholdMember.household_id == h.id)):
+        found.word(f"{m.first_name} {m.last_name}")
+        found.word(m.first_name)
+        found.word(m.last_name)
     for line in (h.address_line_1, h.address_line_2, h.town, h.postcode):
         found.text(line)
     chats = set(records.chat_ids)
@@ -503,7 +522,22 @@ AUDIT_ACTION_TEXT = {
     AuditAction.EXPORT: "Made a copy of it",
     AuditAction.ERASE: "Erased it",
 }
+# Records of the assessment (crm.services.members, checks, assessment).
+ASSESSMENT_ENTITIES = (
+    "household_member",
+    "household_pet",
+    "household_check",
+    "assessment_session_note",
+    "course_attendance",
+    "form_f_section",
+)
 AUDIT_ENTITY_TEXT = {
+    "household_member": "A member of your household",
+    "household_pet": "A pet in your household",
+    "household_check": "A check in your assessment",
+    "assessment_session_note": "The notes of an assessment session",
+    "course_attendance": "Your preparation training",
+    "form_f_section": "Your assessment report (Form F)",
     "household": "Your household's record",
     "carer": "Your foster carer record",
     "task": "A task about you",
@@ -658,7 +692,12 @@ class _Builder:
             self.consents(),
             self.stages(),
             self.timeline(),
+            self.members(),
+            self.pets(),
+            self.checks(),
             self.visits(),
+            self.assessment_sessions(),
+            self.courses(),
             self.tasks(),
             self.messages(),
             self.chats(),
@@ -811,6 +850,130 @@ class _Builder:
                     a.body or "",
                     _text(CALL_OUTCOME_TEXT, a.call_outcome),
                     self.who(a.actor_id, a.actor_label),
+                )
+            )
+        return section
+
+    def members(self) -> Section:
+        section = Section(
+            "household-members",
+            "The people in your household",
+            "Who lives in your household or is closely involved with it, as recorded for your "
+            "assessment.",
+            ("First name", "Last name", "How they are part of the household", "Relationship",
+             "Date of birth", "Notes", "Added on"),
+        )  # fmt: skip
+        hid = self.records.household.id
+        for m in self.rows(
+            HouseholdMember, HouseholdMember.household_id == hid, HouseholdMember.id
+        ):
+            section.rows.append(
+                (
+                    m.first_name,
+                    m.last_name,
+                    MemberKind(m.kind).label,
+                    m.relationship or "",
+                    self.fmt.date(m.date_of_birth),
+                    m.notes or "",
+                    self.fmt.date(m.created_at),
+                )
+            )
+        return section
+
+    def pets(self) -> Section:
+        section = Section(
+            "pets",
+            "Your pets",
+            "The animals in your home, as recorded for your assessment.",
+            ("Kind of animal", "Name", "Notes", "Added on"),
+        )
+        hid = self.records.household.id
+        for p in self.rows(HouseholdPet, HouseholdPet.household_id == hid, HouseholdPet.id):
+            section.rows.append(
+                (p.species, p.name or "", p.notes or "", self.fmt.date(p.created_at))
+            )
+        return section
+
+    def checks(self) -> Section:
+        section = Section(
+            "checks",
+            "Checks in your assessment",
+            "The checks we made while assessing your household (such as DBS, local authority "
+            "and medical checks, and references), when we asked for each and what came back.",
+            ("Check", "About", "Which one", "Requested on", "Chased on", "Received on",
+             "Outcome", "Expires on", "Notes"),
+        )  # fmt: skip
+        hid = self.records.household.id
+        config = checks.load_config()
+        names = {
+            m.id: m.full_name
+            for m in self.rows(HouseholdMember, HouseholdMember.household_id == hid)
+        }
+        for c in self.rows(HouseholdCheck, HouseholdCheck.household_id == hid, HouseholdCheck.id):
+            kind = config.kind(c.check_key)
+            section.rows.append(
+                (
+                    kind.label if kind else _humanise(c.check_key),
+                    names.get(c.member_id, "Your household"),
+                    c.label or "",
+                    self.fmt.date(c.requested_on),
+                    self.fmt.date(c.chased_on),
+                    self.fmt.date(c.received_on),
+                    CheckOutcome(c.outcome).label if c.outcome else "",
+                    self.fmt.date(c.expires_on),
+                    c.notes or "",
+                )
+            )
+        return section
+
+    def assessment_sessions(self) -> Section:
+        section = Section(
+            "assessment-sessions",
+            "Notes of your assessment sessions",
+            "What each assessment session with your assessing social worker covered.",
+            ("Session date", "How it went", "Notes", "Written by", "Written on"),
+        )
+        hid = self.records.household.id
+        visits = {v.id: v for v in self.rows(Appointment, Appointment.household_id == hid)}
+        for n in self.rows(
+            AssessmentSessionNote,
+            AssessmentSessionNote.household_id == hid,
+            AssessmentSessionNote.recorded_at,
+        ):
+            visit = visits.get(n.appointment_id)
+            section.rows.append(
+                (
+                    self.fmt.date(visit.starts_at) if visit else "",
+                    SessionOutcome(n.outcome).label,
+                    n.notes,
+                    self.staff_name(n.recorded_by_id, "A member of our staff"),
+                    self.fmt.date(n.recorded_at),
+                )
+            )
+        return section
+
+    def courses(self) -> Section:
+        section = Section(
+            "preparation-training",
+            "Your preparation training",
+            "The preparation courses (Skills to Foster) you attended.",
+            ("Course", "Who", "From", "To", "Completed"),
+        )
+        hid = self.records.household.id
+        names = {
+            m.id: m.full_name
+            for m in self.rows(HouseholdMember, HouseholdMember.household_id == hid)
+        }
+        for c in self.rows(
+            CourseAttendance, CourseAttendance.household_id == hid, CourseAttendance.attended_from
+        ):
+            section.rows.append(
+                (
+                    c.course,
+                    names.get(c.member_id, "Your household"),
+                    self.fmt.date(c.attended_from),
+                    self.fmt.date(c.attended_to),
+                    _yes_no(c.completed),
                 )
             )
         return section
@@ -1293,6 +1456,16 @@ def _erase_records(
     what a safeguarding concern says about a child."""
     hid = records.household.id
     carer = records.carer
+    # The assessment's records go whole: checks and training before the people they are on.
+    for model in (
+        HouseholdCheck,
+        CourseAttendance,
+        AssessmentSessionNote,
+        FormFSection,
+        HouseholdMember,
+        HouseholdPet,
+    ):
+        session.exec(sa.delete(model).where(model.household_id == hid))
     for applicant in session.exec(select(Applicant).where(Applicant.household_id == hid)):
         session.delete(applicant)
     for model in (Consent, Activity):
