@@ -142,6 +142,7 @@ def _register_blueprints(app: Flask) -> None:
     # Imported here: the blueprints' modules import db() and state() from this one.
     from crm.web import (
         admin,
+        assessment,
         auth,
         board,
         carers,
@@ -163,6 +164,7 @@ def _register_blueprints(app: Flask) -> None:
         public,
         board,
         households,
+        assessment,
         visits,
         carers,
         admin,
