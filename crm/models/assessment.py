@@ -192,3 +192,32 @@ class FormFSection(SQLModel, table=True):
     status: FormFStatus = enum_column(FormFStatus, default=FormFStatus.NOT_STARTED)
     updated_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
     updated_at: datetime = created_at_field()
+
+
+class DocumentKind(StrEnum):
+    APPLICATION_FORM = "application_form"
+    REFERENCE = "reference"
+    REPORT = "report"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class HouseholdDocument(SQLModel, table=True):
+    """A file that belongs to a household, kept outside the database (settings.documents):
+    this row says what it is and where the file is."""
+
+    __tablename__ = "household_document"
+
+    id: int | None = Field(default=None, primary_key=True)
+    household_id: int = Field(foreign_key="household.id", index=True, ondelete="CASCADE")
+    kind: DocumentKind = enum_column(DocumentKind)
+    # The name it was uploaded with (shown to staff); the file on disk has a name of our own.
+    original_name: str = Field(max_length=200)
+    stored_name: str = Field(max_length=80, unique=True)
+    content_type: str = Field(max_length=100)
+    size_bytes: int
+    uploaded_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    uploaded_at: datetime = created_at_field()

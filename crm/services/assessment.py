@@ -379,6 +379,7 @@ def assessment_view(session: Session, actor: Actor, household_id: int) -> Assess
 
     household = members.household_for_assessment(session, actor, household_id)
     entities = (
+        "household_document",
         "household_member",
         "household_pet",
         "household_check",

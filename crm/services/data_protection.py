@@ -65,11 +65,13 @@ from crm.models import (
     Consent,
     ConsentScope,
     CourseAttendance,
+    DocumentKind,
     EnquiryChannel,
     FormFSection,
     FosteringType,
     Household,
     HouseholdCheck,
+    HouseholdDocument,
     HouseholdMember,
     HouseholdPet,
     MemberKind,
@@ -90,11 +92,11 @@ from crm.models import (
     TaskPriority,
     TelegramChatLink,
 )
-from crm.services import audit, checks, lifecycle
+from crm.services import audit, checks, documents, lifecycle
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
 from crm.services.validation import format_phone
-from crm.settings import Settings
+from crm.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -524,6 +526,7 @@ AUDIT_ACTION_TEXT = {
 }
 # Records of the assessment (crm.services.members, checks, assessment).
 ASSESSMENT_ENTITIES = (
+    "household_document",
     "household_member",
     "household_pet",
     "household_check",
@@ -532,6 +535,7 @@ ASSESSMENT_ENTITIES = (
     "form_f_section",
 )
 AUDIT_ENTITY_TEXT = {
+    "household_document": "A document about you",
     "household_member": "A member of your household",
     "household_pet": "A pet in your household",
     "household_check": "A check in your assessment",
@@ -698,6 +702,7 @@ class _Builder:
             self.visits(),
             self.assessment_sessions(),
             self.courses(),
+            self.documents(),
             self.tasks(),
             self.messages(),
             self.chats(),
@@ -974,6 +979,29 @@ class _Builder:
                     self.fmt.date(c.attended_from),
                     self.fmt.date(c.attended_to),
                     _yes_no(c.completed),
+                )
+            )
+        return section
+
+    def documents(self) -> Section:
+        section = Section(
+            "documents",
+            "Documents",
+            "Files we keep about you, such as your application form, references and reports. "
+            "A copy of each is in the documents folder of this download.",
+            ("Kind", "File name", "In this download as", "Size", "Added on"),
+        )
+        hid = self.records.household.id
+        for d in self.rows(
+            HouseholdDocument, HouseholdDocument.household_id == hid, HouseholdDocument.id
+        ):
+            section.rows.append(
+                (
+                    DocumentKind(d.kind).label,
+                    d.original_name,
+                    document_file_name(d),
+                    f"{max(1, d.size_bytes // 1024)} KB",
+                    self.fmt.date(d.uploaded_at),
                 )
             )
         return section
@@ -1390,7 +1418,19 @@ def subject_access_zip(
         add("your-information.html", render_document(document).encode("utf-8"))
         for section in document.sections:
             add(section.filename, _csv(section))
+        for d in session.exec(
+            select(HouseholdDocument).where(HouseholdDocument.household_id == household_id)
+        ):
+            path = documents.path_of(settings, d)
+            if path.is_file():
+                add(document_file_name(d), path.read_bytes())
     return SubjectAccessFile(f"{folder}-{stamp:%Y-%m-%d}.zip", buffer.getvalue())
+
+
+def document_file_name(document: HouseholdDocument) -> str:
+    """Where a document sits in the download: its id keeps two files of one name apart."""
+    name = re.sub(r"[^A-Za-z0-9._ -]+", "-", document.original_name).strip(" .-") or "file"
+    return f"documents/{document.id}-{name}"
 
 
 def _file_part(reference: str) -> str:
@@ -1408,10 +1448,13 @@ def anonymise_household(
     reason: str,
     commit: bool = True,
     checkpoint: bool = True,
+    settings: Settings | None = None,
 ) -> Household:
     """Erase a household's personal data everywhere it is held (by household, by carer and by
     Telegram chat), keeping its anonymous stage history. With `commit` (the default) it is
-    one transaction and, with `checkpoint`, the SQLite write-ahead log is truncated after."""
+    one transaction and, with `checkpoint`, the SQLite write-ahead log is truncated after.
+    The household's documents' files go from `settings`' documents folder (the configured
+    one when not given) once the rows are gone: after the commit, or at once without one."""
     household = _check(session, actor, household_id)
     reason = " ".join((reason or "").split())
     if not reason:
@@ -1423,6 +1466,13 @@ def anonymise_household(
     # Read before anything is deleted: what identifies them in a record that stays.
     identifiers = _identifiers(session, records)
     basis = "retention rule" if actor.is_system else "request"
+    files = list(
+        session.exec(
+            select(HouseholdDocument.stored_name).where(
+                HouseholdDocument.household_id == household.id
+            )
+        ).all()
+    )
 
     def work() -> None:
         _erase_records(session, records, identifiers, basis, now)
@@ -1446,6 +1496,8 @@ def anonymise_household(
     else:
         work()
         session.flush()
+    if files:
+        documents.remove_files(settings or load_settings(), files)
     return household
 
 
@@ -1458,6 +1510,7 @@ def _erase_records(
     carer = records.carer
     # The assessment's records go whole: checks and training before the people they are on.
     for model in (
+        HouseholdDocument,
         HouseholdCheck,
         CourseAttendance,
         AssessmentSessionNote,
@@ -1687,7 +1740,7 @@ def apply_retention(
         anonymise_household(
             session, actor, household_id,
             reason=f"Retention rule: closed more than {months} months ago",
-            checkpoint=False,
+            checkpoint=False, settings=settings,
         )  # fmt: skip
         done += 1
     if checkpoint:

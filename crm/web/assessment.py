@@ -6,10 +6,12 @@ assessment."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxInput,
+    GovFileInput,
     GovRadioInput,
     GovSelect,
     GovSubmitInput,
@@ -20,18 +22,19 @@ from wtforms import BooleanField, RadioField, SelectField, StringField, SubmitFi
 from wtforms.validators import InputRequired, Length, Optional
 
 from crm import clock
-from crm.models import CheckOutcome, FormFStatus, MemberKind, SessionOutcome
+from crm.models import CheckOutcome, DocumentKind, FormFStatus, MemberKind, SessionOutcome
 from crm.services import assessment as service
-from crm.services import checks, members
+from crm.services import checks, documents, members
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
 from crm.services.households import actor_names
-from crm.web import db
+from crm.web import db, state
 from crm.web.auth import RECRUITMENT_ROLES, current_actor, roles_required
 from crm.web.forms import GovDateField, attach_errors, options
 
 bp = Blueprint("assessment", __name__)
 
 AUDIT_WORDS = {
+    "household_document": "Document",
     "household_member": "Household member",
     "household_pet": "Pet",
     "household_check": "Check",
@@ -39,7 +42,13 @@ AUDIT_WORDS = {
     "course_attendance": "Skills to Foster attendance",
     "form_f_section": "Form F section",
 }
-ACTION_WORDS = {"create": "added", "update": "changed", "erase": "removed", "view": "viewed"}
+ACTION_WORDS = {
+    "create": "added",
+    "update": "changed",
+    "erase": "removed",
+    "view": "viewed",
+    "export": "downloaded",
+}
 
 
 # -- forms ----------------------------------------------------------------------------------
@@ -157,6 +166,17 @@ class FormFForm(FlaskForm):
     submit = SubmitField("Save", widget=GovSubmitInput())
 
 
+class DocumentForm(FlaskForm):
+    kind = RadioField(
+        "What is it?",
+        choices=options([(k.value, k.label) for k in DocumentKind]),
+        widget=GovRadioInput(),
+        validators=[InputRequired("Choose what kind of document it is")],
+    )
+    file = FileField("File", widget=GovFileInput())
+    submit = SubmitField("Upload", widget=GovSubmitInput())
+
+
 class RemoveForm(FlaskForm):
     submit = SubmitField("Remove", widget=GovSubmitInput())
 
@@ -198,6 +218,7 @@ def assessment_section(household) -> dict | None:  # noqa: ANN001
         "audit_words": AUDIT_WORDS,
         "action_words": ACTION_WORDS,
         "remove_form": RemoveForm(),
+        "documents": documents.documents_of(db(), household.id),
     }
 
 
@@ -490,3 +511,51 @@ def form_f(household_id: int):
             flash("Form F progress saved")
             return _back(household.id)
     return _page(form, household, "Form F progress")
+
+
+# -- documents ----------------------------------------------------------------------------
+
+
+@bp.route("/households/<int:household_id>/documents/new", methods=["GET", "POST"])
+@roles_required(*RECRUITMENT_ROLES)
+def upload_document(household_id: int):
+    settings = state().settings
+    # Room for the largest file allowed (and the form around it), for this request only.
+    request.max_content_length = int(settings.documents.max_megabytes * 1024 * 1024) + 65536
+    household = members.household_for_assessment(db(), current_actor(), household_id)
+    form = DocumentForm()
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            documents.upload(
+                db(), current_actor(), settings, household.id, kind=form.kind.data,
+                filename=getattr(upload, "filename", "") or "",
+                content=upload.read() if upload else b"",
+            )  # fmt: skip
+        except InvalidInput as exc:
+            attach_errors(form, exc.errors, "file")
+        else:
+            flash("Document uploaded")
+            return _back(household.id)
+    allowed = ", ".join(t.upper() for t in settings.documents.allowed_types)
+    form.file.description = f"{allowed}; up to {settings.documents.max_megabytes:g} MB"
+    return _page(form, household, "Upload a document", multipart=True)
+
+
+@bp.get("/documents/<int:document_id>")
+@roles_required(*RECRUITMENT_ROLES)
+def document(document_id: int):
+    download = request.args.get("download") == "1"
+    opened = documents.open_document(
+        db(), current_actor(), state().settings, document_id, download=download
+    )
+    doc = opened.document
+    # Viewed in the browser only when it cannot run anything there; everything else downloads.
+    inline = not download and doc.content_type in ("application/pdf", "image/png", "image/jpeg")
+    response = Response(opened.content, mimetype=doc.content_type)
+    response.headers["Content-Disposition"] = (
+        f'{"inline" if inline else "attachment"}; filename="document-{doc.id}.'
+        f'{doc.stored_name.rsplit(".", 1)[-1]}"'
+    )
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

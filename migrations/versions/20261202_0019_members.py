@@ -1,5 +1,5 @@
 """members: the assessment of a household (members, pets, checks, session notes, Skills to
-Foster attendance, Form F progress) and the household's assessing social worker
+Foster attendance, Form F progress, documents) and the household's assessing social worker
 
 Revision ID: 0019_members
 Revises: 0018_perf
@@ -207,6 +207,36 @@ def upgrade() -> None:
             batch_op.f("ix_household_check_member_id"), ["member_id"], unique=False
         )
 
+    op.create_table(
+        "household_document",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("household_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("original_name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("stored_name", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+        sa.Column("content_type", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("size_bytes", sa.Integer(), nullable=False),
+        sa.Column("uploaded_by_id", sa.Integer(), nullable=True),
+        sa.Column("uploaded_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["household_id"],
+            ["household.id"],
+            name=op.f("fk_household_document_household_id_household"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["uploaded_by_id"],
+            ["staff_user.id"],
+            name=op.f("fk_household_document_uploaded_by_id_staff_user"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_household_document")),
+        sa.UniqueConstraint("stored_name", name=op.f("uq_household_document_stored_name")),
+    )
+    with op.batch_alter_table("household_document", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_household_document_household_id"), ["household_id"], unique=False
+        )
+
     with op.batch_alter_table("household", schema=None) as batch_op:
         batch_op.add_column(sa.Column("assessor_id", sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f("ix_household_assessor_id"), ["assessor_id"], unique=False)
@@ -223,6 +253,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_household_assessor_id"))
         batch_op.drop_column("assessor_id")
 
+    with op.batch_alter_table("household_document", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_household_document_household_id"))
+
+    op.drop_table("household_document")
     with op.batch_alter_table("household_check", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_household_check_member_id"))
         batch_op.drop_index(batch_op.f("ix_household_check_household_id"))

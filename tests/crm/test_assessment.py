@@ -2,14 +2,17 @@
 assessing social worker, assessment session notes, Skills to Foster, the Form F, the
 reminders, and subject access and erasure of all of it. SQLite and PostgreSQL."""
 
+import io
+import zipfile
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import func, select
 
 import crm.models as m
 from crm import clock
-from crm.services import assessment, checks, data_protection, members, reminders
+from crm.services import assessment, checks, data_protection, documents, members, reminders
 from crm.services.actors import Actor
 from crm.services.appointments import book_appointment
 from crm.services.checks import CheckInput
@@ -499,3 +502,86 @@ def test_erasure_removes_members_pets_checks_and_session_notes(session, org, hou
         select(m.Appointment).where(m.Appointment.household_id == household.id)
     ).one()
     assert visit.notes is None and visit.location is None
+
+
+# -- documents ----------------------------------------------------------------------------
+
+PDF = b"%PDF-1.7\n" + b"x" * 200
+
+
+@pytest.fixture
+def doc_settings(settings, tmp_path):
+    documents = settings.documents.model_copy(
+        update={"folder": str(tmp_path / "documents"), "max_megabytes": 0.01}
+    )
+    return settings.model_copy(update={"documents": documents})
+
+
+def test_a_document_is_kept_outside_the_database_and_every_look_audited(
+    session, org, household, doc_settings
+):
+    assessor = actor(session, org.assessor_north)
+    doc = documents.upload(
+        session, assessor, doc_settings, household.id,
+        kind="reference", filename="C:\\Users\\me\\Reference from Jo.pdf", content=PDF,
+    )  # fmt: skip
+    assert doc.original_name == "Reference from Jo.pdf" and doc.size_bytes == len(PDF)
+    stored = documents.path_of(doc_settings, doc)
+    assert stored.read_bytes() == PDF and stored.parent == Path(doc_settings.documents.folder)
+    assert "Jo" not in stored.name
+    opened = documents.open_document(session, assessor, doc_settings, doc.id, download=False)
+    assert opened.content == PDF
+    documents.open_document(session, assessor, doc_settings, doc.id, download=True)
+    actions = session.exec(
+        select(m.AuditEvent.action)
+        .where(m.AuditEvent.entity == "household_document")
+        .order_by(m.AuditEvent.id)
+    ).all()
+    assert actions == [m.AuditAction.CREATE, m.AuditAction.VIEW, m.AuditAction.EXPORT]
+    with pytest.raises(NotAllowed):
+        documents.open_document(
+            session, actor(session, org.supervisor_north), doc_settings, doc.id, download=True
+        )
+
+
+@pytest.mark.parametrize(
+    ("filename", "content", "message"),
+    [
+        ("big.pdf", b"%PDF-" + b"x" * 20_000, "smaller than 0.01 MB"),
+        ("run.exe", b"MZ", "must be one of: PDF"),
+        ("photo.png", PDF, "not a real PNG"),
+        ("empty.pdf", b"", "The file is empty"),
+        ("", PDF, "Choose a file"),
+    ],
+)
+def test_a_refused_upload_saves_nothing(
+    session, household, doc_settings, filename, content, message
+):
+    with pytest.raises(InvalidInput) as caught:
+        documents.upload(
+            session, SYSTEM, doc_settings, household.id,
+            kind="report", filename=filename, content=content,
+        )  # fmt: skip
+    assert message in caught.value.errors["file"]
+    assert count(session, m.HouseholdDocument) == 0
+    folder = Path(doc_settings.documents.folder)
+    assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def test_subject_access_and_erasure_cover_documents(session, org, household, doc_settings):
+    doc = documents.upload(
+        session, SYSTEM, doc_settings, household.id,
+        kind="application_form", filename="application.pdf", content=PDF,
+    )  # fmt: skip
+    manager = actor(session, org.manager)
+    export = data_protection.subject_access_zip(session, manager, doc_settings, household.id)
+    with zipfile.ZipFile(io.BytesIO(export.content)) as archive:
+        names = archive.namelist()
+        [inside] = [n for n in names if n.endswith(f"documents/{doc.id}-application.pdf")]
+        assert archive.read(inside) == PDF
+    stored = documents.path_of(doc_settings, doc)
+    data_protection.anonymise_household(
+        session, manager, household.id, reason="Asked us to", settings=doc_settings
+    )
+    assert count(session, m.HouseholdDocument) == 0
+    assert not stored.exists()

@@ -1,6 +1,7 @@
 """The assessment section of the household page and its forms: members, checks, the
 assessor, session notes; bad input re-shown with what was typed, nothing saved."""
 
+import io
 from datetime import timedelta
 
 import pytest
@@ -132,3 +133,43 @@ def test_session_notes_are_written_after_the_session(client_for, org, household,
     assert note.notes == "Family tree"
     page = c.get(f"/households/{household.id}").get_data(as_text=True)
     assert "Family tree" in page and "Household member" not in page
+
+
+def test_documents_upload_view_and_download(settings, engine, org, household, tmp_path, session):
+    from crm.web import create_app
+    from tests.crm.web.conftest import SECRET, Client
+
+    documents = settings.documents.model_copy(
+        update={"folder": str(tmp_path / "docs"), "max_megabytes": 0.01}
+    )
+    app = create_app(
+        settings.model_copy(update={"documents": documents}), engine=engine, secret_key=SECRET
+    )
+    app.config["TESTING"] = True
+    c = Client(app.test_client())
+    assert c.sign_in(org.officer_north).status_code == 302
+    url = f"/households/{household.id}/documents/new"
+    big = io.BytesIO(b"%PDF-" + b"x" * 20_000)
+    response = c.post(
+        url, {"kind": "report", "file": (big, "report.pdf")}, token_from=url,
+        content_type="multipart/form-data",
+    )  # fmt: skip
+    page = response.get_data(as_text=True)
+    assert "The file must be smaller than 0.01 MB" in page
+    assert 'value="report" checked' in page
+    assert count(session, m.HouseholdDocument) == 0
+    pdf = b"%PDF-1.7 a reference"
+    response = c.post(
+        url, {"kind": "reference", "file": (io.BytesIO(pdf), "Ref.pdf")}, token_from=url,
+        content_type="multipart/form-data",
+    )  # fmt: skip
+    assert response.status_code == 302
+    doc = session.exec(select(m.HouseholdDocument)).one()
+    assert "Ref.pdf" in c.get(f"/households/{household.id}").get_data(as_text=True)
+    download = c.get(f"/documents/{doc.id}?download=1")
+    assert download.data == pdf
+    assert download.headers["Content-Disposition"].startswith("attachment;")
+    assert c.get(f"/documents/{doc.id}").headers["Content-Disposition"].startswith("inline;")
+    supervisor = Client(app.test_client())
+    supervisor.sign_in(org.supervisor_north)
+    assert supervisor.get(f"/documents/{doc.id}").status_code == 403
