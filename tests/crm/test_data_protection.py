@@ -35,6 +35,7 @@ from crm.scheduler import housekeeping
 from crm.services import assessment as assessment_service
 from crm.services import carers as carer_service
 from crm.services import checks as checks_service
+from crm.services import documents as documents_service
 from crm.services import members as members_service
 from crm.services import reminders
 from crm.services.actors import Actor
@@ -272,6 +273,10 @@ def the_assessment(session: Session, settings, org, manager, household) -> None:
         notes=f"{SECOND_FIRST} showed us round {ADDRESS_1}; call {SECOND_PHONE_TYPED}",
     )  # fmt: skip
     assert checks_service.missing_required(session, household) == []
+    documents_service.upload(
+        session, manager, settings, household.id, kind="application_form",
+        filename=f"{FIRST} {LAST} application.pdf", content=b"%PDF-1.7 " + FIRST.encode(),
+    )  # fmt: skip
 
 
 def m_applicant(first, last, email, phone, dob):  # noqa: ANN001, ANN201
@@ -300,11 +305,15 @@ def test_erasure_leaves_no_personal_value_in_any_table(
     if backend == "sqlite":
         assert values_in_files(database_url)
 
+    folder = Path(settings.documents.folder)
+    assert len(list(folder.iterdir())) == 1
     anonymise_household(
-        session, org.actor(session, org.manager), hid, reason="Asked by email on 9 March"
-    )
+        session, org.actor(session, org.manager), hid, reason="Asked by email on 9 March",
+        settings=settings,
+    )  # fmt: skip
 
     assert values_left(engine) == []
+    assert list(folder.iterdir()) == []
     if backend == "sqlite":
         assert values_in_files(database_url) == []
         wal = Path(f"{sa.make_url(database_url).database}-wal")
@@ -445,6 +454,7 @@ def test_export_is_a_zip_with_every_kind_of_record_in_words(
         "notes-and-contact", "visits", "tasks", "messages", "chats", "telegram",
         "foster-carer", "placements", "check-ins", "access-log",
         "household-members", "pets", "checks", "assessment-sessions", "preparation-training",
+        "documents",
     }  # fmt: skip
     # Every kind of record is there and holds rows: by household and by carer.
     assert all(len(rows) > 1 for rows in tables.values()), {k: len(v) for k, v in tables.items()}
