@@ -346,6 +346,14 @@ def test_a_child_turning_18_in_the_assessment_is_a_reminder(
     assert reminders.run("turning_18", session, sched_settings, clock.now()) == {"notices": 0}
 
 
+def test_the_turning_18_reminder_runs_on_a_leap_day(session, org, household, sched_settings):
+    members.add_member(
+        session, SYSTEM, household.id, MemberInput("birth_child", "Ray", "Lee", date(2010, 3, 20))
+    )
+    clock.set_now(clock.now().replace(year=2028, month=2, day=29))
+    assert reminders.run("turning_18", session, sched_settings, clock.now()) == {"notices": 1}
+
+
 # -- the assessing social worker ------------------------------------------------------------
 
 

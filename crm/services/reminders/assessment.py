@@ -6,7 +6,7 @@ none (or they may no longer have it)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import select
@@ -105,7 +105,9 @@ def due_turning_18(scan: Scan) -> list[Due]:
     today = scan.today
     # Born between these dates: 18 within the notice period (a day either side is read and
     # sorted out below, which keeps 29 February simple).
-    earliest = today.replace(year=today.year - members.ADULT_AGE) - timedelta(days=1)
+    leap_day = (today.month, today.day) == (2, 29)
+    earliest = date(today.year - members.ADULT_AGE, today.month, 28 if leap_day else today.day)
+    earliest -= timedelta(days=1)
     latest = earliest + timedelta(days=notice + 2)
     rows = scan.session.exec(
         select(HouseholdMember, Household)
