@@ -116,12 +116,8 @@ def caseload(session: Session, actor: Actor) -> list[CaseloadRow]:
         .limit(200)
         .options(selectinload(Household.applicants))
     ).all()
-    config = checks.load_config()
-    result = []
-    for household in rows:
-        tracker = checks.tracker(session, household, config)
-        result.append(CaseloadRow(household, len(tracker.outstanding), len(tracker.missing)))
-    return result
+    found = checks.trackers(session, list(rows))
+    return [CaseloadRow(h, len(found[h.id].outstanding), len(found[h.id].missing)) for h in rows]
 
 
 # -- assessment sessions ------------------------------------------------------------------

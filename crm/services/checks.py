@@ -206,26 +206,54 @@ def chase_due(check: HouseholdCheck, kind: CheckKind) -> date | None:
 
 
 def tracker(session: Session, household: Household, config: ChecksConfig | None = None) -> Tracker:
+    return trackers(session, [household], config)[household.id]
+
+
+def trackers(
+    session: Session, households: list[Household], config: ChecksConfig | None = None
+) -> dict[int, Tracker]:
+    """The trackers of several households (a caseload) in a few queries, by household id."""
     config = config or load_config()
     today = clock.local_date(clock.now())
-    people = members.members_of(session, household.id)
-    pets = members.pets_of(session, household.id)
-    checks = list(
-        session.exec(
-            select(HouseholdCheck)
-            .where(HouseholdCheck.household_id == household.id)
-            .order_by(HouseholdCheck.id)
-        ).all()
-    )
-    requirements = []
-    for kind in config.kinds:
-        for member in subjects(kind, people, bool(pets), today):
-            member_id = member.id if member is not None else None
-            mine = [c for c in checks if c.check_key == kind.key and c.member_id == member_id]
-            requirements.append(
-                Requirement(kind, member, mine, sum(is_complete(c, today) for c in mine))
-            )
-    return Tracker(household, people, pets, requirements, checks, today, config)
+    ids = [h.id for h in households]
+    if not ids:
+        return {}
+    people: dict[int, list[HouseholdMember]] = {i: [] for i in ids}
+    for member in session.exec(
+        select(HouseholdMember).where(HouseholdMember.household_id.in_(ids))
+    ):
+        people[member.household_id].append(member)
+    pets: dict[int, list[HouseholdPet]] = {i: [] for i in ids}
+    for pet in session.exec(
+        select(HouseholdPet).where(HouseholdPet.household_id.in_(ids)).order_by(HouseholdPet.id)
+    ):
+        pets[pet.household_id].append(pet)
+    found: dict[int, list[HouseholdCheck]] = {i: [] for i in ids}
+    for check in session.exec(
+        select(HouseholdCheck)
+        .where(HouseholdCheck.household_id.in_(ids))
+        .order_by(HouseholdCheck.id)
+    ):
+        found[check.household_id].append(check)
+    result = {}
+    for household in households:
+        mine = members.in_form_f_order(people[household.id])
+        requirements = []
+        for kind in config.kinds:
+            for member in subjects(kind, mine, bool(pets[household.id]), today):
+                member_id = member.id if member is not None else None
+                theirs = [
+                    c
+                    for c in found[household.id]
+                    if c.check_key == kind.key and c.member_id == member_id
+                ]
+                requirements.append(
+                    Requirement(kind, member, theirs, sum(is_complete(c, today) for c in theirs))
+                )
+        result[household.id] = Tracker(
+            household, mine, pets[household.id], requirements, found[household.id], today, config
+        )
+    return result
 
 
 def household_tracker(session: Session, actor: Actor, household_id: int) -> Tracker:

@@ -162,10 +162,14 @@ def list_members(session: Session, actor: Actor, household_id: int) -> list[Hous
 
 def members_of(session: Session, household_id: int) -> list[HouseholdMember]:
     """In the order a Form F lists them: applicants, then who lives there, then the others."""
-    order = {kind: i for i, kind in enumerate(MemberKind)}
     rows = session.exec(
         select(HouseholdMember).where(HouseholdMember.household_id == household_id)
     ).all()
+    return in_form_f_order(rows)
+
+
+def in_form_f_order(rows: list[HouseholdMember]) -> list[HouseholdMember]:
+    order = {kind: i for i, kind in enumerate(MemberKind)}
     return sorted(
         rows, key=lambda m: (order[MemberKind(m.kind)], m.date_of_birth or date.min, m.id)
     )
