@@ -264,6 +264,30 @@ class MessagingSettings(_Section):
         return value
 
 
+class DocumentSettings(_Section):
+    """Files that belong to a household (application forms, references, reports): kept in a
+    folder outside the database, with limits on their type and size."""
+
+    folder: str
+    max_megabytes: float = Field(gt=0)
+    allowed_types: list[str]
+
+    @field_validator("folder")
+    @classmethod
+    def _project_relative(cls, value: str) -> str:
+        # A relative folder means the project's folder, as a relative SQLite path does.
+        path = Path(value)
+        return str(path if path.is_absolute() else PROJECT_ROOT / path)
+
+    @field_validator("allowed_types")
+    @classmethod
+    def _extensions(cls, value: list[str]) -> list[str]:
+        cleaned = [v.strip().lower().lstrip(".") for v in value if v.strip()]
+        if not cleaned:
+            raise ValueError("name at least one file type, like pdf")
+        return cleaned
+
+
 class NotifySettings(_Section):
     """GOV.UK Notify: its address, and the ids of two templates in the Notify service that pass
     our own rendered words through (email: subject `((subject))`, body `((body))`; text
@@ -346,6 +370,7 @@ class Settings(BaseSettings):
     single_sign_on: SingleSignOnSettings
     messaging: MessagingSettings
     notify: NotifySettings
+    documents: DocumentSettings
     # Secrets: from the environment only (ENVIRONMENT_ONLY).
     secret_key: str | None = None
     smtp_password: str | None = None

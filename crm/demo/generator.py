@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
+from crm.demo.assessment import AssessmentMixin
 from crm.demo.carers import CarersMixin, due_rule
 from crm.demo.chance import Choice
 from crm.demo.diary import Calendar, SlotBook
@@ -53,6 +54,7 @@ class Generator(
     CarersMixin,
     SupportMixin,
     WorkMixin,
+    AssessmentMixin,
 ):
     """One demo load: the state every part shares (streams of random numbers, the calendar,
     the slot book, the rows to write) and the reasons lists."""
@@ -89,6 +91,7 @@ class Generator(
         self.rng = random.Random(f"{seed}:households")
         self.rng_carers = random.Random(f"{seed}:carers")
         self.rng_support = random.Random(f"{seed}:support")
+        self.rng_assessment = random.Random(f"{seed}:assessment")
         self.reasons = reasons
         self.sources = sources
         self.service_name = settings.service.name

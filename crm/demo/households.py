@@ -260,8 +260,11 @@ class HouseholdsMixin:
             created_at=enquired_at,
             updated_at=max(last_at, first_contact or last_at),
         )
-        for applicant in applicants:
+        applicant_rows = [
             self.rows.add("applicant", id=self.ids.take("applicant"), **applicant)
+            for applicant in applicants
+        ]
+        self._assessment(plan, applicant_rows, last_stage, hold_from, last_at)
         for consent in consents:
             self.rows.add("consent", **consent)
         if telegram_chat is not None:

@@ -162,6 +162,12 @@ TEMPLATES: dict[str, Template] = {
             "panel_decision_due_staff",
             described="Reminder to our decision maker: the decision after your panel",
         ),
+        # -- the assessment -------------------------------------------------------------------
+        staff("check_overdue_staff", described="Reminder to our staff: chase one of your checks"),
+        staff(
+            "member_turning_18_staff",
+            described="Reminder to our staff: a child in your household turns 18 (DBS check)",
+        ),
         # -- carers ---------------------------------------------------------------------------
         public("check_in", described="Check-in: how things are going"),
         staff(

@@ -45,6 +45,9 @@ class Household(SQLModel, table=True):
     interests: str | None = Field(default=None, max_length=2000)
     is_kinship: bool = False
     assigned_officer_id: int | None = Field(default=None, foreign_key="staff_user.id", index=True)
+    # The assessing social worker, separate from the recruitment officer above: stage one
+    # and two are theirs (crm.services.assessment).
+    assessor_id: int | None = Field(default=None, foreign_key="staff_user.id", index=True)
     stage: Stage = enum_column(Stage, default=Stage.ENQUIRY)
     stage_entered_at: datetime = created_at_field()
     # The stage a household was paused from, so `on_hold` resumes where it stopped.

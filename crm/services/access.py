@@ -10,9 +10,9 @@ Who sees what (least privilege, on top of the areas in crm.services.actors):
 - households: managers and recruitment officers those in their areas and the hub's triage
   queue (no area yet); assessing social workers, in their areas and triage, households in
   assessment (application to panel, or on hold from one of those) and any household assigned
-  to them; agency decision makers, in their areas, households at panel or approved (what they
-  decide on, and what they decided); supervising social workers work with carers, not this
-  pipeline;
+  to them (as its officer or as its assessing social worker); agency decision makers, in
+  their areas, households at panel or approved (what they decide on, and what they decided);
+  supervising social workers work with carers, not this pipeline;
 - carers: managers those in their areas; supervising social workers the carers they
   supervise, and in their areas carers nobody supervises yet;
 - tasks and visits: through the household or carer they are about. A task about nothing (no
@@ -75,6 +75,7 @@ def household_visibility(actor: Actor) -> sa.ColumnElement[bool]:
                 Household.stage == Stage.ON_HOLD, Household.held_from_stage.in_(ASSESSMENT_STAGES)
             ),
             Household.assigned_officer_id == actor.user_id,
+            Household.assessor_id == actor.user_id,
         )
         return sa.and_(in_areas, in_assessment)
     if actor.role == Role.DECISION_MAKER:
@@ -97,6 +98,7 @@ def may_view_household(actor: Actor, household: Household) -> bool:
             stage in ASSESSMENT_STAGES
             or (stage == Stage.ON_HOLD and household.held_from_stage in ASSESSMENT_STAGES)
             or household.assigned_officer_id == actor.user_id
+            or household.assessor_id == actor.user_id
         )
     if actor.role == Role.DECISION_MAKER:
         return household.area_id in actor.area_ids and Stage(household.stage) in DECISION_STAGES

@@ -50,6 +50,7 @@ from crm.models import (
     AppointmentKind,
     AppointmentStatus,
     Area,
+    AssessmentSessionNote,
     AuditAction,
     AuditEvent,
     CallOutcome,
@@ -61,15 +62,24 @@ from crm.models import (
     ChatConversation,
     ChatMessage,
     CheckIn,
+    CheckOutcome,
     Consent,
     ConsentScope,
     ConstellationActivity,
     ConstellationActivityKind,
     ConstellationMember,
+    CourseAttendance,
     Decision,
+    DocumentKind,
     EnquiryChannel,
+    FormFSection,
     FosteringType,
     Household,
+    HouseholdCheck,
+    HouseholdDocument,
+    HouseholdMember,
+    HouseholdPet,
+    MemberKind,
     OutboxMessage,
     OutboxStatus,
     PanelListing,
@@ -79,6 +89,7 @@ from crm.models import (
     ReasonKind,
     Recommendation,
     Role,
+    SessionOutcome,
     Source,
     Specialism,
     StaffUser,
@@ -93,11 +104,11 @@ from crm.models import (
     TemporaryApproval,
     TrainingRecord,
 )
-from crm.services import audit, lifecycle
+from crm.services import audit, checks, documents, lifecycle
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
 from crm.services.validation import format_phone
-from crm.settings import Settings
+from crm.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -207,12 +218,18 @@ class _Records:
             ("chat_conversation", self.conversation_ids),
             ("panel_listing", self.panel_listing_ids),
         ]
+        # The assessment's records name their household in the event (they may be gone).
+        assessment = sa.and_(
+            AuditEvent.entity.in_(ASSESSMENT_ENTITIES),
+            AuditEvent.detail["household_id"].as_integer() == self.household.id,
+        )
         return sa.or_(
+            assessment,
             *(
                 sa.and_(AuditEvent.entity == entity, AuditEvent.entity_id.in_(ids))
                 for entity, ids in pairs
                 if ids
-            )
+            ),
         )
 
 
@@ -320,6 +337,10 @@ def _identifiers(session: Session, records: _Records) -> _Identifiers:
         found.word(a.last_name)
         found.email(a.email)
         found.phone(a.phone)
+    for m in session.exec(select(HouseholdMember).where(HouseholdMember.household_id == h.id)):
+        found.word(f"{m.first_name} {m.last_name}")
+        found.word(m.first_name)
+        found.word(m.last_name)
     for line in (h.address_line_1, h.address_line_2, h.town, h.postcode):
         found.text(line)
     chats = set(records.chat_ids)
@@ -519,7 +540,24 @@ AUDIT_ACTION_TEXT = {
     AuditAction.EXPORT: "Made a copy of it",
     AuditAction.ERASE: "Erased it",
 }
+# Records of the assessment (crm.services.members, checks, assessment).
+ASSESSMENT_ENTITIES = (
+    "household_document",
+    "household_member",
+    "household_pet",
+    "household_check",
+    "assessment_session_note",
+    "course_attendance",
+    "form_f_section",
+)
 AUDIT_ENTITY_TEXT = {
+    "household_document": "A document about you",
+    "household_member": "A member of your household",
+    "household_pet": "A pet in your household",
+    "household_check": "A check in your assessment",
+    "assessment_session_note": "The notes of an assessment session",
+    "course_attendance": "Your preparation training",
+    "form_f_section": "Your assessment report (Form F)",
     "household": "Your household's record",
     "carer": "Your foster carer record",
     "task": "A task about you",
@@ -676,7 +714,13 @@ class _Builder:
             self.stages(),
             self.panel(),
             self.timeline(),
+            self.members(),
+            self.pets(),
+            self.checks(),
             self.visits(),
+            self.assessment_sessions(),
+            self.courses(),
+            self.documents(),
             self.tasks(),
             self.messages(),
             self.chats(),
@@ -892,6 +936,153 @@ class _Builder:
                     a.body or "",
                     _text(CALL_OUTCOME_TEXT, a.call_outcome),
                     self.who(a.actor_id, a.actor_label),
+                )
+            )
+        return section
+
+    def members(self) -> Section:
+        section = Section(
+            "household-members",
+            "The people in your household",
+            "Who lives in your household or is closely involved with it, as recorded for your "
+            "assessment.",
+            ("First name", "Last name", "How they are part of the household", "Relationship",
+             "Date of birth", "Notes", "Added on"),
+        )  # fmt: skip
+        hid = self.records.household.id
+        for m in self.rows(
+            HouseholdMember, HouseholdMember.household_id == hid, HouseholdMember.id
+        ):
+            section.rows.append(
+                (
+                    m.first_name,
+                    m.last_name,
+                    MemberKind(m.kind).label,
+                    m.relationship or "",
+                    self.fmt.date(m.date_of_birth),
+                    m.notes or "",
+                    self.fmt.date(m.created_at),
+                )
+            )
+        return section
+
+    def pets(self) -> Section:
+        section = Section(
+            "pets",
+            "Your pets",
+            "The animals in your home, as recorded for your assessment.",
+            ("Kind of animal", "Name", "Notes", "Added on"),
+        )
+        hid = self.records.household.id
+        for p in self.rows(HouseholdPet, HouseholdPet.household_id == hid, HouseholdPet.id):
+            section.rows.append(
+                (p.species, p.name or "", p.notes or "", self.fmt.date(p.created_at))
+            )
+        return section
+
+    def checks(self) -> Section:
+        section = Section(
+            "checks",
+            "Checks in your assessment",
+            "The checks we made while assessing your household (such as DBS, local authority "
+            "and medical checks, and references), when we asked for each and what came back.",
+            ("Check", "About", "Which one", "Requested on", "Chased on", "Received on",
+             "Outcome", "Expires on", "Notes"),
+        )  # fmt: skip
+        hid = self.records.household.id
+        config = checks.load_config()
+        names = {
+            m.id: m.full_name
+            for m in self.rows(HouseholdMember, HouseholdMember.household_id == hid)
+        }
+        for c in self.rows(HouseholdCheck, HouseholdCheck.household_id == hid, HouseholdCheck.id):
+            kind = config.kind(c.check_key)
+            section.rows.append(
+                (
+                    kind.label if kind else _humanise(c.check_key),
+                    names.get(c.member_id, "Your household"),
+                    c.label or "",
+                    self.fmt.date(c.requested_on),
+                    self.fmt.date(c.chased_on),
+                    self.fmt.date(c.received_on),
+                    CheckOutcome(c.outcome).label if c.outcome else "",
+                    self.fmt.date(c.expires_on),
+                    c.notes or "",
+                )
+            )
+        return section
+
+    def assessment_sessions(self) -> Section:
+        section = Section(
+            "assessment-sessions",
+            "Notes of your assessment sessions",
+            "What each assessment session with your assessing social worker covered.",
+            ("Session date", "How it went", "Notes", "Written by", "Written on"),
+        )
+        hid = self.records.household.id
+        visits = {v.id: v for v in self.rows(Appointment, Appointment.household_id == hid)}
+        for n in self.rows(
+            AssessmentSessionNote,
+            AssessmentSessionNote.household_id == hid,
+            AssessmentSessionNote.recorded_at,
+        ):
+            visit = visits.get(n.appointment_id)
+            section.rows.append(
+                (
+                    self.fmt.date(visit.starts_at) if visit else "",
+                    SessionOutcome(n.outcome).label,
+                    n.notes,
+                    self.staff_name(n.recorded_by_id, "A member of our staff"),
+                    self.fmt.date(n.recorded_at),
+                )
+            )
+        return section
+
+    def courses(self) -> Section:
+        section = Section(
+            "preparation-training",
+            "Your preparation training",
+            "The preparation courses (Skills to Foster) you attended.",
+            ("Course", "Who", "From", "To", "Completed"),
+        )
+        hid = self.records.household.id
+        names = {
+            m.id: m.full_name
+            for m in self.rows(HouseholdMember, HouseholdMember.household_id == hid)
+        }
+        for c in self.rows(
+            CourseAttendance, CourseAttendance.household_id == hid, CourseAttendance.attended_from
+        ):
+            section.rows.append(
+                (
+                    c.course,
+                    names.get(c.member_id, "Your household"),
+                    self.fmt.date(c.attended_from),
+                    self.fmt.date(c.attended_to),
+                    _yes_no(c.completed),
+                )
+            )
+        return section
+
+    def documents(self) -> Section:
+        section = Section(
+            "documents",
+            "Documents",
+            "Files we keep about you, such as your application form, references and reports. "
+            "A copy of each is in the documents folder of this download.",
+            ("Kind", "File name", "In this download as", "Size", "Added on"),
+        )
+        hid = self.records.household.id
+        for d in self.rows(
+            HouseholdDocument, HouseholdDocument.household_id == hid, HouseholdDocument.id
+        ):
+            section.rows.append(
+                (
+                    DocumentKind(d.kind).label,
+                    d.original_name,
+                    document_file_name(d),
+                    f"{max(1, d.size_bytes // 1024)} KB",
+                    self.fmt.date(d.uploaded_at),
                 )
             )
         return section
@@ -1418,7 +1609,19 @@ def subject_access_zip(
         add("your-information.html", render_document(document).encode("utf-8"))
         for section in document.sections:
             add(section.filename, _csv(section))
+        for d in session.exec(
+            select(HouseholdDocument).where(HouseholdDocument.household_id == household_id)
+        ):
+            path = documents.path_of(settings, d)
+            if path.is_file():
+                add(document_file_name(d), path.read_bytes())
     return SubjectAccessFile(f"{folder}-{stamp:%Y-%m-%d}.zip", buffer.getvalue())
+
+
+def document_file_name(document: HouseholdDocument) -> str:
+    """Where a document sits in the download: its id keeps two files of one name apart."""
+    name = re.sub(r"[^A-Za-z0-9._ -]+", "-", document.original_name).strip(" .-") or "file"
+    return f"documents/{document.id}-{name}"
 
 
 def _file_part(reference: str) -> str:
@@ -1436,10 +1639,13 @@ def anonymise_household(
     reason: str,
     commit: bool = True,
     checkpoint: bool = True,
+    settings: Settings | None = None,
 ) -> Household:
     """Erase a household's personal data everywhere it is held (by household, by carer and by
     Telegram chat), keeping its anonymous stage history. With `commit` (the default) it is
-    one transaction and, with `checkpoint`, the SQLite write-ahead log is truncated after."""
+    one transaction and, with `checkpoint`, the SQLite write-ahead log is truncated after.
+    The household's documents' files go from `settings`' documents folder (the configured
+    one when not given) once the rows are gone: after the commit, or at once without one."""
     household = _check(session, actor, household_id)
     reason = " ".join((reason or "").split())
     if not reason:
@@ -1451,6 +1657,13 @@ def anonymise_household(
     # Read before anything is deleted: what identifies them in a record that stays.
     identifiers = _identifiers(session, records)
     basis = "retention rule" if actor.is_system else "request"
+    files = list(
+        session.exec(
+            select(HouseholdDocument.stored_name).where(
+                HouseholdDocument.household_id == household.id
+            )
+        ).all()
+    )
 
     def work() -> None:
         _erase_records(session, records, identifiers, basis, now)
@@ -1474,6 +1687,8 @@ def anonymise_household(
     else:
         work()
         session.flush()
+    if files:
+        documents.remove_files(settings or load_settings(), files)
     return household
 
 
@@ -1484,6 +1699,17 @@ def _erase_records(
     what a safeguarding concern says about a child."""
     hid = records.household.id
     carer = records.carer
+    # The assessment's records go whole: checks and training before the people they are on.
+    for model in (
+        HouseholdDocument,
+        HouseholdCheck,
+        CourseAttendance,
+        AssessmentSessionNote,
+        FormFSection,
+        HouseholdMember,
+        HouseholdPet,
+    ):
+        session.exec(sa.delete(model).where(model.household_id == hid))
     for applicant in session.exec(select(Applicant).where(Applicant.household_id == hid)):
         session.delete(applicant)
     for model in (Consent, Activity):
@@ -1739,7 +1965,7 @@ def apply_retention(
         anonymise_household(
             session, actor, household_id,
             reason=f"Retention rule: closed more than {months} months ago",
-            checkpoint=False,
+            checkpoint=False, settings=settings,
         )  # fmt: skip
         done += 1
     if checkpoint:

@@ -40,7 +40,7 @@ from crm.models import (
     Stage,
     StageEvent,
 )
-from crm.services import audit, lifecycle
+from crm.services import audit, checks, lifecycle
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
 from crm.settings import Settings
@@ -260,6 +260,7 @@ def apply_move(
     if target == Stage.DEREGISTERED and not (actor.is_system or actor.role in CARER_TEAM_ROLES):
         raise NotAllowed("Deregistration is for the carer's supervising team or a manager")
     move = classify_move(session, household, target, approving=True)
+    checks.require_stage_one_complete(session, actor, household, target)
     reason_text = " ".join(reason_text.split()) if reason_text else None
     if move.needs_reopen and not reopen:
         raise InvalidInput(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
@@ -80,13 +81,19 @@ def redis_url() -> str:
     return url
 
 
-def make_test_settings(database_url: str = "sqlite://") -> Settings:
+def make_test_settings(
+    database_url: str = "sqlite://", documents_folder: Path | None = None
+) -> Settings:
     """Settings from the real defaults file, untouched by the developer's environment (but
-    for the second factor, below)."""
+    for the second factor, below, and the documents folder: never the project's own)."""
     # The second factor is asked of no role here, so that every page's tests can sign in with
     # a password alone; tests/crm/web/test_second_factor.py signs in with the real defaults.
+    folder = documents_folder or Path(tempfile.gettempdir()) / "fostercrm-test-documents"
     return load_settings(
-        environ={}, database={"url": database_url}, sign_in={"mfa_required_roles": []}
+        environ={},
+        database={"url": database_url},
+        sign_in={"mfa_required_roles": []},
+        documents={"folder": str(folder)},
     )
 
 
@@ -183,8 +190,8 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return make_test_settings(database_url)
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_test_settings(database_url, tmp_path / "documents")
 
 
 @pytest.fixture

@@ -149,6 +149,7 @@ def _register_blueprints(app: Flask) -> None:
     # Imported here: the blueprints' modules import db() and state() from this one.
     from crm.web import (
         admin,
+        assessment,
         auth,
         board,
         carers,
@@ -180,6 +181,7 @@ def _register_blueprints(app: Flask) -> None:
         households,
         kinship,
         imports,
+        assessment,
         visits,
         carers,
         mockingbird,

@@ -87,8 +87,9 @@ def erase(household_id: int):
         else:
             try:
                 service.anonymise_household(
-                    db(), current_actor(), household.id, reason=form.reason.data or ""
-                )
+                    db(), current_actor(), household.id, reason=form.reason.data or "",
+                    settings=state().settings,
+                )  # fmt: skip
             except InvalidInput as exc:
                 attach_errors(form, exc.errors, "reason")
             else:

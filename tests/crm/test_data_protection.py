@@ -32,7 +32,11 @@ from bot.knowledge import KnowledgeCache, load_knowledge
 from bot.matching import Matcher
 from crm import clock
 from crm.scheduler import housekeeping
+from crm.services import assessment as assessment_service
 from crm.services import carers as carer_service
+from crm.services import checks as checks_service
+from crm.services import documents as documents_service
+from crm.services import members as members_service
 from crm.services import mockingbird, reminders
 from crm.services.actors import Actor
 from crm.services.appointments import book_appointment, cancel_appointment
@@ -167,7 +171,10 @@ def the_whole_way(session: Session, settings, org, assistant: Assistant) -> Jour
         location=HOME, notes=f"Meet {SECOND_FIRST} too", check_availability=False,
     )  # fmt: skip
     cancel_appointment(session, manager, session_at_home.id, reason=f"{FIRST} {LAST} is unwell")
-    for stage in ("initial_visit", "application", "stage_one", "stage_two", "panel"):
+    for stage in ("initial_visit", "application", "stage_one"):
+        move_stage(session, manager, household.id, stage)
+    the_assessment(session, settings, org, manager, household)
+    for stage in ("stage_two", "panel"):
         move_stage(session, manager, household.id, stage)
     # The panel met them today and recommended approval, with words that name them.
     from crm.services import panel
@@ -270,6 +277,57 @@ def the_whole_way(session: Session, settings, org, assistant: Assistant) -> Jour
     return Journey(session.get(m.Household, household.id), session.get(m.Carer, carer.id))
 
 
+def the_assessment(session: Session, settings, org, manager, household) -> None:
+    """Stage one's members, pets and every required check, a session written up and Skills
+    to Foster: the assessment's records, each holding some of their values."""
+    first, second = members_service.add_applicants_as_members(session, manager, household.id)
+    members_service.add_member(
+        session, manager, household.id,
+        members_service.MemberInput(
+            "birth_child", "Ada", LAST, date(2012, 6, 1), notes=f"Goes to school near {TOWN}"
+        ),
+    )  # fmt: skip
+    members_service.add_pet(
+        session, manager, household.id, members_service.PetInput("Dog", f"{LAST} Rex")
+    )
+    done = {"requested_on": date(2026, 2, 2), "received_on": date(2026, 3, 2), "outcome": "clear"}
+    for who in (first, second):
+        for key in ("dbs_enhanced", "la_current", "medical_gp", "medical_adviser", "right_to_live"):
+            checks_service.add_check(
+                session, manager, household.id,
+                checks_service.CheckInput(key, who.id, notes=f"Rang {PHONE_TYPED}", **done),
+            )  # fmt: skip
+    for key, label in (
+        ("personal_reference", f"{SECOND_FIRST}'s sister"),
+        ("personal_reference", f"Neighbour at {ADDRESS_2}"),
+        ("home_safety", None),
+        ("pet_assessment", None),
+    ):
+        checks_service.add_check(
+            session, manager, household.id,
+            checks_service.CheckInput(key, label=label, notes=f"Visited {HOME}", **done),
+        )  # fmt: skip
+    assessment_service.add_course(
+        session, manager, household.id, member_id=first.id,
+        attended_from=date(2026, 3, 2), attended_to=date(2026, 3, 3),
+    )  # fmt: skip
+    visit = book_appointment(
+        session, manager, settings, staff_id=org.assessor_north.id, kind="assessment_session",
+        starts_at=clock.now() + timedelta(minutes=30), household_id=household.id, location=HOME,
+        check_availability=False,
+    )  # fmt: skip
+    clock.advance(timedelta(hours=2))
+    assessment_service.record_session_notes(
+        session, manager, visit.id, outcome="held",
+        notes=f"{SECOND_FIRST} showed us round {ADDRESS_1}; call {SECOND_PHONE_TYPED}",
+    )  # fmt: skip
+    assert checks_service.missing_required(session, household) == []
+    documents_service.upload(
+        session, manager, settings, household.id, kind="application_form",
+        filename=f"{FIRST} {LAST} application.pdf", content=b"%PDF-1.7 " + FIRST.encode(),
+    )  # fmt: skip
+
+
 def m_applicant(first, last, email, phone, dob):  # noqa: ANN001, ANN201
     from crm.services.households import ApplicantChange
 
@@ -291,15 +349,20 @@ def test_erasure_leaves_no_personal_value_in_any_table(
     assert tables >= {
         "applicant", "household", "activity", "appointment", "task", "stage_event", "carer",
         "check_in", "outbox_message", "chat_message", "chat_conversation", "telegram_chat_link",
+        "household_member", "household_pet", "household_check", "assessment_session_note",
     }  # fmt: skip
     if backend == "sqlite":
         assert values_in_files(database_url)
 
+    folder = Path(settings.documents.folder)
+    assert len(list(folder.iterdir())) == 1
     anonymise_household(
-        session, org.actor(session, org.manager), hid, reason="Asked by email on 9 March"
-    )
+        session, org.actor(session, org.manager), hid, reason="Asked by email on 9 March",
+        settings=settings,
+    )  # fmt: skip
 
     assert values_left(engine) == []
+    assert list(folder.iterdir()) == []
     if backend == "sqlite":
         assert values_in_files(database_url) == []
         wal = Path(f"{sa.make_url(database_url).database}-wal")
@@ -446,6 +509,8 @@ def test_export_is_a_zip_with_every_kind_of_record_in_words(
         "notes-and-contact", "visits", "tasks", "messages", "chats", "telegram",
         "foster-carer", "placements", "supervision-visits", "annual-reviews", "training",
         "check-ins", "mockingbird", "access-log",
+        "household-members", "pets", "checks", "assessment-sessions", "preparation-training",
+        "documents",
     }  # fmt: skip
     # Every kind of record is there and holds rows: by household and by carer.
     assert all(len(rows) > 1 for rows in tables.values()), {k: len(v) for k, v in tables.items()}
@@ -461,7 +526,7 @@ def test_export_is_a_zip_with_every_kind_of_record_in_words(
     assert household["Where you are in the process"] == "Approved"
     visits = tables["visits"]
     assert sorted(_column(visits, "Kind")) == [
-        "Assessment session", "Initial visit", "Supervision visit",
+        "Assessment session", "Assessment session", "Initial visit", "Supervision visit",
     ]  # fmt: skip
     supervision = visits[1 + _column(visits, "Kind").index("Supervision visit")]
     assert supervision[visits[0].index("Where")] == HOME

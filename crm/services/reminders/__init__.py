@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from crm.services.reminders import (
+    assessment,
     carers,
     check_ins,
     engine,
@@ -27,6 +28,7 @@ REMINDERS: tuple[engine.ReminderSpec, ...] = (
     *stalled.SPECS,
     *panel.SPECS,
     *kinship.SPECS,
+    *assessment.SPECS,
     *carers.SPECS,
     *check_ins.SPECS,
 )
