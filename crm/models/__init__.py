@@ -11,6 +11,7 @@ from crm.models.base import (
     Role,
     Stage,
 )
+from crm.models.carer_status import CarerBreak, CarerLeaving
 from crm.models.carers import Carer, CarerStatus, FosteringType, Placement, Specialism
 from crm.models.households import Applicant, Consent, Household
 from crm.models.imports import SavedImportMapping
@@ -68,6 +69,8 @@ __all__ = [
     "CallOutcome",
     "Campaign",
     "Carer",
+    "CarerBreak",
+    "CarerLeaving",
     "CarerStatus",
     "Channel",
     "ChatChannel",

@@ -154,6 +154,7 @@ def _register_blueprints(app: Flask) -> None:
         reports,
         second_factor,
         single_sign_on,
+        tasks,
         visits,
     )
 
@@ -172,6 +173,7 @@ def _register_blueprints(app: Flask) -> None:
         reports,
         second_factor,
         single_sign_on,
+        tasks,
     ):
         app.register_blueprint(module.bp)
 
