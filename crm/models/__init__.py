@@ -25,7 +25,8 @@ from crm.models.base import (
     Role,
     Stage,
 )
-from crm.models.carers import Carer, CarerStatus, FosteringType, Specialism
+from crm.models.carer_status import CarerBreak, CarerLeaving
+from crm.models.carers import Carer, CarerStatus, FosteringType, Placement, Specialism
 from crm.models.households import Applicant, Consent, Household
 from crm.models.imports import ImportUpload, SavedImportMapping
 from crm.models.kinship import TemporaryApproval
@@ -101,6 +102,8 @@ __all__ = [
     "CallOutcome",
     "Campaign",
     "Carer",
+    "CarerBreak",
+    "CarerLeaving",
     "CarerStatus",
     "Channel",
     "ChatChannel",

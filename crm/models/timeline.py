@@ -100,6 +100,8 @@ class Task(SQLModel, table=True):
     # Set when a change made the task pointless (the household withdrew, the carer
     # deregistered...): it was closed, not done, and this says why.
     closed_reason: str | None = Field(default=None, max_length=500)
+    # What the person who closed it found or did ("Spoke to them; visit booked").
+    outcome: str | None = Field(default=None, max_length=2000)
     # Lets the scheduler create a task once however often its scan runs.
     unique_key: str | None = Field(default=None, max_length=200, unique=True)
     created_by_id: int | None = Field(default=None, foreign_key="staff_user.id")

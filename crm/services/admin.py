@@ -31,7 +31,7 @@ from crm.services import audit
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
 from crm.services.sessions import end_all_sessions
-from crm.services.staff import MIN_PASSWORD_LENGTH, hash_password
+from crm.services.staff import MIN_PASSWORD_LENGTH, hash_password, open_work
 from crm.services.throttle import SignInThrottle
 
 _DISTRICT = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
@@ -89,6 +89,14 @@ def update_staff_user(
         errors["areas"] = "Choose areas from the list"
     if user.id == actor.user_id and (not active or role != Role.ADMIN):
         errors["role"] = "You cannot remove your own admin access"
+    if user.active and not active:
+        work = open_work(session, user.id)
+        if work.total:
+            # Nothing may be left with someone who cannot sign in: the caseload page moves it.
+            errors["active"] = (
+                f"{user.name} still holds open work ({work.describe()}): choose who takes it "
+                "on their caseload page before deactivating them"
+            )
     if errors:
         raise InvalidInput(errors)
     # Rights are read afresh on every request, so new areas apply at once. A new role ends the

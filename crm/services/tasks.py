@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -9,7 +10,16 @@ from sqlmodel import Session, select
 
 from crm import clock
 from crm.db import savepoint, transaction
-from crm.models import AuditAction, Carer, Household, StaffUser, Task, TaskKind, TaskPriority
+from crm.models import (
+    AuditAction,
+    Carer,
+    Household,
+    Role,
+    StaffUser,
+    Task,
+    TaskKind,
+    TaskPriority,
+)
 from crm.services import access, audit
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
@@ -125,6 +135,7 @@ def complete_task(session: Session, actor: Actor, task_id: int) -> Task:
         raise NotAllowed("This task is in an area you do not work in")
     if task.done_at is not None:
         raise InvalidInput("This task is already done", "task")
+    _refuse_unless_may_act(session, actor, task)
     with transaction(session):
         task.done_at = clock.now()
         task.done_by_id = actor.user_id
@@ -132,3 +143,162 @@ def complete_task(session: Session, actor: Actor, task_id: int) -> Task:
         audit.record(session, actor, AuditAction.UPDATE, "task", task.id, done=True)
     session.refresh(task)
     return task
+
+
+# -- acting on a task ---------------------------------------------------------------------
+
+# Who, besides the owner, may close or hand on someone's task in the areas they work in.
+TASK_LEADS = frozenset({Role.MANAGER, Role.ADMIN})
+OUTCOME_LIMIT = 2000
+
+
+def act_problem(session: Session, actor: Actor, task: Task) -> str | None:
+    """Why `actor` may not close or reassign `task` (a plain sentence), or None when they may:
+    its owner; a manager or admin in its area; and for a task in the team queue (nobody owns
+    it, or its owner can no longer open it), anyone on that team. Always only someone who may
+    open the task at all."""
+    if actor.is_system:
+        return None
+    if not actor.may_work_on(task.area_id) or not access.may_view_task(session, actor, task):
+        return "This task is not one you may open"
+    if task.done_at is not None:
+        return "This task is already closed"
+    if task.owner_id == actor.user_id or actor.role in TASK_LEADS:
+        return None
+    if task.owner_id is None or _owner_cannot_act(session, task):
+        # The team queue, or an owner who has left or moved area: the team picks it up.
+        return None
+    return "Only the person it is given to, or a manager in its area, can close or pass it on"
+
+
+def _owner_cannot_act(session: Session, task: Task) -> bool:
+    household = session.get(Household, task.household_id) if task.household_id else None
+    carer = session.get(Carer, task.carer_id) if task.carer_id else None
+    problem = access.owner_problem(
+        session, session.get(StaffUser, task.owner_id),
+        area_id=task.area_id, household=household, carer=carer,
+    )  # fmt: skip
+    return problem is not None
+
+
+def may_act_on(session: Session, actor: Actor, task: Task) -> bool:
+    return act_problem(session, actor, task) is None
+
+
+@dataclass
+class TaskView:
+    task: Task
+    household: Household | None
+    carer: Carer | None
+    carer_household: Household | None
+    owner: StaffUser | None
+    done_by: StaffUser | None
+    may_act: bool
+    possible_owners: list[StaffUser] = field(default_factory=list)
+
+
+def _viewable(session: Session, actor: Actor, task_id: int) -> Task:
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"No task with id {task_id}")
+    if not actor.may_work_on(task.area_id) or not access.may_view_task(session, actor, task):
+        raise NotAllowed("This task is not one you may open")
+    return task
+
+
+def task_view(session: Session, actor: Actor, task_id: int) -> TaskView:
+    """The task page: what it is about, who has it, and whether the actor may act on it."""
+    task = _viewable(session, actor, task_id)
+    household = session.get(Household, task.household_id) if task.household_id else None
+    carer = session.get(Carer, task.carer_id) if task.carer_id else None
+    carer_household = session.get(Household, carer.household_id) if carer else None
+    may_act = may_act_on(session, actor, task)
+    with transaction(session):
+        audit.record(session, actor, AuditAction.VIEW, "task", task.id)
+    return TaskView(
+        task=task,
+        household=household,
+        carer=carer,
+        carer_household=carer_household,
+        owner=session.get(StaffUser, task.owner_id) if task.owner_id else None,
+        done_by=session.get(StaffUser, task.done_by_id) if task.done_by_id else None,
+        may_act=may_act,
+        possible_owners=(
+            access.possible_owners(session, area_id=task.area_id, household=household, carer=carer)
+            if may_act
+            else []
+        ),
+    )
+
+
+def _refuse_unless_may_act(session: Session, actor: Actor, task: Task) -> None:
+    problem = act_problem(session, actor, task)
+    if problem == "This task is already closed":
+        raise InvalidInput(problem, "task")
+    if problem:
+        raise NotAllowed(problem)
+
+
+def close_task(session: Session, actor: Actor, task_id: int, *, outcome: str | None) -> Task:
+    """Close a task with what came of it. The outcome is required: a closed task with no word
+    on what happened tells the next person nothing."""
+    task = _viewable(session, actor, task_id)
+    _refuse_unless_may_act(session, actor, task)
+    outcome = (outcome or "").strip()
+    if not outcome:
+        raise InvalidInput("Say what came of it: what you did or found out", "outcome")
+    if len(outcome) > OUTCOME_LIMIT:
+        raise InvalidInput(f"Use {OUTCOME_LIMIT} characters or fewer", "outcome")
+    with transaction(session):
+        task.done_at = clock.now()
+        task.done_by_id = actor.user_id
+        task.outcome = outcome
+        session.add(task)
+        audit.record(session, actor, AuditAction.UPDATE, "task", task.id, done=True, outcome=True)
+    session.refresh(task)
+    return task
+
+
+def reassign_task(session: Session, actor: Actor, task_id: int, owner_id: int | None) -> Task:
+    """Give an open task to someone else in its area (or, with None, to the area's team
+    queue). The new owner must be allowed the work (crm.services.access.owner_problem)."""
+    task = _viewable(session, actor, task_id)
+    _refuse_unless_may_act(session, actor, task)
+    if owner_id == task.owner_id:
+        raise InvalidInput("The task is already with them: choose someone else", "owner_id")
+    if owner_id is not None:
+        staff = session.get(StaffUser, owner_id)
+        household = session.get(Household, task.household_id) if task.household_id else None
+        carer = session.get(Carer, task.carer_id) if task.carer_id else None
+        problem = access.owner_problem(
+            session, staff, area_id=task.area_id, household=household, carer=carer
+        )
+        if problem:
+            raise InvalidInput(problem, "owner_id")
+    with transaction(session):
+        task.owner_id = owner_id
+        session.add(task)
+        audit.record(
+            session, actor, AuditAction.UPDATE, "task", task.id, owner=True, team=owner_id is None
+        )
+    session.refresh(task)
+    return task
+
+
+def open_tasks_about(
+    session: Session, actor: Actor, *, household_id: int | None = None, carer_id: int | None = None
+) -> list[Task]:
+    """The open tasks about a household or a carer that the actor may see, soonest first."""
+    about = Task.household_id == household_id if household_id is not None else None
+    if carer_id is not None:
+        about = Task.carer_id == carer_id
+    if about is None:
+        return []
+    return list(
+        session.exec(
+            select(Task)
+            .where(about, Task.done_at.is_(None), access.task_visibility(actor))
+            .order_by(Task.due_at, Task.id)
+            .limit(100)
+        ).all()
+    )

@@ -153,6 +153,7 @@ def _register_blueprints(app: Flask) -> None:
         auth,
         board,
         carers,
+        caseloads,
         chat,
         checkins,
         data_protection,
@@ -170,6 +171,7 @@ def _register_blueprints(app: Flask) -> None:
         reports,
         second_factor,
         single_sign_on,
+        tasks,
         visits,
     )
 
@@ -188,6 +190,7 @@ def _register_blueprints(app: Flask) -> None:
         panel,
         placements,
         matching,
+        caseloads,
         admin,
         data_protection,
         checkins,
@@ -197,6 +200,7 @@ def _register_blueprints(app: Flask) -> None:
         single_sign_on,
         health,
         metrics,
+        tasks,
     ):
         app.register_blueprint(module.bp)
 

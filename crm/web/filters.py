@@ -38,6 +38,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("households.index", "Households", _RECRUITMENT, "/households"),
     NavItem("visits.week", "Visits", _ALL, "/visits"),
     NavItem("carers.index", "Carers", _CARERS, "/carers"),
+    NavItem("caseloads.index", "Caseloads", _ALL, "/caseloads"),
     NavItem("funnel.report", "Reports", _OVERSIGHT, "/reports"),
     NavItem("imports.upload", "Import", _OVERSIGHT, "/imports"),
     NavItem("admin.audit_log", "Audit log", _OVERSIGHT, "/audit"),

@@ -1,0 +1,46 @@
+"""A carer's breaks from fostering and their leaving (notice, reason, exit conversation)."""
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from crm.models.base import created_at_field
+
+
+class CarerBreak(SQLModel, table=True):
+    """A break from fostering: the approval stays, supervision and check-ins pause."""
+
+    __tablename__ = "carer_break"
+    __table_args__ = (
+        sa.CheckConstraint("expected_end_on >= started_on", name="expected_end_after_start"),
+        sa.CheckConstraint("ended_on IS NULL OR ended_on >= started_on", name="ends_after_start"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    carer_id: int = Field(foreign_key="carer.id", index=True)
+    started_on: date
+    reason: str = Field(max_length=500)
+    expected_end_on: date
+    # The carer resumed fostering on this date (None: still on the break).
+    ended_on: date | None = None
+    recorded_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    created_at: datetime = created_at_field()
+
+
+class CarerLeaving(SQLModel, table=True):
+    """How a carer left: written notice, when the approval ends (28 days after the notice),
+    why (a reason from the deregistration list) and what they said in the exit conversation."""
+
+    __tablename__ = "carer_leaving"
+
+    id: int | None = Field(default=None, primary_key=True)
+    carer_id: int = Field(foreign_key="carer.id", unique=True)
+    notice_given_on: date
+    approval_ends_on: date
+    reason_code: str = Field(max_length=60)
+    exit_conversation_on: date | None = None
+    exit_conversation_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    exit_conversation_notes: str | None = Field(default=None, sa_type=sa.Text)
+    recorded_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
+    created_at: datetime = created_at_field()
