@@ -322,11 +322,27 @@ class Matcher:
         decision, found = self.decide(ranked)
         best = found[0]
         clauses = joined_clauses(split_clauses(text))
+        telling = [c for c in clauses if not self.asking(c, text)]
+        if telling and len(telling) < len(clauses) and best.slug != SAFEGUARDING:
+            # Context and a question ("we're both fit and healthy, can we foster a baby?"):
+            # the context ("healthy") is not answered as if it were asked.
+            # Only when the context alone is what the whole message was taken for, and the
+            # questions alone are clearly about something else.
+            questions = [c for c in clauses if c not in telling]
+            if not all(self.generic(c) for c in questions):
+                asked_decision, asked_found = self.decide(self.ranked(" ".join(questions)))
+                told = self.decide(self.ranked(" ".join(telling)))[1][0]
+                if (
+                    asked_decision == ANSWER
+                    and told.slug == best.slug
+                    and asked_found[0].slug not in (best.slug, FALLBACK, SAFEGUARDING)
+                ):
+                    decision, found = asked_decision, asked_found
+                    best = found[0]
         asked: list[Match] = []
         if len(clauses) > 1 and best.slug != SAFEGUARDING:
-            lowered = text.lower()
             for clause in clauses[:6]:
-                if not (asks(clause) or f"{clause}?" in lowered or f"{clause} ?" in lowered):
+                if not self.asking(clause, text):
                     continue
                 if self.generic(clause):
                     # "could I become a foster carer?": the topic is in the rest.
@@ -347,6 +363,11 @@ class Matcher:
         if all(m.slug != best.slug for m in matches):
             best = matches[0]
         return Analysis(best=best, matches=tuple(matches[:3]), decision=ANSWER)
+
+    @staticmethod
+    def asking(clause: str, text: str) -> bool:
+        lowered = text.lower()
+        return asks(clause) or f"{clause}?" in lowered or f"{clause} ?" in lowered
 
     def generic(self, clause: str) -> bool:
         """A question with no subject of its own ("can I still apply", "is that ok")."""

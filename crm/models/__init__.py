@@ -26,7 +26,7 @@ from crm.models.base import (
     Stage,
 )
 from crm.models.carer_status import CarerBreak, CarerLeaving
-from crm.models.carers import Carer, CarerStatus, FosteringType, Placement, Specialism
+from crm.models.carers import Carer, CarerStatus, FosteringType, Specialism
 from crm.models.households import Applicant, Consent, Household
 from crm.models.imports import ImportUpload, SavedImportMapping
 from crm.models.kinship import TemporaryApproval

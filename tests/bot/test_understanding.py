@@ -22,7 +22,7 @@ from rapidfuzz import fuzz
 
 from bot import safeguarding
 from bot.assistant import Assistant
-from bot.evaluation import cross_validate, evaluate, read_eval_file
+from bot.evaluation import cross_validate, evaluate, near_copy_groups, read_eval_file
 from bot.knowledge import (
     REQUIRED_INTENTS,
     REQUIRED_TOPICS,
@@ -37,8 +37,10 @@ from crm.testing.fixtures import make_test_settings
 HERE = Path(__file__).parent
 FRESH_FILE = HERE / "eval_fresh.csv"
 # Cross-validation floors: a little under what is measured, so a real regression fails.
-CV_MIN_OVERALL = 0.85
-CV_MIN_OFF_TOPIC = 0.84
+# Near copies of one phrasing share a fold (bot.evaluation.near_copy_groups), which made the
+# figures stricter than before: 88.2% overall, 84.5% off-topic when that came in.
+CV_MIN_OVERALL = 0.86
+CV_MIN_OFF_TOPIC = 0.82
 CV_MIN_PER_TOPIC = 0.65
 CV_MAX_FALSE_ALARMS = 0.01
 # The independent file (the lead sets these once it is written).
@@ -79,6 +81,19 @@ def test_cross_validation_figures(cv, capsys):
         s: cv.slug_accuracy(s) for s in cv.per_slug if cv.slug_accuracy(s) < CV_MIN_PER_TOPIC
     }
     assert not weakest, weakest
+
+
+def test_near_copies_of_one_phrasing_share_a_fold():
+    examples = [
+        ("adoption", "do you do adoption"),
+        ("adoption", "do you do adoptions"),
+        ("adoption", "can foster carers adopt"),
+        ("lgbtq", "do you do adoption"),
+    ]
+    groups = near_copy_groups(examples)
+    assert groups[0] == groups[1]
+    # Another phrasing, and the same words under another slug, are not tied to it.
+    assert groups[2] != groups[0] and groups[3] != groups[0]
 
 
 def test_every_topic_and_intent_has_forty_examples(knowledge):
