@@ -115,9 +115,12 @@ def create_staff_user(
 
 # -- leaving: their open work goes to colleagues first --------------------------------------
 
-WORK_KINDS = ("households", "carers", "visits", "tasks")
+# Assessments: the households they assess (household.assessor_id), apart from the households
+# they look after as recruitment officer.
+WORK_KINDS = ("households", "assessments", "carers", "visits", "tasks")
 WORK_WORDS = {
     "households": ("household", "households"),
+    "assessments": ("household they assess", "households they assess"),
     "carers": ("carer", "carers"),
     "visits": ("visit still to come", "visits still to come"),
     "tasks": ("open task", "open tasks"),
@@ -127,6 +130,7 @@ CARER_SUPERVISOR_ROLES = frozenset({Role.SUPERVISING_SOCIAL_WORKER, Role.MANAGER
 CARER_VISITS = frozenset({AppointmentKind.SUPERVISION_VISIT, AppointmentKind.ANNUAL_REVIEW})
 MOVED_ATTRIBUTE = {
     "households": "assigned_officer_id",
+    "assessments": "assessor_id",
     "carers": "supervising_social_worker_id",
     "visits": "staff_id",
     "tasks": "owner_id",
@@ -142,6 +146,7 @@ class OpenWork:
     what decides whether they may be deactivated."""
 
     households: list[Household] = field(default_factory=list)
+    assessments: list[Household] = field(default_factory=list)
     carers: list[Carer] = field(default_factory=list)
     visits: list[Appointment] = field(default_factory=list)
     tasks: list[Task] = field(default_factory=list)
@@ -172,6 +177,17 @@ def open_work(session: Session, staff_id: int) -> OpenWork:
                 select(Household)
                 .where(
                     Household.assigned_officer_id == staff_id,
+                    Household.stage.not_in(NOT_OPEN_STAGES),
+                    Household.anonymised_at.is_(None),
+                )
+                .order_by(Household.id)
+            ).all()
+        ),
+        assessments=list(
+            session.exec(
+                select(Household)
+                .where(
+                    Household.assessor_id == staff_id,
                     Household.stage.not_in(NOT_OPEN_STAGES),
                     Household.anonymised_at.is_(None),
                 )
@@ -285,6 +301,11 @@ def _work_problem(
 ) -> str | None:  # noqa: ANN001
     if kind == "households":
         problem = access.officer_problem(session, staff, item)
+        return f"{problem} ({item.reference})" if problem else None
+    if kind == "assessments":
+        from crm.services.assessment import assessor_problem
+
+        problem = assessor_problem(session, staff, item)
         return f"{problem} ({item.reference})" if problem else None
     if kind == "carers":
         if staff.role not in CARER_SUPERVISOR_ROLES:

@@ -240,3 +240,28 @@ def test_only_managers_of_their_areas_and_admins_deactivate(session, settings, o
         session, Actor.for_staff(session, org.manager), org.officer_south.id, to={}
     )
     assert not done.active
+
+
+def test_an_assessors_households_go_to_another_assessor(session, settings, org):
+    household = new_household(session, settings, email="assessed@example.com")
+    household.assessor_id = org.assessor_north.id
+    session.add(household)
+    session.commit()
+    manager = Actor.for_staff(session, org.manager)
+    assert staff.open_work(session, org.assessor_north.id).count("assessments") == 1
+    # An officer does not assess: refused, and nothing changes.
+    with pytest.raises(InvalidInput) as refused:
+        staff.deactivate_staff(
+            session, manager, org.assessor_north.id, to={"assessments": org.officer_north.id}
+        )
+    assert "is not an assessing social worker" in refused.value.errors["to_assessments"]
+    session.expire_all()
+    assert session.get(m.StaffUser, org.assessor_north.id).active
+    colleague = _colleague(
+        session, org, "asw.two@test.example", m.Role.ASSESSING_SOCIAL_WORKER, org.north
+    )
+    staff.deactivate_staff(session, manager, org.assessor_north.id,
+                           to={"assessments": colleague.id})  # fmt: skip
+    session.expire_all()
+    assert session.get(m.Household, household.id).assessor_id == colleague.id
+    assert not session.get(m.StaffUser, org.assessor_north.id).active
