@@ -74,15 +74,15 @@ def test_an_assessor_records_members_checks_and_a_session(
     caseload = page.get_by_role("table", name="Households I am assessing")
     check_axe("home")
     caseload.get_by_role("link", name="Rowan Achebe").click()
-    assert page.get_by_role("heading", name="Assessment", exact=True).is_visible()
-    assert page.get_by_text("Stage one cannot be completed until").is_visible()
+    page.get_by_role("heading", name="Assessment", exact=True).wait_for()
+    page.get_by_text("Stage one cannot be completed until").wait_for()
     check_axe("household page")
 
     page.get_by_role("button", name="Add the applicants (Rowan Achebe)").click()
-    assert (
+    (
         page.get_by_role("alert", name="Success")
         .get_by_text("1 applicant added to the household")
-        .is_visible()
+        .wait_for()
     )
 
     # A birth child, first with a date of birth in the future.
@@ -93,23 +93,19 @@ def test_an_assessor_records_members_checks_and_a_session(
     _date(page, "date_of_birth", "4", "5", "2099")
     page.get_by_label("Relationship to the applicants (optional)").fill("son")
     page.get_by_role("button", name="Save").click()
-    assert (
-        page.get_by_role("alert")
-        .get_by_text("Date of birth must be today or in the past")
-        .is_visible()
-    )
+    (page.get_by_role("alert").get_by_text("Date of birth must be today or in the past").wait_for())
     assert page.get_by_label("First name").input_value() == "Tobi"
     assert page.locator("#date_of_birth-year").input_value() == "2099"
     check_axe("member form with errors")
     page.locator("#date_of_birth-year").fill("2015")
     page.get_by_role("button", name="Save").click()
-    assert (
+    (
         page.get_by_role("alert", name="Success")
         .get_by_text("Person added to the household")
-        .is_visible()
+        .wait_for()
     )
     people = page.get_by_role("table", name="People in the household")
-    assert people.get_by_role("cell", name="Tobi Achebe son").is_visible()
+    people.get_by_role("cell", name="Tobi Achebe son").wait_for()
 
     # A check received before it was requested, then put right.
     page.get_by_role("link", name="Record a check").first.click()
@@ -122,31 +118,27 @@ def test_an_assessor_records_members_checks_and_a_session(
     page.get_by_label("Clear").check()
     page.get_by_label("Notes (optional)").fill("No concerns known")
     page.get_by_role("button", name="Save check").click()
-    assert (
+    (
         page.get_by_role("alert")
         .get_by_text("Date received must be on or after the date it was requested")
-        .is_visible()
+        .wait_for()
     )
     assert page.get_by_label("Notes (optional)").input_value() == "No concerns known"
     check_axe("check form with errors")
     _date(page, "received_on", "", "", "")
     page.get_by_label("Not received yet").check()
     page.get_by_role("button", name="Save check").click()
-    assert success(page).get_by_text("Check recorded").is_visible()
+    success(page).get_by_text("Check recorded").wait_for()
     outstanding = page.get_by_role("table", name="Checks requested and not yet received")
     la_check = outstanding.get_by_role("link", name="Local authority check (current area)")
-    assert la_check.is_visible()
+    la_check.wait_for()
 
     # An assessment session, booked in a free slot, then written up once it has happened.
     page.get_by_role("link", name="Book an assessment session").click()
     first_slot = page.locator("input[name='slot']").first
     first_slot.check()
     page.get_by_role("button", name="Book visit").click()
-    assert (
-        page.get_by_role("alert", name="Success")
-        .get_by_text("Assessment session booked")
-        .is_visible()
-    )
+    (page.get_by_role("alert", name="Success").get_by_text("Assessment session booked").wait_for())
     engine = make_engine(sqlite_url)
     with Session(engine) as session:
         visit = session.exec(
@@ -166,9 +158,9 @@ def test_an_assessor_records_members_checks_and_a_session(
     page.get_by_label("Held as planned").check()
     page.get_by_label("What the session covered").fill("Rowan's childhood and support network")
     page.get_by_role("button", name="Save notes").click()
-    assert success(page).get_by_text("Session notes saved").is_visible()
-    assert page.get_by_text("Rowan's childhood and support network").is_visible()
-    assert page.get_by_text(re.compile("Assessment session notes added by")).is_visible()
+    success(page).get_by_text("Session notes saved").wait_for()
+    page.get_by_text("Rowan's childhood and support network").wait_for()
+    page.get_by_text(re.compile("Assessment session notes added by")).wait_for()
     check_axe("household page after the session")
     context.close()
     assert problems == {}

@@ -86,18 +86,18 @@ def test_panel_recommendation_decision_and_the_carer_record(
     # A manager lists the household for the panel from its page.
     sign_in(page, live_server, MANAGER, DEMO_PASSWORD)
     page.goto(f"{live_server}/households/{household_id}")
-    assert page.get_by_role("heading", name="Panel").is_visible()
-    assert page.get_by_text(re.compile(r"\d+ days left")).first.is_visible()
+    page.get_by_role("heading", name="Panel").wait_for()
+    page.get_by_text(re.compile(r"\d+ days left")).first.wait_for()
     page.get_by_role("link", name="List for panel").click()
     check("list")
     page.get_by_role("button", name="List for this panel").click()
     # Nothing chosen: said at the top and at the field.
-    assert page.get_by_role("heading", name="There is a problem").is_visible()
-    assert page.locator(".govuk-error-message", has_text="Choose a panel meeting").is_visible()
+    page.get_by_role("heading", name="There is a problem").wait_for()
+    page.locator(".govuk-error-message", has_text="Choose a panel meeting").wait_for()
     page.get_by_label("Panel meeting").select_option(value=str(meeting_id))
     page.get_by_role("button", name="List for this panel").click()
-    assert page.get_by_text("Listed for panel").is_visible()
-    assert page.get_by_text("Panel", exact=True).first.is_visible()
+    page.get_by_text("Listed for panel").wait_for()
+    page.get_by_text("Panel", exact=True).first.wait_for()
 
     page.goto(f"{live_server}/panel")
     check("index")
@@ -121,7 +121,7 @@ def test_panel_recommendation_decision_and_the_carer_record(
     page.get_by_label("Short term").check()
     page.get_by_role("button", name="Record the recommendation").click()
     # Upside down: the form says so and keeps what was typed.
-    assert page.get_by_role("heading", name="There is a problem").is_visible()
+    page.get_by_role("heading", name="There is a problem").wait_for()
     assert page.get_by_label("Youngest age").input_value() == "11"
     check("recommendation with errors")
     page.get_by_label("Youngest age").fill("5")
@@ -129,7 +129,7 @@ def test_panel_recommendation_decision_and_the_carer_record(
     page.get_by_label("Long term").check()
     page.get_by_label("Sibling groups").check()
     page.get_by_role("button", name="Record the recommendation").click()
-    assert page.get_by_text("Recommendation recorded").is_visible()
+    page.get_by_text("Recommendation recorded").wait_for()
     _sign_out(page)
 
     # The agency decision maker approves with the terms and the supervising social worker.
@@ -142,7 +142,7 @@ def test_panel_recommendation_decision_and_the_carer_record(
     page.get_by_label("Approved", exact=True).check()
     page.get_by_label("Supervising social worker").select_option(label=supervisor_name)
     page.get_by_role("button", name="Record the decision").click()
-    assert page.get_by_text("Decision recorded: approved").is_visible()
+    page.get_by_text("Decision recorded: approved").wait_for()
     _sign_out(page)
 
     # The carer record opened with those terms and that supervising social worker.
