@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from calendar import month_abbr, month_name
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
 from flask_wtf import FlaskForm
@@ -46,6 +46,7 @@ from wtforms.validators import (
 
 from crm import clock
 from crm.models import CallOutcome, TaskPriority
+from crm.services.errors import InvalidInput
 
 
 def options(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
@@ -166,6 +167,21 @@ def attach_errors(form: FlaskForm, errors: dict[str, str], default: str) -> None
     for key, message in errors.items():
         field = getattr(form, key) if key in form._fields else getattr(form, default)
         field.errors = [*field.errors, message]
+
+
+def saved(form: FlaskForm, save: Callable[[], object], default: str) -> bool:
+    """Run a posted form through its service call: True once saved. The service is asked even
+    when the form found problems, so that one round names every problem (the service checks
+    everything the form does, and refuses what the form refused)."""
+    if not form.is_submitted():
+        return False
+    form.validate()
+    try:
+        save()
+    except InvalidInput as exc:
+        merge_errors(form, exc.errors, default)
+        return False
+    return not form.errors
 
 
 def merge_errors(form: FlaskForm, errors: dict[str, str], default: str) -> None:

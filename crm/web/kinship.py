@@ -14,10 +14,10 @@ from wtforms.validators import Length
 from crm import clock
 from crm.models import Household
 from crm.services import kinship as service
-from crm.services.errors import InvalidInput, NotFound
+from crm.services.errors import NotFound
 from crm.web import db, state
 from crm.web.auth import OVERSIGHT_ROLES, current_actor, roles_required
-from crm.web.forms import GovDateField, merge_errors
+from crm.web.forms import GovDateField, saved
 
 bp = Blueprint("kinship", __name__, url_prefix="/households")
 
@@ -78,16 +78,9 @@ def _page(form: FlaskForm, household: Household, heading: str):  # noqa: ANN202
 
 def _act(household_id: int, form: FlaskForm, heading: str, done: str, call) -> object:  # noqa: ANN001
     household = _household(household_id)
-    if form.is_submitted():
-        form.validate()
-        try:
-            call(household)
-        except InvalidInput as exc:
-            merge_errors(form, exc.errors, next(iter(form._fields)))
-        else:
-            if not form.errors:
-                flash(done)
-                return redirect(url_for("households.show", household_id=household.id))
+    if saved(form, lambda: call(household), next(iter(form._fields))):
+        flash(done)
+        return redirect(url_for("households.show", household_id=household.id))
     return _page(form, household, heading)
 
 

@@ -24,7 +24,7 @@ from crm.services import mockingbird as service
 from crm.services.errors import InvalidInput
 from crm.web import db, state
 from crm.web.auth import OVERSIGHT_ROLES, current_actor, has_role, roles_required
-from crm.web.forms import GovDateField, merge_errors, options
+from crm.web.forms import GovDateField, merge_errors, options, saved
 from funnel.mockingbird import load_retention_frames, retention_comparison
 
 bp = Blueprint("mockingbird", __name__, url_prefix="/mockingbird")
@@ -139,19 +139,13 @@ def start():
         [("", "Choose a carer")]
         + [(str(i), name) for i, name in service.possible_satellites(db(), actor, None)]
     )
-    if form.is_submitted():
-        form.validate()
-        try:
-            constellation = service.start_constellation(
-                db(), actor, name=form.name.data or "", hub_carer_id=_int(form.hub_carer_id.data),
-                started_on=form.started_on.data, today=_today(),
-            )  # fmt: skip
-        except InvalidInput as exc:
-            merge_errors(form, exc.errors, "name")
-        else:
-            if not form.errors:
-                flash(f"{constellation.name} started")
-                return redirect(url_for("mockingbird.show", constellation_id=constellation.id))
+    started = []
+    if saved(form, lambda: started.append(service.start_constellation(
+        db(), actor, name=form.name.data or "", hub_carer_id=_int(form.hub_carer_id.data),
+        started_on=form.started_on.data, today=_today(),
+    )), "name"):  # fmt: skip
+        flash(f"{started[0].name} started")
+        return redirect(url_for("mockingbird.show", constellation_id=started[0].id))
     return _form_page(form, "Start a Mockingbird constellation", url_for("mockingbird.index"))
 
 
@@ -179,19 +173,12 @@ def add_satellite(constellation_id: int):
         [("", "Choose a carer")]
         + [(str(i), n) for i, n in service.possible_satellites(db(), actor, constellation)]
     )
-    if form.is_submitted():
-        form.validate()
-        try:
-            service.add_satellite(
-                db(), actor, constellation.id, carer_id=_int(form.carer_id.data),
-                joined_on=form.joined_on.data, today=_today(),
-            )  # fmt: skip
-        except InvalidInput as exc:
-            merge_errors(form, exc.errors, "carer_id")
-        else:
-            if not form.errors:
-                flash("Satellite household added")
-                return redirect(url_for("mockingbird.show", constellation_id=constellation.id))
+    if saved(form, lambda: service.add_satellite(
+        db(), actor, constellation.id, carer_id=_int(form.carer_id.data),
+        joined_on=form.joined_on.data, today=_today(),
+    ), "carer_id"):  # fmt: skip
+        flash("Satellite household added")
+        return redirect(url_for("mockingbird.show", constellation_id=constellation.id))
     back = url_for("mockingbird.show", constellation_id=constellation.id)
     return _form_page(form, "Add a satellite household", back, constellation.name)
 
@@ -206,19 +193,12 @@ def leave(member_id: int):
         return render_template("errors/404.html"), 404
     constellation = service.get_constellation(db(), current_actor(), member.constellation_id)
     form = LeaveForm()
-    if form.is_submitted():
-        form.validate()
-        try:
-            service.remove_satellite(
-                db(), current_actor(), member.id, left_on=form.left_on.data,
-                reason=form.reason.data or "", today=_today(),
-            )  # fmt: skip
-        except InvalidInput as exc:
-            merge_errors(form, exc.errors, "reason")
-        else:
-            if not form.errors:
-                flash("Recorded that the household left")
-                return redirect(url_for("mockingbird.show", constellation_id=constellation.id))
+    if saved(form, lambda: service.remove_satellite(
+        db(), current_actor(), member.id, left_on=form.left_on.data,
+        reason=form.reason.data or "", today=_today(),
+    ), "reason"):  # fmt: skip
+        flash("Recorded that the household left")
+        return redirect(url_for("mockingbird.show", constellation_id=constellation.id))
     back = url_for("mockingbird.show", constellation_id=constellation.id)
     return _form_page(form, "A satellite household leaves", back, constellation.name)
 
@@ -233,20 +213,13 @@ def record_activity(constellation_id: int):
         [("", "The whole constellation")]
         + [(str(m.carer_id), m.name) for m in view.members if m.member.left_on is None]
     )
-    if form.is_submitted():
-        form.validate()
-        try:
-            service.record_activity(
-                db(), actor, constellation_id, kind=form.kind.data or "",
-                occurred_on=form.occurred_on.data, carer_id=_int(form.carer_id.data),
-                nights=form.nights.data, notes=form.notes.data or "", today=_today(),
-            )  # fmt: skip
-        except InvalidInput as exc:
-            merge_errors(form, exc.errors, "notes")
-        else:
-            if not form.errors:
-                flash("Recorded")
-                return redirect(url_for("mockingbird.show", constellation_id=constellation_id))
+    if saved(form, lambda: service.record_activity(
+        db(), actor, constellation_id, kind=form.kind.data or "",
+        occurred_on=form.occurred_on.data, carer_id=_int(form.carer_id.data),
+        nights=form.nights.data, notes=form.notes.data or "", today=_today(),
+    ), "notes"):  # fmt: skip
+        flash("Recorded")
+        return redirect(url_for("mockingbird.show", constellation_id=constellation_id))
     back = url_for("mockingbird.show", constellation_id=constellation_id)
     return _form_page(form, "Record what the hub home gave", back, view.constellation.name)
 
@@ -282,17 +255,10 @@ def end(constellation_id: int):
     actor = current_actor()
     constellation = service.get_constellation(db(), actor, constellation_id)
     form = EndForm()
-    if form.is_submitted():
-        form.validate()
-        try:
-            service.end_constellation(
-                db(), actor, constellation.id, ended_on=form.ended_on.data, today=_today()
-            )
-        except InvalidInput as exc:
-            merge_errors(form, exc.errors, "ended_on")
-        else:
-            if not form.errors:
-                flash(f"{constellation.name} ended")
-                return redirect(url_for("mockingbird.show", constellation_id=constellation.id))
+    if saved(form, lambda: service.end_constellation(
+        db(), actor, constellation.id, ended_on=form.ended_on.data, today=_today()
+    ), "ended_on"):  # fmt: skip
+        flash(f"{constellation.name} ended")
+        return redirect(url_for("mockingbird.show", constellation_id=constellation.id))
     back = url_for("mockingbird.show", constellation_id=constellation.id)
     return _form_page(form, "End the constellation", back, constellation.name)
