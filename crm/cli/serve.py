@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import gc
+import os
 import secrets
 import signal
+from pathlib import Path
 
 import click
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from crm.cli.common import cli_settings, friendly_errors, safe_url, upgrade_database
@@ -41,6 +44,31 @@ def public_address_warning(settings: Settings, host: str, port: int) -> str | No
         f"but Fostercrm serves on {host}:{port}; set FOSTERCRM_SERVICE_PUBLIC_BASE_URL to the "
         "address people use"
     )
+
+
+def demo_mfa_key(settings: Settings) -> str:
+    """Demo only, when neither FOSTERCRM_MFA_KEY nor FOSTERCRM_SECRET_KEY is set: the key that
+    seals the demo admins' one-time code apps, kept in a file beside the SQLite database (or
+    under var/), readable by its owner only, so an app set up today still works after a
+    restart, when the made-up secret key is another."""
+    from cryptography.fernet import Fernet
+
+    from crm.settings import PROJECT_ROOT
+
+    url = sa.make_url(settings.database.url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        path = Path(url.database)
+        path = path.with_name(f"{path.name}.mfa-key")
+    else:
+        path = PROJECT_ROOT / "var" / "demo.mfa-key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as file:
+        file.write(Fernet.generate_key().decode())
+    return path.read_text().strip()
 
 
 def _stop_on_sigterm(_signum, _frame) -> None:  # noqa: ANN001
@@ -137,10 +165,12 @@ def up(demo: bool, host: str, port: int, households: int) -> None:
             "Demo mode: using a temporary secret key (set FOSTERCRM_SECRET_KEY to keep "
             "sign-ins across restarts)."
         )
+        if not settings.mfa_key:
+            settings = settings.model_copy(update={"mfa_key": demo_mfa_key(settings)})
     click.echo(f"Database: {safe_url(settings.database.url)}")
     if warning := public_address_warning(settings, host, port):
         click.echo(f"Warning: {warning}", err=True)
-    upgrade_database(settings)
+    upgrade_database(settings, secret_key=secret_key)
     engine = make_engine(settings.database.url)
     if demo:
         with Session(engine) as session:
