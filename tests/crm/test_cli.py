@@ -174,6 +174,8 @@ def test_up_demo_serves_the_product_from_an_empty_database(tmp_path):
         process.wait(timeout=30)
     text = "".join(output)
     assert "Demo sign-ins" in text
+    # The one command still runs everything: the scheduler in a process of its own.
+    assert "Scheduler and dispatcher: process" in text
     engine = make_engine(env["FOSTERCRM_DATABASE_URL"])
     with Session(engine) as session:
         assert len(session.exec(select(m.Household.id)).all()) == 60
