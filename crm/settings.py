@@ -41,6 +41,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from crm.sealing import SealingKeyError, SecretBox, box_from
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = Path(os.environ.get("FOSTERCRM_CONFIG_DIR", PROJECT_ROOT / "config"))
 ENV_PREFIX = "FOSTERCRM_"
@@ -57,6 +59,9 @@ ENVIRONMENT_ONLY = {
     "redis_url": "FOSTERCRM_REDIS_URL",
     # The bearer token the Prometheus scraper sends to /metrics.
     "metrics_token": "FOSTERCRM_METRICS_TOKEN",
+    # Fernet keys sealing the one-time code apps' secrets (crm.sealing); derived from the
+    # secret key when unset.
+    "mfa_key": "FOSTERCRM_MFA_KEY",
 }
 # Environment variables with our prefix that are neither settings of the file nor secrets.
 OTHER_VARIABLES = {"FOSTERCRM_CONFIG_DIR"}
@@ -380,6 +385,7 @@ class Settings(BaseSettings):
     single_sign_on_client_secret: str | None = None
     redis_url: str | None = None
     metrics_token: str | None = None
+    mfa_key: str | None = None
 
     @model_validator(mode="after")
     def _providers_ready(self) -> Settings:
@@ -415,7 +421,21 @@ class Settings(BaseSettings):
             )
         if not self.sign_in.password and not self.single_sign_on.enabled:
             raise ValueError("sign_in.password is off, but single sign-on is not set up")
+        if self.mfa_key is not None:
+            try:
+                box_from(self.mfa_key, None)
+            except SealingKeyError as exc:
+                raise ValueError(str(exc)) from None
         return self
+
+    def secret_box(self, secret_key: str | None = None) -> SecretBox:
+        """What seals and opens the one-time code apps' secrets: FOSTERCRM_MFA_KEY, then the
+        key derived from `secret_key` (the web app's, which `up --demo` may make up) or
+        FOSTERCRM_SECRET_KEY. SettingsError when there is neither."""
+        try:
+            return box_from(self.mfa_key, secret_key or self.secret_key)
+        except SealingKeyError as exc:
+            raise SettingsError(str(exc)) from None
 
     @property
     def sms_enabled(self) -> bool:

@@ -50,11 +50,18 @@ def cli_engine(settings: Settings) -> Iterator[sa.Engine]:
         engine.dispose()
 
 
-def upgrade_database(settings: Settings) -> str:
+def upgrade_database(settings: Settings, *, secret_key: str | None = None) -> str:
+    """Migrate to the newest schema; `secret_key` is the one the web will use when it is not
+    in the settings (`up --demo`), so the one-time code apps' secrets are sealed with the key
+    that will open them."""
     from crm.migrate import upgrade
     from crm.services.reference import ensure_reference_data
 
-    upgrade(settings.database.url)
+    try:
+        box = settings.secret_box(secret_key)
+    except SettingsError:
+        box = None  # an empty database needs none; one with secrets says which key is missing
+    upgrade(settings.database.url, secret_box=box)
     with cli_engine(settings) as engine, Session(engine) as session:
         ensure_reference_data(session)
         versions = session.exec(sa.text("SELECT version_num FROM alembic_version")).all()

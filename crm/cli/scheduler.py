@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import sys
+import threading
 
 import click
 from sqlmodel import Session, select
@@ -25,6 +29,19 @@ def _logging(verbose: bool) -> None:
     # Every run of every job (the dispatcher runs every few seconds) is too much to read.
     logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _stop_with_parent() -> None:
+    """Under `fostercrm up` (crm.cli.background): our standard input is a pipe from `up`, so
+    its end means `up` has gone, however it went; then stop as on SIGTERM (cleanly, the lease
+    given up)."""
+
+    def wait_for_the_end() -> None:
+        while sys.stdin.buffer.read(4096):
+            pass
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=wait_for_the_end, name="fostercrm-parent-watch", daemon=True).start()
 
 
 @click.group(invoke_without_command=True)
@@ -50,6 +67,12 @@ def _logging(verbose: bool) -> None:
     help="How long a message claimed by a dispatcher that died stays untouched.",
 )
 @click.option("-v", "--verbose", is_flag=True)
+@click.option(
+    "--with-parent",
+    is_flag=True,
+    hidden=True,
+    help="Started by `fostercrm up`: stop when standard input closes (up has gone).",
+)
 @click.pass_context
 @friendly_errors
 def scheduler(
@@ -59,6 +82,7 @@ def scheduler(
     dispatch_every: float | None,
     claim_seconds: int,
     verbose: bool,
+    with_parent: bool,
 ) -> None:
     """Run the scheduler in the foreground (Ctrl+C to stop). Only one instance is active at a
     time: start a second one anywhere and it stands by, taking over if the first one dies."""
@@ -76,7 +100,13 @@ def scheduler(
         dispatch_every=dispatch_every,
         claim_seconds=claim_seconds,
     )
-    click.echo(f"Scheduler {runner.holder} on {safe_url(settings.database.url)} (Ctrl+C to stop)")
+    if with_parent:
+        _stop_with_parent()
+        click.echo(f"Scheduler {runner.holder} started by fostercrm up (process {os.getpid()})")
+    else:
+        click.echo(
+            f"Scheduler {runner.holder} on {safe_url(settings.database.url)} (Ctrl+C to stop)"
+        )
     try:
         runner.run_forever()
     finally:

@@ -1,12 +1,17 @@
-"""`fostercrm up`: the database, the web app and the background parts in one process."""
+"""`fostercrm up`: the database, the web app and the background parts from one command: the
+web (and the Telegram bot, when set) in this process, the scheduler with the outbox's
+dispatcher in a child process it starts and stops (crm.cli.background)."""
 
 from __future__ import annotations
 
 import gc
+import os
 import secrets
 import signal
+from pathlib import Path
 
 import click
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from crm.cli.common import cli_settings, friendly_errors, safe_url, upgrade_database
@@ -41,6 +46,31 @@ def public_address_warning(settings: Settings, host: str, port: int) -> str | No
         f"but Fostercrm serves on {host}:{port}; set FOSTERCRM_SERVICE_PUBLIC_BASE_URL to the "
         "address people use"
     )
+
+
+def demo_mfa_key(settings: Settings) -> str:
+    """Demo only, when neither FOSTERCRM_MFA_KEY nor FOSTERCRM_SECRET_KEY is set: the key that
+    seals the demo admins' one-time code apps, kept in a file beside the SQLite database (or
+    under var/), readable by its owner only, so an app set up today still works after a
+    restart, when the made-up secret key is another."""
+    from cryptography.fernet import Fernet
+
+    from crm.settings import PROJECT_ROOT
+
+    url = sa.make_url(settings.database.url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        path = Path(url.database)
+        path = path.with_name(f"{path.name}.mfa-key")
+    else:
+        path = PROJECT_ROOT / "var" / "demo.mfa-key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as file:
+        file.write(Fernet.generate_key().decode())
+    return path.read_text().strip()
 
 
 def _stop_on_sigterm(_signum, _frame) -> None:  # noqa: ANN001
@@ -119,7 +149,7 @@ def make_server(app, settings: Settings, host: str, port: int):  # noqa: ANN001,
 )
 @friendly_errors
 def up(demo: bool, host: str, port: int, households: int) -> None:
-    """Run Fostercrm: database, web app and background parts in one process."""
+    """Run Fostercrm: database, web app, and the scheduler in a process of its own."""
     from crm.db import make_engine
     from crm.models import Hub
     from crm.web import create_app
@@ -137,10 +167,12 @@ def up(demo: bool, host: str, port: int, households: int) -> None:
             "Demo mode: using a temporary secret key (set FOSTERCRM_SECRET_KEY to keep "
             "sign-ins across restarts)."
         )
+        if not settings.mfa_key:
+            settings = settings.model_copy(update={"mfa_key": demo_mfa_key(settings)})
     click.echo(f"Database: {safe_url(settings.database.url)}")
     if warning := public_address_warning(settings, host, port):
         click.echo(f"Warning: {warning}", err=True)
-    upgrade_database(settings)
+    upgrade_database(settings, secret_key=secret_key)
     engine = make_engine(settings.database.url)
     if demo:
         with Session(engine) as session:
@@ -162,36 +194,41 @@ def up(demo: bool, host: str, port: int, households: int) -> None:
     # Background parts sign links in messages (check-ins, unsubscribe) with the same key.
     settings = settings.model_copy(update={"secret_key": secret_key})
     from bot.telegram import start_for_up as start_bot
-    from crm.scheduler.runner import start_for_up as start_scheduler
+    from crm.cli.background import start_scheduler
 
-    stoppers = []
-    # Each returns how to stop it, or None when it does not run (the bot without a token).
-    for start in (start_scheduler, start_bot):
-        stop = start(settings, engine)
-        if stop is not None:
-            stoppers.append(stop)
-    app = create_app(settings, engine=engine, secret_key=secret_key)
-    # The assistant's classifiers take a few seconds to build: before the first person writes.
-    from crm.web.chat import assistant
-
-    with app.app_context():
-        assistant().warm_up()
     # A service manager's SIGTERM stops us like Ctrl+C, so background parts shut down cleanly
     # (the scheduler gives up its lease at once instead of letting it expire).
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    # Everything imported so far lives for the whole process: freezing it keeps Python's full
-    # garbage collections from walking it during requests (board p95 ~210 ms -> ~80 ms at
-    # 100,000 households; see bench/web.py --gc-freeze).
-    gc.freeze()
-    # Bind before saying we are running, so the message is true when it appears.
-    server = make_server(app, settings, host, port)
-    click.echo(f"Fostercrm is running at http://{host}:{port}/ (Ctrl+C to stop)")
+    # The scheduler and the outbox's dispatcher in a process of their own (crm.cli.background),
+    # so that a backlog of messages never slows a page; stopped after the web, below.
+    scheduler = start_scheduler(secret_key)
+    click.echo(f"Scheduler and dispatcher: process {scheduler.pid}")
+    stoppers = [scheduler.stop]
+    server = None
     try:
+        # The Telegram bot (when TELEGRAM_BOT_TOKEN is set) polls in a thread of this process.
+        if (stop_bot := start_bot(settings, engine)) is not None:
+            stoppers.append(stop_bot)
+        app = create_app(settings, engine=engine, secret_key=secret_key)
+        # The assistant's classifiers take a few seconds to build: before the first person
+        # writes.
+        from crm.web.chat import assistant
+
+        with app.app_context():
+            assistant().warm_up()
+        # Everything imported so far lives for the whole process: freezing it keeps Python's
+        # full garbage collections from walking it during requests (board p95 ~210 ms -> ~80 ms
+        # at 100,000 households; see bench/web.py --gc-freeze).
+        gc.freeze()
+        # Bind before saying we are running, so the message is true when it appears.
+        server = make_server(app, settings, host, port)
+        click.echo(f"Fostercrm is running at http://{host}:{port}/ (Ctrl+C to stop)")
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
-        server.close()
+        if server is not None:
+            server.close()
         for stop in reversed(stoppers):
             stop()
         engine.dispose()

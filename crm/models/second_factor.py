@@ -1,7 +1,8 @@
 """A member of staff's second factor: a time-based one-time code app, and recovery codes.
 
 `staff_totp` holds the app's shared secret (the code app and we both need it; it cannot be a
-hash) from the moment enrolment starts; `confirmed_at` is set once a first code from the app
+hash) from the moment enrolment starts, sealed with a key from the environment (crm.sealing:
+a Fernet token, never the secret itself); `confirmed_at` is set once a first code from the app
 proves it was scanned. `last_used_step` is the 30-second step of the last code accepted, so a
 code (or an older one) is never accepted twice: a code read over someone's shoulder is spent.
 
@@ -20,7 +21,8 @@ class StaffTotp(SQLModel, table=True):
     __tablename__ = "staff_totp"
 
     staff_id: int = Field(foreign_key="staff_user.id", primary_key=True, ondelete="CASCADE")
-    secret: str = Field(max_length=64)
+    # A Fernet token of the base32 secret (140 characters for today's 32-character secrets).
+    secret_sealed: str = Field(max_length=255)
     created_at: datetime = created_at_field()
     confirmed_at: datetime | None = None
     last_used_step: int | None = None

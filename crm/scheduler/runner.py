@@ -20,7 +20,7 @@ import signal
 import socket
 import threading
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -308,18 +308,6 @@ class SchedulerRunner:
                 pass
         finally:
             self.stop()
-
-
-def start_for_up(settings: Settings, engine: sa.Engine) -> Callable[[], None]:
-    """For `fostercrm up`: the scheduler in a background thread; returns its stop()."""
-    if not settings.secret_key:
-        log.warning(
-            "FOSTERCRM_SECRET_KEY is not set: emails go without unsubscribe and one-click "
-            "check-in links"
-        )
-    runner = SchedulerRunner(settings, engine)
-    runner.start()
-    return runner.stop
 
 
 def _describe(exc: BaseException) -> str:

@@ -30,6 +30,7 @@ from crm.services.staff import (
 )
 from crm.services.throttle import SignInThrottle, wait_in_words
 from crm.services.validation import normalise_email
+from crm.settings import Settings
 
 GENERIC_FAILURE = "Enter a correct email address and password"
 
@@ -104,6 +105,7 @@ def authenticate(
 
 def change_own_password(
     session: Session,
+    settings: Settings,
     actor: Actor,
     *,
     current_password: str | None,
@@ -113,7 +115,11 @@ def change_own_password(
     throttle: SignInThrottle,
 ) -> StaffUser:
     """A member of staff sets a new password. Every other session of theirs ends at once (a
-    copied cookie, another browser); the one they changed it from stays signed in."""
+    copied cookie, another browser); the one they changed it from stays signed in. Refused
+    while password sign-in is switched off (everyone signs in through the council's identity
+    provider): a password nobody can sign in with is not one to keep changing."""
+    if not settings.sign_in.password:
+        raise NotAllowed("Password sign-in is switched off: you sign in with your council account")
     user = session.get(StaffUser, actor.user_id) if actor.user_id is not None else None
     if user is None or not user.active:
         raise NotAllowed("Sign in to change your password")

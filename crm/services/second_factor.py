@@ -8,6 +8,10 @@ can be named before it exists here: `unknown_role_names` lists the names no role
 start-up logs as a warning instead of refusing to start; they simply match nobody until then.
 
 Rules:
+- The app's secret is stored sealed (crm.sealing: Fernet, with FOSTERCRM_MFA_KEY or a key
+  derived from FOSTERCRM_SECRET_KEY); every function here that reads or writes it is given the
+  box. A secret no key opens (the keys changed) refuses every code with a message to ask an
+  admin for a reset, and says so in the log.
 - A code is accepted for the 30-second step it belongs to, one step either side for a phone's
   clock drift, and only if that step is later than the last one accepted for the person (one
   UPDATE that checks and moves it, so two requests racing with one code cannot both win). A
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -45,12 +50,15 @@ from crm.models import (
     StaffTotp,
     StaffUser,
 )
+from crm.sealing import SecretBox, Unreadable
 from crm.services import audit
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
 from crm.services.sessions import end_all_sessions
 from crm.services.throttle import SignInThrottle, wait_in_words
 from crm.settings import Settings
+
+log = logging.getLogger(__name__)
 
 STEP_SECONDS = 30
 # Steps either side of now that are accepted (a phone's clock a little out).
@@ -59,6 +67,10 @@ RECOVERY_CODES = 10
 _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i to misread
 _RECOVERY_LENGTH = 16  # 16 characters of 31: about 79 bits
 WRONG_CODE = "Enter the code from your authenticator app, or one of your recovery codes"
+UNREADABLE = (
+    "Your authenticator app cannot be checked at the moment. Use one of your recovery codes, "
+    "or ask an admin to reset your app"
+)
 ISSUER = "Fostercrm"
 
 
@@ -107,19 +119,40 @@ class Enrolment:
         return " ".join(self.secret[i : i + 4] for i in range(0, len(self.secret), 4))
 
 
-def begin_set_up(session: Session, settings: Settings, user: StaffUser) -> Enrolment:
-    """A secret for the person's app, kept unconfirmed until a code from the app proves it was
-    scanned. Asking again before confirming gives the same secret (a reloaded page shows the
-    same QR code); someone with a confirmed app must be reset by an admin first."""
+def _open(box: SecretBox, found: StaffTotp) -> str | None:
+    try:
+        return box.open(found.secret_sealed)
+    except Unreadable:
+        # No personal data: which account it is shows on the admin's page (reset it there).
+        log.warning(
+            "a one-time code app's secret cannot be opened with the keys set "
+            "(FOSTERCRM_MFA_KEY / FOSTERCRM_SECRET_KEY changed?); its owner needs a reset"
+        )
+        return None
+
+
+def begin_set_up(
+    session: Session, settings: Settings, user: StaffUser, *, box: SecretBox
+) -> Enrolment:
+    """A secret for the person's app, kept unconfirmed (and sealed) until a code from the app
+    proves it was scanned. Asking again before confirming gives the same secret (a reloaded
+    page shows the same QR code); someone with a confirmed app must be reset by an admin
+    first."""
     with transaction(session):
         found = _totp(session, user.id)
         if found is not None and found.confirmed_at is not None:
             raise NotAllowed("A code app is already set up for this account")
-        if found is None:
-            found = StaffTotp(staff_id=user.id, secret=pyotp.random_base32(32))
+        secret = _open(box, found) if found is not None else None
+        if secret is None:
+            # New, or an unconfirmed one sealed with a key we no longer have: nobody uses it.
+            secret = pyotp.random_base32(32)
+            if found is None:
+                found = StaffTotp(staff_id=user.id, secret_sealed=box.seal(secret))
+            else:
+                found.secret_sealed = box.seal(secret)
             session.add(found)
-    uri = pyotp.TOTP(found.secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
-    return Enrolment(found.secret, uri)
+    uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
+    return Enrolment(secret, uri)
 
 
 def _current_step() -> int:
@@ -167,7 +200,9 @@ def _new_recovery_code() -> str:
     return "-".join(raw[i : i + 4] for i in range(0, _RECOVERY_LENGTH, 4))
 
 
-def confirm_set_up(session: Session, user: StaffUser, code: str | None) -> list[str]:
+def confirm_set_up(
+    session: Session, user: StaffUser, code: str | None, *, box: SecretBox
+) -> list[str]:
     """The first code from the newly set-up app: the app is confirmed, and the person's
     recovery codes are made and returned (the only time they are seen). InvalidInput when
     the code is wrong."""
@@ -175,7 +210,10 @@ def confirm_set_up(session: Session, user: StaffUser, code: str | None) -> list[
     if found is None or found.confirmed_at is not None:
         raise InvalidInput("Start again: the set-up has expired", "code")
     digits = _six_digits(code)
-    step = _matching_step(found.secret, digits) if digits else None
+    secret = _open(box, found)
+    if secret is None:
+        raise InvalidInput("Start again: the set-up has expired", "code")
+    step = _matching_step(secret, digits) if digits else None
     codes = [_new_recovery_code() for _ in range(RECOVERY_CODES)]
     with transaction(session):
         if step is None or not _spend_step(session, user.id, step, confirm=True):
@@ -224,6 +262,7 @@ def check_code(
     *,
     address: str | None,
     throttle: SignInThrottle,
+    box: SecretBox,
 ) -> CodeCheck:
     """The second step of a password sign-in: a code from the app, or a recovery code."""
     now = clock.now()
@@ -237,12 +276,15 @@ def check_code(
             retry_after=seconds,
         )
     found = _totp(session, user.id)
-    accepted = recovery = False
+    accepted = recovery = unreadable = False
     with transaction(session):
         if found is not None and found.confirmed_at is not None:
             digits = _six_digits(code)
-            if digits:
-                step = _matching_step(found.secret, digits)
+            secret = _open(box, found) if digits else None
+            if digits and secret is None:
+                unreadable = True
+            elif digits:
+                step = _matching_step(secret, digits)
                 accepted = step is not None and _spend_step(session, user.id, step, confirm=False)
             elif (code or "").strip():
                 recovery = accepted = (
@@ -270,7 +312,11 @@ def check_code(
         left = recovery_codes_left(session, user.id) if recovery else None
         return CodeCheck(True, used_recovery_code=recovery, recovery_codes_left=left)
     with transaction(session):
+        # Counted as a failure even when the secret is unreadable: the keys this attempt holds
+        # are released, and nobody learns more by trying faster.
         wait = attempt.failed(now)
+    if unreadable:
+        return CodeCheck(False, UNREADABLE)
     if wait > timedelta(0):
         return CodeCheck(
             False,

@@ -23,6 +23,7 @@ from werkzeug.datastructures import ImmutableMultiDict, iter_multi_items
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from crm.db import make_engine
+from crm.sealing import SecretBox
 from crm.settings import Settings, load_settings
 from crm.text import clean_json, clean_value
 
@@ -98,6 +99,8 @@ COMPILED_TEMPLATES = CompiledTemplates()
 class WebState:
     settings: Settings
     engine: sa.Engine
+    # Seals and opens the one-time code apps' secrets (crm.sealing).
+    secret_box: SecretBox
 
 
 def create_app(
@@ -126,7 +129,9 @@ def create_app(
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
     app.extensions["fostercrm"] = WebState(
-        settings=settings, engine=engine or make_engine(settings.database.url)
+        settings=settings,
+        engine=engine or make_engine(settings.database.url),
+        secret_box=settings.secret_box(app.config["SECRET_KEY"]),
     )
     app.teardown_appcontext(_close_db_session)
     app.jinja_loader = ChoiceLoader(

@@ -238,14 +238,18 @@ class ChangePasswordForm(FlaskForm):
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
 def change_password():
+    if not state().settings.sign_in.password:
+        # Single sign-on only: there is no password here to change (the link is hidden too).
+        abort(404)
     form = ChangePasswordForm()
     status = 200
     if form.validate_on_submit():
         try:
             auth_service.change_own_password(
-                db(), current_actor(), current_password=form.current_password.data,
-                new_password=form.new_password.data, keep_session_id=current_session().id,
-                address=request.remote_addr, throttle=sign_in_throttle(),
+                db(), state().settings, current_actor(),
+                current_password=form.current_password.data, new_password=form.new_password.data,
+                keep_session_id=current_session().id, address=request.remote_addr,
+                throttle=sign_in_throttle(),
             )  # fmt: skip
         except InvalidInput as exc:
             for name, message in exc.errors.items():

@@ -155,6 +155,9 @@ def register(app: Flask) -> None:
 
         return {
             "service_name": state().settings.service.name,
+            # Off when everyone signs in through the council's identity provider: no password
+            # is checked, so none is changed (crm.web.auth.change_password refuses too).
+            "password_sign_in": state().settings.sign_in.password,
             "current_user": current_user,
             "navigation": navigation,
             "now": clock.now,

@@ -65,8 +65,9 @@ def code():
     status, headers = 200, {}
     if form.validate_on_submit():
         check = service.check_code(
-            db(), user, form.code.data, address=request.remote_addr, throttle=sign_in_throttle()
-        )
+            db(), user, form.code.data, address=request.remote_addr,
+            throttle=sign_in_throttle(), box=state().secret_box,
+        )  # fmt: skip
         if check.ok:
             _signed_in(user, next_url)
             if check.used_recovery_code:
@@ -102,7 +103,7 @@ def set_up():
     status = 200
     if form.validate_on_submit():
         try:
-            codes = service.confirm_set_up(db(), user, form.code.data)
+            codes = service.confirm_set_up(db(), user, form.code.data, box=state().secret_box)
         except InvalidInput as exc:
             form.code.errors = [exc.errors.get("code", "Enter the code your app shows")]
             status = 400
@@ -112,7 +113,7 @@ def set_up():
     elif request.method == "POST":
         status = 400
     try:
-        enrolment = service.begin_set_up(db(), state().settings, user)
+        enrolment = service.begin_set_up(db(), state().settings, user, box=state().secret_box)
     except NotAllowed:
         return redirect(url_for("auth.sign_in"))
     return render_template(

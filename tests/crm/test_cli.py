@@ -174,7 +174,23 @@ def test_up_demo_serves_the_product_from_an_empty_database(tmp_path):
         process.wait(timeout=30)
     text = "".join(output)
     assert "Demo sign-ins" in text
+    # The one command still runs everything: the scheduler in a process of its own.
+    assert "Scheduler and dispatcher: process" in text
     engine = make_engine(env["FOSTERCRM_DATABASE_URL"])
     with Session(engine) as session:
         assert len(session.exec(select(m.Household.id)).all()) == 60
     engine.dispose()
+
+
+def test_the_demo_keeps_its_mfa_key_beside_the_database(tmp_path):
+    from cryptography.fernet import Fernet
+
+    from crm.cli.serve import demo_mfa_key
+    from crm.settings import load_settings
+
+    settings = load_settings(environ={"FOSTERCRM_DATABASE_URL": f"sqlite:///{tmp_path}/d.db"})
+    key = demo_mfa_key(settings)
+    Fernet(key)  # a real key
+    path = tmp_path / "d.db.mfa-key"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert demo_mfa_key(settings) == key, "the same after a restart"

@@ -144,3 +144,20 @@ def test_database_errors_do_not_carry_personal_data(tmp_path):
         conn.execute(sa.text("INSERT INTO t VALUES (:e)"), {"e": "jo.private@example.com"})
     assert "jo.private@example.com" not in str(caught.value)
     engine.dispose()
+
+
+def test_the_mfa_key_is_a_list_of_fernet_keys_or_derived_from_the_secret_key():
+    from cryptography.fernet import Fernet
+
+    with pytest.raises(SettingsError, match="FOSTERCRM_MFA_KEY: not a Fernet key") as caught:
+        load_settings(environ={"FOSTERCRM_MFA_KEY": "not-a-key"})
+    assert "\n" not in str(caught.value) and "not-a-key" not in str(caught.value)
+    with pytest.raises(SettingsError, match="FOSTERCRM_MFA_KEY or FOSTERCRM_SECRET_KEY"):
+        load_settings(environ={}).secret_box()
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    sealed_with_old = load_settings(environ={"FOSTERCRM_MFA_KEY": old}).secret_box().seal("S")
+    rotated = load_settings(environ={"FOSTERCRM_MFA_KEY": f"{new}, {old}"}).secret_box()
+    assert rotated.open(sealed_with_old) == "S"
+    assert load_settings(environ={"FOSTERCRM_MFA_KEY": new}).secret_box().open(rotated.seal("T"))
+    derived = load_settings(environ={"FOSTERCRM_SECRET_KEY": "s" * 32}).secret_box()
+    assert derived.open(derived.seal("U")) == "U"

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pyotp
 import pytest
+from cryptography.fernet import Fernet
 from sqlmodel import select
 
 import crm.models as m
@@ -144,6 +145,31 @@ def test_a_code_works_once_and_a_later_code_works(mfa_app, org):
     older = pyotp.TOTP(secret).at(clock.now() - timedelta(seconds=60))
     assert enter_code(other, older).status_code == 400
     assert enter_code(other, pyotp.TOTP(secret).at(clock.now())).status_code == 302
+
+
+def test_the_apps_secret_is_stored_sealed_and_only_its_key_opens_it(
+    mfa_app, settings, engine, org, session
+):
+    secret, _ = set_up_in_browser(client_at(mfa_app, "198.51.100.7"), org.manager.email)
+    session.expire_all()
+    stored = session.get(m.StaffTotp, org.manager.id).secret_sealed
+    assert secret not in stored and stored.startswith("gAAAAA"), "a Fernet token"
+    assert mfa_app.extensions["fostercrm"].secret_box.open(stored) == secret
+
+    # Another FOSTERCRM_MFA_KEY (and another secret key) opens nothing: refused, with a way on.
+    other_key = Fernet.generate_key().decode()
+    elsewhere = create_app(
+        settings.model_copy(update={"sign_in": DEFAULT_SIGN_IN, "mfa_key": other_key}),
+        engine=engine, secret_key="another-secret-key-0123456789",
+    )  # fmt: skip
+    elsewhere.config["TESTING"] = True
+    c = client_at(elsewhere, "198.51.100.8")
+    sign_in(c, org.manager.email)
+    clock.advance(timedelta(seconds=30))
+    refused = enter_code(c, pyotp.TOTP(secret).at(clock.now()))
+    assert refused.status_code == 400
+    assert "ask an admin to reset your app" in refused.get_data(as_text=True)
+    assert not reaches_home(c)
 
 
 def test_a_recovery_code_signs_in_once(mfa_app, org):

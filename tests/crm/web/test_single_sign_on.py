@@ -163,6 +163,61 @@ def test_password_sign_in_can_be_switched_off(settings, engine, org, idp):
     assert reaches_home(c)
 
 
+def test_with_password_sign_in_off_there_is_no_password_to_change(
+    settings, engine, org, idp, session
+):
+    app = sso_app(settings, engine, idp, password=False)
+    c = client_at(app, "198.51.100.58")
+    idp.next_user(org.officer_north.email)
+    assert through_provider(c).status_code == 302
+    home = c.get("/home").get_data(as_text=True)
+    assert "Sign out" in home
+    assert "Change password" not in home and 'href="/account/password"' not in home
+    assert c.get("/account/password").status_code == 404
+    token = c.token("/home")
+    before = session.get(m.StaffUser, org.officer_north.id).password_hash
+    refused = c.http.post(
+        "/account/password",
+        data={"current_password": "correct horse battery staple",
+              "new_password": "a brand new long password", "csrf_token": token},
+    )  # fmt: skip
+    assert refused.status_code == 404
+    session.expire_all()
+    assert session.get(m.StaffUser, org.officer_north.id).password_hash == before
+    assert reaches_home(c)
+
+    # With password sign-in on, the same person (signed in by single sign-on) has the link.
+    both = sso_app(settings, engine, idp, password=True)
+    other = client_at(both, "198.51.100.59")
+    idp.next_user(org.officer_north.email)
+    assert through_provider(other).status_code == 302
+    assert 'href="/account/password"' in other.get("/home").get_data(as_text=True)
+    assert other.get("/account/password").status_code == 200
+
+
+def test_the_password_service_refuses_while_password_sign_in_is_off(settings, session, org):
+    from crm.services import auth as auth_service
+    from crm.services.actors import Actor
+    from crm.services.errors import NotAllowed
+    from crm.services.throttle import DatabaseThrottleStore, SignInThrottle
+
+    off = settings.model_copy(
+        update={"sign_in": settings.sign_in.model_copy(update={"password": False})}
+    )
+    user = session.get(m.StaffUser, org.officer_north.id)
+    before = user.password_hash
+    with pytest.raises(NotAllowed, match="switched off"):
+        auth_service.change_own_password(
+            session, off, Actor.for_staff(session, user),
+            current_password="correct horse battery staple",
+            new_password="a brand new long password", keep_session_id=None,
+            address="198.51.100.60",
+            throttle=SignInThrottle(DatabaseThrottleStore(session), SECRET),
+        )  # fmt: skip
+    session.expire_all()
+    assert session.get(m.StaffUser, org.officer_north.id).password_hash == before
+
+
 def test_without_single_sign_on_the_pages_are_not_there(app, org):
     c = client_at(app, "198.51.100.57")
     assert c.get("/sign-in/single-sign-on").status_code == 404
