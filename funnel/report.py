@@ -37,6 +37,7 @@ from funnel.weekly import (
     Headline,
     Verdict,
     WeeklyTables,
+    assessment_summary,
     compute_weekly_tables,
     headline_numbers,
     report_as_of,
@@ -70,6 +71,8 @@ class WeeklyReport:
     actions: list[Action] = field(default_factory=list)
     # The web page of this report (the email links to it).
     page_url: str = ""
+    # The assessment measures in a few lines (below the verdicts and the top actions).
+    assessment: list[str] = field(default_factory=list)
 
     @property
     def week_unfinished(self) -> bool:
@@ -140,6 +143,7 @@ def build_weekly_report(
         headlines=headline_numbers(t),
         verdicts=verdicts(t, data, settings, config),
         actions=top_actions(t, config),
+        assessment=assessment_summary(t, settings, config),
         page_url=f"{settings.service.public_base_url.rstrip('/')}/reports/weekly/{week}",
         changes=changes,
         attention=attention,
@@ -237,6 +241,9 @@ def render_text(report: WeeklyReport, footer: str = EMAIL_TEXT_FOOTER) -> str:
     lines += [f"- {v.status_label}: {v.text}" for v in report.verdicts]
     lines += ["", "Top actions"]
     lines += [f"{i}. {a.text}" for i, a in enumerate(report.actions, 1)] or ["- Nothing overdue."]
+    if report.assessment:
+        lines += ["", "Assessment and panel"]
+        lines += [f"- {line}" for line in report.assessment]
     lines += ["", f"The full report: {report.page_url}", ""]
     header = ["", "This week", "Last week", "Change", "4-week average"]
     cells = [h.cells() for h in report.headlines]
@@ -266,7 +273,12 @@ def report_csv(report: WeeklyReport) -> str:
     writer.writerow([f"Figures as at {report.as_of.isoformat()}"])
     writer.writerow([])
     writer.writerow(["Summary"])
-    for sentence in [*(v.text for v in report.verdicts), *report.changes, *report.attention]:
+    for sentence in [
+        *(v.text for v in report.verdicts),
+        *report.assessment,
+        *report.changes,
+        *report.attention,
+    ]:
         writer.writerow([sentence])
     writer.writerow([])
     writer.writerow(["Headline numbers"])
