@@ -21,6 +21,7 @@ from pathlib import Path
 
 import jinja2
 import pandas as pd
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from crm import clock
@@ -162,12 +163,16 @@ def load_weekly_report(
     area_ids: list[int] | None = None,
     config: FunnelConfig | None = None,
     with_charts: bool = True,
+    visible: sa.ColumnElement[bool] | None = None,
 ) -> WeeklyReport:
+    """`visible`: the reader's WHERE clause on Household (crm.services.access), for the lists
+    that name households (see funnel.load.load_funnel_data)."""
     data = load_funnel_data(
         session,
         as_of=report_as_of(week, settings),
         area_ids=area_ids,
         tz=settings.service.timezone,
+        visible=visible,
     )
     return build_weekly_report(data, week, settings, config=config, with_charts=with_charts)
 
