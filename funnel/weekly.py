@@ -1431,9 +1431,9 @@ def assessment_summary(t: WeeklyTables, settings: Settings, config: FunnelConfig
         )
         decs = panel.loc["decision", column] + panel.loc["decision", f"{column}_kinship"]
         return (
-            f"{int(recs.sum()):,} recommendations ({int(recs['approve'])} approve, "
+            f"{_plural(int(recs.sum()), 'recommendation')} ({int(recs['approve'])} approve, "
             f"{int(recs['do_not_approve'])} do not approve, {int(recs['defer'])} deferred) and "
-            f"{int(decs.sum()):,} decisions ({int(decs['approved'])} approved)"
+            f"{_plural(int(decs.sum()), 'decision')} ({int(decs['approved'])} approved)"
         )
 
     lines.append(f"Panel: this week {said('this_week')}; last 12 months {said('last_12_months')}.")
