@@ -1371,22 +1371,18 @@ def assessment_tables(
     ]
 
 
-def _waits(n: int) -> str:
-    return "waits" if n == 1 else "wait"
-
-
 def assessment_summary(t: WeeklyTables, settings: Settings, config: FunnelConfig) -> list[str]:
     """The assessment measures in four short lines (the email carries them below the
-    verdicts): checks, time in stage one and two, the 8-month timescale, panel outcomes."""
+    verdicts; the lists behind them are on the page): checks, time in stage one and two,
+    the 8-month timescale, panel outcomes."""
     lines = []
     checks = t.checks_outstanding
     if len(checks):
         total, past = int(checks["outstanding"].sum()), int(checks["past_target"].sum())
         oldest = checks.sort_values("oldest_days", ascending=False, kind="stable").iloc[0]
         lines.append(
-            f"Checks: {_plural(total, 'check')} outstanding, {past:,} past the chase target; "
-            f"the longest {_waits(1)} is {str(oldest['label']).lower()} "
-            f"({int(oldest['oldest_days']):,} days)."
+            f"Checks: {total:,} outstanding, {past:,} past the chase target; longest wait "
+            f"{int(oldest['oldest_days']):,} days ({oldest['label']})."
         )
     else:
         lines.append("Checks: none outstanding.")
@@ -1394,31 +1390,27 @@ def assessment_summary(t: WeeklyTables, settings: Settings, config: FunnelConfig
     stays = t.time_in_assessment
     for stage in ("stage_one", "stage_two"):
         row = stays.loc[(stage, False)]
-        target = row["target_days"]
         label = config.stage_label(stage)
         if row["finished"]:
-            parts.append(
-                f"{label} took a median of {row['median_days']:,.0f} days (target "
-                f"{target:,.0f}; {_pct(row['within_target_share'])} within it)"
+            part = (
+                f"{label}: median {row['median_days']:,.0f} days (target "
+                f"{row['target_days']:,.0f}, {_pct(row['within_target_share'])} within)"
             )
         else:
-            parts.append(f"no {label.lower()} finished")
+            part = f"{label}: none finished"
         if row["ongoing"]:
-            parts[-1] += (
+            part += (
                 f", {int(row['ongoing_over_target'] or 0):,} of {int(row['ongoing']):,} now over"
             )
-    lines.append(f"Assessment over the last 12 months: {_join(parts)}.")
+        parts.append(part)
+    lines.append("; ".join(parts) + " (last 12 months, mainstream).")
     risk = t.timescale_at_risk
     months = settings.reminders.panel_deadline_months
     if len(risk):
         overdue = int((risk["status"] == "overdue").sum())
-        names = "; ".join(
-            f"{row.reference} ({_days_left(int(row.days_left))})"
-            for row in risk.head(3).itertuples()
-        )
         lines.append(
-            f"{months}-month timescale: {_plural(len(risk), 'household')} at risk, {overdue:,} "
-            f"past it; first {names}."
+            f"{months}-month timescale: {_plural(len(risk), 'household')} at risk, "
+            f"{overdue:,} past it."
         )
     else:
         lines.append(f"{months}-month timescale: no household at risk.")
@@ -1430,11 +1422,21 @@ def assessment_summary(t: WeeklyTables, settings: Settings, config: FunnelConfig
             panel.loc["recommendation", column] + panel.loc["recommendation", f"{column}_kinship"]
         )
         decs = panel.loc["decision", column] + panel.loc["decision", f"{column}_kinship"]
-        return (
-            f"{_plural(int(recs.sum()), 'recommendation')} ({int(recs['approve'])} approve, "
-            f"{int(recs['do_not_approve'])} do not approve, {int(recs['defer'])} deferred) and "
-            f"{_plural(int(decs.sum()), 'decision')} ({int(decs['approved'])} approved)"
-        )
+        shown = [
+            f"{int(n)} {word}"
+            for n, word in (
+                (recs["approve"], "approve"),
+                (recs["do_not_approve"], "do not approve"),
+                (recs["defer"], "deferred"),
+            )
+            if n
+        ]
+        text = _plural(int(recs.sum()), "recommendation")
+        text += f" ({', '.join(shown)})" if shown else ""
+        text += f", {_plural(int(decs.sum()), 'decision')}"
+        if decs.sum():
+            text += f" ({int(decs['approved'])} approved)"
+        return text
 
-    lines.append(f"Panel: this week {said('this_week')}; last 12 months {said('last_12_months')}.")
+    lines.append(f"Panel this week: {said('this_week')}; 12 months: {said('last_12_months')}.")
     return lines

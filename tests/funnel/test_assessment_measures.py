@@ -302,10 +302,15 @@ def test_the_weekly_report_keeps_connected_persons_apart(session, built, setting
     kinship = report.table("kinship_funnel").rows()
     assert kinship[0][:2] == ["Enquiry", "1"] and kinship[-1][:2] == ["Approved", "0"]
     lines = report.assessment
-    assert lines[0].startswith("Checks: 3 checks outstanding, 1 past the chase target")
-    assert "4 households at risk, 1 past it" in lines[2]
-    assert lines[3].startswith(
-        "Panel: this week 1 recommendation (0 approve, 0 do not approve, 1 deferred)"
+    assert lines[0] == (
+        "Checks: 3 outstanding, 1 past the chase target; longest wait 62 days "
+        "(Enhanced DBS with the children's barred list)."
+    )
+    assert lines[1].startswith("Stage one: median 61 days (target 60, 25% within), 1 of 2 now over")
+    assert lines[2] == "8-month timescale: 4 households at risk, 1 past it."
+    assert lines[3] == (
+        "Panel this week: 1 recommendation (1 deferred), 0 decisions; 12 months: "
+        "3 recommendations (1 approve, 1 do not approve, 1 deferred), 2 decisions (1 approved)."
     )
     text = render_text(report)
     assert text.index("Assessment and panel") > text.index("The five questions")
