@@ -25,7 +25,7 @@ from funnel import assessment
 from funnel.config import load_check_kinds
 from funnel.load import load_funnel_data
 from funnel.periods import IsoWeek, Period
-from funnel.report import build_weekly_report, render_email_html, render_text
+from funnel.report import build_weekly_report, render_email_html, render_html, render_text
 from funnel.weekly import compute_weekly_tables
 from tests.funnel.helpers import at, make_history
 
@@ -317,6 +317,12 @@ def test_the_weekly_report_keeps_connected_persons_apart(session, built, setting
     html = render_email_html(report, lambda chart: "")
     assert html.index("assessment-heading") > html.index("verdicts-heading")
     assert html.index("assessment-heading") > html.index("actions-heading")
+    # The email's assessment lines name no household: the list is on the page (and the CSV).
+    section = html[html.index("assessment-heading") :]
+    assert not any(h.reference in section[: section.index("</section>")] for h in built.values())
+    page = render_html(report, lambda chart: "")
+    assert 'id="section-assessment"' in page and 'id="section-kinship"' in page
+    assert built["gus"].reference in page[page.index('id="table-timescale_at_risk"') :]
 
 
 def test_frames_without_assessment_rows_give_empty_measures():
