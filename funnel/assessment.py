@@ -231,3 +231,52 @@ def panel_outcomes(data: FunnelData, periods: dict[str, Period]) -> pd.DataFrame
                 row[f"{name}_kinship"] = int((inside & kinship).sum())
             rows.append(row)
     return pd.DataFrame(rows).set_index(["kind", "outcome"])
+
+
+def summary(
+    data: FunnelData,
+    period: Period,
+    target_days: dict[str, int],
+    *,
+    at_risk_days: int = 60,
+    deadline_months: int = 8,
+    kinds: dict[str, tuple[str, int]] | None = None,
+) -> dict:
+    """The assessment measures as one JSON-ready object (`fostercrm report funnel --json`,
+    key "assessment"): checks outstanding as at the data's moment, stays in stage one and two
+    finished in `period` and still going, the households at risk (counts), panel outcomes in
+    `period`. Mainstream and connected persons (kinship) apart where the tables have them."""
+
+    def number(value: object) -> float | int | None:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return None
+        return round(float(value), 4) if isinstance(value, float) else int(value)
+
+    checks = checks_outstanding(data, kinds)
+    stays = time_in_assessment(data, period, target_days)
+    risk = timescale_at_risk(data, at_risk_days, deadline_months)
+    outcomes = panel_outcomes(data, {"period": period})
+    return {
+        "checks_outstanding": {
+            str(key): {
+                column: number(row[column])
+                for column in ("outstanding", "past_target", "median_days", "oldest_days")
+            }
+            for key, row in checks.iterrows()
+        },
+        "time_in_stage": {
+            f"{stage}{'_kinship' if kinship else ''}": {
+                column: number(value) for column, value in row.items()
+            }
+            for (stage, kinship), row in stays.iterrows()
+        },
+        "timescale_at_risk": int(len(risk)),
+        "timescale_overdue": int((risk["status"] == "overdue").sum()) if len(risk) else 0,
+        "panel": {
+            f"{kind}:{outcome}": {
+                "mainstream": int(row["period"]),
+                "kinship": int(row["period_kinship"]),
+            }
+            for (kind, outcome), row in outcomes.iterrows()
+        },
+    }

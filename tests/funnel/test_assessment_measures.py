@@ -11,6 +11,7 @@ cohort (9 to 21 months before 8 March 2026): enquiries of 9 June 2024 to 8 June 
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pandas as pd
@@ -334,3 +335,20 @@ def test_frames_without_assessment_rows_give_empty_measures():
     assert assessment.panel_outcomes(data, {"week": WEEK.period})["week"].sum() == 0
     stays = assessment.time_in_assessment(data, YEAR, {"stage_one": 60, "stage_two": 120})
     assert stays["finished"].sum() == 0
+
+
+def test_the_json_summary_carries_the_assessment_measures(session, built, settings):
+    data = load_funnel_data(session, as_of=AS_OF)
+    out = assessment.summary(
+        data, YEAR, {"stage_one": 60, "stage_two": 120}, kinds=load_check_kinds()
+    )
+    assert out["checks_outstanding"]["dbs_enhanced"] == {
+        "outstanding": 2, "past_target": 1, "median_days": 44.5, "oldest_days": 62,
+    }  # fmt: skip
+    assert out["time_in_stage"]["stage_one"]["finished"] == 4
+    assert out["time_in_stage"]["stage_one"]["within_target_share"] == 0.25
+    assert out["time_in_stage"]["stage_two_kinship"]["median_days"] == 144
+    assert (out["timescale_at_risk"], out["timescale_overdue"]) == (4, 1)
+    assert out["panel"]["recommendation:approve"] == {"mainstream": 1, "kinship": 0}
+    assert out["panel"]["decision:not_approved"] == {"mainstream": 1, "kinship": 0}
+    json.dumps(out)  # JSON-ready
