@@ -109,3 +109,20 @@ def load_funnel_config(
         where = ".".join(str(part) for part in error["loc"])
         in_file = benchmarks_path if error["loc"][:1] == ("benchmarks",) else path
         raise SettingsError(f"{in_file}: {where}: {error['msg']}") from None
+
+
+def load_check_kinds(path: Path | None = None) -> dict[str, tuple[str, int]]:
+    """The stage one checks of config/checks.toml (the file crm.services.checks keeps), as the
+    report names and times them: key -> (label, target working days before a chase). A missing
+    file means no labels (keys are shown) and no targets."""
+    path = path or CONFIG_DIR / "checks.toml"
+    data = _read_toml(path) or {}
+    default = int(data.get("defaults", {}).get("target_working_days", 20))
+    return {
+        str(entry["key"]): (
+            str(entry.get("label", entry["key"])),
+            int(entry.get("target_working_days", default)),
+        )
+        for entry in data.get("check", [])
+        if "key" in entry
+    }

@@ -23,6 +23,8 @@ benchmark use):
 - placements: carer_id, started_on, ended_on; check_ins: carer_id, sent_at, answered_at,
   score, wants_call
 - lists: campaigns (index id), sources (index key), reasons (kind, code, label), areas (index id)
+- checks: household_id, check_key, requested_on, received_on (the stage one checks)
+- panel_listings: household_id, meets_on, recommendation, recommended_at, decision, decided_at
 - journeys (`FunnelData.journeys`, see `journeys`): one row per household, derived from the
   events.
 
@@ -74,6 +76,8 @@ _COLUMNS: dict[str, dict[str, Any]] = {
         "officer": "category",
         # Refer-a-friend: the carer household that referred this one.
         "referrer_household_id": "Int64",
+        # Outside the reader's visibility rule (crm.services.access): counted, never named.
+        "hidden": "bool",
     },
     "events": {
         "household_id": "int64",
@@ -117,6 +121,24 @@ _COLUMNS: dict[str, dict[str, Any]] = {
     "sources": {"key": "str", "label": "str"},
     "reasons": {"kind": "str", "code": "str", "label": "str"},
     "areas": {"area_id": "int64", "name": "str"},
+    # The statutory checks of stage one (household_check), as at as_of: a check received
+    # after as_of was still outstanding then.
+    "checks": {
+        "household_id": "int64",
+        "check_key": "category",
+        "requested_on": DATE_DTYPE,
+        "received_on": DATE_DTYPE,
+    },
+    # Panel listings (panel_listing) with their meeting's date; a recommendation or a decision
+    # made after as_of had not been made yet.
+    "panel_listings": {
+        "household_id": "int64",
+        "meets_on": DATE_DTYPE,
+        "recommendation": "category",
+        "recommended_at": UTC_DTYPE,
+        "decision": "category",
+        "decided_at": UTC_DTYPE,
+    },
 }
 _INDEX = {
     "households": "household_id",
@@ -193,6 +215,8 @@ class FunnelData:
     sources: pd.DataFrame
     reasons: pd.DataFrame
     areas: pd.DataFrame
+    checks: pd.DataFrame
+    panel_listings: pd.DataFrame
     tz: str = DEFAULT_TZ
     # Which areas the data was limited to (None: the whole hub), for report headings.
     area_names: list[str] | None = None
@@ -238,6 +262,8 @@ def make_funnel_data(
     sources: pd.DataFrame | None = None,
     reasons: pd.DataFrame | None = None,
     areas: pd.DataFrame | None = None,
+    checks: pd.DataFrame | None = None,
+    panel_listings: pd.DataFrame | None = None,
     tz: str = DEFAULT_TZ,
     area_names: list[str] | None = None,
 ) -> FunnelData:
@@ -262,6 +288,8 @@ def make_funnel_data(
         sources=_typed("sources", sources),
         reasons=_typed("reasons", reasons),
         areas=_typed("areas", areas),
+        checks=_typed("checks", checks),
+        panel_listings=_typed("panel_listings", panel_listings),
         tz=tz,
         area_names=area_names,
     )

@@ -30,6 +30,9 @@ from crm.models import (
     Carer,
     CheckIn,
     Household,
+    HouseholdCheck,
+    PanelListing,
+    PanelMeeting,
     Placement,
     Reason,
     Source,
@@ -267,12 +270,16 @@ def load_funnel_data(
     as_of: datetime | None = None,
     area_ids: Iterable[int] | None = None,
     tz: str = DEFAULT_TZ,
+    visible: sa.ColumnElement[bool] | None = None,
 ) -> FunnelData:
     """Read everything the metrics need, as it stood at `as_of` (default: now).
 
     `area_ids` limits households and carers to those areas (None: the whole hub; households
-    still in the hub's triage queue are only in the whole-hub view). Runs one query per table,
-    never one per household, and writes nothing.
+    still in the hub's triage queue are only in the whole-hub view). `visible` is the reader's
+    WHERE clause on Household (crm.services.access.household_visibility, passed in by the
+    caller: the funnel imports no rules): households outside it are marked ``hidden``, and the
+    lists that name households leave them out (the counts keep them). Runs one query per
+    table, never one per household, and writes nothing.
     """
     as_of = as_of or clock.now()
     if as_of.tzinfo is None:
@@ -284,7 +291,7 @@ def load_funnel_data(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        frames = _load(session, as_of, as_of_date, area_ids)
+        frames = _load(session, as_of, as_of_date, area_ids, visible)
     finally:
         if collecting:
             gc.enable()
@@ -292,7 +299,11 @@ def load_funnel_data(
 
 
 def _load(
-    session: Session, as_of: datetime, as_of_date: date, area_ids: list[int] | None
+    session: Session,
+    as_of: datetime,
+    as_of_date: date,
+    area_ids: list[int] | None,
+    visible: sa.ColumnElement[bool] | None = None,
 ) -> dict[str, Any]:
     def in_areas(column: sa.ColumnElement) -> list[sa.ColumnElement]:
         return [] if area_ids is None else [column.in_(area_ids)]
@@ -316,6 +327,7 @@ def _load(
             hh.assigned_officer_id.label("officer_id"),
             StaffUser.__table__.c.name.label("officer"),
             hh.referrer_household_id,
+            (sa.false() if visible is None else sa.not_(visible)).label("hidden"),
         )
         .select_from(
             Household.__table__.outerjoin(Area.__table__, Area.id == hh.area_id).outerjoin(
@@ -339,6 +351,7 @@ def _load(
             "officer_id": "int",
             "officer": "code",
             "referrer_household_id": "int",
+            "hidden": "bool",
         },
     )
     # first contact after as_of had not happened yet, as at as_of.
@@ -563,6 +576,48 @@ def _load(
         sa.select(Area.__table__.c.id.label("area_id"), Area.__table__.c.name),
         {"area_id": "int", "name": "text"},
     )
+    ck = HouseholdCheck.__table__.c
+    checks = _frame(
+        session,
+        sa.select(ck.household_id, ck.check_key, ck.requested_on, ck.received_on).where(
+            ck.requested_on <= as_of_date, *(ck.household_id.in_(q) for q in in_households)
+        ),
+        {"household_id": "int", "check_key": "code", "requested_on": "date", "received_on": "date"},
+    )
+    if len(checks):
+        received = checks["received_on"]
+        checks["received_on"] = received.where(received <= pd.Timestamp(as_of_date))
+
+    li, mt = PanelListing.__table__.c, PanelMeeting.__table__.c
+    panel_listings = _frame(
+        session,
+        sa.select(
+            li.household_id,
+            mt.meets_on,
+            li.recommendation,
+            li.recommended_at,
+            li.decision,
+            li.decided_at,
+        )
+        .select_from(PanelListing.__table__.join(PanelMeeting.__table__, mt.id == li.meeting_id))
+        .where(li.listed_at <= as_of, *(li.household_id.in_(q) for q in in_households)),
+        {
+            "household_id": "int",
+            "meets_on": "date",
+            "recommendation": "code",
+            "recommended_at": "time",
+            "decision": "code",
+            "decided_at": "time",
+        },
+    )
+    if len(panel_listings):
+        # As at as_of: a recommendation or a decision made later had not been made.
+        for what, when in (("recommendation", "recommended_at"), ("decision", "decided_at")):
+            later = (panel_listings[when] > pd.Timestamp(as_of)).to_numpy()
+            if later.any():
+                panel_listings[when] = panel_listings[when].where(~later)
+                panel_listings[what] = panel_listings[what].astype(object).where(~later, None)
+
     area_names = (
         None
         if area_ids is None
@@ -579,5 +634,7 @@ def _load(
         "sources": sources,
         "reasons": reasons,
         "areas": areas,
+        "checks": checks,
+        "panel_listings": panel_listings,
         "area_names": area_names,
     }

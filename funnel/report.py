@@ -21,6 +21,7 @@ from pathlib import Path
 
 import jinja2
 import pandas as pd
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from crm import clock
@@ -37,6 +38,7 @@ from funnel.weekly import (
     Headline,
     Verdict,
     WeeklyTables,
+    assessment_summary,
     compute_weekly_tables,
     headline_numbers,
     report_as_of,
@@ -70,6 +72,8 @@ class WeeklyReport:
     actions: list[Action] = field(default_factory=list)
     # The web page of this report (the email links to it).
     page_url: str = ""
+    # The assessment measures in a few lines (below the verdicts and the top actions).
+    assessment: list[str] = field(default_factory=list)
 
     @property
     def week_unfinished(self) -> bool:
@@ -140,6 +144,7 @@ def build_weekly_report(
         headlines=headline_numbers(t),
         verdicts=verdicts(t, data, settings, config),
         actions=top_actions(t, config),
+        assessment=assessment_summary(t, settings, config),
         page_url=f"{settings.service.public_base_url.rstrip('/')}/reports/weekly/{week}",
         changes=changes,
         attention=attention,
@@ -158,12 +163,16 @@ def load_weekly_report(
     area_ids: list[int] | None = None,
     config: FunnelConfig | None = None,
     with_charts: bool = True,
+    visible: sa.ColumnElement[bool] | None = None,
 ) -> WeeklyReport:
+    """`visible`: the reader's WHERE clause on Household (crm.services.access), for the lists
+    that name households (see funnel.load.load_funnel_data)."""
     data = load_funnel_data(
         session,
         as_of=report_as_of(week, settings),
         area_ids=area_ids,
         tz=settings.service.timezone,
+        visible=visible,
     )
     return build_weekly_report(data, week, settings, config=config, with_charts=with_charts)
 
@@ -237,6 +246,9 @@ def render_text(report: WeeklyReport, footer: str = EMAIL_TEXT_FOOTER) -> str:
     lines += [f"- {v.status_label}: {v.text}" for v in report.verdicts]
     lines += ["", "Top actions"]
     lines += [f"{i}. {a.text}" for i, a in enumerate(report.actions, 1)] or ["- Nothing overdue."]
+    if report.assessment:
+        lines += ["", "Assessment and panel"]
+        lines += [f"- {line}" for line in report.assessment]
     lines += ["", f"The full report: {report.page_url}", ""]
     header = ["", "This week", "Last week", "Change", "4-week average"]
     cells = [h.cells() for h in report.headlines]
@@ -266,7 +278,12 @@ def report_csv(report: WeeklyReport) -> str:
     writer.writerow([f"Figures as at {report.as_of.isoformat()}"])
     writer.writerow([])
     writer.writerow(["Summary"])
-    for sentence in [*(v.text for v in report.verdicts), *report.changes, *report.attention]:
+    for sentence in [
+        *(v.text for v in report.verdicts),
+        *report.assessment,
+        *report.changes,
+        *report.attention,
+    ]:
         writer.writerow([sentence])
     writer.writerow([])
     writer.writerow(["Headline numbers"])

@@ -24,8 +24,8 @@ import pandas as pd
 
 from crm import clock
 from crm.settings import Settings
-from funnel import metrics
-from funnel.config import FunnelConfig, load_funnel_config
+from funnel import assessment, metrics
+from funnel.config import FunnelConfig, load_check_kinds, load_funnel_config
 from funnel.frames import FUNNEL, FunnelData
 from funnel.periods import IsoWeek, Period
 from funnel.tables import Column, Table, format_value
@@ -79,6 +79,26 @@ class WeeklyTables:
     previous_mature_funnel: pd.DataFrame
     previous_mature_days: pd.DataFrame
     previous_retention: dict[str, Any]
+    # The assessment measures (funnel.assessment), as at the end of the week: checks
+    # outstanding by type, time in stage one and two against target over `year_period`, the
+    # households at risk of missing the 8-month timescale, and panel outcomes (this week and
+    # the 12 months to its end).
+    year_period: Period | None = None
+    checks_outstanding: pd.DataFrame | None = None
+    time_in_assessment: pd.DataFrame | None = None
+    timescale_at_risk: pd.DataFrame | None = None
+    panel_outcomes: pd.DataFrame | None = None
+    # Connected persons (kinship) apart: the conversion tables above are mainstream only.
+    kinship_funnel: pd.DataFrame | None = None
+    kinship_young_funnel: pd.DataFrame | None = None
+
+
+def _mainstream(group: pd.DataFrame) -> pd.DataFrame:
+    return group[~group["is_kinship"].to_numpy(dtype=bool)]
+
+
+def _kinship(group: pd.DataFrame) -> pd.DataFrame:
+    return group[group["is_kinship"].to_numpy(dtype=bool)]
 
 
 def _year_before(day: date, months_back: int) -> Period:
@@ -98,7 +118,10 @@ def compute_weekly_tables(
     rc = config.report
     rule = metrics.ResponseRule.from_settings(settings)
     cohort_period = Period(week.shift(-(rc.cohort_weeks - 1)).monday, week.sunday)
-    group = metrics.cohort(data, cohort_period)
+    everyone = metrics.cohort(data, cohort_period)
+    # Conversion is read from mainstream households: connected persons (kinship) come with a
+    # child already placed and have their own rows (kinship_funnel).
+    group = _mainstream(everyone)
     activity = metrics.weekly_activity(data, week, rc.trend_weeks + 4)
     trend = metrics.trend(activity["enquiries"]).iloc[4:]
     trend.insert(0, "week_start", activity["week_start"].iloc[4:])
@@ -118,14 +141,17 @@ def compute_weekly_tables(
     # As at the end of the week: the last day of it (a report of a week still going: today).
     last_day = min(week.sunday, data.as_of.tz_convert(data.tz).date())
     mature_period = metrics.mature_period(week.sunday, rc.mature_from_months, rc.mature_to_months)
-    mature = metrics.cohort(data, mature_period)
-    previous_mature = metrics.cohort(
-        data,
-        metrics.mature_period(
-            (pd.Timestamp(week.sunday) - pd.DateOffset(months=3)).date(),
-            rc.mature_from_months,
-            rc.mature_to_months,
-        ),
+    mature_everyone = metrics.cohort(data, mature_period)
+    mature = _mainstream(mature_everyone)
+    previous_mature = _mainstream(
+        metrics.cohort(
+            data,
+            metrics.mature_period(
+                (pd.Timestamp(week.sunday) - pd.DateOffset(months=3)).date(),
+                rc.mature_from_months,
+                rc.mature_to_months,
+            ),
+        )
     )
     offer_days = settings.response.offer_initial_visit_within_working_days
     recent_times = metrics.response_times(data, recent, rule, offer_days)
@@ -169,7 +195,7 @@ def compute_weekly_tables(
         leavers_this_week=metrics.leavers(data, week.period),
         channels=metrics.channel_table(mature, "source_key"),
         enquiry_channels=metrics.channel_table(mature, "enquiry_channel"),
-        campaigns=metrics.campaign_table(data, group),
+        campaigns=metrics.campaign_table(data, everyone),
         areas=metrics.channel_table(mature, "area"),
         stalled=stalled,
         panel=metrics.panel_deadlines(
@@ -183,6 +209,17 @@ def compute_weekly_tables(
         check_ins=metrics.check_in_trend(data, first_month, month_end),
         at_risk=metrics.carers_at_risk(data, rc.low_check_in_score),
         carer_households=int(metrics.carer_households_on(data, week.sunday).sum()),
+        year_period=year_period,
+        checks_outstanding=assessment.checks_outstanding(data, load_check_kinds()),
+        time_in_assessment=assessment.time_in_assessment(data, year_period, _target_days(settings)),
+        timescale_at_risk=assessment.timescale_at_risk(
+            data, settings.panel.at_risk_days, settings.reminders.panel_deadline_months
+        ),
+        panel_outcomes=assessment.panel_outcomes(
+            data, {"this_week": week.period, "last_12_months": year_period}
+        ),
+        kinship_funnel=metrics.funnel_table(_kinship(mature_everyone)),
+        kinship_young_funnel=metrics.funnel_table(_kinship(everyone)),
     )
 
 
@@ -383,7 +420,8 @@ def report_tables(
         f"The mature cohort: households whose enquiry fell between {t.mature_period.label} "
         f"({rc.mature_from_months} to {rc.mature_to_months} months before the end of the week, "
         "old enough to have been approved), and how far they have got. A household that "
-        "skipped a stage still counts as reaching it."
+        "skipped a stage still counts as reaching it. Mainstream households only: connected "
+        "persons (family and friends) are counted apart, below."
     )
     young = _stage_frame(t.young_funnel, labels)
     # After the application, younger enquiries have not had time: say so rather than
@@ -820,6 +858,7 @@ def report_tables(
             empty="No carer household is flagged or scored low at their last check-in.",
             limit=rc.max_rows,
         ),
+        *assessment_tables(t, data, settings, config),
     ]
 
 
@@ -1186,3 +1225,218 @@ def top_actions(t: WeeklyTables, config: FunnelConfig, limit: int = 3) -> list[A
             )
         )
     return actions
+
+
+# -- the assessment measures (issue 11) ------------------------------------------------------
+
+_RECOMMENDATION_LABELS = {
+    "approve": "Panel recommended: approve",
+    "do_not_approve": "Panel recommended: do not approve",
+    "defer": "Panel deferred",
+}
+_DECISION_LABELS = {
+    "approved": "Agency decision: approved",
+    "not_approved": "Agency decision: not approved",
+}
+
+
+def _stays_frame(t: WeeklyTables, config: FunnelConfig) -> pd.DataFrame:
+    frame = t.time_in_assessment.reset_index()
+    frame.insert(
+        0,
+        "label",
+        [
+            config.stage_label(stage) + (" (connected persons)" if kinship else "")
+            for stage, kinship in zip(frame["stage"], frame["kinship"], strict=True)
+        ],
+    )
+    return frame
+
+
+def _panel_frame(t: WeeklyTables) -> pd.DataFrame:
+    frame = t.panel_outcomes.reset_index()
+    labels = {**_RECOMMENDATION_LABELS, **_DECISION_LABELS}
+    frame.insert(0, "label", frame["outcome"].map(labels))
+    return frame
+
+
+def assessment_tables(
+    t: WeeklyTables, data: FunnelData, settings: Settings, config: FunnelConfig
+) -> list[Table]:
+    """The tables of the assessment measures and of connected persons, for the page and CSV."""
+    labels = stage_labels(config)
+    rc = config.report
+    checks = t.checks_outstanding.reset_index()
+    at_risk = t.timescale_at_risk.copy()
+    at_risk["household_id"] = at_risk.index
+    at_risk["stage_label"] = at_risk["stage"].map(lambda s: config.stage_label(s))
+    at_risk["pathway"] = np.where(at_risk["kinship"], "Connected person", "Mainstream")
+    at_risk["status_label"] = at_risk["status"].map(
+        {"overdue": "Past the deadline", "approaching": "At risk"}
+    )
+    kinship = _stage_frame(t.kinship_funnel, labels).merge(
+        t.kinship_young_funnel[["reached"]].rename(columns={"reached": "young_reached"}),
+        left_on="stage",
+        right_index=True,
+    )
+    year = t.year_period.label
+    deadline = settings.reminders.panel_deadline_months
+    return [
+        Table(
+            "checks_outstanding",
+            "Checks outstanding, by type",
+            checks,
+            [
+                Column("label", "Check"),
+                Column("outstanding", "Outstanding", "int"),
+                Column("past_target", "Past the chase target", "int"),
+                Column("median_days", "Median days waiting", "days"),
+                Column("oldest_days", "Longest wait (days)", "int"),
+                Column("under_4_weeks", "Under 4 weeks", "int"),
+                Column("weeks_4_to_8", "4 to 8 weeks", "int"),
+                Column("over_8_weeks", "Over 8 weeks", "int"),
+            ],
+            note="Stage one checks requested and not yet received, for households still open, "
+            "at the end of the week. The chase target is each check's working days in "
+            "config/checks.toml, counted from the request.",
+            empty="No check is outstanding.",
+        ),
+        Table(
+            "time_in_assessment",
+            "Time in stage one and stage two against target",
+            _stays_frame(t, config),
+            [
+                Column("label", "Stage"),
+                Column("target_days", "Target days", "int"),
+                Column("finished", f"Stays finished ({year})", "int"),
+                Column("median_days", "Median days", "days"),
+                Column("within_target_share", "Within target", "pct"),
+                Column("ongoing", "Still in the stage", "int"),
+                Column("ongoing_over_target", "Over target now", "int"),
+                Column("ongoing_median_days", "Median days so far", "days"),
+            ],
+            note="A stay runs from the move into the stage to the next move (on hold pauses "
+            "it). Connected persons (family and friends) have their own rows.",
+        ),
+        Table(
+            "timescale_at_risk",
+            f"Households at risk of missing the {deadline}-month timescale",
+            at_risk,
+            [
+                Column("reference", "Household", link="household_id"),
+                Column("area", "Area"),
+                Column("stage_label", "Stage"),
+                Column("pathway", "Pathway"),
+                Column("application_on", "Application", "date"),
+                Column("deadline_on", "Recommendation due by", "date"),
+                Column("days_left", "Days left", "int"),
+                Column("panel_on", "Listed for panel", "date"),
+                Column("status_label", "Status"),
+            ],
+            note=f"National Minimum Standard 14: the panel's recommendation within {deadline} "
+            f"months of the application. Households in assessment with no recommendation and "
+            f"{settings.panel.at_risk_days} days or fewer left, or past the deadline (the rule "
+            "of the panel timescales page); only households you may open.",
+            empty="No household is at risk of missing the timescale.",
+            limit=rc.max_rows,
+        ),
+        Table(
+            "panel_outcomes",
+            "Panel recommendations and agency decisions",
+            _panel_frame(t),
+            [
+                Column("label", "Outcome"),
+                Column("this_week", "This week", "int"),
+                Column("last_12_months", f"Last 12 months ({year})", "int"),
+                Column("this_week_kinship", "Connected persons, this week", "int"),
+                Column("last_12_months_kinship", "Connected persons, 12 months", "int"),
+            ],
+            note="Recommendations and decisions dated in the week and in the 12 months to its "
+            "end; mainstream and connected persons apart.",
+        ),
+        Table(
+            "kinship_funnel",
+            "Connected persons (family and friends): how far they got",
+            kinship,
+            [
+                Column("label", "Stage"),
+                Column("reached", "Mature cohort: reached", "int"),
+                Column("conversion_from_enquiry", "From enquiry", "pct"),
+                Column("young_reached", "Younger enquiries: reached so far", "int"),
+            ],
+            note=f"Connected persons households of the mature cohort ({t.mature_period.label}) "
+            f"and of the younger enquiries ({t.cohort_period.label}). They are left out of the "
+            "conversion, time, drop-off and channel tables above, which are mainstream only.",
+        ),
+    ]
+
+
+def assessment_summary(t: WeeklyTables, settings: Settings, config: FunnelConfig) -> list[str]:
+    """The assessment measures in four short lines (the email carries them below the
+    verdicts; the lists behind them are on the page): checks, time in stage one and two,
+    the 8-month timescale, panel outcomes."""
+    lines = []
+    checks = t.checks_outstanding
+    if len(checks):
+        total, past = int(checks["outstanding"].sum()), int(checks["past_target"].sum())
+        oldest = checks.sort_values("oldest_days", ascending=False, kind="stable").iloc[0]
+        lines.append(
+            f"Checks: {total:,} outstanding, {past:,} past the chase target; longest wait "
+            f"{int(oldest['oldest_days']):,} days ({oldest['label']})."
+        )
+    else:
+        lines.append("Checks: none outstanding.")
+    parts = []
+    stays = t.time_in_assessment
+    for stage in ("stage_one", "stage_two"):
+        row = stays.loc[(stage, False)]
+        label = config.stage_label(stage)
+        if row["finished"]:
+            part = (
+                f"{label}: median {row['median_days']:,.0f} days (target "
+                f"{row['target_days']:,.0f}, {_pct(row['within_target_share'])} within)"
+            )
+        else:
+            part = f"{label}: none finished"
+        if row["ongoing"]:
+            part += (
+                f", {int(row['ongoing_over_target'] or 0):,} of {int(row['ongoing']):,} now over"
+            )
+        parts.append(part)
+    lines.append("; ".join(parts) + " (last 12 months, mainstream).")
+    risk = t.timescale_at_risk
+    months = settings.reminders.panel_deadline_months
+    if len(risk):
+        overdue = int((risk["status"] == "overdue").sum())
+        lines.append(
+            f"{months}-month timescale: {_plural(len(risk), 'household')} at risk, "
+            f"{overdue:,} past it."
+        )
+    else:
+        lines.append(f"{months}-month timescale: no household at risk.")
+    panel = t.panel_outcomes
+
+    def said(column: str) -> str:
+        # Every pathway together here; the page's table has connected persons apart.
+        recs = (
+            panel.loc["recommendation", column] + panel.loc["recommendation", f"{column}_kinship"]
+        )
+        decs = panel.loc["decision", column] + panel.loc["decision", f"{column}_kinship"]
+        shown = [
+            f"{int(n)} {word}"
+            for n, word in (
+                (recs["approve"], "approve"),
+                (recs["do_not_approve"], "do not approve"),
+                (recs["defer"], "deferred"),
+            )
+            if n
+        ]
+        text = _plural(int(recs.sum()), "recommendation")
+        text += f" ({', '.join(shown)})" if shown else ""
+        text += f", {_plural(int(decs.sum()), 'decision')}"
+        if decs.sum():
+            text += f" ({int(decs['approved'])} approved)"
+        return text
+
+    lines.append(f"Panel this week: {said('this_week')}; 12 months: {said('last_12_months')}.")
+    return lines

@@ -115,8 +115,8 @@ def _print_funnel(summary: dict, data, labels: dict[str, str]) -> None:  # noqa:
 def report_funnel(from_: datetime, to: datetime, area: str | None, as_json: bool) -> None:
     """The cohort funnel: of the households that enquired between --from and --to, how many
     reached each stage, how fast, where the rest stopped and why, and by source."""
-    from funnel import metrics
-    from funnel.config import load_funnel_config
+    from funnel import assessment, metrics
+    from funnel.config import load_check_kinds, load_funnel_config
     from funnel.load import load_funnel_data
     from funnel.periods import Period
 
@@ -126,8 +126,15 @@ def report_funnel(from_: datetime, to: datetime, area: str | None, as_json: bool
     with cli_engine(settings) as engine, Session(engine) as session:
         area_ids = _area_ids(session, area)
         data = load_funnel_data(session, area_ids=area_ids, tz=settings.service.timezone)
-    summary = metrics.funnel_summary(
-        data, Period(from_.date(), to.date()), metrics.ResponseRule.from_settings(settings)
+    period = Period(from_.date(), to.date())
+    summary = metrics.funnel_summary(data, period, metrics.ResponseRule.from_settings(settings))
+    summary["assessment"] = assessment.summary(
+        data,
+        period,
+        settings.stage_target_days.model_dump(),
+        at_risk_days=settings.panel.at_risk_days,
+        deadline_months=settings.reminders.panel_deadline_months,
+        kinds=load_check_kinds(),
     )
     if as_json:
         click.echo(json.dumps(summary, indent=2))

@@ -429,6 +429,29 @@ def report_scope_for_address(
     return scope
 
 
+def report_visibility_for_address(session: Session, address: str) -> sa.ColumnElement[bool]:
+    """The households the holder of this address may open (`household_visibility` of their
+    active staff account): the weekly email names only those. Nothing for an unknown address."""
+    staff = session.exec(
+        select(StaffUser).where(
+            sa.func.lower(StaffUser.email) == address.strip().lower(), StaffUser.active.is_(True)
+        )
+    ).first()
+    if staff is None:
+        return sa.false()
+    return household_visibility(_staff_actor(session, staff))
+
+
+def visibility_key(actor: Actor) -> tuple | None:
+    """What `household_visibility` depends on for this actor (None: everything), so a report
+    cached for one reader is only reused for readers who may open the same households."""
+    if _sees_everything(actor):
+        return None
+    # An assessing social worker also sees what is assigned to them: their own key.
+    own = actor.user_id if actor.role == Role.ASSESSING_SOCIAL_WORKER else None
+    return (str(actor.role), own, tuple(sorted(actor.area_ids)))
+
+
 @dataclass(frozen=True)
 class ReportRecipient:
     address: str

@@ -85,6 +85,12 @@ def get_household(
 # -- list and search ----------------------------------------------------------------------
 
 
+# The two pathways, shown apart on the board and in the report: connected persons (kinship,
+# family and friends already caring for a known child) and everyone else.
+MAINSTREAM, KINSHIP = "mainstream", "kinship"
+PATHWAYS = {MAINSTREAM: "Mainstream", KINSHIP: "Connected persons (family and friends)"}
+
+
 @dataclass
 class HouseholdQuery:
     q: str = ""
@@ -93,6 +99,8 @@ class HouseholdQuery:
     officer_id: int | None = None
     source_key: str = ""
     campaign_id: int | None = None
+    # "" every household; "mainstream" or "kinship" (connected persons: family and friends).
+    pathway: str = ""
     include_closed: bool = True
     # "" is the default: best match first when searching, then newest enquiry first.
     sort: str = ""
@@ -144,6 +152,8 @@ def _filtered(
         conditions.append(Household.source_key == query.source_key)
     if query.campaign_id:
         conditions.append(Household.campaign_id == query.campaign_id)
+    if query.pathway in PATHWAYS:
+        conditions.append(Household.is_kinship.is_(query.pathway == KINSHIP))
     return conditions, found.score if found is not None else None
 
 
@@ -349,6 +359,8 @@ class BoardColumn:
     over_target: int
     target_days: int | None
     cards: list[BoardCard]
+    # Of `count`, the connected persons (kinship) households, counted apart.
+    kinship: int = 0
 
 
 def allowed_moves(session: Session, household: Household) -> list[Stage]:
@@ -373,11 +385,17 @@ def board(
     officer_id: int | None = None,
     source_key: str = "",
     campaign_id: int | None = None,
+    pathway: str = "",
     cards_per_stage: int = BOARD_CARDS_PER_STAGE,
 ) -> list[BoardColumn]:
-    """A column per stage with its count and the households waiting longest first."""
+    """A column per stage with its count (and, of it, the connected persons) and the
+    households waiting longest first. `pathway` "mainstream" or "kinship" shows one only."""
     query = HouseholdQuery(
-        area_id=area_id, officer_id=officer_id, source_key=source_key, campaign_id=campaign_id
+        area_id=area_id,
+        officer_id=officer_id,
+        source_key=source_key,
+        campaign_id=campaign_id,
+        pathway=pathway,
     )
     conditions, _ = _filtered(session, actor, query)
     now = clock.now()
@@ -397,10 +415,16 @@ def board(
         ],
         else_=0,
     )
+    kinship_case = sa.case((Household.is_kinship.is_(True), 1), else_=0)
     totals = {
-        stage: (count, over or 0)
-        for stage, count, over in session.exec(
-            select(Household.stage, sa.func.count(Household.id), sa.func.sum(over_case))
+        stage: (count, over or 0, kin or 0)
+        for stage, count, over, kin in session.exec(
+            select(
+                Household.stage,
+                sa.func.count(Household.id),
+                sa.func.sum(over_case),
+                sa.func.sum(kinship_case),
+            )
             .where(*conditions, Household.stage.in_(BOARD_STAGES))
             .group_by(Household.stage)
         ).all()
@@ -444,7 +468,7 @@ def board(
     columns = []
     for stage in BOARD_STAGES:
         target = targets[stage]
-        count, over = totals.get(stage, (0, 0))
+        count, over, kin = totals.get(stage, (0, 0, 0))
         in_stage = sorted(
             by_stage.get(stage, []),
             key=lambda h: h.stage_entered_at,
@@ -461,7 +485,7 @@ def board(
             )
             for h in in_stage
         ]
-        columns.append(BoardColumn(stage, count, int(over), target, cards))
+        columns.append(BoardColumn(stage, count, int(over), target, cards, int(kin)))
     return columns
 
 

@@ -19,6 +19,7 @@ from datetime import date, datetime
 from email.message import EmailMessage
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from crm import clock
@@ -149,5 +150,11 @@ def weekly_report_email(
     scope = area_ids
     for address in recipients:
         scope = access.report_scope_for_address(session, address, only_area_ids=scope)
-    report = load_weekly_report(session, settings, IsoWeek.containing(week_ending), area_ids=scope)
+    # The lists name only households every recipient may open (the one visibility rule).
+    visible = sa.and_(
+        *(access.report_visibility_for_address(session, address) for address in recipients)
+    )
+    report = load_weekly_report(
+        session, settings, IsoWeek.containing(week_ending), area_ids=scope, visible=visible
+    )
     return email_for_report(report, recipients, settings.smtp.from_address)

@@ -14,7 +14,7 @@ from crm.web.auth import RECRUITMENT_ROLES, current_actor, roles_required
 from crm.web.households import _int, filter_choices
 
 bp = Blueprint("board", __name__, url_prefix="/pipeline")
-FILTERS = ("area", "officer", "source", "campaign")
+FILTERS = ("area", "officer", "source", "campaign", "pathway")
 
 
 def _filters() -> dict[str, str]:
@@ -33,6 +33,7 @@ def board():
         officer_id=_int(filters.get("officer")),
         source_key=filters.get("source", "")[:40],
         campaign_id=_int(filters.get("campaign")),
+        pathway=filters.get("pathway", "") if filters.get("pathway") in service.PATHWAYS else "",
     )
     return render_template(
         "board/board.html",

@@ -106,6 +106,7 @@ def query_from_args(args) -> service.HouseholdQuery:  # noqa: ANN001
         officer_id=_int(args.get("officer")),
         source_key=args.get("source", "")[:40],
         campaign_id=_int(args.get("campaign")),
+        pathway=args.get("pathway", "") if args.get("pathway", "") in service.PATHWAYS else "",
         sort=args.get("sort", ""),
         page=_int(args.get("page")) or 1,
         after=args.get("after", "")[:80],
@@ -130,6 +131,7 @@ def filter_choices() -> dict:
             (c.id, c.name) for c in session.exec(select(Campaign).order_by(Campaign.name))
         ],
         "stages": [(s.value, s.label) for s in Stage],
+        "pathways": list(service.PATHWAYS.items()),
     }
 
 

@@ -104,7 +104,8 @@ def _report(week: IsoWeek, area_ids: list[int] | None) -> WeeklyReport:
 
     The key is the week, the areas the report was limited to (already narrowed to what this
     member of staff may read, so a one-area manager's key can never be the whole hub's or
-    another area's) and funnel.load.data_version; an entry lives CACHE_SECONDS at most, for
+    another area's), funnel.load.data_version and what the reader's visibility rule depends on
+    (the lists name only households they may open); an entry lives CACHE_SECONDS at most, for
     the edits the version cannot see and the figures of a week still going."""
     # Imported here: pandas and matplotlib take a moment to load, and the app should start
     # quickly.
@@ -113,16 +114,30 @@ def _report(week: IsoWeek, area_ids: list[int] | None) -> WeeklyReport:
 
     cache = current_app.extensions.setdefault("funnel_reports", {})
     version = data_version(db())
-    key = (str(week), tuple(area_ids) if area_ids is not None else None, version)
+    actor = current_actor()
+    key = (
+        str(week),
+        tuple(area_ids) if area_ids is not None else None,
+        version,
+        # Whose households the lists may name (crm.services.access.household_visibility).
+        access.visibility_key(actor),
+    )
     now = clock.now()
     with _lock:
         hit = cache.get(key)
         if hit and hit[0] > now:
             return hit[1]
-    report = load_weekly_report(db(), state().settings, week, area_ids=area_ids)
+    report = load_weekly_report(
+        db(),
+        state().settings,
+        week,
+        area_ids=area_ids,
+        visible=access.household_visibility(actor),
+    )
     db().rollback()
     with _lock:
-        for old in [k for k in cache if k[:2] == key[:2] or cache[k][0] <= now]:
+        same = (key[0], key[1], key[3])
+        for old in [k for k in cache if (k[0], k[1], k[3]) == same or cache[k][0] <= now]:
             cache.pop(old, None)
         cache[key] = (now + timedelta(seconds=CACHE_SECONDS), report)
         for stale in sorted(cache, key=lambda k: cache[k][0])[: max(0, len(cache) - CACHE_SIZE)]:

@@ -108,3 +108,51 @@ def test_only_allowed_moves_are_offered(client_for, org, make_household, session
     assert "stage_two" in options and "withdrawn" in options
     # Going back is a reopen (move page only); deregistration is for approved carers.
     assert "enquiry" not in options and "deregistered" not in options
+
+
+def test_connected_persons_are_marked_counted_apart_and_filtered(
+    client_for, org, make_household, session, settings
+):
+    make_household(first="Main", last="Stream")
+    kin = make_household(first="Kin", last="Ship")
+    kin.is_kinship = True
+    session.add(kin)
+    session.commit()
+    c = client_for(org.manager)
+    enquiry = column(c.get("/pipeline").get_data(as_text=True), "enquiry")
+    # Both in the column, the connected person marked and counted apart.
+    assert '<span class="govuk-tag govuk-tag--grey">2</span>' in enquiry
+    assert "Of these, 1 connected person" in enquiry
+    card = enquiry[enquiry.index("Kin Ship") :]
+    assert "Connected person</strong>" in card
+    assert "Connected person</strong>" not in enquiry[: enquiry.index("Kin Ship")]
+    only_kin = column(c.get("/pipeline?pathway=kinship").get_data(as_text=True), "enquiry")
+    assert "Kin Ship" in only_kin and "Main Stream" not in only_kin
+    assert '<span class="govuk-tag govuk-tag--grey">1</span>' in only_kin
+    mainstream = column(c.get("/pipeline?pathway=mainstream").get_data(as_text=True), "enquiry")
+    assert "Main Stream" in mainstream and "Kin Ship" not in mainstream
+    assert "connected person" not in mainstream
+    # A made-up pathway is no filter.
+    assert "Kin Ship" in column(c.get("/pipeline?pathway=x").get_data(as_text=True), "enquiry")
+    listing = c.get("/households?pathway=kinship").get_data(as_text=True)
+    assert "Kin Ship" in listing and "Main Stream" not in listing
+
+
+def test_the_board_service_counts_connected_persons_per_column(
+    session, org, make_household, settings
+):
+    from crm.services import households
+
+    for first in ("Ada", "Bob", "Cy"):
+        make_household(first=first, last="Kinson")
+    for household in session.exec(select(m.Household)).all()[:2]:
+        household.is_kinship = True
+        session.add(household)
+    session.commit()
+    actor = Actor.for_staff(session, org.manager)
+    by_stage = {col.stage: col for col in households.board(session, actor, settings)}
+    assert (by_stage[m.Stage.ENQUIRY].count, by_stage[m.Stage.ENQUIRY].kinship) == (3, 2)
+    kin = {col.stage: col for col in households.board(session, actor, settings, pathway="kinship")}
+    assert (kin[m.Stage.ENQUIRY].count, kin[m.Stage.ENQUIRY].kinship) == (2, 2)
+    main = households.board(session, actor, settings, pathway="mainstream")
+    assert sum(col.count for col in main) == 1 and sum(col.kinship for col in main) == 0
