@@ -106,9 +106,38 @@ class Rows:
                 if postgres:
                     _copy(connection, table, rows)
                 else:
-                    connection.execute(table.insert(), rows)
+                    _executemany(connection, table, rows)
                 self.counts[table.name] += len(rows)
                 rows.clear()
+
+
+def _executemany(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """SQLite's bulk path: one prepared INSERT through the DBAPI cursor, rows as tuples, each
+    value converted by its column type's own bind processor (the same text SQLAlchemy would
+    store), without SQLAlchemy's per-row executemany bookkeeping."""
+    if not connection.in_transaction():
+        connection.begin()
+    dialect = connection.dialect
+    columns = list(table.c)
+    processors = [column.type._cached_bind_processor(dialect) for column in columns]
+    keys = [column.key for column in columns]
+    names = ", ".join(f'"{column.name}"' for column in columns)
+    marks = ", ".join("?" for _ in columns)
+    pairs = list(zip(keys, processors, strict=True))
+    if all(processor is None for processor in processors):
+        values = [tuple(row[key] for key in keys) for row in rows]
+    else:
+        values = [
+            tuple(
+                row[key] if processor is None else processor(row[key]) for key, processor in pairs
+            )
+            for row in rows
+        ]
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', values)
+    finally:
+        cursor.close()
 
 
 def _copy(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
