@@ -4,6 +4,7 @@ order (COPY on PostgreSQL)."""
 from __future__ import annotations
 
 import json
+import operator
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -123,16 +124,14 @@ def _executemany(connection: sa.Connection, table: sa.Table, rows: list[dict[str
     keys = [column.key for column in columns]
     names = ", ".join(f'"{column.name}"' for column in columns)
     marks = ", ".join("?" for _ in columns)
-    pairs = list(zip(keys, processors, strict=True))
-    if all(processor is None for processor in processors):
-        values = [tuple(row[key] for key in keys) for row in rows]
-    else:
-        values = [
-            tuple(
-                row[key] if processor is None else processor(row[key]) for key, processor in pairs
-            )
-            for row in rows
-        ]
+    # Convert column by column (the rows are this table's buffer, cleared after the write),
+    # then read each row out as a tuple in one C call.
+    for key, processor in zip(keys, processors, strict=True):
+        if processor is not None:
+            for row in rows:
+                row[key] = processor(row[key])
+    getter = operator.itemgetter(*keys)
+    values = [getter(row) for row in rows] if len(keys) > 1 else [(row[keys[0]],) for row in rows]
     cursor = connection.connection.driver_connection.cursor()
     try:
         cursor.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', values)
