@@ -71,10 +71,12 @@ def main() -> int:
             schema = f"fostercrm_bench_{os.getpid()}"
             url = postgres_schema_url(base, schema)
         try:
+            load_before = os.getloadavg()
             started = time.perf_counter()
             upgrade(url)
             migrated = time.perf_counter() - started
             engine = make_engine(url)
+            cpu_started = time.process_time()
             settings = load_settings(environ={}, database={"url": url})
             summary = generate(
                 engine,
@@ -84,6 +86,7 @@ def main() -> int:
                 as_of=args.as_of,
                 progress=True,
             )
+            cpu = time.process_time() - cpu_started
             engine.dispose()
             size = ""
             if args.backend == "sqlite":
@@ -91,6 +94,12 @@ def main() -> int:
             print(f"backend:     {args.backend}{size}")
             print(f"migrate:     {migrated:.1f} s")
             print(f"generate:    {summary.seconds:.1f} s for {args.households:,} households")
+            print(f"cpu:         {cpu:.1f} s (this process, generate only)")
+            load_after = os.getloadavg()
+            print(
+                f"load:        {load_before[0]:.2f} before, {load_after[0]:.2f} after "
+                f"(1-minute average, {os.cpu_count()} cores)"
+            )
             rate = summary.total_rows / summary.seconds
             print(f"rows:        {summary.total_rows:,} ({rate:,.0f}/s)")
             print(f"households/s {args.households / summary.seconds:,.0f}")

@@ -222,6 +222,11 @@ def generate(
             for table in generator.rows.tables:
                 connection.execute(sa.text(f'ANALYZE "{table.name}"'))
             connection.commit()
+        elif connection.dialect.name == "sqlite":
+            # The same for SQLite: statistics for the planner after the load (issue 16).
+            connection.exec_driver_sql("PRAGMA analysis_limit=1000")
+            connection.exec_driver_sql("PRAGMA optimize=0x10002")
+            connection.commit()
 
     # The panel's part of the journey, from what the load made (crm.demo.panel).
     with Session(engine) as session:

@@ -4,6 +4,7 @@ order (COPY on PostgreSQL)."""
 from __future__ import annotations
 
 import json
+import operator
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -106,9 +107,36 @@ class Rows:
                 if postgres:
                     _copy(connection, table, rows)
                 else:
-                    connection.execute(table.insert(), rows)
+                    _executemany(connection, table, rows)
                 self.counts[table.name] += len(rows)
                 rows.clear()
+
+
+def _executemany(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """SQLite's bulk path: one prepared INSERT through the DBAPI cursor, rows as tuples, each
+    value converted by its column type's own bind processor (the same text SQLAlchemy would
+    store), without SQLAlchemy's per-row executemany bookkeeping."""
+    if not connection.in_transaction():
+        connection.begin()
+    dialect = connection.dialect
+    columns = list(table.c)
+    processors = [column.type._cached_bind_processor(dialect) for column in columns]
+    keys = [column.key for column in columns]
+    names = ", ".join(f'"{column.name}"' for column in columns)
+    marks = ", ".join("?" for _ in columns)
+    # Convert column by column (the rows are this table's buffer, cleared after the write),
+    # then read each row out as a tuple in one C call.
+    for key, processor in zip(keys, processors, strict=True):
+        if processor is not None:
+            for row in rows:
+                row[key] = processor(row[key])
+    getter = operator.itemgetter(*keys)
+    values = [getter(row) for row in rows] if len(keys) > 1 else [(row[keys[0]],) for row in rows]
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', values)
+    finally:
+        cursor.close()
 
 
 def _copy(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
