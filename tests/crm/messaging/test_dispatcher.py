@@ -467,3 +467,22 @@ def test_weekly_report_is_built_by_the_funnel_package_at_send_time(
     [email] = smtp.to(org.manager.email)
     assert message.provider_message_id == email.message_id
     assert "29 Mar" in email.subject or "2026" in email.subject
+
+
+def test_a_claim_takes_only_its_batch_and_two_claims_never_overlap(session, engine, org):
+    """One UPDATE claims `limit` messages, not every due one (a subquery with LIMIT inside
+    IN (...) may be run again for each row on PostgreSQL: the claim is a materialised CTE)."""
+    at(2026, 3, 2, 10, 0)
+    for i in range(30):
+        staff_message(session, org, f"test:batch-claim:{i}")
+    first = outbox_service.claim_due_messages(session, "one", limit=10)
+    second = outbox_service.claim_due_messages(session, "two", limit=10)
+    assert (len(first), len(second)) == (10, 10)
+    assert not set(first) & set(second)
+    statuses = session.exec(
+        select(m.OutboxMessage.status, m.OutboxMessage.claimed_by).execution_options(
+            populate_existing=True
+        )
+    ).all()
+    assert sorted(s for s, _ in statuses).count(m.OutboxStatus.SENDING) == 20
+    assert sum(1 for s, _ in statuses if s == m.OutboxStatus.PENDING) == 10
