@@ -366,17 +366,29 @@ def claim_due_messages(
         .order_by(OutboxMessage.due_at, OutboxMessage.id)
         .limit(limit)
     )
+    values = {
+        "status": OutboxStatus.SENDING,
+        "claimed_by": worker,
+        "claimed_until": now + timedelta(seconds=claim_seconds),
+        "attempts": OutboxMessage.attempts + 1,
+    }
     if session.get_bind().dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
+        # The batch is chosen once, in a materialised CTE, and joined to (UPDATE ... FROM).
+        # Inside `id IN (subquery)` PostgreSQL may run the LIMITed, SKIP LOCKED subquery again
+        # for each row it updates, and the claim then took every due message, not the batch.
+        batch = (
+            candidates.with_for_update(skip_locked=True)
+            .cte("claim_batch")
+            .prefix_with("MATERIALIZED")
+        )
+        chosen = OutboxMessage.id == batch.c.id
+    else:
+        # SQLite has one writer at a time and runs the subquery once.
+        chosen = OutboxMessage.id.in_(candidates.scalar_subquery())
     statement = (
         sa.update(OutboxMessage)
-        .where(OutboxMessage.id.in_(candidates.scalar_subquery()), condition)
-        .values(
-            status=OutboxStatus.SENDING,
-            claimed_by=worker,
-            claimed_until=now + timedelta(seconds=claim_seconds),
-            attempts=OutboxMessage.attempts + 1,
-        )
+        .where(chosen, condition)
+        .values(**values)
         .returning(OutboxMessage.id, OutboxMessage.due_at)
         .execution_options(synchronize_session=False)
     )
@@ -440,9 +452,11 @@ def mark_sent(
     provider_message_id: str | None,
     summary: str,
     now: datetime | None = None,
+    commit: bool = True,
 ) -> bool:
     """Record a delivery (and its line on the timeline). False if the claim had been lost,
-    which only happens when a send outlived its claim; nothing is changed then."""
+    which only happens when a send outlived its claim; nothing is changed then.
+    `commit=False` leaves the commit to the caller (the dispatcher records a batch at once)."""
     now = now or clock.now()
     message = session.get(OutboxMessage, message_id)
     if message is None:
@@ -461,7 +475,8 @@ def mark_sent(
         _timeline_entry(
             session, message, f"Sent by {Channel(message.channel).value}: {summary}", None, now
         )
-    session.commit()
+    if commit:
+        session.commit()
     return done
 
 
@@ -474,6 +489,7 @@ def mark_retry(
     retry_at: datetime | None = None,
     count_attempt: bool = True,
     now: datetime | None = None,
+    commit: bool = True,
 ) -> str:
     """A failed attempt: back to pending with a backoff, or `failed` after the last attempt.
     `count_attempt=False` (quiet hours, Telegram flood control) gives the attempt back.
@@ -485,7 +501,7 @@ def mark_retry(
     session.refresh(message)
     attempts = message.attempts if count_attempt else max(0, message.attempts - 1)
     if count_attempt and attempts >= MAX_ATTEMPTS:
-        return mark_failed(session, message_id, worker, error=error, now=now)
+        return mark_failed(session, message_id, worker, error=error, now=now, commit=commit)
     if retry_at is None:
         wait = BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1] if attempts else 0
         retry_at = now + timedelta(seconds=wait)
@@ -498,7 +514,8 @@ def mark_retry(
         next_attempt_at=retry_at,
         error=error[:1000] if count_attempt else message.error,
     )
-    session.commit()
+    if commit:
+        session.commit()
     return OutboxStatus.PENDING.value
 
 
@@ -509,6 +526,7 @@ def mark_failed(
     *,
     error: str,
     now: datetime | None = None,
+    commit: bool = True,
 ) -> str:
     """Give up on a message: staff see it on the timeline and in `failed_messages`."""
     now = now or clock.now()
@@ -524,11 +542,14 @@ def mark_failed(
             now,
             kind=ActivityKind.MESSAGE_FAILED,
         )
-    session.commit()
+    if commit:
+        session.commit()
     return OutboxStatus.FAILED.value
 
 
-def mark_cancelled(session: Session, message_id: int, worker: str | None, *, reason: str) -> bool:
+def mark_cancelled(
+    session: Session, message_id: int, worker: str | None, *, reason: str, commit: bool = True
+) -> bool:
     """Stop a message that must not go (consent withdrawn, visit cancelled or moved)."""
     condition = OutboxMessage.id == message_id
     if worker is not None:
@@ -546,7 +567,8 @@ def mark_cancelled(session: Session, message_id: int, worker: str | None, *, rea
         )
         .execution_options(synchronize_session=False)
     )
-    session.commit()
+    if commit:
+        session.commit()
     return result.rowcount == 1
 
 
