@@ -1122,7 +1122,7 @@ class _Builder:
             "Things our staff had to do for you or about you, such as calling you back or "
             "booking a visit.",
             ("Created", "Due", "Kind", "Title", "Details", "Priority", "Assigned to",
-             "Done on"),
+             "Done on", "Outcome"),
         )  # fmt: skip
         for t in self.rows(Task, self.records.tasks(), Task.created_at, Task.id):
             withheld = t.kind == TaskKind.SAFEGUARDING
@@ -1136,6 +1136,10 @@ class _Builder:
                     _text(TASK_PRIORITY_TEXT, t.priority),
                     self.staff_name(t.owner_id, "The team"),
                     self.fmt.when(t.done_at),
+                    # What staff wrote when they closed it is about the person too.
+                    "Withheld: see the start of this document"
+                    if withheld and t.outcome
+                    else t.outcome or t.closed_reason or "",
                 )
             )
         return section
@@ -1740,7 +1744,7 @@ def _erase_records(
         session.exec(
             sa.update(Task)
             .where(Task.id.in_(records.task_ids), Task.kind != TaskKind.SAFEGUARDING)
-            .values(title="Task (erased)", detail=None)
+            .values(title="Task (erased)", detail=None, outcome=None)
         )
         _keep_safeguarding_concerns(session, records.task_ids, identifiers, basis)
     session.exec(
@@ -1856,6 +1860,7 @@ def _keep_safeguarding_concerns(
         if title != task.title or words != (task.detail or ""):
             note += SAFEGUARDING_MARKED
         task.title = title[:TASK_TITLE_LIMIT]
+        task.outcome = identifiers.scrub(task.outcome, ERASED)
         room = TASK_DETAIL_LIMIT - len(note) - 2
         task.detail = f"{words[:room]}\n\n{note}" if words else note
         session.add(task)

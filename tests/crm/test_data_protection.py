@@ -49,7 +49,7 @@ from crm.services.data_protection import (
 from crm.services.errors import NotAllowed
 from crm.services.households import DetailsChange, update_details
 from crm.services.pipeline import move_stage
-from crm.services.tasks import create_task
+from crm.services.tasks import close_task, create_task
 from crm.services.timeline import log_activity
 from crm.testing.fixtures import new_household
 from tests.bot.bot_helpers import Chat
@@ -209,6 +209,12 @@ def the_whole_way(session: Session, settings, org, assistant: Assistant) -> Jour
         session, manager, kind="general", title=f"Send {FIRST} {LAST} the respite leaflet",
         detail=f"Post it to {HOME}", carer_id=carer.id, due_at=clock.now() + timedelta(days=3),
     )  # fmt: skip
+    # What staff wrote when they closed a task is about the person too.
+    called = create_task(
+        session, manager, kind="general", title="Call about respite",
+        carer_id=carer.id, due_at=clock.now() + timedelta(days=1),
+    )  # fmt: skip
+    close_task(session, manager, called.id, outcome=f"Spoke to {FIRST} {LAST} at {HOME}")
     session.add(
         m.Placement(
             carer_id=carer.id,
@@ -538,6 +544,7 @@ def test_export_is_a_zip_with_every_kind_of_record_in_words(
     tasks = tables["tasks"]
     assert f"Send {FIRST} {LAST} the respite leaflet" in _column(tasks, "Title")
     assert "Follow up your check-in answer" in _column(tasks, "Kind")
+    assert f"Spoke to {FIRST} {LAST} at {HOME}" in _column(tasks, "Outcome")
     # A safeguarding concern shows that it was recorded, not the staff's record of it (their
     # own words stay in the chat transcript).
     safeguarding = _column(tasks, "Kind").index("Safeguarding concern")
