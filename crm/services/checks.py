@@ -268,14 +268,17 @@ def missing_required(session: Session, household: Household) -> list[str]:
 def require_stage_one_complete(
     session: Session, actor: Actor, household: Household, target: Stage
 ) -> None:
-    """Refuse to move a household on from stage one while a required check is missing.
-    Trusted code paths (the tracker import bringing in history recorded elsewhere) are not
-    held to checks this system never saw."""
+    """Refuse to move a household on past stage one while a required check is missing, from
+    stage one or from any step before it (a move from application straight to stage two would
+    otherwise skip the checks). Trusted code paths (the tracker import bringing in history
+    recorded elsewhere) are not held to checks this system never saw."""
     if actor.is_system:
         return
     current = Stage(household.stage)
     at = Stage(household.held_from_stage) if current == Stage.ON_HOLD else current
-    if at != Stage.STAGE_ONE or target.funnel_index is None:
+    if at.funnel_index is None or target.funnel_index is None:
+        return
+    if at.funnel_index > Stage.STAGE_ONE.funnel_index:
         return
     if target.funnel_index <= Stage.STAGE_ONE.funnel_index:
         return

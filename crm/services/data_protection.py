@@ -1716,6 +1716,10 @@ def _erase_records(
         session.exec(sa.delete(model).where(model.household_id == hid))
     for applicant in session.exec(select(Applicant).where(Applicant.household_id == hid)):
         session.delete(applicant)
+    # A page may have loaded the household's applicants in this session: the deleted rows must
+    # leave that list too, or saving the household would try to save them again.
+    session.flush()
+    session.expire(records.household, ["applicants"])
     for model in (Consent, Activity):
         session.exec(sa.delete(model).where(model.household_id == hid))
     # A temporary approval's dates stay for the statistics; the child's reference and staff's

@@ -286,6 +286,24 @@ def test_on_hold_from_stage_one_cannot_skip_the_checks(session, org, household):
     move_stage(session, officer, household.id, m.Stage.STAGE_ONE)  # resuming is fine
 
 
+def test_a_move_from_application_cannot_jump_past_stage_one(session, org, household):
+    officer = actor(session, org.officer_north)
+    household.stage = m.Stage.APPLICATION  # history: the application is in, no check yet
+    session.add(household)
+    session.commit()
+    events = count(session, m.StageEvent)
+    clock.advance(timedelta(minutes=5))
+    for later in (m.Stage.STAGE_TWO, m.Stage.PANEL):
+        with pytest.raises(InvalidInput, match="Stage one cannot be completed"):
+            move_stage(session, officer, household.id, later)
+    session.refresh(household)
+    assert household.stage == m.Stage.APPLICATION
+    assert count(session, m.StageEvent) == events
+    move_stage(session, officer, household.id, m.Stage.STAGE_ONE)  # the next step is fine
+    session.refresh(household)
+    assert household.stage == m.Stage.STAGE_ONE
+
+
 def test_an_outstanding_check_past_its_target_is_chased_to_the_assessor(
     session, org, household, sched_settings
 ):

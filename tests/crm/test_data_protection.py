@@ -1145,3 +1145,30 @@ def test_existing_concerns_get_their_chat_as_a_link_when_the_database_is_upgrade
         assert TELEGRAM_CHAT not in json.dumps(payload) and payload["where"] == "Telegram chat"
     finally:
         engine.dispose()
+
+
+def test_erasure_works_on_a_household_whose_applicants_the_session_has_loaded(
+    session, settings, org
+):
+    from crm.services.enquiries import ApplicantDetails, EnquiryInput, create_enquiry
+
+    household = create_enquiry(
+        session, Actor.system("test"),
+        EnquiryInput(
+            applicant=ApplicantDetails(FIRST, LAST, email=EMAIL, phone=PHONE_TYPED),
+            enquiry_channel=m.EnquiryChannel.STAFF, postcode=POSTCODE,
+            consents={m.ConsentScope.STORE_DETAILS: "Agreed on the phone"},
+        ),
+        settings,
+    ).household  # fmt: skip
+    # A page that showed the household's names before the erasure, in the same session.
+    assert [a.first_name for a in household.applicants] == [FIRST]
+    anonymise_household(
+        session, org.actor(session, org.manager), household.id, reason="Asked by phone"
+    )
+    assert household.anonymised_at is not None
+    assert household.applicants == []
+    assert (
+        session.exec(select(m.Applicant).where(m.Applicant.household_id == household.id)).all()
+        == []
+    )
