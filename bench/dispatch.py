@@ -15,8 +15,8 @@ interpreter's lock), then for each provider:
    recorded with an activity on the timeline.
 
 It prints messages per second for both, their ratio (dispatcher / raw) and what the outbox
-adds to each message (the difference of the two per-message times). The database is a fresh
-SQLite file in a temporary folder, or a fresh schema of FOSTERCRM_TEST_POSTGRES_URL.
+adds to each message (the difference of the two per-message times). The database is a fresh SQLite file in a temporary
+folder, or a fresh schema of FOSTERCRM_TEST_POSTGRES_URL.
 """
 
 from __future__ import annotations
