@@ -1,7 +1,6 @@
 """The outbox dispatcher against a real SMTP server (aiosmtpd) and a real local HTTP server
 speaking the Telegram Bot API, on SQLite and PostgreSQL."""
 
-import smtplib
 import socket
 import threading
 from datetime import UTC, datetime, timedelta
@@ -487,43 +486,3 @@ def test_a_claim_takes_only_its_batch_and_two_claims_never_overlap(session, engi
     ).all()
     assert sorted(s for s, _ in statuses).count(m.OutboxStatus.SENDING) == 20
     assert sum(1 for s, _ in statuses if s == m.OutboxStatus.PENDING) == 10
-
-
-class Crash(BaseException):
-    """The process dies (not an error the dispatcher would catch and record)."""
-
-
-def test_a_batch_goes_over_one_smtp_connection_and_a_crash_before_its_commit_repeats_it_once(
-    session, engine, org, sched_settings, smtp, monkeypatch
-):
-    for n in range(12):
-        staff_message(session, org, f"test:one-connection:{n}")
-    connections = []
-    real_connect = smtplib.SMTP.connect
-
-    def connect(self, *args, **kwargs):
-        connections.append(args)
-        return real_connect(self, *args, **kwargs)
-
-    monkeypatch.setattr(smtplib.SMTP, "connect", connect)
-    dying = Dispatcher(sched_settings, engine, worker="dying", batch_size=12)
-
-    def crash(*_args):
-        raise Crash
-
-    monkeypatch.setattr(dying, "_record", crash)
-    with pytest.raises(Crash):
-        dying.dispatch_batch()
-    dying.close()
-    assert len(smtp.messages()) == 12 and len(connections) == 1
-    # Nothing recorded: the claims stand until they lapse, then another dispatcher sends the
-    # batch again, once, with the same Message-IDs, and records it.
-    assert {msg.status for msg in outbox(session)} == {m.OutboxStatus.SENDING}
-    clock.advance(timedelta(seconds=121))
-    result = Dispatcher(sched_settings, engine, worker="next", batch_size=12).run_until_idle()
-    assert (result.claimed, result.sent) == (12, 12)
-    assert len(connections) == 2
-    counts = smtp.message_id_counts()
-    assert len(counts) == 12 and set(counts.values()) == {2}
-    messages = outbox(session)
-    assert {(msg.status, msg.attempts) for msg in messages} == {(m.OutboxStatus.SENT, 2)}
