@@ -405,9 +405,10 @@ def stage_labels(config: FunnelConfig) -> dict[str, str]:
     return {stage: config.stage_label(stage) for stage in [*FUNNEL, "on_hold"]}
 
 
-def _stage_frame(frame: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
+def _stage_frame(frame: pd.DataFrame, labels: dict[str, str], key: str = "stage") -> pd.DataFrame:
+    """The frame with its index as columns and, first, the words for its `key` column."""
     out = frame.reset_index()
-    out.insert(0, "label", out["stage"].map(labels))
+    out.insert(0, "label", out[key].map(labels))
     return out
 
 
@@ -1254,10 +1255,8 @@ def _stays_frame(t: WeeklyTables, config: FunnelConfig) -> pd.DataFrame:
 
 
 def _panel_frame(t: WeeklyTables) -> pd.DataFrame:
-    frame = t.panel_outcomes.reset_index()
     labels = {**_RECOMMENDATION_LABELS, **_DECISION_LABELS}
-    frame.insert(0, "label", frame["outcome"].map(labels))
-    return frame
+    return _stage_frame(t.panel_outcomes, labels, key="outcome")
 
 
 def assessment_tables(

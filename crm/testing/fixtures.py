@@ -153,6 +153,18 @@ def postgres_session_url() -> Iterator[str]:
     drop_postgres_schema(schema)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a database with nothing in it, for tests that run the migrations themselves:
+    a new SQLite file, or a PostgreSQL schema of this worker's that is dropped after."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    schema = f"fostercrm_migrations_{os.getpid()}"
+    yield postgres_url(schema)
+    drop_postgres_schema(schema)
+
+
 def _truncate_all(engine: sa.Engine) -> None:
     names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
     with engine.begin() as conn:

@@ -1,8 +1,6 @@
 """The migrations are the schema: an empty database upgrades to head on SQLite and PostgreSQL,
 and the result matches the models exactly (nothing left for autogenerate)."""
 
-import os
-
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -11,17 +9,6 @@ from sqlmodel import SQLModel
 import crm.models  # noqa: F401
 from crm.db import make_engine
 from crm.migrate import alembic_config, heads, upgrade
-from crm.testing.fixtures import drop_postgres_schema, postgres_url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def empty_database(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
-        return
-    schema = f"fostercrm_migrations_{os.getpid()}"
-    yield postgres_url(schema)
-    drop_postgres_schema(schema)
 
 
 def table_names(url: str) -> set[str]:

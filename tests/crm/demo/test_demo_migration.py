@@ -7,10 +7,8 @@ existed at 0018 keeps exactly the rows it had there, and the households are all 
 
 from __future__ import annotations
 
-import os
 from datetime import date
 
-import pytest
 import sqlalchemy as sa
 from alembic import command
 
@@ -18,19 +16,8 @@ from crm.db import make_engine
 from crm.demo import generate
 from crm.migrate import alembic_config, upgrade
 from crm.settings import load_settings
-from crm.testing.fixtures import drop_postgres_schema, postgres_url
 
 BEFORE_THE_NEW_WORK = "0018_perf"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'demo.db'}"
-        return
-    schema = f"fostercrm_demo_migration_{os.getpid()}"
-    yield postgres_url(schema)
-    drop_postgres_schema(schema)
 
 
 def row_counts(url: str) -> dict[str, int]:
@@ -47,7 +34,8 @@ def row_counts(url: str) -> dict[str, int]:
         engine.dispose()
 
 
-def test_demo_data_survives_the_migrations_up_to_head(database):
+def test_demo_data_survives_the_migrations_up_to_head(empty_database):
+    database = empty_database
     upgrade(database)
     engine = make_engine(database)
     try:
