@@ -127,24 +127,6 @@ def create_task(
     return task
 
 
-def complete_task(session: Session, actor: Actor, task_id: int) -> Task:
-    task = session.get(Task, task_id)
-    if task is None:
-        raise NotFound(f"No task with id {task_id}")
-    if not actor.may_work_on(task.area_id) or not access.may_view_task(session, actor, task):
-        raise NotAllowed("This task is in an area you do not work in")
-    if task.done_at is not None:
-        raise InvalidInput("This task is already done", "task")
-    _refuse_unless_may_act(session, actor, task)
-    with transaction(session):
-        task.done_at = clock.now()
-        task.done_by_id = actor.user_id
-        session.add(task)
-        audit.record(session, actor, AuditAction.UPDATE, "task", task.id, done=True)
-    session.refresh(task)
-    return task
-
-
 # -- acting on a task ---------------------------------------------------------------------
 
 # Who, besides the owner, may close or hand on someone's task in the areas they work in.

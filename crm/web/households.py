@@ -33,7 +33,6 @@ from crm.models import (
     Source,
     StaffUser,
     Stage,
-    Task,
     TaskKind,
 )
 from crm.services import access, booking, kinship
@@ -47,7 +46,7 @@ from crm.services.enquiries import (
 )
 from crm.services.errors import InvalidInput, NotAllowed, SlotTaken
 from crm.services.pipeline import REASON_LISTS, move_stage
-from crm.services.tasks import complete_task, create_task
+from crm.services.tasks import create_task
 from crm.services.timeline import log_activity
 from crm.web import db, state
 from crm.web.auth import RECRUITMENT_ROLES, current_actor, roles_required
@@ -534,23 +533,6 @@ def task(household_id: int):
     return render_template(
         "households/action.html", form=form, h=household, heading="Create a task"
     )
-
-
-@bp.post("/<int:household_id>/tasks/<int:task_id>/done")
-@roles_required(*RECRUITMENT_ROLES)
-def task_done(household_id: int, task_id: int):
-    # Also on an anonymised household: a safeguarding concern stays open after an erasure.
-    household = service.get_household(db(), current_actor(), household_id)
-    task = db().get(Task, task_id)
-    if task is None or task.household_id != household.id:
-        # Only this household's tasks: never another's (or a carer's) by guessing its id.
-        abort(404)
-    try:
-        complete_task(db(), current_actor(), task_id)
-        flash("Task marked as done")
-    except InvalidInput as exc:
-        flash(next(iter(exc.errors.values())), "error")
-    return redirect(url_for("households.show", household_id=household.id))
 
 
 # -- visits -------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from sqlmodel import func, select
 
 import crm.models as m
 from crm.services.actors import Actor
-from crm.services.tasks import complete_task, create_task
+from crm.services.tasks import close_task, create_task
 from crm.services.timeline import log_activity
 from funnel import metrics
 from funnel.frames import FUNNEL, STAGE_DTYPE, UTC_DTYPE
@@ -64,7 +64,7 @@ def histories(session, settings, org):
         session, staff, kind="general", title="Send the pack", due_at=at("2026-03-11"),
         household_id=d.id,
     )  # fmt: skip
-    complete_task(session, staff, task.id)  # done now, 10 March
+    close_task(session, staff, task.id, outcome="Sent")  # done now, 10 March
     # A task the system closes (as the tracker import does) is not work on the case.
     tidy = create_task(
         session,
@@ -74,7 +74,7 @@ def histories(session, settings, org):
         due_at=at("2026-02-11"),
         household_id=b.id,
     )
-    complete_task(session, Actor.system("import"), tidy.id)
+    close_task(session, Actor.system("import"), tidy.id, outcome="Imported as done")
     carer = session.exec(select(m.Carer).where(m.Carer.household_id == a.id)).one()
     session.add(
         m.Placement(

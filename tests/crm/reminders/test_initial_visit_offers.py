@@ -13,7 +13,7 @@ from crm.services.actors import Actor
 from crm.services.appointments import book_appointment, cancel_appointment
 from crm.services.booking import book_initial_visit
 from crm.services.pipeline import move_stage
-from crm.services.tasks import complete_task
+from crm.services.tasks import close_task
 from tests.crm.scheduler.helpers import make_household, outbox, tasks
 
 SYSTEM = Actor.system("test")
@@ -72,7 +72,7 @@ def test_five_working_days_without_a_visit_offered_tell_the_officer_once(
     assert alert.unique_key == f"visit_offer:{household.id}:staff:{org.officer_north.id}"
 
     # Once: not again later, nor after the task is done with still no visit booked.
-    complete_task(session, org.actor(session, org.officer_north), task.id)
+    close_task(session, org.actor(session, org.officer_north), task.id, outcome="Left a message")
     at(2026, 3, 24, 10, 0)
     assert run(session, sched_settings) == {"tasks": 0, "alerts": 0}
     assert len(outbox(session, template=TEMPLATE)) == 1

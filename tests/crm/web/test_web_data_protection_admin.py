@@ -393,7 +393,9 @@ def test_a_safeguarding_concern_can_be_dealt_with_after_the_erasure(
     page = c.get(url).get_data(as_text=True)
     assert "Anonymised household" in page and "Cass" not in page
     assert concern.title in page
-    done = c.post(f"{url}/tasks/{concern.id}/done", token_from=url)
+    task_url = f"/tasks/{concern.id}"
+    assert f'href="{task_url}#close"' in page
+    done = c.post(f"{task_url}/close", {"outcome": "Referred to the MASH"}, token_from=task_url)
     assert done.status_code == 302
     session.expire_all()
     task = session.get(m.Task, concern.id)

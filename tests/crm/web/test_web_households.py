@@ -202,16 +202,19 @@ def test_note_call_assign_and_task(client_for, org, make_household, session):
     assert session.get(m.Household, household.id).assigned_officer_id == org.assessor_north.id
     t = session.exec(select(m.Task).where(m.Task.title == "Send forms")).one()
     assert t.priority == m.TaskPriority.URGENT and t.owner_id == org.officer_north.id
-    # A task is closed only through its own household's page, never by guessing its id.
-    other = make_household("LE2 7BB", "Other", "Family")
-    elsewhere = c.post(f"/households/{other.id}/tasks/{t.id}/done", token_from=url)
-    assert elsewhere.status_code == 404
+    # The household page sends you to the task's own page to close it, which asks what came
+    # of it: a task closed with no outcome tells the next person nothing.
+    assert f'href="/tasks/{t.id}#close"' in page
+    task_url = f"/tasks/{t.id}"
+    empty = c.post(f"{task_url}/close", {"outcome": "  "}, token_from=task_url)
+    assert empty.status_code == 400
+    assert "Say what came of it" in empty.get_data(as_text=True)
     session.refresh(t)
     assert t.done_at is None
-    done = c.post(f"{url}/tasks/{t.id}/done", token_from=url)
+    done = c.post(f"{task_url}/close", {"outcome": "Forms sent"}, token_from=task_url)
     assert done.status_code == 302
     session.refresh(t)
-    assert t.done_at is not None
+    assert t.done_at is not None and t.outcome == "Forms sent"
 
 
 def test_book_move_and_cancel_a_visit_in_free_slots_only(

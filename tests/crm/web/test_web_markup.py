@@ -90,7 +90,12 @@ def test_no_page_shows_markup_after_the_main_actions(
         "Task created",
     )  # fmt: skip
     task = session.exec(select(m.Task).where(m.Task.title == "Send the pack")).one()
-    act(f"{url}/tasks/{task.id}/done", {}, "Task marked as done", page=url)
+    act(
+        f"/tasks/{task.id}/close",
+        {"outcome": "Sent & signed"},
+        "Task closed",
+        page=f"/tasks/{task.id}",
+    )
     act(
         f"{url}/details",
         {"first_name": "Tom", "last_name": "O'Brien & Co", "email": "tom@example.com",
