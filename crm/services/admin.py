@@ -31,7 +31,7 @@ from crm.services import audit
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
 from crm.services.sessions import end_all_sessions
-from crm.services.staff import MIN_PASSWORD_LENGTH, hash_password, open_work
+from crm.services.staff import MIN_PASSWORD_LENGTH, hash_password, open_work, stranded_work
 from crm.services.throttle import SignInThrottle
 
 _DISTRICT = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
@@ -117,6 +117,16 @@ def update_staff_user(
         session.exec(sa.delete(StaffArea).where(StaffArea.staff_id == user.id))
         for area_id in sorted(set(area_ids)):
             session.add(StaffArea(staff_id=user.id, area_id=area_id))
+        if active:
+            # Checked as they will be, in the same transaction: raising here lands nothing.
+            session.flush()
+            stranded = stranded_work(session, user)
+            if stranded:
+                raise InvalidInput(
+                    f"{name} would keep work they could no longer do or open "
+                    f"({'; '.join(stranded)}): move it from their caseload page first",
+                    "role",
+                )
         audit.record(
             session, actor, AuditAction.UPDATE, "staff_user", user.id,
             role=role.value, active=active, areas=sorted(set(area_ids)),

@@ -242,6 +242,15 @@ def may_deactivate(session: Session, actor: Actor, staff: StaffUser) -> str | No
     return None
 
 
+def may_move_work(session: Session, actor: Actor, staff: StaffUser) -> str | None:
+    """Why the actor may not move `staff`'s work to colleagues, or None: whoever may
+    deactivate them (their own work goes through a manager)."""
+    refusal = may_deactivate(session, actor, staff)
+    if refusal == "You cannot deactivate yourself":
+        return "Ask a manager to move your own work"
+    return refusal.replace(" deactivate ", " move the work of ") if refusal else None
+
+
 def colleagues(session: Session, staff: StaffUser) -> list[StaffUser]:
     """Who a form offers to take someone's work: active, not admins, working in one of their
     areas. The service checks each record in turn (crm.services.staff.deactivate_staff)."""
@@ -284,6 +293,7 @@ def _visit_problem(
         return f"{staff.name} does not work in {_area_name(session, area_id)}"
     clash = session.exec(
         select(Appointment.id).where(
+            Appointment.id != visit.id,
             Appointment.staff_id == staff.id,
             Appointment.status == AppointmentStatus.BOOKED,
             Appointment.starts_at < visit.ends_at,
@@ -323,6 +333,39 @@ def _work_problem(
     )
 
 
+def _carer_areas(session: Session, work: OpenWork) -> dict[int, int | None]:
+    carer_ids = {c.id for c in work.carers} | {v.carer_id for v in work.visits if v.carer_id}
+    return dict(
+        session.exec(
+            select(Carer.id, Household.area_id)
+            .join(Household, Household.id == Carer.household_id)
+            .where(Carer.id.in_(sorted(carer_ids)))
+        ).all()
+    )
+
+
+def stranded_work(session: Session, staff: StaffUser) -> list[str]:
+    """Why each piece of `staff`'s open work could not be given to them as they are now (their
+    role and areas as flushed), one sentence per kind of work: a new role or fewer areas must
+    not leave a household, carer, visit or task with someone who may no longer do or open it."""
+    work = open_work(session, staff.id)
+    carer_areas = _carer_areas(session, work)
+    problems = []
+    for kind in WORK_KINDS:
+        items = getattr(work, kind)
+        problem = next(
+            (p for p in (_work_problem(session, kind, staff, i, carer_areas) for i in items) if p),
+            None,
+        )
+        if problem:
+            stuck = sum(
+                1 for i in items if _work_problem(session, kind, staff, i, carer_areas) is not None
+            )
+            one, many = WORK_WORDS[kind]
+            problems.append(f"{stuck} {one if stuck == 1 else many}: {problem}")
+    return problems
+
+
 def deactivate_staff(
     session: Session, actor: Actor, staff_id: int, *, to: dict[str, int | None]
 ) -> StaffUser:
@@ -331,23 +374,40 @@ def deactivate_staff(
     transaction. Refused, with nothing changed, while anything would be left with them or a
     colleague may not take it (not working, another area, a role that does not do it, a
     visit at a time they are already booked)."""
+    return _hand_over(session, actor, staff_id, to=to, deactivate=True)
+
+
+def move_work(
+    session: Session, actor: Actor, staff_id: int, *, to: dict[str, int | None]
+) -> StaffUser:
+    """Move the kinds of open work chosen in `to` from a member of staff who stays working
+    (before a change of role or areas, say, which is refused while they hold work they could
+    no longer do): the same checks as deactivation, for the kinds chosen only."""
+    return _hand_over(session, actor, staff_id, to=to, deactivate=False)
+
+
+def _hand_over(
+    session: Session,
+    actor: Actor,
+    staff_id: int,
+    *,
+    to: dict[str, int | None],
+    deactivate: bool,
+) -> StaffUser:
     staff = session.get(StaffUser, staff_id)
     if staff is None:
         raise NotFound(f"No member of staff with id {staff_id}")
-    refusal = may_deactivate(session, actor, staff)
+    refusal = (
+        may_deactivate(session, actor, staff)
+        if deactivate
+        else may_move_work(session, actor, staff)
+    )
     if refusal:
         raise NotAllowed(refusal)
     if not staff.active:
         raise InvalidInput(f"{staff.name} is already deactivated", "staff")
     work = open_work(session, staff.id)
-    carer_ids = {c.id for c in work.carers} | {v.carer_id for v in work.visits if v.carer_id}
-    carer_areas = dict(
-        session.exec(
-            select(Carer.id, Household.area_id)
-            .join(Household, Household.id == Carer.household_id)
-            .where(Carer.id.in_(sorted(carer_ids)))
-        ).all()
-    )
+    carer_areas = _carer_areas(session, work)
     errors: dict[str, str] = {}
     targets: dict[str, StaffUser] = {}
     for kind in WORK_KINDS:
@@ -357,14 +417,16 @@ def deactivate_staff(
         one, many = WORK_WORDS[kind]
         target = session.get(StaffUser, to[kind]) if to.get(kind) is not None else None
         if to.get(kind) is None:
-            errors[f"to_{kind}"] = f"Choose who takes their {n} {one if n == 1 else many}"
+            if deactivate:
+                errors[f"to_{kind}"] = f"Choose who takes their {n} {one if n == 1 else many}"
         elif target is None or not target.active or target.id == staff.id:
             errors[f"to_{kind}"] = "Choose a colleague who is working"
         else:
             targets[kind] = target
+    if not deactivate and not targets and not errors:
+        raise InvalidInput("Choose who takes at least one kind of their work", "to_all")
     if errors:
         raise InvalidInput(errors)
-
     with transaction(session):
         # Kind by kind, each checked as things will be once the kinds before it have moved:
         # a colleague given the carers may then open those carers' tasks and visits.
@@ -392,18 +454,23 @@ def deactivate_staff(
             )  # fmt: skip
         if errors:
             raise InvalidInput(errors)
-        # Nothing may be left with someone who cannot sign in (work given to them meanwhile
-        # by another request included): otherwise none of this lands.
-        left = open_work(session, staff.id)
-        if left.total:
-            raise InvalidInput(
-                f"{staff.name} was given more work a moment ago ({left.describe()}): "
-                "reload the page and choose again",
-                "staff",
-            )
-        end_all_sessions(session, actor, staff.id, SessionEndReason.DEACTIVATED)
-        staff.active = False
-        session.add(staff)
-        audit.record(session, actor, AuditAction.UPDATE, "staff_user", staff.id, active=False)
+        if deactivate:
+            _deactivate(session, actor, staff)
     session.refresh(staff)
     return staff
+
+
+def _deactivate(session: Session, actor: Actor, staff: StaffUser) -> None:
+    # Nothing may be left with someone who cannot sign in (work given to them meanwhile by
+    # another request included): otherwise none of this lands.
+    left = open_work(session, staff.id)
+    if left.total:
+        raise InvalidInput(
+            f"{staff.name} was given more work a moment ago ({left.describe()}): "
+            "reload the page and choose again",
+            "staff",
+        )
+    end_all_sessions(session, actor, staff.id, SessionEndReason.DEACTIVATED)
+    staff.active = False
+    session.add(staff)
+    audit.record(session, actor, AuditAction.UPDATE, "staff_user", staff.id, active=False)

@@ -42,10 +42,21 @@ def show(staff_id: int):
 @bp.route("/<int:staff_id>/deactivate", methods=["GET", "POST"])
 @roles_required(*OVERSIGHT_ROLES)
 def deactivate(staff_id: int):
+    return _hand_over(staff_id, deactivating=True)
+
+
+@bp.route("/<int:staff_id>/move", methods=["GET", "POST"])
+@roles_required(*OVERSIGHT_ROLES)
+def move(staff_id: int):
+    return _hand_over(staff_id, deactivating=False)
+
+
+def _hand_over(staff_id: int, *, deactivating: bool):
     staff = db().get(StaffUser, staff_id)
     if staff is None:
         abort(404)
-    refusal = staff_service.may_deactivate(db(), current_actor(), staff)
+    check = staff_service.may_deactivate if deactivating else staff_service.may_move_work
+    refusal = check(db(), current_actor(), staff)
     if refusal:
         raise NotAllowed(refusal)
     errors: dict[str, str] = {}
@@ -55,13 +66,17 @@ def deactivate(staff_id: int):
         to = {
             kind: _int(values.get(f"to_{kind}")) or everything for kind in staff_service.WORK_KINDS
         }
+        hand_over = staff_service.deactivate_staff if deactivating else staff_service.move_work
         try:
-            staff_service.deactivate_staff(db(), current_actor(), staff.id, to=to)
+            hand_over(db(), current_actor(), staff.id, to=to)
         except InvalidInput as exc:
             errors = exc.errors
         else:
-            flash(f"{staff.name} is deactivated and their work has moved")
-            return redirect(url_for("caseloads.index"))
+            if deactivating:
+                flash(f"{staff.name} is deactivated and their work has moved")
+                return redirect(url_for("caseloads.index"))
+            flash(f"{staff.name}'s work has moved")
+            return redirect(url_for("caseloads.show", staff_id=staff.id))
     work = staff_service.open_work(db(), staff.id)
     return render_template(
         "caseloads/deactivate.html",
@@ -72,4 +87,5 @@ def deactivate(staff_id: int):
         colleagues=staff_service.colleagues(db(), staff),
         errors=errors,
         values=values,
+        deactivating=deactivating,
     ), (400 if errors else 200)

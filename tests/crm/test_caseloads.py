@@ -265,3 +265,85 @@ def test_an_assessors_households_go_to_another_assessor(session, settings, org):
     session.expire_all()
     assert session.get(m.Household, household.id).assessor_id == colleague.id
     assert not session.get(m.StaffUser, org.assessor_north.id).active
+
+
+def test_a_new_role_or_fewer_areas_is_refused_while_it_would_strand_work(
+    session, settings, org, worker_with_work
+):
+    admin_actor = Actor.for_staff(session, org.admin)
+
+    def change(role: str, areas: list[int]):
+        return admin.update_staff_user(
+            session, admin_actor, org.supervisor_north.id, name="Supervisor.North",
+            role=role, active=True, area_ids=areas,
+        )  # fmt: skip
+
+    # A recruitment officer does not supervise carers nor make supervision visits.
+    with pytest.raises(InvalidInput) as new_role:
+        change("recruitment_officer", [org.north.id])
+    message = new_role.value.errors["role"]
+    assert "2 carers: Supervisor.North does not supervise carers" in message
+    assert "1 visit still to come" in message
+    # Out of Northshire, their Northshire carers' work could not stay with them either.
+    with pytest.raises(InvalidInput) as moved_away:
+        change("supervising_social_worker", [org.south.id])
+    assert "does not work in Northshire" in moved_away.value.errors["role"]
+    session.expire_all()
+    kept = session.get(m.StaffUser, org.supervisor_north.id)
+    assert kept.role == m.Role.SUPERVISING_SOCIAL_WORKER
+    assert set(
+        session.exec(select(m.StaffArea.area_id).where(m.StaffArea.staff_id == kept.id)).all()
+    ) == {org.north.id}
+    # Nothing was audited for a change that did not happen, and their sessions were kept.
+    assert not session.exec(
+        select(m.AuditEvent).where(
+            m.AuditEvent.entity == "staff_user",
+            m.AuditEvent.entity_id == kept.id,
+            m.AuditEvent.detail["role"].as_string() == "recruitment_officer",
+        )
+    ).all()
+    # A change that leaves everything doable goes through: a second area.
+    assert change("supervising_social_worker", [org.north.id, org.south.id]).active
+
+
+def test_work_moves_to_colleagues_without_deactivating_then_the_role_can_change(
+    session, settings, org, worker_with_work
+):
+    colleague = _colleague(
+        session, org, "ssw.three@test.example", m.Role.SUPERVISING_SOCIAL_WORKER, org.north
+    )
+    manager = Actor.for_staff(session, org.manager)
+    with pytest.raises(InvalidInput) as nothing_chosen:
+        staff.move_work(session, manager, org.supervisor_north.id, to={})
+    assert nothing_chosen.value.errors == {
+        "to_all": "Choose who takes at least one kind of their work"
+    }
+    # Only the carers and the visit: the tasks stay with them.
+    staff.move_work(
+        session, manager, org.supervisor_north.id,
+        to={"carers": colleague.id, "visits": colleague.id},
+    )  # fmt: skip
+    session.expire_all()
+    left = staff.open_work(session, org.supervisor_north.id)
+    assert (left.count("carers"), left.count("visits"), left.count("tasks")) == (0, 0, 2)
+    assert session.get(m.StaffUser, org.supervisor_north.id).active
+    # Their carers' tasks go to a colleague who can open those carers; then the new role lands.
+    staff.move_work(session, manager, org.supervisor_north.id, to={"tasks": colleague.id})
+    changed = admin.update_staff_user(
+        session, Actor.for_staff(session, org.admin), org.supervisor_north.id,
+        name="Supervisor.North", role="recruitment_officer", active=True,
+        area_ids=[org.north.id],
+    )  # fmt: skip
+    assert changed.role == m.Role.RECRUITMENT_OFFICER
+
+
+@pytest.mark.parametrize("who", ["officer_north", "supervisor_north", "assessor_north"])
+def test_only_managers_of_their_areas_and_admins_move_work(
+    session, settings, org, worker_with_work, who
+):
+    with pytest.raises(NotAllowed):
+        staff.move_work(
+            session, Actor.for_staff(session, getattr(org, who)), org.supervisor_north.id,
+            to={"tasks": org.manager.id},
+        )  # fmt: skip
+    assert staff.open_work(session, org.supervisor_north.id).count("tasks") == 2

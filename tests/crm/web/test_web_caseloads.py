@@ -73,3 +73,21 @@ def test_deactivating_moves_the_work_or_says_why_not(client_for, org, make_house
     session.expire_all()
     assert session.get(m.Carer, carer.id).supervising_social_worker_id == org.manager.id
     assert not session.get(m.StaffUser, org.supervisor_north.id).active
+
+
+def test_moving_work_keeps_them_working(client_for, org, make_household, session):
+    carer = make_carer(session, make_household, org, first="Cara", last="Giver")
+    manager = client_for(org.manager)
+    show = manager.get(f"/caseloads/{org.supervisor_north.id}").get_data(as_text=True)
+    url = f"/caseloads/{org.supervisor_north.id}/move"
+    assert f'href="{url}"' in show
+    page = manager.get(url).get_data(as_text=True)
+    assert "Move the work of" in page and "stays with them" in page
+    wrong = manager.post(url, {"to_carers": str(org.officer_north.id)}, token_from=url)
+    assert wrong.status_code == 400
+    assert "Officer.North does not supervise carers" in wrong.get_data(as_text=True)
+    ok = manager.post(url, {"to_carers": str(org.manager.id)}, token_from=url)
+    assert ok.status_code == 302
+    session.expire_all()
+    assert session.get(m.Carer, carer.id).supervising_social_worker_id == org.manager.id
+    assert session.get(m.StaffUser, org.supervisor_north.id).active
