@@ -13,8 +13,7 @@ from sqlmodel import select
 
 import crm.models as m
 from crm import clock
-from crm.services import leaving
-from crm.services import reminders
+from crm.services import leaving, reminders
 from crm.services.actors import Actor
 from crm.services.appointments import (
     book_appointment,
