@@ -33,14 +33,21 @@ class CarerLeaving(SQLModel, table=True):
     why (a reason from the deregistration list) and what they said in the exit conversation."""
 
     __tablename__ = "carer_leaving"
+    __table_args__ = (
+        sa.CheckConstraint("approval_ends_on >= notice_given_on", name="ends_after_notice"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     carer_id: int = Field(foreign_key="carer.id", unique=True)
     notice_given_on: date
     approval_ends_on: date
     reason_code: str = Field(max_length=60)
+    # The carer's own words: needed when the reason is "other".
+    reason_text: str | None = Field(default=None, max_length=2000)
     exit_conversation_on: date | None = None
     exit_conversation_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
     exit_conversation_notes: str | None = Field(default=None, sa_type=sa.Text)
+    # What, in the carer's words, would have kept them fostering.
+    exit_would_have_kept: str | None = Field(default=None, sa_type=sa.Text)
     recorded_by_id: int | None = Field(default=None, foreign_key="staff_user.id")
     created_at: datetime = created_at_field()

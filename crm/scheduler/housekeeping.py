@@ -1,8 +1,8 @@
-"""The scheduler's jobs that are not reminders: queueing the weekly funnel report, the
-nightly data retention, and reading back from GOV.UK Notify what happened to the messages it
-took (delivery receipts) and the replies people sent (STOP). Plain `job(session, settings,
-now) -> summary` functions that crm.scheduler.jobs points at; like the reminders, each is safe
-to run twice or late."""
+"""The scheduler's jobs that are not reminders: queueing the weekly funnel report, ending the
+approval of carers whose notice is over, the nightly data retention, and reading back from
+GOV.UK Notify what happened to the messages it took (delivery receipts) and the replies people
+sent (STOP). Plain `job(session, settings, now) -> summary` functions that crm.scheduler.jobs
+points at; like the reminders, each is safe to run twice or late."""
 
 from __future__ import annotations
 
@@ -40,6 +40,21 @@ def weekly_funnel_report(session: Session, settings: Settings, now: datetime) ->
     summary = {"week_ending": int(week_ending.strftime("%Y%m%d")), "messages": result.queued}
     if result.without_access:
         summary["not_sent_no_staff_account"] = result.without_access
+    return summary
+
+
+# -- approvals ending after a carer's notice --------------------------------------------------
+
+
+def approvals_ending(session: Session, settings: Settings, now: datetime) -> dict[str, int]:
+    """Carers whose 28 days' notice is over are deregistered (crm.services.leaving), and
+    everything that follows closes with it. Those with children still placed wait, counted."""
+    from crm.services.leaving import end_due_approvals
+
+    result = end_due_approvals(session, SCHEDULER, local_date(settings, now))
+    summary = {"approvals_ended": len(result.ended)}
+    if result.held:
+        summary["waiting_children_still_placed"] = len(result.held)
     return summary
 
 

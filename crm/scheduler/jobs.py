@@ -70,6 +70,12 @@ JOBS: tuple[JobSpec, ...] = (
     ),
     *(reminder_job(spec) for spec in reminders.REMINDERS),
     JobSpec(
+        "approvals_ending",
+        "End the approval of carers whose 28 days' notice is over",
+        "crm.scheduler.housekeeping:approvals_ending",
+        {"trigger": "cron", "hour": 0, "minute": 20},
+    ),
+    JobSpec(
         "weekly_funnel_report",
         "The weekly funnel report to managers",
         "crm.scheduler.housekeeping:weekly_funnel_report",

@@ -1,5 +1,6 @@
-"""Approved foster carers: the list, the record, the at-risk flag, supervision and
-deregistration (always through the pipeline service, so the stage history stays whole).
+"""Approved foster carers: the list, the record, the at-risk flag and the supervising social
+worker. Breaks and leaving (notice, then deregistration through the pipeline service, so the
+stage history stays whole) are crm.services.leaving.
 
 Who sees which carers (admins all; managers those in their areas; supervising social workers
 the carers they supervise, plus, in their areas, carers nobody supervises yet) is decided in
@@ -29,12 +30,10 @@ from crm.models import (
     ReasonKind,
     Role,
     StaffUser,
-    Stage,
 )
 from crm.services import access, audit, search
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
-from crm.services.pipeline import move_stage
 
 PAGE_SIZE = 50
 
@@ -362,26 +361,6 @@ def supervisors(session: Session, area_id: int | None) -> list[StaffUser]:
     return list(session.exec(query.order_by(StaffUser.name)).all())
 
 
-def deregister(
-    session: Session,
-    actor: Actor,
-    carer_id: int,
-    *,
-    reason_code: str | None,
-    reason_text: str | None,
-) -> Carer:
-    """Deregistration is a stage move (to `deregistered`, with its reason)."""
-    carer, household = get_carer(session, actor, carer_id)
-    if carer.status == CarerStatus.DEREGISTERED:
-        raise InvalidInput("This carer is already deregistered", "reason_code")
-    move_stage(
-        session, actor, household.id, Stage.DEREGISTERED,
-        reason_code=reason_code, reason_text=reason_text,
-    )  # fmt: skip
-    session.refresh(carer)
-    return carer
-
-
 def due_soon(carer: Carer, today: date, days: int = 60) -> dict[str, bool]:
     """Which dates on the record are overdue or close, for highlighting."""
     out = {}
@@ -395,24 +374,3 @@ def due_soon(carer: Carer, today: date, days: int = 60) -> dict[str, bool]:
 
 def today_local(settings) -> date:  # noqa: ANN001
     return clock.now().astimezone(settings.tz).date()
-
-
-def set_break(session: Session, actor: Actor, carer_id: int, *, on_break: bool) -> Carer:
-    """Start or end a break from fostering (the approval stays; check-ins can pause)."""
-    carer, household = get_carer(session, actor, carer_id)
-    _may_change(actor, household)
-    if carer.status == CarerStatus.DEREGISTERED:
-        raise InvalidInput("This carer is deregistered", "status")
-    target = CarerStatus.ON_BREAK if on_break else CarerStatus.ACTIVE
-    if carer.status == target:
-        raise InvalidInput(
-            "This carer is already on a break" if on_break else "This carer is not on a break",
-            "status",
-        )
-    with transaction(session):
-        carer.status = target
-        carer.status_changed_at = clock.now()
-        session.add(carer)
-        audit.record(session, actor, AuditAction.UPDATE, "carer", carer.id, status=target.value)
-    session.refresh(carer)
-    return carer

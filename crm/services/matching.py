@@ -4,8 +4,8 @@ Staff describe what the child (or brothers and sisters placed together) needs an
 live; the search lists the carers whose approval terms and vacancies fit, nearest first (the
 child's postcode district, then the rest of the child's area, then the hub's other areas), with
 their terms, their current household and anything that should make staff think twice (on a
-break, flagged at risk of leaving, annual review overdue). Matching is a decision of staff:
-the search explains each carer it lists and never picks one.
+break, given notice to leave, flagged at risk of leaving, annual review overdue). Matching is
+a decision of staff: the search explains each carer it lists and never picks one.
 
 Visibility is crm.services.access's carer rule: a manager searches the areas they work in, an
 admin the whole hub.
@@ -33,7 +33,7 @@ from crm.models import (
     Role,
     Specialism,
 )
-from crm.services import access
+from crm.services import access, leaving
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed
 from crm.services.validation import normalise_postcode, postcode_district
@@ -195,6 +195,8 @@ def search(session: Session, actor: Actor, needs: Needs, *, limit: int = SHOWN) 
         else_=Band.HUB,
     )
     on_break = sa.case((Carer.status == CarerStatus.ON_BREAK, 1), else_=0)
+    # Given notice (crm.services.leaving): listed, last among the same distance.
+    notice = sa.case((leaving.under_notice(), 1), else_=0)
     at_risk = sa.case((Carer.at_risk.is_(True), 1), else_=0)
     review_overdue = sa.case((Carer.annual_review_due < today, 1), else_=0)
     siblings_last = (
@@ -210,7 +212,7 @@ def search(session: Session, actor: Actor, needs: Needs, *, limit: int = SHOWN) 
             Household.area_id,
             band,
             filled,
-            on_break + at_risk + review_overdue,
+            on_break + at_risk + review_overdue + notice,
             siblings_last,
             Carer.places,
         )  # fmt: skip
@@ -230,11 +232,17 @@ def search(session: Session, actor: Actor, needs: Needs, *, limit: int = SHOWN) 
         c.id: c for c in session.exec(select(Carer).where(Carer.id.in_([r[0] for r in ranked])))
     }
     shown = []
+    standings = leaving.standing(session, [r[0] for r in ranked])
     for carer_id, area_id, carer_band, taken, *_ in ranked:
         carer = carers[carer_id]
         cautions = []
-        if carer.status == CarerStatus.ON_BREAK:
+        standing = standings[carer_id]
+        if standing.on_break is not None:
+            cautions.append(standing.problems[0])
+        elif carer.status == CarerStatus.ON_BREAK:
             cautions.append("On a break from fostering")
+        if standing.notice is not None:
+            cautions.append(standing.problems[-1])
         if carer.at_risk:
             cautions.append("Flagged at risk of leaving")
         if carer.annual_review_due is not None and carer.annual_review_due < today:

@@ -30,7 +30,7 @@ from crm.models import (
     PlacementEnding,
     Role,
 )
-from crm.services import access, audit
+from crm.services import access, audit, leaving
 from crm.services.actors import Actor
 from crm.services.carers import get_carer
 from crm.services.errors import InvalidInput, NotAllowed, NotFound
@@ -169,6 +169,16 @@ def _check_new(
     return reference, authority, exemption
 
 
+def _check_notice(session: Session, carer: Carer, errors: dict[str, str]) -> None:
+    """A carer who has given notice takes no new child (crm.services.leaving)."""
+    notice = leaving.standing(session, [carer.id])[carer.id].notice
+    if notice is not None and "__all__" not in errors:
+        errors["__all__"] = (
+            f"This carer has given notice: their approval ends on "
+            f"{notice.approval_ends_on:%-d %B %Y}, so no new placement can start"
+        )
+
+
 def add_placement(session: Session, actor: Actor, carer_id: int, data: PlacementInput) -> Placement:
     _may_place(actor)
     carer, household = get_carer(session, actor, carer_id)
@@ -177,6 +187,7 @@ def add_placement(session: Session, actor: Actor, carer_id: int, data: Placement
     errors: dict[str, str] = {}
     filled = len(live_placements(session, carer.id))
     reference, authority, exemption = _check_new(actor, carer, filled, data, errors)
+    _check_notice(session, carer, errors)
     if errors:
         raise InvalidInput(errors)
     with transaction(session):
@@ -331,6 +342,7 @@ def move_placement(
         new_errors: dict[str, str] = {}
         filled = len(live_placements(session, target.id))
         reference, authority, exemption = _check_new(actor, target, filled, new_data, new_errors)
+        _check_notice(session, target, new_errors)
         if "started_on" in new_errors:
             # The new placement starts on the day of the move.
             new_errors["moved_on"] = new_errors.pop("started_on")

@@ -13,8 +13,7 @@ from sqlmodel import select
 
 import crm.models as m
 from crm import clock
-from crm.services import carers as carer_service
-from crm.services import reminders
+from crm.services import leaving, reminders
 from crm.services.actors import Actor
 from crm.services.appointments import (
     book_appointment,
@@ -271,12 +270,13 @@ def test_deregistration_cancels_supervision_and_reviews_and_stops_carer_reminder
         due_at=clock.now() + timedelta(days=5),
     )
 
-    carer_service.deregister(
+    # Written notice given 28 days or more ago: the approval ends as it is recorded.
+    leaving.give_notice(
         session,
         Actor.for_staff(session, org.manager),
         carer.id,
+        notice_given_on=date(2026, 2, 1),
         reason_code="retirement",
-        reason_text=None,
     )
 
     for visit in visits:
