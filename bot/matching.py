@@ -64,6 +64,7 @@ TEMPERATURE_FOLDS = 3
 
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'"})
 _NON_WORD = re.compile(r"[^a-z0-9]+")
+_REPEATED = re.compile(r"([a-z])\1{2,}")
 # "I'm 58", "turned 67", "in our sixties": a person's age is a question about age.
 _AGE = re.compile(
     r"\b(?:i am|we are|turned|turning|aged|age|im|be|being|at) (?:nearly |almost |over |only )?"
@@ -153,7 +154,15 @@ class Normaliser:
         self._correct = lru_cache(maxsize=20_000)(self._correct_uncached)
 
     def _correct_uncached(self, token: str) -> str:
-        if token in self.vocabulary or token.isdigit() or len(token) < 4:
+        if token in self.vocabulary or token.isdigit() or len(token) < 3:
+            return token
+        if _REPEATED.search(token):
+            # "heyyy", "hiii", "sooo": a letter held down is the word itself.
+            for squeezed in (_REPEATED.sub(r"\1\1", token), _REPEATED.sub(r"\1", token)):
+                if squeezed in self.vocabulary or squeezed in self.textspeak:
+                    return squeezed
+            token = _REPEATED.sub(r"\1\1", token)
+        if len(token) < 4:
             return token
         allowed = 1 if len(token) <= 7 else 2
         # Typing slips rarely change the first letter; requiring it keeps "york" from "work".
@@ -172,14 +181,14 @@ class Normaliser:
         best = found[0]
         return best
 
-    def tokens(self, text: str) -> list[str]:
+    def tokens(self, text: str, correct: bool = True) -> list[str]:
         words: list[str] = []
         for token in basic_tokens(text):
             expanded = self.textspeak.get(token)
             if expanded is not None:
                 words.extend(expanded.split())
                 continue
-            corrected = self._correct(token)
+            corrected = self._correct(token) if correct else token
             expanded = self.textspeak.get(corrected)
             words.extend(expanded.split() if expanded else [corrected])
         return words
@@ -199,8 +208,8 @@ class Normaliser:
             index += 1
         return found
 
-    def normalise(self, text: str) -> str:
-        words = self.tokens(text)
+    def normalise(self, text: str, correct: bool = True) -> str:
+        words = self.tokens(text, correct)
         concepts = self.concepts(words)
         if "age" not in concepts and _AGE.search(" ".join(words)):
             concepts.append("age")
@@ -272,8 +281,17 @@ class Matcher:
             if FALLBACK in self.slugs:
                 out[self.slugs.index(FALLBACK)] = 1.0
             return out
-        scores = self.model.scores([normalised])[0]
-        return softmax(scores / self.temperature)
+        out = softmax(self.model.scores([normalised])[0] / self.temperature)
+        concern = self.slugs.index(SAFEGUARDING) if SAFEGUARDING in self.slugs else None
+        if concern is not None and out.argmax() == concern:
+            # The classifier's backstop raises a concern only when the words as written say
+            # so too, not only a spelling correction ("who scored" is not "who scared").
+            written = self.normaliser.normalise(text[:MAX_MATCH_CHARS], correct=False)
+            if written != normalised:
+                as_written = softmax(self.model.scores([written])[0] / self.temperature)
+                if as_written[concern] < out[concern]:
+                    out = as_written
+        return out
 
     def ranked(self, text: str) -> list[Match]:
         probabilities = self.probabilities(text)
