@@ -90,8 +90,38 @@ def open_break(session: Session, carer_id: int) -> CarerBreak | None:
     ).first()
 
 
+def _live() -> sa.ColumnElement[bool]:
+    return CarerLeaving.withdrawn_on.is_(None) & CarerLeaving.approval_ended_on.is_(None)
+
+
+def live_notice(session: Session, carer_id: int) -> CarerLeaving | None:
+    """The notice still running (not withdrawn, the approval not yet ended)."""
+    return session.exec(
+        select(CarerLeaving).where(CarerLeaving.carer_id == carer_id, _live())
+    ).first()
+
+
 def leaving_of(session: Session, carer_id: int) -> CarerLeaving | None:
-    return session.exec(select(CarerLeaving).where(CarerLeaving.carer_id == carer_id)).first()
+    """The carer's latest notice that was not withdrawn: still running, or the one that ended
+    their approval."""
+    return session.exec(
+        select(CarerLeaving)
+        .where(CarerLeaving.carer_id == carer_id, CarerLeaving.withdrawn_on.is_(None))
+        .order_by(CarerLeaving.notice_given_on.desc(), CarerLeaving.id.desc())
+        .limit(1)
+    ).first()
+
+
+def notices_of(session: Session, actor: Actor, carer_id: int) -> list[CarerLeaving]:
+    """Every notice the carer gave, latest first (withdrawn ones too)."""
+    carer, _ = get_carer(session, actor, carer_id)
+    return list(
+        session.exec(
+            select(CarerLeaving)
+            .where(CarerLeaving.carer_id == carer.id)
+            .order_by(CarerLeaving.notice_given_on.desc(), CarerLeaving.id.desc())
+        ).all()
+    )
 
 
 # -- breaks ----------------------------------------------------------------------------------
@@ -274,7 +304,7 @@ def give_notice(
     carer, household = _may(session, actor, carer_id)
     if carer.status == CarerStatus.DEREGISTERED:
         raise InvalidInput("This carer is deregistered")
-    existing = leaving_of(session, carer.id)
+    existing = live_notice(session, carer.id)
     if existing is not None:
         raise InvalidInput(
             f"This carer has already given notice: their approval ends on "
@@ -290,6 +320,17 @@ def give_notice(
         )
     elif notice_given_on < carer.approved_on:
         errors["notice_given_on"] = "The notice cannot be before the carer was approved"
+    else:
+        # A carer approved again after leaving gives notice on their new approval.
+        last = session.exec(
+            select(sa.func.max(CarerLeaving.approval_ended_on)).where(
+                CarerLeaving.carer_id == carer.id
+            )
+        ).one()
+        if last is not None and notice_given_on <= last:
+            errors["notice_given_on"] = (
+                f"The notice must be after their last approval ended ({last:%-d %B %Y})"
+            )
     code = (reason_code or "").strip()
     words = _words(reason_text, 2000)
     _check_reason(session, code, words, errors)
@@ -341,7 +382,8 @@ def _apply_conversation(leaving: CarerLeaving, talk: ExitConversation, held_by: 
 def record_exit_conversation(
     session: Session, actor: Actor, carer_id: int, conversation: ExitConversation
 ) -> CarerLeaving:
-    """The exit conversation, after the notice (also once the approval has ended)."""
+    """The exit conversation, after the notice (also once the approval has ended); it goes
+    with the carer's latest notice that was not withdrawn."""
     carer, household = _may(session, actor, carer_id)
     leaving = leaving_of(session, carer.id)
     if leaving is None:
@@ -359,6 +401,48 @@ def record_exit_conversation(
         )  # fmt: skip
     session.refresh(leaving)
     return leaving
+
+
+def withdraw_notice(
+    session: Session,
+    actor: Actor,
+    carer_id: int,
+    *,
+    withdrawn_on: date | None,
+    reason: str | None,
+) -> CarerLeaving:
+    """The carer changed their mind before the approval ended: the notice stops, the approval
+    stays, and nothing that followed from the notice is left running (the nightly job reads
+    only live notices; placements and matching stop flagging them)."""
+    carer, _ = _may(session, actor, carer_id)
+    notice = live_notice(session, carer.id)
+    if notice is None or carer.status == CarerStatus.DEREGISTERED:
+        raise InvalidInput("This carer has no notice running to withdraw")
+    errors: dict[str, str] = {}
+    reason = _words(reason, 500)
+    if withdrawn_on is None:
+        errors["withdrawn_on"] = "Enter the date the carer withdrew their notice"
+    elif withdrawn_on > _today():
+        errors["withdrawn_on"] = "The date they withdrew their notice cannot be in the future"
+    elif withdrawn_on < notice.notice_given_on:
+        errors["withdrawn_on"] = (
+            f"The notice cannot be withdrawn before it was given "
+            f"({notice.notice_given_on:%-d %B %Y})"
+        )
+    if not reason:
+        errors["withdrawn_reason"] = "Say why the carer is staying"
+    if errors:
+        raise InvalidInput(errors)
+    with transaction(session):
+        notice.withdrawn_on = withdrawn_on
+        notice.withdrawn_reason = reason
+        session.add(notice)
+        audit.record(
+            session, actor, AuditAction.UPDATE, "carer_leaving", notice.id,
+            carer_id=carer.id, withdrawn=withdrawn_on.isoformat(),
+        )  # fmt: skip
+    session.refresh(notice)
+    return notice
 
 
 def _placed(session: Session, carer_id: int) -> int:
@@ -398,6 +482,8 @@ def _end_approval(
     session.refresh(carer)
     carer.deregistered_on = leaving.approval_ends_on
     session.add(carer)
+    leaving.approval_ended_on = leaving.approval_ends_on
+    session.add(leaving)
     taken = open_break(session, carer.id)
     if taken is not None:
         taken.ended_on = max(taken.started_on, leaving.approval_ends_on)
@@ -424,6 +510,7 @@ def end_due_approvals(session: Session, actor: Actor, today: date) -> EndedAppro
         .join(Carer, Carer.id == CarerLeaving.carer_id)
         .where(
             CarerLeaving.approval_ends_on <= today,
+            _live(),
             Carer.status != CarerStatus.DEREGISTERED,
         )
         .order_by(CarerLeaving.approval_ends_on, Carer.id)
@@ -440,6 +527,34 @@ def end_due_approvals(session: Session, actor: Actor, today: date) -> EndedAppro
             _end_approval(session, actor, carer, household, leaving)
         result.ended.append(carer_id)
     return result
+
+
+# -- the carer's page ------------------------------------------------------------------------
+
+
+@dataclass
+class LeavingRecord:
+    """What the carer's page shows of breaks and notice, and what the reader may do."""
+
+    on_break: CarerBreak | None
+    notice: CarerLeaving | None  # still running
+    last: CarerLeaving | None  # the latest not withdrawn (running, or the one that ended it)
+    breaks: list[CarerBreak]
+    notices: list[CarerLeaving]
+    may_act: bool
+
+
+def leaving_record(session: Session, actor: Actor, carer_id: int) -> LeavingRecord:
+    carer, household = get_carer(session, actor, carer_id)
+    return LeavingRecord(
+        on_break=open_break(session, carer.id),
+        notice=live_notice(session, carer.id),
+        last=leaving_of(session, carer.id),
+        breaks=breaks_of(session, actor, carer.id),
+        notices=notices_of(session, actor, carer.id),
+        may_act=(actor.is_system or actor.role in LEAVING_ROLES)
+        and actor.may_work_on(household.area_id),
+    )
 
 
 # -- what placements and matching read ------------------------------------------------------
@@ -477,7 +592,11 @@ def standing(session: Session, carer_ids: list[int]) -> dict[int, Standing]:
     for notice in session.exec(
         select(CarerLeaving)
         .join(Carer, Carer.id == CarerLeaving.carer_id)
-        .where(CarerLeaving.carer_id.in_(carer_ids), Carer.status != CarerStatus.DEREGISTERED)
+        .where(
+            CarerLeaving.carer_id.in_(carer_ids),
+            _live(),
+            Carer.status != CarerStatus.DEREGISTERED,
+        )
     ).all():
         out[notice.carer_id].notice = notice
     return out
@@ -486,5 +605,8 @@ def standing(session: Session, carer_ids: list[int]) -> dict[int, Standing]:
 def under_notice() -> sa.ColumnElement[bool]:
     """A condition on Carer: they have given notice (and are not yet deregistered)."""
     return (
-        select(CarerLeaving.id).where(CarerLeaving.carer_id == Carer.id).correlate(Carer).exists()
+        select(CarerLeaving.id)
+        .where(CarerLeaving.carer_id == Carer.id, _live())
+        .correlate(Carer)
+        .exists()
     ) & (Carer.status != CarerStatus.DEREGISTERED)

@@ -32,6 +32,7 @@ from crm.db import transaction
 from crm.models import (
     AuditAction,
     Carer,
+    CarerLeaving,
     CarerStatus,
     Household,
     Reason,
@@ -381,6 +382,17 @@ def _update_carer_record(
         carer.deregistration_reason_code = reason_code
         carer.deregistration_reason_text = reason_text
         session.add(carer)
+        # However the approval ended, a notice still running has ended with it (else a carer
+        # approved again would be deregistered by the nightly job on the old notice).
+        session.exec(
+            sa.update(CarerLeaving)
+            .where(
+                CarerLeaving.carer_id == carer.id,
+                CarerLeaving.withdrawn_on.is_(None),
+                CarerLeaving.approval_ended_on.is_(None),
+            )
+            .values(approval_ended_on=carer.deregistered_on)
+        )
 
 
 def new_carer_record(household: Household, approved_on: date) -> Carer:

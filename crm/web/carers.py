@@ -1,4 +1,5 @@
-"""Approved carers: the list, the record, the at-risk flag, supervisor and deregistration."""
+"""Approved carers: the list, the record, the at-risk flag and the supervisor (breaks and
+leaving: crm.web.leaving)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from crm.models import CarerStatus
 from crm.services import carers as service
+from crm.services import leaving
 from crm.services.errors import InvalidInput
 from crm.web import db, state
 from crm.web.auth import CARER_ROLES, OVERSIGHT_ROLES, current_actor, roles_required
@@ -37,19 +39,6 @@ class AtRiskForm(FlaskForm):
 class SupervisorForm(FlaskForm):
     staff_id = SelectField("Supervising social worker", widget=GovSelect(), validate_choice=False)
     submit = SubmitField("Save", widget=GovSubmitInput())
-
-
-class DeregisterForm(FlaskForm):
-    reason_code = SelectField(
-        "Reason",
-        widget=GovSelect(),
-        validators=[InputRequired("Choose a reason for the deregistration")],
-        validate_choice=False,
-    )
-    reason_text = TextAreaField(
-        "Details (optional)", widget=GovTextArea(), validators=[Optional(), Length(max=2000)]
-    )
-    submit = SubmitField("Deregister", widget=GovSubmitInput())
 
 
 @bp.get("")
@@ -88,7 +77,12 @@ def _show(carer_id: int):  # noqa: ANN202
     """The carer's page (supervision visits, reviews and placements: crm.web.placements)."""
     view = service.carer_view(db(), current_actor(), carer_id)
     today = service.today_local(state().settings)
-    return render_template("carers/show.html", view=view, due=service.due_soon(view.carer, today))
+    return render_template(
+        "carers/show.html",
+        view=view,
+        due=service.due_soon(view.carer, today),
+        leaving=leaving.leaving_record(db(), current_actor(), carer_id),
+    )
 
 
 @bp.route("/<int:carer_id>/at-risk", methods=["GET", "POST"])
@@ -135,42 +129,3 @@ def supervisor(carer_id: int):
         "carers/action.html", form=form, carer=carer, h=household,
         heading="Supervising social worker",
     )  # fmt: skip
-
-
-@bp.post("/<int:carer_id>/break")
-@roles_required(*CARER_ROLES)
-def take_break(carer_id: int):
-    try:
-        carer = service.set_break(
-            db(), current_actor(), carer_id, on_break=request.form.get("on_break") == "1"
-        )
-    except InvalidInput as exc:
-        flash(next(iter(exc.errors.values())), "error")
-    else:
-        flash("On a break from fostering" if carer.status == "on_break" else "Back from a break")
-    return redirect(url_for("carers.show", carer_id=carer_id))
-
-
-@bp.route("/<int:carer_id>/deregister", methods=["GET", "POST"])
-@roles_required(*CARER_ROLES)
-def deregister(carer_id: int):
-    carer, household = service.get_carer(db(), current_actor(), carer_id)
-    form = DeregisterForm()
-    view_reasons = service.carer_view(db(), current_actor(), carer_id).reasons
-    form.reason_code.choices = options(
-        [("", "Choose a reason")] + [(r.code, r.label) for r in view_reasons]
-    )
-    if form.validate_on_submit():
-        try:
-            service.deregister(
-                db(), current_actor(), carer.id,
-                reason_code=form.reason_code.data, reason_text=form.reason_text.data or None,
-            )  # fmt: skip
-        except InvalidInput as exc:
-            attach_errors(form, exc.errors, "reason_code")
-        else:
-            flash("Carer deregistered")
-            return redirect(url_for("carers.show", carer_id=carer.id))
-    return render_template(
-        "carers/action.html", form=form, carer=carer, h=household, heading="Deregister"
-    )

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 import crm.models as m
-from crm.services import carers as carer_service
+from crm.services import leaving
 from crm.services import mockingbird as service
 from crm.services.actors import Actor
 from crm.services.errors import InvalidInput, NotAllowed
@@ -198,7 +198,11 @@ def test_a_deregistered_satellite_leaves_its_constellation(session, settings, or
     reason = session.exec(
         select(m.Reason).where(m.Reason.kind == m.ReasonKind.DEREGISTERED)
     ).first()
-    carer_service.deregister(session, manager, a.id, reason_code=reason.code, reason_text=None)
+    # Notice given more than 28 days ago: the approval ends as it is recorded.
+    leaving.give_notice(
+        session, manager, a.id, notice_given_on=date(2026, 3, 2), reason_code=reason.code,
+        reason_text="Their words" if reason.code == "other" else None,
+    )  # fmt: skip
     member = session.exec(select(m.ConstellationMember)).one()
     assert member.left_on is not None
     assert member.left_reason.startswith("The carer deregistered: ")

@@ -132,8 +132,13 @@ def test_no_page_shows_markup_after_the_main_actions(
         {"staff_id": str(org.supervisor_north.id)},
         "Supervising social worker saved",
     )
-    act(f"{curl}/break", {"on_break": "1"}, "On a break from fostering", page=curl)
-    act(f"{curl}/break", {"on_break": "1"}, page=curl)  # refused: already on a break
+    taking = {
+        "started_on": parts(today),
+        "reason": "Rest & family",
+        "expected_end_on": parts(today),
+    }
+    act(f"{curl}/break", taking, "On a break from fostering")
+    act(f"{curl}/break", taking, status=400)  # refused: already on a break
     visit = {"kind": "unannounced", "notes": "Tired & low"}
     act(
         f"{curl}/supervision-visits/new",
@@ -145,7 +150,20 @@ def test_no_page_shows_markup_after_the_main_actions(
         {"visited_on": parts(today + timedelta(days=20)), **visit},
         status=400,
     )
-    act(f"{curl}/deregister", {"reason_code": "burnout"}, "Carer deregistered")
+    act(f"{curl}/break/end", {"ended_on": parts(today)}, "Back from a break")
+    act(f"{curl}/notice", {"notice_given_on": parts(today), "reason_code": ""}, status=400)
+    notice = {"notice_given_on": parts(today), "reason_code": "other", "reason_text": "Tom & me"}
+    act(f"{curl}/notice", notice, "Notice recorded: the approval ends on 7 April 2026")
+    act(
+        f"{curl}/exit-conversation",
+        {"exit_on": parts(today), "exit_notes": "Tired & low"},
+        "Exit conversation recorded",
+    )
+    act(
+        f"{curl}/notice/withdraw",
+        {"withdrawn_on": parts(today), "withdrawn_reason": "Stays & smiles"},
+        "Notice withdrawn: the carer stays approved",
+    )
 
     # Admin list edits.
     c = client_for(org.admin)

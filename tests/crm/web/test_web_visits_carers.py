@@ -141,13 +141,20 @@ def test_at_risk_flag_and_deregistration(client_for, org, make_household, sessio
     assert ok.status_code == 302
     assert "Burnout after a hard placement" in c.get("/home").get_data(as_text=True)
     assert "At risk" in c.get("/carers?at_risk=1").get_data(as_text=True)
-    no_reason = c.post(f"{url}/deregister", {"reason_code": ""}, token_from=url)
-    assert "Choose a reason for the deregistration" in no_reason.get_data(as_text=True)
+    # A notice recorded more than 28 days after it was given ends the approval at once.
+    carer.approved_on = date(2025, 1, 6)
+    session.add(carer)
+    session.commit()
+    notice = f"{url}/notice"
+    no_reason = c.post(notice, {"notice_given_on": ["2", "2", "2026"]}, token_from=notice)
+    assert no_reason.status_code == 400
+    assert "Choose why the carer is leaving" in no_reason.get_data(as_text=True)
     done = c.post(
-        f"{url}/deregister",
-        {"reason_code": "burnout", "reason_text": "Needs a rest"},
-        token_from=url,
-    )
+        notice,
+        {"notice_given_on": ["2", "2", "2026"], "reason_code": "burnout",
+         "reason_text": "Needs a rest"},
+        token_from=notice,
+    )  # fmt: skip
     assert done.status_code == 302
     session.expire_all()
     carer = session.get(m.Carer, carer.id)
@@ -180,11 +187,18 @@ def test_break_and_supervision_visit(client_for, org, make_household, session):
     carer = make_carer(session, make_household, org)
     url = f"/carers/{carer.id}"
     c = client_for(org.supervisor_north)
-    assert c.post(f"{url}/break", {"on_break": "1"}, token_from=url).status_code == 302
+    taking = {"started_on": ["10", "3", "2026"], "reason": "Family illness",
+              "expected_end_on": ["10", "6", "2026"]}  # fmt: skip
+    started = c.post(f"{url}/break", taking, token_from=f"{url}/break")
+    assert started.status_code == 302
     session.refresh(carer)
     assert carer.status == m.CarerStatus.ON_BREAK
-    assert "End the break" in c.get(url).get_data(as_text=True)
-    c.post(f"{url}/break", {"on_break": "0"}, token_from=url)
+    page = c.get(url).get_data(as_text=True)
+    assert "Record that they resumed fostering" in page and "Family illness" in page
+    back = c.post(
+        f"{url}/break/end", {"ended_on": ["10", "3", "2026"]}, token_from=f"{url}/break/end"
+    )
+    assert back.status_code == 302
     session.refresh(carer)
     assert carer.status == m.CarerStatus.ACTIVE
     form = f"{url}/supervision-visits/new"

@@ -71,8 +71,10 @@ def test_a_refused_quick_action_is_not_shown_as_a_success(client_for, org, make_
     carer = session.exec(select(m.Carer).where(m.Carer.household_id == household.id)).one()
     url = f"/carers/{carer.id}"
     c = client_for(org.manager)
-    c.post(f"{url}/break", {"on_break": "1"}, token_from=url)
-    again = c.post(f"{url}/break", {"on_break": "1"}, token_from=url, follow_redirects=True)
+    today = parts(clock.now().date())
+    taking = {"started_on": today, "reason": "Rest", "expected_end_on": today}
+    c.post(f"{url}/break", taking, token_from=f"{url}/break")
+    again = c.post(f"{url}/break", taking, token_from=f"{url}/break", follow_redirects=True)
     html = again.get_data(as_text=True)
     assert "There is a problem" in error_summary(html) and SUCCESS not in html
     # The same on the board: a move that cannot happen is a problem, not a success.
