@@ -320,17 +320,6 @@ def give_notice(
         )
     elif notice_given_on < carer.approved_on:
         errors["notice_given_on"] = "The notice cannot be before the carer was approved"
-    else:
-        # A carer approved again after leaving gives notice on their new approval.
-        last = session.exec(
-            select(sa.func.max(CarerLeaving.approval_ended_on)).where(
-                CarerLeaving.carer_id == carer.id
-            )
-        ).one()
-        if last is not None and notice_given_on <= last:
-            errors["notice_given_on"] = (
-                f"The notice must be after their last approval ended ({last:%-d %B %Y})"
-            )
     code = (reason_code or "").strip()
     words = _words(reason_text, 2000)
     _check_reason(session, code, words, errors)

@@ -364,6 +364,12 @@ def _update_carer_record(
         if carer is None:
             carer = new_carer_record(household, approved_on)
         else:
+            if carer.status == CarerStatus.DEREGISTERED:
+                # Approved again after leaving: a new approval, with its own first review and
+                # TSD deadline.
+                carer.approved_on = approved_on
+                for name, due in carer_due_dates(approved_on, household.is_kinship).items():
+                    setattr(carer, name, due)
             carer.status = CarerStatus.ACTIVE
             carer.deregistered_on = None
         if approval is not None:

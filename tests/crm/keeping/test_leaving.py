@@ -354,3 +354,98 @@ def test_the_exit_conversation_can_be_recorded_after_the_notice(session, setting
         org.manager.id,
     )
     assert kept.exit_conversation_notes == "Retiring, content"
+
+
+def test_a_withdrawn_notice_stops_everything_the_notice_started(session, settings, org):
+    carer = approved_carer(session, settings, org)
+    ssw = Actor.for_staff(session, org.supervisor_north)
+    given = notice(session, ssw, carer)
+    assert leaving.standing(session, [carer.id])[carer.id].notice is not None
+    for bad, field in (
+        ({"withdrawn_on": None, "reason": "Staying"}, "withdrawn_on"),
+        ({"withdrawn_on": TODAY + timedelta(days=1), "reason": "Staying"}, "withdrawn_on"),
+        ({"withdrawn_on": date(2026, 3, 1), "reason": "Staying"}, "withdrawn_on"),
+        ({"withdrawn_on": TODAY, "reason": "  "}, "withdrawn_reason"),
+    ):
+        with pytest.raises(InvalidInput) as refused:
+            leaving.withdraw_notice(session, ssw, carer.id, **bad)
+        assert set(refused.value.errors) == {field}, bad
+        assert leaving.live_notice(session, carer.id).id == given.id
+    kept = leaving.withdraw_notice(
+        session, ssw, carer.id, withdrawn_on=TODAY, reason="A better support plan agreed"
+    )
+    assert (kept.withdrawn_on, kept.withdrawn_reason) == (TODAY, "A better support plan agreed")
+    assert leaving.live_notice(session, carer.id) is None
+    assert leaving.standing(session, [carer.id])[carer.id].problems == []
+    # The nightly job leaves the carer approved on the day the notice would have ended.
+    clock.set_now(datetime(2026, 3, 31, 0, 20, tzinfo=UTC))
+    assert leaving.end_due_approvals(session, SCHEDULER, date(2026, 3, 31)).ended == []
+    session.refresh(carer)
+    assert carer.status == m.CarerStatus.ACTIVE
+    with pytest.raises(InvalidInput, match="no notice running"):
+        leaving.withdraw_notice(session, ssw, carer.id, withdrawn_on=TODAY, reason="Again")
+    # They may give notice again; the page shows both.
+    second = notice(session, ssw, carer, notice_given_on=date(2026, 3, 30))
+    assert [n.id for n in leaving.notices_of(session, ssw, carer.id)] == [second.id, given.id]
+    assert leaving.leaving_of(session, carer.id).id == second.id
+    assert [e.action for e in audits(session, "carer_leaving")][-2:] == [
+        m.AuditAction.UPDATE,
+        m.AuditAction.CREATE,
+    ]
+
+
+def test_only_the_carer_team_withdraws_a_notice(session, settings, org):
+    carer = approved_carer(session, settings, org)
+    notice(session, Actor.for_staff(session, org.supervisor_north), carer)
+    for user in (org.officer_north, org.assessor_north, org.officer_south):
+        with pytest.raises(NotAllowed):
+            leaving.withdraw_notice(
+                session, Actor.for_staff(session, user), carer.id, withdrawn_on=TODAY,
+                reason="Staying",
+            )  # fmt: skip
+    assert leaving.live_notice(session, carer.id) is not None
+
+
+def test_a_carer_approved_again_after_leaving_may_give_notice_again(session, settings, org):
+    from crm.services.pipeline import move_stage
+
+    carer = approved_carer(session, settings, org)
+    ssw = Actor.for_staff(session, org.supervisor_north)
+    first = notice(session, ssw, carer, notice_given_on=date(2026, 1, 20))
+    session.refresh(carer)
+    assert carer.status == m.CarerStatus.DEREGISTERED
+    assert session.get(m.CarerLeaving, first.id).approval_ended_on == date(2026, 2, 17)
+    # Approved again (a reopened household, through the pipeline).
+    move_stage(
+        session, Actor.system("test"), carer.household_id, m.Stage.APPROVED, reopen=True,
+        reason_text="Came back to fostering",
+    )  # fmt: skip
+    session.expire_all()
+    carer = session.get(m.Carer, carer.id)
+    assert carer.status == m.CarerStatus.ACTIVE
+    assert (carer.approved_on, carer.annual_review_due) == (TODAY, date(2027, 3, 10))
+    # The old notice neither flags them nor ends the new approval.
+    assert leaving.standing(session, [carer.id])[carer.id].notice is None
+    assert leaving.end_due_approvals(session, SCHEDULER, TODAY).ended == []
+    with pytest.raises(InvalidInput) as refused:
+        notice(session, ssw, carer, notice_given_on=date(2026, 2, 10))
+    # A notice goes with the new approval.
+    assert "before the carer was approved" in refused.value.errors["notice_given_on"]
+    second = notice(session, ssw, carer, notice_given_on=TODAY)
+    assert second.approval_ends_on == date(2026, 4, 7)
+    assert leaving.live_notice(session, carer.id).id == second.id
+
+
+def test_a_deregistration_by_any_route_ends_a_notice_still_running(session, settings, org):
+    from crm.services.pipeline import move_stage
+
+    carer = approved_carer(session, settings, org)
+    ssw = Actor.for_staff(session, org.supervisor_north)
+    given = notice(session, ssw, carer)
+    move_stage(
+        session, Actor.for_staff(session, org.manager), carer.household_id,
+        m.Stage.DEREGISTERED, reason_code="retirement",
+    )  # fmt: skip
+    session.expire_all()
+    assert session.get(m.CarerLeaving, given.id).approval_ended_on == TODAY
+    assert leaving.live_notice(session, carer.id) is None
