@@ -56,6 +56,8 @@ from crm.models import (
     CallOutcome,
     Campaign,
     Carer,
+    CarerBreak,
+    CarerLeaving,
     CarerStatus,
     Channel,
     ChatChannel,
@@ -726,6 +728,7 @@ class _Builder:
             self.chats(),
             self.telegram(),
             self.carer(),
+            self.breaks_and_notice(),
             self.placements(),
             self.supervision_visits(),
             self.annual_reviews(),
@@ -1273,6 +1276,57 @@ class _Builder:
                 ("Record opened on", self.fmt.date(c.created_at)),
             ]
         )  # fmt: skip
+        return section
+
+    def breaks_and_notice(self) -> Section:
+        section = Section(
+            "breaks-and-notice",
+            "Breaks from fostering and your notice",
+            "Each break you took from fostering, and each notice you gave us that you would "
+            "stop: why, and what you told us when we talked about it.",
+            ("What", "From", "Until", "Why", "What you told us", "What would have kept you"),
+        )
+        c = self.records.carer
+        if c is None:
+            return section
+        for b in self.rows(CarerBreak, CarerBreak.carer_id == c.id, CarerBreak.started_on):
+            section.rows.append(
+                (
+                    "A break from fostering",
+                    self.fmt.date(b.started_on),
+                    self.fmt.date(b.ended_on) or f"Expected {self.fmt.date(b.expected_end_on)}",
+                    b.reason or "",
+                    "",
+                    "",
+                )
+            )
+        for n in self.rows(
+            CarerLeaving, CarerLeaving.carer_id == c.id, CarerLeaving.notice_given_on
+        ):
+            if n.withdrawn_on is not None:
+                until = f"You withdrew it on {self.fmt.date(n.withdrawn_on)}"
+                if n.withdrawn_reason:
+                    until += f": {n.withdrawn_reason}"
+            elif n.approval_ended_on is not None:
+                until = f"Your approval ended on {self.fmt.date(n.approval_ended_on)}"
+            else:
+                until = f"Your approval ends on {self.fmt.date(n.approval_ends_on)}"
+            why = self.reason(ReasonKind.DEREGISTERED, n.reason_code)
+            if n.reason_text:
+                why = f"{why}: {n.reason_text}"
+            told = n.exit_conversation_notes or ""
+            if told and n.exit_conversation_on:
+                told = f"{self.fmt.date(n.exit_conversation_on)}: {told}"
+            section.rows.append(
+                (
+                    "Your notice to stop fostering",
+                    self.fmt.date(n.notice_given_on),
+                    until,
+                    why,
+                    told,
+                    n.exit_would_have_kept or "",
+                )
+            )
         return section
 
     def placements(self) -> Section:
@@ -1834,6 +1888,19 @@ def _erase_records(
         session.exec(
             sa.update(AnnualReview).where(AnnualReview.carer_id == carer.id).values(notes=None)
         )
+        # Why they took a break or left, in their words or ours; the dates and the listed
+        # reason stay for the statistics (leavers by reason and time since approval).
+        session.exec(
+            sa.update(CarerBreak).where(CarerBreak.carer_id == carer.id).values(reason=ERASED)
+        )
+        session.exec(
+            sa.update(CarerLeaving)
+            .where(CarerLeaving.carer_id == carer.id)
+            .values(
+                reason_text=None, exit_conversation_notes=None, exit_would_have_kept=None,
+                withdrawn_reason=None,
+            )
+        )  # fmt: skip
 
 
 SAFEGUARDING_KEPT_NOTE = {

@@ -241,6 +241,23 @@ def the_whole_way(session: Session, settings, org, assistant: Assistant) -> Jour
             carer_id=carer.id, course="Safer caring", completed_on=date(2026, 3, 10), hours=3
         )
     )
+    # A short break taken and ended, and a notice given and withdrawn, each in their words.
+    session.add(
+        m.CarerBreak(
+            carer_id=carer.id, started_on=date(2026, 3, 10), ended_on=date(2026, 3, 10),
+            expected_end_on=date(2026, 3, 10), reason=f"{SECOND_FIRST} in hospital",
+        )
+    )  # fmt: skip
+    session.add(
+        m.CarerLeaving(
+            carer_id=carer.id, notice_given_on=date(2026, 3, 10),
+            approval_ends_on=date(2026, 4, 7), reason_code="other",
+            reason_text=f"Moving to {ADDRESS_2}", exit_conversation_on=date(2026, 3, 10),
+            exit_conversation_notes=f"{FIRST} felt alone at {ADDRESS_1}",
+            exit_would_have_kept=f"A call back to {PHONE_TYPED}", withdrawn_on=date(2026, 3, 10),
+            withdrawn_reason=f"{SECOND_FIRST} is staying",
+        )
+    )  # fmt: skip
     session.commit()
     # A satellite of another carer's Mockingbird constellation, with a sleepover noted.
     hub_household = new_household(session, settings, first_name="Hana", last_name="Hub",
@@ -392,6 +409,11 @@ def test_erasure_leaves_no_personal_value_in_any_table(
     )  # fmt: skip
     [review] = session.exec(select(m.AnnualReview)).all()
     assert (review.outcome, review.notes) == ("approval_continues", None)
+    [notice] = session.exec(select(m.CarerLeaving)).all()
+    assert (notice.notice_given_on, notice.reason_code, notice.withdrawn_on) == (
+        date(2026, 3, 10), "other", date(2026, 3, 10),
+    )  # fmt: skip
+    assert [b.reason for b in session.exec(select(m.CarerBreak))] == ["[erased]"]
     [check_in] = session.exec(select(m.CheckIn)).all()
     assert (check_in.score, check_in.comment) == (2, None)
     assert session.exec(select(m.ChatMessage)).all() == []
@@ -513,8 +535,8 @@ def test_export_is_a_zip_with_every_kind_of_record_in_words(
     assert set(tables) == {
         "your-details", "household", "what-you-agreed-to", "your-progress", "panel",
         "notes-and-contact", "visits", "tasks", "messages", "chats", "telegram",
-        "foster-carer", "placements", "supervision-visits", "annual-reviews", "training",
-        "check-ins", "mockingbird", "access-log",
+        "foster-carer", "breaks-and-notice", "placements", "supervision-visits",
+        "annual-reviews", "training", "check-ins", "mockingbird", "access-log",
         "household-members", "pets", "checks", "assessment-sessions", "preparation-training",
         "documents",
     }  # fmt: skip
@@ -604,6 +626,20 @@ def test_export_is_a_zip_with_every_kind_of_record_in_words(
     ]
     assert _column(tables["annual-reviews"], "Went to the fostering panel") == ["Yes"]
     assert _column(tables["training"], "Course") == ["Safer caring"]
+    breaks = tables["breaks-and-notice"]
+    assert _column(breaks, "Why") == [
+        f"{SECOND_FIRST} in hospital",
+        f"Other: Moving to {ADDRESS_2}",
+    ]
+    assert (
+        _column(breaks, "Until")[1]
+        == f"You withdrew it on 10 March 2026: {SECOND_FIRST} is staying"
+    )
+    assert (
+        _column(breaks, "What you told us")[1]
+        == f"10 March 2026: {FIRST} felt alone at {ADDRESS_1}"
+    )
+    assert _column(breaks, "What would have kept you")[1] == f"A call back to {PHONE_TYPED}"
 
     # No child's reference, internal id or code anywhere.
     everything = html + json.dumps(tables)
