@@ -124,14 +124,19 @@ def leavers(data: FunnelData, period: Period) -> pd.DataFrame:
 
 def _counts(frame: pd.DataFrame, key: str, order: list[str]) -> pd.DataFrame:
     """Deregistered and under notice per value of `key`, in `order` (every one listed)."""
-    table = (
-        pd.crosstab(frame[key], frame["status"])
-        if len(frame)
-        else pd.DataFrame(columns=COUNT_COLUMNS, dtype=np.int64)
+    status = frame["status"].to_numpy()
+    keys = frame[key].astype(object)
+    index = pd.Index(order, name=key, dtype=object)
+    return pd.DataFrame(
+        {
+            column: keys[status == column]
+            .value_counts()
+            .reindex(index, fill_value=0)
+            .to_numpy(dtype=np.int64)
+            for column in COUNT_COLUMNS
+        },
+        index=index,
     )
-    table = table.reindex(index=order, columns=COUNT_COLUMNS, fill_value=0).astype(np.int64)
-    table.index.name = key
-    return table
 
 
 def by_reason(data: FunnelData, frame: pd.DataFrame) -> pd.DataFrame:
