@@ -21,18 +21,10 @@ from crm.settings import Settings
 from funnel import metrics
 from funnel.config import FunnelConfig, load_funnel_config
 from funnel.frames import FUNNEL, LEAVING, FunnelData
+from funnel.leavers import SERVICE_BANDS, band_counts
 from funnel.load import load_funnel_data
 from funnel.periods import Period, local_midnight_utc
 from funnel.tables import Column, Table, raw_value
-
-# Length of service bands (years, lower bound included).
-SERVICE_BANDS = [
-    (0, 1, "Less than 1 year"),
-    (1, 2, "1 to 2 years"),
-    (2, 5, "2 to 5 years"),
-    (5, 10, "5 to 10 years"),
-    (10, None, "10 years or more"),
-]
 
 
 def year_period(start_year: int) -> Period:
@@ -50,11 +42,7 @@ def current_year(today: date) -> int:
 
 
 def _service_bands(years: pd.Series) -> pd.Series:
-    counts = []
-    for low, high, _ in SERVICE_BANDS:
-        inside = years >= low if high is None else (years >= low) & (years < high)
-        counts.append(int(inside.sum()))
-    return pd.Series(counts, index=[label for *_, label in SERVICE_BANDS])
+    return band_counts(years, SERVICE_BANDS)
 
 
 def _years_between(start: pd.Series, end: pd.Timestamp | pd.Series) -> pd.Series:

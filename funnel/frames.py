@@ -19,7 +19,8 @@ benchmark use):
 - last_activity: index household_id; the latest note, call, message or completed task
 - carers: index carer_id; household_id, reference, area, approved_on, places, status,
   deregistered_on, deregistration_reason_code, deregistration_reason_text, at_risk,
-  at_risk_reason
+  at_risk_reason, first_applicant_born_on, and the written notice recorded by as_of:
+  notice_given_on, approval_ends_on, notice_reason_code, notice_reason_text
 - placements: carer_id, started_on, ended_on; check_ins: carer_id, sent_at, answered_at,
   score, wants_call
 - lists: campaigns (index id), sources (index key), reasons (kind, code, label), areas (index id)
@@ -103,6 +104,14 @@ _COLUMNS: dict[str, dict[str, Any]] = {
         "deregistration_reason_text": "object",
         "at_risk": "bool",
         "at_risk_reason": "object",
+        # The first applicant's date of birth (the carer's age group when they left).
+        "first_applicant_born_on": DATE_DTYPE,
+        # The written notice recorded by as_of (crm.services.leaving): the approval ends 28
+        # days after it; until then (and not deregistered) the carer is under notice.
+        "notice_given_on": DATE_DTYPE,
+        "approval_ends_on": DATE_DTYPE,
+        "notice_reason_code": "object",
+        "notice_reason_text": "object",
     },
     "placements": {"carer_id": "int64", "started_on": DATE_DTYPE, "ended_on": DATE_DTYPE},
     "check_ins": {

@@ -21,6 +21,7 @@ from crm import clock
 from crm.models import (
     Activity,
     ActivityKind,
+    Applicant,
     Appointment,
     AppointmentKind,
     Area,
@@ -28,6 +29,7 @@ from crm.models import (
     AuditEvent,
     Campaign,
     Carer,
+    CarerLeaving,
     CheckIn,
     Household,
     HouseholdCheck,
@@ -471,6 +473,10 @@ def _load(
         ].max()
 
     ca = Carer.__table__.c
+    # In the same query (one row per carer: one first applicant, one notice at most): the first
+    # applicant's date of birth and the written notice recorded by as_of (funnel.leavers).
+    first = Applicant.__table__.c
+    notice = CarerLeaving.__table__.c
     carers = _frame(
         session,
         sa.select(
@@ -487,10 +493,22 @@ def _load(
             ca.deregistration_reason_text,
             ca.at_risk,
             ca.at_risk_reason,
+            first.date_of_birth.label("first_applicant_born_on"),
+            notice.notice_given_on,
+            notice.approval_ends_on,
+            notice.reason_code.label("notice_reason_code"),
+            notice.reason_text.label("notice_reason_text"),
         )
         .select_from(
-            Carer.__table__.join(Household.__table__, hh.id == ca.household_id).outerjoin(
-                Area.__table__, Area.id == hh.area_id
+            Carer.__table__.join(Household.__table__, hh.id == ca.household_id)
+            .outerjoin(Area.__table__, Area.id == hh.area_id)
+            .outerjoin(
+                Applicant.__table__,
+                sa.and_(first.household_id == ca.household_id, first.position == 1),
+            )
+            .outerjoin(
+                CarerLeaving.__table__,
+                sa.and_(notice.carer_id == ca.id, notice.created_at <= as_of),
             )
         )
         .where(ca.approved_on <= as_of_date, *in_areas(hh.area_id)),
@@ -508,6 +526,11 @@ def _load(
             "deregistration_reason_text": "text",
             "at_risk": "bool",
             "at_risk_reason": "text",
+            "first_applicant_born_on": "date",
+            "notice_given_on": "date",
+            "approval_ends_on": "date",
+            "notice_reason_code": "text",
+            "notice_reason_text": "text",
         },
     )
     if len(carers):
@@ -518,6 +541,12 @@ def _load(
             ["deregistered_on", "deregistration_reason_code", "deregistration_reason_text"],
         ] = None
         carers.loc[later, "status"] = "active"
+        # Nor had a notice dated later (a clock moved back in a test, a date typed ahead).
+        unseen = carers["notice_given_on"] > pd.Timestamp(as_of_date)
+        carers.loc[
+            unseen,
+            ["notice_given_on", "approval_ends_on", "notice_reason_code", "notice_reason_text"],
+        ] = None
 
     carer_ids = sa.select(ca.id).select_from(
         Carer.__table__.join(Household.__table__, hh.id == ca.household_id)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from funnel import leavers as carer_leavers
 from funnel.frames import (
     CODE,
     DAY_NS,
@@ -742,6 +743,8 @@ def funnel_summary(data: FunnelData, period: Period, rule: ResponseRule) -> dict
             }
             for _, row in campaigns.iterrows()
         },
+        # Carers whose approval ended between the same dates, and those under notice now.
+        "leavers": carer_leavers.summary(data, period),
     }
 
 

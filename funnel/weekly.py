@@ -24,7 +24,7 @@ import pandas as pd
 
 from crm import clock
 from crm.settings import Settings
-from funnel import assessment, metrics
+from funnel import assessment, leavers, metrics
 from funnel.config import FunnelConfig, load_check_kinds, load_funnel_config
 from funnel.frames import FUNNEL, FunnelData
 from funnel.periods import IsoWeek, Period
@@ -91,6 +91,9 @@ class WeeklyTables:
     # Connected persons (kinship) apart: the conversion tables above are mainstream only.
     kinship_funnel: pd.DataFrame | None = None
     kinship_young_funnel: pd.DataFrame | None = None
+    # Carers who left in `year_period` and those under notice at the end of the week, one row
+    # each (funnel.leavers.leavers): the reason, time since approval and age group tables.
+    carer_leavers: pd.DataFrame | None = None
 
 
 def _mainstream(group: pd.DataFrame) -> pd.DataFrame:
@@ -220,6 +223,7 @@ def compute_weekly_tables(
         ),
         kinship_funnel=metrics.funnel_table(_kinship(mature_everyone)),
         kinship_young_funnel=metrics.funnel_table(_kinship(everyone)),
+        carer_leavers=leavers.leavers(data, year_period),
     )
 
 
@@ -488,9 +492,6 @@ def report_tables(
         {"overdue": "Past the deadline", "approaching": "Deadline approaching"}
     )
     movement = t.movement.reset_index()
-    dereg = t.deregistration_reasons.reset_index()
-    dereg.columns = ["code", "carers"]
-    dereg.insert(0, "reason", [data.reason_label("deregistered", c) for c in dereg["code"]])
     retention = pd.DataFrame(
         [
             {
@@ -825,13 +826,7 @@ def report_tables(
                 Column("carer_households_at_end", "Carer households at month end", "int"),
             ],
         ),
-        Table(
-            "deregistration_reasons",
-            "Why carers deregistered (last 12 months)",
-            dereg,
-            [Column("reason", "Reason"), Column("carers", "Carer households", "int")],
-            empty="No deregistrations in the last 12 months.",
-        ),
+        *leaver_tables(t, data),
         Table(
             "check_ins",
             "Carer check-ins",
@@ -860,6 +855,56 @@ def report_tables(
             limit=rc.max_rows,
         ),
         *assessment_tables(t, data, settings, config),
+    ]
+
+
+def leaver_tables(t: WeeklyTables, data: FunnelData) -> list[Table]:
+    """Carers deregistered in the 12 months to the end of the week and those under notice
+    then, by reason, by time since approval and by age group (funnel.leavers)."""
+    frame = t.carer_leavers
+    period = t.year_period.label
+    counts = [
+        Column(leavers.DEREGISTERED, "Deregistered (last 12 months)", "int"),
+        Column(leavers.UNDER_NOTICE, "Under notice now", "int"),
+    ]
+    reasons = leavers.by_reason(data, frame).reset_index()
+    service = leavers.by_time_approved(frame).reset_index()
+    ages = leavers.by_age(frame).reset_index()
+    gone = int((frame["status"] == leavers.DEREGISTERED).sum())
+    noticed = int((frame["status"] == leavers.UNDER_NOTICE).sum())
+    return [
+        Table(
+            "leavers_by_reason",
+            "Why carers left (last 12 months)",
+            reasons,
+            [
+                Column("reason", "Reason"),
+                *counts,
+                Column("with_words", "Of them, in their own words", "int"),
+            ],
+            note=f"Carer households whose approval ended between {period} "
+            f"({gone} in all), and those who have given notice and whose approval has not "
+            f"ended yet ({noticed}), by the reason recorded. For \u201cOther\u201d, how many "
+            "gave the reason in their own words (the words themselves are in the table of what "
+            "\u201cOther\u201d means).",
+            empty="No carer household deregistered in the last 12 months or is under notice.",
+        ),
+        Table(
+            "leavers_by_time_approved",
+            "Carers who left, by time since approval",
+            service,
+            [Column("service_band", "Time since approval"), *counts],
+            note="Years from approval to the day the approval ended (or ends, for those under "
+            "notice), lower bound included.",
+        ),
+        Table(
+            "leavers_by_age",
+            "Carers who left, by age group",
+            ages,
+            [Column("age_band", "Age group"), *counts],
+            note="The first applicant\u2019s age on the day the approval ended (or ends), from "
+            "their date of birth.",
+        ),
     ]
 
 

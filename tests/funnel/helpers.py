@@ -63,6 +63,7 @@ def make_history(
     first_contact_at: datetime | None = None,
     area_name: str | None = None,
     referrer_reference: str | None = None,
+    date_of_birth: date | None = None,
 ) -> m.Household:
     """A household made through create_enquiry and moved through move_stage, as in life."""
     actor = Actor.system("test")
@@ -71,7 +72,10 @@ def make_history(
         actor,
         EnquiryInput(
             applicant=ApplicantDetails(
-                first_name, "Tester", email=email or f"{first_name.lower()}@example.org"
+                first_name,
+                "Tester",
+                email=email or f"{first_name.lower()}@example.org",
+                date_of_birth=date_of_birth,
             ),
             enquiry_channel=m.EnquiryChannel.STAFF,
             postcode=postcode,
