@@ -474,7 +474,7 @@ def _load(
 
     ca = Carer.__table__.c
     # In the same query (one row per carer: one first applicant, one notice at most): the first
-    # applicant's date of birth and the written notice recorded by as_of (funnel.leavers).
+    # applicant's date of birth and the written notice running as at as_of (funnel.leavers).
     first = Applicant.__table__.c
     notice = CarerLeaving.__table__.c
     carers = _frame(
@@ -508,7 +508,18 @@ def _load(
             )
             .outerjoin(
                 CarerLeaving.__table__,
-                sa.and_(notice.carer_id == ca.id, notice.created_at <= as_of),
+                # The notice running as at as_of: at most one (a carer gives another only
+                # once the last was withdrawn or their approval ended).
+                sa.and_(
+                    notice.carer_id == ca.id,
+                    notice.created_at <= as_of,
+                    notice.notice_given_on <= as_of_date,
+                    sa.or_(notice.withdrawn_on.is_(None), notice.withdrawn_on > as_of_date),
+                    sa.or_(
+                        notice.approval_ended_on.is_(None),
+                        notice.approval_ended_on > as_of_date,
+                    ),
+                ),
             )
         )
         .where(ca.approved_on <= as_of_date, *in_areas(hh.area_id)),

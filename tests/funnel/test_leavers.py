@@ -201,6 +201,32 @@ def test_as_at_an_earlier_moment_nobody_was_under_notice_yet(session, carers):
     assert (figures["deregistered"], figures["under_notice"]) == (6, 0)
 
 
+def test_a_withdrawn_notice_is_not_counted_and_a_second_one_is_counted_once(
+    session, settings, org, carers
+):
+    """Jo gave notice on 2 March and withdrew it on 4 March; Hal's notice is withdrawn on 6
+    March and given again on 9 March. As at the end of W11 Hal is under notice once (the second
+    notice, its reason) and Jo not at all."""
+    manager = Actor.for_staff(session, org.manager)
+    clock.set_now(datetime(2026, 3, 10, 10, 0, tzinfo=UTC))
+    jo, hal = carers["Jo"], carers["Hal"]
+    leaving.give_notice(
+        session, manager, jo, notice_given_on=date(2026, 3, 2), reason_code="retirement"
+    )
+    leaving.withdraw_notice(session, manager, jo, withdrawn_on=date(2026, 3, 4), reason="Stays")
+    leaving.withdraw_notice(session, manager, hal, withdrawn_on=date(2026, 3, 6), reason="Stays")
+    leaving.give_notice(
+        session, manager, hal, notice_given_on=date(2026, 3, 9), reason_code="health"
+    )
+    clock.set_now(LATER)
+    data = load_funnel_data(session, as_of=W11.end_utc("Europe/London").to_pydatetime())
+    assert len(data.carers) == len(CARERS)  # one row per carer, whatever their notices
+    frame = leavers.leavers(data, YEAR)
+    assert frame["status"].get(jo) is None
+    assert frame.loc[hal, "status"] == "under_notice" and frame.loc[hal, "reason_code"] == "health"
+    assert leavers.summary(data, YEAR)["under_notice"] == 2
+
+
 def test_the_weekly_report_section_and_its_csv(session, settings, carers):
     data = load_funnel_data(session, as_of=W11.end_utc("Europe/London").to_pydatetime())
     report = build_weekly_report(data, W11, settings, with_charts=False)
