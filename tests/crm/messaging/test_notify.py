@@ -16,7 +16,6 @@ from crm.messaging.dispatcher import Dispatcher
 from crm.scheduler import housekeeping
 from crm.services import outbox as outbox_service
 from crm.settings import SettingsError, load_settings
-from crm.testing.notify_api import FakeNotifyServer
 from tests.crm.scheduler.helpers import make_household, outbox
 
 MONDAY_MORNING = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -28,30 +27,6 @@ NUDGE_PAYLOAD = {
     "officer_name": "Olu",
     "officer_email": "olu@example.org",
 }
-
-
-@pytest.fixture
-def notify():
-    with FakeNotifyServer() as server:
-        yield server
-
-
-@pytest.fixture
-def notify_settings(sched_settings, notify):
-    email = notify.add_template("email", "((body))", subject="((subject))")
-    text = notify.add_template("sms", "((body))")
-    return sched_settings.model_copy(
-        update={
-            "notify_api_key": notify.api_key,
-            "notify": sched_settings.notify.model_copy(
-                update={
-                    "base_url": notify.base_url,
-                    "email_template_id": email.id,
-                    "sms_template_id": text.id,
-                }
-            ),
-        }
-    )
 
 
 @pytest.fixture(autouse=True)
