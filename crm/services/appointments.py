@@ -717,12 +717,13 @@ def confirmation_recipient(
     *,
     telegram_chat_id: str | None = None,
 ) -> tuple[Channel, str] | None:
-    """Where a visit's confirmation goes, by the reminders' order (outbox.RecipientBook): the
-    household's preferred channel first when it reaches them, else the registry's order
-    (email, Telegram, text). Email reaches them when the first applicant has an address (the
-    dispatcher checks consent when it sends); Telegram when they booked there; a text by the
-    very rule the reminders use (consent to texts, a UK mobile that has not replied STOP,
-    Notify set up), to the first applicant's mobile, else their partner's."""
+    """Where a visit's confirmation goes. By email first whenever the first applicant has an
+    address, whatever channel they prefer: it carries the calendar invite (the dispatcher
+    checks consent when it sends). Otherwise by the reminders' order (outbox.RecipientBook):
+    the household's preferred channel when it reaches them, else the registry's order,
+    Telegram when they booked there, then a text by the very rule the reminders use (consent
+    to texts, a UK mobile that has not replied STOP, Notify set up), to the first applicant's
+    mobile, else their partner's."""
 
     def reaches(channel: Channel) -> str | None:
         if channel == Channel.EMAIL:
@@ -739,7 +740,7 @@ def confirmation_recipient(
 
     household = session.get(Household, appointment.household_id)
     preferred = household.preferred_channel if household is not None else None
-    for channel in sorted(CHANNELS, key=lambda c: c != preferred):
+    for channel in sorted(CHANNELS, key=lambda c: (c != Channel.EMAIL, c != preferred)):
         address = reaches(channel)
         if address:
             return channel, address

@@ -262,19 +262,23 @@ def test_without_consent_to_texts_a_booking_in_the_chat_is_confirmed_there(
     assert (message.channel, message.recipient) == (m.Channel.TELEGRAM, "4242")
 
 
-def test_email_wins_over_a_text_and_the_chat(session, org, notify_settings):
-    household = household_by_text(
-        session,
-        notify_settings,
-        email_address="sam.patel@example.com",
-        consents=(m.ConsentScope.EMAIL, m.ConsentScope.SMS, m.ConsentScope.TELEGRAM),
-    )
-    book_first_free(session, notify_settings, household, telegram_chat_id="4242")
-    [message] = confirmations(session)
-    assert (message.channel, message.recipient) == (m.Channel.EMAIL, "sam.patel@example.com")
+def test_email_wins_over_a_text_and_the_chat_even_when_they_prefer_those(
+    session, org, notify_settings
+):
+    for i, preferred in enumerate((None, m.Channel.SMS, m.Channel.TELEGRAM)):
+        address = f"applicant{i}@example.com"
+        household = household_by_text(
+            session, notify_settings, email_address=address, preferred=preferred,
+            first_name=f"Sam{i}", phone=f"07700 90012{i}",
+            consents=(m.ConsentScope.EMAIL, m.ConsentScope.SMS, m.ConsentScope.TELEGRAM),
+        )  # fmt: skip
+        book_first_free(session, notify_settings, household, telegram_chat_id=f"424{i}")
+        message = confirmations(session)[-1]
+        assert (message.channel, message.recipient) == (m.Channel.EMAIL, address)
+    assert len(confirmations(session)) == 3
 
 
-def test_the_chat_before_a_text_as_for_reminders_unless_they_prefer_texts(
+def test_without_email_the_chat_before_a_text_as_for_reminders_unless_they_prefer_texts(
     session, org, notify_settings
 ):
     both = (m.ConsentScope.SMS, m.ConsentScope.TELEGRAM)
@@ -284,7 +288,7 @@ def test_the_chat_before_a_text_as_for_reminders_unless_they_prefer_texts(
     assert message.channel == m.Channel.TELEGRAM
     prefers = household_by_text(
         session, notify_settings, first_name="Ade", phone="07700 900111", consents=both,
-        email_address="ade@example.com", preferred=m.Channel.SMS,
+        preferred=m.Channel.SMS,
     )  # fmt: skip
     book_first_free(session, notify_settings, prefers, telegram_chat_id="4343")
     [_, preferred] = confirmations(session)
