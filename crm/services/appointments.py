@@ -26,6 +26,7 @@ from sqlmodel import Session, select
 from crm import clock
 from crm.db import transaction
 from crm.messaging import catalogue
+from crm.messaging.channels import CHANNELS
 from crm.models import (
     Applicant,
     Appointment,
@@ -708,6 +709,44 @@ def cancel_booked(
 CONFIRMATION_TEMPLATE = "visit_confirmation"
 
 
+def confirmation_recipient(
+    session: Session,
+    settings: Settings | None,
+    appointment: Appointment,
+    applicant: Applicant | None,
+    *,
+    telegram_chat_id: str | None = None,
+) -> tuple[Channel, str] | None:
+    """Where a visit's confirmation goes. By email first whenever the first applicant has an
+    address, whatever channel they prefer: it carries the calendar invite (the dispatcher
+    checks consent when it sends). Otherwise by the reminders' order (outbox.RecipientBook):
+    the household's preferred channel when it reaches them, else the registry's order,
+    Telegram when they booked there, then a text by the very rule the reminders use (consent
+    to texts, a UK mobile that has not replied STOP, Notify set up), to the first applicant's
+    mobile, else their partner's."""
+
+    def reaches(channel: Channel) -> str | None:
+        if channel == Channel.EMAIL:
+            return applicant.email if applicant is not None and applicant.email else None
+        if channel == Channel.TELEGRAM:
+            return telegram_chat_id or None
+        if channel == Channel.SMS:
+            book = outbox.RecipientBook(session, settings, [appointment.household_id])
+            found = book.recipients(
+                appointment.household_id, template=CONFIRMATION_TEMPLATE, only=Channel.SMS
+            )
+            return found[0].address if found else None
+        return None
+
+    household = session.get(Household, appointment.household_id)
+    preferred = household.preferred_channel if household is not None else None
+    for channel in sorted(CHANNELS, key=lambda c: (c != Channel.EMAIL, c != preferred)):
+        address = reaches(channel)
+        if address:
+            return channel, address
+    return None
+
+
 def enqueue_visit_confirmation(
     session: Session,
     appointment: Appointment,
@@ -715,21 +754,23 @@ def enqueue_visit_confirmation(
     booked_via: str,
     moved: bool = False,
     telegram_chat_id: str | None = None,
+    settings: Settings | None = None,
 ) -> OutboxMessage | None:
-    """Confirm a household's visit through the outbox, in the caller's transaction: by email
-    (the dispatcher attaches the calendar invite) when we have an address, otherwise on
-    Telegram when they booked there. Returns None when there is no way to reach them."""
+    """Confirm a household's visit through the outbox, in the caller's transaction, by the
+    way `confirmation_recipient` chooses: email (the dispatcher attaches the calendar invite),
+    Telegram when they booked there, or a text (with `settings`: Notify must be set up).
+    Returns None when there is no way to reach them."""
     applicant = session.exec(
         select(Applicant)
         .where(Applicant.household_id == appointment.household_id)
         .order_by(Applicant.position)
     ).first()
-    if applicant is not None and applicant.email:
-        channel, recipient = Channel.EMAIL, applicant.email
-    elif telegram_chat_id:
-        channel, recipient = Channel.TELEGRAM, telegram_chat_id
-    else:
+    chosen = confirmation_recipient(
+        session, settings, appointment, applicant, telegram_chat_id=telegram_chat_id
+    )
+    if chosen is None:
         return None
+    channel, recipient = chosen
     staff = session.get(StaffUser, appointment.staff_id)
     return enqueue_message(
         session,
@@ -772,6 +813,7 @@ __all__ = [
     "InitialVisitAlreadyBooked",
     "cancel_appointment",
     "cancel_booked",
+    "confirmation_recipient",
     "enqueue_visit_confirmation",
     "free_slots",
     "free_staff_at",

@@ -5,7 +5,7 @@ The public booking page, the chat assistant and the staff pages all book and mov
 here, so a household is never left with a visit it was not told about (or told about a visit
 that was never booked) when something fails half-way. The rules themselves stay where they
 are: free slots, double-booking protection and one live initial visit per household are
-crm.services.appointments; the confirmation (email with a calendar invite, else Telegram) is
+crm.services.appointments; the confirmation (email with a calendar invite, Telegram or a text) is
 its `enqueue_visit_confirmation`, through the outbox.
 """
 
@@ -69,7 +69,11 @@ def book_initial_visit(
             with transaction(session):
                 appointments.save_booking(session, actor, settings, appointment)
                 appointments.enqueue_visit_confirmation(
-                    session, appointment, booked_via=booked_via, telegram_chat_id=telegram_chat_id
+                    session,
+                    appointment,
+                    booked_via=booked_via,
+                    telegram_chat_id=telegram_chat_id,
+                    settings=settings,
                 )
                 lifecycle.close_what_follows(
                     session,
@@ -115,7 +119,12 @@ def move_visit(
     with transaction(session):
         appointments.save_move(session, actor, settings, old, new)
         appointments.enqueue_visit_confirmation(
-            session, new, booked_via=booked_via, moved=True, telegram_chat_id=telegram_chat_id
+            session,
+            new,
+            booked_via=booked_via,
+            moved=True,
+            telegram_chat_id=telegram_chat_id,
+            settings=settings,
         )
     session.refresh(new)
     return new

@@ -213,11 +213,17 @@ class RecipientBook:
         self.addresses = {c.channel: c.addresses(session, ids, carers) for c in self.channels}
 
     def recipients(
-        self, household_id: int, carer_id: int | None = None, *, template: str | None = None
+        self,
+        household_id: int,
+        carer_id: int | None = None,
+        *,
+        template: str | None = None,
+        only: Channel | None = None,
     ) -> list[Recipient]:
         """By the household's preferred channel when they agreed to it and it reaches them,
         else by the first channel of the registry that does. `template` leaves out the
-        channels its catalogue entry does not allow."""
+        channels its catalogue entry does not allow; `only` asks about that one channel (a
+        visit's confirmation, which chooses among its own ways of reaching them)."""
         if household_id not in self.preferred:  # unknown or anonymised
             return []
         consents = self.consents.get(household_id, {})
@@ -226,6 +232,8 @@ class RecipientBook:
         ordered = sorted(self.channels, key=lambda c: c.channel != preferred)
         for channel in ordered:
             if allowed is not None and channel.channel not in allowed:
+                continue
+            if only is not None and channel.channel != only:
                 continue
             if not consents.get(channel.consent):
                 continue

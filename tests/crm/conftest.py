@@ -1,8 +1,10 @@
-"""Fixtures the scheduler's, the reminders' and the messaging tests share: a real SMTP capture
-server, a local server speaking the Telegram Bot API, and settings pointing at them."""
+"""Fixtures the scheduler's, the reminders', the booking and the messaging tests share: a real
+SMTP capture server, local servers speaking the Telegram Bot API and GOV.UK Notify's API, and
+settings pointing at them."""
 
 import pytest
 
+from crm.testing.notify_api import FakeNotifyServer
 from crm.testing.smtp import SmtpCapture
 from crm.testing.telegram_api import FakeTelegramServer
 from tests.crm.scheduler.helpers import scheduler_settings
@@ -33,4 +35,28 @@ def tg_settings(settings, smtp, telegram):
         smtp_port=smtp.port,
         telegram_base_url=telegram.base_url,
         telegram_token=telegram.token,
+    )
+
+
+@pytest.fixture
+def notify():
+    with FakeNotifyServer() as server:
+        yield server
+
+
+@pytest.fixture
+def notify_settings(sched_settings, notify):
+    email = notify.add_template("email", "((body))", subject="((subject))")
+    text = notify.add_template("sms", "((body))")
+    return sched_settings.model_copy(
+        update={
+            "notify_api_key": notify.api_key,
+            "notify": sched_settings.notify.model_copy(
+                update={
+                    "base_url": notify.base_url,
+                    "email_template_id": email.id,
+                    "sms_template_id": text.id,
+                }
+            ),
+        }
     )

@@ -7,11 +7,13 @@ import pytest
 from sqlmodel import Session, func, select
 
 import crm.models as m
-from crm.services import appointments, booking
+from crm.db import transaction
+from crm.services import appointments, booking, outbox
 from crm.services.actors import Actor
 from crm.services.appointments import InitialVisitAlreadyBooked, slots_for_area
 from crm.services.errors import SlotTaken
 from crm.testing.fixtures import new_household
+from tests.crm.scheduler.helpers import make_household
 
 ACTOR = Actor.system("test")
 
@@ -183,3 +185,134 @@ def test_a_failure_queueing_a_move_leaves_the_visit_where_it_was(
     session.refresh(visit)
     assert visit.status == m.AppointmentStatus.BOOKED and visit.moved_to_id is None
     assert appointments.next_initial_visit(session, household.id).id == visit.id
+
+
+# -- confirmations by text (GOV.UK Notify) ---------------------------------------------------
+MOBILE = "+447700900982"
+
+
+def household_by_text(session, settings, **kw) -> m.Household:
+    """A household reached by phone: a UK mobile, no email address; consents as given."""
+    options = {"email_address": None, "consents": (m.ConsentScope.SMS,), "postcode": "LE3 9QQ"}
+    return make_household(session, settings, **{**options, **kw})
+
+
+def confirmations(session) -> list[m.OutboxMessage]:
+    session.expire_all()
+    return list(
+        session.exec(
+            select(m.OutboxMessage)
+            .where(m.OutboxMessage.template == "visit_confirmation")
+            .order_by(m.OutboxMessage.id)
+        ).all()
+    )
+
+
+def book_first_free(session, settings, household, **kw) -> m.Appointment:
+    starts_at, _ = first_time_with_two_free(session, settings, household)
+    return booking.book_initial_visit(
+        session, ACTOR, settings, household.id, starts_at, booked_via="web_form", **kw
+    )
+
+
+def test_no_email_but_a_mobile_and_consent_to_texts_is_confirmed_by_text(
+    session, org, notify_settings
+):
+    household = household_by_text(session, notify_settings)
+    visit = book_first_free(session, notify_settings, household)
+    [message] = confirmations(session)
+    assert (message.channel, message.recipient) == (m.Channel.SMS, MOBILE)
+    assert message.unique_key == f"visit_confirmation:{visit.id}:sms"
+    assert message.household_id == household.id
+    assert message.payload["staff_name"] == "Officer.North"
+    # Moving it is confirmed by text too, the new time in its own message.
+    later = next(
+        s
+        for s in slots_for_area(session, notify_settings, household.area_id)
+        if s.starts_at > visit.starts_at and s.staff_id == visit.staff_id
+    )
+    moved = booking.move_visit(
+        session, ACTOR, notify_settings, visit.id, starts_at=later.starts_at, booked_via="staff"
+    )
+    [_, again] = confirmations(session)
+    assert (again.channel, again.recipient) == (m.Channel.SMS, MOBILE)
+    assert again.payload["appointment_id"] == moved.id and again.payload["moved"] is True
+
+
+def test_no_text_without_consent_to_texts_or_without_notify(
+    session, org, settings, notify_settings
+):
+    without_consent = household_by_text(session, notify_settings, consents=())
+    book_first_free(session, notify_settings, without_consent)
+    assert confirmations(session) == []
+    # Consent, but Notify is not set up: there is no text channel to send by.
+    agreed = household_by_text(
+        session, settings, first_name="Ade", phone="07700 900111", consents=(m.ConsentScope.SMS,)
+    )
+    book_first_free(session, settings, agreed)
+    assert confirmations(session) == []
+
+
+def test_without_consent_to_texts_a_booking_in_the_chat_is_confirmed_there(
+    session, org, notify_settings
+):
+    household = household_by_text(session, notify_settings, consents=(m.ConsentScope.TELEGRAM,))
+    book_first_free(session, notify_settings, household, telegram_chat_id="4242")
+    [message] = confirmations(session)
+    assert (message.channel, message.recipient) == (m.Channel.TELEGRAM, "4242")
+
+
+def test_email_wins_over_a_text_and_the_chat_even_when_they_prefer_those(
+    session, org, notify_settings
+):
+    for i, preferred in enumerate((None, m.Channel.SMS, m.Channel.TELEGRAM)):
+        address = f"applicant{i}@example.com"
+        household = household_by_text(
+            session, notify_settings, email_address=address, preferred=preferred,
+            first_name=f"Sam{i}", phone=f"07700 90012{i}",
+            consents=(m.ConsentScope.EMAIL, m.ConsentScope.SMS, m.ConsentScope.TELEGRAM),
+        )  # fmt: skip
+        book_first_free(session, notify_settings, household, telegram_chat_id=f"424{i}")
+        message = confirmations(session)[-1]
+        assert (message.channel, message.recipient) == (m.Channel.EMAIL, address)
+    assert len(confirmations(session)) == 3
+
+
+def test_without_email_the_chat_before_a_text_as_for_reminders_unless_they_prefer_texts(
+    session, org, notify_settings
+):
+    both = (m.ConsentScope.SMS, m.ConsentScope.TELEGRAM)
+    household = household_by_text(session, notify_settings, consents=both)
+    book_first_free(session, notify_settings, household, telegram_chat_id="4242")
+    [message] = confirmations(session)
+    assert message.channel == m.Channel.TELEGRAM
+    prefers = household_by_text(
+        session, notify_settings, first_name="Ade", phone="07700 900111", consents=both,
+        preferred=m.Channel.SMS,
+    )  # fmt: skip
+    book_first_free(session, notify_settings, prefers, telegram_chat_id="4343")
+    [_, preferred] = confirmations(session)
+    assert (preferred.channel, preferred.recipient) == (m.Channel.SMS, "+447700900111")
+
+
+def test_a_number_that_said_stop_gets_no_confirmation(session, org, notify_settings):
+    household = household_by_text(session, notify_settings)
+    with transaction(session):
+        outbox.record_stop(session, m.Channel.SMS, MOBILE, text="STOP", via="sms STOP")
+    book_first_free(session, notify_settings, household)
+    assert confirmations(session) == []
+
+
+def test_cancelling_a_visit_confirmed_by_text_tells_them_by_text(session, org, notify_settings):
+    household = household_by_text(session, notify_settings)
+    visit = book_first_free(session, notify_settings, household)
+    appointments.cancel_appointment(
+        session, ACTOR, visit.id, reason="Officer unwell", settings=notify_settings
+    )
+    session.expire_all()
+    [confirmation] = confirmations(session)
+    assert confirmation.status == m.OutboxStatus.CANCELLED
+    [notice] = session.exec(
+        select(m.OutboxMessage).where(m.OutboxMessage.template == "visit_cancelled")
+    ).all()
+    assert (notice.channel, notice.recipient) == (m.Channel.SMS, MOBILE)

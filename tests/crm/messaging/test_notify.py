@@ -13,10 +13,12 @@ from sqlmodel import select
 import crm.models as m
 from crm import clock
 from crm.messaging.dispatcher import Dispatcher
+from crm.messaging.render import local_time_text
 from crm.scheduler import housekeeping
+from crm.services import appointments, booking
 from crm.services import outbox as outbox_service
+from crm.services.actors import Actor
 from crm.settings import SettingsError, load_settings
-from crm.testing.notify_api import FakeNotifyServer
 from tests.crm.scheduler.helpers import make_household, outbox
 
 MONDAY_MORNING = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -28,30 +30,6 @@ NUDGE_PAYLOAD = {
     "officer_name": "Olu",
     "officer_email": "olu@example.org",
 }
-
-
-@pytest.fixture
-def notify():
-    with FakeNotifyServer() as server:
-        yield server
-
-
-@pytest.fixture
-def notify_settings(sched_settings, notify):
-    email = notify.add_template("email", "((body))", subject="((subject))")
-    text = notify.add_template("sms", "((body))")
-    return sched_settings.model_copy(
-        update={
-            "notify_api_key": notify.api_key,
-            "notify": sched_settings.notify.model_copy(
-                update={
-                    "base_url": notify.base_url,
-                    "email_template_id": email.id,
-                    "sms_template_id": text.id,
-                }
-            ),
-        }
-    )
 
 
 @pytest.fixture(autouse=True)
@@ -327,3 +305,76 @@ def test_a_notify_key_of_the_wrong_shape_stops_start_up():
     )
     with pytest.raises(SettingsError, match="sms_template_id is empty"):
         load_settings(environ={"FOSTERCRM_NOTIFY_API_KEY": good})
+
+
+def book_by_text(session, settings, household):
+    """The household's initial visit at the first free time, booked the one real way, which
+    queues its confirmation."""
+    [slot, *_] = appointments.slots_for_area(session, settings, household.area_id)
+    return booking.book_initial_visit(
+        session, Actor.system("test"), settings, household.id, slot.starts_at,
+        booked_via="web_form", staff_ids=[slot.staff_id],
+    )  # fmt: skip
+
+
+def test_a_visit_booked_without_an_email_address_is_confirmed_by_text(
+    session, engine, org, notify, notify_settings
+):
+    household = texter(session, notify_settings, email_address=None)
+    visit = book_by_text(session, notify_settings, household)
+    assert dispatch(notify_settings, engine).sent == 1
+    [text] = notify.sent_sms()
+    assert text.to == MOBILE
+    assert visit.starts_at == datetime(2026, 3, 2, 11, 0, tzinfo=UTC)
+    assert "booked for Monday 2 March 2026 at 11am." in text.body
+    assert "Officer.North is coming to see you" in text.body
+    assert "To move or cancel, call or email us." in text.body
+    assert text.body.endswith("Reply STOP to stop texts.")
+    assert "BEGIN:VCALENDAR" not in text.body
+    [sent] = outbox(session, template="visit_confirmation")
+    assert sent.status == m.OutboxStatus.SENT and sent.provider_message_id == f"notify:{text.id}"
+    # Moved: a second text with the new time, once however often the move is confirmed.
+    new_time = next(
+        s.starts_at
+        for s in appointments.slots_for_area(session, notify_settings, household.area_id)
+        if s.starts_at > visit.starts_at and s.staff_id == visit.staff_id
+    )
+    moved = booking.move_visit(
+        session, Actor.system("test"), notify_settings, visit.id, starts_at=new_time,
+        booked_via="staff",
+    )  # fmt: skip
+    assert dispatch(notify_settings, engine).sent == 1
+    [_, second] = notify.sent_sms()
+    assert (
+        f"has moved to {local_time_text(moved.starts_at, notify_settings)['when']}." in second.body
+    )
+    assert (
+        appointments.enqueue_visit_confirmation(
+            session, moved, booked_via="staff", moved=True, settings=notify_settings
+        )
+        is None
+    )
+
+
+def test_a_text_confirmation_goes_at_once_at_night_and_not_after_stop(
+    session, engine, org, notify, notify_settings
+):
+    household = texter(session, notify_settings, email_address=None)
+    # A booking made at 22:30 is confirmed at once (the catalogue: they are waiting for it).
+    clock.set_now(datetime(2026, 3, 2, 22, 30, tzinfo=UTC))
+    visit = book_by_text(session, notify_settings, household)
+    assert dispatch(notify_settings, engine).sent == 1
+    # The number says STOP before its visit is moved: the move is not confirmed by text.
+    session.add(m.SmsOptOut(phone=MOBILE, opted_out_at=clock.now()))
+    session.commit()
+    new_time = next(
+        s.starts_at
+        for s in appointments.slots_for_area(session, notify_settings, household.area_id)
+        if s.starts_at > visit.starts_at and s.staff_id == visit.staff_id
+    )
+    booking.move_visit(
+        session, Actor.system("test"), notify_settings, visit.id, starts_at=new_time,
+        booked_via="staff",
+    )  # fmt: skip
+    assert len(outbox(session, template="visit_confirmation")) == 1
+    assert len(notify.sent_sms()) == 1

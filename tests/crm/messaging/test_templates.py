@@ -311,7 +311,8 @@ def test_a_cancelled_visit_says_when_and_why_in_the_persons_words(renderer, why)
     ("told", "why", "expected"),
     [
         ("email", "withdrawn", "We've let them know by email."),
-        ("", "withdrawn", "Please let them know."),
+        ("sms", "cancelled", "We've let them know by text message."),
+        ("", "withdrawn", "by email, Telegram or text message. Please let them know."),
         ("", "erased", "they have not been told by us"),
     ],
 )
