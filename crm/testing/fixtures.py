@@ -165,10 +165,28 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
     drop_postgres_schema(schema)
 
 
+def _emptying_statements() -> str:
+    """Empty every table and put the ids back to 1, as one round trip. A DELETE of a few rows
+    is much cheaper than TRUNCATE, which makes new files for each of ~80 tables (about a
+    second a test, most of a PostgreSQL test's time)."""
+    tables = SQLModel.metadata.sorted_tables
+    deletes = [f'DELETE FROM "{t.name}"' for t in reversed(tables)]
+    serial = [
+        t.name
+        for t in tables
+        if "id" in t.c and t.c.id.primary_key and isinstance(t.c.id.type, sa.Integer)
+    ]
+    names = ", ".join(f"'\"{name}\"'" for name in serial)
+    reset = (
+        "SELECT setval(seq, 1, false) FROM (SELECT pg_get_serial_sequence(name, 'id') AS seq "
+        f"FROM unnest(ARRAY[{names}]) AS name) AS serials WHERE seq IS NOT NULL"
+    )
+    return "; ".join([*deletes, reset])
+
+
 def _truncate_all(engine: sa.Engine) -> None:
-    names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
     with engine.begin() as conn:
-        conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        conn.exec_driver_sql(_emptying_statements())
 
 
 @pytest.fixture(
