@@ -14,7 +14,8 @@ interpreter's lock), then for each provider:
    emails from the outbox: each one claimed, checked, rendered from its templates, sent,
    recorded with an activity on the timeline.
 
-It prints messages per second for both and what the outbox adds to each message (the
+It prints messages per second for both, their ratio (dispatcher / raw, the figure to compare
+between runs: both share the machine's load) and what the outbox adds to each message (the
 difference of the two per-message times). The database is a fresh SQLite file in a temporary
 folder, or a fresh schema of FOSTERCRM_TEST_POSTGRES_URL.
 """
@@ -255,7 +256,11 @@ def main() -> None:
             seconds, sent, failed = dispatch(settings, engine, args.batch_size)
             print(line(f"{name}: outbox dispatcher", sent, seconds) + f"  ({failed} failed)")
             overhead = 1000 * (seconds / max(sent, 1) - raw_seconds / n)
-            print(f"  {'':<34}the outbox adds {overhead:.2f} ms a message")
+            ratio = (sent / seconds) / (n / raw_seconds)
+            print(
+                f"  {'':<34}the outbox adds {overhead:.2f} ms a message; "
+                f"dispatcher / raw = {ratio:.2f}"
+            )
             results[name] = sent
         received = {"GOV.UK Notify": notify.received(), "SMTP": smtp.received()}
         for name, count in received.items():

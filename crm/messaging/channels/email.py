@@ -115,7 +115,7 @@ class EmailSender:
             if wire is not None:  # the bytes written directly (mime.py), not through smtplib
                 self._smtp.sendmail(*wire)
             else:
-                self._smtp.send_message(email)
+                self._smtp.send_message(email.message if isinstance(email, WireEmail) else email)
         except smtplib.SMTPRecipientsRefused as exc:
             raise PermanentFailure(
                 f"the mail server refused the address: {exc.recipients}"

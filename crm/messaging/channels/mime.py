@@ -11,7 +11,9 @@ How it stays exact:
   `header_factory` and `fold_binary` the generator uses), cached when it is one of the few
   values that repeat (the Content-* headers, the From address);
 - a part's body is encoded by the email package's own choice of transfer encoding (7bit, 8bit,
-  quoted-printable or base64: `email.contentmanager`'s heuristic), its lines ended with CRLF;
+  quoted-printable or base64: `email.contentmanager`'s heuristic), "From " at the start of a
+  line becomes ">From " (smtplib's generator has no policy, so it mangles them), and its lines
+  end with CRLF;
 - the structure (which headers move to the first part, MIME-Version on the HTML part, the
   boundary and its delimiters) follows `EmailMessage.set_content` / `add_alternative` and
   `Generator._handle_multipart`.
@@ -35,6 +37,8 @@ POLICY = email_policy.default
 WIRE = POLICY.clone(linesep="\r\n")  # what smtplib.send_message flattens with
 CRLF = b"\r\n"
 _LINE_ENDS = re.compile(r"\r\n|\r|\n")
+# smtplib's BytesGenerator is made with no policy, so it mangles "From " at a line's start.
+_FROM = re.compile(r"^From ", re.MULTILINE)
 _TEXT = re.compile(r"[!-~]+(?: [!-~]+)*\Z")  # printable ASCII words, single spaces
 _ADDRESS = re.compile(
     r"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+\Z"
@@ -98,7 +102,8 @@ def text_part(subtype: str, text: str, *, mime_version: bool) -> bytes:
     head += header("Content-Transfer-Encoding", cte)
     if mime_version:
         head += header("MIME-Version", "1.0")
-    return head + CRLF + _LINE_ENDS.sub("\r\n", payload).encode("ascii", "surrogateescape")
+    body = _LINE_ENDS.sub("\r\n", _FROM.sub(">From ", payload))
+    return head + CRLF + body.encode("ascii", "surrogateescape")
 
 
 def make_boundary(*texts: bytes) -> str:
