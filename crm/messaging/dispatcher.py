@@ -1,16 +1,30 @@
-"""The outbox dispatcher: claims due messages and sends each by its channel.
+"""The outbox dispatcher: claims due messages in batches and sends each by its channel.
 
-One message at a time, each in its own short transactions and never holding the database
-while talking to a mail server or Telegram:
+A batch goes in four steps, never holding a transaction open while talking to a provider:
 
-1. claim a batch (crm.services.outbox.claim_due_messages: one atomic UPDATE);
-2. for each message: renew its claim (so a slow batch never lets another dispatcher take a
-   message we are about to send), check consent, opt-outs and that a visit is still booked at
-   that time, render it (crm.messaging.render, through its channel's module);
-3. send it with its channel's Sender (after an attempt whose answer was lost, first asking a
-   provider that can be asked whether it has it already: GOV.UK Notify, by reference); record
-   the provider's id (mark_sent), or retry with backoff, or give up after the last attempt
-   (mark_failed: on the timeline and in the admin list).
+1. claim: one UPDATE takes up to `batch_size` due messages (crm.services.outbox.
+   claim_due_messages) and commits;
+2. check and render: the batch's messages, and the visits, carers, households and consents
+   they need, are loaded in a few queries (not a few per message); each is checked (consent,
+   opt-outs, a visit still booked at that time, quiet hours, a channel held by flood control)
+   and rendered (crm.messaging.render, through its channel's module). What must not go is
+   recorded (cancelled, deferred, failed), all in one commit;
+3. send: every rendered message goes through its channel's Sender, which keeps one connection
+   open (email: one SMTP connection for the batch and the batches after it in a run). After an
+   attempt whose answer was lost, a provider that can be asked (GOV.UK Notify, by reference) is
+   asked first whether it has the message already. Right after each send its `sent_at` and
+   provider id are committed by one cheap UPDATE (outbox.note_sent); a batch slower than half
+   its claim renews the claims it still holds (one UPDATE) before sending more;
+4. record: the sent messages marked sent in one UPDATE with their timeline lines, and what the
+   other sends came to (a retry with backoff, a failure after the last attempt), one commit.
+
+Why the commits sit there: the claim is committed before anything is sent, so a dispatcher that
+dies leaves claims that lapse at `claimed_until` and are taken again (attempts + 1): nothing is
+lost. A message taken again with `sent_at` set had gone before the crash: it is recorded as
+sent, not sent again. So a crash repeats at most the one message whose send had been accepted
+but whose `sent_at` was not yet committed (with the same Message-ID for an email, and after
+asking Notify by reference). The unique keys are the enqueue side's (one row per key); nothing
+here writes a message.
 
 Nothing here names a channel: the channels are crm.messaging.channels.CHANNELS. Failures are
 isolated: an exception with one message is recorded on that message and the dispatcher
@@ -30,7 +44,7 @@ from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from crm import clock
 from crm.messaging import catalogue
@@ -44,7 +58,15 @@ from crm.messaging.channels.base import (
 )
 from crm.messaging.channels.email import message_id_for
 from crm.messaging.render import Renderer
-from crm.models import Appointment, AppointmentStatus, Channel, OutboxMessage, OutboxStatus
+from crm.models import (
+    Appointment,
+    AppointmentStatus,
+    Carer,
+    Channel,
+    Household,
+    OutboxMessage,
+    OutboxStatus,
+)
 from crm.services import checkins, outbox
 from crm.services.errors import NotAllowed
 from crm.settings import Settings
@@ -78,6 +100,61 @@ class DispatchResult:
 AFTER_SENT: dict[str, Callable[[Session, int, datetime], None]] = {
     "check_in": checkins.mark_check_in_sent,
 }
+
+
+@dataclass
+class _Ready:
+    """A checked message of the batch: rendered and waiting for its turn, or (content None)
+    sent before a crash and only to be recorded."""
+
+    message: OutboxMessage
+    channel: Channel
+    summary: str  # its line on the timeline
+    content: object | None
+    lost: bool = False  # its claim went to another dispatcher before we sent it
+
+
+@dataclass
+class _Outcome:
+    kind: str  # sent / failed / paused / retry / lost
+    item: _Ready
+    error: str = ""
+
+
+def _load_batch(
+    session: Session, ids: list[int], worker: str
+) -> tuple[list[OutboxMessage], dict[int, dict]]:
+    """The claimed messages still ours, oldest first; the visits, carers and households they
+    refer to (so that the checks and the timeline ask the session, not the database); and the
+    latest consents of those households."""
+    messages = list(
+        session.exec(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(ids),
+                OutboxMessage.status == OutboxStatus.SENDING,
+                OutboxMessage.claimed_by == worker,
+            )
+            .order_by(OutboxMessage.due_at, OutboxMessage.id)
+        )
+    )
+    visits = {
+        int(m.payload["appointment_id"]) for m in messages if "appointment_id" in (m.payload or {})
+    }
+    if visits:
+        session.exec(select(Appointment).where(Appointment.id.in_(visits))).all()
+    carers = {m.carer_id for m in messages if m.carer_id is not None}
+    households = {m.household_id for m in messages if m.household_id is not None}
+    if carers:
+        households |= {
+            c.household_id for c in session.exec(select(Carer).where(Carer.id.in_(carers)))
+        }
+    consents: dict[int, dict] = {}
+    if households:
+        session.exec(select(Household).where(Household.id.in_(households))).all()
+        public = {outbox.household_of(session, m) for m in messages if outbox.is_for_public(m)}
+        consents = outbox.latest_consents_of(session, public - {None})
+    return messages, consents
 
 
 def default_worker_id() -> str:
@@ -119,7 +196,7 @@ class Dispatcher:
         if any(self._paused(channel, now) for channel in self.paused_until):
             channels = [c for c in Channel if not self._paused(c, now)]
         with Session(self.engine, expire_on_commit=False) as session:
-            ids = outbox.claim_due_messages(
+            ids = outbox.claim_due_messages(  # step 1, committed: see the module docstring
                 session,
                 self.worker,
                 now=now,
@@ -129,14 +206,14 @@ class Dispatcher:
                 channels=channels,
             )
         result.claimed = len(ids)
-        for message_id in ids:
-            try:
-                outcome = self.process(message_id)
-            except Exception as exc:  # noqa: BLE001 - one message must not stop the rest
-                log.exception("outbox message %s: unexpected error", message_id)
-                result.errors.append(f"{message_id}: {exc!r}")
-                outcome = self._retry(message_id, f"unexpected error: {exc!r}")
-            setattr(result, outcome, getattr(result, outcome) + 1)
+        if not ids:
+            return result
+        ready, troubled = self._check_and_render(ids, result)
+        outcomes = self._send_all(ready, result)
+        self._record(outcomes, result)
+        for message_id, error in troubled:
+            result.errors.append(f"{message_id}: {error}")
+            self._count(result, self._retry(message_id, f"unexpected error: {error}"))
         return result
 
     def run_until_idle(self, max_batches: int | None = None) -> DispatchResult:
@@ -160,111 +237,195 @@ class Dispatcher:
         for sender in senders.values():
             sender.close()
 
-    # -- one message --------------------------------------------------------------------------
+    # -- step 2: check and render the batch -----------------------------------------------------
 
-    def process(self, message_id: int) -> str:
-        """Send one claimed message; returns sent / retried / failed / cancelled / deferred /
-        lost (the claim had gone to another dispatcher)."""
+    def _check_and_render(
+        self, ids: list[int], result: DispatchResult
+    ) -> tuple[list[_Ready], list[tuple[int, str]]]:
+        """The batch's messages that may go, rendered; the rest recorded (one commit). Also
+        returns the messages that met an unexpected error, to be retried."""
         now = clock.now()
+        ready: list[_Ready] = []
+        troubled: list[tuple[int, str]] = []
         with Session(self.engine, expire_on_commit=False) as session:
-            message = session.get(OutboxMessage, message_id)
-            if (
-                message is None
-                or message.status != OutboxStatus.SENDING
-                or message.claimed_by != self.worker
-            ):
-                return "lost"
-            if message.claimed_until - now < timedelta(seconds=self.claim_seconds / 2):
-                # A long batch: renew the claim, so it cannot lapse while this one is sent.
-                renewed = session.execute(
-                    sa.update(OutboxMessage)
-                    .where(
-                        OutboxMessage.id == message_id,
-                        OutboxMessage.status == OutboxStatus.SENDING,
-                        OutboxMessage.claimed_by == self.worker,
-                    )
-                    .values(claimed_until=now + timedelta(seconds=self.claim_seconds))
-                    .execution_options(synchronize_session=False)
-                )
-                session.commit()
-                if renewed.rowcount != 1:
-                    return "lost"
-                session.refresh(message)
-            reason = outbox.why_not_deliverable(session, message)
-            appointment = None
-            if reason is None and "appointment_id" in (message.payload or {}):
-                appointment, reason = self._live_appointment(session, message)
-            if reason is not None:
-                outbox.mark_cancelled(session, message_id, self.worker, reason=reason)
-                return "cancelled"
-            if outbox.waits_for_quiet_hours(message) and outbox.in_quiet_hours(self.settings, now):
-                # Claimed as abandoned from before the quiet window: wait for the morning.
-                outbox.mark_retry(
-                    session,
-                    message_id,
-                    self.worker,
-                    error="quiet hours",
-                    retry_at=outbox.quiet_hours_end(self.settings, now),
-                    count_attempt=False,
-                )
-                return "deferred"
-            channel = Channel(message.channel)
-            if self._paused(channel, now):
-                outbox.mark_retry(
-                    session,
-                    message_id,
-                    self.worker,
-                    error=f"waiting for {channel.value} flood control",
-                    retry_at=self.paused_until[channel],
-                    count_attempt=False,
-                )
-                return "deferred"
-            try:
-                prepared = self._prepare(session, message, appointment)
-            except (TemplateProblem, PermanentFailure) as exc:
-                outbox.mark_failed(session, message_id, self.worker, error=str(exc))
-                return "failed"
-            session.commit()  # end the read transaction before talking to the outside world
+            messages, consents = _load_batch(session, ids, self.worker)
+            result.lost += len(ids) - len(messages)
+            for message in messages:
+                try:
+                    outcome = self._check(session, message, consents, now)
+                except Exception as exc:  # noqa: BLE001 - one message must not stop the rest
+                    log.exception("outbox message %s: unexpected error", message.id)
+                    troubled.append((message.id, repr(exc)))
+                    continue
+                if isinstance(outcome, _Ready):
+                    ready.append(outcome)
+                else:
+                    self._count(result, outcome)
+            session.commit()  # step 2's decisions; the read ends before anything is sent
+        return ready, troubled
 
-        try:
-            provider_id = self._already_sent(message)
-            if provider_id is None:
-                provider_id = self._sender(channel).send(prepared.content)
-        except PermanentFailure as exc:
-            with Session(self.engine, expire_on_commit=False) as session:
-                outbox.mark_failed(session, message_id, self.worker, error=str(exc))
-            return "failed"
-        except RetryLater as exc:
-            until = clock.now() + timedelta(seconds=max(exc.seconds, 1))
-            self.paused_until[channel] = until
-            with Session(self.engine, expire_on_commit=False) as session:
-                outbox.mark_retry(
-                    session,
-                    message_id,
-                    self.worker,
-                    error=str(exc),
-                    retry_at=until,
-                    count_attempt=False,
-                )
-            return "deferred"
-        except Exception as exc:  # noqa: BLE001 - network trouble, a server down: retry
-            log.warning("outbox message %s: %s", message_id, exc)
-            return self._retry(message_id, f"{type(exc).__name__}: {exc}")
-
-        sent_at = clock.now()
-        with Session(self.engine, expire_on_commit=False) as session:
-            after_sent = AFTER_SENT.get(message.template)
-            if after_sent is not None:
-                after_sent(session, message_id, sent_at)
-            done = outbox.mark_sent(
+    def _check(
+        self,
+        session: Session,
+        message: OutboxMessage,
+        consents: dict[int, dict],
+        now: datetime,
+    ) -> _Ready | str:
+        message_id = message.id
+        channel = Channel(message.channel)
+        if message.sent_at is not None:
+            # It went before a crash (its sent_at was committed): record it, do not resend.
+            return _Ready(message, channel, self._summary(session, message), None)
+        reason = outbox.why_not_deliverable(session, message, consents)
+        appointment = None
+        if reason is None and "appointment_id" in (message.payload or {}):
+            appointment, reason = self._live_appointment(session, message)
+        if reason is not None:
+            outbox.mark_cancelled(session, message_id, self.worker, reason=reason, commit=False)
+            return "cancelled"
+        if outbox.waits_for_quiet_hours(message) and outbox.in_quiet_hours(self.settings, now):
+            # Claimed as abandoned from before the quiet window: wait for the morning.
+            outbox.mark_retry(
                 session,
                 message_id,
                 self.worker,
-                provider_message_id=provider_id,
-                summary=prepared.summary,
-                now=sent_at,
+                error="quiet hours",
+                retry_at=outbox.quiet_hours_end(self.settings, now),
+                count_attempt=False,
+                commit=False,
             )
-        return "sent" if done else "lost"
+            return "deferred"
+        if self._paused(channel, now):
+            self._defer(session, message_id, channel)
+            return "deferred"
+        try:
+            prepared = self._prepare(session, message, appointment)
+        except (TemplateProblem, PermanentFailure) as exc:
+            outbox.mark_failed(session, message_id, self.worker, error=str(exc), commit=False)
+            return "failed"
+        return _Ready(message, channel, prepared.summary, prepared.content)
+
+    def _summary(self, session: Session, message: OutboxMessage) -> str:
+        """The timeline line of a message sent before a crash (rendered again, not sent)."""
+        try:
+            appointment = None
+            if "appointment_id" in (message.payload or {}):
+                appointment = session.get(Appointment, int(message.payload["appointment_id"]))
+            return self._prepare(session, message, appointment).summary
+        except Exception:  # noqa: BLE001 - the line only; it went, whatever the templates say now
+            return message.template.replace("_", " ")
+
+    # -- step 3: send, with no transaction open -------------------------------------------------
+
+    def _send_all(self, ready: list[_Ready], result: DispatchResult) -> list[_Outcome]:
+        outcomes: list[_Outcome] = []
+        if not ready:
+            return outcomes
+        renew_at = clock.now() + timedelta(seconds=self.claim_seconds / 2)
+        with self.engine.connect() as connection:
+            for index, item in enumerate(ready):
+                if clock.now() >= renew_at:
+                    # A slow batch: keep the claims still to be used, so none lapses (and is
+                    # sent by another dispatcher) while we are sending; those gone are lost.
+                    rest = [r.message.id for r in ready[index:] if not r.lost]
+                    until = clock.now() + timedelta(seconds=self.claim_seconds)
+                    kept = outbox.renew_claims(connection, rest, self.worker, until=until)
+                    for later in ready[index:]:
+                        later.lost = later.lost or later.message.id not in kept
+                    renew_at = clock.now() + timedelta(seconds=self.claim_seconds / 2)
+                if item.lost:
+                    result.lost += 1
+                elif item.content is None:
+                    outcomes.append(_Outcome("sent", item))  # sent before a crash
+                elif self._paused(item.channel, clock.now()):
+                    outcomes.append(_Outcome("paused", item))
+                else:
+                    outcomes.append(self._send_one(connection, item, result))
+        return outcomes
+
+    def _send_one(
+        self, connection: sa.Connection, item: _Ready, result: DispatchResult
+    ) -> _Outcome:
+        message = item.message
+        try:
+            provider_id = self._already_sent(message)
+            if provider_id is None:
+                provider_id = self._sender(item.channel).send(item.content)
+        except PermanentFailure as exc:
+            return _Outcome("failed", item, error=str(exc))
+        except RetryLater as exc:
+            self.paused_until[item.channel] = clock.now() + timedelta(seconds=max(exc.seconds, 1))
+            return _Outcome("paused", item, error=str(exc))
+        except Exception as exc:  # noqa: BLE001 - network trouble, a server down: retry
+            log.warning("outbox message %s: %s", message.id, exc)
+            return _Outcome("retry", item, error=f"{type(exc).__name__}: {exc}")
+        sent_at = clock.now()
+        # Committed at once: from here a crash does not send this message again.
+        if not outbox.note_sent(
+            connection, message.id, self.worker, provider_message_id=provider_id, sent_at=sent_at
+        ):
+            result.lost += 1
+            return _Outcome("lost", item)
+        message.sent_at, message.provider_message_id = sent_at, provider_id
+        return _Outcome("sent", item)
+
+    # -- step 4: record what the sends came to, in one commit --------------------------------------
+
+    def _record(self, outcomes: list[_Outcome], result: DispatchResult) -> None:
+        outcomes = [o for o in outcomes if o.kind != "lost"]
+        if not outcomes:
+            return
+        now = clock.now()
+        with Session(self.engine, expire_on_commit=False) as session:
+            sent = [o.item for o in outcomes if o.kind == "sent"]
+            marked = outbox.mark_sent_many(
+                session, self.worker, [(i.message, i.summary) for i in sent], now=now
+            )
+            for item in sent:
+                if item.message.id not in marked:
+                    result.lost += 1
+                    continue
+                after_sent = AFTER_SENT.get(item.message.template)
+                if after_sent is not None:
+                    after_sent(session, item.message.id, item.message.sent_at or now)
+                result.sent += 1
+            others = [o for o in outcomes if o.kind != "sent"]
+            if others:
+                # The session knows them already (merged), so each mark below is one UPDATE.
+                for outcome in others:
+                    session.merge(outcome.item.message, load=False)
+                for outcome in others:
+                    self._count(result, self._apply(session, outcome))
+            session.commit()  # step 4: see the module docstring
+
+    def _apply(self, session: Session, outcome: _Outcome) -> str:
+        message_id, worker = outcome.item.message.id, self.worker
+        if outcome.kind == "failed":
+            outbox.mark_failed(session, message_id, worker, error=outcome.error, commit=False)
+            return "failed"
+        if outcome.kind == "paused":
+            self._defer(session, message_id, outcome.item.channel, outcome.error)
+            return "deferred"
+        status = outbox.mark_retry(session, message_id, worker, error=outcome.error, commit=False)
+        return "failed" if status == OutboxStatus.FAILED.value else "retried"
+
+    @staticmethod
+    def _count(result: DispatchResult, outcome: str) -> None:
+        setattr(result, outcome, getattr(result, outcome) + 1)
+
+    def _defer(
+        self, session: Session, message_id: int, channel: Channel, error: str | None = None
+    ) -> None:
+        """Hold a message while its channel's flood control lasts, using up no attempt."""
+        outbox.mark_retry(
+            session,
+            message_id,
+            self.worker,
+            error=error or f"waiting for {channel.value} flood control",
+            retry_at=self.paused_until[channel],
+            count_attempt=False,
+            commit=False,
+        )
 
     def _already_sent(self, message: OutboxMessage) -> str | None:
         """After an attempt whose answer never came (a crash, a dropped connection), a provider

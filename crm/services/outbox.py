@@ -9,8 +9,11 @@ after a failure, or `failed` after the last attempt (shown on the household's ti
 Claiming is one UPDATE that only moves rows still `pending` (or whose claim has expired, when a
 dispatcher died mid-send), with FOR UPDATE SKIP LOCKED on PostgreSQL: two dispatchers never
 hold the same message. Delivery is at-least-once across a crash in the instant between the
-provider accepting a message and our commit; every email carries a Message-ID fixed per outbox
-message, so a repeat of that one message is recognisably the same message to the mailbox.
+provider accepting a message and our commit of its `sent_at` (`note_sent`, right after each
+send): a crash repeats at most the one message in flight, as a message claimed again with
+`sent_at` set is recorded as sent, not sent again (`mark_sent_many`, once per batch). Every
+email carries a Message-ID fixed per outbox message, so a repeat of that one message is
+recognisably the same message to the mailbox.
 
 Messages to the public respect consent per channel (the latest Consent row per scope), Telegram
 opt-outs (STOP) and quiet hours (21:00-08:00 London by default: they wait). Staff messages do
@@ -24,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -130,12 +134,34 @@ def latest_consents(session: Session, household_id: int) -> dict[ConsentScope, b
     return {ConsentScope(scope): granted for scope, granted in rows}
 
 
-def consent_granted(session: Session, household_id: int | None, channel: Channel) -> bool:
+def latest_consents_of(session: Session, household_ids: Iterable[int]) -> dict[int, dict]:
+    """`latest_consents` for many households in one query (a dispatcher's batch)."""
+    ids = sorted(set(household_ids))
+    found: dict[int, dict[ConsentScope, bool]] = {h: {} for h in ids}
+    for start in range(0, len(ids), RecipientBook.CHUNK):
+        for household_id, scope, granted in session.exec(
+            select(Consent.household_id, Consent.scope, Consent.granted)
+            .where(Consent.household_id.in_(ids[start : start + RecipientBook.CHUNK]))
+            .order_by(Consent.id)
+        ):
+            found[household_id][ConsentScope(scope)] = granted
+    return found
+
+
+def consent_granted(
+    session: Session,
+    household_id: int | None,
+    channel: Channel,
+    consents: dict[ConsentScope, bool] | None = None,
+) -> bool:
+    """`consents`: the household's latest consents, when the caller has them already."""
     if household_id is None:
         return False
     registered = CHANNELS.get(Channel(channel))
     scope = (registered and registered.consent) or CONSENT_SCOPE_FOR_CHANNEL.get(Channel(channel))
-    return bool(scope and latest_consents(session, household_id).get(scope, False))
+    if consents is None:
+        consents = latest_consents(session, household_id)
+    return bool(scope and consents.get(scope, False))
 
 
 def household_of(session: Session, message: OutboxMessage) -> int | None:
@@ -151,10 +177,15 @@ def telegram_link_open(session: Session, chat_id: str) -> bool:
     return channel_for(Channel.TELEGRAM).opted_out(session, chat_id) is None
 
 
-def why_not_deliverable(session: Session, message: OutboxMessage) -> str | None:
+def why_not_deliverable(
+    session: Session,
+    message: OutboxMessage,
+    consents: dict[int, dict[ConsentScope, bool]] | None = None,
+) -> str | None:
     """None when a message to the public may go now as far as consent is concerned; otherwise
     the reason it must be cancelled. Checked at send time, so a withdrawal made after the
-    message was written still stops it. The channel's module says what opting out means."""
+    message was written still stops it. The channel's module says what opting out means.
+    `consents` (from `latest_consents_of`) saves a query per message for a batch."""
     if not is_for_public(message):
         return None
     household_id = household_of(session, message)
@@ -163,7 +194,8 @@ def why_not_deliverable(session: Session, message: OutboxMessage) -> str | None:
     household = session.get(Household, household_id)
     if household is None or household.anonymised_at is not None:
         return "the household's details have been removed"
-    if not consent_granted(session, household_id, Channel(message.channel)):
+    known = consents.get(household_id) if consents is not None else None
+    if not consent_granted(session, household_id, Channel(message.channel), known):
         return f"no consent to contact by {Channel(message.channel).value}"
     if Channel(message.channel) in CHANNELS:
         return CHANNELS[Channel(message.channel)].opted_out(session, message.recipient)
@@ -486,6 +518,100 @@ def mark_sent(
     if commit:
         session.commit()
     return done
+
+
+def note_sent(
+    connection: sa.Connection,
+    message_id: int,
+    worker: str,
+    *,
+    provider_message_id: str | None,
+    sent_at: datetime,
+) -> bool:
+    """The instant after a provider took a message: its `sent_at` and provider id, one UPDATE
+    and a commit of their own (cheap: no timeline, no status), so a crash from here on never
+    sends it again (a message claimed again with `sent_at` set is recorded, not resent: see
+    `mark_sent_many`). False if the claim had been lost (a send that outlived its claim)."""
+    result = connection.execute(
+        _note_sent_statement(),
+        {
+            "message_id": message_id,
+            "worker": worker,
+            "noted_at": sent_at,
+            "provider_id": (provider_message_id or "")[:200] or None,
+        },
+    )
+    connection.commit()
+    return result.rowcount == 1
+
+
+@lru_cache(maxsize=1)
+def _note_sent_statement() -> sa.Update:
+    """Built once: at hundreds of sends a second, building the statement each time shows."""
+    return (
+        sa.update(OutboxMessage)
+        .where(
+            OutboxMessage.id == sa.bindparam("message_id"),
+            OutboxMessage.status == OutboxStatus.SENDING,
+            OutboxMessage.claimed_by == sa.bindparam("worker"),
+        )
+        .values(sent_at=sa.bindparam("noted_at"), provider_message_id=sa.bindparam("provider_id"))
+    )
+
+
+def renew_claims(
+    connection: sa.Connection, message_ids: list[int], worker: str, *, until: datetime
+) -> set[int]:
+    """Keep the claims of a slow batch (committed); returns the ids still ours."""
+    if not message_ids:
+        return set()
+    rows = connection.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.id.in_(message_ids), _still_mine(worker))
+        .values(claimed_until=until)
+        .returning(OutboxMessage.id)
+    ).all()
+    connection.commit()
+    return {row[0] for row in rows}
+
+
+def mark_sent_many(
+    session: Session, worker: str, sent: list[tuple[OutboxMessage, str]], *, now: datetime
+) -> set[int]:
+    """The end of a batch: the messages whose sends were noted (`note_sent`), each with its
+    line for the timeline, marked sent in one UPDATE and their timeline lines added, in the
+    caller's transaction. Returns the ids marked (those whose claim was still ours)."""
+    if not sent:
+        return set()
+    by_id = {message.id: (message, summary) for message, summary in sent}
+    marked: set[int] = set()
+    ids = sorted(by_id)
+    for start in range(0, len(ids), RecipientBook.CHUNK):
+        rows = session.execute(
+            sa.update(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(ids[start : start + RecipientBook.CHUNK]),
+                _still_mine(worker),
+                OutboxMessage.sent_at.is_not(None),
+            )
+            .values(
+                status=OutboxStatus.SENT,
+                claimed_by=None,
+                claimed_until=None,
+                error=None,
+                next_attempt_at=None,
+            )
+            .returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        marked.update(row[0] for row in rows)
+    for message_id in sorted(marked):
+        message, summary = by_id[message_id]
+        if is_for_public(message):
+            when = message.sent_at or now
+            what = f"Sent by {Channel(message.channel).value}: {summary}"
+            _timeline_entry(session, message, what, None, when)
+    return marked
 
 
 def mark_retry(

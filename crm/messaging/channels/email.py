@@ -23,6 +23,7 @@ from crm.messaging.channels.base import (
     PermanentFailure,
     Templates,
 )
+from crm.messaging.channels.mime import WireEmail
 from crm.models import Applicant, Channel, ConsentScope, OutboxMessage
 from crm.settings import Settings
 
@@ -41,22 +42,23 @@ def render(templates: Templates, draft: Draft) -> Outgoing:
     context["unsubscribe_url"] = templates.unsubscribe_url(draft, ConsentScope.EMAIL)
     subject = " ".join(templates.text(draft, "subject.txt").split())
     text = templates.text(draft, "email.txt")
-    email = EmailMessage()
-    email["Subject"] = subject
-    email["To"] = message.recipient
-    email["From"] = settings.smtp.from_address
-    email["Message-ID"] = message_id_for(message, settings)
-    email["Auto-Submitted"] = "auto-generated"
+    headers = [
+        ("Subject", subject),
+        ("To", message.recipient),
+        ("From", settings.smtp.from_address),
+        ("Message-ID", message_id_for(message, settings)),
+        ("Auto-Submitted", "auto-generated"),
+    ]
     if context["unsubscribe_url"]:
-        email["List-Unsubscribe"] = f"<{context['unsubscribe_url']}>"
-        email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    email.set_content(text + "\n")
-    if templates.has(draft, "email.html"):
-        email.add_alternative(templates.text(draft, "email.html"), subtype="html")
+        headers.append(("List-Unsubscribe", f"<{context['unsubscribe_url']}>"))
+        headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+    html = templates.text(draft, "email.html") if templates.has(draft, "email.html") else None
+    email = WireEmail(headers, text + "\n", html)
     appointment = draft.appointment
     if appointment is not None and draft.template.calendar_invite:
+        # With an attachment it is an EmailMessage after all (fewer of these go).
         cancel = is_cancellation(message, appointment)
-        email.add_attachment(
+        email.message.add_attachment(
             calendar_invite(
                 appointment,
                 settings,
@@ -70,6 +72,7 @@ def render(templates: Templates, draft: Draft) -> Outgoing:
             filename="invite.ics",
             params={"method": "CANCEL" if cancel else "REQUEST"},
         )
+        return Outgoing(email.message, subject)
     return Outgoing(email, subject)
 
 
@@ -93,7 +96,7 @@ class EmailSender:
             smtp.login(smtp_settings.username, self.settings.smtp_password or "")
         return smtp
 
-    def send(self, content: EmailMessage) -> str:
+    def send(self, content: EmailMessage | WireEmail) -> str:
         email = content
         if "Message-ID" not in email:
             domain = self.settings.smtp.from_address.split("@")[-1]
@@ -107,8 +110,12 @@ class EmailSender:
                 self.close()
         if self._smtp is None:
             self._smtp = self._connect()
+        wire = email.wire() if isinstance(email, WireEmail) else None
         try:
-            self._smtp.send_message(email)
+            if wire is not None:  # the bytes written directly (mime.py), not through smtplib
+                self._smtp.sendmail(*wire)
+            else:
+                self._smtp.send_message(email.message if isinstance(email, WireEmail) else email)
         except smtplib.SMTPRecipientsRefused as exc:
             raise PermanentFailure(
                 f"the mail server refused the address: {exc.recipients}"
@@ -124,6 +131,8 @@ class EmailSender:
             self.close()
             raise
         self._last_used = time.monotonic()
+        if isinstance(email, WireEmail):
+            return str(email.value("Message-ID"))
         return str(email["Message-ID"])
 
     def close(self) -> None:

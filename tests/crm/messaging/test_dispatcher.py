@@ -1,12 +1,18 @@
 """The outbox dispatcher against a real SMTP server (aiosmtpd) and a real local HTTP server
 speaking the Telegram Bot API, on SQLite and PostgreSQL."""
 
+import email
+import email.policy
 import socket
 import threading
+from collections import Counter
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import icalendar
 import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
 from sqlmodel import Session, select
 
 import crm.models as m
@@ -486,3 +492,199 @@ def test_a_claim_takes_only_its_batch_and_two_claims_never_overlap(session, engi
     ).all()
     assert sorted(s for s, _ in statuses).count(m.OutboxStatus.SENDING) == 20
     assert sum(1 for s, _ in statuses if s == m.OutboxStatus.PENDING) == 10
+
+
+# -- batches and crashes ---------------------------------------------------------------------
+
+
+class Crash(BaseException):
+    """The process dies (not an error the dispatcher would catch and record)."""
+
+
+@contextmanager
+def dying_at_the_nth_noted_send(engine, n: int):
+    """The process dies as it commits the n-th send's sent_at (the provider has the message by
+    then): a listener on the database connection raises the instant that UPDATE is issued.
+    Yields the list of sends noted (or about to be)."""
+    noted = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        sets = statement.upper().split("WHERE")[0]
+        if (
+            sets.startswith("UPDATE OUTBOX_MESSAGE SET")
+            and "SENT_AT" in sets
+            and "STATUS" not in sets
+        ):
+            noted.append(parameters)
+            if len(noted) == n:
+                raise Crash
+
+    sa.event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield noted
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", before)
+
+
+def public_messages(session, engine, sched_settings, smtp, count: int):
+    """`count` emails to a household that agreed to email (its own enquiry messages sent and
+    forgotten first), each under a key of its own. Returns the household and the keys."""
+    household = make_household(session, sched_settings)
+    Dispatcher(sched_settings, engine).run_until_idle()
+    smtp.received.clear()
+    keys = [f"test:public:{n}" for n in range(count)]
+    for n, key in enumerate(keys):
+        outbox_service.enqueue_message(
+            session,
+            channel=m.Channel.EMAIL,
+            recipient=f"applicant{n}@example.com",
+            template="enquiry_sorry_for_the_wait",
+            payload={"greeting_name": "Sam", "officer_name": "Olu"},
+            due_at=clock.now(),
+            unique_key=key,
+            household_id=household.id,
+        )
+    session.commit()
+    return household, keys
+
+
+def test_a_crash_after_a_send_repeats_only_that_message_and_the_rest_go_once(
+    session, engine, org, sched_settings, smtp
+):
+    at(2026, 3, 11, 10, 0)
+    household, keys = public_messages(session, engine, sched_settings, smtp, 4)
+    keys += [f"test:crash:{n}" for n in range(6)]
+    for key in keys[4:]:
+        staff_message(session, org, key)
+    dying = Dispatcher(sched_settings, engine, worker="dying", batch_size=10)
+    with dying_at_the_nth_noted_send(engine, 3) as noted, pytest.raises(Crash):
+        dying.dispatch_batch()
+    dying.close()
+    assert len(smtp.messages()) == 3 and len(noted) == 3
+    mine = {msg.unique_key: msg for msg in outbox(session) if msg.unique_key in keys}
+    # Two sends were noted before the crash, the third was in flight; all still claimed.
+    assert {msg.status for msg in mine.values()} == {m.OutboxStatus.SENDING}
+    assert sum(msg.sent_at is not None for msg in mine.values()) == 2
+
+    # Another dispatcher takes the lapsed claims: the two noted sends are recorded, not resent.
+    clock.advance(timedelta(seconds=121))
+    later = Dispatcher(sched_settings, engine, worker="later", batch_size=4)
+    result = later.run_until_idle()
+    assert (result.claimed, result.sent, result.failed, result.retried) == (10, 10, 0, 0)
+    counts = smtp.message_id_counts()
+    assert len(counts) == 10
+    assert sorted(counts.values()) == [1] * 9 + [2]  # at most twice; only the one in flight
+    mine = {msg.unique_key: msg for msg in outbox(session) if msg.unique_key in keys}
+    assert {(msg.status, msg.attempts) for msg in mine.values()} == {(m.OutboxStatus.SENT, 2)}
+    assert {msg.provider_message_id for msg in mine.values()} == set(counts)
+    # One line on the household's timeline per message, crash or not.
+    lines = session.exec(
+        select(m.Activity.outbox_message_id).where(
+            m.Activity.outbox_message_id.in_([mine[k].id for k in keys[:4]])
+        )
+    ).all()
+    assert sorted(lines) == sorted(mine[k].id for k in keys[:4])
+    # The unique keys still hold: writing them again adds nothing.
+    assert all(
+        outbox_service.enqueue_message(
+            session,
+            channel=m.Channel.EMAIL,
+            recipient="again@example.com",
+            template="enquiry_sorry_for_the_wait",
+            payload={},
+            due_at=clock.now(),
+            unique_key=key,
+            household_id=household.id,
+        )
+        is None
+        for key in keys
+    )
+    again = [
+        {
+            "channel": m.Channel.EMAIL,
+            "recipient": "again@example.com",
+            "template": "check_in_alert_staff",
+            "payload": {},
+            "due_at": clock.now(),
+            "unique_key": key,
+            "staff_id": org.manager.id,
+        }
+        for key in keys
+    ]
+    assert outbox_service.enqueue_many(session, again) == []
+    session.commit()
+    assert len([msg for msg in outbox(session) if msg.unique_key in keys]) == 10
+
+
+class EphemeralController(Controller):
+    def _trigger_server(self):  # noqa: ANN202
+        # Bound to port 0: learn the port the system gave before the first connection.
+        self.port = self.server.sockets[0].getsockname()[1]
+        return super()._trigger_server()
+
+
+class DroppingHandler:
+    """A mail server (aiosmtpd) that takes in the n-th message and then drops the connection
+    without answering: the sender cannot know that it has the message."""
+
+    def __init__(self, drop_at: int) -> None:
+        self.drop_at = drop_at
+        self.message_ids: list[str] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.message_ids.append(str(parsed["Message-ID"]))
+        if len(self.message_ids) == self.drop_at:
+            server.transport.close()
+        return "250 Message accepted for delivery"
+
+
+def test_a_server_that_drops_the_connection_after_taking_a_message_gets_only_that_one_twice(
+    session, engine, org, settings
+):
+    at(2026, 3, 11, 10, 0)
+    handler = DroppingHandler(drop_at=3)
+    controller = EphemeralController(handler, hostname="127.0.0.1", port=0)
+    controller.start()
+    try:
+        dropping = scheduler_settings(settings, smtp_port=controller.port)
+        for n in range(8):
+            staff_message(session, org, f"test:drop:{n}")
+        dispatcher = Dispatcher(dropping, engine, batch_size=8)
+        first = dispatcher.run_until_idle()
+        # The third went in but its answer never came: tried again later; the rest went on a
+        # new connection in the same batch.
+        assert (first.sent, first.retried) == (7, 1)
+        [retry] = [msg for msg in outbox(session) if msg.status == m.OutboxStatus.PENDING]
+        assert retry.sent_at is None and "SMTPServerDisconnected" in retry.error
+        clock.set_now(retry.next_attempt_at)
+        assert dispatcher.run_until_idle().sent == 1
+    finally:
+        controller.stop()
+    counts = Counter(handler.message_ids)
+    assert len(counts) == 8 and sorted(counts.values()) == [1] * 7 + [2]
+    assert counts[outbox(session, id=retry.id)[0].provider_message_id] == 2
+    assert {msg.status for msg in outbox(session)} == {m.OutboxStatus.SENT}
+
+
+def test_claims_of_two_dispatchers_never_overlap_even_when_one_dies_mid_batch(
+    session, engine, org, sched_settings, smtp
+):
+    at(2026, 3, 11, 10, 0)
+    for n in range(10):
+        staff_message(session, org, f"test:overlap:{n}")
+    dying = Dispatcher(sched_settings, engine, worker="dying", batch_size=5)
+    with dying_at_the_nth_noted_send(engine, 2), pytest.raises(Crash):
+        dying.dispatch_batch()
+    dying.close()
+    held = {msg.id for msg in outbox(session) if msg.claimed_by == "dying"}
+    assert len(held) == 5
+    # While the dead one's claims stand, the other takes only the other five.
+    other = Dispatcher(sched_settings, engine, worker="other", batch_size=10)
+    assert (other.run_until_idle().sent, len(smtp.messages())) == (5, 7)
+    assert {msg.id for msg in outbox(session) if msg.status == m.OutboxStatus.SENT}.isdisjoint(held)
+    clock.advance(timedelta(seconds=121))
+    assert other.run_until_idle().sent == 5
+    counts = smtp.message_id_counts()
+    assert len(counts) == 10 and sorted(counts.values()) == [1] * 9 + [2]
+    assert {msg.status for msg in outbox(session)} == {m.OutboxStatus.SENT}
