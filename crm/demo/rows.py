@@ -4,13 +4,14 @@ order (COPY on PostgreSQL)."""
 from __future__ import annotations
 
 import json
-import operator
 from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import SQLModel
+from sqlmodel.sql.sqltypes import UTCDateTime
 
 from crm.models import (
     Activity,
@@ -114,29 +115,64 @@ class Rows:
 
 def _executemany(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
     """SQLite's bulk path: one prepared INSERT through the DBAPI cursor, rows as tuples, each
-    value converted by its column type's own bind processor (the same text SQLAlchemy would
-    store), without SQLAlchemy's per-row executemany bookkeeping."""
+    value converted to the text its column type's bind processor would store (`_column`),
+    without SQLAlchemy's per-row executemany bookkeeping."""
     if not connection.in_transaction():
         connection.begin()
     dialect = connection.dialect
     columns = list(table.c)
-    processors = [column.type._cached_bind_processor(dialect) for column in columns]
-    keys = [column.key for column in columns]
     names = ", ".join(f'"{column.name}"' for column in columns)
     marks = ", ".join("?" for _ in columns)
-    # Convert column by column (the rows are this table's buffer, cleared after the write),
-    # then read each row out as a tuple in one C call.
-    for key, processor in zip(keys, processors, strict=True):
-        if processor is not None:
-            for row in rows:
-                row[key] = processor(row[key])
-    getter = operator.itemgetter(*keys)
-    values = [getter(row) for row in rows] if len(keys) > 1 else [(row[keys[0]],) for row in rows]
+    # Column by column (one list comprehension each), then the columns zipped into row
+    # tuples in one C call. The buffered dicts are left as they are.
+    values = list(zip(*(_column(column, rows, dialect) for column in columns), strict=True))
     cursor = connection.connection.driver_connection.cursor()
     try:
         cursor.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', values)
     finally:
         cursor.close()
+
+
+def _column(column: sa.Column, rows: list[dict[str, Any]], dialect: sa.Dialect) -> list[Any]:
+    """One column's values as SQLite stores them: what the column type's bind processor
+    returns, with the commonest cases done inline (a Python call per value is most of the
+    cost): aware UTC datetimes (every time the generator makes), dates and booleans, in
+    SQLAlchemy's SQLite formats. Anything else goes through the processor, and so does the
+    whole column if a sample value comes out differently (a changed storage format)."""
+    key = column.key
+    processor = column.type._cached_bind_processor(dialect)
+    originals = [row[key] for row in rows]
+    if processor is None:
+        return originals
+    kind = column.type
+    if isinstance(kind, UTCDateTime):
+        converted = [
+            None
+            if value is None
+            else value.isoformat(" ", "microseconds")[:26]
+            if value.__class__ is datetime and value.tzinfo is UTC
+            else processor(value)
+            for value in originals
+        ]
+    elif isinstance(kind, sa.Date) and not isinstance(kind, sa.DateTime):
+        converted = [
+            None
+            if value is None
+            else value.isoformat()
+            if value.__class__ is date
+            else processor(value)
+            for value in originals
+        ]
+    elif isinstance(kind, sa.Boolean):
+        converted = [
+            1 if value is True else 0 if value is False else processor(value) for value in originals
+        ]
+    else:
+        return [processor(value) for value in originals]
+    sample = next((i for i, value in enumerate(originals) if value is not None), None)
+    if sample is not None and converted[sample] != processor(originals[sample]):
+        return [processor(value) for value in originals]
+    return converted
 
 
 def _copy(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
