@@ -43,6 +43,7 @@ from crm.demo.generator import Generator
 from crm.demo.mockingbird import add_constellations
 from crm.demo.organisation import AREAS, DEMO_HUB_NAME, DEMO_LOGINS
 from crm.demo.panel import add_panel
+from crm.demo.rows import sqlite_load
 from crm.models import Area, AreaPostcodeDistrict, AuditEvent, Hub, Reason, Source, StaffUser
 from crm.services.errors import InvalidInput
 from crm.services.reference import ensure_reference_data
@@ -182,13 +183,15 @@ def generate(
             total=households, unit="household", desc="Demo data", disable=not progress, leave=False
         )
         try:
-            for index, (enquired_at, channel) in enumerate(times):
-                generator.household(generator.ids.take("household"), enquired_at, channel)
-                if (index + 1) % CHUNK_HOUSEHOLDS == 0:
-                    generator.rows.flush(connection)
-                    connection.commit()
-                    bar.update(CHUNK_HOUSEHOLDS)
-            generator.rows.flush(connection)
+            with sqlite_load(connection, generator.rows.tables) as one_transaction:
+                for index, (enquired_at, channel) in enumerate(times):
+                    generator.household(generator.ids.take("household"), enquired_at, channel)
+                    if (index + 1) % CHUNK_HOUSEHOLDS == 0:
+                        generator.rows.flush(connection)
+                        if not one_transaction:
+                            connection.commit()
+                        bar.update(CHUNK_HOUSEHOLDS)
+                generator.rows.flush(connection)
             connection.execute(
                 AuditEvent.__table__.insert(),
                 [
