@@ -150,13 +150,14 @@ def sqlite_load(connection: sa.Connection, tables: Sequence[sa.Table]) -> Iterat
             # Outside a transaction, or SQLite ignores it.
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             names = [table.name for table in tables]
-            indexes = list(
-                connection.exec_driver_sql(
+            indexes = [
+                (name, sql)
+                for name, sql in connection.exec_driver_sql(
                     "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
                     f" AND tbl_name IN ({', '.join('?' for _ in names)}) ORDER BY name",
                     tuple(names),
-                ).tuples()
-            )
+                )
+            ]
             # Python's sqlite3 opens a transaction only before INSERT, UPDATE or DELETE: open
             # it now, so the DROPs belong to the load's transaction.
             connection.exec_driver_sql("BEGIN")
