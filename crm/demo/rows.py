@@ -96,8 +96,7 @@ class Rows:
         self.counts: Counter[str] = Counter()
 
     def add(self, table: str, **values: Any) -> dict[str, Any]:
-        row = self.templates[table].copy()
-        row.update(values)
+        row = self.templates[table] | values
         self.buffer[table].append(row)
         return row
 
