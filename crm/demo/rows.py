@@ -94,6 +94,8 @@ class Rows:
             self.tables.append(table)
         self.buffer: dict[str, list[dict[str, Any]]] = {t.name: [] for t in self.tables}
         self.counts: Counter[str] = Counter()
+        # The text SQLite stores for each time written so far (crm.demo.rows._column).
+        self.texts: dict[datetime, str] = {}
 
     def add(self, table: str, **values: Any) -> dict[str, Any]:
         row = self.templates[table] | values
@@ -108,7 +110,7 @@ class Rows:
                 if postgres:
                     _copy(connection, table, rows)
                 else:
-                    _executemany(connection, table, rows)
+                    _executemany(connection, table, rows, self.texts)
                 self.counts[table.name] += len(rows)
                 rows.clear()
 
@@ -185,7 +187,16 @@ def sqlite_load(connection: sa.Connection, tables: Sequence[sa.Table]) -> Iterat
         connection.commit()
 
 
-def _executemany(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+# SQLAlchemy's SQLite DateTime storage format (the default), positionally.
+_DATETIME_FORMAT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
+
+
+def _executemany(
+    connection: sa.Connection,
+    table: sa.Table,
+    rows: list[dict[str, Any]],
+    texts: dict[datetime, str],
+) -> None:
     """SQLite's bulk path: one prepared INSERT through the DBAPI cursor, rows as tuples, each
     value converted to the text its column type's bind processor would store (`_column`),
     without SQLAlchemy's per-row executemany bookkeeping."""
@@ -197,7 +208,7 @@ def _executemany(connection: sa.Connection, table: sa.Table, rows: list[dict[str
     marks = ", ".join("?" for _ in columns)
     # Column by column (one list comprehension each), then the columns zipped into row
     # tuples in one C call. The buffered dicts are left as they are.
-    values = list(zip(*(_column(column, rows, dialect) for column in columns), strict=True))
+    values = list(zip(*(_column(column, rows, dialect, texts) for column in columns), strict=True))
     cursor = connection.connection.driver_connection.cursor()
     try:
         cursor.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', values)
@@ -205,12 +216,15 @@ def _executemany(connection: sa.Connection, table: sa.Table, rows: list[dict[str
         cursor.close()
 
 
-def _column(column: sa.Column, rows: list[dict[str, Any]], dialect: sa.Dialect) -> list[Any]:
+def _column(
+    column: sa.Column, rows: list[dict[str, Any]], dialect: sa.Dialect, texts: dict[datetime, str]
+) -> list[Any]:
     """One column's values as SQLite stores them: what the column type's bind processor
     returns, with the commonest cases done inline (a Python call per value is most of the
-    cost): aware UTC datetimes (every time the generator makes), dates and booleans, in
-    SQLAlchemy's SQLite formats. Anything else goes through the processor, and so does the
-    whole column if a sample value comes out differently (a changed storage format)."""
+    cost): aware UTC datetimes (every time the generator makes; `texts` keeps the text of
+    each), dates and booleans, in SQLAlchemy's SQLite formats. Anything else goes through
+    the processor, and so does the whole column if a sample value comes out differently (a
+    changed storage format)."""
     key = column.key
     processor = column.type._cached_bind_processor(dialect)
     originals = [row[key] for row in rows]
@@ -218,14 +232,25 @@ def _column(column: sa.Column, rows: list[dict[str, Any]], dialect: sa.Dialect) 
         return originals
     kind = column.type
     if isinstance(kind, UTCDateTime):
-        converted = [
-            None
-            if value is None
-            else value.isoformat(" ", "microseconds")[:26]
-            if value.__class__ is datetime and value.tzinfo is UTC
-            else processor(value)
-            for value in originals
-        ]
+        # Times repeat (office minutes, a row's times often the same): each one's text is
+        # made once per load and looked up after.
+        get = texts.get
+
+        def text(value: datetime) -> str:
+            if value.__class__ is datetime and value.tzinfo is UTC:
+                made = texts[value] = _DATETIME_FORMAT % (
+                    value.year,
+                    value.month,
+                    value.day,
+                    value.hour,
+                    value.minute,
+                    value.second,
+                    value.microsecond,
+                )
+                return made
+            return processor(value)
+
+        converted = [None if value is None else get(value) or text(value) for value in originals]
     elif isinstance(kind, sa.Date) and not isinstance(kind, sa.DateTime):
         converted = [
             None
