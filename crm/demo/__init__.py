@@ -9,11 +9,13 @@ pauses, approved carers with placements, supervision, check-ins and deregistrati
 open work of today: call-backs due, visits booked in free slots, follow-ups.
 
 Why it does not call the services: 100,000 households must load in minutes. The rows are
-generated in Python and bulk-inserted with SQLAlchemy Core in chunks, ids assigned here (after
-whatever the database already holds), in foreign-key order, one commit per chunk. The rules the
-services keep are mirrored instead, and the tests check the result with the services' own eyes:
-stage events form the chain `move_stage` would have written, booked visits sit on free slots
-that `free_slots` computes, and the normal services keep working on the loaded database.
+generated in Python and bulk-inserted in chunks (COPY on PostgreSQL, the driver's executemany on
+SQLite), ids assigned here (after whatever the database already holds), in foreign-key order,
+one commit per chunk; on SQLite into empty tables one transaction instead, without the secondary
+indexes until the end (`rows.sqlite_load`). The rules the services keep are mirrored instead,
+and the tests check the result with the services' own eyes: stage events form the chain
+`move_stage` would have written, booked visits sit on free slots that `free_slots` computes,
+and the normal services keep working on the loaded database.
 
 Deterministic: everything comes from `random.Random` streams seeded by `seed`, and every time
 is derived from `as_of` (the local day the histories run up to, exclusive). The same seed and
@@ -49,7 +51,8 @@ from crm.services.errors import InvalidInput
 from crm.services.reference import ensure_reference_data
 from crm.settings import Settings
 
-# Households per chunk: one commit each, and the progress bar moves per chunk.
+# Households per chunk: one write (and commit, but for SQLite's one-transaction load) each, and
+# the progress bar moves per chunk.
 CHUNK_HOUSEHOLDS = 2000
 
 
