@@ -9,11 +9,13 @@ pauses, approved carers with placements, supervision, check-ins and deregistrati
 open work of today: call-backs due, visits booked in free slots, follow-ups.
 
 Why it does not call the services: 100,000 households must load in minutes. The rows are
-generated in Python and bulk-inserted with SQLAlchemy Core in chunks, ids assigned here (after
-whatever the database already holds), in foreign-key order, one commit per chunk. The rules the
-services keep are mirrored instead, and the tests check the result with the services' own eyes:
-stage events form the chain `move_stage` would have written, booked visits sit on free slots
-that `free_slots` computes, and the normal services keep working on the loaded database.
+generated in Python and bulk-inserted in chunks (COPY on PostgreSQL, the driver's executemany on
+SQLite), ids assigned here (after whatever the database already holds), in foreign-key order,
+one commit per chunk; on SQLite into empty tables one transaction instead, without the secondary
+indexes until the end (`rows.sqlite_load`). The rules the services keep are mirrored instead,
+and the tests check the result with the services' own eyes: stage events form the chain
+`move_stage` would have written, booked visits sit on free slots that `free_slots` computes,
+and the normal services keep working on the loaded database.
 
 Deterministic: everything comes from `random.Random` streams seeded by `seed`, and every time
 is derived from `as_of` (the local day the histories run up to, exclusive). The same seed and
@@ -43,12 +45,14 @@ from crm.demo.generator import Generator
 from crm.demo.mockingbird import add_constellations
 from crm.demo.organisation import AREAS, DEMO_HUB_NAME, DEMO_LOGINS
 from crm.demo.panel import add_panel
+from crm.demo.rows import sqlite_load
 from crm.models import Area, AreaPostcodeDistrict, AuditEvent, Hub, Reason, Source, StaffUser
 from crm.services.errors import InvalidInput
 from crm.services.reference import ensure_reference_data
 from crm.settings import Settings
 
-# Households per chunk: one commit each, and the progress bar moves per chunk.
+# Households per chunk: one write (and commit, but for SQLite's one-transaction load) each, and
+# the progress bar moves per chunk.
 CHUNK_HOUSEHOLDS = 2000
 
 
@@ -182,13 +186,15 @@ def generate(
             total=households, unit="household", desc="Demo data", disable=not progress, leave=False
         )
         try:
-            for index, (enquired_at, channel) in enumerate(times):
-                generator.household(generator.ids.take("household"), enquired_at, channel)
-                if (index + 1) % CHUNK_HOUSEHOLDS == 0:
-                    generator.rows.flush(connection)
-                    connection.commit()
-                    bar.update(CHUNK_HOUSEHOLDS)
-            generator.rows.flush(connection)
+            with sqlite_load(connection, generator.rows.tables) as one_transaction:
+                for index, (enquired_at, channel) in enumerate(times):
+                    generator.household(generator.ids.take("household"), enquired_at, channel)
+                    if (index + 1) % CHUNK_HOUSEHOLDS == 0:
+                        generator.rows.flush(connection)
+                        if not one_transaction:
+                            connection.commit()
+                        bar.update(CHUNK_HOUSEHOLDS)
+                generator.rows.flush(connection)
             connection.execute(
                 AuditEvent.__table__.insert(),
                 [

@@ -17,6 +17,8 @@ from crm.workdays import (
     next_working_day,
 )
 
+_UNKNOWN = object()
+
 
 class Calendar:
     """Local days, office times and working days. Working days are crm.workdays' (England's
@@ -26,6 +28,8 @@ class Calendar:
         self.tz = tz
         self._working: dict[date, bool] = {}
         self._holiday: dict[date, bool] = {}
+        # Each day's UTC offset (None on a day the clocks change), for `at`.
+        self._offset: dict[date, timedelta | None] = {}
 
     def holiday(self, day: date) -> bool:
         known = self._holiday.get(day)
@@ -49,7 +53,20 @@ class Calendar:
     def at(self, day: date, minutes: int) -> datetime:
         """A local time on `day` (minutes after midnight), as aware UTC."""
         hours, minute = divmod(minutes, 60)
-        return datetime(day.year, day.month, day.day, hours, minute, tzinfo=self.tz).astimezone(UTC)
+        offset = self._offset.get(day, _UNKNOWN)
+        if offset is _UNKNOWN:
+            offset = self._offset[day] = self._day_offset(day)
+        if offset is None:  # the clocks change that day: the zone's own rules
+            local = datetime(day.year, day.month, day.day, hours, minute, tzinfo=self.tz)
+            return local.astimezone(UTC)
+        return datetime(day.year, day.month, day.day, hours, minute, tzinfo=UTC) - offset
+
+    def _day_offset(self, day: date) -> timedelta | None:
+        """The zone's UTC offset all day on `day`, or None on a day the clocks change (the
+        offset at its first and last minute differ)."""
+        first = datetime(day.year, day.month, day.day, tzinfo=self.tz).utcoffset()
+        last = datetime(day.year, day.month, day.day, 23, 59, tzinfo=self.tz).utcoffset()
+        return first if first == last else None
 
     def local_date(self, moment: datetime) -> date:
         return moment.astimezone(self.tz).date()
