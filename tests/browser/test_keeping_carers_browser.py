@@ -140,3 +140,57 @@ def test_supervising_social_worker_and_manager_journey(
     assert "Same postcode district" in first.inner_text()
     assert "Offers sibling groups" in first.inner_text()
     assert serious_violations(page) == []
+
+
+def test_a_break_then_a_notice_withdrawn_in_the_browser(
+    axe_page, live_server, keeping, sign_in, serious_violations
+):
+    page = axe_page
+    today = clock.now().date()
+    sign_in(page, live_server, SUPERVISOR, DEMO_PASSWORD)
+    carer_url = f"{live_server}/carers/{keeping['right']}"
+    page.goto(carer_url)
+
+    # A break: refused without a reason (what was typed stays), then started and ended.
+    page.get_by_role("link", name="Start a break from fostering").click()
+    _date(page, "started_on", today)
+    _date(page, "expected_end_on", today.replace(year=today.year + 1))
+    page.get_by_role("button", name="Start the break").click()
+    assert (
+        "Say why the carer is taking a break" in page.locator(".govuk-error-summary").inner_text()
+    )
+    assert page.locator("#started_on-day").input_value() == str(today.day)
+    assert serious_violations(page) == []
+    page.get_by_label("Why are they taking a break?").fill("A family wedding abroad")
+    page.get_by_role("button", name="Start the break").click()
+    page.wait_for_url(carer_url)
+    assert "On a break since" in page.content() and "A family wedding abroad" in page.content()
+    assert serious_violations(page) == []
+    page.get_by_role("link", name="Record that they resumed fostering").click()
+    _date(page, "ended_on", today)
+    page.get_by_role("button", name="Record that they resumed").click()
+    page.wait_for_url(carer_url)
+    assert "Past breaks" in page.content()
+
+    # Notice with the exit conversation, then withdrawn.
+    page.get_by_role("link", name="Record the carer's notice").click()
+    _date(page, "notice_given_on", today)
+    page.get_by_label("Why are they leaving?").select_option("other")
+    page.get_by_role("button", name="Record the notice").click()
+    assert "in the carer's words" in page.locator(".govuk-error-summary").inner_text()
+    assert serious_violations(page) == []
+    page.get_by_label("In the carer's words (needed for 'Other')").fill("Moving to the coast")
+    _date(page, "exit_on", today)
+    page.get_by_label("What was said").fill("Would stay if the hub were nearer")
+    page.get_by_role("button", name="Record the notice").click()
+    page.wait_for_url(carer_url)
+    assert "Notice recorded: the approval ends on" in page.content()
+    assert "Would stay if the hub were nearer" in page.content()
+    page.get_by_role("link", name="Withdraw the notice").click()
+    _date(page, "withdrawn_on", today)
+    page.get_by_label("Why are they staying?").fill("A house move fell through")
+    assert serious_violations(page) == []
+    page.get_by_role("button", name="Withdraw the notice").click()
+    page.wait_for_url(carer_url)
+    assert "Notice withdrawn: the carer stays approved" in page.content()
+    assert "A house move fell through" in page.content()
