@@ -596,6 +596,13 @@ LEFT_OUT = [
 # Who asked for a copy of a joint household's data.
 REQUESTED_BY = ("both", "first", "second")
 WITHHELD_CELL = "Left out: they did not ask for this copy"
+# What a referee told us is theirs as much as the applicant's and was given in confidence
+# (DPA 2018, Schedule 2, Part 3: another person's information): the copy says a reference
+# came back and its outcome, not what the referee said.
+REFERENCE = "_reference"
+REFERENCE_NOTES_WITHHELD = (
+    "Left out: what a referee tells us is given in confidence. You may ask the referee."
+)
 WITHHELD_TEXT = "[left out]"
 WITHHELD_LEFT_OUT = (
     "The contact details and date of birth of {name}, wherever they appeared (shown as "
@@ -1010,7 +1017,9 @@ class _Builder:
                     self.fmt.date(c.received_on),
                     CheckOutcome(c.outcome).label if c.outcome else "",
                     self.fmt.date(c.expires_on),
-                    c.notes or "",
+                    REFERENCE_NOTES_WITHHELD
+                    if c.notes and c.check_key.endswith(REFERENCE)
+                    else c.notes or "",
                 )
             )
         return section

@@ -626,6 +626,11 @@ def test_export_is_a_zip_with_every_kind_of_record_in_words(
     ]
     assert _column(tables["annual-reviews"], "Went to the fostering panel") == ["Yes"]
     assert _column(tables["training"], "Course") == ["Safer caring"]
+    checks = tables["checks"]
+    notes = dict(zip(_column(checks, "Which one"), _column(checks, "Notes"), strict=True))
+    # A referee's words are theirs: the copy says the reference came back, not what it said.
+    assert notes[f"Neighbour at {ADDRESS_2}"].startswith("Left out: what a referee tells us")
+    assert notes[""] == f"Visited {HOME}"  # a home safety check is the household's own
     breaks = tables["breaks-and-notice"]
     assert _column(breaks, "Why") == [
         f"{SECOND_FIRST} in hospital",
