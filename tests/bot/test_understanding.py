@@ -38,9 +38,10 @@ HERE = Path(__file__).parent
 FRESH_FILE = HERE / "eval_fresh.csv"
 # Cross-validation floors: a little under what is measured, so a real regression fails.
 # Near copies of one phrasing share a fold (bot.evaluation.near_copy_groups), which made the
-# figures stricter than before: 88.2% overall, 84.5% off-topic when that came in.
-CV_MIN_OVERALL = 0.86
-CV_MIN_OFF_TOPIC = 0.82
+# figures stricter than before: 88.2% overall, 84.5% off-topic when that came in; 89.6% and
+# 91.3% after the examples of issue 10.
+CV_MIN_OVERALL = 0.89
+CV_MIN_OFF_TOPIC = 0.89
 CV_MIN_PER_TOPIC = 0.65
 CV_MAX_FALSE_ALARMS = 0.01
 # The independent file (the lead sets these once it is written).
