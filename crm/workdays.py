@@ -23,6 +23,8 @@ def is_bank_holiday(day: date) -> bool:
     return day in _england_holidays(day.year)
 
 
+# A pure function of the date, asked for the same days over and over (demo data, reminders).
+@lru_cache(maxsize=8192)
 def is_working_day(day: date) -> bool:
     return day.weekday() < 5 and not is_bank_holiday(day)
 
