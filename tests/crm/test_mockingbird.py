@@ -200,7 +200,7 @@ def test_a_deregistered_satellite_leaves_its_constellation(session, settings, or
     ).first()
     # Notice given more than 28 days ago: the approval ends as it is recorded.
     leaving.give_notice(
-        session, manager, a.id, notice_given_on=date(2026, 3, 2), reason_code=reason.code,
+        session, manager, a.id, notice_given_on=date(2026, 2, 1), reason_code=reason.code,
         reason_text="Their words" if reason.code == "other" else None,
     )  # fmt: skip
     member = session.exec(select(m.ConstellationMember)).one()
