@@ -102,7 +102,7 @@ def at_risk(carer_id: int):
             flash("At-risk flag saved")
             return redirect(url_for("carers.show", carer_id=carer.id))
     return render_template(
-        "carers/action.html", form=form, carer=carer, h=household, heading="At risk of leaving"
+        "carers/form.html", form=form, carer=carer, h=household, heading="At risk of leaving"
     )
 
 
@@ -126,6 +126,6 @@ def supervisor(carer_id: int):
             flash("Supervising social worker saved")
             return redirect(url_for("carers.show", carer_id=carer.id))
     return render_template(
-        "carers/action.html", form=form, carer=carer, h=household,
+        "carers/form.html", form=form, carer=carer, h=household,
         heading="Supervising social worker",
     )  # fmt: skip
