@@ -258,6 +258,21 @@ class FunnelData:
         return self._reason_labels.get((kind, code), str(code))
 
 
+def _in_household_order(events: pd.DataFrame) -> bool:
+    """Already by household, then time, with no time missing (as funnel.load reads them): the
+    stable sort would leave them as they are."""
+    if not isinstance(events.index, pd.RangeIndex) or events.index.start != 0:
+        return False
+    if events.index.step != 1 or events["occurred_at"].isna().any():
+        return False
+    household = events["household_id"].to_numpy()
+    if household.dtype.kind not in "iu":
+        return False
+    when = as_ns(events["occurred_at"])
+    same = household[1:] == household[:-1]
+    return bool(((household[1:] > household[:-1]) | (same & (when[1:] >= when[:-1]))).all())
+
+
 def make_funnel_data(
     as_of: datetime | pd.Timestamp,
     *,
@@ -282,7 +297,7 @@ def make_funnel_data(
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
     events = _typed("events", events)
-    if len(events):
+    if len(events) and not _in_household_order(events):
         events = events.sort_values(["household_id", "occurred_at"], kind="stable")
         events = events.reset_index(drop=True)
     return FunnelData(
