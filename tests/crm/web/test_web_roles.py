@@ -38,7 +38,11 @@ ROUTES = [
     ("/carers", CARERS),
     ("/carers/{carer}", CARERS),
     ("/carers/{carer}/at-risk", CARERS),
-    ("/carers/{carer}/deregister", CARERS),
+    ("/carers/{carer}/break", CARERS),
+    ("/carers/{carer}/break/end", CARERS),
+    ("/carers/{carer}/notice", CARERS),
+    ("/carers/{carer}/exit-conversation", CARERS),
+    ("/carers/{carer}/notice/withdraw", CARERS),
     ("/carers/{carer}/supervisor", OVERSIGHT),
     ("/visits", ALL),
     ("/visits/availability/{officer_north_id}", {"admin", "manager", "officer_north"}),
@@ -137,7 +141,14 @@ def test_carer_actions_are_refused_to_recruitment_roles(world, org, client_for, 
     for user in (org.officer_north, org.assessor_north):
         c = client_for(user)
         for url, data in [
-            (f"/carers/{world['carer']}/break", {"on_break": "1"}),
+            (
+                f"/carers/{world['carer']}/break",
+                {
+                    "started_on": ["9", "3", "2026"],
+                    "reason": "x",
+                    "expected_end_on": ["9", "4", "2026"],
+                },
+            ),  # fmt: skip
             (
                 f"/carers/{world['carer']}/supervision-visits/new",
                 {"visited_on": ["9", "3", "2026"], "kind": "announced", "notes": "x"},
