@@ -1,7 +1,9 @@
 """Keeping carers in the browser: a supervising social worker adds a placement, records a
 supervision visit with notes and an action and an annual review that changes the terms; a
 manager searches for a carer for two siblings aged 6 and 9 and finds the right household
-first. Axe-core finds nothing serious on any of the pages."""
+first; a supervising social worker takes a break for a carer and records a notice, then
+withdraws it; a manager deactivates a supervising social worker and their caseload moves.
+Axe-core finds nothing serious on any of the pages."""
 
 from __future__ import annotations
 
@@ -194,3 +196,38 @@ def test_a_break_then_a_notice_withdrawn_in_the_browser(
     page.wait_for_url(carer_url)
     assert "Notice withdrawn: the carer stays approved" in page.content()
     assert "A house move fell through" in page.content()
+
+
+def test_deactivating_a_supervising_social_worker_moves_their_caseload(
+    axe_page, live_server, keeping, sign_in, serious_violations, sqlite_url
+):
+    from crm.services.actors import Actor
+    from crm.services.staff import create_staff_user
+
+    engine = make_engine(sqlite_url)
+    with Session(engine) as session:
+        leaver = create_staff_user(
+            session, Actor.system("test"), email="sasha.leaving@example.org",
+            name="Sasha Leaving", role=m.Role.SUPERVISING_SOCIAL_WORKER, password=DEMO_PASSWORD,
+            area_names=["Harrowdale"],
+        )  # fmt: skip
+        carer = session.get(m.Carer, keeping["journey"])
+        carer.supervising_social_worker_id = leaver.id
+        session.add(carer)
+        session.commit()
+        leaver_id = leaver.id
+        taker = session.exec(select(m.StaffUser).where(m.StaffUser.email == SUPERVISOR)).one()
+        taker_id, taker_name = taker.id, taker.name
+    engine.dispose()
+
+    page = axe_page
+    sign_in(page, live_server, MANAGER, DEMO_PASSWORD)
+    page.goto(f"{live_server}/caseloads/{leaver_id}/deactivate")
+    assert "Sasha Leaving still holds 1 carer" in page.content()
+    assert serious_violations(page) == []
+    page.get_by_label("One colleague for everything").select_option(str(taker_id))
+    page.get_by_role("button", name="Move their work and deactivate").click()
+    page.wait_for_url(re.compile(r"/caseloads$"))
+    assert "Sasha Leaving is deactivated and their work has moved" in page.content()
+    page.goto(f"{live_server}/carers/{keeping['journey']}")
+    assert taker_name in page.locator(".govuk-summary-list").first.inner_text()
