@@ -115,10 +115,14 @@ def leaving_of(session: Session, carer_id: int) -> CarerLeaving | None:
 def notices_of(session: Session, actor: Actor, carer_id: int) -> list[CarerLeaving]:
     """Every notice the carer gave, latest first (withdrawn ones too)."""
     carer, _ = get_carer(session, actor, carer_id)
+    return _notices(session, carer.id)
+
+
+def _notices(session: Session, carer_id: int) -> list[CarerLeaving]:
     return list(
         session.exec(
             select(CarerLeaving)
-            .where(CarerLeaving.carer_id == carer.id)
+            .where(CarerLeaving.carer_id == carer_id)
             .order_by(CarerLeaving.notice_given_on.desc(), CarerLeaving.id.desc())
         ).all()
     )
@@ -219,10 +223,14 @@ def end_break(
 
 def breaks_of(session: Session, actor: Actor, carer_id: int) -> list[CarerBreak]:
     carer, _ = get_carer(session, actor, carer_id)
+    return _breaks(session, carer.id)
+
+
+def _breaks(session: Session, carer_id: int) -> list[CarerBreak]:
     return list(
         session.exec(
             select(CarerBreak)
-            .where(CarerBreak.carer_id == carer.id)
+            .where(CarerBreak.carer_id == carer_id)
             .order_by(CarerBreak.started_on.desc(), CarerBreak.id.desc())
         ).all()
     )
@@ -535,12 +543,14 @@ class LeavingRecord:
 
 def leaving_record(session: Session, actor: Actor, carer_id: int) -> LeavingRecord:
     carer, household = get_carer(session, actor, carer_id)
+    notices = _notices(session, carer.id)
+    kept = [n for n in notices if n.withdrawn_on is None]  # latest first, as leaving_of
     return LeavingRecord(
         on_break=open_break(session, carer.id),
-        notice=live_notice(session, carer.id),
-        last=leaving_of(session, carer.id),
-        breaks=breaks_of(session, actor, carer.id),
-        notices=notices_of(session, actor, carer.id),
+        notice=next((n for n in kept if n.approval_ended_on is None), None),
+        last=kept[0] if kept else None,
+        breaks=_breaks(session, carer.id),
+        notices=notices,
         may_act=(actor.is_system or actor.role in LEAVING_ROLES)
         and actor.may_work_on(household.area_id),
     )

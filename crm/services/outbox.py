@@ -23,7 +23,6 @@ ones go at once even at night, is in the catalogue (crm.messaging.catalogue).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -224,7 +223,6 @@ class RecipientBook:
         carer_ids: Iterable[int] = (),
     ) -> None:
         self.preferred: dict[int, Channel | None] = {}
-        self.consents: dict[int, dict[ConsentScope, bool]] = defaultdict(dict)
         ids = sorted(set(household_ids))
         carers = sorted(set(carer_ids))
         for start in range(0, len(ids), self.CHUNK):
@@ -235,12 +233,7 @@ class RecipientBook:
                 )
             ):
                 self.preferred[household_id] = preferred
-            for household_id, scope, granted in session.exec(
-                select(Consent.household_id, Consent.scope, Consent.granted)
-                .where(Consent.household_id.in_(chunk))
-                .order_by(Consent.id)
-            ):
-                self.consents[household_id][ConsentScope(scope)] = granted
+        self.consents = latest_consents_of(session, ids)
         self.channels = [c for c in CHANNELS.values() if c.consent and c.available(settings)]
         self.addresses = {c.channel: c.addresses(session, ids, carers) for c in self.channels}
 
