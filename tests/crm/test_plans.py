@@ -307,3 +307,33 @@ def test_the_page_links_carry_the_key(demo):
     by_number = client.get("/households?sort=enquired_asc&page=2").get_data(as_text=True)
     assert rows.findall(by_key) == rows.findall(by_number) != []
     assert "Page 2 of" in by_key
+
+
+def test_statistics_count_every_row_so_the_carers_list_starts_from_carers(demo):
+    """Sampled statistics (SQLite's `PRAGMA analysis_limit`) guessed about a thousand
+    households per area at any size, so SQLite walked every visible household to find the few
+    carers: 43 ms for the carers page at 100,000 households, against 1.4 ms starting from the
+    carers. Both databases' statistics must count the households that are there."""
+    with Session(demo.engine) as session:
+        connection = session.connection()
+        if demo.dialect == "postgresql":
+            counted = connection.exec_driver_sql(
+                "SELECT reltuples FROM pg_class WHERE relname = 'household' "
+                "AND relnamespace = current_schema()::regnamespace"
+            ).scalar_one()
+            assert int(counted) == HOUSEHOLDS["postgresql"]
+            return
+        counted = connection.exec_driver_sql(
+            "SELECT stat FROM sqlite_stat1 WHERE idx = 'ix_household_area_id'"
+        ).scalar_one()
+        assert int(counted.split()[0]) == HOUSEHOLDS["sqlite"]
+        actor = demo.actor(session, MANAGER)
+        demo.statements.clear()
+        carers.list_carers(session, actor, carers.CarerQuery())
+        statement, params = next(
+            s for s in demo.statements if "LIMIT" in s[0] and "ORDER BY" in s[0]
+        )
+        plan = [
+            row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)
+        ]
+        assert plan[0].startswith(("SCAN carer", "SEARCH carer")), plan

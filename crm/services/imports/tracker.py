@@ -16,6 +16,7 @@ from rapidfuzz import fuzz
 from sqlmodel import Session, select
 
 from crm import clock
+from crm.db import analyse
 from crm.models import (
     Activity,
     ActivityKind,
@@ -436,6 +437,10 @@ class ImportReport:
 # -- importing ----------------------------------------------------------------------------
 
 IMPORT_ROLES = frozenset({Role.ADMIN, Role.MANAGER})
+
+
+# What an import writes in bulk, for the planner's statistics afterwards.
+IMPORTED_TABLES = ("household", "applicant", "consent", "stage_event", "activity", "carer")
 
 
 def check_may_import(actor: Actor, adds_entries: bool = False) -> None:
@@ -901,6 +906,8 @@ def import_tracker(
         for p in plans
     ]
     report.imported = True
+    # Many rows may have come at once: the lists' and search's query plans follow them.
+    analyse(session.get_bind(), IMPORTED_TABLES)
     return report
 
 

@@ -155,6 +155,32 @@ def test_import_csv_then_reimport_changes_nothing(session, settings, org, tmp_pa
     assert counts(session) == before
 
 
+def test_an_import_leaves_the_lists_their_query_plans(session, settings, org, tmp_path):
+    """Rows that arrive by the hundred are analysed at once, as demo data is (issue 16),
+    rather than waiting for autovacuum, or forever on SQLite."""
+    engine = session.get_bind()
+    postgresql = engine.dialect.name == "postgresql"
+    last_analysed = (
+        "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'household' "
+        "AND schemaname = current_schema()"
+        if postgresql
+        else "SELECT stat FROM sqlite_stat1 WHERE tbl = 'household' LIMIT 1"
+    )
+    with engine.connect() as connection:
+        before = connection.exec_driver_sql(last_analysed).scalar()
+    report = import_tracker(session, settings, write_csv(tmp_path / "tracker.csv", GOOD_ROWS))
+    assert report.imported
+    with engine.connect() as connection:
+        after = connection.exec_driver_sql(last_analysed).scalar()
+        if postgresql:
+            assert after is not None and (before is None or after > before)
+        else:
+            # sqlite_stat1's first figure is the rows counted: the six households imported.
+            assert before is None and after is not None
+            counted = after
+            assert int(counted.split()[0]) == 6
+
+
 def test_dry_run_changes_nothing(session, settings, org, tmp_path):
     path = write_csv(tmp_path / "tracker.csv", GOOD_ROWS)
     before = counts(session)
