@@ -43,6 +43,11 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA secure_delete=ON")
+    # Pages read through the operating system's page cache (memory-mapped, shared by every
+    # connection and process) and a bigger private cache than SQLite's 2 MB: the carers list
+    # and search at 100,000 households took 0.83-0.85 of the CPU time (bench notes, README).
+    cursor.execute("PRAGMA mmap_size=1073741824")
+    cursor.execute("PRAGMA cache_size=-16384")
     cursor.close()
 
 
