@@ -534,7 +534,8 @@ class SettingsFile(TomlConfigSettingsSource):
                     f"setting {field}: read only from {variable} in the environment, never the file"
                 )
         channels = data.get("channels", {})
-        if not isinstance(channels, dict) or not all(isinstance(t, dict) for t in channels.values()):
+        tables = channels.values() if isinstance(channels, dict) else None
+        if tables is None or not all(isinstance(t, dict) for t in tables):
             raise SettingsError("setting channels: expected tables like [channels.sms]")
         for key, table in channels.items():
             for name, value in table.items():
@@ -641,9 +642,10 @@ def _as_bool(raw: str) -> bool:
 def describe_error(
     error: Mapping[str, Any], environ: Mapping[str, str] | None = None, prefix: tuple[str, ...] = ()
 ) -> str:
-    """One line naming the setting a pydantic error is about (and the variable it came from);
-    `prefix` places a model's error in the file (a channel's table: ("channels", "sms"))."""
-    environ = os.environ if environ is None else environ
+    """One line naming the setting a pydantic error is about (and the variable it came from,
+    when `environ` is given); `prefix` places a model's error in the file (a channel's table:
+    ("channels", "sms"))."""
+    environ = environ or {}
     loc = prefix + tuple(str(part) for part in error["loc"])
     name = ".".join(loc)
     source = env_name(*loc[:3] if loc[:1] == ("channels",) else loc[:2]) if len(loc) >= 2 else None
@@ -654,7 +656,6 @@ def describe_error(
     if error["type"] == "missing":
         message = "missing from config/settings.toml"
     return f"setting {name}{where}: {message}"
-
 
 
 def load_settings(
