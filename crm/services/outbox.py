@@ -37,7 +37,14 @@ from sqlmodel import Session, select
 from crm import clock
 from crm.db import savepoint
 from crm.messaging import catalogue
-from crm.messaging.channels import CHANNELS, channel_for, channel_of, scope_of, sendable
+from crm.messaging.channels import (
+    CHANNELS,
+    channel_for,
+    channel_of,
+    consent_scope,
+    scope_of,
+    sendable,
+)
 from crm.models import (
     Activity,
     ActivityKind,
@@ -1022,7 +1029,7 @@ def read_unsubscribe_token(settings: Settings, token: str) -> tuple[int, Consent
     """(household id, scope) from a link in an email; InvalidInput if forged or too old."""
     try:
         data = _unsubscribe_serializer(settings).loads(token, max_age=UNSUBSCRIBE_MAX_AGE)
-        return int(data["h"]), ConsentScope(data["s"])
+        return int(data["h"]), consent_scope(data["s"])
     except SignatureExpired:
         raise InvalidInput("This link has expired. Please reply to any email from us.") from None
     except (BadSignature, KeyError, TypeError, ValueError):

@@ -39,6 +39,7 @@ from crm.messaging.channels.base import (
 )
 from crm.messaging.dispatcher import Dispatcher
 from crm.messaging.render import TEMPLATES_DIR, Renderer
+from crm.models.base import OpenKey
 from crm.services import data_protection, households
 from crm.services import outbox as outbox_service
 from crm.services.actors import Actor
@@ -471,3 +472,13 @@ def test_the_channel_checks_its_own_table_in_one_line(
     # The dispatcher will not start with them.
     with pytest.raises(SettingsError):
         Dispatcher(sched_settings.model_copy(update={"channels": settings.channels}), engine)
+
+
+def test_a_key_is_a_string_that_fits_its_column():
+    assert WHATSAPP == "whatsapp" and WHATSAPP.value == "whatsapp" and str(WHATSAPP) == "whatsapp"
+    assert json.dumps({"channel": WHATSAPP}) == '{"channel": "whatsapp"}'
+    assert m.OutboxMessage.__table__.c.channel.type.length == OpenKey.LENGTH == 16
+    assert m.Consent.__table__.c.scope.type.length == 16
+    for bad in ("WhatsApp", "what's app", "a" * 17, "", 7):
+        with pytest.raises(ValueError, match="is not a Channel key"):
+            m.Channel(bad)
