@@ -7,6 +7,12 @@ because section names themselves contain underscores (FOSTERCRM_QUIET_HOURS_STAR
 `quiet_hours`, key `start`): names are matched against the model's sections and keys, so every
 known variable is spelt out by the model and any other FOSTERCRM_* name is refused as a typo.
 
+A message channel's own settings are its table `[channels.<key>]` (crm.messaging.channels), read
+here as it is and checked by the channel module's own model, so a new channel adds no code here:
+FOSTERCRM_CHANNELS_<KEY>_<NAME> overrides a key the file's table has (any other such name is
+refused like every unknown FOSTERCRM_* name), and a key that is a secret (its name ends in
+_token, _secret, _password or _api_key) stays empty in the file and comes from that variable.
+
 Secrets never live in the file: the secret key, the SMTP password and the Telegram token come
 only from the environment. A bad or missing setting raises `SettingsError` with one line that
 names the setting, so start-up can stop with a message a person can act on.
@@ -73,6 +79,11 @@ RATE_LIMIT_STORAGES = ("memory://", "redis://", "rediss://", "redis+unix://")
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 NOTIFY_KEY_SHAPE = re.compile(rf"^[A-Za-z0-9_-]+-{_UUID}-{_UUID}$")
 ROLE_NAME_SHAPE = re.compile(r"^[a-z][a-z_]{1,39}$")
+# [channels.<key>]: a channel's key (as crm.models.Channel stores it) and the names in its table.
+CHANNEL_KEY_SHAPE = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
+CHANNEL_NAME_SHAPE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+CHANNEL_SECRET_SUFFIXES = ("_token", "_secret", "_password", "_api_key")
+ChannelValue = bool | int | float | str | list[str]
 
 
 class SettingsError(Exception):
@@ -376,6 +387,8 @@ class Settings(BaseSettings):
     messaging: MessagingSettings
     notify: NotifySettings
     documents: DocumentSettings
+    # Each message channel's own table, [channels.<key>], checked by the channel's module.
+    channels: dict[str, dict[str, ChannelValue]] = Field(default_factory=dict)
     # Secrets: from the environment only (ENVIRONMENT_ONLY).
     secret_key: str | None = None
     smtp_password: str | None = None
@@ -386,6 +399,19 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     metrics_token: str | None = None
     mfa_key: str | None = None
+
+    @field_validator("channels")
+    @classmethod
+    def _channel_tables(
+        cls, value: dict[str, dict[str, ChannelValue]]
+    ) -> dict[str, dict[str, ChannelValue]]:
+        for key, table in value.items():
+            if not CHANNEL_KEY_SHAPE.match(key):
+                raise ValueError(f"channels.{key}: not a channel key like sms")
+            for name in table:
+                if not CHANNEL_NAME_SHAPE.match(name):
+                    raise ValueError(f"channels.{key}.{name}: not a setting name like sender_id")
+        return value
 
     @model_validator(mode="after")
     def _providers_ready(self) -> Settings:
@@ -460,7 +486,8 @@ class Settings(BaseSettings):
         environ, path = _SOURCES.get() or (os.environ, CONFIG_DIR / "settings.toml")
         # The file is read first, so a missing or broken file is the first thing said.
         file = SettingsFile(settings_cls, path)
-        return init_settings, EnvironmentOverrides(settings_cls, environ), file
+        tables = file.toml_data.get("channels", {})
+        return init_settings, EnvironmentOverrides(settings_cls, environ, tables), file
 
     @property
     def tz(self) -> ZoneInfo:
@@ -480,8 +507,12 @@ def _sections(settings_cls: type[BaseSettings]) -> Iterator[tuple[str, type[_Sec
             yield name, field.annotation
 
 
-def env_name(section: str, key: str) -> str:
-    return f"{ENV_PREFIX}{section}_{key}".upper()
+def env_name(section: str, key: str, *more: str) -> str:
+    return f"{ENV_PREFIX}{'_'.join((section, key, *more))}".upper()
+
+
+def is_channel_secret(name: str) -> bool:
+    return name.endswith(CHANNEL_SECRET_SUFFIXES)
 
 
 class SettingsFile(TomlConfigSettingsSource):
@@ -502,15 +533,34 @@ class SettingsFile(TomlConfigSettingsSource):
                 raise SettingsError(
                     f"setting {field}: read only from {variable} in the environment, never the file"
                 )
+        channels = data.get("channels", {})
+        tables = channels.values() if isinstance(channels, dict) else None
+        if tables is None or not all(isinstance(t, dict) for t in tables):
+            raise SettingsError("setting channels: expected tables like [channels.sms]")
+        for key, table in channels.items():
+            for name, value in table.items():
+                if is_channel_secret(name) and value not in ("", None):
+                    raise SettingsError(
+                        f"setting channels.{key}.{name}: a secret, read only from "
+                        f"{env_name('channels', key, name)} in the environment, never the file "
+                        "(leave it empty there)"
+                    )
         return data
 
 
 class EnvironmentOverrides(PydanticBaseSettingsSource):
-    """FOSTERCRM_<SECTION>_<KEY> for every key of every section, and the secrets."""
+    """FOSTERCRM_<SECTION>_<KEY> for every key of every section, FOSTERCRM_CHANNELS_<KEY>_<NAME>
+    for every name of every channel table the file has, and the secrets."""
 
-    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        environ: Mapping[str, str],
+        channel_tables: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
         super().__init__(settings_cls)
         self.environ = environ
+        self.channel_tables = channel_tables or {}
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         # Unused: __call__ builds the whole mapping at once.
@@ -529,6 +579,16 @@ class EnvironmentOverrides(PydanticBaseSettingsSource):
                     except (ValueError, json.JSONDecodeError) as exc:
                         raise SettingsError(f"{name}: {exc}") from None
                     data.setdefault(section, {})[key] = value
+        for key, table in self.channel_tables.items():
+            for name, example in table.items():
+                variable = env_name("channels", key, name)
+                known.add(variable)
+                if variable in self.environ:
+                    try:
+                        value = _coerce_like(self.environ[variable], example)
+                    except (ValueError, json.JSONDecodeError) as exc:
+                        raise SettingsError(f"{variable}: {exc}") from None
+                    data.setdefault("channels", {}).setdefault(key, {})[name] = value
         unknown = [
             name
             for name in self.environ
@@ -547,24 +607,48 @@ class EnvironmentOverrides(PydanticBaseSettingsSource):
 def _coerce_env(raw: str, field: FieldInfo) -> Any:
     """Environment values are strings; lists and true/false take the shape of the field."""
     if get_origin(field.annotation) is list:
-        raw = raw.strip()
-        if raw.startswith("["):
-            return json.loads(raw)
-        return [item.strip() for item in raw.split(",") if item.strip()]
+        return _as_list(raw)
     if field.annotation is bool:
-        lowered = raw.strip().lower()
-        if lowered in {"1", "true", "yes", "on"}:
-            return True
-        if lowered in {"0", "false", "no", "off"}:
-            return False
-        raise ValueError(f"expected true or false, got {raw!r}")
+        return _as_bool(raw)
     return raw
 
 
-def _describe(error: dict[str, Any], environ: Mapping[str, str]) -> str:
-    loc = tuple(str(part) for part in error["loc"])
+def _coerce_like(raw: str, example: Any) -> Any:
+    """A channel table's value from the environment, shaped like the file's value for it (the
+    channel's own model then checks it, as it checks the file's)."""
+    if isinstance(example, list):
+        return _as_list(raw)
+    if isinstance(example, bool):
+        return _as_bool(raw)
+    return raw
+
+
+def _as_list(raw: str) -> list[Any]:
+    raw = raw.strip()
+    if raw.startswith("["):
+        return json.loads(raw)
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _as_bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+def describe_error(
+    error: Mapping[str, Any], environ: Mapping[str, str] | None = None, prefix: tuple[str, ...] = ()
+) -> str:
+    """One line naming the setting a pydantic error is about (and the variable it came from,
+    when `environ` is given); `prefix` places a model's error in the file (a channel's table:
+    ("channels", "sms"))."""
+    environ = environ or {}
+    loc = prefix + tuple(str(part) for part in error["loc"])
     name = ".".join(loc)
-    source = env_name(*loc[:2]) if len(loc) >= 2 else None
+    source = env_name(*loc[:3] if loc[:1] == ("channels",) else loc[:2]) if len(loc) >= 2 else None
     where = f" (from {source})" if source in environ else ""
     message = error["msg"].removeprefix("Value error, ")
     if not loc:
@@ -587,6 +671,6 @@ def load_settings(
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise SettingsError(_describe(exc.errors()[0], environ)) from None
+        raise SettingsError(describe_error(exc.errors()[0], environ)) from None
     finally:
         _SOURCES.reset(token)

@@ -44,7 +44,8 @@ class Template:
     name: str
     audience: Audience
     quiet_hours: QuietHours
-    channels: frozenset[Channel]
+    # The channels that may carry it; None: any (a name the catalogue does not know).
+    channels: frozenset[Channel] | None
     # config/templates/<folder>/; None when the body is built in code (the weekly report).
     folder: str | None
     # The visit's calendar entry travels with the email (crm.messaging.calendar).
@@ -53,6 +54,9 @@ class Template:
     cancels_visit: bool = False
     # What the message was, in the person's words (their subject access document).
     described: str | None = None
+
+    def allows(self, channel: Channel | str) -> bool:
+        return self.channels is None or channel in self.channels
 
     @property
     def for_public(self) -> bool:
@@ -202,7 +206,7 @@ def template(name: str) -> Template:
         name=name,
         audience=Audience.PUBLIC,
         quiet_hours=QuietHours.WAIT,
-        channels=frozenset(Channel),
+        channels=None,
         folder=name,
     )
 

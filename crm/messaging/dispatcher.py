@@ -48,7 +48,7 @@ from sqlmodel import Session, select
 
 from crm import clock
 from crm.messaging import catalogue
-from crm.messaging.channels import channel_for
+from crm.messaging.channels import CHANNELS, channel_for, check_settings
 from crm.messaging.channels.base import (
     Outgoing,
     PermanentFailure,
@@ -174,7 +174,9 @@ class Dispatcher:
         renderer: Renderer | None = None,
     ) -> None:
         """`senders` replaces the sender of a channel (a benchmark's, a test's); the rest
-        come from the channel registry."""
+        come from the channel registry. A channel's settings that are wrong stop it here, with
+        one line (SettingsError), rather than fail every message of that channel later."""
+        check_settings(settings)
         self.settings = settings
         self.engine = engine
         self.worker = worker or default_worker_id()
@@ -194,7 +196,7 @@ class Dispatcher:
         public_allowed = not outbox.in_quiet_hours(self.settings, now)
         channels = None
         if any(self._paused(channel, now) for channel in self.paused_until):
-            channels = [c for c in Channel if not self._paused(c, now)]
+            channels = [c for c in CHANNELS if not self._paused(c, now)]
         with Session(self.engine, expire_on_commit=False) as session:
             ids = outbox.claim_due_messages(  # step 1, committed: see the module docstring
                 session,
@@ -477,7 +479,7 @@ class Dispatcher:
         self, session: Session, message: OutboxMessage, appointment: Appointment | None
     ) -> Outgoing:
         template = catalogue.template(message.template)
-        if message.channel not in template.channels:
+        if not template.allows(message.channel):
             raise PermanentFailure(
                 f"{message.template} is not sent by {Channel(message.channel).value}"
             )

@@ -7,11 +7,14 @@ UTCDateTime, which refuses naive values and returns aware UTC ones on SQLite and
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import sqlalchemy as sa
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import core_schema
 from sqlmodel import Field, SQLModel
 
 from crm import stages
@@ -36,10 +39,13 @@ def created_at_field() -> Any:
     return Field(default_factory=utc_now, nullable=False)
 
 
-def enum_column(enum: type[StrEnum], **kwargs: Any) -> Any:
-    """A string column holding an enum's value (not a native database enum)."""
+def enum_column(enum: type[StrEnum] | type[OpenKey], **kwargs: Any) -> Any:
+    """A string column holding an enum's value or an open key (not a native database enum, and
+    no CHECK constraint: a new member needs no migration while it fits the column)."""
+    if issubclass(enum, OpenKey):
+        return Field(sa_type=sa.String(OpenKey.LENGTH), **kwargs)
     length = max(len(member.value) for member in enum)
-    return Field(sa_type=sa.String(max(length, 16)), **kwargs)
+    return Field(sa_type=sa.String(max(length, OpenKey.LENGTH)), **kwargs)
 
 
 class Role(StrEnum):
@@ -105,25 +111,90 @@ class ReasonKind(StrEnum):
     ON_HOLD = "on_hold"
 
 
-class Channel(StrEnum):
-    """Ways to reach a person, each with its own consent."""
-
-    EMAIL = "email"
-    PHONE = "phone"
-    SMS = "sms"
-    TELEGRAM = "telegram"
-    POST = "post"
+KEY_SHAPE = re.compile(r"[a-z][a-z0-9_]{0,15}")
 
 
-class ConsentScope(StrEnum):
-    """What a person agreed to: that we keep their details, and each way we may contact them."""
+class OpenKey(str):
+    """A key of a set that grows outside the models, stored as a plain string of at most
+    LENGTH characters (the columns are VARCHAR(16): a new key needs no migration).
 
-    STORE_DETAILS = "store_details"
-    EMAIL = "email"
-    PHONE = "phone"
-    SMS = "sms"
-    TELEGRAM = "telegram"
-    POST = "post"
+    The models name the keys every release has; code above them may bring more (a message
+    channel module declares its channel and its consent scope: crm.messaging.channels). So
+    constructing one checks only its shape; whether a key is one we know is the registry's
+    question, asked where values come in (crm.services). It compares, hashes, serialises and
+    binds as the string it is."""
+
+    __slots__ = ()
+    LENGTH: ClassVar[int] = 16
+
+    def __new__(cls, value: object) -> Self:
+        if not isinstance(value, str) or not KEY_SHAPE.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a {cls.__name__} key (a lower-case letter, then letters, "
+                f"digits or _, at most {cls.LENGTH} in all)"
+            )
+        return super().__new__(cls, str.__str__(value))
+
+    @property
+    def value(self) -> str:
+        return str.__str__(self)
+
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str.__str__(self)!r})"
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(
+            cls, core_schema.str_schema(), serialization=core_schema.to_string_ser_schema()
+        )
+
+
+class Channel(OpenKey):
+    """A way to reach a person, each with its own consent. Named here: the ways every release
+    has. A message channel module may declare another (its MessageChannel's `channel`):
+    crm.messaging.channels is the registry of the ways we know, and the services check a
+    channel against it (`contact_way`) where one comes in."""
+
+    __slots__ = ()
+    EMAIL: ClassVar[Channel]
+    PHONE: ClassVar[Channel]
+    SMS: ClassVar[Channel]
+    TELEGRAM: ClassVar[Channel]
+    POST: ClassVar[Channel]
+
+
+Channel.EMAIL = Channel("email")
+Channel.PHONE = Channel("phone")
+Channel.SMS = Channel("sms")
+Channel.TELEGRAM = Channel("telegram")
+Channel.POST = Channel("post")
+
+
+class ConsentScope(OpenKey):
+    """What a person agreed to: that we keep their details, and each way we may contact them.
+    A message channel module may declare the scope of its own way (its MessageChannel's
+    `consent`); crm.messaging.channels checks a scope (`consent_scope`) where one comes in."""
+
+    __slots__ = ()
+    STORE_DETAILS: ClassVar[ConsentScope]
+    EMAIL: ClassVar[ConsentScope]
+    PHONE: ClassVar[ConsentScope]
+    SMS: ClassVar[ConsentScope]
+    TELEGRAM: ClassVar[ConsentScope]
+    POST: ClassVar[ConsentScope]
+
+
+ConsentScope.STORE_DETAILS = ConsentScope("store_details")
+ConsentScope.EMAIL = ConsentScope("email")
+ConsentScope.PHONE = ConsentScope("phone")
+ConsentScope.SMS = ConsentScope("sms")
+ConsentScope.TELEGRAM = ConsentScope("telegram")
+ConsentScope.POST = ConsentScope("post")
 
 
 class EnquiryChannel(StrEnum):

@@ -41,6 +41,7 @@ from crm import clock
 from crm.db import transaction
 from crm.exports import SafeCsvWriter
 from crm.messaging import catalogue
+from crm.messaging.channels import consent_by, label_of
 from crm.models import (
     Activity,
     ActivityKind,
@@ -435,21 +436,6 @@ CALL_OUTCOME_TEXT = {
     CallOutcome.VOICEMAIL: "Left a voicemail",
     CallOutcome.WRONG_NUMBER: "Wrong number",
 }
-CHANNEL_TEXT = {
-    Channel.EMAIL: "Email",
-    Channel.PHONE: "Phone",
-    Channel.SMS: "Text message",
-    Channel.TELEGRAM: "Telegram",
-    Channel.POST: "Post",
-}
-CONSENT_SCOPE_TEXT = {
-    ConsentScope.STORE_DETAILS: "Keeping your details",
-    ConsentScope.EMAIL: "Contacting you by email",
-    ConsentScope.PHONE: "Contacting you by phone",
-    ConsentScope.SMS: "Contacting you by text message",
-    ConsentScope.TELEGRAM: "Contacting you on Telegram",
-    ConsentScope.POST: "Contacting you by post",
-}
 ENQUIRY_CHANNEL_TEXT = {
     EnquiryChannel.WEB_FORM: "The enquiry form on our website",
     EnquiryChannel.STAFF: "Talking to our staff (they typed it in)",
@@ -614,6 +600,24 @@ def _humanise(code: str | None) -> str:
     """Words for a code no table above knows: never an underscore or a colon."""
     text = re.sub(r"[_:]+", " ", code or "").strip()
     return text[:1].upper() + text[1:]
+
+
+def channel_text(channel: Any) -> str:
+    """A way of contact in the person's words, from the channel registry ("Text message")."""
+    if not channel:
+        return ""
+    return label_of(channel) or _humanise(str(channel))
+
+
+def consent_scope_text(scope: Any) -> str:
+    """What a consent covers, in the person's words: keeping their details, or a way of contact
+    as the channel registry puts it ("Contacting you on Telegram")."""
+    if not scope:
+        return ""
+    if scope == ConsentScope.STORE_DETAILS:
+        return "Keeping your details"
+    by = consent_by(scope)
+    return f"Contacting you {by}" if by else _humanise(str(scope))
 
 
 def _text(table: dict, value: Any) -> str:
@@ -808,7 +812,7 @@ class _Builder:
             ("Who referred you", referred_by),
             ("What you told us you are interested in", h.interests or ""),
             ("Family and friends (kinship) carer", _yes_no(h.is_kinship)),
-            ("How you prefer us to contact you", _text(CHANNEL_TEXT, h.preferred_channel)),
+            ("How you prefer us to contact you", channel_text(h.preferred_channel)),
             ("Where you are in the process", stage),
             ("Since", self.fmt.date(h.stage_entered_at)),
             ("You first enquired", self.fmt.date(h.enquired_at)),
@@ -847,7 +851,7 @@ class _Builder:
             section.rows.append(
                 (
                     self.fmt.when(c.recorded_at),
-                    _text(CONSENT_SCOPE_TEXT, c.scope),
+                    consent_scope_text(c.scope),
                     "Agreed" if c.granted else "Said no or withdrew",
                     c.wording,
                     _text(CONSENT_VIA_TEXT, c.via),
@@ -1175,7 +1179,7 @@ class _Builder:
                 (
                     self.fmt.when(m.due_at),
                     self.fmt.when(m.sent_at),
-                    _text(CHANNEL_TEXT, m.channel),
+                    channel_text(m.channel),
                     to,
                     _text(MESSAGE_TEXT, m.template),
                     self.payload(m.payload or {}),
@@ -1450,7 +1454,7 @@ class _Builder:
             section.rows.append(
                 (
                     self.fmt.when(ci.sent_at),
-                    _text(CHANNEL_TEXT, ci.channel),
+                    channel_text(ci.channel),
                     self.fmt.when(ci.answered_at),
                     f"{ci.score} out of 5" if ci.score is not None else "",
                     _yes_no(ci.wants_call),

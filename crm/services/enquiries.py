@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 
 from crm import clock
 from crm.db import transaction
+from crm.messaging.channels import consent_scope, contact_way
 from crm.models import (
     Activity,
     ActivityKind,
@@ -222,8 +223,17 @@ def validate_enquiry(session: Session, data: EnquiryInput) -> tuple[EnquiryInput
     ):
         errors["consent"] = "We need your agreement to keep your details to take your enquiry"
     for scope, wording in data.consents.items():
+        try:
+            consent_scope(scope)
+        except ValueError:
+            errors[f"consent_{scope}"] = "That is not a consent we record"
         if not wording or not wording.strip():
             errors[f"consent_{scope}"] = "Consent must record the wording the person agreed to"
+    if data.preferred_channel:
+        try:
+            contact_way(data.preferred_channel)
+        except ValueError:
+            errors["preferred_channel"] = "Choose how they prefer to be contacted"
     interests = _clean(data.interests, 2000)
     if errors:
         raise InvalidInput(errors)
@@ -237,14 +247,14 @@ def validate_enquiry(session: Session, data: EnquiryInput) -> tuple[EnquiryInput
         address_line_1=_clean(data.address_line_1, 200),
         address_line_2=_clean(data.address_line_2, 200),
         town=_clean(data.town, 100),
-        preferred_channel=data.preferred_channel,
+        preferred_channel=contact_way(data.preferred_channel) if data.preferred_channel else None,
         source_key=resolved["source_key"],
         campaign_name=data.campaign_name,
         referrer_reference=data.referrer_reference,
         referrer_name=_clean(data.referrer_name, 200),
         interests=interests,
         is_kinship=data.is_kinship,
-        consents={ConsentScope(k): v.strip() for k, v in data.consents.items()},
+        consents={consent_scope(k): v.strip() for k, v in data.consents.items()},
         enquired_at=data.enquired_at,
         first_contact_at=data.first_contact_at,
         reference=data.reference.strip() if data.reference else None,

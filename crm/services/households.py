@@ -834,7 +834,7 @@ def update_details(
     """Correct names, contact details and address (one or two applicants). Validated first;
     the audit log names the fields that changed, never their values. The area stays as it is:
     moving a household to another area is a decision, not a side effect of a typo fix."""
-    from crm.models import Channel
+    from crm.messaging.channels import contact_way
     from crm.services.validation import normalise_postcode
 
     household = get_household(session, actor, household_id)
@@ -858,7 +858,7 @@ def update_details(
     channel = None
     if change.preferred_channel:
         try:
-            channel = Channel(change.preferred_channel)
+            channel = contact_way(change.preferred_channel)
         except ValueError:
             errors["preferred_channel"] = "Choose how they prefer to be contacted"
     if errors:
@@ -915,7 +915,7 @@ def record_consent(
 ) -> Consent:
     """Record that the person gave or withdrew consent (append-only: the newest row per scope
     is what holds now)."""
-    from crm.models import ConsentScope
+    from crm.messaging.channels import consent_scope
 
     household = get_household(session, actor, household_id)
     if household.anonymised_at is not None:
@@ -923,7 +923,7 @@ def record_consent(
     if not actor.may_work_on(household.area_id):
         raise NotAllowed("This household is in an area you do not work in")
     try:
-        scope = ConsentScope(scope)
+        scope = consent_scope(scope)
     except ValueError:
         raise InvalidInput("Choose what the consent is for", "scope") from None
     wording = " ".join((wording or "").split())

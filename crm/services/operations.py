@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from crm import clock
-from crm.models import Channel, OutboxMessage, OutboxStatus, SchedulerLease
+from crm.messaging.channels import CHANNELS
+from crm.models import OutboxMessage, OutboxStatus, SchedulerLease
 
 QUEUED = (OutboxStatus.PENDING, OutboxStatus.SENDING)
 
@@ -44,8 +45,8 @@ def outbox_figures(session: Session, now: datetime | None = None) -> OutboxFigur
         .where(col(OutboxMessage.status).in_([*QUEUED, OutboxStatus.FAILED]))
         .group_by(OutboxMessage.status, OutboxMessage.channel)
     ).all()
-    queued = {channel.value: 0 for channel in Channel}
-    failed = {channel.value: 0 for channel in Channel}
+    queued = {channel.value: 0 for channel in CHANNELS}
+    failed = {channel.value: 0 for channel in CHANNELS}
     for status, channel, count in by_status:
         target = failed if status == OutboxStatus.FAILED else queued
         target[str(channel)] = target.get(str(channel), 0) + count

@@ -37,7 +37,14 @@ from sqlmodel import Session, select
 from crm import clock
 from crm.db import savepoint
 from crm.messaging import catalogue
-from crm.messaging.channels import CHANNELS, channel_for
+from crm.messaging.channels import (
+    CHANNELS,
+    channel_for,
+    channel_of,
+    consent_scope,
+    scope_of,
+    sendable,
+)
 from crm.models import (
     Activity,
     ActivityKind,
@@ -60,13 +67,6 @@ from crm.settings import Settings
 # Attempts before a message is marked failed, and the wait after each failed attempt.
 MAX_ATTEMPTS = 5
 BACKOFF_SECONDS = (60, 300, 900, 3600)
-CONSENT_SCOPE_FOR_CHANNEL = {
-    Channel.EMAIL: ConsentScope.EMAIL,
-    Channel.TELEGRAM: ConsentScope.TELEGRAM,
-    Channel.SMS: ConsentScope.SMS,
-    Channel.PHONE: ConsentScope.PHONE,
-    Channel.POST: ConsentScope.POST,
-}
 UNSUBSCRIBE_SALT = "fostercrm-unsubscribe"
 UNSUBSCRIBE_MAX_AGE = 400 * 24 * 3600  # links in old emails keep working for over a year
 SCHEDULER_ACTOR = Actor.system("scheduler")
@@ -89,8 +89,9 @@ def enqueue_message(
 
     Returns the new message, or None when the key was taken (a scan that runs twice writes
     nothing new). Uses a savepoint so a race with another writer does not spoil the caller's
-    transaction.
+    transaction. InvalidInput for a channel no module of the registry sends by.
     """
+    channel = _sendable(channel)
     if session.exec(select(OutboxMessage.id).where(OutboxMessage.unique_key == unique_key)).first():
         return None
     message = OutboxMessage(
@@ -110,6 +111,13 @@ def enqueue_message(
     except IntegrityError:
         return None
     return message
+
+
+def _sendable(channel: object) -> Channel:
+    try:
+        return sendable(channel)
+    except ValueError:
+        raise InvalidInput(f"No channel sends by {channel!s}", "channel") from None
 
 
 # -- who may be sent what --------------------------------------------------------------------
@@ -156,8 +164,7 @@ def consent_granted(
     """`consents`: the household's latest consents, when the caller has them already."""
     if household_id is None:
         return False
-    registered = CHANNELS.get(Channel(channel))
-    scope = (registered and registered.consent) or CONSENT_SCOPE_FOR_CHANNEL.get(Channel(channel))
+    scope = scope_of(channel)
     if consents is None:
         consents = latest_consents(session, household_id)
     return bool(scope and consents.get(scope, False))
@@ -252,11 +259,11 @@ class RecipientBook:
         if household_id not in self.preferred:  # unknown or anonymised
             return []
         consents = self.consents.get(household_id, {})
-        allowed = catalogue.template(template).channels if template else None
+        entry = catalogue.template(template) if template else None
         preferred = self.preferred[household_id]
         ordered = sorted(self.channels, key=lambda c: c.channel != preferred)
         for channel in ordered:
-            if allowed is not None and channel.channel not in allowed:
+            if entry is not None and not entry.allows(channel.channel):
                 continue
             if only is not None and channel.channel != only:
                 continue
@@ -300,7 +307,7 @@ def enqueue_many(session: Session, messages: list[dict[str, Any]]) -> list[str]:
     now = clock.now()
     rows = [
         {
-            "channel": Channel(m["channel"]).value,
+            "channel": _sendable(m["channel"]).value,
             "recipient": m["recipient"],
             "template": m["template"],
             "payload": m["payload"],
@@ -893,7 +900,7 @@ def withdraw_consent(
         recorded_by_id=actor.user_id,
     )
     session.add(consent)
-    channel = next((c for c, s in CONSENT_SCOPE_FOR_CHANNEL.items() if s == scope), None)
+    channel = channel_of(scope)
     if channel is not None:
         carer_ids = select(Carer.id).where(Carer.household_id == household_id)
         session.execute(
@@ -1022,7 +1029,7 @@ def read_unsubscribe_token(settings: Settings, token: str) -> tuple[int, Consent
     """(household id, scope) from a link in an email; InvalidInput if forged or too old."""
     try:
         data = _unsubscribe_serializer(settings).loads(token, max_age=UNSUBSCRIBE_MAX_AGE)
-        return int(data["h"]), ConsentScope(data["s"])
+        return int(data["h"]), consent_scope(data["s"])
     except SignatureExpired:
         raise InvalidInput("This link has expired. Please reply to any email from us.") from None
     except (BadSignature, KeyError, TypeError, ValueError):

@@ -45,8 +45,22 @@ from wtforms.validators import (
 )
 
 from crm import clock
-from crm.models import CallOutcome, TaskPriority
+from crm.messaging import channels
+from crm.models import CallOutcome, ConsentScope, TaskPriority
 from crm.services.errors import InvalidInput
+
+
+def consent_choices() -> list[tuple[str, str]]:
+    """Every consent staff may record, from the channel registry (a new channel's too)."""
+    return [
+        (
+            scope.value,
+            "Keeping their details"
+            if scope == ConsentScope.STORE_DETAILS
+            else f"Contact {channels.consent_by(scope)}",
+        )
+        for scope in channels.consent_scopes()
+    ]
 
 
 def options(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
@@ -279,15 +293,8 @@ class DetailsForm(FlaskForm):
     )
     preferred_channel = SelectField(
         "Prefers to be contacted by",
-        choices=options(
-            [
-                ("", "No preference"),
-                ("email", "Email"),
-                ("phone", "Telephone"),
-                ("sms", "Text message"),
-                ("telegram", "Telegram"),
-                ("post", "Post"),
-            ]
+        choices=lambda: options(
+            [("", "No preference")] + [(w.channel.value, w.label) for w in channels.ways()]
         ),
         widget=GovSelect(),
         validate_choice=False,
@@ -298,16 +305,7 @@ class DetailsForm(FlaskForm):
 class ConsentForm(FlaskForm):
     scope = SelectField(
         "Consent for",
-        choices=options(
-            [
-                ("store_details", "Keeping their details"),
-                ("email", "Contact by email"),
-                ("phone", "Contact by telephone"),
-                ("sms", "Contact by text message"),
-                ("telegram", "Contact by Telegram"),
-                ("post", "Contact by post"),
-            ]
-        ),
+        choices=lambda: options(consent_choices()),
         widget=GovSelect(),
     )
     granted = RadioField(

@@ -8,6 +8,13 @@ A channel module (email.py, telegram.py; sms.py next) defines one `MessageChanne
   templates and the context the renderer made;
 - `sender(settings)`: a `Sender` that talks to the outside world. The dispatcher makes one per
   channel when it first needs it and closes it when it is done;
+- what people read about it: `label` ("Text message") and `by` ("by text message", "on
+  Telegram"), for the consent forms, the preferred-channel choice and the subject access
+  document, which list the registry rather than name channels;
+- its own settings, when it has any: `settings_model`, a pydantic model of its table
+  `[channels.<key>]` in config/settings.toml (crm.settings reads every such table as it is and
+  lets FOSTERCRM_CHANNELS_<KEY>_<NAME> override its keys); `settings_of(settings)` checks the
+  table with the model and says what is wrong in one line;
 - who can be reached this way, for the outbox (crm.services.outbox asks the registry, so the
   rules need not name a channel): `consent`, the scope a household must have agreed to;
   `available(settings)`, whether the channel is set up at all (a bot token, a Notify key);
@@ -33,11 +40,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlmodel import Session
 
 from crm.messaging.catalogue import Template
 from crm.models import Appointment, Channel, ConsentScope, OutboxMessage
-from crm.settings import Settings
+from crm.settings import Settings, SettingsError, describe_error
 
 
 class PermanentFailure(Exception):
@@ -54,6 +62,12 @@ class RetryLater(Exception):
 
 class TemplateProblem(Exception):
     """The template is missing or cannot be filled in: retrying will not help."""
+
+
+class ChannelSettings(BaseModel):
+    """What a channel's `settings_model` derives from: no key it does not name, read-only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Templates(Protocol):
@@ -133,6 +147,12 @@ class MessageChannel:
     render: Callable[[Templates, Draft], Outgoing]
     sender: Callable[[Settings], Sender]
     consent: ConsentScope | None = None
+    # What people read: "Text message"; "by text message" (after "contact" or "contacting
+    # you"). Made from the key when left out.
+    label: str = ""
+    by: str = ""
+    # The pydantic model of this channel's table [channels.<key>] in the settings, if it has one.
+    settings_model: type[ChannelSettings] | None = None
     available: Callable[[Settings | None], bool] = _always
     addresses: Callable[[Session, Sequence[int], Sequence[int]], Addresses] = _no_addresses
     opted_out: Callable[[Session, str], str | None] = _never_opted_out
@@ -141,3 +161,28 @@ class MessageChannel:
     # What the dispatcher may do before sending again after an attempt whose answer was lost:
     # ask the provider whether it has the message already (provider id, or None).
     already_sent: Callable[[Settings, OutboxMessage], str | None] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.channel.value.replace("_", " ").capitalize())
+        if not self.by:
+            object.__setattr__(self, "by", f"by {self.label.lower()}")
+
+    def settings_of(self, settings: Settings) -> Any:
+        """This channel's settings, its table [channels.<key>] checked by its own model (an
+        empty table when the file has none). SettingsError, one line naming the setting, when
+        they are wrong or the channel has no settings but the file gives it some."""
+        table = settings.channels.get(self.channel.value, {})
+        if self.settings_model is None:
+            if table:
+                name = next(iter(table))
+                raise SettingsError(
+                    f"setting channels.{self.channel}.{name}: {self.label} has no settings"
+                )
+            return None
+        try:
+            return self.settings_model.model_validate(table)
+        except ValidationError as exc:
+            raise SettingsError(
+                describe_error(exc.errors()[0], prefix=("channels", self.channel.value))
+            ) from None

@@ -186,6 +186,7 @@ def already_sent(settings: Settings, message: OutboxMessage) -> str | None:
 EMAIL = MessageChannel(
     channel=Channel.EMAIL,
     parts=("subject.txt", "email.txt"),
+    label="Email",
     render=render,
     sender=sender,
     consent=ConsentScope.EMAIL,

@@ -119,6 +119,7 @@ def already_sent(settings: Settings, message: OutboxMessage) -> str | None:
 SMS = MessageChannel(
     channel=Channel.SMS,
     parts=("sms.txt",),
+    label="Text message",
     render=render,
     sender=NotifySmsSender,
     consent=ConsentScope.SMS,

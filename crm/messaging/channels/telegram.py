@@ -144,6 +144,8 @@ def opted_out(session: Session, chat_id: str) -> str | None:
 TELEGRAM = MessageChannel(
     channel=Channel.TELEGRAM,
     parts=("telegram.txt",),
+    label="Telegram",
+    by="on Telegram",
     render=render,
     sender=TelegramSender,
     consent=ConsentScope.TELEGRAM,

@@ -58,6 +58,7 @@ def text_channel(monkeypatch, tmp_path, sched_settings):
     channel = MessageChannel(
         channel=m.Channel.SMS,
         parts=("sms.txt",),
+        consent=m.ConsentScope.SMS,
         render=render_text,
         sender=lambda settings: ListSender(sent, waits),
     )
