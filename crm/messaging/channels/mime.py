@@ -141,6 +141,14 @@ class WireEmail:
             return None if found is None else str(found)
         return next((v for k, v in self.headers if k.lower() == name.lower()), None)
 
+    def plain_text(self) -> str:
+        """The plain-text body as EmailMessage.get_body(...).get_content() reads it back (one
+        newline per line, ending in one), without building the EmailMessage."""
+        if self._message is not None:
+            body = self._message.get_body(preferencelist=("plain",))
+            return body.get_content() if body is not None else ""
+        return "\n".join(self.text.splitlines()) + "\n"
+
     @property
     def message(self) -> EmailMessage:
         if self._message is None:

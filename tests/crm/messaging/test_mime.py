@@ -95,6 +95,18 @@ LONG_LINK = "<https://fostering.example.org/unsubscribe/" + "eyJoIjo1LCJzIjoiZW1
 def test_awkward_emails_are_written_as_the_email_package_writes_them(headers, text, html):
     wire = WireEmail(headers, text, html)
     assert wire.wire(boundary=BOUNDARY) == by_the_email_package(wire)
+    # What GOV.UK Notify is given from the parts is what the EmailMessage would give.
+    built = WireEmail(headers, text, html).message
+    assert wire.plain_text() == built.get_body(preferencelist=("plain",)).get_content()
+
+
+@pytest.mark.parametrize("name", [n for n in SAMPLED if "appointment_id" not in PAYLOADS[n]])
+def test_notify_reads_every_template_as_the_email_message_gives_it(renderer, name):
+    email = renderer.render(message(name, m.Channel.EMAIL), household_id=5).content
+    built = WireEmail(email.headers, email.text, email.html).message
+    assert email.plain_text() == built.get_body(preferencelist=("plain",)).get_content()
+    for header in ("To", "Subject", "Message-ID", "List-Unsubscribe"):
+        assert (email.value(header) or "") == str(built.get(header, ""))
 
 
 def test_once_built_and_changed_the_email_message_is_what_goes(smtp, sched_settings):
