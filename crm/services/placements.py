@@ -403,29 +403,49 @@ def utilisation(
     first = end - timedelta(days=days - 1)
     span = [first + timedelta(days=n) for n in range(days)]
     visible = [access.carer_visibility(actor), Household.anonymised_at.is_(None)]
-    carers = session.exec(
-        select(Household.area_id, Carer.approved_on, Carer.deregistered_on, Carer.places)
+
+    # Summed by the database, one column a day, so that a few rows per area come back rather
+    # than every carer and placement (the carers list shows today's at 100,000 households).
+    def approved(day: date) -> sa.ColumnElement:
+        return sa.and_(
+            Carer.approved_on <= day,
+            sa.or_(Carer.deregistered_on.is_(None), Carer.deregistered_on > day),
+        )
+
+    def placed(day: date) -> sa.ColumnElement:
+        return sa.and_(
+            Placement.started_on <= day,
+            sa.or_(Placement.ended_on.is_(None), Placement.ended_on > day),
+        )
+
+    places_by_area = session.execute(
+        sa.select(
+            Household.area_id,
+            *(sa.func.sum(sa.case((approved(day), Carer.places), else_=0)) for day in span),
+        )
+        .select_from(Carer)
         .join(Household, Household.id == Carer.household_id)
         .where(*visible, Carer.approved_on <= end)
         .where(sa.or_(Carer.deregistered_on.is_(None), Carer.deregistered_on > first))
+        .group_by(Household.area_id)
     ).all()
-    placed = session.exec(
-        select(Household.area_id, Placement.started_on, Placement.ended_on)
+    filled_by_area = session.execute(
+        sa.select(
+            Household.area_id, *(sa.func.sum(sa.case((placed(day), 1), else_=0)) for day in span)
+        )
+        .select_from(Placement)
         .join(Carer, Carer.id == Placement.carer_id)
         .join(Household, Household.id == Carer.household_id)
         .where(*visible, Placement.started_on <= end)
         .where(sa.or_(Placement.ended_on.is_(None), Placement.ended_on > first))
+        .group_by(Household.area_id)
     ).all()
     places: dict[int | None, list[int]] = defaultdict(lambda: [0] * days)
     filled: dict[int | None, list[int]] = defaultdict(lambda: [0] * days)
-    for area_id, approved_on, deregistered_on, count in carers:
-        for n, day in enumerate(span):
-            if approved_on <= day and (deregistered_on is None or deregistered_on > day):
-                places[area_id][n] += count
-    for area_id, started_on, ended_on in placed:
-        for n, day in enumerate(span):
-            if started_on <= day and (ended_on is None or ended_on > day):
-                filled[area_id][n] += 1
+    for area_id, *counts in places_by_area:
+        places[area_id] = [int(c or 0) for c in counts]
+    for area_id, *counts in filled_by_area:
+        filled[area_id] = [int(c or 0) for c in counts]
     names = dict(session.exec(select(Area.id, Area.name)).all())
     rows = []
     for area_id in sorted(set(places) | set(filled), key=lambda a: names.get(a, "")):

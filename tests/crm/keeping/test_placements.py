@@ -216,14 +216,19 @@ def test_utilisation_by_area_and_hub_by_day(session, settings, org):
     session.add(ended)
     session.commit()
     place(session, south, "U-3", on=date(2026, 3, 6))
+    leaver = approved_carer(session, settings, org, places=1, approved_on=date(2025, 6, 1))
+    leaver.deregistered_on, leaver.status = date(2026, 3, 9), m.CarerStatus.DEREGISTERED
+    session.add(leaver)
+    session.commit()
     rows, hub = placements.utilisation(
         session, Actor.for_staff(session, org.manager), end=date(2026, 3, 10), days=7
     )
     by_name = {row.name: row for row in rows}
     northshire = {day: (f, p) for day, f, p in by_name["Northshire"].days}
     southshire = {day: (f, p) for day, f, p in by_name["Southshire"].days}
-    assert northshire[date(2026, 3, 4)] == (2, 2)
-    assert northshire[date(2026, 3, 8)] == (1, 2)  # the ending day frees the place
+    assert northshire[date(2026, 3, 4)] == (2, 3)
+    assert northshire[date(2026, 3, 8)] == (1, 3)  # the ending day frees the place
+    assert northshire[date(2026, 3, 9)] == (1, 2)  # the leaver's place goes on the day
     assert southshire[date(2026, 3, 4)] == (0, 0)  # not approved yet
     assert southshire[date(2026, 3, 6)] == (1, 3)
     assert hub.latest == (date(2026, 3, 10), 2, 5)
