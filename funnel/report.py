@@ -127,17 +127,14 @@ def _charts(
     ]
 
 
-# At most this many area names in the report's caption and subject (then "and 4 more areas").
-AREA_NAMES_SHOWN = 3
-
-
 def area_label(names: list[str] | None) -> str:
-    """ "All areas", or the reader's areas: at most AREA_NAMES_SHOWN names, each clipped."""
+    """ "All areas", one or two area names, or the first and how many more ("Northshire and 4
+    more areas"); each name clipped, so the caption and the subject are bounded."""
     if names is None:
         return "All areas"
-    shown = ", ".join(clip(name) for name in names[:AREA_NAMES_SHOWN])
-    more = len(names) - AREA_NAMES_SHOWN
-    return f"{shown} and {more} more area{'s' if more > 1 else ''}" if more > 0 else shown
+    if len(names) <= 2:
+        return ", ".join(clip(name) for name in names)
+    return f"{clip(names[0])} and {len(names) - 1} more areas"
 
 
 def build_weekly_report(
@@ -256,7 +253,7 @@ EMAIL_TEXT_FOOTER = "Every table is attached as a CSV file."
 # characters. Every list in it holds at most three households and every name from the data
 # is clipped (funnel.weekly.clip), so neither grows with the number of households or areas.
 EMAIL_MAX_HTML_TEXT = 2_500
-EMAIL_MAX_TEXT_PART = 2_500
+EMAIL_MAX_TEXT_PART = 2_800
 
 
 class _VisibleText(HTMLParser):

@@ -999,9 +999,9 @@ def benchmark_note(verdicts: list[Verdict], config: FunnelConfig) -> str:
 # email is bounded (funnel/README.md, "The weekly email"): a source, a campaign, a reason or
 # an area; a household reference (ours are 12 characters, FC-XXXX-XXXX); why a carer is at
 # risk (the social worker's words, up to 500 characters).
-NAME_MAX = 40
+NAME_MAX = 32
 REFERENCE_MAX = 24
-WHY_MAX = 48
+WHY_MAX = 40
 
 
 def clip(text: str, limit: int = NAME_MAX) -> str:
@@ -1066,8 +1066,8 @@ def verdicts(
         offered = t.response_by_week[-2]["offered_share"]
         if offered is not None:
             text += (
-                f"; of last week's enquirers we spoke to, {_pct(offered)} were offered an "
-                f"initial visit within {offer_days} working days (target "
+                f"; {_pct(offered)} of those spoken to last week were offered an initial "
+                f"visit within {offer_days} working days (target "
                 f"{_pct(targets.visit_offer_share)})"
             )
         text += "."

@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlmodel import select
@@ -25,6 +25,7 @@ from sqlmodel import select
 import crm.models as m
 from crm.services.carers import set_at_risk
 from crm.services.reports import weekly_report_email
+from crm.services.timeline import log_activity
 from funnel.periods import IsoWeek
 from funnel.report import (
     EMAIL_MAX_HTML_TEXT,
@@ -38,15 +39,16 @@ from tests.funnel.helpers import at, make_history
 
 W10_ENDING = date(2026, 3, 8)
 # Seven areas: Northshire, Southshire and five with the longest names allowed. The manager
-# works in six of them (not Southshire); per area, STALLED stalled cases in stage one (all at
-# risk of the 8-month timescale), WITHDREW who left, APPROVED carers at risk, THIS_WEEK new
-# enquiries.
+# works in six of them (not Southshire). Per area: STALLED stalled cases in stage one (all at
+# risk of the 8-month timescale), WITHDREW who left, APPROVED carers at risk, and the
+# enquiries of last week (W9, called and visited) and of this week (W10, called). Every
+# optional clause of the verdicts shows, so the lines are as long as they get.
 LONG_AREAS = [
     f"{'NESWX'[i]} {'Longshire and the Vale of Somewhere Far ' * 5}"[:200] for i in range(5)
 ]
 MANAGER_AREAS = 6
-STALLED, WITHDREW, APPROVED, THIS_WEEK = 20, 8, 6, 5
-PER_AREA = STALLED + WITHDREW + APPROVED + THIS_WEEK
+STALLED, WITHDREW, APPROVED, WEEKLY = 20, 8, 6, 5
+PER_AREA = STALLED + WITHDREW + APPROVED + 2 * WEEKLY
 LONG_SOURCE = ("Heard about us from a neighbour at the village fete " * 2)[:100]
 LONG_CAMPAIGN = ("Autumn fostering roadshow across every market town " * 4)[:200]
 LONG_REASON = ("Moved away to look after a relative for the foreseeable future " * 4)[:200]
@@ -81,6 +83,7 @@ def large_data(session, settings, org):
         return make_history(session, settings, first_name=long_name(n), postcode=postcode, **kwargs)
 
     carers = []
+    admin = org.actor(session, org.admin)
     for postcode in postcodes:
         # 20 stalled in stage one per area, applied 6 to 8 months ago: at risk of missing the
         # 8-month timescale, some past it.
@@ -98,28 +101,38 @@ def large_data(session, settings, org):
                 moves=[(at(date(2025, 2, 20 + k)), "initial_visit", None),
                        (at(date(2025, 3, 10 + k)), "withdrawn", "long_reason")],
             )  # fmt: skip
-        # 6 of the mature cohort approved through the long campaign: carers now at risk.
+        # Of the mature cohort, approved through the long campaign more than a year ago (so
+        # the 12-month retention shows): carers now at risk.
         for k in range(APPROVED):
             carers.append(
                 household(
                     postcode,
-                    enquired_at=at(date(2024, 12, 2 + k)),
+                    enquired_at=at(date(2024, 6, 12 + k)),
                     source_key="long_source",
                     campaign_name=LONG_CAMPAIGN,
                     moves=[
-                        (at("2025-01-10"), "initial_visit", None),
-                        (at("2025-02-03"), "application", None),
-                        (at("2025-03-03"), "stage_one", None),
-                        (at("2025-05-05"), "stage_two", None),
-                        (at("2025-08-04"), "panel", None),
-                        (at(date(2025, 8, 11 + k)), "approved", None),
+                        (at("2024-07-01"), "initial_visit", None),
+                        (at("2024-08-01"), "application", None),
+                        (at("2024-09-02"), "stage_one", None),
+                        (at("2024-11-04"), "stage_two", None),
+                        (at("2025-01-27"), "panel", None),
+                        (at(date(2025, 2, 10 + k)), "approved", None),
                     ],
                 )  # fmt: skip
             )
-        # New enquiries this week, Monday to Friday.
-        for k in range(THIS_WEEK):
-            household(postcode, enquired_at=at(date(2026, 3, 2 + k)), source_key="long_source")
-    admin = org.actor(session, org.admin)
+        # Last week's enquiries (Monday 23 to Friday 27 February), called within two hours and
+        # visited three days later; this week's (2 to 6 March), called within two hours.
+        for monday, visit in ((date(2026, 2, 23), True), (date(2026, 3, 2), False)):
+            for k in range(WEEKLY):
+                enquired = at(monday + timedelta(days=k), 10)
+                h = household(
+                    postcode, enquired_at=enquired, source_key="long_source",
+                    moves=[(enquired + timedelta(days=3), "initial_visit", None)] if visit else [],
+                )  # fmt: skip
+                log_activity(
+                    session, admin, h.id, "call", summary="Called", call_outcome="spoke",
+                    occurred_at=enquired + timedelta(hours=2),
+                )  # fmt: skip
     for h in carers:
         carer = session.exec(select(m.Carer).where(m.Carer.household_id == h.id)).one()
         set_at_risk(session, admin, carer.id, at_risk=True, reason=LONG_WHY)
@@ -150,11 +163,16 @@ def test_the_email_stays_under_its_bound_on_large_data(session, settings, org, l
     # The verdict per question, in both parts, counting the manager's six areas.
     mature = MANAGER_AREAS * (STALLED + WITHDREW + APPROVED)
     for start in (
-        f"On track: Enquiries: {MANAGER_AREAS * THIS_WEEK} this week",
-        "Needs action: Responding: 0% first attempted within a working day",
+        f"On track: Enquiries: {MANAGER_AREAS * WEEKLY} this week, no weekly target set, the "
+        "same as last week",
+        "On track: Responding: 100% first attempted within a working day, target 90%, the same "
+        "as last week; 100% spoken to within a working day; 100% of those spoken to last week "
+        "were offered an initial visit within 5 working days (target 80%).",
         f"Dropping out: of {mature} enquiries made 9 June 2024 to 8 June 2025",
         "Channels: ",
-        f"Carers staying: {MANAGER_AREAS * APPROVED} approved households",
+        f"Carers staying: {MANAGER_AREAS * APPROVED} approved households, 0 approved and 0 "
+        "deregistered this week, net +0 over 12 months; 100% still approved a year after "
+        f"approval; {MANAGER_AREAS * APPROVED} carer households at risk.",
     ):
         assert start in shown and start in text, start
     # The national figures' sources once, in a footnote, not in every verdict.
@@ -181,8 +199,9 @@ def test_the_email_stays_under_its_bound_on_large_data(session, settings, org, l
     # Long names are clipped, never dropped: each one starts there.
     for name in (LONG_WHY, LONG_REASON, LONG_SOURCE, LONG_CAMPAIGN):
         assert name not in text and name[:30] in text and name[:30] in shown
-    # Six areas, three named in the caption and the subject; never the seventh.
-    assert "and 3 more areas" in text and "and 3 more areas" in str(message["Subject"])
+    # Six areas: the first named in the caption and the subject, and how many more; never the
+    # seventh.
+    assert "and 5 more areas" in text and "and 5 more areas" in str(message["Subject"])
     assert LONG_AREAS[0] not in text and LONG_AREAS[0][:30] in text
     assert len(str(message["Subject"])) < 250
     everything = "\n".join([text, html, *(p.get_content() for p in message.iter_attachments())])
@@ -191,6 +210,12 @@ def test_the_email_stays_under_its_bound_on_large_data(session, settings, org, l
     # No assessment lines and no table in the email: they are on the page and in the CSV.
     assert "Assessment and panel" not in text and "Assessment and panel" not in shown
     assert "<table" not in html
+    # This week, not over yet, says so and keeps to the bound too.
+    unfinished = weekly_report_email(session, settings, date(2026, 3, 15), [org.manager.email])
+    shown, text = visible_text(_html(unfinished)), _text(unfinished)
+    print(f"large data, unfinished week: HTML {len(shown)}, text part {len(text)}")
+    assert "This week is not over yet" in shown and "This week is not over yet" in text
+    assert len(shown) < EMAIL_MAX_HTML_TEXT and len(text) < EMAIL_MAX_TEXT_PART
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
