@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate
+from html.parser import HTMLParser
 from pathlib import Path
 
 import jinja2
@@ -39,6 +40,8 @@ from funnel.weekly import (
     Verdict,
     WeeklyTables,
     assessment_summary,
+    benchmark_note,
+    clip,
     compute_weekly_tables,
     headline_numbers,
     report_as_of,
@@ -72,8 +75,11 @@ class WeeklyReport:
     actions: list[Action] = field(default_factory=list)
     # The web page of this report (the email links to it).
     page_url: str = ""
-    # The assessment measures in a few lines (below the verdicts and the top actions).
+    # The assessment measures in a few lines (on the page below the verdicts and the top
+    # actions, and in the CSV; not in the email).
     assessment: list[str] = field(default_factory=list)
+    # The sources of the national figures the verdicts quote, cited once.
+    benchmark_note: str = ""
 
     @property
     def week_unfinished(self) -> bool:
@@ -121,6 +127,16 @@ def _charts(
     ]
 
 
+def area_label(names: list[str] | None) -> str:
+    """ "All areas", one or two area names, or the first and how many more ("Northshire and 4
+    more areas"); each name clipped, so the caption and the subject are bounded."""
+    if names is None:
+        return "All areas"
+    if len(names) <= 2:
+        return ", ".join(clip(name) for name in names)
+    return f"{clip(names[0])} and {len(names) - 1} more areas"
+
+
 def build_weekly_report(
     data: FunnelData,
     week: IsoWeek,
@@ -134,16 +150,18 @@ def build_weekly_report(
     t = compute_weekly_tables(data, week, settings, config)
     changes, attention = summarise(t, data, settings, config)
     tables = report_tables(t, data, settings, config)
+    said = verdicts(t, data, settings, config)
     return WeeklyReport(
         title=config.report.title,
         service_name=settings.service.name,
-        area_label="All areas" if data.area_names is None else ", ".join(data.area_names),
+        area_label=area_label(data.area_names),
         week=week,
         as_of=data.as_of,
         generated_at=clock.now(),
         headlines=headline_numbers(t),
-        verdicts=verdicts(t, data, settings, config),
-        actions=top_actions(t, config),
+        verdicts=said,
+        benchmark_note=benchmark_note(said, config),
+        actions=top_actions(t, settings, config),
         assessment=assessment_summary(t, settings, config),
         page_url=f"{settings.service.public_base_url.rstrip('/')}/reports/weekly/{week}",
         changes=changes,
@@ -221,7 +239,7 @@ def render_email_html(
         .render(
             report=report,
             image_src=image_src,
-            email_charts=[name for name in EMAIL_CHARTS if report.charts],
+            email_charts=list(EMAIL_CHARTS) if report.charts else [],
             css=STYLESHEET.read_text(encoding="utf-8"),
             footer=footer,
         )
@@ -230,10 +248,47 @@ def render_email_html(
 
 EMAIL_TEXT_FOOTER = "Every table is attached as a CSV file."
 
+# The email's bounds, whatever the size of the data (funnel/README.md, "The weekly email"):
+# its HTML part's visible text (tags stripped, whitespace collapsed) and its text part, in
+# characters. Every list in it holds at most three households and every name from the data
+# is clipped (funnel.weekly.clip), so neither grows with the number of households or areas.
+EMAIL_MAX_HTML_TEXT = 2_500
+EMAIL_MAX_TEXT_PART = 2_800
+
+
+class _VisibleText(HTMLParser):
+    """The text a reader sees: every text node outside <head>, <style> and <script>."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in ("head", "style", "script", "title"):
+            self._hidden += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("head", "style", "script", "title") and self._hidden:
+            self._hidden -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.parts.append(data)
+
+
+def visible_text(html: str) -> str:
+    """An HTML document's visible text, tags stripped and whitespace collapsed: what
+    EMAIL_MAX_HTML_TEXT bounds."""
+    parser = _VisibleText()
+    parser.feed(html)
+    parser.close()
+    return " ".join(" ".join(parser.parts).split())
+
 
 def render_text(report: WeeklyReport, footer: str = EMAIL_TEXT_FOOTER) -> str:
-    """The verdicts, the top actions, the link to the page and the headline numbers as plain
-    text (the email's text part)."""
+    """The email's text part: the verdicts, the top actions, the headline numbers (one short
+    line each, no padding) and the link to the page."""
     lines = [
         report.title,
         f"{report.service_name} · {report.area_label}",
@@ -244,24 +299,17 @@ def render_text(report: WeeklyReport, footer: str = EMAIL_TEXT_FOOTER) -> str:
         lines += ["This week is not over yet: these are the figures so far.", ""]
     lines += ["The five questions"]
     lines += [f"- {v.status_label}: {v.text}" for v in report.verdicts]
+    if report.benchmark_note:
+        lines += [report.benchmark_note]
     lines += ["", "Top actions"]
     lines += [f"{i}. {a.text}" for i, a in enumerate(report.actions, 1)] or ["- Nothing overdue."]
-    if report.assessment:
-        lines += ["", "Assessment and panel"]
-        lines += [f"- {line}" for line in report.assessment]
-    lines += ["", f"The full report: {report.page_url}", ""]
-    header = ["", "This week", "Last week", "Change", "4-week average"]
-    cells = [h.cells() for h in report.headlines]
-    widths = [max(len(r[i]) for r in [header, *cells]) for i in range(len(header))]
-    for row in [header, *cells]:
-        lines.append(
-            "  ".join(
-                cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
-                for i, cell in enumerate(row)
-            ).rstrip()
-        )
+    lines += ["", "This week (last week, change; average of the 4 weeks before)"]
+    for h in report.headlines:
+        label, this_week, last_week, change, average = h.cells()
+        lines.append(f"- {label}: {this_week} ({last_week}, {change}; {average})")
+    lines += ["", f"The full report: {report.page_url}"]
     if footer:
-        lines += ["", footer]
+        lines += [footer]
     return "\n".join(lines) + "\n"
 
 
@@ -280,6 +328,7 @@ def report_csv(report: WeeklyReport) -> str:
     writer.writerow(["Summary"])
     for sentence in [
         *(v.text for v in report.verdicts),
+        *([report.benchmark_note] if report.benchmark_note else []),
         *report.assessment,
         *report.changes,
         *report.attention,

@@ -9,7 +9,8 @@ Which figures cover what:
   to have been approved; the enquiries of the last `cohort_weeks` weeks are shown too, with
   what is too early to tell said so;
 - response is the team's speed: a first attempt within the target, every enquiry counted;
-- stalled cases, panel deadlines and at-risk carers are as at the end of the week.
+- stalled cases, households at risk of missing the panel timescale and at-risk carers are
+  as at the end of the week.
 """
 
 from __future__ import annotations
@@ -53,9 +54,7 @@ class WeeklyTables:
     campaigns: pd.DataFrame
     areas: pd.DataFrame
     stalled: pd.DataFrame
-    panel: pd.DataFrame
     movement: pd.DataFrame
-    deregistration_reasons: pd.Series
     retention: dict[str, Any]
     utilisation: dict[str, Any]
     check_ins: pd.DataFrame
@@ -201,11 +200,7 @@ def compute_weekly_tables(
         campaigns=metrics.campaign_table(data, everyone),
         areas=metrics.channel_table(mature, "area"),
         stalled=stalled,
-        panel=metrics.panel_deadlines(
-            data, settings.reminders.panel_warning_months, settings.reminders.panel_deadline_months
-        ),
         movement=metrics.carer_movement(data, first_month, month_end),
-        deregistration_reasons=metrics.deregistration_reasons(data, year_period),
         retention=metrics.retention_12_months(data),
         # On the week's last day: a carer approved after the week is not in it.
         utilisation=metrics.place_utilisation(data, last_day),
@@ -378,25 +373,26 @@ def summarise(
             f"{int(worst['days_since_last_action'])} days without a move or contact, "
             f"{int(worst['days_over_target'])} over its {int(worst['target_days'])}-day target)."
         )
-    if len(t.panel):
-        overdue = int((t.panel["status"] == "overdue").sum())
-        approaching = len(t.panel) - overdue
-        deadline = f"the {settings.reminders.panel_deadline_months}-month panel deadline"
+    risk = t.timescale_at_risk
+    if len(risk):
+        overdue = int((risk["status"] == "overdue").sum())
+        approaching = len(risk) - overdue
+        deadline = f"the {settings.reminders.panel_deadline_months}-month panel timescale"
         if approaching and overdue:
             attention.append(
-                f"{_plural(approaching, 'application')} "
-                f"{'is' if approaching == 1 else 'are'} nearing {deadline} and {overdue} "
+                f"{_plural(approaching, 'household')} {'is' if approaching == 1 else 'are'} "
+                f"at risk of missing {deadline} and {overdue} "
                 f"{'is' if overdue == 1 else 'are'} past it."
             )
         elif approaching:
             attention.append(
-                f"{_plural(approaching, 'application')} "
-                f"{'is' if approaching == 1 else 'are'} nearing {deadline}."
+                f"{_plural(approaching, 'household')} {'is' if approaching == 1 else 'are'} "
+                f"at risk of missing {deadline}."
             )
         else:
             attention.append(
-                f"{_plural(overdue, 'application')} {'is' if overdue == 1 else 'are'} past "
-                f"{deadline}."
+                f"{_plural(overdue, 'household')} {'is' if overdue == 1 else 'are'} past "
+                f"{deadline} with no panel recommendation."
             )
     if len(t.at_risk):
         attention.append(f"{_plural(len(t.at_risk), 'carer household')} may be at risk of leaving.")
@@ -485,12 +481,6 @@ def report_tables(
     stalled = t.stalled.copy()
     stalled["stage_label"] = stalled["stage"].map(labels)
     stalled["household_id"] = stalled.index
-    panel = t.panel.copy()
-    panel["household_id"] = panel.index
-    panel["stage_label"] = panel["stage"].map(labels)
-    panel["status_label"] = panel["status"].map(
-        {"overdue": "Past the deadline", "approaching": "Deadline approaching"}
-    )
     movement = t.movement.reset_index()
     retention = pd.DataFrame(
         [
@@ -786,25 +776,6 @@ def report_tables(
             limit=rc.max_rows,
         ),
         Table(
-            "panel_deadlines",
-            "Applications nearing the panel deadline",
-            panel,
-            [
-                Column("reference", "Household", link="household_id"),
-                Column("area", "Area"),
-                Column("stage_label", "Stage"),
-                Column("application_on", "Application", "date"),
-                Column("deadline_on", "Panel due by", "date"),
-                Column("days_left", "Days left", "int"),
-                Column("status_label", "Status"),
-            ],
-            note=f"National Minimum Standard 14: a panel recommendation within "
-            f"{settings.reminders.panel_deadline_months} months of the application. Listed "
-            f"from {settings.reminders.panel_warning_months} months.",
-            empty="No application is near the panel deadline.",
-            limit=rc.max_rows,
-        ),
-        Table(
             "retention_summary",
             "Retention",
             retention,
@@ -964,6 +935,9 @@ class Verdict:
     question: str
     status: str
     text: str
+    # The national benchmarks the line quotes (keys of config/benchmarks.toml): their sources
+    # are cited once, below the verdicts (`benchmark_note`), not in every line.
+    benchmarks: tuple[str, ...] = ()
 
     @property
     def status_label(self) -> str:
@@ -1000,11 +974,40 @@ def _against(value: float | None, target: float | None, lower_is_better: bool = 
 
 
 def _benchmark(config: FunnelConfig, key: str, kind: str = "pct") -> str:
+    """ " (national 31%)", or "" when config/benchmarks.toml has no such figure. The source is
+    in the footnote (`benchmark_note`)."""
     b = config.benchmarks.get(key)
     if b is None:
         return ""
-    shown = _pct(b.value) if kind == "pct" else f"{b.value:,.0f}"
-    return f"national {shown}: {b.source} {b.year}"
+    shown = _pct(b.value) if kind == "pct" else f"{b.value:,.0f} days"
+    return f" (national {shown})"
+
+
+def benchmark_note(verdicts: list[Verdict], config: FunnelConfig) -> str:
+    """The sources of the national figures the verdicts quote, each named once: "National
+    figures: The Fostering Network, recruitment benchmark 2024; Ofsted, ... 2023-24." """
+    sources: list[str] = []
+    for v in verdicts:
+        for key in v.benchmarks:
+            b = config.benchmarks.get(key)
+            if b is not None and f"{b.source} {b.year}" not in sources:
+                sources.append(f"{b.source} {b.year}")
+    return f"National figures: {'; '.join(sources)}." if sources else ""
+
+
+# The longest a name from the data may run in a verdict or an action, so every line of the
+# email is bounded (funnel/README.md, "The weekly email"): a source, a campaign, a reason or
+# an area; a household reference (ours are 12 characters, FC-XXXX-XXXX); why a carer is at
+# risk (the social worker's words, up to 500 characters).
+NAME_MAX = 32
+REFERENCE_MAX = 24
+WHY_MAX = 40
+
+
+def clip(text: str, limit: int = NAME_MAX) -> str:
+    """`text` cut to at most `limit` characters, an ellipsis saying so."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
 
 
 def _join(parts: list[str]) -> str:
@@ -1063,8 +1066,8 @@ def verdicts(
         offered = t.response_by_week[-2]["offered_share"]
         if offered is not None:
             text += (
-                f"; of last week's enquirers we spoke to, {_pct(offered)} were offered an "
-                f"initial visit within {offer_days} working days (target "
+                f"; {_pct(offered)} of those spoken to last week were offered an initial "
+                f"visit within {offer_days} working days (target "
                 f"{_pct(targets.visit_offer_share)})"
             )
         text += "."
@@ -1108,15 +1111,16 @@ def verdicts(
             if "enquiry_to_approval" in config.benchmarks
             else None
         )
+        has_median = median is not None and not pd.isna(median)
         text = (
             f"Dropping out: of {_plural(total, 'enquiry', 'enquiries')} made "
             f"{t.mature_period.label}, "
             f"{_pct(visit)} reached an initial visit"
-            + (f" ({_benchmark(config, 'enquiry_to_initial_visit')})" if config.benchmarks else "")
+            + _benchmark(config, "enquiry_to_initial_visit")
             + f", {_pct(applied)} applied"
-            + (f" ({_benchmark(config, 'enquiry_to_application')})" if config.benchmarks else "")
+            + _benchmark(config, "enquiry_to_application")
             + f" and {_pct(approved)} were approved"
-            + (f" ({_benchmark(config, 'enquiry_to_approval')})" if config.benchmarks else "")
+            + _benchmark(config, "enquiry_to_approval")
             + (
                 f", {_versus(approved, before_approved, when='a quarter earlier')}"
                 if before_approved is not None
@@ -1124,12 +1128,8 @@ def verdicts(
             )
             + (
                 f"; a median of {median:,.0f} days to approval"
-                + (
-                    f" ({_benchmark(config, 'days_to_approval', 'days')})"
-                    if "days_to_approval" in config.benchmarks
-                    else ""
-                )
-                if median is not None and not pd.isna(median)
+                + _benchmark(config, "days_to_approval", "days")
+                if has_median
                 else ""
             )
             + (
@@ -1139,17 +1139,19 @@ def verdicts(
             )
             + (
                 f"; the commonest reason for withdrawing is "
-                f"\u201c{data.reason_label('withdrawn', reason)}\u201d."
+                f"\u201c{clip(data.reason_label('withdrawn', reason))}\u201d."
                 if reason
                 else "."
             )
         )
+        cited = ["enquiry_to_initial_visit", "enquiry_to_application", "enquiry_to_approval"]
         out.append(
             Verdict(
                 "drop_out",
                 "Where do people drop out and why?",
                 _against(approved, benchmark_target),
                 text,
+                tuple(cited + ["days_to_approval"] if has_median else cited),
             )
         )
 
@@ -1171,12 +1173,12 @@ def verdicts(
         most = sized.iloc[0]
         total = int(channels["enquiries"].sum())
         text = (
-            f"Channels: {data.source_label(best.name)} approves the most "
+            f"Channels: {clip(data.source_label(best.name))} approves the most "
             f"({_pct(best['to_approval'])} of its enquiries)"
         )
         if most.name != best.name:
             text += (
-                f"; {data.source_label(most.name)} brings the most enquiries "
+                f"; {clip(data.source_label(most.name))} brings the most enquiries "
                 f"({_pct(most['enquiries'] / total)}) and approves {_pct(most['to_approval'])}"
             )
         costs = t.campaign_costs
@@ -1184,7 +1186,7 @@ def verdicts(
         if len(priced):
             cheapest = priced.sort_values("cost_per_approval_pence").iloc[0]
             text += (
-                f"; cheapest approvals: {cheapest['campaign']} at "
+                f"; cheapest approvals: {clip(cheapest['campaign'])} at "
                 f"{format_value(cheapest['cost_per_approval_pence'], 'money')} each"
             )
         out.append(Verdict("channels", "Which channels work?", "good", text + "."))
@@ -1224,48 +1226,66 @@ class Action:
 
 
 def _days_left(days: int) -> str:
-    return f"{-days} days overdue" if days < 0 else f"{days} days left"
+    return f"{_plural(-days, 'day')} overdue" if days < 0 else f"{_plural(days, 'day')} left"
 
 
-def top_actions(t: WeeklyTables, config: FunnelConfig, limit: int = 3) -> list[Action]:
-    """The three things to do first: the stalled cases most over target, the applications
-    nearest to (or past) the panel deadline, and the carers at risk, each naming up to
-    `limit` households."""
+def top_actions(
+    t: WeeklyTables, settings: Settings, config: FunnelConfig, limit: int = 3
+) -> list[Action]:
+    """The three things to do first: the stalled cases most over target, the households
+    nearest to (or past) the panel timescale with no recommendation yet, and the carers at
+    risk of leaving, each naming at most `limit` households (the whole lists are on the page
+    and in the CSV). Every name from the data is clipped, so each line is bounded."""
     actions = []
+
+    def ids(top: pd.DataFrame) -> list[tuple[int, str]]:
+        return [(int(i), str(r)) for i, r in zip(top.index, top["reference"], strict=True)]
+
+    def of(top: pd.DataFrame, whole: pd.DataFrame) -> str:
+        return f" (of {len(whole):,})" if len(whole) > len(top) else ""
+
     if len(t.stalled):
         top = t.stalled.head(limit)
         actions.append(
             Action(
-                f"Move on the {_plural(len(top), 'stalled case')} most over target (of "
-                f"{len(t.stalled):,}): "
+                f"Move on the {_plural(len(top), 'stalled case')} most over target"
+                f"{of(top, t.stalled)}: "
                 + "; ".join(
-                    f"{row.reference} ({config.stage_label(row.stage).lower()}, "
-                    f"{int(row.days_over_target)} days over)"
+                    f"{clip(row.reference, REFERENCE_MAX)} "
+                    f"({clip(config.stage_label(row.stage).lower())}, "
+                    f"{int(row.days_over_target):,} days over)"
                     for row in top.itertuples()
                 )
                 + ".",
-                [(int(i), str(r)) for i, r in zip(top.index, top["reference"], strict=True)],
+                ids(top),
             )
         )
-    if len(t.panel):
-        top = t.panel.head(limit)
+    risk = t.timescale_at_risk
+    if risk is not None and len(risk):
+        top = risk.head(limit)
+        months = settings.reminders.panel_deadline_months
         actions.append(
             Action(
-                "Book panel for the applications nearest the 8-month timescale: "
+                f"Get a panel recommendation for the {_plural(len(top), 'household')} nearest "
+                f"the {months}-month timescale{of(top, risk)}: "
                 + "; ".join(
-                    f"{row.reference} ({_days_left(int(row.days_left))})"
+                    f"{clip(row.reference, REFERENCE_MAX)} ({_days_left(int(row.days_left))})"
                     for row in top.itertuples()
                 )
                 + ".",
-                [(int(i), str(r)) for i, r in zip(top.index, top["reference"], strict=True)],
+                ids(top),
             )
         )
     if len(t.at_risk):
         top = t.at_risk.head(limit)
         actions.append(
             Action(
-                f"Call the {_plural(len(top), 'carer household')} at risk of leaving first: "
-                + "; ".join(f"{row.reference} ({row.why})" for row in top.itertuples())
+                f"Call the {_plural(len(top), 'carer household')} at risk of leaving first"
+                f"{of(top, t.at_risk)}: "
+                + "; ".join(
+                    f"{clip(row.reference, REFERENCE_MAX)} ({clip(row.why, WHY_MAX)})"
+                    for row in top.itertuples()
+                )
                 + ".",
                 [],
             )

@@ -11,6 +11,8 @@ cohort (9 to 21 months before 8 March 2026): enquiries of 9 June 2024 to 8 June 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import date
 
@@ -26,7 +28,13 @@ from funnel import assessment
 from funnel.config import load_check_kinds
 from funnel.load import load_funnel_data
 from funnel.periods import IsoWeek, Period
-from funnel.report import build_weekly_report, render_email_html, render_html, render_text
+from funnel.report import (
+    build_weekly_report,
+    render_email_html,
+    render_html,
+    render_text,
+    report_csv,
+)
 from funnel.weekly import compute_weekly_tables
 from tests.funnel.helpers import at, make_history
 
@@ -292,7 +300,7 @@ def test_the_weekly_report_keeps_connected_persons_apart(session, built, setting
         "panel": 1, "approved": 0,
     }  # fmt: skip
     assert t.funnel.loc["approved", "conversion_from_enquiry"] == pytest.approx(0.2)
-    # The report: the tables, and the short lines the email carries below the verdicts.
+    # The report: the tables, and the short lines the page carries below the verdicts.
     report = build_weekly_report(data, WEEK, settings, with_charts=False)
     assert report.table("checks_outstanding").rows()[0][:3] == [
         "Enhanced DBS with the children's barred list", "2", "1",
@@ -313,15 +321,16 @@ def test_the_weekly_report_keeps_connected_persons_apart(session, built, setting
         "Panel this week: 1 recommendation (1 deferred), 0 decisions; 12 months: "
         "3 recommendations (1 approve, 1 do not approve, 1 deferred), 2 decisions (1 approved)."
     )
-    text = render_text(report)
-    assert text.index("Assessment and panel") > text.index("The five questions")
-    html = render_email_html(report, lambda chart: "")
-    assert html.index("assessment-heading") > html.index("verdicts-heading")
-    assert html.index("assessment-heading") > html.index("actions-heading")
-    # The email's assessment lines name no household: the list is on the page (and the CSV).
-    section = html[html.index("assessment-heading") :]
-    assert not any(h.reference in section[: section.index("</section>")] for h in built.values())
+    # The email leaves them out (it keeps to its bound, funnel/README.md); the page has them
+    # below the verdicts and the actions, naming no household, and the lists behind them.
+    assert "Assessment and panel" not in render_text(report)
+    assert "assessment-heading" not in render_email_html(report, lambda chart: "")
     page = render_html(report, lambda chart: "")
+    assert page.index("assessment-heading") > page.index("actions-heading")
+    section = page[page.index("assessment-heading") :]
+    assert lines[2] in section[: section.index("</section>")]
+    assert not any(h.reference in section[: section.index("</section>")] for h in built.values())
+    assert [lines[0]] in list(csv.reader(io.StringIO(report_csv(report))))
     assert 'id="section-assessment"' in page and 'id="section-kinship"' in page
     assert built["gus"].reference in page[page.index('id="table-timescale_at_risk"') :]
 
