@@ -474,35 +474,6 @@ def stalled_cases(data: FunnelData, target_days: dict[str, int]) -> pd.DataFrame
     return out.sort_values("days_over_target", ascending=False)
 
 
-def panel_deadlines(
-    data: FunnelData, warn_months: int = 7, deadline_months: int = 8
-) -> pd.DataFrame:
-    """Open applications with no panel recommendation yet, `warn_months` or more after the
-    application (National Minimum Standard 14: within 8 months). Soonest deadline first."""
-    j = data.journeys
-    open_ = j["outcome"].isin(["in_progress", "on_hold"]).to_numpy()
-    waiting = open_ & j["reach_application"].notna().to_numpy() & j["reach_panel"].isna().to_numpy()
-    j = j[waiting]
-    applied = j["reach_application"].dt.tz_convert(data.tz).dt.tz_localize(None).dt.normalize()
-    today = pd.Timestamp(data.as_of.tz_convert(data.tz).date())
-    warn_from = applied + pd.DateOffset(months=warn_months)
-    deadline = applied + pd.DateOffset(months=deadline_months)
-    due = (warn_from <= today).to_numpy()
-    days_left = (deadline - today).dt.days
-    out = pd.DataFrame(
-        {
-            "reference": j["reference"],
-            "area": j["area"].astype(object),
-            "stage": j["stage"].astype(str),
-            "application_on": applied.dt.date,
-            "deadline_on": deadline.dt.date,
-            "days_left": days_left,
-        }
-    )[due]
-    out["status"] = np.where(out["days_left"] < 0, "overdue", "approaching")
-    return out.sort_values("days_left")
-
-
 # -- retention ----------------------------------------------------------------------------
 
 

@@ -318,14 +318,6 @@ def test_stalled_cases_use_the_last_move_or_activity(data):
     assert stalled["stage"].tolist() == ["stage_one", "enquiry"]
 
 
-def test_applications_near_the_panel_deadline(data):
-    panel = metrics.panel_deadlines(data, warn_months=7, deadline_months=8)
-    assert panel["reference"].tolist() == ["H15", "H16"]
-    assert [str(d) for d in panel["deadline_on"]] == ["2026-03-01", "2026-03-20"]
-    assert panel["days_left"].tolist() == [-9, 10]
-    assert panel["status"].tolist() == ["overdue", "approaching"]
-
-
 def test_weekly_enquiries_trend(data):
     trend = metrics.weekly_enquiries(data, IsoWeek(2026, 6), weeks=6)
     # ISO week 1 of 2026 starts on Monday 29 December: W02 holds H1-H5, W03 H6-H10,
