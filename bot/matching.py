@@ -592,6 +592,8 @@ KINSHIP_OVERRIDES = frozenset(
         "types-of-fostering",
         "own-children",
         "spare-room",
+        # "my cousin's children might go into care, can i step in" is not yet a visit to book.
+        "book-visit",
         FALLBACK,
     }
 )
