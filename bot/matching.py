@@ -601,7 +601,9 @@ _KIN_CHILD = re.compile(
     r"\b(?:grand(?:son|daughter|child|children|kid|kids|baby|babies)s?|nieces?|nephews?|"
     r"kinship|connected (?:person|persons|carer|carers)|"
     r"(?:sisters|brothers|cousins|friends|mates|neighbours|daughters|sons|nephews|nieces|"
-    r"aunties|aunts|uncles) (?:kids|children|child|son|sons|daughter|daughters|boy|"
+    r"stepdaughters|stepsons|aunties|aunts|uncles) "
+    r"(?:(?:two|three|four|2|3|4|little|young|baby|teenage|eldest|youngest|older|younger) )?"
+    r"(?:kids|children|child|son|sons|daughter|daughters|boy|"
     r"boys|girl|girls|baby|babies|little one|little ones|lad|lads|toddler|twins))\b"
 )
 
