@@ -65,9 +65,10 @@ TEMPERATURE_FOLDS = 3
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'"})
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _REPEATED = re.compile(r"([a-z])\1{2,}")
-# "I'm 58", "turned 67", "in our sixties": a person's age is a question about age.
+# "I'm 58", "turned 67", "in our sixties", "under 60": a person's age is a question about age.
 _AGE = re.compile(
-    r"\b(?:i am|we are|turned|turning|aged|age|im|be|being|at) (?:nearly |almost |over |only )?"
+    r"\b(?:i am|we are|turned|turning|turn|aged|age|im|be|being|at|under|over|past|till|until) "
+    r"(?:nearly |almost |over |only )?"
     r"(?:1[6-9]|[2-9][0-9])\b|\b(?:1[6-9]|[2-9][0-9]) (?:years|year|yrs)\b|"
     r"\b(?:twenties|thirties|forties|fifties|sixties|seventies|eighties|20s|30s|40s|50s|60s|70s|80s)\b"
 )
