@@ -582,6 +582,7 @@ ANIMAL_FOSTERING = re.compile(
 
 KINSHIP = "kinship"
 # The topics a relative's or friend's child turns into kinship (see Matcher.kinship_first).
+# Not age: grandparents asking whether they are too old mention their grandchildren too.
 KINSHIP_OVERRIDES = frozenset(
     {
         "support",
@@ -589,7 +590,6 @@ KINSHIP_OVERRIDES = frozenset(
         "process",
         "timescale",
         "relationship-status",
-        "age",
         "types-of-fostering",
         "own-children",
         "spare-room",
