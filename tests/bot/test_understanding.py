@@ -187,8 +187,9 @@ def test_questions_between_two_topics(offline_assistant, text, slug):
 
 
 def test_the_cross_validation_split_is_the_same_every_time(knowledge):
-    """The figure is reproducible: the folds depend on the examples and the seed only."""
-    examples = [(e.slug, t) for e in knowledge.entries() for t in e.examples]
+    """The figure is reproducible: the folds depend on the examples and the seed only.
+    Twenty examples of each slug are enough to show it, and keep the test cheap."""
+    examples = [(e.slug, t) for e in knowledge.entries() for t in e.examples[:20]]
 
     def tests(seed):
         return [tuple(test) for _train, test in fold_split(examples, 5, seed)]
