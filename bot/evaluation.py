@@ -137,11 +137,8 @@ def cross_validate(
     """Train on all folds of the knowledge base's examples but one, test on that one, for
     every fold. With `detector` (bot.safeguarding.detect), it runs first as in the assistant."""
     examples = [(e.slug, text) for e in entries for text in e.examples]
-    labels = np.array([slug for slug, _ in examples])
     result = Evaluation()
-    splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
-    groups = near_copy_groups(examples)
-    for train, test in splitter.split(np.zeros(len(labels)), labels, groups):
+    for train, test in fold_split(examples, folds, seed):
         kept: dict[str, list[str]] = defaultdict(list)
         for index in train:
             slug, text = examples[index]
@@ -161,6 +158,17 @@ def cross_validate(
                 analysis = matcher.analyse(text)
             result.add(slug, analysis, text)
     return result
+
+
+def fold_split(
+    examples: list[tuple[str, str]], folds: int = 5, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) indices per fold: stratified by slug, near copies in one fold, and
+    shuffled by `seed` only, so the same examples and seed always give the same folds."""
+    labels = np.array([slug for slug, _ in examples])
+    splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
+    groups = near_copy_groups(examples)
+    return list(splitter.split(np.zeros(len(labels)), labels, groups))
 
 
 def near_copy_groups(examples: list[tuple[str, str]]) -> np.ndarray:

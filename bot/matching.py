@@ -65,9 +65,10 @@ TEMPERATURE_FOLDS = 3
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'"})
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _REPEATED = re.compile(r"([a-z])\1{2,}")
-# "I'm 58", "turned 67", "in our sixties": a person's age is a question about age.
+# "I'm 58", "turned 67", "in our sixties", "under 60": a person's age is a question about age.
 _AGE = re.compile(
-    r"\b(?:i am|we are|turned|turning|aged|age|im|be|being|at) (?:nearly |almost |over |only )?"
+    r"\b(?:i am|we are|turned|turning|turn|aged|age|im|be|being|at|under|over|past|till|until) "
+    r"(?:nearly |almost |over |only )?"
     r"(?:1[6-9]|[2-9][0-9])\b|\b(?:1[6-9]|[2-9][0-9]) (?:years|year|yrs)\b|"
     r"\b(?:twenties|thirties|forties|fifties|sixties|seventies|eighties|20s|30s|40s|50s|60s|70s|80s)\b"
 )
@@ -347,7 +348,7 @@ class Matcher:
             # Only when the context alone is what the whole message was taken for, and the
             # questions alone are clearly about something else.
             questions = [c for c in clauses if c not in telling]
-            if not all(self.generic(c) for c in questions):
+            if not all(self.generic(c) or self.dependent(c) for c in questions):
                 asked_decision, asked_found = self.decide(self.ranked(" ".join(questions)))
                 told = self.decide(self.ranked(" ".join(telling)))[1][0]
                 if (
@@ -362,7 +363,7 @@ class Matcher:
             for clause in clauses[:6]:
                 if not self.asking(clause, text):
                     continue
-                if self.generic(clause):
+                if self.generic(clause) or self.dependent(clause):
                     # "could I become a foster carer?": the topic is in the rest.
                     continue
                 clause_decision, (match, *_rest) = self.decide(self.ranked(clause))
@@ -373,19 +374,44 @@ class Matcher:
                 if all(m.slug != match.slug for m in asked):
                     asked.append(match)
         if decision == CLARIFY and len(asked) < 2:
-            return Analysis(best=best, matches=(best,), decision=CLARIFY, alternatives=found)
+            return self.kinship_first(
+                text, Analysis(best=best, matches=(best,), decision=CLARIFY, alternatives=found)
+            )
         # Answer the questions asked, in the order asked; statements are context only.
         matches = asked or ([best] if decision == ANSWER else [])
         if not matches:
             return Analysis(best=best, matches=(best,), decision=FALLBACK)
         if all(m.slug != best.slug for m in matches):
             best = matches[0]
-        return Analysis(best=best, matches=tuple(matches[:3]), decision=ANSWER)
+        return self.kinship_first(
+            text, Analysis(best=best, matches=tuple(matches[:3]), decision=ANSWER)
+        )
+
+    def kinship_first(self, text: str, analysis: Analysis) -> Analysis:
+        """Someone raising (or about to raise) a relative's or a friend's child is on the
+        kinship pathway whatever they ask about: "I'm raising my grandson, what help can we
+        get" needs the kinship answer (connected person, special guardianship, kinship
+        support), not the support for foster carers; likewise for their money, the process or
+        how long it takes. Adoption, contact with the birth family, a concern about a child and
+        the intents keep their own answers."""
+        if not KINSHIP_OVERRIDES or KINSHIP not in self.is_topic:
+            return analysis
+        chosen = analysis.alternatives[0] if analysis.decision == CLARIFY else analysis.best
+        if chosen.slug not in KINSHIP_OVERRIDES or not kin_child(self.normaliser.tokens(text)):
+            return analysis
+        kinship = Match(KINSHIP, max(chosen.score, 0.5))
+        others = tuple(m for m in analysis.matches if m.slug not in (chosen.slug, KINSHIP))
+        return Analysis(best=kinship, matches=(kinship, *others)[:3], decision=ANSWER)
 
     @staticmethod
     def asking(clause: str, text: str) -> bool:
         lowered = text.lower()
         return asks(clause) or f"{clause}?" in lowered or f"{clause} ?" in lowered
+
+    def dependent(self, clause: str) -> bool:
+        """A question whose subject is in what was said before it: "can he live with me",
+        "should we wait", "what help can we get"."""
+        return any(w in DEPENDENT_WORDS for w in self.normaliser.tokens(clause))
 
     def generic(self, clause: str) -> bool:
         """A question with no subject of its own ("can I still apply", "is that ok")."""
@@ -554,6 +580,40 @@ ANIMAL_FOSTERING = re.compile(
 )
 
 
+KINSHIP = "kinship"
+# The topics a relative's or friend's child turns into kinship (see Matcher.kinship_first).
+# Not age: grandparents asking whether they are too old mention their grandchildren too.
+KINSHIP_OVERRIDES = frozenset(
+    {
+        "support",
+        "allowances",
+        "process",
+        "timescale",
+        "relationship-status",
+        "types-of-fostering",
+        "own-children",
+        "spare-room",
+        # "my cousin's children might go into care, can i step in" is not yet a visit to book.
+        "book-visit",
+        FALLBACK,
+    }
+)
+_KIN_CHILD = re.compile(
+    r"\b(?:grand(?:son|daughter|child|children|kid|kids|baby|babies)s?|nieces?|nephews?|"
+    r"kinship|connected (?:person|persons|carer|carers)|"
+    r"(?:sisters|brothers|cousins|friends|mates|neighbours|daughters|sons|nephews|nieces|"
+    r"stepdaughters|stepsons|aunties|aunts|uncles) "
+    r"(?:(?:two|three|four|2|3|4|little|young|baby|teenage|eldest|youngest|older|younger) )?"
+    r"(?:kids|children|child|son|sons|daughter|daughters|boy|"
+    r"boys|girl|girls|baby|babies|little one|little ones|lad|lads|toddler|twins))\b"
+)
+
+
+def kin_child(words: Sequence[str]) -> bool:
+    """A relative's or friend's child ("my grandson", "my sisters kids", "her nephew")."""
+    return _KIN_CHILD.search(" ".join(words)) is not None
+
+
 def animal_fostering(text: str) -> bool:
     return ANIMAL_FOSTERING.search(" ".join(basic_tokens(text))) is not None
 
@@ -591,6 +651,13 @@ STOP_WORDS = _words(
     for with and or but so if do does did can could would should will shall just there this that
     these those please ok okay um uh really very much any some get got have has
     had about as by from up out what how when where which who why im ive id"""
+)
+# A question with one of these words takes its subject from what was said before it ("we're
+# raising our grandson, what help can we get"; "we have a newborn, should we wait"; "my
+# nephew is in care, can he come to us"), so it does not replace the whole message's topic.
+DEPENDENT_WORDS = _words(
+    """he she him her his it that this them they those these instead wait waiting help
+    support"""
 )
 # The frame of a question, not its subject.
 FRAME_WORDS = _words(

@@ -22,7 +22,13 @@ from rapidfuzz import fuzz
 
 from bot import safeguarding
 from bot.assistant import Assistant
-from bot.evaluation import cross_validate, evaluate, near_copy_groups, read_eval_file
+from bot.evaluation import (
+    cross_validate,
+    evaluate,
+    fold_split,
+    near_copy_groups,
+    read_eval_file,
+)
 from bot.knowledge import (
     REQUIRED_INTENTS,
     REQUIRED_TOPICS,
@@ -39,9 +45,12 @@ FRESH_FILE = HERE / "eval_fresh.csv"
 # Cross-validation floors: a little under what is measured, so a real regression fails.
 # Near copies of one phrasing share a fold (bot.evaluation.near_copy_groups), which made the
 # figures stricter than before: 88.2% overall, 84.5% off-topic when that came in; 89.6% and
-# 91.3% after the examples of issue 10.
-CV_MIN_OVERALL = 0.89
-CV_MIN_OFF_TOPIC = 0.89
+# 91.3% after the examples of issue 10; 91.1% and 91.0% (seed 0; 90.7-91.4% and 90.4-91.2%
+# over seeds 0-4) with the kinship, "points back" and age rules of bot/matching.py and 191
+# more examples.
+CV_SEED = 0
+CV_MIN_OVERALL = 0.90
+CV_MIN_OFF_TOPIC = 0.90
 CV_MIN_PER_TOPIC = 0.65
 CV_MAX_FALSE_ALARMS = 0.01
 # The independent file (the lead sets these once it is written).
@@ -60,7 +69,11 @@ def knowledge():
 @pytest.fixture(scope="module")
 def cv(knowledge):
     return cross_validate(
-        knowledge.entries(), knowledge.language, folds=5, detector=safeguarding.detect
+        knowledge.entries(),
+        knowledge.language,
+        folds=5,
+        detector=safeguarding.detect,
+        seed=CV_SEED,
     )
 
 
@@ -151,6 +164,40 @@ def test_near_misses(offline_assistant, text, slug):
         assert analysis.alternatives[0].slug == slug, analysis
     else:
         assert analysis.best.slug == slug, analysis
+
+
+BETWEEN_TOPICS = {
+    # A relative's or friend's child is the kinship pathway, whatever is asked about it.
+    "me and my wife are bringing up our granddaughter, is there any help for us": "kinship",
+    "my nephew has lived with us since christmas, what support can we get": "kinship",
+    "my sisters two boys are in care, could they come to us": "kinship",
+    # A foster carer asking about support is still asking about support.
+    "im a foster carer, what support is there": "support",
+    # A question that points back ("should we wait") is about what was said before it.
+    "we've just had a baby, should we wait a bit before fostering": "own-children",
+    # Step-children are the household's own children, not kinship.
+    "my stepdaughter stays with us at weekends, does she count": "own-children",
+}
+
+
+@pytest.mark.parametrize(("text", "slug"), BETWEEN_TOPICS.items())
+def test_questions_between_two_topics(offline_assistant, text, slug):
+    analysis = offline_assistant.analyse(text)
+    assert analysis.decision != CLARIFY and analysis.best.slug == slug, analysis
+
+
+def test_the_cross_validation_split_is_the_same_every_time(knowledge):
+    """The figure is reproducible: the folds depend on the examples and the seed only.
+    Twenty examples of each slug are enough to show it, and keep the test cheap."""
+    examples = [(e.slug, t) for e in knowledge.entries() for t in e.examples[:20]]
+
+    def tests(seed):
+        return [tuple(test) for _train, test in fold_split(examples, 5, seed)]
+
+    assert tests(CV_SEED) == tests(CV_SEED)
+    assert tests(CV_SEED) != tests(CV_SEED + 1)
+    every = sorted(i for fold in tests(CV_SEED) for i in fold)
+    assert every == list(range(len(examples)))
 
 
 def test_a_pet_beside_a_fostered_child_is_still_about_pets(offline_assistant):
