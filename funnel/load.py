@@ -44,6 +44,7 @@ from crm.models import (
 )
 from funnel.frames import (
     DEFAULT_TZ,
+    NAT_NS,
     UTC_DTYPE,
     FunnelData,
     as_ns,
@@ -332,18 +333,28 @@ def load_funnel_data(
     return make_funnel_data(as_of, tz=tz, **frames)
 
 
-def _load(
-    session: Session,
-    as_of: datetime,
-    as_of_date: date,
-    area_ids: list[int] | None,
-    visible: sa.ColumnElement[bool] | None = None,
-) -> dict[str, Any]:
-    def in_areas(column: sa.ColumnElement) -> list[sa.ColumnElement]:
-        return [] if area_ids is None else [column.in_(area_ids)]
+_HOUSEHOLD_KINDS = {
+    "household_id": "int",
+    "reference": "text",
+    "area_id": "int",
+    "source_key": "code",
+    "source_text": "text",
+    "campaign_id": "int",
+    "campaign_text": "text",
+    "enquiry_channel": "code",
+    "enquired_at": "time",
+    "first_contact_at": "time",
+    "is_kinship": "bool",
+    "officer_id": "int",
+    "referrer_household_id": "int",
+    "hidden": "bool",
+}
 
-    dialect = session.connection().dialect.name
 
+def _households(
+    session: Session, where: list[sa.ColumnElement], hidden: sa.ColumnElement[bool]
+) -> pd.DataFrame:
+    """The households' own columns (no names yet), in id order."""
     hh = Household.__table__.c
     households = _frame(
         session,
@@ -361,49 +372,85 @@ def _load(
             hh.is_kinship,
             hh.assigned_officer_id.label("officer_id"),
             hh.referrer_household_id,
-            (sa.false() if visible is None else sa.not_(visible)).label("hidden"),
-        ).where(_scan(dialect, hh.enquired_at) <= as_of, *in_areas(hh.area_id)),
-        {
-            "household_id": "int",
-            "reference": "text",
-            "area_id": "int",
-            "source_key": "code",
-            "source_text": "text",
-            "campaign_id": "int",
-            "campaign_text": "text",
-            "enquiry_channel": "code",
-            "enquired_at": "time",
-            "first_contact_at": "time",
-            "is_kinship": "bool",
-            "officer_id": "int",
-            "referrer_household_id": "int",
-            "hidden": "bool",
-        },
+            hidden.label("hidden"),
+        ).where(*where),
+        _HOUSEHOLD_KINDS,
     )
-    # The area's and the officer's names from their ids, not joined onto every household (that
-    # made SQLite's part of this read a third longer): the areas and the staff in one query.
+    ids = households["household_id"].to_numpy()
+    if len(ids) > 1 and not (ids[1:] > ids[:-1]).all():
+        # PostgreSQL (or an index on SQLite) may give them in another order: by id always.
+        households = households.iloc[np.argsort(ids, kind="stable")].reset_index(drop=True)
+    return households
+
+
+def _names(session: Session) -> dict[str, dict[int, str]]:
+    """The areas' and the staff's names by id, in one query (mapped onto the ids rather than
+    joined onto every household: that made SQLite's part of the read a third longer)."""
     ar, st = Area.__table__.c, StaffUser.__table__.c
-    names = session.connection().execute(
+    rows = session.connection().execute(
         sa.union_all(
             sa.select(sa.literal_column("0").label("staff"), ar.id, ar.name),
             sa.select(sa.literal_column("1").label("staff"), st.id, st.name),
         )
     )
     named: dict[str, dict[int, str]] = {"area": {}, "staff": {}}
-    for staff, row_id, name in names:
+    for staff, row_id, name in rows:
         named["staff" if staff else "area"][int(row_id)] = name
+    return named
+
+
+def _name_ids(households: pd.DataFrame, named: dict[str, dict[int, str]]) -> None:
+    """The area and officer names beside their ids (in place)."""
     for column, ids, table in (("area", "area_id", "area"), ("officer", "officer_id", "staff")):
         households.insert(
             households.columns.get_loc(ids) + 1, column, _names_of(households[ids], named[table])
         )
+
+
+def _areas_frame(named: dict[str, dict[int, str]]) -> pd.DataFrame:
     area_rows = sorted(named["area"].items())
-    areas = pd.DataFrame(
+    return pd.DataFrame(
         {
             "area_id": np.array([i for i, _ in area_rows], dtype=np.int64),
             "name": pd.Series(np.array([n or None for _, n in area_rows], dtype=object)),
         },
         index=pd.RangeIndex(len(area_rows)),
     )
+
+
+def _by_household(ids: pd.Series, keys: pd.Series, values: pd.Series) -> pd.Series:
+    """`ids.map(dict(zip(keys, values)))` for unique keys and UTC datetimes, by position (the
+    map went through a Python object per value: 0.1 s at 100,000 households)."""
+    position = pd.Index(keys.to_numpy()).get_indexer(ids.to_numpy())
+    times = as_ns(values)
+    picked = times[position] if len(times) else np.zeros(len(position), dtype=np.int64)
+    taken = np.where(position >= 0, picked, NAT_NS)
+    return pd.Series(pd.DatetimeIndex(taken.view("M8[ns]")).tz_localize("UTC"), index=ids.index)
+
+
+def _load(
+    session: Session,
+    as_of: datetime,
+    as_of_date: date,
+    area_ids: list[int] | None,
+    visible: sa.ColumnElement[bool] | None = None,
+) -> dict[str, Any]:
+    def in_areas(column: sa.ColumnElement) -> list[sa.ColumnElement]:
+        return [] if area_ids is None else [column.in_(area_ids)]
+
+    dialect = session.connection().dialect.name
+
+    hh = Household.__table__.c
+    households = _households(
+        session,
+        [_scan(dialect, hh.enquired_at) <= as_of, *in_areas(hh.area_id)],
+        sa.false() if visible is None else sa.not_(visible),
+    )
+    # The area's and the officer's names from their ids, not joined onto every household (that
+    # made SQLite's part of this read a third longer): the areas and the staff in one query.
+    named = _names(session)
+    _name_ids(households, named)
+    areas = _areas_frame(named)
     # first contact after as_of had not happened yet, as at as_of.
     if len(households):
         contact = households["first_contact_at"]
@@ -454,10 +501,9 @@ def _load(
     )
     for extra, column in ((attempts, "first_attempt_at"), (offers, "visit_offered_at")):
         if len(households) and len(extra):
-            by_household = pd.Series(
-                extra[column].to_numpy(), index=extra["household_id"].to_numpy()
+            households[column] = _by_household(
+                households["household_id"], extra["household_id"], extra[column]
             )
-            households[column] = households["household_id"].map(by_household)
 
     ev = StageEvent.__table__.c
     household_filter = (
