@@ -8,13 +8,17 @@ Nothing here writes to the database.
 from __future__ import annotations
 
 import gc
+import threading
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from pandas.api.types import union_categoricals
 from sqlmodel import Session
 
 from crm import clock
@@ -45,6 +49,7 @@ from crm.models import (
 from funnel.frames import (
     DEFAULT_TZ,
     NAT_NS,
+    STAGE_DTYPE,
     UTC_DTYPE,
     FunnelData,
     as_ns,
@@ -566,6 +571,33 @@ def _load(
             "last_activity_at"
         ].max()
 
+    small = _small_frames(session, dialect, as_of, as_of_date, area_ids)
+    area_names = (
+        None
+        if area_ids is None
+        else sorted(areas.loc[areas["area_id"].isin(area_ids), "name"].tolist())
+    )
+    return {
+        "households": households,
+        "events": events,
+        "last_activity": last_activity,
+        "areas": areas,
+        "area_names": area_names,
+        **small,
+    }
+
+
+def _small_frames(
+    session: Session, dialect: str, as_of: datetime, as_of_date: date, area_ids: list[int] | None
+) -> dict[str, pd.DataFrame]:
+    """The carers and what hangs from them, the lists, the checks and the panel listings (a
+    few thousand rows each): read for every report as at its moment."""
+
+    def in_areas(column: sa.ColumnElement) -> list[sa.ColumnElement]:
+        return [] if area_ids is None else [column.in_(area_ids)]
+
+    hh = Household.__table__.c
+    in_households = [] if area_ids is None else [sa.select(hh.id).where(hh.area_id.in_(area_ids))]
     ca = Carer.__table__.c
     # In the same query (one row per carer: one first applicant, one notice at most): the first
     # applicant's date of birth and the written notice running as at as_of (funnel.leavers).
@@ -747,6 +779,469 @@ def _load(
                 panel_listings[when] = panel_listings[when].where(~later)
                 panel_listings[what] = panel_listings[what].astype(object).where(~later, None)
 
+    return {
+        "carers": carers,
+        "placements": placements,
+        "check_ins": check_ins,
+        "campaigns": campaigns,
+        "sources": sources,
+        "reasons": reasons,
+        "checks": checks,
+        "panel_listings": panel_listings,
+    }
+
+
+# -- the frames kept between reports ----------------------------------------------------------
+#
+# The report of another week, of another area or after one more stage event reads mostly the
+# same rows again. A FrameStore keeps the large tables whole (every household, stage event,
+# activity, initial-visit booking and task done by staff, with no moment or area applied) and
+# makes each report's frames from them in pandas: filtered to the moment and the areas exactly
+# as the queries above filter them, so the frames come out the same, value for value. The
+# small tables (carers, placements, check-ins, lists, checks, panel listings) are read for each
+# report as before.
+#
+# When the data version moves on, only what changed is read: the stage events, activities and
+# bookings are only ever added to (by id; erasing a household is audited and reloads all), and
+# a household is read again when it is new, audited as changed, or has a new event, activity,
+# booking or task; tasks done are read again when new or audited. Anything else in the audit
+# trail since (a change to something this does not know) reloads everything, and so does age:
+# edits that no audit records are seen within FULL_RELOAD_SECONDS.
+
+FULL_RELOAD_SECONDS = 600
+# Audited changes to these touch none of the kept tables (their rows are read per report, or
+# not at all); "household" and "task" say which rows to read again.
+_KEPT_ELSEWHERE = frozenset(
+    {
+        "appointment",  # moved or cancelled: the booking (an offer) stays
+        "area",
+        "campaign",
+        "carer",
+        "carer_break",
+        "carer_leaving",
+        "constellation",
+        "constellation_member",
+        "course_attendance",
+        "form_f_section",
+        "household_check",
+        "household_document",
+        "household_member",
+        "household_pet",
+        "import_mapping",
+        "outbox_message",
+        "panel_listing",
+        "panel_meeting",
+        "placement",
+        "reason",
+        "source",
+        "staff_session",
+        "staff_user",
+        "supervision_visit",
+        "temporary_approval",
+        "training_record",
+    }
+)
+_VERSION_PARTS = [model.__tablename__ for model in _GROWING] + ["audit"]
+
+
+@dataclass
+class _Kept:
+    version: tuple[int, ...]
+    loaded_at: float
+    households: pd.DataFrame  # by id, no names, "hidden" False
+    events: pd.DataFrame  # with their ids, in household order
+    activities: pd.DataFrame  # household_id, occurred_at, attempt
+    offers: pd.DataFrame  # household_id, created_at
+    tasks: pd.DataFrame  # task_id, household_id, done_at (done by staff)
+
+
+class FrameStore:
+    """The large tables kept between reports (see above); one per database, shared by threads.
+    `last_read` says what the last `load` read: "all", "changes" or "nothing"."""
+
+    def __init__(self, full_reload_seconds: float = FULL_RELOAD_SECONDS) -> None:
+        self.full_reload_seconds = full_reload_seconds
+        self.last_read = ""
+        self._kept: _Kept | None = None
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept = None
+
+    def load(
+        self,
+        session: Session,
+        *,
+        as_of: datetime | None = None,
+        area_ids: Iterable[int] | None = None,
+        tz: str = DEFAULT_TZ,
+        visible: sa.ColumnElement[bool] | None = None,
+        version: tuple[int, ...] | None = None,
+    ) -> FunnelData:
+        """The same FunnelData as `load_funnel_data` with these arguments."""
+        as_of = as_of or clock.now()
+        if as_of.tzinfo is None:
+            raise ValueError("as_of must be timezone-aware")
+        as_of_date = pd.Timestamp(as_of).tz_convert(tz).date()
+        area_ids = None if area_ids is None else sorted(set(area_ids))
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            with self._lock:
+                kept = self._refresh(session, version or data_version(session))
+            frames = _from_kept(session, kept, as_of, as_of_date, area_ids, visible)
+        finally:
+            if collecting:
+                gc.enable()
+        return make_funnel_data(as_of, tz=tz, **frames)
+
+    def _refresh(self, session: Session, version: tuple[int, ...]) -> _Kept:
+        kept, now = self._kept, time.monotonic()
+        if kept is not None and kept.version == version:
+            self.last_read = "nothing"
+            return kept
+        changed = None
+        if kept is not None and now - kept.loaded_at < self.full_reload_seconds:
+            changed = _read_changes(session, kept, version)
+        if changed is None:
+            changed = _read_all(session, version)
+            self.last_read = "all"
+        else:
+            self.last_read = "changes"
+        self._kept = changed
+        return changed
+
+
+def _read_all(session: Session, version: tuple[int, ...]) -> _Kept:
+    return _Kept(
+        version=version,
+        loaded_at=time.monotonic(),
+        households=_households(session, [], sa.false()),
+        events=_in_household_order(_events(session, [])),
+        activities=_activities(session, []),
+        offers=_offers(session, []),
+        tasks=_tasks_done(session, []),
+    )
+
+
+def _read_changes(session: Session, kept: _Kept, version: tuple[int, ...]) -> _Kept | None:
+    """`kept` brought up to `version` by reading what changed, or None when that cannot be
+    told from the ids and the audit trail."""
+    old = dict(zip(_VERSION_PARTS, kept.version, strict=True))
+    new = dict(zip(_VERSION_PARTS, version, strict=True))
+    if any(new[part] < old[part] for part in _VERSION_PARTS):
+        return None  # rows gone (or another database)
+    audit = AuditEvent.__table__.c
+    changes = session.connection().execute(
+        sa.select(audit.action, audit.entity, audit.entity_id).where(
+            audit.id > old["audit"],
+            audit.id <= new["audit"],
+            audit.action.in_([a.value for a in AUDITED_CHANGES]),
+        )
+    )
+    households: set[int] = set()
+    tasks: set[int] = set()
+    for action, entity, entity_id in changes:
+        if action == AuditAction.ERASE.value or entity_id is None:
+            return None
+        if entity == "household":
+            households.add(int(entity_id))
+        elif entity == "task":
+            tasks.add(int(entity_id))
+        elif entity not in _KEPT_ELSEWHERE:
+            return None
+    ev, act, ap, task = (t.__table__.c for t in (StageEvent, Activity, Appointment, Task))
+    events = _events(session, [ev.id > old["stage_event"]])
+    activities = _activities(session, [act.id > old["activity"]])
+    offers = _offers(session, [ap.id > old["appointment"]])
+    new_tasks = _tasks_done(
+        session,
+        [sa.or_(task.id > old["task"], task.id.in_(sorted(tasks)))]
+        if tasks
+        else [task.id > old["task"]],
+    )
+    # A task touched may since have been undone or moved: drop its old row either way.
+    touched = np.union1d(
+        np.fromiter(tasks, dtype=np.int64, count=len(tasks)),
+        new_tasks["task_id"].to_numpy(),
+    )
+    for frame in (events, activities, offers, new_tasks):
+        households.update(int(h) for h in pd.unique(frame["household_id"].dropna()))
+    hh = Household.__table__.c
+    if households:
+        where = [sa.or_(hh.id > old["household"], hh.id.in_(sorted(households)))]
+    else:
+        where = [hh.id > old["household"]]
+    changed_households = _households(session, where, sa.false())
+    return _Kept(
+        version=version,
+        loaded_at=kept.loaded_at,
+        households=_replace_rows(kept.households, changed_households, "household_id"),
+        events=_in_household_order(_appended(kept.events, events)),
+        activities=_appended(kept.activities, activities),
+        offers=_appended(kept.offers, offers),
+        tasks=_replace_rows(
+            kept.tasks[~kept.tasks["task_id"].isin(touched).to_numpy()], new_tasks, "task_id"
+        ),
+    )
+
+
+_EVENT_KINDS = {
+    "id": "int",
+    "household_id": "int",
+    "from_stage": "code",
+    "to_stage": "code",
+    "occurred_at": "time",
+    "reason_code": "code",
+    "reason_text": "text",
+}
+
+
+def _events(session: Session, where: list[sa.ColumnElement]) -> pd.DataFrame:
+    ev = StageEvent.__table__.c
+    return _frame(
+        session,
+        sa.select(
+            ev.id,
+            ev.household_id,
+            ev.from_stage,
+            ev.to_stage,
+            ev.occurred_at,
+            ev.reason_code,
+            ev.reason_text,
+        ).where(*where),
+        _EVENT_KINDS,
+    )
+
+
+def _sorted_events(events: pd.DataFrame) -> pd.DataFrame:
+    """In each household's order: by time, then as recorded (the ids kept)."""
+    order = np.lexsort(
+        (
+            events["id"].to_numpy(),
+            as_ns(events["occurred_at"]),
+            events["household_id"].to_numpy(),
+        )
+    )
+    return events.iloc[order].reset_index(drop=True)
+
+
+def _in_household_order(events: pd.DataFrame) -> pd.DataFrame:
+    """Kept events: stages in their fixed dtype (as make_funnel_data gives them), sorted."""
+    for column in ("from_stage", "to_stage"):
+        if events[column].dtype != STAGE_DTYPE:
+            events[column] = events[column].astype(object).astype(STAGE_DTYPE)
+    return _sorted_events(events)
+
+
+def _activities(session: Session, where: list[sa.ColumnElement]) -> pd.DataFrame:
+    act = Activity.__table__.c
+    attempt = sa.case(
+        (
+            sa.and_(
+                act.kind.in_([ActivityKind.CALL.value, ActivityKind.EMAIL.value]),
+                act.actor_id.is_not(None),
+            ),
+            1,
+        ),
+        else_=0,
+    )
+    return _frame(
+        session,
+        sa.select(act.household_id, act.occurred_at, attempt.label("attempt")).where(
+            act.occurred_at.is_not(None), *where
+        ),
+        {"household_id": "int", "occurred_at": "time", "attempt": "bool"},
+    )
+
+
+def _offers(session: Session, where: list[sa.ColumnElement]) -> pd.DataFrame:
+    ap = Appointment.__table__.c
+    return _frame(
+        session,
+        sa.select(ap.household_id, ap.created_at).where(
+            ap.kind == AppointmentKind.INITIAL_VISIT.value,
+            ap.household_id.is_not(None),
+            ap.created_at.is_not(None),
+            *where,
+        ),
+        {"household_id": "int", "created_at": "time"},
+    )
+
+
+def _tasks_done(session: Session, where: list[sa.ColumnElement]) -> pd.DataFrame:
+    task = Task.__table__.c
+    return _frame(
+        session,
+        sa.select(task.id.label("task_id"), task.household_id, task.done_at).where(
+            task.household_id.is_not(None),
+            task.done_at.is_not(None),
+            # Done by a member of staff (see _load).
+            task.done_by_id.is_not(None),
+            *where,
+        ),
+        {"task_id": "int", "household_id": "int", "done_at": "time"},
+    )
+
+
+def _empty_categorical(values: pd.Series, like: pd.CategoricalDtype) -> pd.Series:
+    return pd.Series(pd.Categorical.from_codes(np.full(len(values), -1), dtype=like))
+
+
+def _concat(first: pd.DataFrame, then: pd.DataFrame) -> pd.DataFrame:
+    """The rows of both, code columns (categoricals) over the union of their categories,
+    sorted (as funnel.load makes them)."""
+    if not len(then):
+        return first
+    if not len(first):
+        return then.reset_index(drop=True)
+    columns: dict[str, Any] = {}
+    for name in first.columns:
+        a, b = first[name].reset_index(drop=True), then[name].reset_index(drop=True)
+        a_cat = isinstance(a.dtype, pd.CategoricalDtype)
+        b_cat = isinstance(b.dtype, pd.CategoricalDtype)
+        if a_cat or b_cat:
+            if not b_cat:
+                b = _empty_categorical(b, a.dtype) if b.isna().all() else b.astype("category")
+            if not a_cat:
+                a = _empty_categorical(a, b.dtype) if a.isna().all() else a.astype("category")
+            if a.dtype == b.dtype:
+                columns[name] = pd.concat([a, b], ignore_index=True)
+            else:
+                columns[name] = pd.Series(
+                    union_categoricals([a.array, b.array], sort_categories=True)
+                )
+        else:
+            columns[name] = pd.concat([a, b], ignore_index=True)
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(first) + len(then)))
+
+
+def _appended(kept: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    return _concat(kept, new)
+
+
+def _replace_rows(kept: pd.DataFrame, new: pd.DataFrame, key: str) -> pd.DataFrame:
+    """`kept` with the rows of `new` in place of those with the same key, by key."""
+    if not len(new):
+        return kept
+    rest = kept[~kept[key].isin(new[key].to_numpy()).to_numpy()]
+    both = _concat(rest, new)
+    order = np.argsort(both[key].to_numpy(), kind="stable")
+    return both.iloc[order].reset_index(drop=True)
+
+
+def _used_codes(values: pd.Series) -> pd.Series:
+    """A code column after filtering, as the load reads it: categories only of the values
+    there (sorted), or no categorical at all when none is there."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return values
+    if values.dtype == STAGE_DTYPE:
+        return values
+    values = values.cat.remove_unused_categories()
+    if len(values.cat.categories):
+        return values
+    return pd.Series(np.full(len(values), None, dtype=object))
+
+
+def _latest(
+    households: np.ndarray, times: np.ndarray, keep: np.ndarray, how: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per household (sorted ids), the min or max of `times` over the rows kept."""
+    if not keep.any():
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    grouped = pd.Series(times[keep]).groupby(households[keep], sort=True)
+    result = grouped.min() if how == "min" else grouped.max()
+    return result.index.to_numpy(dtype=np.int64), result.to_numpy(dtype=np.int64)
+
+
+def _from_kept(
+    session: Session,
+    kept: _Kept,
+    as_of: datetime,
+    as_of_date: date,
+    area_ids: list[int] | None,
+    visible: sa.ColumnElement[bool] | None,
+) -> dict[str, Any]:
+    """What `_load` returns, made from the kept tables for this moment and these areas."""
+    dialect = session.connection().dialect.name
+    moment = pd.Timestamp(as_of)
+    moment_ns = moment.as_unit("ns").value
+    everyone = kept.households
+    if area_ids is None:
+        in_area = np.ones(len(everyone), dtype=bool)
+    else:
+        in_area = everyone["area_id"].isin(area_ids).to_numpy(dtype=bool)
+    area_households = everyone["household_id"].to_numpy()[in_area]
+
+    def of_area(ids: np.ndarray) -> np.ndarray:
+        if area_ids is None:
+            return np.ones(len(ids), dtype=bool)
+        return np.isin(ids, area_households)
+
+    enquired = as_ns(everyone["enquired_at"])
+    chosen = in_area & (enquired != NAT_NS) & (enquired <= moment_ns)
+    households = everyone[chosen].reset_index(drop=True)
+    for column in ("source_key", "enquiry_channel"):
+        households[column] = _used_codes(households[column])
+    if visible is not None and not isinstance(visible, sa.sql.elements.True_):
+        hh = Household.__table__.c
+        where = [sa.not_(visible), hh.enquired_at <= as_of]
+        if area_ids is not None:
+            where.append(hh.area_id.in_(area_ids))
+        hidden = session.connection().execute(sa.select(hh.id).where(*where)).scalars().all()
+        households["hidden"] = households["household_id"].isin(hidden).to_numpy(dtype=bool)
+    named = _names(session)
+    _name_ids(households, named)
+    areas = _areas_frame(named)
+    if len(households):
+        contact = households["first_contact_at"]
+        households["first_contact_at"] = contact.where(contact <= moment)
+
+    def _times_of(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+        ids = frame["household_id"].to_numpy(dtype=np.int64)
+        times = as_ns(frame[column])
+        return ids, times
+
+    act_ids, act_times = _times_of(kept.activities, "occurred_at")
+    act_keep = (act_times != NAT_NS) & (act_times <= moment_ns) & of_area(act_ids)
+    attempted = act_keep & kept.activities["attempt"].to_numpy(dtype=bool)
+    offer_ids, offer_times = _times_of(kept.offers, "created_at")
+    offer_keep = (offer_times != NAT_NS) & (offer_times <= moment_ns) & of_area(offer_ids)
+    for (ids, times), column in (
+        (_latest(act_ids, act_times, attempted, "min"), "first_attempt_at"),
+        (_latest(offer_ids, offer_times, offer_keep, "min"), "visit_offered_at"),
+    ):
+        if len(households) and len(ids):
+            households[column] = _by_household(
+                households["household_id"],
+                pd.Series(ids),
+                pd.Series(pd.DatetimeIndex(times.view("M8[ns]")).tz_localize("UTC")),
+            )
+    task_ids, task_times = _times_of(kept.tasks, "done_at")
+    task_keep = (task_times != NAT_NS) & (task_times <= moment_ns) & of_area(task_ids)
+    note_ids, note_last = _latest(act_ids, act_times, act_keep, "max")
+    done_ids, done_last = _latest(task_ids, task_times, task_keep, "max")
+    ids, last = _latest(
+        np.concatenate([note_ids, done_ids]),
+        np.concatenate([note_last, done_last]),
+        np.ones(len(note_ids) + len(done_ids), dtype=bool),
+        "max",
+    )
+    last_activity = pd.DataFrame(
+        {
+            "household_id": ids,
+            "last_activity_at": pd.DatetimeIndex(last.view("M8[ns]")).tz_localize("UTC"),
+        },
+        index=pd.RangeIndex(len(ids)),
+    )
+
+    ev_ids, ev_times = _times_of(kept.events, "occurred_at")
+    ev_keep = (ev_times != NAT_NS) & (ev_times <= moment_ns) & of_area(ev_ids)
+    events = kept.events[ev_keep].drop(columns="id").reset_index(drop=True)
+    events["reason_code"] = _used_codes(events["reason_code"])
+
+    small = _small_frames(session, dialect, as_of, as_of_date, area_ids)
     area_names = (
         None
         if area_ids is None
@@ -756,14 +1251,7 @@ def _load(
         "households": households,
         "events": events,
         "last_activity": last_activity,
-        "carers": carers,
-        "placements": placements,
-        "check_ins": check_ins,
-        "campaigns": campaigns,
-        "sources": sources,
-        "reasons": reasons,
         "areas": areas,
-        "checks": checks,
-        "panel_listings": panel_listings,
         "area_names": area_names,
+        **small,
     }
