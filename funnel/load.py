@@ -803,12 +803,14 @@ def _small_frames(
 #
 # When the data version moves on, only what changed is read: the stage events, activities and
 # bookings are only ever added to (by id; erasing a household is audited and reloads all), and
-# a household is read again when it is new, audited as changed, or has a new event, activity,
-# booking or task; tasks done are read again when new or audited. Anything else in the audit
+# a household is read again when it is new, audited as changed, or has a new event, activity
+# or booking; a task when it is new, audited, or of such a household. Anything else in the audit
 # trail since (a change to something this does not know) reloads everything, and so does age:
 # edits that no audit records are seen within FULL_RELOAD_SECONDS.
 
 FULL_RELOAD_SECONDS = 600
+# More households or tasks changed than this: everything is read again.
+_MOST_CHANGED = 5000
 # Audited changes to these touch none of the kept tables (their rows are read per report, or
 # not at all); "household" and "task" say which rows to read again.
 _KEPT_ELSEWHERE = frozenset(
@@ -914,13 +916,17 @@ class FrameStore:
 
 
 def _read_all(session: Session, version: tuple[int, ...]) -> _Kept:
+    parts = dict(zip(_VERSION_PARTS, version, strict=True))
+    ev, act, ap = (t.__table__.c for t in (StageEvent, Activity, Appointment))
     return _Kept(
         version=version,
         loaded_at=time.monotonic(),
         households=_households(session, [], sa.false()),
-        events=_in_household_order(_events(session, [])),
-        activities=_activities(session, []),
-        offers=_offers(session, []),
+        # The append-only tables up to the version's ids (rows added while reading are read
+        # with the next change, once).
+        events=_sorted_events(_staged(_events(session, [ev.id <= parts["stage_event"]]))),
+        activities=_activities(session, [act.id <= parts["activity"]]),
+        offers=_offers(session, [ap.id <= parts["appointment"]]),
         tasks=_tasks_done(session, []),
     )
 
@@ -952,22 +958,25 @@ def _read_changes(session: Session, kept: _Kept, version: tuple[int, ...]) -> _K
         elif entity not in _KEPT_ELSEWHERE:
             return None
     ev, act, ap, task = (t.__table__.c for t in (StageEvent, Activity, Appointment, Task))
-    events = _events(session, [ev.id > old["stage_event"]])
-    activities = _activities(session, [act.id > old["activity"]])
-    offers = _offers(session, [ap.id > old["appointment"]])
-    new_tasks = _tasks_done(
-        session,
-        [sa.or_(task.id > old["task"], task.id.in_(sorted(tasks)))]
-        if tasks
-        else [task.id > old["task"]],
-    )
-    # A task touched may since have been undone or moved: drop its old row either way.
-    touched = np.union1d(
-        np.fromiter(tasks, dtype=np.int64, count=len(tasks)),
-        new_tasks["task_id"].to_numpy(),
-    )
-    for frame in (events, activities, offers, new_tasks):
+    events = _events(session, [ev.id > old["stage_event"], ev.id <= new["stage_event"]])
+    activities = _activities(session, [act.id > old["activity"], act.id <= new["activity"]])
+    offers = _offers(session, [ap.id > old["appointment"], ap.id <= new["appointment"]])
+    for frame in (events, activities, offers):
         households.update(int(h) for h in pd.unique(frame["household_id"].dropna()))
+    if len(households) > _MOST_CHANGED or len(tasks) > _MOST_CHANGED:
+        return None  # an import, say: reading everything is as quick
+    # Tasks done in place: new ones, those audited, and those of a household changed (a call
+    # that reached the family closes its call-back tasks under the household's audit entry).
+    task_where = [task.id > old["task"]]
+    if tasks:
+        task_where.append(task.id.in_(sorted(tasks)))
+    if households:
+        task_where.append(task.household_id.in_(sorted(households)))
+    new_tasks = _tasks_done(session, [sa.or_(*task_where)])
+    stale_tasks = (
+        kept.tasks["task_id"].isin(sorted(tasks)).to_numpy()
+        | kept.tasks["household_id"].isin(sorted(households)).to_numpy()
+    )
     hh = Household.__table__.c
     if households:
         where = [sa.or_(hh.id > old["household"], hh.id.in_(sorted(households)))]
@@ -978,12 +987,10 @@ def _read_changes(session: Session, kept: _Kept, version: tuple[int, ...]) -> _K
         version=version,
         loaded_at=kept.loaded_at,
         households=_replace_rows(kept.households, changed_households, "household_id"),
-        events=_in_household_order(_appended(kept.events, events)),
+        events=_sorted_events(_appended(kept.events, _staged(events))),
         activities=_appended(kept.activities, activities),
         offers=_appended(kept.offers, offers),
-        tasks=_replace_rows(
-            kept.tasks[~kept.tasks["task_id"].isin(touched).to_numpy()], new_tasks, "task_id"
-        ),
+        tasks=_replace_rows(kept.tasks[~stale_tasks], new_tasks, "task_id"),
     )
 
 
@@ -1027,12 +1034,12 @@ def _sorted_events(events: pd.DataFrame) -> pd.DataFrame:
     return events.iloc[order].reset_index(drop=True)
 
 
-def _in_household_order(events: pd.DataFrame) -> pd.DataFrame:
-    """Kept events: stages in their fixed dtype (as make_funnel_data gives them), sorted."""
+def _staged(events: pd.DataFrame) -> pd.DataFrame:
+    """Kept events: stages in their fixed dtype (as make_funnel_data gives them)."""
     for column in ("from_stage", "to_stage"):
         if events[column].dtype != STAGE_DTYPE:
             events[column] = events[column].astype(object).astype(STAGE_DTYPE)
-    return _sorted_events(events)
+    return events
 
 
 def _activities(session: Session, where: list[sa.ColumnElement]) -> pd.DataFrame:
