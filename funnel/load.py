@@ -844,6 +844,31 @@ _KEPT_ELSEWHERE = frozenset(
     }
 )
 _VERSION_PARTS = [model.__tablename__ for model in _GROWING] + ["audit"]
+# The small tables (carers and what hangs from them, the lists, checks and panel listings) are
+# kept per moment and areas until a change may touch them: a new carer, placement, check-in or
+# campaign; an audited change to anything but these; or a change to a household that is a
+# carer or has checks or panel listings (its reference or area is in those rows). Kept
+# SMALL_SECONDS at most, like the web's reports, for the edits no audit records.
+SMALL_SECONDS = 120
+_SMALL_KEPT = 8
+_SMALL_PARTS = ("carer", "placement", "check_in", "campaign")
+_NOT_IN_SMALL = frozenset(
+    {"household", "task", "appointment", "staff_session", "outbox_message", "import_mapping"}
+)
+
+
+def _have_small_rows(session: Session, households: list[int]) -> bool:
+    """Whether any of these households is in a small table's rows."""
+    ca, ck, li = (t.__table__.c for t in (Carer, HouseholdCheck, PanelListing))
+    found = sa.select(
+        sa.or_(
+            *(
+                sa.exists().where(column.in_(households))
+                for column in (ca.household_id, ck.household_id, li.household_id)
+            )
+        )
+    )
+    return bool(session.connection().execute(found).scalar_one())
 
 
 @dataclass
@@ -855,6 +880,8 @@ class _Kept:
     activities: pd.DataFrame  # household_id, occurred_at, attempt
     offers: pd.DataFrame  # household_id, created_at
     tasks: pd.DataFrame  # task_id, household_id, done_at (done by staff)
+    # Moves on whenever a change may touch the small tables (see _small_touched).
+    small_epoch: int = 0
 
 
 class FrameStore:
@@ -866,6 +893,9 @@ class FrameStore:
         self.last_read = ""
         self._kept: _Kept | None = None
         self._lock = threading.Lock()
+        # The small tables as read for one moment and set of areas, per small_epoch.
+        self._small: dict[tuple, tuple[float, dict[str, pd.DataFrame]]] = {}
+        self._epochs = 0
 
     def clear(self) -> None:
         with self._lock:
@@ -892,11 +922,41 @@ class FrameStore:
         try:
             with self._lock:
                 kept = self._refresh(session, version or data_version(session))
-            frames = _from_kept(session, kept, as_of, as_of_date, area_ids, visible)
+            frames = _from_kept(
+                session, kept, as_of, as_of_date, area_ids, visible, small=self._small_frames
+            )
         finally:
             if collecting:
                 gc.enable()
         return make_funnel_data(as_of, tz=tz, **frames)
+
+    def _small_frames(
+        self,
+        session: Session,
+        epoch: int,
+        as_of: datetime,
+        as_of_date: date,
+        area_ids: list[int] | None,
+    ) -> dict[str, pd.DataFrame]:
+        """The small tables for this moment and these areas, read again when a change may
+        have touched them or after SMALL_SECONDS (for edits no audit records)."""
+        key = (epoch, as_of, None if area_ids is None else tuple(area_ids))
+        now = time.monotonic()
+        with self._lock:
+            hit = self._small.get(key)
+            if hit and now - hit[0] < SMALL_SECONDS:
+                return hit[1]
+        dialect = session.connection().dialect.name
+        frames = _small_frames(session, dialect, as_of, as_of_date, area_ids)
+        with self._lock:
+            for old in [
+                k for k, v in self._small.items() if k[0] != epoch or now - v[0] >= SMALL_SECONDS
+            ]:
+                self._small.pop(old, None)
+            while len(self._small) >= _SMALL_KEPT:
+                self._small.pop(next(iter(self._small)))
+            self._small[key] = (now, frames)
+        return frames
 
     def _refresh(self, session: Session, version: tuple[int, ...]) -> _Kept:
         kept, now = self._kept, time.monotonic()
@@ -911,6 +971,9 @@ class FrameStore:
             self.last_read = "all"
         else:
             self.last_read = "changes"
+        if changed.small_epoch < 0:
+            self._epochs += 1
+            changed.small_epoch = self._epochs
         self._kept = changed
         return changed
 
@@ -928,6 +991,7 @@ def _read_all(session: Session, version: tuple[int, ...]) -> _Kept:
         activities=_activities(session, [act.id <= parts["activity"]]),
         offers=_offers(session, [ap.id <= parts["appointment"]]),
         tasks=_tasks_done(session, []),
+        small_epoch=-1,
     )
 
 
@@ -948,6 +1012,7 @@ def _read_changes(session: Session, kept: _Kept, version: tuple[int, ...]) -> _K
     )
     households: set[int] = set()
     tasks: set[int] = set()
+    small_touched = any(new[part] != old[part] for part in _SMALL_PARTS)
     for action, entity, entity_id in changes:
         if action == AuditAction.ERASE.value or entity_id is None:
             return None
@@ -957,6 +1022,8 @@ def _read_changes(session: Session, kept: _Kept, version: tuple[int, ...]) -> _K
             tasks.add(int(entity_id))
         elif entity not in _KEPT_ELSEWHERE:
             return None
+        if entity not in _NOT_IN_SMALL:
+            small_touched = True
     ev, act, ap, task = (t.__table__.c for t in (StageEvent, Activity, Appointment, Task))
     events = _events(session, [ev.id > old["stage_event"], ev.id <= new["stage_event"]])
     activities = _activities(session, [act.id > old["activity"], act.id <= new["activity"]])
@@ -983,6 +1050,8 @@ def _read_changes(session: Session, kept: _Kept, version: tuple[int, ...]) -> _K
     else:
         where = [hh.id > old["household"]]
     changed_households = _households(session, where, sa.false())
+    if not small_touched and households:
+        small_touched = _have_small_rows(session, sorted(households))
     return _Kept(
         version=version,
         loaded_at=kept.loaded_at,
@@ -991,6 +1060,7 @@ def _read_changes(session: Session, kept: _Kept, version: tuple[int, ...]) -> _K
         activities=_appended(kept.activities, activities),
         offers=_appended(kept.offers, offers),
         tasks=_replace_rows(kept.tasks[~stale_tasks], new_tasks, "task_id"),
+        small_epoch=-1 if small_touched else kept.small_epoch,
     )
 
 
@@ -1169,8 +1239,10 @@ def _from_kept(
     as_of_date: date,
     area_ids: list[int] | None,
     visible: sa.ColumnElement[bool] | None,
+    small: Any = None,
 ) -> dict[str, Any]:
-    """What `_load` returns, made from the kept tables for this moment and these areas."""
+    """What `_load` returns, made from the kept tables for this moment and these areas;
+    `small(session, epoch, as_of, as_of_date, area_ids)` gives the small tables."""
     dialect = session.connection().dialect.name
     moment = pd.Timestamp(as_of)
     moment_ns = moment.as_unit("ns").value
@@ -1248,7 +1320,10 @@ def _from_kept(
     events = kept.events[ev_keep].drop(columns="id").reset_index(drop=True)
     events["reason_code"] = _used_codes(events["reason_code"])
 
-    small = _small_frames(session, dialect, as_of, as_of_date, area_ids)
+    if small is None:
+        small_frames = _small_frames(session, dialect, as_of, as_of_date, area_ids)
+    else:
+        small_frames = small(session, kept.small_epoch, as_of, as_of_date, area_ids)
     area_names = (
         None
         if area_ids is None
@@ -1260,5 +1335,5 @@ def _from_kept(
         "last_activity": last_activity,
         "areas": areas,
         "area_names": area_names,
-        **small,
+        **small_frames,
     }

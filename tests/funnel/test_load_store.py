@@ -4,6 +4,8 @@ it read everything, only the changes since, or nothing; and it only reads."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -162,6 +164,22 @@ def test_it_only_reads(session, engine, histories, org):  # noqa: F811
     assert set(statements) <= {"SELECT", "BEGIN"}, statements
     assert not session.new and not session.dirty
     assert session.exec(select(func.count()).select_from(m.AuditEvent)).one() == audit_before
+
+
+def test_a_new_placement_is_in_the_next_frames(session, histories, org):  # noqa: F811
+    """The small tables kept for a moment and areas are read again after a change to them."""
+    store = FrameStore()
+    before = store.load(session)
+    session.add(
+        m.Placement(
+            carer_id=histories["carer"].id, child_reference="CH-2",
+            fostering_type=m.FosteringType.SHORT_TERM, started_on=date(2026, 3, 2),
+        )
+    )  # fmt: skip
+    session.commit()
+    after = store.load(session)
+    assert len(after.placements) == len(before.placements) + 1
+    assert assert_every_view_same(session, store, org) == "nothing"
 
 
 @pytest.mark.parametrize("reason", [None, "finances"])
