@@ -156,12 +156,27 @@ def _times(text: str | None, n: int, kind: str, dialect: str) -> pd.Series:
 
 
 def _names_of(ids: pd.Series, names: dict[int, str]) -> pd.Series:
-    """The names of these ids as a categorical (as a "code" column reads), missing where the id
-    is; all missing: None."""
-    values = ids.map(names).to_numpy(dtype=object) if len(ids) else np.empty(0, dtype=object)
-    values[pd.isna(values)] = ""
-    codes = _categorical(values)
-    return pd.Series(codes if codes is not None else np.full(len(ids), None, dtype=object))
+    """The names of these ids as a categorical (as a "code" column reads: the categories only
+    of the names there, sorted), missing where the id is; all missing: None. By position in an
+    array indexed by id (mapping 100,000 ids through a dict, then factorizing the strings, took
+    a tenth of a second)."""
+    everyone = sorted({name for name in names.values() if name})
+    if not len(ids) or not everyone:
+        return pd.Series(np.full(len(ids), None, dtype=object))
+    position = {name: i for i, name in enumerate(everyone)}
+    known = np.fromiter(names, dtype=np.int64, count=len(names))
+    code_of = np.full(int(known.max(initial=0)) + 2, -1, dtype=np.int64)
+    for row_id, name in names.items():
+        if name and row_id >= 0:
+            code_of[row_id] = position[name]
+    values = ids.to_numpy(dtype=np.float64, na_value=np.nan)
+    usable = ~np.isnan(values) & (values >= 0) & (values < len(code_of))
+    codes = np.full(len(values), -1, dtype=np.int64)
+    codes[usable] = code_of[values[usable].astype(np.int64)]
+    if not (codes >= 0).any():
+        return pd.Series(np.full(len(ids), None, dtype=object))
+    categorical = pd.Categorical.from_codes(codes, categories=pd.Index(everyone).astype("str"))
+    return pd.Series(categorical.remove_unused_categories())
 
 
 class _Misaligned(ValueError):
