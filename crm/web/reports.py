@@ -8,6 +8,9 @@
 A manager who works in only some areas sees only those areas. The page and its charts come
 from one report, kept until the data changes (two minutes at most, see `_report`): the page
 is answered without drawing, and each chart is drawn the first time its image is asked for.
+Under the reports, the app keeps the large tables the funnel reads (funnel.load.FrameStore,
+one for the app): another week, another area or the first report after a change reads only
+what changed since, and makes the same frames load_funnel_data would.
 The report itself (its numbers, charts and the body of the page, shared with the email)
 comes from funnel.report; the page around it is in crm/web/templates/funnel/.
 """
