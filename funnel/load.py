@@ -824,6 +824,11 @@ def _small_frames(
 # edits that no audit records are seen within FULL_RELOAD_SECONDS.
 
 FULL_RELOAD_SECONDS = 600
+# PostgreSQL hands out ids as rows are inserted, not as they are committed: a row may become
+# visible after one with a higher id was read. The changes are read from this many ids before
+# the last version (rows already kept are skipped by id, audit entries already followed too).
+# SQLite writes one transaction at a time, so its ids are in commit order.
+_LATE_IDS = 1000
 # More households or tasks changed than this: everything is read again.
 _MOST_CHANGED = 5000
 # Audited changes to these touch none of the kept tables (their rows are read per report, or
@@ -892,11 +897,13 @@ class _Kept:
     loaded_at: float
     households: pd.DataFrame  # by id, no names, "hidden" False
     events: pd.DataFrame  # with their ids, in household order
-    activities: pd.DataFrame  # household_id, occurred_at, attempt
-    offers: pd.DataFrame  # household_id, created_at
+    activities: pd.DataFrame  # id, household_id, occurred_at, attempt
+    offers: pd.DataFrame  # id, household_id, created_at
     tasks: pd.DataFrame  # task_id, household_id, done_at (done by staff)
-    # Moves on whenever a change may touch the small tables (see _small_touched).
+    # Moves on whenever a change may touch the small tables (see _SMALL_PARTS).
     small_epoch: int = 0
+    # The audit entries already followed among the last _LATE_IDS before the version.
+    audit_seen: frozenset[int] = frozenset()
 
 
 class FrameStore:
@@ -1007,7 +1014,23 @@ def _read_all(session: Session, version: tuple[int, ...]) -> _Kept:
         offers=_offers(session, [ap.id <= parts["appointment"]]),
         tasks=_tasks_done(session, []),
         small_epoch=-1,
+        audit_seen=_audit_before(session, parts["audit"]),
     )
+
+
+def _late(session: Session) -> int:
+    return 0 if session.connection().dialect.name == "sqlite" else _LATE_IDS
+
+
+def _audit_before(session: Session, newest: int) -> frozenset[int]:
+    """The audit entries among the last _LATE_IDS up to `newest` (already seen)."""
+    if not _late(session):
+        return frozenset()
+    audit = AuditEvent.__table__.c
+    rows = session.connection().execute(
+        sa.select(audit.id).where(audit.id > newest - _late(session), audit.id <= newest)
+    )
+    return frozenset(int(i) for i in rows.scalars())
 
 
 def _read_changes(session: Session, kept: _Kept, version: tuple[int, ...]) -> _Kept | None:
@@ -1017,18 +1040,24 @@ def _read_changes(session: Session, kept: _Kept, version: tuple[int, ...]) -> _K
     new = dict(zip(_VERSION_PARTS, version, strict=True))
     if any(new[part] < old[part] for part in _VERSION_PARTS):
         return None  # rows gone (or another database)
+    late = _late(session)
     audit = AuditEvent.__table__.c
     changes = session.connection().execute(
-        sa.select(audit.action, audit.entity, audit.entity_id).where(
-            audit.id > old["audit"],
-            audit.id <= new["audit"],
-            audit.action.in_([a.value for a in AUDITED_CHANGES]),
+        sa.select(audit.id, audit.action, audit.entity, audit.entity_id).where(
+            audit.id > old["audit"] - late, audit.id <= new["audit"]
         )
     )
+    audited = [(int(i), a, e, eid) for i, a, e, eid in changes if int(i) not in kept.audit_seen]
+    audit_seen = frozenset(i for i, *_ in audited if i > new["audit"] - late) | frozenset(
+        i for i in kept.audit_seen if i > new["audit"] - late
+    )
+    followed = {a.value for a in AUDITED_CHANGES}
     households: set[int] = set()
     tasks: set[int] = set()
     small_touched = any(new[part] != old[part] for part in _SMALL_PARTS)
-    for action, entity, entity_id in changes:
+    for _, action, entity, entity_id in audited:
+        if action not in followed:
+            continue
         if action == AuditAction.ERASE.value or entity_id is None:
             return None
         if entity == "household":
@@ -1040,16 +1069,28 @@ def _read_changes(session: Session, kept: _Kept, version: tuple[int, ...]) -> _K
         if entity not in _NOT_IN_SMALL:
             small_touched = True
     ev, act, ap, task = (t.__table__.c for t in (StageEvent, Activity, Appointment, Task))
-    events = _events(session, [ev.id > old["stage_event"], ev.id <= new["stage_event"]])
-    activities = _activities(session, [act.id > old["activity"], act.id <= new["activity"]])
-    offers = _offers(session, [ap.id > old["appointment"], ap.id <= new["appointment"]])
+    events = _unseen(
+        kept.events,
+        _events(session, [ev.id > old["stage_event"] - late, ev.id <= new["stage_event"]]),
+        old["stage_event"] - late,
+    )
+    activities = _unseen(
+        kept.activities,
+        _activities(session, [act.id > old["activity"] - late, act.id <= new["activity"]]),
+        old["activity"] - late,
+    )
+    offers = _unseen(
+        kept.offers,
+        _offers(session, [ap.id > old["appointment"] - late, ap.id <= new["appointment"]]),
+        old["appointment"] - late,
+    )
     for frame in (events, activities, offers):
         households.update(int(h) for h in pd.unique(frame["household_id"].dropna()))
     if len(households) > _MOST_CHANGED or len(tasks) > _MOST_CHANGED:
         return None  # an import, say: reading everything is as quick
     # Tasks done in place: new ones, those audited, and those of a household changed (a call
     # that reached the family closes its call-back tasks under the household's audit entry).
-    task_where = [task.id > old["task"]]
+    task_where = [task.id > old["task"] - late]
     if tasks:
         task_where.append(task.id.in_(sorted(tasks)))
     if households:
@@ -1061,9 +1102,9 @@ def _read_changes(session: Session, kept: _Kept, version: tuple[int, ...]) -> _K
     )
     hh = Household.__table__.c
     if households:
-        where = [sa.or_(hh.id > old["household"], hh.id.in_(sorted(households)))]
+        where = [sa.or_(hh.id > old["household"] - late, hh.id.in_(sorted(households)))]
     else:
-        where = [hh.id > old["household"]]
+        where = [hh.id > old["household"] - late]
     changed_households = _households(session, where, sa.false())
     if not small_touched and households:
         small_touched = _have_small_rows(session, sorted(households))
@@ -1076,6 +1117,7 @@ def _read_changes(session: Session, kept: _Kept, version: tuple[int, ...]) -> _K
         offers=_appended(kept.offers, offers),
         tasks=_replace_rows(kept.tasks[~stale_tasks], new_tasks, "task_id"),
         small_epoch=-1 if small_touched else kept.small_epoch,
+        audit_seen=audit_seen,
     )
 
 
@@ -1141,10 +1183,10 @@ def _activities(session: Session, where: list[sa.ColumnElement]) -> pd.DataFrame
     )
     return _frame(
         session,
-        sa.select(act.household_id, act.occurred_at, attempt.label("attempt")).where(
+        sa.select(act.id, act.household_id, act.occurred_at, attempt.label("attempt")).where(
             act.occurred_at.is_not(None), *where
         ),
-        {"household_id": "int", "occurred_at": "time", "attempt": "bool"},
+        {"id": "int", "household_id": "int", "occurred_at": "time", "attempt": "bool"},
     )
 
 
@@ -1152,13 +1194,13 @@ def _offers(session: Session, where: list[sa.ColumnElement]) -> pd.DataFrame:
     ap = Appointment.__table__.c
     return _frame(
         session,
-        sa.select(ap.household_id, ap.created_at).where(
+        sa.select(ap.id, ap.household_id, ap.created_at).where(
             ap.kind == AppointmentKind.INITIAL_VISIT.value,
             ap.household_id.is_not(None),
             ap.created_at.is_not(None),
             *where,
         ),
-        {"household_id": "int", "created_at": "time"},
+        {"id": "int", "household_id": "int", "created_at": "time"},
     )
 
 
@@ -1207,6 +1249,17 @@ def _concat(first: pd.DataFrame, then: pd.DataFrame) -> pd.DataFrame:
         else:
             columns[name] = pd.concat([a, b], ignore_index=True)
     return pd.DataFrame(columns, index=pd.RangeIndex(len(first) + len(then)))
+
+
+def _unseen(kept: pd.DataFrame, read: pd.DataFrame, after: int) -> pd.DataFrame:
+    """The rows of `read` not kept already (by id; only ids above `after` can be)."""
+    if not len(read) or not len(kept):
+        return read
+    ids = kept["id"].to_numpy()
+    recent = ids[ids > after]
+    if not len(recent):
+        return read
+    return read[~np.isin(read["id"].to_numpy(), recent)].reset_index(drop=True)
 
 
 def _appended(kept: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
