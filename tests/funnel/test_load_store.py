@@ -193,3 +193,44 @@ def test_a_first_reason_or_none_after_the_read(session, settings, histories, org
                settings=settings)  # fmt: skip
     session.commit()
     assert_every_view_same(session, store, org)
+
+
+def test_a_row_committed_after_a_later_one_is_not_missed(session, engine, settings, histories, org):  # noqa: F811
+    """PostgreSQL gives ids at insert, not at commit: a stage event with a lower id may become
+    visible after the store read one with a higher id. (SQLite writes one at a time.)"""
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time")
+    store = FrameStore()
+    store.load(session)
+    # Another writer's transaction, still open (its own connection: the services commit).
+    other = sa.create_engine(engine.url.render_as_string(hide_password=False))
+    try:
+        with other.connect() as slow:
+            late = slow.execute(
+                sa.insert(m.StageEvent.__table__)
+                .values(
+                    household_id=histories["d"].id, from_stage="enquiry",
+                    to_stage="initial_visit", occurred_at=at("2026-03-10", 8),
+                    actor_label="Another writer", recorded_at=at("2026-03-10", 8),
+                )
+                .returning(m.StageEvent.__table__.c.id)
+            ).scalar_one()  # fmt: skip
+            sooner = move_stage(session, Actor.system("test"), histories["c"].id, "withdrawn",
+                                reason_code="finances", settings=settings)  # fmt: skip
+            session.commit()
+            assert late < sooner.id
+            store.load(session)
+            assert store.last_read == "changes"
+            slow.commit()
+    finally:
+        other.dispose()
+    # The version (the newest ids) does not move for a late commit: the next change shows it.
+    log_activity(
+        session, Actor.for_staff(session, org.officer_north), histories["a"].id, "note",
+        summary="Later", occurred_at=at("2026-03-10", 9),
+    )  # fmt: skip
+    session.commit()
+    assert assert_every_view_same(session, store, org) == "changes"
+    events = store.load(session).events
+    moved = events[events["household_id"] == histories["d"].id]["to_stage"].astype(str).tolist()
+    assert moved == ["enquiry", "initial_visit"]
