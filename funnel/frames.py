@@ -170,7 +170,9 @@ def parse_datetimes(values: pd.Series, utc: bool) -> pd.Series:
 def _typed(name: str, frame: pd.DataFrame | None) -> pd.DataFrame:
     """The frame with exactly the documented columns and dtypes (missing columns empty)."""
     spec = _COLUMNS[name]
-    frame = pd.DataFrame(columns=list(spec)) if frame is None else frame.copy()
+    # No copy first: every column below is taken as it is or converted into a new array, and
+    # pandas copies on write, so the caller's frame is never changed through this one.
+    frame = pd.DataFrame(columns=list(spec)) if frame is None else frame
     index_name = _INDEX.get(name)
     if index_name and frame.index.name == index_name:
         frame = frame.reset_index()
@@ -193,7 +195,7 @@ def _typed(name: str, frame: pd.DataFrame | None) -> pd.DataFrame:
         else:
             values = values.astype(dtype)
         out[column] = values
-    result = pd.DataFrame(out)
+    result = pd.DataFrame(out, copy=False)
     if index_name:
         result = result.set_index(index_name)
     return result

@@ -8,6 +8,9 @@
 A manager who works in only some areas sees only those areas. The page and its charts come
 from one report, kept until the data changes (two minutes at most, see `_report`): the page
 is answered without drawing, and each chart is drawn the first time its image is asked for.
+Under the reports, the app keeps the large tables the funnel reads (funnel.load.FrameStore,
+one for the app): another week, another area or the first report after a change reads only
+what changed since, and makes the same frames load_funnel_data would.
 The report itself (its numbers, charts and the body of the page, shared with the email)
 comes from funnel.report; the page around it is in crm/web/templates/funnel/.
 """
@@ -109,8 +112,9 @@ def _report(week: IsoWeek, area_ids: list[int] | None) -> WeeklyReport:
     the edits the version cannot see and the figures of a week still going."""
     # Imported here: pandas and matplotlib take a moment to load, and the app should start
     # quickly.
-    from funnel.load import data_version
-    from funnel.report import load_weekly_report
+    from funnel.load import FrameStore, data_version
+    from funnel.report import build_weekly_report
+    from funnel.weekly import report_as_of
 
     cache = current_app.extensions.setdefault("funnel_reports", {})
     version = data_version(db())
@@ -127,14 +131,23 @@ def _report(week: IsoWeek, area_ids: list[int] | None) -> WeeklyReport:
         hit = cache.get(key)
         if hit and hit[0] > now:
             return hit[1]
-    report = load_weekly_report(
-        db(),
-        state().settings,
-        week,
-        area_ids=area_ids,
-        visible=access.household_visibility(actor),
-    )
-    db().rollback()
+    # The large tables are kept between reports (another week, another area, the next change:
+    # see funnel.load.FrameStore); the frames made from them are those load_funnel_data reads.
+    with _lock:
+        store = current_app.extensions.setdefault("funnel_frames", FrameStore())
+    settings = state().settings
+    try:
+        data = store.load(
+            db(),
+            as_of=report_as_of(week, settings),
+            area_ids=area_ids,
+            tz=settings.service.timezone,
+            visible=access.household_visibility(actor),
+            version=version,
+        )
+    finally:
+        db().rollback()
+    report = build_weekly_report(data, week, settings)
     with _lock:
         same = (key[0], key[1], key[3])
         for old in [k for k in cache if (k[0], k[1], k[3]) == same or cache[k][0] <= now]:
