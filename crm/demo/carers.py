@@ -81,8 +81,7 @@ class CarersMixin:
         recent = [w for w in worrying if w[0] >= self.cutoff - timedelta(days=75)]
         if recent and status != "deregistered":
             at_risk_reason = recent[-1][1][:500]
-        self.rows.add(
-            "carer",
+        self.rows.carer(
             id=carer_id,
             household_id=plan.id,
             approved_on=approved_on,
@@ -207,8 +206,7 @@ class CarersMixin:
                     # Open at the end: a break or deregistration ends every placement.
                     ended_on = end_day if status != "active" else None
                 placement_id = self.ids.take("placement")
-                self.rows.add(
-                    "placement",
+                self.rows.placement(
                     id=placement_id,
                     carer_id=carer_id,
                     # A case-system number, never a child's name.
@@ -271,17 +269,16 @@ class CarersMixin:
         """How check-ins reach this carer, chosen as outbox.reachable_recipients would: their
         preferred channel if they agreed to it. Signing the foster carer agreement at approval
         records the consent, and some move to Telegram for the one-tap answers."""
-        preferred = plan.row["preferred_channel"]
+        preferred = plan.preferred_channel
         if plan.emails and not (preferred == "telegram" and plan.telegram_chat):
             channel = "telegram" if rng.random() < 0.12 else "email"
         else:
             channel = "telegram"
         if channel == "telegram":
-            plan.row["preferred_channel"] = "telegram"
+            plan.preferred_channel = "telegram"
             if plan.telegram_chat is None:
                 plan.telegram_chat = str(600_000_000 + plan.id)
-                self.rows.add(
-                    "telegram_chat_link",
+                self.rows.telegram_chat_link(
                     id=self.ids.take("telegram_chat_link"),
                     chat_id=plan.telegram_chat,
                     household_id=plan.id,
@@ -290,12 +287,11 @@ class CarersMixin:
                     opted_out_at=None,
                 )
         elif preferred == "telegram":
-            plan.row["preferred_channel"] = "email"
+            plan.preferred_channel = "email"
         if channel not in plan.consented:
             plan.consented.add(channel)
             label = "Telegram" if channel == "telegram" else "email"
-            self.rows.add(
-                "consent",
+            self.rows.consent(
                 id=self.ids.take("consent"),
                 household_id=plan.id,
                 scope=channel,
@@ -349,8 +345,7 @@ class CarersMixin:
             for address in recipients:
                 outbox_id = self.ids.take("outbox_message")
                 outbox_ids.append(outbox_id)
-                self.rows.add(
-                    "outbox_message",
+                self.rows.outbox_message(
                     id=outbox_id,
                     channel=channel,
                     recipient=address,
@@ -396,8 +391,7 @@ class CarersMixin:
                 parts = [f"{score} out of 5 ({SCORE_LABELS[score].lower()})"]
                 if wants_call:
                     parts.append("would like a call")
-                self.rows.add(
-                    "activity",
+                self.rows.activity(
                     id=self.ids.take("activity"),
                     household_id=plan.id,
                     kind="note",
@@ -426,8 +420,7 @@ class CarersMixin:
                         rng,
                     )
                     worrying.append((answered_at, reason))
-            self.rows.add(
-                "check_in",
+            self.rows.check_in(
                 id=check_in_id,
                 carer_id=carer_id,
                 channel=channel,
@@ -464,8 +457,7 @@ class CarersMixin:
         if due < self.cutoff and rng.random() < 0.9:
             done_at = min(self.calendar.later(answered_at, rng.randint(0, 1), rng), due)
         task_id = self.ids.take("task")
-        self.rows.add(
-            "task",
+        self.rows.task(
             id=task_id,
             kind="check_in_follow_up",
             title="Call the carer: they asked for a call"

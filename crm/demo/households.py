@@ -31,7 +31,11 @@ class HouseholdPlan:
     address: str
     telegram_chat: str | None
     consented: set[str] = field(default_factory=set)
-    row: dict[str, Any] = field(default_factory=dict)  # the household row, until flushed
+    # What the household row will say: its row is added last (crm.demo.households), after
+    # the parts that change these (an assessor in assessment, a carer's check-in channel).
+    preferred_channel: str | None = None
+    assessor_id: int | None = None
+    stage_entered_at: datetime | None = None
 
 
 # Seasonality of enquiries by month (January resolutions, Foster Care Fortnight in May, quiet
@@ -211,8 +215,7 @@ class HouseholdsMixin:
         hold_from = None
         previous = None
         for to_stage, at, event_actor, label, code, text in history:
-            self.rows.add(
-                "stage_event",
+            self.rows.stage_event(
                 id=self.ids.take("stage_event"),
                 household_id=household_id,
                 from_stage=previous,
@@ -233,43 +236,17 @@ class HouseholdsMixin:
         last_stage, last_at = history[-1][0], history[-1][1]
         self._count_reached(history, kinship)
 
-        plan.row = self.rows.add(
-            "household",
-            id=household_id,
-            reference=self.reference(household_id),
-            area_id=area.id if area else None,
-            address_line_1=address,
-            address_line_2=None,
-            town=town,
-            postcode=postcode,
-            preferred_channel=preferred,
-            enquiry_channel=channel,
-            source_key=source,
-            campaign_id=campaign_id,
-            referrer_household_id=referrer_id,
-            referrer_name=referrer_name,
-            interests=rng.choice(INTERESTS) if rng.random() < 0.5 else None,
-            is_kinship=kinship,
-            assigned_officer_id=officer,
-            stage=last_stage,
-            stage_entered_at=last_at,
-            held_from_stage=hold_from,
-            enquired_at=enquired_at,
-            first_contact_at=first_contact,
-            anonymised_at=None,
-            created_at=enquired_at,
-            updated_at=max(last_at, first_contact or last_at),
-        )
-        applicant_rows = [
-            self.rows.add("applicant", id=self.ids.take("applicant"), **applicant)
-            for applicant in applicants
-        ]
-        self._assessment(plan, applicant_rows, last_stage, hold_from, last_at)
+        plan.preferred_channel = preferred
+        plan.stage_entered_at = last_at
+        interests = rng.choice(INTERESTS) if rng.random() < 0.5 else None
+        for applicant in applicants:
+            applicant["id"] = self.ids.take("applicant")
+            self.rows.applicant(**applicant)
+        self._assessment(plan, applicants, last_stage, hold_from, last_at)
         for consent in consents:
-            self.rows.add("consent", **consent)
+            self.rows.consent(**consent)
         if telegram_chat is not None:
-            self.rows.add(
-                "telegram_chat_link",
+            self.rows.telegram_chat_link(
                 id=self.ids.take("telegram_chat_link"),
                 chat_id=telegram_chat,
                 household_id=household_id,
@@ -283,7 +260,7 @@ class HouseholdsMixin:
                 if last_stage != "enquiry" or first_contact is None:
                     continue
                 self.current["booked_appointments"] += 1
-            self.rows.add("appointment", **appointment)
+            self.rows.appointment(**appointment)
 
         self._timeline(plan, history, attempts, first_contact, by_email, rng)
         self._response_tasks(plan, history, attempts, first_contact, rng)
@@ -292,6 +269,33 @@ class HouseholdsMixin:
         approval = next((e for e in history if e[0] == "approved"), None)
         if approval is not None:
             self._carer(plan, approval[1], history)
+
+        # Last, as the parts above left it (the buffer's order is the ids' order all the same).
+        self.rows.household(
+            id=household_id,
+            reference=self.reference(household_id),
+            area_id=area.id if area else None,
+            address_line_1=address,
+            town=town,
+            postcode=postcode,
+            preferred_channel=plan.preferred_channel,
+            enquiry_channel=channel,
+            source_key=source,
+            campaign_id=campaign_id,
+            referrer_household_id=referrer_id,
+            referrer_name=referrer_name,
+            interests=interests,
+            is_kinship=kinship,
+            assigned_officer_id=officer,
+            assessor_id=plan.assessor_id,
+            stage=last_stage,
+            stage_entered_at=last_at,
+            held_from_stage=hold_from,
+            enquired_at=enquired_at,
+            first_contact_at=first_contact,
+            created_at=enquired_at,
+            updated_at=max(last_at, first_contact or last_at),
+        )
 
     def _choose_area(self, rng: random.Random) -> AreaInfo:
         roll = rng.random() * sum(a.spec.share for a in self.areas)

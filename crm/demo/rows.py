@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from keyword import iskeyword
 from typing import Any
 
 import sqlalchemy as sa
@@ -81,26 +82,31 @@ _ROW_TABLES: list[tuple[type[SQLModel], dict[str, Any]]] = [
 
 
 class Rows:
-    """Buffered rows per table, flushed to the database in foreign-key order."""
+    """Buffered rows per table, flushed to the database in foreign-key order.
+
+    Each table has an adder, `rows.<table>(column=value, ...)`, taking the columns by keyword
+    (a column left out is None, or the table's default above) and buffering the row as a tuple
+    in the table's column order: no dict per row, and the bulk paths take the tuples as they
+    are. `add(table, **values)` does the same by the table's name."""
 
     def __init__(self) -> None:
-        self.templates: dict[str, dict[str, Any]] = {}
         self.tables: list[sa.Table] = []
+        self.buffer: dict[str, list[tuple]] = {}
+        self._adders: dict[str, Callable[..., tuple]] = {}
         for model, defaults in _ROW_TABLES:
             table = model.__table__
-            template = dict.fromkeys(table.c.keys())
-            template.update(defaults)
-            self.templates[table.name] = template
             self.tables.append(table)
-        self.buffer: dict[str, list[dict[str, Any]]] = {t.name: [] for t in self.tables}
+            buffer = self.buffer[table.name] = []
+            adder = self._adders[table.name] = _adder(table, defaults, buffer.append)
+            setattr(self, table.name, adder)
         self.counts: Counter[str] = Counter()
-        # The text SQLite stores for each time written so far (crm.demo.rows._column).
+        # The text SQLite stores for each time written so far, and each table's converter
+        # to SQLite's values (crm.demo.rows._sqlite_values).
         self.texts: dict[datetime, str] = {}
+        self.converters: dict[tuple[str, sa.Dialect], Any] = {}
 
-    def add(self, table: str, **values: Any) -> dict[str, Any]:
-        row = self.templates[table] | values
-        self.buffer[table].append(row)
-        return row
+    def add(self, table: str, **values: Any) -> tuple:
+        return self._adders[table](**values)
 
     def flush(self, connection: sa.Connection) -> None:
         postgres = connection.dialect.name == "postgresql"
@@ -110,9 +116,59 @@ class Rows:
                 if postgres:
                     _copy(connection, table, rows)
                 else:
-                    _executemany(connection, table, rows, self.texts)
+                    _executemany(connection, table, rows, self.texts, self.converters)
                 self.counts[table.name] += len(rows)
                 rows.clear()
+
+    # The adders, made in __init__ (listed for readers and type checkers).
+    household: Callable[..., tuple]
+    applicant: Callable[..., tuple]
+    household_member: Callable[..., tuple]
+    household_pet: Callable[..., tuple]
+    household_check: Callable[..., tuple]
+    course_attendance: Callable[..., tuple]
+    form_f_section: Callable[..., tuple]
+    consent: Callable[..., tuple]
+    stage_event: Callable[..., tuple]
+    carer: Callable[..., tuple]
+    placement: Callable[..., tuple]
+    supervision_visit: Callable[..., tuple]
+    annual_review: Callable[..., tuple]
+    training_record: Callable[..., tuple]
+    telegram_chat_link: Callable[..., tuple]
+    task: Callable[..., tuple]
+    outbox_message: Callable[..., tuple]
+    check_in: Callable[..., tuple]
+    activity: Callable[..., tuple]
+    appointment: Callable[..., tuple]
+
+
+def _adder(
+    table: sa.Table, defaults: dict[str, Any], append: Callable[[tuple], None]
+) -> Callable[..., tuple]:
+    """A function taking `table`'s columns as keyword-only arguments (defaults None, or
+    `defaults`), that appends them as one tuple in column order and returns it. Written out
+    as source and compiled once, as namedtuple does: keyword arguments bind straight to
+    parameters, so a row costs one call and one tuple (a misspelt column is a TypeError)."""
+    keys = list(table.c.keys())
+    for key in keys:
+        if not key.isidentifier() or iskeyword(key) or key.startswith("_"):
+            raise ValueError(f"{table.name}.{key}: not usable as a parameter name")
+    unknown = set(defaults) - set(keys)
+    if unknown:
+        raise ValueError(f"{table.name}: defaults for no column: {sorted(unknown)}")
+    parameters = ", ".join(
+        f"{key}=_defaults[{key!r}]" if key in defaults else f"{key}=None" for key in keys
+    )
+    source = (
+        f"def {table.name}(*, {parameters}):\n"
+        f"    row = ({', '.join(keys)},)\n"
+        "    _append(row)\n"
+        "    return row\n"
+    )
+    namespace: dict[str, Any] = {"_defaults": dict(defaults), "_append": append}
+    exec(compile(source, f"<crm.demo.rows: {table.name}>", "exec"), namespace)
+    return namespace[table.name]
 
 
 @contextmanager
@@ -194,21 +250,18 @@ _DATETIME_FORMAT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 def _executemany(
     connection: sa.Connection,
     table: sa.Table,
-    rows: list[dict[str, Any]],
+    rows: list[tuple],
     texts: dict[datetime, str],
+    converters: dict[tuple[str, sa.Dialect], Any],
 ) -> None:
-    """SQLite's bulk path: one prepared INSERT through the DBAPI cursor, rows as tuples, each
-    value converted to the text its column type's bind processor would store (`_column`),
-    without SQLAlchemy's per-row executemany bookkeeping."""
+    """SQLite's bulk path: one prepared INSERT through the DBAPI cursor, the row tuples with
+    each value as its column type's bind processor would store it (`_sqlite_values`), without
+    SQLAlchemy's per-row executemany bookkeeping."""
     if not connection.in_transaction():
         connection.begin()
-    dialect = connection.dialect
-    columns = list(table.c)
-    names = ", ".join(f'"{column.name}"' for column in columns)
-    marks = ", ".join("?" for _ in columns)
-    # Column by column (one list comprehension each), then the columns zipped into row
-    # tuples in one C call. The buffered dicts are left as they are.
-    values = list(zip(*(_column(column, rows, dialect, texts) for column in columns), strict=True))
+    names = ", ".join(f'"{column.name}"' for column in table.c)
+    marks = ", ".join("?" for _ in table.c)
+    values = _sqlite_values(table, rows, connection.dialect, texts, converters)
     cursor = connection.connection.driver_connection.cursor()
     try:
         cursor.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', values)
@@ -216,80 +269,120 @@ def _executemany(
         cursor.close()
 
 
-def _column(
-    column: sa.Column, rows: list[dict[str, Any]], dialect: sa.Dialect, texts: dict[datetime, str]
-) -> list[Any]:
-    """One column's values as SQLite stores them: what the column type's bind processor
-    returns, with the commonest cases done inline (a Python call per value is most of the
-    cost): aware UTC datetimes (every time the generator makes; `texts` keeps the text of
-    each), dates and booleans, in SQLAlchemy's SQLite formats. Anything else goes through
-    the processor, and so does the whole column if a sample value comes out differently (a
-    changed storage format)."""
-    key = column.key
-    processor = column.type._cached_bind_processor(dialect)
-    originals = [row[key] for row in rows]
-    if processor is None:
-        return originals
-    kind = column.type
-    if isinstance(kind, UTCDateTime):
-        # Times repeat (office minutes, a row's times often the same): each one's text is
-        # made once per load and looked up after.
-        get = texts.get
-
-        def text(value: datetime) -> str:
-            if value.__class__ is datetime and value.tzinfo is UTC:
-                made = texts[value] = _DATETIME_FORMAT % (
-                    value.year,
-                    value.month,
-                    value.day,
-                    value.hour,
-                    value.minute,
-                    value.second,
-                    value.microsecond,
-                )
-                return made
-            return processor(value)
-
-        converted = [None if value is None else get(value) or text(value) for value in originals]
-    elif isinstance(kind, sa.Date) and not isinstance(kind, sa.DateTime):
-        converted = [
-            None
-            if value is None
-            else value.isoformat()
-            if value.__class__ is date
-            else processor(value)
-            for value in originals
-        ]
-    elif isinstance(kind, sa.Boolean):
-        converted = [
-            1 if value is True else 0 if value is False else processor(value) for value in originals
-        ]
-    else:
-        return [processor(value) for value in originals]
-    sample = next((i for i, value in enumerate(originals) if value is not None), None)
-    if sample is not None and converted[sample] != processor(originals[sample]):
-        return [processor(value) for value in originals]
-    return converted
+def _sqlite_values(
+    table: sa.Table,
+    rows: list[tuple],
+    dialect: sa.Dialect,
+    texts: dict[datetime, str],
+    converters: dict[tuple[str, sa.Dialect], Any],
+) -> list[tuple]:
+    """The rows as SQLite stores them: what each column type's bind processor returns, with
+    the commonest cases done inline (a Python call per value is most of the cost): aware UTC
+    datetimes (every time the generator makes; `texts` keeps the text of each), dates and
+    booleans, in SQLAlchemy's SQLite formats; anything else through its processor. One list
+    comprehension over the rows, written for the table (`_sqlite_converter`). If a sample
+    value of an inline column comes out differently from its processor (a changed storage
+    format), every value goes through the processors instead."""
+    processors = [column.type._cached_bind_processor(dialect) for column in table.c]
+    if all(processor is None for processor in processors):
+        return rows
+    made = converters.get((table.name, dialect))
+    if made is None:
+        made = converters[(table.name, dialect)] = _sqlite_converter(table, processors, texts)
+    converter, inline = made
+    values = converter(rows)
+    for index in inline:
+        sample = next((i for i, row in enumerate(rows) if row[index] is not None), None)
+        if sample is not None and values[sample][index] != processors[index](rows[sample][index]):
+            return [
+                tuple(v if p is None else p(v) for p, v in zip(processors, row, strict=True))
+                for row in rows
+            ]
+    return values
 
 
-def _copy(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+def _sqlite_converter(
+    table: sa.Table, processors: list[Any], texts: dict[datetime, str]
+) -> tuple[Callable[[list[tuple]], list[tuple]], list[int]]:
+    """A function turning `table`'s row tuples into SQLite's values (see `_sqlite_values`),
+    written out as one list comprehension and compiled; and the columns it converts inline."""
+    namespace: dict[str, Any] = {"_get": texts.get, "_date": date}
+
+    names = [f"c{index}" for index in range(len(processors))]
+    expressions = []
+    inline = []
+    for index, (column, processor) in enumerate(zip(table.c, processors, strict=True)):
+        name = names[index]
+        if processor is None:
+            expressions.append(name)
+            continue
+        namespace[f"_p{index}"] = processor
+        kind = column.type
+        if isinstance(kind, UTCDateTime):
+            namespace[f"_t{index}"] = _datetime_text(texts, processor)
+            expressions.append(f"None if {name} is None else _get({name}) or _t{index}({name})")
+        elif isinstance(kind, sa.Date) and not isinstance(kind, sa.DateTime):
+            expressions.append(
+                f"None if {name} is None else {name}.isoformat() "
+                f"if {name}.__class__ is _date else _p{index}({name})"
+            )
+        elif isinstance(kind, sa.Boolean):
+            expressions.append(
+                f"1 if {name} is True else 0 if {name} is False else _p{index}({name})"
+            )
+        else:
+            expressions.append(f"_p{index}({name})")
+            continue
+        inline.append(index)
+    source = (
+        "def convert(rows):\n"
+        f"    return [({', '.join(f'({e})' for e in expressions)},)"
+        f" for {', '.join(names)} in rows]\n"
+    )
+    exec(compile(source, f"<crm.demo.rows: {table.name} for SQLite>", "exec"), namespace)
+    return namespace["convert"], inline
+
+
+def _datetime_text(texts: dict[datetime, str], processor: Callable) -> Callable[[datetime], str]:
+    """The text of a time not in `texts` yet (kept there for the next time), in SQLAlchemy's
+    SQLite format when it is an aware UTC datetime, else the processor's."""
+
+    def text(value: datetime) -> str:
+        if value.__class__ is datetime and value.tzinfo is UTC:
+            made = texts[value] = _DATETIME_FORMAT % (
+                value.year,
+                value.month,
+                value.day,
+                value.hour,
+                value.minute,
+                value.second,
+                value.microsecond,
+            )
+            return made
+        return processor(value)
+
+    return text
+
+
+def _copy(connection: sa.Connection, table: sa.Table, rows: list[tuple]) -> None:
     """PostgreSQL's bulk path: COPY through psycopg, in the connection's transaction (several
     times faster than executemany, which sends one statement per row)."""
     if not connection.in_transaction():
         connection.begin()  # so that connection.commit() commits what COPY wrote
-    columns = list(table.c.keys())
-    json_columns = {c.key for c in table.c if isinstance(c.type, sa.JSON)}
-    names = ", ".join(f'"{c}"' for c in columns)
+    columns = list(table.c)
+    json_columns = {i for i, c in enumerate(columns) if isinstance(c.type, sa.JSON)}
+    names = ", ".join(f'"{c.name}"' for c in columns)
     cursor = connection.connection.driver_connection.cursor()
     with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        write = copy.write_row
         if json_columns:
             for row in rows:
-                copy.write_row(
+                write(
                     [
-                        json.dumps(row[c]) if c in json_columns and row[c] is not None else row[c]
-                        for c in columns
+                        json.dumps(value) if i in json_columns and value is not None else value
+                        for i, value in enumerate(row)
                     ]
                 )
         else:
             for row in rows:
-                copy.write_row([row[c] for c in columns])
+                write(row)

@@ -125,6 +125,6 @@ class VisitsMixin:
         appointment = self._appointment(
             kind, status, staff, starts, ends, booked_at, plan, carer_id=carer_id, by_staff=True
         )
-        self.rows.add("appointment", **appointment)
+        self.rows.appointment(**appointment)
         if status == "booked":
             self.current["booked_appointments"] += 1

@@ -26,8 +26,7 @@ class WorkMixin:
         label = f"staff:{officer}"
 
         def activity(kind: str, at: datetime, summary: str, outcome: str | None = None) -> None:
-            self.rows.add(
-                "activity",
+            self.rows.activity(
                 id=self.ids.take("activity"),
                 household_id=plan.id,
                 kind=kind,
@@ -79,8 +78,7 @@ class WorkMixin:
         done_at = first_contact
         if done_at is None and history[-1][0] != "enquiry":
             done_at = history[-1][1]
-        self.rows.add(
-            "task",
+        self.rows.task(
             id=self.ids.take("task"),
             kind="respond_to_enquiry",
             title="Call back a new enquirer",
@@ -102,8 +100,7 @@ class WorkMixin:
                 second_due = self.calendar.at(
                     self.calendar.add_working(self.calendar.local_date(attempts[-1]), 2), 17 * 60
                 )
-                self.rows.add(
-                    "task",
+                self.rows.task(
                     id=self.ids.take("task"),
                     kind="second_attempt",
                     title="Try the enquirer again",
@@ -128,8 +125,7 @@ class WorkMixin:
         if stage == "stage_one" and rng.random() < 0.4:
             assessor = rng.choice(plan.area.assessors)
             due_day = self.calendar.next_working(self.as_of + timedelta(days=rng.randint(-4, 14)))
-            self.rows.add(
-                "task",
+            self.rows.task(
                 id=self.ids.take("task"),
                 kind="general",
                 title="Chase outstanding references",
@@ -164,5 +160,5 @@ class WorkMixin:
                     by_staff=True,
                 )
                 appointment["notes"] = "Form F session"
-                self.rows.add("appointment", **appointment)
+                self.rows.appointment(**appointment)
                 self.current["booked_appointments"] += 1
