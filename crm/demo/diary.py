@@ -28,6 +28,7 @@ class Calendar:
         self.tz = tz
         self._working: dict[date, bool] = {}
         self._holiday: dict[date, bool] = {}
+        self._added: dict[tuple[date, int], date] = {}
         # Each day's UTC offset (None on a day the clocks change), for `at`.
         self._offset: dict[date, timedelta | None] = {}
 
@@ -48,7 +49,11 @@ class Calendar:
         return day if self.working(day) else next_working_day(day)
 
     def add_working(self, day: date, days: int) -> date:
-        return add_working_days_to_date(day, days)
+        key = (day, days)
+        known = self._added.get(key)
+        if known is None:
+            known = self._added[key] = add_working_days_to_date(day, days)
+        return known
 
     def at(self, day: date, minutes: int) -> datetime:
         """A local time on `day` (minutes after midnight), as aware UTC."""

@@ -12,7 +12,7 @@ from typing import Any
 from crm.demo.chance import Choice, letters_only, weighted
 from crm.demo.organisation import POSTCODE_LETTERS, TRIAGE_DISTRICTS, TRIAGE_TOWNS, AreaInfo
 from crm.demo.shape import HISTORY_DAYS, KINSHIP_SOURCE, RESPONSE_DELAYS, TRIAGE_SHARE
-from crm.demo.words import CONSENT_WORDING, FEMALE_NAMES, INTERESTS, MALE_NAMES, STREETS, SURNAMES
+from crm.demo.words import FEMALE_NAMES, INTERESTS, MALE_NAMES, STREETS, SURNAMES
 from crm.services.enquiries import REFERENCE_ALPHABET
 
 
@@ -48,6 +48,12 @@ HOUR_WEIGHT = (
     0.2, 0.1, 0.05, 0.05, 0.05, 0.1, 0.3, 0.8, 1.2, 1.5, 1.5, 1.5,
     1.6, 1.5, 1.4, 1.4, 1.3, 1.3, 1.6, 2.0, 2.3, 2.1, 1.5, 0.7,
 )  # fmt: skip
+
+
+# The reference letters for each 10 bits (crm.demo.households.reference).
+_REFERENCE_PAIRS = tuple(
+    REFERENCE_ALPHABET[bits & 31] + REFERENCE_ALPHABET[bits >> 5] for bits in range(1024)
+)
 
 
 CHANNELS = {"web_form": 0.58, "staff": 0.27, "webchat": 0.08, "telegram": 0.04, "import": 0.03}
@@ -94,8 +100,12 @@ class HouseholdsMixin:
         # A bijection of the id on 40 bits (odd multiplier), so references look random, never
         # repeat, and need no lookups.
         value = ((household_id + self.reference_key) * 0x9E3779B97F4A7C15) % (1 << 40)
-        code = "".join(REFERENCE_ALPHABET[(value >> (5 * i)) & 31] for i in range(8))
-        reference = f"FC-{code[:4]}-{code[4:]}"
+        # Letters 5 bits each, lowest first: two at a time from a table of all 1,024 pairs.
+        pairs = _REFERENCE_PAIRS
+        reference = (
+            f"FC-{pairs[value & 1023]}{pairs[(value >> 10) & 1023]}"
+            f"-{pairs[(value >> 20) & 1023]}{pairs[(value >> 30) & 1023]}"
+        )
         if reference in self._existing_references:
             reference += f"-{household_id}"
         return reference
@@ -161,11 +171,11 @@ class HouseholdsMixin:
         actor_id, actor_label = self._door_actor(channel, staff_actor)
         consents = self._consents(household_id, applicants, channel, enquired_at, actor_id, rng)
         preferred = self._preferred(consents, rng)
-        for consent in consents:  # the latest row per scope is what they agree to now
-            if consent["granted"]:
-                plan.consented.add(consent["scope"])
+        for scope, granted in consents:  # the latest row per scope is what they agree to now
+            if granted:
+                plan.consented.add(scope)
             else:
-                plan.consented.discard(consent["scope"])
+                plan.consented.discard(scope)
 
         # First contact, in working days; some late, a few never reached.
         delay_index = self.choose_response(rng)
@@ -243,8 +253,6 @@ class HouseholdsMixin:
             applicant["id"] = self.ids.take("applicant")
             self.rows.applicant(**applicant)
         self._assessment(plan, applicants, last_stage, hold_from, last_at)
-        for consent in consents:
-            self.rows.consent(**consent)
         if telegram_chat is not None:
             self.rows.telegram_chat_link(
                 id=self.ids.take("telegram_chat_link"),
@@ -372,7 +380,8 @@ class HouseholdsMixin:
         at: datetime,
         actor_id: int | None,
         rng: random.Random,
-    ) -> list[dict[str, Any]]:
+    ) -> list[tuple[str, bool]]:
+        """The consent rows of the enquiry (added here); returns (scope, granted) of each."""
         has_email = any(a["email"] for a in applicants)
         mobile = any(a["phone"] and a["phone"].startswith("+447") for a in applicants)
         has_phone = any(a["phone"] for a in applicants)
@@ -387,43 +396,39 @@ class HouseholdsMixin:
             scopes.append("telegram")
         if rng.random() < 0.08:
             scopes.append("post")
-        rows = []
+        add = self.rows.consent
+        wordings = self._consent_wordings[channel == "staff"]
         for scope in scopes:
-            wording = CONSENT_WORDING[scope].format(service=self.service_name)
-            if channel == "staff":
-                wording = f"Agreed on the phone: {wording}"
-            rows.append(
-                {
-                    "id": self.ids.take("consent"),
-                    "household_id": household_id,
-                    "scope": scope,
-                    "granted": True,
-                    "wording": wording,
-                    "via": channel,
-                    "recorded_at": at,
-                    "recorded_by_id": actor_id,
-                }
+            add(
+                id=self.ids.take("consent"),
+                household_id=household_id,
+                scope=scope,
+                granted=True,
+                wording=wordings[scope],
+                via=channel,
+                recorded_at=at,
+                recorded_by_id=actor_id,
             )
+        consents = [(scope, True) for scope in scopes]
         # A few later say STOP to texts: consent rows are append-only.
         if "sms" in scopes and rng.random() < 0.1:
             stop = at + timedelta(days=rng.randint(3, 200), minutes=rng.randint(0, 600))
             if stop < self.cutoff:
-                rows.append(
-                    {
-                        "id": self.ids.take("consent"),
-                        "household_id": household_id,
-                        "scope": "sms",
-                        "granted": False,
-                        "wording": "Replied STOP to a text message",
-                        "via": "sms",
-                        "recorded_at": stop,
-                        "recorded_by_id": None,
-                    }
+                add(
+                    id=self.ids.take("consent"),
+                    household_id=household_id,
+                    scope="sms",
+                    granted=False,
+                    wording="Replied STOP to a text message",
+                    via="sms",
+                    recorded_at=stop,
+                    recorded_by_id=None,
                 )
-        return rows
+                consents.append(("sms", False))
+        return consents
 
-    def _preferred(self, consents: list[dict[str, Any]], rng: random.Random) -> str | None:
-        granted = [c["scope"] for c in consents if c["granted"] and c["scope"] != "store_details"]
+    def _preferred(self, consents: list[tuple[str, bool]], rng: random.Random) -> str | None:
+        granted = [scope for scope, yes in consents if yes and scope != "store_details"]
         if not granted:
             return None
         if "telegram" in granted and rng.random() < 0.7:

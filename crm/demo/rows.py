@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from itertools import count
 from keyword import iskeyword
 from typing import Any
 
@@ -44,15 +45,17 @@ class Ids:
 
     def __init__(self, connection: sa.Connection, tables: Sequence[sa.Table]) -> None:
         self.tables = list(tables)
-        self._next: dict[str, int] = {}
+        self._next: dict[str, Callable[[], int]] = {}
         for table in tables:
             current = connection.execute(sa.select(sa.func.max(table.c.id))).scalar()
-            self._next[table.name] = (current or 0) + 1
+            self._next[table.name] = count((current or 0) + 1).__next__
 
     def take(self, table: str) -> int:
-        value = self._next[table]
-        self._next[table] = value + 1
-        return value
+        return self._next[table]()
+
+    def counter(self, table: str) -> Callable[[], int]:
+        """`take(table)` as a function of no arguments (for the inner loops)."""
+        return self._next[table]
 
 
 # Tables in foreign-key order, and the defaults each row starts from (Core inserts skip the
