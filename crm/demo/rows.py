@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from itertools import count
+from itertools import chain, count
 from keyword import iskeyword
 from typing import Any
 
@@ -263,13 +263,33 @@ def _executemany(
     if not connection.in_transaction():
         connection.begin()
     names = ", ".join(f'"{column.name}"' for column in table.c)
-    marks = ", ".join("?" for _ in table.c)
+    marks = f"({', '.join('?' for _ in table.c)})"
     values = _sqlite_values(table, rows, connection.dialect, texts, converters)
+    # Many rows a statement (a third less time in SQLite than one a statement), each group's
+    # values flattened into one tuple; what is left over one row a statement.
+    per_statement = max(1, min(_ROWS_PER_STATEMENT, _VARIABLES_PER_STATEMENT // len(table.c)))
+    grouped = len(values) - len(values) % per_statement
+    insert = f'INSERT INTO "{table.name}" ({names}) VALUES '
     cursor = connection.connection.driver_connection.cursor()
     try:
-        cursor.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', values)
+        if grouped:
+            flat = chain.from_iterable
+            cursor.executemany(
+                insert + ", ".join([marks] * per_statement),
+                [
+                    tuple(flat(group))
+                    for group in zip(*[iter(values[:grouped])] * per_statement, strict=True)
+                ],
+            )
+        if grouped < len(values):
+            cursor.executemany(insert + marks, values[grouped:])
     finally:
         cursor.close()
+
+
+# Rows in one INSERT on SQLite, and at most this many values (SQLite allows 32,766).
+_ROWS_PER_STATEMENT = 128
+_VARIABLES_PER_STATEMENT = 999
 
 
 def _sqlite_values(

@@ -54,7 +54,8 @@ class WorkMixin:
                     "call", first_contact, f"Spoke to {plan.first_name} about fostering", "spoke"
                 )
         previous = None
-        for stage, at, *_ in history:
+        for event in history:
+            stage, at = event[0], event[1]
             if previous == "on_hold":  # carrying on after a pause is not a new visit or form
                 pass
             elif stage == "initial_visit":
