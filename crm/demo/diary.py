@@ -103,12 +103,12 @@ class Calendar:
         return known
 
     def _hour_local_date(self, day: date, hour: int) -> date | object:
-        """The local day of the UTC hour, if it is one day all through (checked every five
-        minutes and at its last instant: zones change on the quarter hour), else _MIXED."""
+        """The local day of the UTC hour, if it is one day all through (checked on the
+        quarter hours, when zones change, and at its last instant), else _MIXED."""
         start = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
-        moments = [start + timedelta(minutes=m) for m in range(0, 60, 5)]
-        moments.append(start + timedelta(hours=1, microseconds=-1))
-        days = {m.astimezone(self.tz).date() for m in moments}
+        tz = self.tz
+        days = {(start + timedelta(minutes=m)).astimezone(tz).date() for m in (0, 15, 30, 45)}
+        days.add((start + timedelta(hours=1, microseconds=-1)).astimezone(tz).date())
         return days.pop() if len(days) == 1 else _MIXED
 
     def office_moment(
