@@ -40,7 +40,7 @@ class AssessmentMixin:
         people = []
 
         def member(kind: str, first: str, last: str, born: date | None, **extra: Any) -> None:
-            member_id = self.ids.take("household_member")
+            member_id = self.ids.household_member()
             self.rows.household_member(
                 id=member_id,
                 household_id=plan.id,
@@ -90,7 +90,7 @@ class AssessmentMixin:
         if pets:
             for species in rng.sample(("Dog", "Cat", "Rabbit", "Guinea pigs"), rng.randint(1, 2)):
                 self.rows.household_pet(
-                    id=self.ids.take("household_pet"),
+                    id=self.ids.household_pet(),
                     household_id=plan.id,
                     species=species,
                     name=None,
@@ -102,7 +102,7 @@ class AssessmentMixin:
             start = min(today, entered.date() + timedelta(days=rng.randint(7, 40)))
             for person in people[: len(applicants)]:
                 self.rows.course_attendance(
-                    id=self.ids.take("course_attendance"),
+                    id=self.ids.course_attendance(),
                     household_id=plan.id,
                     member_id=person["id"],
                     course=SKILLS_TO_FOSTER,
@@ -121,7 +121,7 @@ class AssessmentMixin:
                 else:
                     continue
                 self.rows.form_f_section(
-                    id=self.ids.take("form_f_section"),
+                    id=self.ids.form_f_section(),
                     household_id=plan.id,
                     section_key=key,
                     status=status,
@@ -180,7 +180,7 @@ class AssessmentMixin:
                     if kind.key == "personal_reference":
                         label = f"{rng.choice(FEMALE_NAMES + MALE_NAMES)} {rng.choice(SURNAMES)}"
                     self.rows.household_check(
-                        id=self.ids.take("household_check"),
+                        id=self.ids.household_check(),
                         household_id=plan.id,
                         member_id=person["id"] if person else None,
                         check_key=kind.key,

@@ -37,7 +37,7 @@ class CarersMixin:
     def _carer(self, plan: HouseholdPlan, approved_at: datetime, history: list[tuple]) -> None:
         rng = self.rng_carers
         cal = self.calendar
-        carer_id = self.ids.take("carer")
+        carer_id = self.ids.carer()
         approved_on = approved_at.date()
         # The due dates rule is the pipeline's (annual review, TSD by 12 or 18 months).
         review_after, tsd_after = self.due_rules[plan.kinship]
@@ -205,7 +205,7 @@ class CarersMixin:
                 if ended_on is None or ended_on > end_day:
                     # Open at the end: a break or deregistration ends every placement.
                     ended_on = end_day if status != "active" else None
-                placement_id = self.ids.take("placement")
+                placement_id = self.ids.placement()
                 self.rows.placement(
                     id=placement_id,
                     carer_id=carer_id,
@@ -279,7 +279,7 @@ class CarersMixin:
             if plan.telegram_chat is None:
                 plan.telegram_chat = str(600_000_000 + plan.id)
                 self.rows.telegram_chat_link(
-                    id=self.ids.take("telegram_chat_link"),
+                    id=self.ids.telegram_chat_link(),
                     chat_id=plan.telegram_chat,
                     household_id=plan.id,
                     carer_id=carer_id,
@@ -292,7 +292,7 @@ class CarersMixin:
             plan.consented.add(channel)
             label = "Telegram" if channel == "telegram" else "email"
             self.rows.consent(
-                id=self.ids.take("consent"),
+                id=self.ids.consent(),
                 household_id=plan.id,
                 scope=channel,
                 granted=True,
@@ -339,11 +339,11 @@ class CarersMixin:
             sent_at = cal.at(sent_day, 10 * 60)
             if sent_at >= stop:
                 break
-            check_in_id = self.ids.take("check_in")
+            check_in_id = self.ids.check_in()
             key = f"checkin:{carer_id}:{sent_day.isoformat()}"
             outbox_ids = []
             for address in recipients:
-                outbox_id = self.ids.take("outbox_message")
+                outbox_id = self.ids.outbox_message()
                 outbox_ids.append(outbox_id)
                 self.rows.outbox_message(
                     id=outbox_id,
@@ -392,7 +392,7 @@ class CarersMixin:
                 if wants_call:
                     parts.append("would like a call")
                 self.rows.activity(
-                    id=self.ids.take("activity"),
+                    id=self.ids.activity(),
                     household_id=plan.id,
                     kind="note",
                     occurred_at=answered_at,
@@ -456,7 +456,7 @@ class CarersMixin:
         done_at = None
         if due < self.cutoff and rng.random() < 0.9:
             done_at = min(self.calendar.later(answered_at, rng.randint(0, 1), rng), due)
-        task_id = self.ids.take("task")
+        task_id = self.ids.task()
         self.rows.task(
             id=task_id,
             kind="check_in_follow_up",

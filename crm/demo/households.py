@@ -226,7 +226,7 @@ class HouseholdsMixin:
         previous = None
         for to_stage, at, event_actor, label, code, text in history:
             self.rows.stage_event(
-                id=self.ids.take("stage_event"),
+                id=self.ids.stage_event(),
                 household_id=household_id,
                 from_stage=previous,
                 to_stage=to_stage,
@@ -250,12 +250,12 @@ class HouseholdsMixin:
         plan.stage_entered_at = last_at
         interests = rng.choice(INTERESTS) if rng.random() < 0.5 else None
         for applicant in applicants:
-            applicant["id"] = self.ids.take("applicant")
+            applicant["id"] = self.ids.applicant()
             self.rows.applicant(**applicant)
         self._assessment(plan, applicants, last_stage, hold_from, last_at)
         if telegram_chat is not None:
             self.rows.telegram_chat_link(
-                id=self.ids.take("telegram_chat_link"),
+                id=self.ids.telegram_chat_link(),
                 chat_id=telegram_chat,
                 household_id=household_id,
                 carer_id=None,
@@ -400,7 +400,7 @@ class HouseholdsMixin:
         wordings = self._consent_wordings[channel == "staff"]
         for scope in scopes:
             add(
-                id=self.ids.take("consent"),
+                id=self.ids.consent(),
                 household_id=household_id,
                 scope=scope,
                 granted=True,
@@ -415,7 +415,7 @@ class HouseholdsMixin:
             stop = at + timedelta(days=rng.randint(3, 200), minutes=rng.randint(0, 600))
             if stop < self.cutoff:
                 add(
-                    id=self.ids.take("consent"),
+                    id=self.ids.consent(),
                     household_id=household_id,
                     scope="sms",
                     granted=False,

@@ -49,6 +49,10 @@ class Ids:
         for table in tables:
             current = connection.execute(sa.select(sa.func.max(table.c.id))).scalar()
             self._next[table.name] = count((current or 0) + 1).__next__
+            # `ids.<table>()` is `take(table)` without the look-up (for the inner loops).
+            if hasattr(self, table.name):
+                raise ValueError(f"Ids: a table named {table.name!r} would hide an attribute")
+            setattr(self, table.name, self._next[table.name])
 
     def take(self, table: str) -> int:
         return self._next[table]()

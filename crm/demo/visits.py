@@ -108,7 +108,7 @@ class VisitsMixin:
             "booked_by_id": booked_by,
             "booked_by_label": label,
             "created_at": min(booked_at, self.cutoff - timedelta(minutes=1)),
-            "id": self.ids.take("appointment"),
+            "id": self.ids.appointment(),
         }
 
     def _carer_appointment(

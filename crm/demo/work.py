@@ -27,7 +27,7 @@ class WorkMixin:
 
         def activity(kind: str, at: datetime, summary: str, outcome: str | None = None) -> None:
             self.rows.activity(
-                id=self.ids.take("activity"),
+                id=self.ids.activity(),
                 household_id=plan.id,
                 kind=kind,
                 occurred_at=at,
@@ -80,7 +80,7 @@ class WorkMixin:
         if done_at is None and history[-1][0] != "enquiry":
             done_at = history[-1][1]
         self.rows.task(
-            id=self.ids.take("task"),
+            id=self.ids.task(),
             kind="respond_to_enquiry",
             title="Call back a new enquirer",
             detail=None,
@@ -102,7 +102,7 @@ class WorkMixin:
                     self.calendar.add_working(self.calendar.local_date(attempts[-1]), 2), 17 * 60
                 )
                 self.rows.task(
-                    id=self.ids.take("task"),
+                    id=self.ids.task(),
                     kind="second_attempt",
                     title="Try the enquirer again",
                     detail="The first call was not answered",
@@ -127,7 +127,7 @@ class WorkMixin:
             assessor = rng.choice(plan.area.assessors)
             due_day = self.calendar.next_working(self.as_of + timedelta(days=rng.randint(-4, 14)))
             self.rows.task(
-                id=self.ids.take("task"),
+                id=self.ids.task(),
                 kind="general",
                 title="Chase outstanding references",
                 detail=None,
