@@ -105,6 +105,7 @@ class Generator(
             True: {scope: f"Agreed on the phone: {text}" for scope, text in wordings.items()},
         }
         self.areas: list[AreaInfo] = []
+        self._area_shares: tuple | None = None  # households._choose_area's, made once
         self.hub_manager: int | None = None
         self.reference_key = int.from_bytes(hashlib.sha256(f"{seed}".encode()).digest()[:5])
         self.approved_pool: list[tuple[datetime, int]] = []

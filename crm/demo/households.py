@@ -306,9 +306,16 @@ class HouseholdsMixin:
         )
 
     def _choose_area(self, rng: random.Random) -> AreaInfo:
-        roll = rng.random() * sum(a.spec.share for a in self.areas)
-        for area in self.areas:
-            roll -= area.spec.share
+        shares = self._area_shares
+        if shares is None or shares[0] is not self.areas:  # once per list of areas
+            shares = self._area_shares = (
+                self.areas,
+                sum(a.spec.share for a in self.areas),
+                [(area, area.spec.share) for area in self.areas],
+            )
+        roll = rng.random() * shares[1]
+        for area, share in shares[2]:
+            roll -= share
             if roll < 0:
                 return area
         return self.areas[-1]

@@ -190,7 +190,8 @@ def sqlite_load(connection: sa.Connection, tables: Sequence[sa.Table]) -> Iterat
     load stopped half way (even killed) leaves the database, indexes and all, as it was.
     Beside existing rows the indexes and the checks stay as they are and the caller commits
     per chunk. For the load only, on this connection (which goes back to the pool, so all is
-    put back afterwards): no sync to disk at commits and a page cache of about 256 MB.
+    put back afterwards): no sync to disk at commits and a page cache of up to 1 GB (so
+    the load's pages need not spill to the write-ahead log before the commit).
     Nothing of this on PostgreSQL (COPY).
     """
     if connection.dialect.name != "sqlite":
@@ -207,7 +208,7 @@ def sqlite_load(connection: sa.Connection, tables: Sequence[sa.Table]) -> Iterat
         for table in tables
     )
     connection.exec_driver_sql("PRAGMA synchronous=OFF")
-    connection.exec_driver_sql("PRAGMA cache_size=-262144")
+    connection.exec_driver_sql("PRAGMA cache_size=-1048576")
     indexes: list[tuple[str, str]] = []
     try:
         if empty:
