@@ -82,7 +82,7 @@ class Generator(
         self.tomorrow = self.calendar.at(as_of + timedelta(days=1), 0)
         self.first_day = as_of - timedelta(days=HISTORY_DAYS)
         self.book = SlotBook(self.calendar)
-        self.rows = Rows()
+        self.rows = Rows(connection.dialect)
         organisation = [Hub, Area, StaffUser, Campaign, AvailabilityPattern, AvailabilityException]
         self.ids = Ids(
             connection, self.rows.tables + [m.__table__ for m in organisation + [AuditEvent]]

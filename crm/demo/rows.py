@@ -96,34 +96,46 @@ class Rows:
     in the table's column order: no dict per row, and the bulk paths take the tuples as they
     are. `add(table, **values)` does the same by the table's name."""
 
-    def __init__(self) -> None:
+    def __init__(self, dialect: sa.Dialect | None = None) -> None:
+        """With a SQLite `dialect`, the adders store each value as SQLite will (the bind
+        processors' values, `_sqlite_expressions`) and the rows go to SQLite as they are;
+        then the rows are for SQLite only. Otherwise values are converted when flushed."""
         self.tables: list[sa.Table] = []
         self.buffer: dict[str, list[tuple]] = {}
         self._adders: dict[str, Callable[..., tuple]] = {}
-        for model, defaults in _ROW_TABLES:
-            table = model.__table__
-            self.tables.append(table)
-            buffer = self.buffer[table.name] = []
-            adder = self._adders[table.name] = _adder(table, defaults, buffer.append)
-            setattr(self, table.name, adder)
         self.counts: Counter[str] = Counter()
         # The text SQLite stores for each time written so far, and each table's converter
         # to SQLite's values (crm.demo.rows._sqlite_values).
         self.texts: dict[datetime, str] = {}
         self.converters: dict[tuple[str, sa.Dialect], Any] = {}
+        self.stored_for = dialect if dialect is not None and dialect.name == "sqlite" else None
+        for model, defaults in _ROW_TABLES:
+            table = model.__table__
+            self.tables.append(table)
+            buffer = self.buffer[table.name] = []
+            adder = self._adders[table.name] = _adder(
+                table, defaults, buffer.append, self.stored_for, self.texts
+            )
+            setattr(self, table.name, adder)
 
     def add(self, table: str, **values: Any) -> tuple:
         return self._adders[table](**values)
 
     def flush(self, connection: sa.Connection) -> None:
-        postgres = connection.dialect.name == "postgresql"
+        dialect = connection.dialect
+        if self.stored_for is not None and dialect.name != "sqlite":
+            raise ValueError("These rows were made for SQLite: make Rows() for this database")
+        postgres = dialect.name == "postgresql"
         for table in self.tables:
             rows = self.buffer[table.name]
             if rows:
                 if postgres:
                     _copy(connection, table, rows)
+                elif self.stored_for is None:
+                    values = _sqlite_values(table, rows, dialect, self.texts, self.converters)
+                    _executemany(connection, table, values)
                 else:
-                    _executemany(connection, table, rows, self.texts, self.converters)
+                    _executemany(connection, table, rows)
                 self.counts[table.name] += len(rows)
                 rows.clear()
 
@@ -151,10 +163,15 @@ class Rows:
 
 
 def _adder(
-    table: sa.Table, defaults: dict[str, Any], append: Callable[[tuple], None]
+    table: sa.Table,
+    defaults: dict[str, Any],
+    append: Callable[[tuple], None],
+    sqlite: sa.Dialect | None = None,
+    texts: dict[datetime, str] | None = None,
 ) -> Callable[..., tuple]:
     """A function taking `table`'s columns as keyword-only arguments (defaults None, or
-    `defaults`), that appends them as one tuple in column order and returns it. Written out
+    `defaults`), that appends them as one tuple in column order and returns it; with a
+    `sqlite` dialect, each value as SQLite stores it (`_sqlite_expressions`). Written out
     as source and compiled once, as namedtuple does: keyword arguments bind straight to
     parameters, so a row costs one call and one tuple (a misspelt column is a TypeError)."""
     keys = list(table.c.keys())
@@ -167,13 +184,19 @@ def _adder(
     parameters = ", ".join(
         f"{key}=_defaults[{key!r}]" if key in defaults else f"{key}=None" for key in keys
     )
+    namespace: dict[str, Any] = {"_defaults": dict(defaults), "_append": append}
+    values = keys
+    if sqlite is not None:
+        processors = [column.type._cached_bind_processor(sqlite) for column in table.c]
+        values, _ = _sqlite_expressions(
+            table, processors, {} if texts is None else texts, keys, namespace, checked=True
+        )
     source = (
         f"def {table.name}(*, {parameters}):\n"
-        f"    row = ({', '.join(keys)},)\n"
+        f"    row = ({', '.join(f'({value})' for value in values)},)\n"
         "    _append(row)\n"
         "    return row\n"
     )
-    namespace: dict[str, Any] = {"_defaults": dict(defaults), "_append": append}
     exec(compile(source, f"<crm.demo.rows: {table.name}>", "exec"), namespace)
     return namespace[table.name]
 
@@ -255,21 +278,14 @@ def sqlite_load(connection: sa.Connection, tables: Sequence[sa.Table]) -> Iterat
 _DATETIME_FORMAT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 
 
-def _executemany(
-    connection: sa.Connection,
-    table: sa.Table,
-    rows: list[tuple],
-    texts: dict[datetime, str],
-    converters: dict[tuple[str, sa.Dialect], Any],
-) -> None:
-    """SQLite's bulk path: one prepared INSERT through the DBAPI cursor, the row tuples with
-    each value as its column type's bind processor would store it (`_sqlite_values`), without
+def _executemany(connection: sa.Connection, table: sa.Table, values: list[tuple]) -> None:
+    """SQLite's bulk path: prepared INSERTs through the DBAPI cursor, of row tuples with each
+    value as its column type's bind processor would store it (`_sqlite_values`), without
     SQLAlchemy's per-row executemany bookkeeping."""
     if not connection.in_transaction():
         connection.begin()
     names = ", ".join(f'"{column.name}"' for column in table.c)
     marks = f"({', '.join('?' for _ in table.c)})"
-    values = _sqlite_values(table, rows, connection.dialect, texts, converters)
     # Many rows a statement (a third less time in SQLite than one a statement), each group's
     # values flattened into one tuple; what is left over one row a statement.
     per_statement = max(1, min(_ROWS_PER_STATEMENT, _VARIABLES_PER_STATEMENT // len(table.c)))
@@ -334,9 +350,42 @@ def _sqlite_converter(
 ) -> tuple[Callable[[list[tuple]], list[tuple]], list[int]]:
     """A function turning `table`'s row tuples into SQLite's values (see `_sqlite_values`),
     written out as one list comprehension and compiled; and the columns it converts inline."""
-    namespace: dict[str, Any] = {"_get": texts.get, "_date": date}
-
+    namespace: dict[str, Any] = {}
     names = [f"c{index}" for index in range(len(processors))]
+    expressions, inline = _sqlite_expressions(table, processors, texts, names, namespace)
+    source = (
+        "def convert(rows):\n"
+        f"    return [({', '.join(f'({e})' for e in expressions)},)"
+        f" for {', '.join(names)} in rows]\n"
+    )
+    exec(compile(source, f"<crm.demo.rows: {table.name} for SQLite>", "exec"), namespace)
+    return namespace["convert"], inline
+
+
+# Values to check the inline conversions with (crm.demo.rows._sqlite_expressions).
+_SAMPLES = {
+    "datetime": datetime(2026, 3, 9, 10, 5, 7, 123, tzinfo=UTC),
+    "date": date(2026, 3, 9),
+    "boolean": (True, False),
+}
+
+
+def _sqlite_expressions(
+    table: sa.Table,
+    processors: list[Any],
+    texts: dict[datetime, str],
+    names: list[str],
+    namespace: dict[str, Any],
+    checked: bool = False,
+) -> tuple[list[str], list[int]]:
+    """For each column of `table`, a Python expression of the variable in `names` giving the
+    value SQLite stores (what the column's bind processor returns): the name itself where
+    there is no processor, the commonest cases inline (aware UTC datetimes, their text kept
+    in `texts`; dates; booleans, in SQLAlchemy's SQLite formats), else the processor. Puts
+    what they use in `namespace`. Returns the expressions and the columns done inline. With
+    `checked`, an inline one is kept only if it gives its processor's answer on a sample
+    value (otherwise the processor is used: a changed storage format)."""
+    namespace.update({"_get": texts.get, "_date": date})
     expressions = []
     inline = []
     for index, (column, processor) in enumerate(zip(table.c, processors, strict=True)):
@@ -348,27 +397,28 @@ def _sqlite_converter(
         kind = column.type
         if isinstance(kind, UTCDateTime):
             namespace[f"_t{index}"] = _datetime_text(texts, processor)
-            expressions.append(f"None if {name} is None else _get({name}) or _t{index}({name})")
+            expression = f"None if {name} is None else _get({name}) or _t{index}({name})"
+            samples: tuple = (_SAMPLES["datetime"],)
         elif isinstance(kind, sa.Date) and not isinstance(kind, sa.DateTime):
-            expressions.append(
+            expression = (
                 f"None if {name} is None else {name}.isoformat() "
                 f"if {name}.__class__ is _date else _p{index}({name})"
             )
+            samples = (_SAMPLES["date"],)
         elif isinstance(kind, sa.Boolean):
-            expressions.append(
-                f"1 if {name} is True else 0 if {name} is False else _p{index}({name})"
-            )
+            expression = f"1 if {name} is True else 0 if {name} is False else _p{index}({name})"
+            samples = _SAMPLES["boolean"]
         else:
             expressions.append(f"_p{index}({name})")
             continue
+        if checked:
+            inline_value = eval(f"lambda {name}: {expression}", namespace)  # noqa: S307
+            if any(inline_value(sample) != processor(sample) for sample in samples):
+                expressions.append(f"_p{index}({name})")
+                continue
+        expressions.append(expression)
         inline.append(index)
-    source = (
-        "def convert(rows):\n"
-        f"    return [({', '.join(f'({e})' for e in expressions)},)"
-        f" for {', '.join(names)} in rows]\n"
-    )
-    exec(compile(source, f"<crm.demo.rows: {table.name} for SQLite>", "exec"), namespace)
-    return namespace["convert"], inline
+    return expressions, inline
 
 
 def _datetime_text(texts: dict[datetime, str], processor: Callable) -> Callable[[datetime], str]:
