@@ -4,6 +4,7 @@ order (COPY on PostgreSQL)."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -288,10 +289,12 @@ def _executemany(connection: sa.Connection, table: sa.Table, values: list[tuple]
     marks = f"({', '.join('?' for _ in table.c)})"
     # Many rows a statement (a third less time in SQLite than one a statement), each group's
     # values flattened into one tuple; what is left over one row a statement.
-    per_statement = max(1, min(_ROWS_PER_STATEMENT, _VARIABLES_PER_STATEMENT // len(table.c)))
+    driver = connection.connection.driver_connection
+    variables = min(_VARIABLES_PER_STATEMENT, driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+    per_statement = max(1, min(_ROWS_PER_STATEMENT, variables // len(table.c)))
     grouped = len(values) - len(values) % per_statement
     insert = f'INSERT INTO "{table.name}" ({names}) VALUES '
-    cursor = connection.connection.driver_connection.cursor()
+    cursor = driver.cursor()
     try:
         if grouped:
             flat = chain.from_iterable
@@ -308,9 +311,10 @@ def _executemany(connection: sa.Connection, table: sa.Table, values: list[tuple]
         cursor.close()
 
 
-# Rows in one INSERT on SQLite, and at most this many values (SQLite allows 32,766).
+# Rows in one INSERT on SQLite, and at most this many values (or SQLite's own limit, 32,766
+# since 3.32, 999 before).
 _ROWS_PER_STATEMENT = 128
-_VARIABLES_PER_STATEMENT = 999
+_VARIABLES_PER_STATEMENT = 4096
 
 
 def _sqlite_values(
