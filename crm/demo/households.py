@@ -16,7 +16,7 @@ from crm.demo.words import FEMALE_NAMES, INTERESTS, MALE_NAMES, STREETS, SURNAME
 from crm.services.enquiries import REFERENCE_ALPHABET
 
 
-@dataclass
+@dataclass(slots=True)
 class HouseholdPlan:
     id: int
     area: AreaInfo | None

@@ -99,7 +99,7 @@ TRIAGE_TOWNS = ("Coventry", "Rugby", "Milton Keynes", "Peterborough", "Sheffield
 POSTCODE_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 
 
-@dataclass
+@dataclass(slots=True)
 class AreaInfo:
     id: int
     spec: AreaSpec
@@ -110,7 +110,7 @@ class AreaInfo:
     manager: int | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class CampaignInfo:
     id: int
     source: str
