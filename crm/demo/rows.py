@@ -1,5 +1,6 @@
-"""Bulk inserts: ids handed out here, rows buffered per table and written in foreign-key
-order (COPY on PostgreSQL)."""
+"""Bulk inserts: ids handed out here, rows buffered per table as tuples (by per-table adders;
+for SQLite already holding SQLite's values) and written in foreign-key order (COPY on
+PostgreSQL, multi-row INSERTs on SQLite)."""
 
 from __future__ import annotations
 
