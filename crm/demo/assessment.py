@@ -35,14 +35,14 @@ class AssessmentMixin:
         rng: random.Random = self.rng_assessment
         today: date = self.as_of - timedelta(days=1)
         if plan.area.assessors:
-            plan.row["assessor_id"] = rng.choice(plan.area.assessors)
+            plan.assessor_id = rng.choice(plan.area.assessors)
         moment = entered
         people = []
 
-        def member(kind: str, first: str, last: str, born: date | None, **extra: Any) -> dict:
-            row = self.rows.add(
-                "household_member",
-                id=self.ids.take("household_member"),
+        def member(kind: str, first: str, last: str, born: date | None, **extra: Any) -> None:
+            member_id = self.ids.household_member()
+            self.rows.household_member(
+                id=member_id,
                 household_id=plan.id,
                 applicant_id=extra.get("applicant_id"),
                 kind=kind,
@@ -54,8 +54,7 @@ class AssessmentMixin:
                 created_at=moment,
                 updated_at=moment,
             )
-            people.append(row)
-            return row
+            people.append({"id": member_id, "kind": kind, "date_of_birth": born})
 
         for applicant in applicants:
             member(
@@ -90,9 +89,8 @@ class AssessmentMixin:
         pets = rng.random() < 0.4
         if pets:
             for species in rng.sample(("Dog", "Cat", "Rabbit", "Guinea pigs"), rng.randint(1, 2)):
-                self.rows.add(
-                    "household_pet",
-                    id=self.ids.take("household_pet"),
+                self.rows.household_pet(
+                    id=self.ids.household_pet(),
                     household_id=plan.id,
                     species=species,
                     name=None,
@@ -103,9 +101,8 @@ class AssessmentMixin:
         if at in ("stage_two", "panel"):
             start = min(today, entered.date() + timedelta(days=rng.randint(7, 40)))
             for person in people[: len(applicants)]:
-                self.rows.add(
-                    "course_attendance",
-                    id=self.ids.take("course_attendance"),
+                self.rows.course_attendance(
+                    id=self.ids.course_attendance(),
                     household_id=plan.id,
                     member_id=person["id"],
                     course=SKILLS_TO_FOSTER,
@@ -123,13 +120,12 @@ class AssessmentMixin:
                     status = rng.choice(("in_progress", "drafted"))
                 else:
                     continue
-                self.rows.add(
-                    "form_f_section",
-                    id=self.ids.take("form_f_section"),
+                self.rows.form_f_section(
+                    id=self.ids.form_f_section(),
                     household_id=plan.id,
                     section_key=key,
                     status=status,
-                    updated_by_id=plan.row.get("assessor_id"),
+                    updated_by_id=plan.assessor_id,
                     updated_at=moment,
                 )
 
@@ -183,9 +179,8 @@ class AssessmentMixin:
                     label = None
                     if kind.key == "personal_reference":
                         label = f"{rng.choice(FEMALE_NAMES + MALE_NAMES)} {rng.choice(SURNAMES)}"
-                    self.rows.add(
-                        "household_check",
-                        id=self.ids.take("household_check"),
+                    self.rows.household_check(
+                        id=self.ids.household_check(),
                         household_id=plan.id,
                         member_id=person["id"] if person else None,
                         check_key=kind.key,
@@ -196,6 +191,6 @@ class AssessmentMixin:
                         outcome=outcome,
                         expires_on=expires,
                         notes=None,
-                        created_at=plan.row["stage_entered_at"],
-                        updated_at=plan.row["stage_entered_at"],
+                        created_at=plan.stage_entered_at,
+                        updated_at=plan.stage_entered_at,
                     )

@@ -37,7 +37,7 @@ class CarersMixin:
     def _carer(self, plan: HouseholdPlan, approved_at: datetime, history: list[tuple]) -> None:
         rng = self.rng_carers
         cal = self.calendar
-        carer_id = self.ids.take("carer")
+        carer_id = self.ids.carer()
         approved_on = approved_at.date()
         # The due dates rule is the pipeline's (annual review, TSD by 12 or 18 months).
         review_after, tsd_after = self.due_rules[plan.kinship]
@@ -81,8 +81,7 @@ class CarersMixin:
         recent = [w for w in worrying if w[0] >= self.cutoff - timedelta(days=75)]
         if recent and status != "deregistered":
             at_risk_reason = recent[-1][1][:500]
-        self.rows.add(
-            "carer",
+        self.rows.carer(
             id=carer_id,
             household_id=plan.id,
             approved_on=approved_on,
@@ -206,9 +205,8 @@ class CarersMixin:
                 if ended_on is None or ended_on > end_day:
                     # Open at the end: a break or deregistration ends every placement.
                     ended_on = end_day if status != "active" else None
-                placement_id = self.ids.take("placement")
-                self.rows.add(
-                    "placement",
+                placement_id = self.ids.placement()
+                self.rows.placement(
                     id=placement_id,
                     carer_id=carer_id,
                     # A case-system number, never a child's name.
@@ -271,18 +269,17 @@ class CarersMixin:
         """How check-ins reach this carer, chosen as outbox.reachable_recipients would: their
         preferred channel if they agreed to it. Signing the foster carer agreement at approval
         records the consent, and some move to Telegram for the one-tap answers."""
-        preferred = plan.row["preferred_channel"]
+        preferred = plan.preferred_channel
         if plan.emails and not (preferred == "telegram" and plan.telegram_chat):
             channel = "telegram" if rng.random() < 0.12 else "email"
         else:
             channel = "telegram"
         if channel == "telegram":
-            plan.row["preferred_channel"] = "telegram"
+            plan.preferred_channel = "telegram"
             if plan.telegram_chat is None:
                 plan.telegram_chat = str(600_000_000 + plan.id)
-                self.rows.add(
-                    "telegram_chat_link",
-                    id=self.ids.take("telegram_chat_link"),
+                self.rows.telegram_chat_link(
+                    id=self.ids.telegram_chat_link(),
                     chat_id=plan.telegram_chat,
                     household_id=plan.id,
                     carer_id=carer_id,
@@ -290,13 +287,12 @@ class CarersMixin:
                     opted_out_at=None,
                 )
         elif preferred == "telegram":
-            plan.row["preferred_channel"] = "email"
+            plan.preferred_channel = "email"
         if channel not in plan.consented:
             plan.consented.add(channel)
             label = "Telegram" if channel == "telegram" else "email"
-            self.rows.add(
-                "consent",
-                id=self.ids.take("consent"),
+            self.rows.consent(
+                id=self.ids.consent(),
                 household_id=plan.id,
                 scope=channel,
                 granted=True,
@@ -343,14 +339,13 @@ class CarersMixin:
             sent_at = cal.at(sent_day, 10 * 60)
             if sent_at >= stop:
                 break
-            check_in_id = self.ids.take("check_in")
+            check_in_id = self.ids.check_in()
             key = f"checkin:{carer_id}:{sent_day.isoformat()}"
             outbox_ids = []
             for address in recipients:
-                outbox_id = self.ids.take("outbox_message")
+                outbox_id = self.ids.outbox_message()
                 outbox_ids.append(outbox_id)
-                self.rows.add(
-                    "outbox_message",
+                self.rows.outbox_message(
                     id=outbox_id,
                     channel=channel,
                     recipient=address,
@@ -396,9 +391,8 @@ class CarersMixin:
                 parts = [f"{score} out of 5 ({SCORE_LABELS[score].lower()})"]
                 if wants_call:
                     parts.append("would like a call")
-                self.rows.add(
-                    "activity",
-                    id=self.ids.take("activity"),
+                self.rows.activity(
+                    id=self.ids.activity(),
                     household_id=plan.id,
                     kind="note",
                     occurred_at=answered_at,
@@ -426,8 +420,7 @@ class CarersMixin:
                         rng,
                     )
                     worrying.append((answered_at, reason))
-            self.rows.add(
-                "check_in",
+            self.rows.check_in(
                 id=check_in_id,
                 carer_id=carer_id,
                 channel=channel,
@@ -463,9 +456,8 @@ class CarersMixin:
         done_at = None
         if due < self.cutoff and rng.random() < 0.9:
             done_at = min(self.calendar.later(answered_at, rng.randint(0, 1), rng), due)
-        task_id = self.ids.take("task")
-        self.rows.add(
-            "task",
+        task_id = self.ids.task()
+        self.rows.task(
             id=task_id,
             kind="check_in_follow_up",
             title="Call the carer: they asked for a call"

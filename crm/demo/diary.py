@@ -18,6 +18,9 @@ from crm.workdays import (
 )
 
 _UNKNOWN = object()
+_MIXED = object()  # an hour split between two local days
+# Local times kept by Calendar.at (about 100 bytes each) before it starts again.
+_AT_CACHE = 300_000
 
 
 class Calendar:
@@ -28,6 +31,9 @@ class Calendar:
         self.tz = tz
         self._working: dict[date, bool] = {}
         self._holiday: dict[date, bool] = {}
+        self._added: dict[tuple[date, int], date] = {}
+        self._at: dict[tuple[date, int], datetime] = {}
+        self._local_day: dict[tuple[date, int], date | object] = {}
         # Each day's UTC offset (None on a day the clocks change), for `at`.
         self._offset: dict[date, timedelta | None] = {}
 
@@ -48,10 +54,24 @@ class Calendar:
         return day if self.working(day) else next_working_day(day)
 
     def add_working(self, day: date, days: int) -> date:
-        return add_working_days_to_date(day, days)
+        key = (day, days)
+        known = self._added.get(key)
+        if known is None:
+            known = self._added[key] = add_working_days_to_date(day, days)
+        return known
 
     def at(self, day: date, minutes: int) -> datetime:
-        """A local time on `day` (minutes after midnight), as aware UTC."""
+        """A local time on `day` (minutes after midnight), as aware UTC; each one made once
+        (office minutes repeat), until the cache is full and starts again."""
+        key = (day, minutes)
+        known = self._at.get(key)
+        if known is None:
+            if len(self._at) >= _AT_CACHE:
+                self._at.clear()
+            known = self._at[key] = self._make_at(day, minutes)
+        return known
+
+    def _make_at(self, day: date, minutes: int) -> datetime:
         hours, minute = divmod(minutes, 60)
         offset = self._offset.get(day, _UNKNOWN)
         if offset is _UNKNOWN:
@@ -69,7 +89,27 @@ class Calendar:
         return first if first == last else None
 
     def local_date(self, moment: datetime) -> date:
-        return moment.astimezone(self.tz).date()
+        """The local day of an aware `moment`. Looked up by the moment's UTC day and hour
+        when the whole of that hour falls on one local day (every hour but where a zone's
+        offset is not whole hours); otherwise, and for a moment not in UTC, the zone's own."""
+        if moment.tzinfo is not UTC:
+            return moment.astimezone(self.tz).date()
+        key = (moment.date(), moment.hour)
+        known = self._local_day.get(key)
+        if known is None:
+            known = self._local_day[key] = self._hour_local_date(*key)
+        if known is _MIXED:
+            return moment.astimezone(self.tz).date()
+        return known
+
+    def _hour_local_date(self, day: date, hour: int) -> date | object:
+        """The local day of the UTC hour, if it is one day all through (checked on the
+        quarter hours, when zones change, and at its last instant), else _MIXED."""
+        start = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+        tz = self.tz
+        days = {(start + timedelta(minutes=m)).astimezone(tz).date() for m in (0, 15, 30, 45)}
+        days.add((start + timedelta(hours=1, microseconds=-1)).astimezone(tz).date())
+        return days.pop() if len(days) == 1 else _MIXED
 
     def office_moment(
         self, day: date, rng: random.Random, after: datetime | None = None

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from crm.demo.assessment import AssessmentMixin
 from crm.demo.carers import CarersMixin, due_rule
-from crm.demo.chance import Choice
+from crm.demo.chance import Choice, Stream
 from crm.demo.diary import Calendar, SlotBook
 from crm.demo.households import HouseholdsMixin
 from crm.demo.organisation import AreaInfo, OrganisationMixin
@@ -31,6 +31,7 @@ from crm.demo.shape import (
 )
 from crm.demo.support import SupportMixin
 from crm.demo.visits import VisitsMixin
+from crm.demo.words import CONSENT_WORDING
 from crm.demo.work import WorkMixin
 from crm.models import (
     Area,
@@ -81,21 +82,30 @@ class Generator(
         self.tomorrow = self.calendar.at(as_of + timedelta(days=1), 0)
         self.first_day = as_of - timedelta(days=HISTORY_DAYS)
         self.book = SlotBook(self.calendar)
-        self.rows = Rows()
+        self.rows = Rows(connection.dialect)
         organisation = [Hub, Area, StaffUser, Campaign, AvailabilityPattern, AvailabilityException]
         self.ids = Ids(
             connection, self.rows.tables + [m.__table__ for m in organisation + [AuditEvent]]
         )
         # Separate streams, so a change in one part leaves the others' data as it was.
-        self.rng_org = random.Random(f"{seed}:organisation")
-        self.rng = random.Random(f"{seed}:households")
-        self.rng_carers = random.Random(f"{seed}:carers")
-        self.rng_support = random.Random(f"{seed}:support")
-        self.rng_assessment = random.Random(f"{seed}:assessment")
+        self.rng_org = Stream(f"{seed}:organisation")
+        self.rng = Stream(f"{seed}:households")
+        self.rng_carers = Stream(f"{seed}:carers")
+        self.rng_support = Stream(f"{seed}:support")
+        self.rng_assessment = Stream(f"{seed}:assessment")
         self.reasons = reasons
         self.sources = sources
         self.service_name = settings.service.name
+        # Each scope's wording, as the web form shows it and as staff read it on the phone.
+        wordings = {
+            scope: text.format(service=self.service_name) for scope, text in CONSENT_WORDING.items()
+        }
+        self._consent_wordings = {
+            False: wordings,
+            True: {scope: f"Agreed on the phone: {text}" for scope, text in wordings.items()},
+        }
         self.areas: list[AreaInfo] = []
+        self._area_shares: tuple | None = None  # households._choose_area's, made once
         self.hub_manager: int | None = None
         self.reference_key = int.from_bytes(hashlib.sha256(f"{seed}".encode()).digest()[:5])
         self.approved_pool: list[tuple[datetime, int]] = []

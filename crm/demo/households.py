@@ -12,11 +12,11 @@ from typing import Any
 from crm.demo.chance import Choice, letters_only, weighted
 from crm.demo.organisation import POSTCODE_LETTERS, TRIAGE_DISTRICTS, TRIAGE_TOWNS, AreaInfo
 from crm.demo.shape import HISTORY_DAYS, KINSHIP_SOURCE, RESPONSE_DELAYS, TRIAGE_SHARE
-from crm.demo.words import CONSENT_WORDING, FEMALE_NAMES, INTERESTS, MALE_NAMES, STREETS, SURNAMES
+from crm.demo.words import FEMALE_NAMES, INTERESTS, MALE_NAMES, STREETS, SURNAMES
 from crm.services.enquiries import REFERENCE_ALPHABET
 
 
-@dataclass
+@dataclass(slots=True)
 class HouseholdPlan:
     id: int
     area: AreaInfo | None
@@ -31,7 +31,11 @@ class HouseholdPlan:
     address: str
     telegram_chat: str | None
     consented: set[str] = field(default_factory=set)
-    row: dict[str, Any] = field(default_factory=dict)  # the household row, until flushed
+    # What the household row will say: its row is added last (crm.demo.households), after
+    # the parts that change these (an assessor in assessment, a carer's check-in channel).
+    preferred_channel: str | None = None
+    assessor_id: int | None = None
+    stage_entered_at: datetime | None = None
 
 
 # Seasonality of enquiries by month (January resolutions, Foster Care Fortnight in May, quiet
@@ -44,6 +48,12 @@ HOUR_WEIGHT = (
     0.2, 0.1, 0.05, 0.05, 0.05, 0.1, 0.3, 0.8, 1.2, 1.5, 1.5, 1.5,
     1.6, 1.5, 1.4, 1.4, 1.3, 1.3, 1.6, 2.0, 2.3, 2.1, 1.5, 0.7,
 )  # fmt: skip
+
+
+# The reference letters for each 10 bits (crm.demo.households.reference).
+_REFERENCE_PAIRS = tuple(
+    REFERENCE_ALPHABET[bits & 31] + REFERENCE_ALPHABET[bits >> 5] for bits in range(1024)
+)
 
 
 CHANNELS = {"web_form": 0.58, "staff": 0.27, "webchat": 0.08, "telegram": 0.04, "import": 0.03}
@@ -90,8 +100,12 @@ class HouseholdsMixin:
         # A bijection of the id on 40 bits (odd multiplier), so references look random, never
         # repeat, and need no lookups.
         value = ((household_id + self.reference_key) * 0x9E3779B97F4A7C15) % (1 << 40)
-        code = "".join(REFERENCE_ALPHABET[(value >> (5 * i)) & 31] for i in range(8))
-        reference = f"FC-{code[:4]}-{code[4:]}"
+        # Letters 5 bits each, lowest first: two at a time from a table of all 1,024 pairs.
+        pairs = _REFERENCE_PAIRS
+        reference = (
+            f"FC-{pairs[value & 1023]}{pairs[(value >> 10) & 1023]}"
+            f"-{pairs[(value >> 20) & 1023]}{pairs[(value >> 30) & 1023]}"
+        )
         if reference in self._existing_references:
             reference += f"-{household_id}"
         return reference
@@ -157,11 +171,11 @@ class HouseholdsMixin:
         actor_id, actor_label = self._door_actor(channel, staff_actor)
         consents = self._consents(household_id, applicants, channel, enquired_at, actor_id, rng)
         preferred = self._preferred(consents, rng)
-        for consent in consents:  # the latest row per scope is what they agree to now
-            if consent["granted"]:
-                plan.consented.add(consent["scope"])
+        for scope, granted in consents:  # the latest row per scope is what they agree to now
+            if granted:
+                plan.consented.add(scope)
             else:
-                plan.consented.discard(consent["scope"])
+                plan.consented.discard(scope)
 
         # First contact, in working days; some late, a few never reached.
         delay_index = self.choose_response(rng)
@@ -211,9 +225,8 @@ class HouseholdsMixin:
         hold_from = None
         previous = None
         for to_stage, at, event_actor, label, code, text in history:
-            self.rows.add(
-                "stage_event",
-                id=self.ids.take("stage_event"),
+            self.rows.stage_event(
+                id=self.ids.stage_event(),
                 household_id=household_id,
                 from_stage=previous,
                 to_stage=to_stage,
@@ -233,44 +246,16 @@ class HouseholdsMixin:
         last_stage, last_at = history[-1][0], history[-1][1]
         self._count_reached(history, kinship)
 
-        plan.row = self.rows.add(
-            "household",
-            id=household_id,
-            reference=self.reference(household_id),
-            area_id=area.id if area else None,
-            address_line_1=address,
-            address_line_2=None,
-            town=town,
-            postcode=postcode,
-            preferred_channel=preferred,
-            enquiry_channel=channel,
-            source_key=source,
-            campaign_id=campaign_id,
-            referrer_household_id=referrer_id,
-            referrer_name=referrer_name,
-            interests=rng.choice(INTERESTS) if rng.random() < 0.5 else None,
-            is_kinship=kinship,
-            assigned_officer_id=officer,
-            stage=last_stage,
-            stage_entered_at=last_at,
-            held_from_stage=hold_from,
-            enquired_at=enquired_at,
-            first_contact_at=first_contact,
-            anonymised_at=None,
-            created_at=enquired_at,
-            updated_at=max(last_at, first_contact or last_at),
-        )
-        applicant_rows = [
-            self.rows.add("applicant", id=self.ids.take("applicant"), **applicant)
-            for applicant in applicants
-        ]
-        self._assessment(plan, applicant_rows, last_stage, hold_from, last_at)
-        for consent in consents:
-            self.rows.add("consent", **consent)
+        plan.preferred_channel = preferred
+        plan.stage_entered_at = last_at
+        interests = rng.choice(INTERESTS) if rng.random() < 0.5 else None
+        for applicant in applicants:
+            applicant["id"] = self.ids.applicant()
+            self.rows.applicant(**applicant)
+        self._assessment(plan, applicants, last_stage, hold_from, last_at)
         if telegram_chat is not None:
-            self.rows.add(
-                "telegram_chat_link",
-                id=self.ids.take("telegram_chat_link"),
+            self.rows.telegram_chat_link(
+                id=self.ids.telegram_chat_link(),
                 chat_id=telegram_chat,
                 household_id=household_id,
                 carer_id=None,
@@ -283,7 +268,7 @@ class HouseholdsMixin:
                 if last_stage != "enquiry" or first_contact is None:
                     continue
                 self.current["booked_appointments"] += 1
-            self.rows.add("appointment", **appointment)
+            self.rows.appointment(**appointment)
 
         self._timeline(plan, history, attempts, first_contact, by_email, rng)
         self._response_tasks(plan, history, attempts, first_contact, rng)
@@ -293,10 +278,44 @@ class HouseholdsMixin:
         if approval is not None:
             self._carer(plan, approval[1], history)
 
+        # Last, as the parts above left it (the buffer's order is the ids' order all the same).
+        self.rows.household(
+            id=household_id,
+            reference=self.reference(household_id),
+            area_id=area.id if area else None,
+            address_line_1=address,
+            town=town,
+            postcode=postcode,
+            preferred_channel=plan.preferred_channel,
+            enquiry_channel=channel,
+            source_key=source,
+            campaign_id=campaign_id,
+            referrer_household_id=referrer_id,
+            referrer_name=referrer_name,
+            interests=interests,
+            is_kinship=kinship,
+            assigned_officer_id=officer,
+            assessor_id=plan.assessor_id,
+            stage=last_stage,
+            stage_entered_at=last_at,
+            held_from_stage=hold_from,
+            enquired_at=enquired_at,
+            first_contact_at=first_contact,
+            created_at=enquired_at,
+            updated_at=max(last_at, first_contact or last_at),
+        )
+
     def _choose_area(self, rng: random.Random) -> AreaInfo:
-        roll = rng.random() * sum(a.spec.share for a in self.areas)
-        for area in self.areas:
-            roll -= area.spec.share
+        shares = self._area_shares
+        if shares is None or shares[0] is not self.areas:  # once per list of areas
+            shares = self._area_shares = (
+                self.areas,
+                sum(a.spec.share for a in self.areas),
+                [(area, area.spec.share) for area in self.areas],
+            )
+        roll = rng.random() * shares[1]
+        for area, share in shares[2]:
+            roll -= share
             if roll < 0:
                 return area
         return self.areas[-1]
@@ -368,7 +387,8 @@ class HouseholdsMixin:
         at: datetime,
         actor_id: int | None,
         rng: random.Random,
-    ) -> list[dict[str, Any]]:
+    ) -> list[tuple[str, bool]]:
+        """The consent rows of the enquiry (added here); returns (scope, granted) of each."""
         has_email = any(a["email"] for a in applicants)
         mobile = any(a["phone"] and a["phone"].startswith("+447") for a in applicants)
         has_phone = any(a["phone"] for a in applicants)
@@ -383,43 +403,39 @@ class HouseholdsMixin:
             scopes.append("telegram")
         if rng.random() < 0.08:
             scopes.append("post")
-        rows = []
+        add = self.rows.consent
+        wordings = self._consent_wordings[channel == "staff"]
         for scope in scopes:
-            wording = CONSENT_WORDING[scope].format(service=self.service_name)
-            if channel == "staff":
-                wording = f"Agreed on the phone: {wording}"
-            rows.append(
-                {
-                    "id": self.ids.take("consent"),
-                    "household_id": household_id,
-                    "scope": scope,
-                    "granted": True,
-                    "wording": wording,
-                    "via": channel,
-                    "recorded_at": at,
-                    "recorded_by_id": actor_id,
-                }
+            add(
+                id=self.ids.consent(),
+                household_id=household_id,
+                scope=scope,
+                granted=True,
+                wording=wordings[scope],
+                via=channel,
+                recorded_at=at,
+                recorded_by_id=actor_id,
             )
+        consents = [(scope, True) for scope in scopes]
         # A few later say STOP to texts: consent rows are append-only.
         if "sms" in scopes and rng.random() < 0.1:
             stop = at + timedelta(days=rng.randint(3, 200), minutes=rng.randint(0, 600))
             if stop < self.cutoff:
-                rows.append(
-                    {
-                        "id": self.ids.take("consent"),
-                        "household_id": household_id,
-                        "scope": "sms",
-                        "granted": False,
-                        "wording": "Replied STOP to a text message",
-                        "via": "sms",
-                        "recorded_at": stop,
-                        "recorded_by_id": None,
-                    }
+                add(
+                    id=self.ids.consent(),
+                    household_id=household_id,
+                    scope="sms",
+                    granted=False,
+                    wording="Replied STOP to a text message",
+                    via="sms",
+                    recorded_at=stop,
+                    recorded_by_id=None,
                 )
-        return rows
+                consents.append(("sms", False))
+        return consents
 
-    def _preferred(self, consents: list[dict[str, Any]], rng: random.Random) -> str | None:
-        granted = [c["scope"] for c in consents if c["granted"] and c["scope"] != "store_details"]
+    def _preferred(self, consents: list[tuple[str, bool]], rng: random.Random) -> str | None:
+        granted = [scope for scope, yes in consents if yes and scope != "store_details"]
         if not granted:
             return None
         if "telegram" in granted and rng.random() < 0.7:

@@ -99,7 +99,7 @@ TRIAGE_TOWNS = ("Coventry", "Rugby", "Milton Keynes", "Peterborough", "Sheffield
 POSTCODE_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 
 
-@dataclass
+@dataclass(slots=True)
 class AreaInfo:
     id: int
     spec: AreaSpec
@@ -110,7 +110,7 @@ class AreaInfo:
     manager: int | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class CampaignInfo:
     id: int
     source: str
@@ -149,13 +149,13 @@ class OrganisationMixin:
         rng = self.rng_org
         start = self.calendar.at(self.first_day - timedelta(days=60), 9 * 60)
         conn = self.connection
-        hub_id = self.ids.take("hub")
+        hub_id = self.ids.hub()
         conn.execute(
             Hub.__table__.insert(), [{"id": hub_id, "name": DEMO_HUB_NAME, "created_at": start}]
         )
         areas: list[AreaInfo] = []
         for spec in AREAS:
-            area_id = self.ids.take("area")
+            area_id = self.ids.area()
             conn.execute(
                 Area.__table__.insert(),
                 [
@@ -219,7 +219,7 @@ class OrganisationMixin:
         def add(
             role: str, area_ids: list[int], email: str | None = None, name: str | None = None
         ) -> int:
-            staff_id = self.ids.take("staff_user")
+            staff_id = self.ids.staff_user()
             name = name or person()
             if email is None:
                 first, last = name.split(" ", 1)
@@ -319,7 +319,7 @@ class OrganisationMixin:
         for weekday, window_start, window_end in windows:
             rows.append(
                 {
-                    "id": self.ids.take("availability_pattern"),
+                    "id": self.ids.availability_pattern(),
                     "staff_id": staff_id,
                     "weekday": weekday,
                     "start_time": window_start,
@@ -354,7 +354,7 @@ class OrganisationMixin:
             seen.add(day)
             rows.append(
                 {
-                    "id": self.ids.take("availability_exception"),
+                    "id": self.ids.availability_exception(),
                     "staff_id": staff_id,
                     "on_date": day,
                     "start_time": start,
@@ -380,7 +380,7 @@ class OrganisationMixin:
                     continue
                 starts = self.calendar.at(first, 0)
                 ends = self.calendar.at(last, 23 * 60 + 59)
-                campaign_id = self.ids.take("campaign")
+                campaign_id = self.ids.campaign()
                 rows.append(
                     {
                         "id": campaign_id,

@@ -209,13 +209,14 @@ class PipelineMixin:
 
     def _count_reached(self, history: list[tuple], kinship: bool) -> None:
         furthest = -1
-        order = ("enquiry", "initial_visit", "application", "stage_one", "stage_two", "panel")
         for event in history:
-            stage = event[0]
-            if stage in order:
-                furthest = max(furthest, order.index(stage))
-            elif stage == "approved":
-                furthest = 6
-        for index, stage in enumerate(order + ("approved",)):
-            if index <= furthest:
-                self.reached[stage] += 1
+            index = _FUNNEL_INDEX.get(event[0], -1)
+            if index > furthest:
+                furthest = index
+        reached = self.reached
+        for stage in _FUNNEL[: furthest + 1]:
+            reached[stage] += 1
+
+
+_FUNNEL = ("enquiry", "initial_visit", "application", "stage_one", "stage_two", "panel", "approved")
+_FUNNEL_INDEX = {stage: index for index, stage in enumerate(_FUNNEL)}

@@ -63,9 +63,8 @@ class SupportMixin:
             for n in range(rng.randint(1, 4)):
                 if on < approved_on or on > last_day:
                     break
-                self.rows.add(
-                    "supervision_visit",
-                    id=self.ids.take("supervision_visit"),
+                self.rows.supervision_visit(
+                    id=self.ids.supervision_visit(),
                     carer_id=carer_id,
                     visited_on=on,
                     kind="unannounced" if rng.random() < (0.35 if n else 0.12) else "announced",
@@ -82,9 +81,7 @@ class SupportMixin:
         while due < review_due and due <= last_day:
             held = due - timedelta(days=rng.randint(0, 25))
             if held > approved_on:
-                self.rows.add(
-                    "annual_review",
-                    id=self.ids.take("annual_review"),
+                self.rows.annual_review(id=self.ids.annual_review(),
                     carer_id=carer_id,
                     reviewed_on=held,
                     outcome=(
@@ -120,9 +117,8 @@ class SupportMixin:
     def _training(
         self, carer_id: int, supervisor: int, course: str, on: date, hours: float
     ) -> None:
-        self.rows.add(
-            "training_record",
-            id=self.ids.take("training_record"),
+        self.rows.training_record(
+            id=self.ids.training_record(),
             carer_id=carer_id,
             course=course,
             completed_on=on,

@@ -108,7 +108,7 @@ class VisitsMixin:
             "booked_by_id": booked_by,
             "booked_by_label": label,
             "created_at": min(booked_at, self.cutoff - timedelta(minutes=1)),
-            "id": self.ids.take("appointment"),
+            "id": self.ids.appointment(),
         }
 
     def _carer_appointment(
@@ -125,6 +125,6 @@ class VisitsMixin:
         appointment = self._appointment(
             kind, status, staff, starts, ends, booked_at, plan, carer_id=carer_id, by_staff=True
         )
-        self.rows.add("appointment", **appointment)
+        self.rows.appointment(**appointment)
         if status == "booked":
             self.current["booked_appointments"] += 1

@@ -26,9 +26,8 @@ class WorkMixin:
         label = f"staff:{officer}"
 
         def activity(kind: str, at: datetime, summary: str, outcome: str | None = None) -> None:
-            self.rows.add(
-                "activity",
-                id=self.ids.take("activity"),
+            self.rows.activity(
+                id=self.ids.activity(),
                 household_id=plan.id,
                 kind=kind,
                 occurred_at=at,
@@ -55,7 +54,8 @@ class WorkMixin:
                     "call", first_contact, f"Spoke to {plan.first_name} about fostering", "spoke"
                 )
         previous = None
-        for stage, at, *_ in history:
+        for event in history:
+            stage, at = event[0], event[1]
             if previous == "on_hold":  # carrying on after a pause is not a new visit or form
                 pass
             elif stage == "initial_visit":
@@ -79,9 +79,8 @@ class WorkMixin:
         done_at = first_contact
         if done_at is None and history[-1][0] != "enquiry":
             done_at = history[-1][1]
-        self.rows.add(
-            "task",
-            id=self.ids.take("task"),
+        self.rows.task(
+            id=self.ids.task(),
             kind="respond_to_enquiry",
             title="Call back a new enquirer",
             detail=None,
@@ -102,9 +101,8 @@ class WorkMixin:
                 second_due = self.calendar.at(
                     self.calendar.add_working(self.calendar.local_date(attempts[-1]), 2), 17 * 60
                 )
-                self.rows.add(
-                    "task",
-                    id=self.ids.take("task"),
+                self.rows.task(
+                    id=self.ids.task(),
                     kind="second_attempt",
                     title="Try the enquirer again",
                     detail="The first call was not answered",
@@ -128,9 +126,8 @@ class WorkMixin:
         if stage == "stage_one" and rng.random() < 0.4:
             assessor = rng.choice(plan.area.assessors)
             due_day = self.calendar.next_working(self.as_of + timedelta(days=rng.randint(-4, 14)))
-            self.rows.add(
-                "task",
-                id=self.ids.take("task"),
+            self.rows.task(
+                id=self.ids.task(),
                 kind="general",
                 title="Chase outstanding references",
                 detail=None,
@@ -164,5 +161,5 @@ class WorkMixin:
                     by_staff=True,
                 )
                 appointment["notes"] = "Form F session"
-                self.rows.add("appointment", **appointment)
+                self.rows.appointment(**appointment)
                 self.current["booked_appointments"] += 1

@@ -4,13 +4,15 @@ undoes it all; the connection's settings are put back either way."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from crm.db import make_engine
-from crm.demo.rows import Rows, sqlite_load
+from crm.demo.rows import Rows, _sqlite_values, sqlite_load
 
 AT = datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
 
@@ -98,3 +100,25 @@ def test_beside_existing_rows_the_indexes_stay_and_the_caller_commits(engine):
             add_household(rows, 2, None)
             rows.flush(connection)
         assert connection.exec_driver_sql("SELECT count(*) FROM household").scalar() == 2
+
+
+def test_rows_made_for_sqlite_hold_what_sqlite_stores_and_refuse_other_databases(engine):
+    """The generator's rows carry SQLite's values from the start (crm.demo.rows.Rows with a
+    dialect): the same values a flush converts plain rows to."""
+    plain, stored = Rows(), Rows(engine.dialect)
+    for rows in (plain, stored):
+        add_household(rows, 1, None)
+        rows.carer(
+            id=1, household_id=1, approved_on=date(2026, 1, 5), fostering_types=["short_term"],
+            specialisms=[], is_family_and_friends=False, status="active",
+            status_changed_at=AT, created_at=AT,
+        )  # fmt: skip
+    for table in plain.tables:
+        converted = _sqlite_values(
+            table, plain.buffer[table.name], engine.dialect, plain.texts, plain.converters
+        )
+        assert stored.buffer[table.name] == converted
+    assert stored.buffer["household"][0][-1] == "2026-03-09 10:00:00.000000"
+    # Refused before anything is written: a stand-in with only PostgreSQL's dialect will do.
+    with pytest.raises(ValueError, match="made for SQLite"):
+        stored.flush(SimpleNamespace(dialect=postgresql.dialect()))
