@@ -229,9 +229,11 @@ def generate(
                 connection.execute(sa.text(f'ANALYZE "{table.name}"'))
             connection.commit()
         elif connection.dialect.name == "sqlite":
-            # The same for SQLite: statistics for the planner after the load (issue 16).
-            connection.exec_driver_sql("PRAGMA analysis_limit=1000")
-            connection.exec_driver_sql("PRAGMA optimize=0x10002")
+            # The same for SQLite (issue 16), every row counted: sampled statistics guessed
+            # about a thousand households per area and sent the carers list through every
+            # household (crm.db.refresh_statistics). `up --demo` relies on these.
+            connection.exec_driver_sql("PRAGMA analysis_limit=0")
+            connection.exec_driver_sql("ANALYZE")
             connection.commit()
 
     # The panel's part of the journey, from what the load made (crm.demo.panel).
