@@ -174,7 +174,10 @@ def run(
     report = f"/reports/weekly/{week}"
 
     def empty_report_cache() -> None:
+        # Cold: the reports and the large tables kept under them (funnel.load.FrameStore);
+        # bench/report_page.py times the page after one change and for another week too.
         app.extensions.pop("funnel_reports", None)
+        app.extensions.pop("funnel_frames", None)
 
     deep = _deep_page(client, pages=40)
     routes = [
