@@ -3,6 +3,7 @@ Chromium (Debian's /usr/bin/chromium) driven by Playwright. No browser is ever d
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,22 +11,41 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from crm import clock
 from crm.db import make_engine
-from crm.testing.fixtures import make_test_settings
+from crm.testing.fixtures import DEFAULT_NOW, make_test_settings
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 DEMO_HOUSEHOLDS = 40
 
 
-@pytest.fixture
-def live_server(sqlite_url: str) -> Iterator[str]:
-    """The app on demo data (a small demo hub), served on an ephemeral port."""
+@pytest.fixture(scope="session")
+def demo_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small demo hub generated once per worker, at the tests' frozen "now"; each test
+    gets a copy of it (the same rows `generate` would give it: same seed, same day)."""
     from crm.demo import generate
+
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    shutil.copyfile(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    clock.set_now(DEFAULT_NOW)
+    try:
+        generate(engine, make_test_settings(url), households=DEMO_HOUSEHOLDS, seed=1)
+    finally:
+        clock.set_now(None)
+        engine.dispose()
+    return path
+
+
+@pytest.fixture
+def live_server(sqlite_url: str, demo_template: Path) -> Iterator[str]:
+    """The app on demo data (a small demo hub), served on an ephemeral port."""
     from crm.web import create_app
 
+    shutil.copyfile(demo_template, sqlite_url.removeprefix("sqlite:///"))
     settings = make_test_settings(sqlite_url)
     engine = make_engine(sqlite_url)
-    generate(engine, settings, households=DEMO_HOUSEHOLDS, seed=1)
     app = create_app(settings, engine=engine, secret_key="browser-test-secret-0123456789")
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
