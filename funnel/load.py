@@ -587,6 +587,18 @@ def _load(
         ].max()
 
     small = _small_frames(session, dialect, as_of, as_of_date, area_ids)
+    return _frames_of(households, events, last_activity, areas, area_ids, small)
+
+
+def _frames_of(
+    households: pd.DataFrame,
+    events: pd.DataFrame,
+    last_activity: pd.DataFrame,
+    areas: pd.DataFrame,
+    area_ids: list[int] | None,
+    small: dict[str, pd.DataFrame],
+) -> dict:
+    """make_funnel_data's frames, read whole (_load) or made from the kept tables alike."""
     area_names = (
         None
         if area_ids is None
@@ -1392,16 +1404,4 @@ def _from_kept(
         small_frames = _small_frames(session, dialect, as_of, as_of_date, area_ids)
     else:
         small_frames = small(session, kept.small_epoch, as_of, as_of_date, area_ids)
-    area_names = (
-        None
-        if area_ids is None
-        else sorted(areas.loc[areas["area_id"].isin(area_ids), "name"].tolist())
-    )
-    return {
-        "households": households,
-        "events": events,
-        "last_activity": last_activity,
-        "areas": areas,
-        "area_names": area_names,
-        **small_frames,
-    }
+    return _frames_of(households, events, last_activity, areas, area_ids, small_frames)

@@ -93,3 +93,17 @@ def make_history(
         move_stage(session, actor, household.id, stage, reason_code=reason, occurred_at=when)
     session.refresh(household)
     return household
+
+
+def html_with_images_inline(message) -> str:  # noqa: ANN001 - an EmailMessage
+    """The email's HTML part with its charts inline: Chromium has no cid: scheme, so it is
+    given the very images the email carries as data: URLs."""
+    import base64
+
+    html = message.get_body(("html",)).get_content()
+    for part in message.walk():
+        if part.get_content_type() == "image/png":
+            cid = part["Content-ID"].strip().strip("<>")
+            data = base64.b64encode(part.get_content()).decode()
+            html = html.replace(f"cid:{cid}", f"data:image/png;base64,{data}")
+    return html

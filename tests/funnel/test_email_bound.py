@@ -14,7 +14,6 @@ The week is W10 of 2026 (Monday 2 to Sunday 8 March); "now" is Tuesday 10 March,
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 from datetime import date, timedelta
@@ -35,7 +34,7 @@ from funnel.report import (
     report_csv,
     visible_text,
 )
-from tests.funnel.helpers import at, make_history
+from tests.funnel.helpers import at, html_with_images_inline, make_history
 
 W10_ENDING = date(2026, 3, 8)
 # Seven areas: Northshire, Southshire and five with the longest names allowed. The manager
@@ -251,12 +250,7 @@ def test_the_large_email_in_chromium_is_under_the_bound(
     session, settings, org, large_data, chromium
 ):
     message = weekly_report_email(session, settings, W10_ENDING, [org.manager.email])
-    html = _html(message)
-    for part in message.walk():
-        if part.get_content_type() == "image/png":
-            cid = part["Content-ID"].strip().strip("<>")
-            data = base64.b64encode(part.get_content()).decode()
-            html = html.replace(f"cid:{cid}", f"data:image/png;base64,{data}")
+    html = html_with_images_inline(message)
     context = chromium.new_context(viewport={"width": 800, "height": 900})
     try:
         page = context.new_page()

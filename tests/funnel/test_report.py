@@ -43,7 +43,7 @@ from funnel.report import (
     load_weekly_report,
     visible_text,
 )
-from tests.funnel.helpers import at, make_history
+from tests.funnel.helpers import at, html_with_images_inline, make_history
 
 W10 = IsoWeek(2026, 10)
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -402,16 +402,8 @@ EMAIL_MAX_HEIGHT = 3_000
 def test_the_email_in_chromium_is_short_and_starts_with_the_verdicts(
     session, settings, week_data, chromium
 ):
-    import base64
-
     message = weekly_report_email(session, settings, date(2026, 3, 8), ["manager@test.example"])
-    html = message.get_body(("html",)).get_content()
-    # Chromium has no cid: scheme: give it the very images the email carries.
-    for part in message.walk():
-        if part.get_content_type() == "image/png":
-            cid = part["Content-ID"].strip().strip("<>")
-            data = base64.b64encode(part.get_content()).decode()
-            html = html.replace(f"cid:{cid}", f"data:image/png;base64,{data}")
+    html = html_with_images_inline(message)
     context = chromium.new_context(viewport={"width": 800, "height": 900})
     try:
         page = context.new_page()
