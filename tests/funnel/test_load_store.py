@@ -234,3 +234,16 @@ def test_a_row_committed_after_a_later_one_is_not_missed(session, engine, settin
     events = store.load(session).events
     moved = events[events["household_id"] == histories["d"].id]["to_stage"].astype(str).tolist()
     assert moved == ["enquiry", "initial_visit"]
+
+
+def test_an_erased_household_is_read_again_everywhere(session, histories, org):  # noqa: F811
+    """Erasure, by the data protection service itself: nothing the store kept about the
+    household outlives it; the frames are read whole again and are those read afresh."""
+    from crm.services.data_protection import anonymise_household
+
+    store = FrameStore()
+    store.load(session)
+    anonymise_household(
+        session, Actor.for_staff(session, org.manager), histories["b"].id, reason="Asked"
+    )
+    assert assert_every_view_same(session, store, org) == "all"
