@@ -140,7 +140,11 @@ def _beyond(
 
 
 def list_carers(session: Session, actor: Actor, query: CarerQuery) -> CarerPage:
-    conditions = [access.carer_visibility(actor), Household.anonymised_at.is_(None)]
+    # What needs the carer's household (who may see it, and the search), asked of the one
+    # household by its key for each carer (a correlated subquery rather than a join, so that
+    # PostgreSQL reads the few carers' households rather than every visible household).
+    of_household = [access.carer_visibility(actor), Household.anonymised_at.is_(None)]
+    conditions = []
     if query.status == "current":
         conditions.append(Carer.status != CarerStatus.DEREGISTERED)
     elif query.status in CarerStatus._value2member_map_:
@@ -152,11 +156,16 @@ def list_carers(session: Session, actor: Actor, query: CarerQuery) -> CarerPage:
     if query.q.strip():
         found = search.match(session, query.q)
         if found is not None:
-            conditions.append(found.condition)
+            of_household.append(found.condition)
+    conditions.append(
+        select(Household.id)
+        .where(Household.id == Carer.household_id, *of_household)
+        .correlate(Carer)
+        .scalar_subquery()
+        .is_not(None)
+    )
     # Everything the filters match read once, for the count, the places, children placed and
-    # vacancies. The household is needed only for who may see it (its area and whether it was
-    # anonymised), which ix_household_visible_id holds, so neither statement here reads the
-    # household table itself: only the page's few rows are read whole, by their keys.
+    # vacancies; only the page's few rows are then read whole, by their keys.
     placed_now = (
         select(Placement.carer_id, sa.func.count(Placement.id).label("placed"))
         .where(Placement.ended_on.is_(None))
@@ -180,7 +189,6 @@ def list_carers(session: Session, actor: Actor, query: CarerQuery) -> CarerPage:
             .label("placed"),
         )
         .select_from(Carer)
-        .join(Household, Household.id == Carer.household_id)
         .outerjoin(placed_now, placed_now.c.carer_id == Carer.id)
         .where(*conditions)
         .subquery()
