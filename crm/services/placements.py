@@ -437,21 +437,43 @@ def utilisation(
         Carer.approved_on <= end,
         sa.or_(Carer.deregistered_on.is_(None), Carer.deregistered_on > first),
     )
-    by_area = session.execute(
+    # The carer's area if the actor may see the carer (0 for a household in no area), else
+    # none: asked of its one household by key for each carer, not joined, since PostgreSQL
+    # would read every visible household to join them. OFFSET 0 keeps it asked once a carer.
+    seen_in = (
+        sa.select(sa.func.coalesce(Household.area_id, 0))
+        .where(Household.id == Carer.household_id, *visible)
+        .correlate(Carer)
+        .scalar_subquery()
+    )
+    per_carer = (
         sa.select(
-            Household.area_id,
-            *(sa.func.sum(sa.case((approved(day), Carer.places), else_=0)) for day in span),
-            *(sa.func.sum(sa.func.coalesce(placed_by_carer.c[f"d{n}"], 0)) for n in range(days)),
+            seen_in.label("area"),
+            *(
+                sa.case((approved(day), Carer.places), else_=0).label(f"p{n}")
+                for n, day in enumerate(span)
+            ),
+            *(sa.func.coalesce(placed_by_carer.c[f"d{n}"], 0).label(f"f{n}") for n in range(days)),
         )
         .select_from(Carer)
-        .join(Household, Household.id == Carer.household_id)
         .outerjoin(placed_by_carer, placed_by_carer.c.carer_id == Carer.id)
-        .where(*visible, sa.or_(in_span, placed_by_carer.c.carer_id.is_not(None)))
-        .group_by(Household.area_id)
+        .where(sa.or_(in_span, placed_by_carer.c.carer_id.is_not(None)))
+        .offset(0)
+        .subquery()
+    )
+    by_area = session.execute(
+        sa.select(
+            per_carer.c.area,
+            *(sa.func.sum(per_carer.c[f"p{n}"]) for n in range(days)),
+            *(sa.func.sum(per_carer.c[f"f{n}"]) for n in range(days)),
+        )
+        .where(per_carer.c.area.is_not(None))
+        .group_by(per_carer.c.area)
     ).all()
     places: dict[int | None, list[int]] = defaultdict(lambda: [0] * days)
     filled: dict[int | None, list[int]] = defaultdict(lambda: [0] * days)
     for area_id, *counts in by_area:
+        area_id = area_id or None
         places[area_id] = [int(c or 0) for c in counts[:days]]
         filled[area_id] = [int(c or 0) for c in counts[days:]]
     names = dict(session.exec(select(Area.id, Area.name)).all())
