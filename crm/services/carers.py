@@ -116,24 +116,35 @@ def _parse_key(text: str) -> tuple[bool, date, int] | None:
         return None
 
 
-def _beyond(key: tuple[bool, date, int], *, forwards: bool) -> sa.ColumnElement[bool]:
-    """Carers after `key` in the list's order (or before it)."""
+def _beyond(
+    key: tuple[bool, date, int],
+    at_risk_column: sa.ColumnElement,
+    due_column: sa.ColumnElement,
+    id_column: sa.ColumnElement,
+    *,
+    forwards: bool = True,
+) -> sa.ColumnElement[bool]:
+    """Rows after `key` in the list's order (or before it), by the list's sort columns."""
     at_risk, due, carer_id = key
-    rest = sa.tuple_(_REVIEW_DUE, Carer.id)
+    rest = sa.tuple_(due_column, id_column)
     if forwards:
         # At risk (true) comes first: after it come those not at risk.
-        further_group = Carer.at_risk.is_(False) if at_risk else sa.false()
+        further_group = at_risk_column.is_(False) if at_risk else sa.false()
         return sa.or_(
-            further_group, sa.and_(Carer.at_risk.is_(at_risk), rest > sa.tuple_(due, carer_id))
+            further_group, sa.and_(at_risk_column.is_(at_risk), rest > sa.tuple_(due, carer_id))
         )
-    earlier_group = sa.false() if at_risk else Carer.at_risk.is_(True)
+    earlier_group = sa.false() if at_risk else at_risk_column.is_(True)
     return sa.or_(
-        earlier_group, sa.and_(Carer.at_risk.is_(at_risk), rest < sa.tuple_(due, carer_id))
+        earlier_group, sa.and_(at_risk_column.is_(at_risk), rest < sa.tuple_(due, carer_id))
     )
 
 
 def list_carers(session: Session, actor: Actor, query: CarerQuery) -> CarerPage:
-    conditions = [access.carer_visibility(actor), Household.anonymised_at.is_(None)]
+    # What needs the carer's household (who may see it, and the search), asked of the one
+    # household by its key for each carer (a correlated subquery rather than a join, so that
+    # PostgreSQL reads the few carers' households rather than every visible household).
+    of_household = [access.carer_visibility(actor), Household.anonymised_at.is_(None)]
+    conditions = []
     if query.status == "current":
         conditions.append(Carer.status != CarerStatus.DEREGISTERED)
     elif query.status in CarerStatus._value2member_map_:
@@ -145,11 +156,16 @@ def list_carers(session: Session, actor: Actor, query: CarerQuery) -> CarerPage:
     if query.q.strip():
         found = search.match(session, query.q)
         if found is not None:
-            conditions.append(found.condition)
+            of_household.append(found.condition)
+    conditions.append(
+        select(Household.id)
+        .where(Household.id == Carer.household_id, *of_household)
+        .correlate(Carer)
+        .scalar_subquery()
+        .is_not(None)
+    )
     # Everything the filters match read once, for the count, the places, children placed and
-    # vacancies. The household is needed only for who may see it (its area and whether it was
-    # anonymised), which ix_household_visible_id holds, so neither statement here reads the
-    # household table itself: only the page's few rows are read whole, by their keys.
+    # vacancies; only the page's few rows are then read whole, by their keys.
     placed_now = (
         select(Placement.carer_id, sa.func.count(Placement.id).label("placed"))
         .where(Placement.ended_on.is_(None))
@@ -157,34 +173,65 @@ def list_carers(session: Session, actor: Actor, query: CarerQuery) -> CarerPage:
         .subquery()
     )
     active = Carer.status == CarerStatus.ACTIVE
-    total, places, placed = session.exec(
+    # One statement for the page and the totals of everything the filters match (window sums
+    # over the whole match, before the page is cut), so the carers are joined to their
+    # households once: at 100,000 households that join is most of the list's time.
+    listed = (
         select(
-            sa.func.count(Carer.id),
-            sa.func.coalesce(sa.func.sum(sa.case((active, Carer.places), else_=0)), 0),
-            sa.func.coalesce(sa.func.sum(sa.case((active, placed_now.c.placed), else_=0)), 0),
+            Carer.id.label("id"),
+            Carer.household_id.label("household_id"),
+            Carer.at_risk.label("at_risk"),
+            _REVIEW_DUE.label("due"),
+            sa.func.count().over().label("total"),
+            sa.func.sum(sa.case((active, Carer.places), else_=0)).over().label("places"),
+            sa.func.sum(sa.case((active, sa.func.coalesce(placed_now.c.placed, 0)), else_=0))
+            .over()
+            .label("placed"),
         )
         .select_from(Carer)
-        .join(Household, Household.id == Carer.household_id)
         .outerjoin(placed_now, placed_now.c.carer_id == Carer.id)
         .where(*conditions)
-    ).one()
-    pages = max(1, math.ceil(total / PAGE_SIZE))
-    page = max(1, min(query.page, pages))
+        .subquery()
+    )
+    columns = (listed.c.at_risk, listed.c.due, listed.c.id)
+    forwards = (listed.c.at_risk.desc(), listed.c.due.asc(), listed.c.id.asc())
+    backwards = (listed.c.at_risk.asc(), listed.c.due.desc(), listed.c.id.desc())
     after = _parse_key(query.after) if query.after else None
     before = _parse_key(query.before) if query.before and after is None else None
-    ids = (
-        select(Carer.id, Carer.household_id)
-        .join(Household, Household.id == Carer.household_id)
-        .where(*conditions)
-        .limit(PAGE_SIZE)
-    )
-    if after is not None:
-        keys = session.exec(ids.where(_beyond(after, forwards=True)).order_by(*ORDER)).all()
-    elif before is not None:
-        backwards = ids.where(_beyond(before, forwards=False)).order_by(*BACKWARDS)
-        keys = list(reversed(session.exec(backwards).all()))
+    ids = select(
+        listed.c.id, listed.c.household_id, listed.c.total, listed.c.places, listed.c.placed
+    ).limit(PAGE_SIZE)
+
+    def read(page: int) -> list:
+        if after is not None:
+            return list(session.exec(ids.where(_beyond(after, *columns)).order_by(*forwards)))
+        if before is not None:
+            found = ids.where(_beyond(before, *columns, forwards=False)).order_by(*backwards)
+            return list(reversed(session.exec(found).all()))
+        return list(session.exec(ids.order_by(*forwards).offset((page - 1) * PAGE_SIZE)))
+
+    page = max(1, query.page)
+    found = read(page)
+    if found:
+        total, places, placed = found[0][2], found[0][3], found[0][4]
+    elif page == 1 and after is None and before is None:
+        total = places = placed = 0
     else:
-        keys = session.exec(ids.order_by(*ORDER).offset((page - 1) * PAGE_SIZE)).all()
+        # Beyond the list's end: the totals alone, and the last page.
+        total, places, placed = session.exec(
+            select(
+                sa.func.coalesce(sa.func.max(listed.c.total), 0),
+                sa.func.coalesce(sa.func.max(listed.c.places), 0),
+                sa.func.coalesce(sa.func.max(listed.c.placed), 0),
+            )
+        ).one()
+        if after is None and before is None and page > 1:
+            page = max(1, math.ceil(total / PAGE_SIZE))
+            found = read(page)
+    total, places, placed = int(total), int(places or 0), int(placed or 0)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(page, pages)
+    keys = [(row[0], row[1]) for row in found]
     # The page's rows whole, each by its primary key.
     pairs = []
     if keys:

@@ -418,34 +418,64 @@ def utilisation(
             sa.or_(Placement.ended_on.is_(None), Placement.ended_on > day),
         )
 
-    places_by_area = session.execute(
+    # One statement: the visible carers joined to their households once (at 100,000
+    # households that join is most of the time), each carer's placements summed first.
+    placed_by_carer = (
         sa.select(
-            Household.area_id,
-            *(sa.func.sum(sa.case((approved(day), Carer.places), else_=0)) for day in span),
+            Placement.carer_id,
+            *(
+                sa.func.sum(sa.case((placed(day), 1), else_=0)).label(f"d{n}")
+                for n, day in enumerate(span)
+            ),
+        )
+        .where(Placement.started_on <= end)
+        .where(sa.or_(Placement.ended_on.is_(None), Placement.ended_on > first))
+        .group_by(Placement.carer_id)
+        .subquery()
+    )
+    in_span = sa.and_(
+        Carer.approved_on <= end,
+        sa.or_(Carer.deregistered_on.is_(None), Carer.deregistered_on > first),
+    )
+    # The carer's area if the actor may see the carer (0 for a household in no area), else
+    # none: asked of its one household by key for each carer, not joined, since PostgreSQL
+    # would read every visible household to join them. OFFSET 0 keeps it asked once a carer.
+    seen_in = (
+        sa.select(sa.func.coalesce(Household.area_id, 0))
+        .where(Household.id == Carer.household_id, *visible)
+        .correlate(Carer)
+        .scalar_subquery()
+    )
+    per_carer = (
+        sa.select(
+            seen_in.label("area"),
+            *(
+                sa.case((approved(day), Carer.places), else_=0).label(f"p{n}")
+                for n, day in enumerate(span)
+            ),
+            *(sa.func.coalesce(placed_by_carer.c[f"d{n}"], 0).label(f"f{n}") for n in range(days)),
         )
         .select_from(Carer)
-        .join(Household, Household.id == Carer.household_id)
-        .where(*visible, Carer.approved_on <= end)
-        .where(sa.or_(Carer.deregistered_on.is_(None), Carer.deregistered_on > first))
-        .group_by(Household.area_id)
-    ).all()
-    filled_by_area = session.execute(
+        .outerjoin(placed_by_carer, placed_by_carer.c.carer_id == Carer.id)
+        .where(sa.or_(in_span, placed_by_carer.c.carer_id.is_not(None)))
+        .offset(0)
+        .subquery()
+    )
+    by_area = session.execute(
         sa.select(
-            Household.area_id, *(sa.func.sum(sa.case((placed(day), 1), else_=0)) for day in span)
+            per_carer.c.area,
+            *(sa.func.sum(per_carer.c[f"p{n}"]) for n in range(days)),
+            *(sa.func.sum(per_carer.c[f"f{n}"]) for n in range(days)),
         )
-        .select_from(Placement)
-        .join(Carer, Carer.id == Placement.carer_id)
-        .join(Household, Household.id == Carer.household_id)
-        .where(*visible, Placement.started_on <= end)
-        .where(sa.or_(Placement.ended_on.is_(None), Placement.ended_on > first))
-        .group_by(Household.area_id)
+        .where(per_carer.c.area.is_not(None))
+        .group_by(per_carer.c.area)
     ).all()
     places: dict[int | None, list[int]] = defaultdict(lambda: [0] * days)
     filled: dict[int | None, list[int]] = defaultdict(lambda: [0] * days)
-    for area_id, *counts in places_by_area:
-        places[area_id] = [int(c or 0) for c in counts]
-    for area_id, *counts in filled_by_area:
-        filled[area_id] = [int(c or 0) for c in counts]
+    for area_id, *counts in by_area:
+        area_id = area_id or None
+        places[area_id] = [int(c or 0) for c in counts[:days]]
+        filled[area_id] = [int(c or 0) for c in counts[days:]]
     names = dict(session.exec(select(Area.id, Area.name)).all())
     rows = []
     for area_id in sorted(set(places) | set(filled), key=lambda a: names.get(a, "")):

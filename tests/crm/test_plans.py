@@ -290,6 +290,14 @@ def test_carer_pages_by_key_are_the_pages_by_number(demo):
         assert [r.carer.id for r in page(page=2, before=third.previous_key).rows] == by_number[1]
         # The at-risk carers come first, and the same totals on every page.
         assert first.totals == third.totals and first.total == third.total
+        # The totals come with the page's rows; past the end they are counted alone, and a
+        # page number past the end shows the last page.
+        last = page(page=10_000)
+        assert last.page == last.pages > 3 and 0 < len(last.rows) <= carers.PAGE_SIZE
+        assert (last.total, last.totals) == (first.total, first.totals)
+        assert [r.carer.id for r in last.rows] == [r.carer.id for r in page(page=last.pages).rows]
+        beyond = page(page=last.pages + 1, after=carers.carer_key(last.rows[-1].carer))
+        assert beyond.rows == [] and (beyond.total, beyond.totals) == (first.total, first.totals)
 
 
 def test_the_page_links_carry_the_key(demo):
@@ -343,4 +351,8 @@ def test_statistics_count_every_row_so_the_carers_list_starts_from_carers(demo):
         plan = [
             row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)
         ]
-        assert plan[0].startswith(("SCAN carer", "SEARCH carer")), plan
+        # The page and its totals are one statement (a subquery): of the two tables, the
+        # carers must be read first and the households looked up by their keys.
+        reads = [r for r in plan if r.split()[0] in ("SCAN", "SEARCH") and "placement" not in r]
+        assert reads[0].startswith(("SCAN carer", "SEARCH carer")), plan
+        assert reads[1].startswith("SEARCH household USING INTEGER PRIMARY KEY"), plan

@@ -3,7 +3,7 @@ and moving, and utilisation by day."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import func
@@ -238,3 +238,29 @@ def test_utilisation_by_area_and_hub_by_day(session, settings, org):
         session, Actor.for_staff(session, org.supervisor_north), end=date(2026, 3, 10), days=1
     )
     assert [r.name for r in rows] == ["Northshire"] and hub.latest[1:] == (1, 2)
+
+
+def test_utilisation_counts_a_carer_in_no_area_for_the_hub_and_never_an_anonymised_one(
+    session, settings, org
+):
+    homeless = approved_carer(session, settings, org, places=2, approved_on=date(2025, 1, 1))
+    gone = approved_carer(session, settings, org, places=4, approved_on=date(2025, 1, 1))
+    place(session, homeless, "N-1", on=date(2026, 3, 1))
+    place(session, gone, "N-2", on=date(2026, 3, 1))
+    for carer, change in ((homeless, "area_id"), (gone, "anonymised_at")):
+        household = session.get(m.Household, carer.household_id)
+        setattr(
+            household, change, None if change == "area_id" else datetime(2026, 3, 2, tzinfo=UTC)
+        )
+        session.add(household)
+    session.commit()
+    rows, hub = placements.utilisation(
+        session, Actor.for_staff(session, org.admin), end=date(2026, 3, 10), days=1
+    )
+    assert [(r.name, r.latest[1:]) for r in rows] == [("No area", (1, 2))]
+    assert hub.latest[1:] == (1, 2)
+    # A manager works in areas: the carer in none is not theirs.
+    rows, hub = placements.utilisation(
+        session, Actor.for_staff(session, org.manager), end=date(2026, 3, 10), days=1
+    )
+    assert rows == [] and hub.latest[1:] == (0, 0)
