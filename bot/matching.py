@@ -397,11 +397,33 @@ class Matcher:
         if not KINSHIP_OVERRIDES or KINSHIP not in self.is_topic:
             return analysis
         chosen = analysis.alternatives[0] if analysis.decision == CLARIFY else analysis.best
-        if chosen.slug not in KINSHIP_OVERRIDES or not kin_child(self.normaliser.tokens(text)):
+        words = self.normaliser.tokens(text)
+        if chosen.slug in ("support", KINSHIP) and already_fostering(words):
+            # "we foster and our granddaughter visits, is there support for carers": someone
+            # who already fosters, asking about support, is asking about the support for foster
+            # carers, whichever relative is mentioned (the classifier alone reads the
+            # grandchild as kinship, and "support" would otherwise point back to it).
+            support = self.support_asked(text)
+            if support is not None:
+                others = tuple(m for m in analysis.matches if m.slug not in ("support", KINSHIP))
+                return Analysis(best=support, matches=(support, *others)[:3], decision=ANSWER)
+        if chosen.slug not in KINSHIP_OVERRIDES or not kin_child(words):
             return analysis
         kinship = Match(KINSHIP, max(chosen.score, 0.5))
         others = tuple(m for m in analysis.matches if m.slug not in (chosen.slug, KINSHIP))
         return Analysis(best=kinship, matches=(kinship, *others)[:3], decision=ANSWER)
+
+    def support_asked(self, text: str) -> Match | None:
+        """The support topic, when a clause that asks something is about it."""
+        if "support" not in self.is_topic:
+            return None
+        for clause in joined_clauses(split_clauses(text))[:6]:
+            if not self.asking(clause, text):
+                continue
+            decision, (match, *_rest) = self.decide(self.ranked(clause))
+            if decision == ANSWER and match.slug == "support" and match.score >= SECOND_TOPIC_AT:
+                return match
+        return None
 
     @staticmethod
     def asking(clause: str, text: str) -> bool:
@@ -607,6 +629,22 @@ _KIN_CHILD = re.compile(
     r"(?:kids|children|child|son|sons|daughter|daughters|boy|"
     r"boys|girl|girls|baby|babies|little one|little ones|lad|lads|toddler|twins))\b"
 )
+
+
+# Someone who fosters already ("we foster", "i'm a foster carer", "we've been approved
+# carers for years"), said as a fact, not asked ("can we foster my grandson").
+_ALREADY_FOSTERING = re.compile(
+    r"(?<!can )(?<!could )(?<!would )(?<!should )(?<!to )(?<!do )(?<!will )(?<!might )"
+    r"\b(?:i|we|ive|weve)(?: have| ve)? "
+    r"(?:already |currently |still |been )*(?:foster|fostering|fostered)\b"
+    r"(?! (?:my|our|her|his|their|him|them|a|an|the|carer|carers|parent|parents)\b)"
+    r"|\b(?:im|i am|were|we are) (?:an? )?(?:already |currently |experienced |approved |"
+    r"registered )*(?:foster )?(?:carer|carers|foster parents?)\b"
+)
+
+
+def already_fostering(words: Sequence[str]) -> bool:
+    return _ALREADY_FOSTERING.search(" ".join(words)) is not None
 
 
 def kin_child(words: Sequence[str]) -> bool:

@@ -173,6 +173,8 @@ BETWEEN_TOPICS = {
     "my sisters two boys are in care, could they come to us": "kinship",
     # A foster carer asking about support is still asking about support.
     "im a foster carer, what support is there": "support",
+    # ... even when a grandchild is mentioned: the question is about support for carers.
+    "we foster and our granddaughter visits, is there support for carers": "support",
     # A question that points back ("should we wait") is about what was said before it.
     "we've just had a baby, should we wait a bit before fostering": "own-children",
     # Step-children are the household's own children, not kinship.
