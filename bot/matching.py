@@ -596,9 +596,22 @@ _ANIMALS = (
 # An animal as what is fostered or adopted, not a pet beside a fostered child.
 ANIMAL_FOSTERING = re.compile(
     r"\b(?:foster|fostering|fostered|adopt|adopting|adopted|rehome|rehoming)"
-    r"(?: (?:a|an|the|some|two|2|rescue|stray|older|senior|new|little|baby))* "
+    r"(?: (?:a|an|the|some|two|2|rescue|stray|older|senior|new|little|baby|retired|ex|racing|"
+    r"another|young|old))* "
     + _ANIMALS
     + r"\b|\b(?:animal|pet|dog|cat) (?:fostering|adoption|rescue|shelter|rehoming)\b"
+)
+# An animal charity's fostering ("the cats protection want foster homes"), when no child is
+# mentioned ("i volunteer at the rspca, can i foster a teenager" is about fostering).
+_ANIMAL_CHARITY = re.compile(
+    r"\b(?:cats protection|dogs trust|rspca|blue cross|battersea|pdsa|animal rescue)\b"
+)
+_ANY_CHILD = re.compile(
+    r"\b(?:child|children|childs|kid|kids|baby|babies|teen|teens|teenager|teenagers|young person|"
+    r"young people|boy|girl|boys|girls|son|daughter|sibling|siblings)\b"
+)
+_FOSTER_WORD = re.compile(
+    r"\b(?:foster|fostering|fostered|adopt|adopting|adoption|rehome|rehoming)"
 )
 
 
@@ -653,7 +666,14 @@ def kin_child(words: Sequence[str]) -> bool:
 
 
 def animal_fostering(text: str) -> bool:
-    return ANIMAL_FOSTERING.search(" ".join(basic_tokens(text))) is not None
+    words = " ".join(basic_tokens(text))
+    if ANIMAL_FOSTERING.search(words):
+        return True
+    return bool(
+        _ANIMAL_CHARITY.search(words)
+        and _FOSTER_WORD.search(words)
+        and not _ANY_CHILD.search(words)
+    )
 
 
 _ASKS = re.compile(
