@@ -154,7 +154,9 @@ class Normaliser:
             vocabulary.add(shared)
         self.vocabulary = frozenset(w for w in vocabulary if w)
         self._by_length: dict[int, list[str]] = {}
-        for word in self.vocabulary:
+        # Sorted, so that a tie between two corrections is broken the same way in every
+        # process (a set's order changes with Python's string hashing).
+        for word in sorted(self.vocabulary):
             self._by_length.setdefault(len(word), []).append(word)
         self._correct = lru_cache(maxsize=20_000)(self._correct_uncached)
 
@@ -472,7 +474,9 @@ class Model:
             analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, preprocessor=content
         )
         features = self.features(documents, fit=True)
-        self.classifier = LinearSVC(C=SVM_C).fit(features, labels)
+        # A fixed random_state: liblinear shuffles its coordinate descent, so without it two
+        # builds from the same examples could differ by an example or two.
+        self.classifier = LinearSVC(C=SVM_C, random_state=0).fit(features, labels)
         self.classes = list(self.classifier.classes_)
         # For one message at a time, scikit-learn's checks cost more than the sums: the same
         # transforms and the same linear scores, done directly.
