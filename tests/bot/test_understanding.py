@@ -47,9 +47,11 @@ FRESH_FILE = HERE / "eval_fresh.csv"
 # figures stricter than before: 88.2% overall, 84.5% off-topic when that came in; 89.6% and
 # 91.3% after the examples of issue 10; 91.1% and 91.0% (seed 0; 90.7-91.4% and 90.4-91.2%
 # over seeds 0-4) with the kinship, "points back" and age rules of bot/matching.py and 191
-# more examples.
+# more examples; 92.6% and 91.0% (seed 0; 92.4-92.7% and 90.5-92.2% over seeds 0-4) with 149
+# more examples, some moved between topics, and the classifier's C 1.0 and fostering-words
+# weight 0.4.
 CV_SEED = 0
-CV_MIN_OVERALL = 0.90
+CV_MIN_OVERALL = 0.92
 CV_MIN_OFF_TOPIC = 0.90
 CV_MIN_PER_TOPIC = 0.65
 CV_MAX_FALSE_ALARMS = 0.01
@@ -173,6 +175,8 @@ BETWEEN_TOPICS = {
     "my sisters two boys are in care, could they come to us": "kinship",
     # A foster carer asking about support is still asking about support.
     "im a foster carer, what support is there": "support",
+    # ... even when a grandchild is mentioned: the question is about support for carers.
+    "we foster and our granddaughter visits, is there support for carers": "support",
     # A question that points back ("should we wait") is about what was said before it.
     "we've just had a baby, should we wait a bit before fostering": "own-children",
     # Step-children are the household's own children, not kinship.
