@@ -531,27 +531,7 @@ def _load(
         if area_ids is None
         else [ev.household_id.in_(sa.select(hh.id).where(hh.area_id.in_(area_ids)))]
     )
-    events = _frame(
-        session,
-        sa.select(
-            ev.id,
-            ev.household_id,
-            ev.from_stage,
-            ev.to_stage,
-            ev.occurred_at,
-            ev.reason_code,
-            ev.reason_text,
-        ).where(_scan(dialect, ev.occurred_at) <= as_of, *household_filter),
-        {
-            "id": "int",
-            "household_id": "int",
-            "from_stage": "code",
-            "to_stage": "code",
-            "occurred_at": "time",
-            "reason_code": "code",
-            "reason_text": "text",
-        },
-    )
+    events = _events(session, [_scan(dialect, ev.occurred_at) <= as_of, *household_filter])
     # In each household's order: by time, then as recorded.
     order = np.lexsort(
         (
