@@ -10,7 +10,8 @@ from __future__ import annotations
 import gc
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -336,21 +337,34 @@ def load_funnel_data(
     lists that name households leave them out (the counts keep them). Runs one query per
     table, never one per household, and writes nothing.
     """
+    as_of, as_of_date, area_ids = _moment_and_areas(as_of, tz, area_ids)
+    with _no_collection():
+        frames = _load(session, as_of, as_of_date, area_ids, visible)
+    return make_funnel_data(as_of, tz=tz, **frames)
+
+
+def _moment_and_areas(
+    as_of: datetime | None, tz: str, area_ids: Iterable[int] | None
+) -> tuple[datetime, date, list[int] | None]:
+    """A load's arguments made plain: the moment (default now), its local day, the areas."""
     as_of = as_of or clock.now()
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
     as_of_date = pd.Timestamp(as_of).tz_convert(tz).date()
-    area_ids = None if area_ids is None else sorted(set(area_ids))
-    # The load makes a few large arrays and many short-lived strings; a full collection in the
-    # middle of it would walk every object the process holds for nothing.
+    return as_of, as_of_date, None if area_ids is None else sorted(set(area_ids))
+
+
+@contextmanager
+def _no_collection() -> Iterator[None]:
+    """The load makes a few large arrays and many short-lived strings; a full collection in
+    the middle of it would walk every object the process holds for nothing."""
     collecting = gc.isenabled()
     gc.disable()
     try:
-        frames = _load(session, as_of, as_of_date, area_ids, visible)
+        yield
     finally:
         if collecting:
             gc.enable()
-    return make_funnel_data(as_of, tz=tz, **frames)
 
 
 _HOUSEHOLD_KINDS = {
@@ -926,22 +940,13 @@ class FrameStore:
         version: tuple[int, ...] | None = None,
     ) -> FunnelData:
         """The same FunnelData as `load_funnel_data` with these arguments."""
-        as_of = as_of or clock.now()
-        if as_of.tzinfo is None:
-            raise ValueError("as_of must be timezone-aware")
-        as_of_date = pd.Timestamp(as_of).tz_convert(tz).date()
-        area_ids = None if area_ids is None else sorted(set(area_ids))
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        as_of, as_of_date, area_ids = _moment_and_areas(as_of, tz, area_ids)
+        with _no_collection():
             with self._lock:
                 kept = self._refresh(session, version or data_version(session))
             frames = _from_kept(
                 session, kept, as_of, as_of_date, area_ids, visible, small=self._small_frames
             )
-        finally:
-            if collecting:
-                gc.enable()
         return make_funnel_data(as_of, tz=tz, **frames)
 
     def _small_frames(
