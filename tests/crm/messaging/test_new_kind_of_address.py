@@ -47,6 +47,7 @@ from crm.services.enquiries import ApplicantDetails, EnquiryInput, create_enquir
 from crm.services.errors import InvalidInput
 from crm.settings import CONFIG_DIR, SettingsError, load_settings
 from crm.web.forms import consent_choices
+from tests.crm.messaging.test_new_channel import NUDGE, PAYLOAD
 from tests.crm.scheduler.helpers import CONSENT_WORDS, outbox
 
 # -- the channel module (crm/messaging/channels/whatsapp.py, were it real) --------------------
@@ -195,13 +196,6 @@ class FakeWhatsApp:
 
 # -- the test's own wiring: one registry line, one catalogue entry, one template ---------------
 
-NUDGE = "stalled_case_nudge"
-PAYLOAD = {
-    "greeting_name": "Sam",
-    "stage_label": "Application",
-    "officer_name": "Olu",
-    "officer_email": "olu@example.org",
-}
 TABLE = f"""
 [channels.whatsapp]
 base_url = "https://graph.example.org"
